@@ -1,0 +1,318 @@
+"""The command line: validate, plan, apply, version.
+
+Exit codes: 0 success (in sync), 1 error, 2 drift found (plan with
+--detailed-exitcode). Usage errors exit 1 too, so 2 always means drift.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from syncd import __version__, logs
+from syncd.apply import apply_plan
+from syncd.connector import Sink, Source
+from syncd.engine import Selection, make_plan
+from syncd.errors import ConfigError, SyncdError
+from syncd.manifest import Manifest, ManifestError, load_manifest
+from syncd.model import ChangeResult, Plan
+from syncd.planfile import check_stale, dumps, load_saved, plan_to_dict, results_to_dict
+from syncd.registry import Registry, default_registry
+from syncd.report import render_markdown, render_results, render_table, summary_line
+from syncd.secret import REDACTOR
+
+EXIT_OK, EXIT_ERROR, EXIT_DRIFT = 0, 1, 2
+
+
+class Format(enum.StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+class LogFormat(enum.StrEnum):
+    console = "console"
+    json = "json"
+
+
+class LogLevel(enum.StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Manifest file. Default: $SYNCD_CONFIG, then ./syncd.yaml.", show_default=False
+    ),
+]
+SyncOpt = Annotated[list[str] | None, typer.Option("--sync", help="Only this sync (repeatable).", show_default=False)]
+TargetOpt = Annotated[
+    list[str] | None, typer.Option("--target", help="Only this target (repeatable).", show_default=False)
+]
+LogFormatOpt = Annotated[
+    LogFormat, typer.Option("--log-format", envvar="SYNCD_LOG_FORMAT", help="Log lines on stderr.")
+]
+LogLevelOpt = Annotated[
+    LogLevel, typer.Option("--log-level", envvar="SYNCD_LOG_LEVEL", help="Least severe level logged.")
+]
+MassDeleteOpt = Annotated[
+    bool, typer.Option("--allow-mass-delete", help="Apply deletes beyond the delete guard's limits.")
+]
+
+app = typer.Typer(
+    name="syncd",
+    help="Keep secrets in many places equal to one source of truth: validate, plan, apply.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class _Run:
+    """What one invocation was handed from outside: the registry and any ready-made SDK clients."""
+
+    registry: Registry | None = None
+    clients: Mapping[str, Any] = {}
+    env: Mapping[str, str] | None = None
+
+
+def _config_path(config: Path | None) -> Path:
+    if config is not None:
+        return config
+    return Path(os.environ.get("SYNCD_CONFIG") or "syncd.yaml")
+
+
+def _load(config: Path | None) -> Manifest:
+    return load_manifest(_config_path(config), _Run.registry or default_registry())
+
+
+def _selection(syncs: list[str] | None, targets: list[str] | None) -> Selection:
+    return Selection(frozenset(syncs) if syncs else None, frozenset(targets) if targets else None)
+
+
+@contextlib.contextmanager
+def _connectors(manifest: Manifest, selection: Selection) -> Iterator[tuple[Source, dict[str, Sink]]]:
+    selection.check(manifest)
+    source = manifest.open_source(_Run.env, client=_Run.clients.get("source"))
+    sinks: dict[str, Sink] = {}
+    try:
+        for target in selection.pick_targets(manifest):
+            sinks[target] = manifest.open_sink(target, _Run.env, client=_Run.clients.get(target))
+        yield source, sinks
+    finally:
+        for sink in sinks.values():
+            with contextlib.suppress(Exception):
+                sink.close()
+        with contextlib.suppress(Exception):
+            source.close()
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(REDACTOR.redact(text))
+    sys.stdout.flush()
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _show_plan(plan: Plan, fmt: Format, manifest: Manifest) -> None:
+    if fmt is Format.json:
+        _out(dumps(plan_to_dict(plan, str(manifest.path))))
+    elif fmt is Format.markdown:
+        _out(render_markdown(plan))
+    else:
+        _out(render_table(plan, color=_color()))
+
+
+def _setup_logging(level: LogLevel, fmt: LogFormat) -> None:
+    logs.configure(level.value, fmt.value)
+
+
+@app.command()
+def validate(
+    config: ConfigOpt = None,
+    log_format: LogFormatOpt = LogFormat.console,
+    log_level: LogLevelOpt = LogLevel.warning,
+) -> None:
+    """Check the manifest: schema, connectors' options, names. Makes no network call."""
+    _setup_logging(log_level, log_format)
+    manifest = _load(config)
+    syncs = len(manifest.syncs)
+    targets = len(manifest.spec.targets)
+    _out(f"{manifest.path}: valid ({syncs} sync{'s' * (syncs != 1)}, {targets} target{'s' * (targets != 1)}).\n")
+
+
+@app.command()
+def plan(
+    config: ConfigOpt = None,
+    sync: SyncOpt = None,
+    target: TargetOpt = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="How to print the plan.")] = Format.table,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Save the plan (JSON, no values) for 'syncd apply FILE'.")
+    ] = None,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 0 when in sync, 2 when there is drift, 1 on error.")
+    ] = False,
+    allow_mass_delete: MassDeleteOpt = False,
+    log_format: LogFormatOpt = LogFormat.console,
+    log_level: LogLevelOpt = LogLevel.warning,
+) -> None:
+    """Show what apply would change. Reads everything, writes nothing."""
+    _setup_logging(log_level, log_format)
+    manifest = _load(config)
+    selection = _selection(sync, target)
+    with _connectors(manifest, selection) as (source, sinks):
+        result = make_plan(manifest, source, sinks, selection, allow_mass_delete=allow_mass_delete)
+    if out is not None:
+        _write_plan_file(out, result, manifest)
+    _show_plan(result, fmt, manifest)
+    if result.problems:
+        raise typer.Exit(EXIT_ERROR)
+    if detailed_exitcode and result.has_drift:
+        raise typer.Exit(EXIT_DRIFT)
+
+
+def _write_plan_file(out: Path, result: Plan, manifest: Manifest) -> None:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(dumps(plan_to_dict(result, str(manifest.path))), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write the plan to {str(out)!r}: {exc.strerror}") from None
+
+
+@contextlib.contextmanager
+def _progress(total: int) -> Iterator[Any]:
+    if not sys.stderr.isatty() or total < 2:
+        yield lambda result: None
+        return
+    console = Console(file=sys.stderr)
+    columns = (TextColumn("applying"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("apply", total=total)
+        yield lambda result: progress.advance(task)
+
+
+def _confirm(plan_result: Plan) -> None:
+    if not sys.stdin.isatty():
+        raise ConfigError("apply needs --yes when it is not run from a terminal (or apply a saved plan file)")
+    answer = typer.prompt(f"Apply {summary_line(plan_result)[:-1]}? Only 'yes' applies", default="", show_default=False)
+    if answer.strip() != "yes":
+        _out("Apply cancelled; nothing was changed.\n")
+        raise typer.Exit(EXIT_ERROR)
+
+
+@app.command()
+def apply(
+    plan_file: Annotated[
+        Path | None, typer.Argument(help="A plan saved by 'syncd plan -o FILE'; refused if the world moved since.")
+    ] = None,
+    config: ConfigOpt = None,
+    sync: SyncOpt = None,
+    target: TargetOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
+    allow_mass_delete: MassDeleteOpt = False,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="How to print plan and results.")] = Format.table,
+    log_format: LogFormatOpt = LogFormat.console,
+    log_level: LogLevelOpt = LogLevel.warning,
+) -> None:
+    """Compute the plan and carry it out (asks first on a terminal; elsewhere needs --yes)."""
+    _setup_logging(log_level, log_format)
+    manifest = _load(config)
+    saved = load_saved(plan_file) if plan_file else None
+    if saved is not None:
+        if sync or target:
+            raise ConfigError("--sync and --target cannot be combined with a saved plan: the plan holds its selection")
+        selection = Selection(frozenset(saved["selection"]["syncs"]), frozenset(saved["selection"]["targets"]))
+    else:
+        selection = _selection(sync, target)
+    with _connectors(manifest, selection) as (source, sinks):
+        fresh = make_plan(manifest, source, sinks, selection, allow_mass_delete=allow_mass_delete)
+        if saved is not None:
+            check_stale(saved, fresh)
+        if fmt is not Format.json:
+            _show_plan(fresh, fmt, manifest)
+        if not fresh.has_drift:
+            if fmt is Format.json:
+                _out(dumps(results_to_dict(fresh, [], str(manifest.path))))
+            raise typer.Exit(EXIT_ERROR if fresh.problems else EXIT_OK)
+        if saved is None and not yes:
+            _confirm(fresh)
+        concurrency = {
+            t: spec.concurrency or manifest.spec.defaults.concurrency for t, spec in manifest.spec.targets.items()
+        }
+        with _progress(len(fresh.drift)) as advance:
+            results = apply_plan(fresh, sinks, concurrency=concurrency, progress=advance)
+    _show_results(fresh, results, fmt, manifest)
+    if fresh.problems or not all(r.ok for r in results):
+        raise typer.Exit(EXIT_ERROR)
+
+
+def _show_results(fresh: Plan, results: Sequence[ChangeResult], fmt: Format, manifest: Manifest) -> None:
+    if fmt is Format.json:
+        _out(dumps(results_to_dict(fresh, results, str(manifest.path))))
+    else:
+        _out(render_results(results, color=_color()))
+
+
+@app.command()
+def version() -> None:
+    """Print syncd's version."""
+    _out(f"syncd {__version__}\n")
+
+
+def _error(message: str) -> None:
+    for line in REDACTOR.redact(message).splitlines() or [""]:
+        sys.stderr.write(f"error: {line}\n")
+    sys.stderr.flush()
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    registry: Registry | None = None,
+    clients: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Run the command line; returns the exit code. `registry`, `clients` and `env` are for embedding and tests."""
+    _Run.registry, _Run.clients, _Run.env = registry, clients or {}, env
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=list(argv) if argv is not None else None, prog_name="syncd", standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        _error("aborted; nothing more is changed")
+        return 130
+    except click.exceptions.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        _error(exc.format_message() + hint)
+        return EXIT_ERROR
+    except ManifestError as exc:
+        _error(str(exc))
+        return EXIT_ERROR
+    except SyncdError as exc:
+        _error(str(exc))
+        return EXIT_ERROR
+    return result if isinstance(result, int) else EXIT_OK
+
+
+def entry() -> None:
+    sys.exit(main())

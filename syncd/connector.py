@@ -1,0 +1,148 @@
+"""The connector contract: what a source or sink plugin must provide.
+
+The core decides; the connector carries out. A plugin module exposes a
+`ConnectorSpec` through the entry-point group `syncd.connectors`. Options
+models are pydantic models; the core validates a manifest's target options
+and `to` entries against them, so a plugin never sees unchecked input.
+
+Sinks implement five small methods. Everything else (diffing, ownership
+decisions, retries, concurrency, reports) lives in the core, so every sink
+behaves alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from syncd.errors import SyncdError
+from syncd.model import ActualItem, DesiredItem, Granularity, SourceSecret
+
+# Names of the ownership marker, for sinks that hold key/value metadata.
+MARKER_INSTANCE = "syncd.io/instance"
+MARKER_SYNC = "syncd.io/sync"
+
+
+class Options(BaseModel):
+    """Base of every connector options model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoOptions(Options):
+    """For connectors or destinations that take no options of their own."""
+
+
+class Source(ABC):
+    """Where the truth lives. Reads never write."""
+
+    Options: ClassVar[type[BaseModel]] = NoOptions
+
+    def __init__(self, options: Any, client: Any = None) -> None:
+        """`options` is an instance of `Options`; `client` an optional ready-made SDK client."""
+        self.options = options
+        self.client = client
+
+    @abstractmethod
+    def read(self, path: str) -> SourceSecret:
+        """The secret at `path`; raises SourceError when it is missing, empty or unreadable."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> list[str]:
+        """Every secret path below `prefix`, recursively, sorted."""
+
+    def read_many(self, paths: Sequence[str]) -> dict[str, SourceSecret | SyncdError]:
+        """Each path's secret, or the error reading it; sources with a batch API override this."""
+        found: dict[str, SourceSecret | SyncdError] = {}
+        for path in paths:
+            try:
+                found[path] = self.read(path)
+            except SyncdError as exc:
+                found[path] = exc
+        return found
+
+    def close(self) -> None:
+        """Release connections; the default has none."""
+
+
+class Sink(ABC):
+    """A place secrets are copied to."""
+
+    Options: ClassVar[type[BaseModel]] = NoOptions
+    # The connector-specific part of a sync's `to` entry.
+    Destination: ClassVar[type[BaseModel]] = NoOptions
+    # The first one is the default; a `to` entry may ask for another.
+    granularities: ClassVar[tuple[Granularity, ...]] = (Granularity.DOCUMENT,)
+    supports_tags: ClassVar[bool] = False
+    supports_description: ClassVar[bool] = False
+    # How many changes apply may run at once against this sink.
+    max_concurrency: ClassVar[int] = 16
+
+    def __init__(self, target: str, options: Any, client: Any = None) -> None:
+        """`options` is an instance of `Options`; `client` an optional ready-made SDK client."""
+        self.target = target
+        self.options = options
+        self.client = client
+
+    def address(self, destination: BaseModel, name: str) -> str:
+        """The sink's own name for an item called `name` under `destination`."""
+        return name
+
+    def flags(self, destination: BaseModel) -> Mapping[str, Any]:
+        """The connector-specific settings of items written under `destination`, compared on every run."""
+        return {}
+
+    def check(self, item: DesiredItem) -> list[str]:
+        """The sink's own rules (name charset, sizes); each problem is one sentence naming no value."""
+        return []
+
+    @abstractmethod
+    def read(self, addresses: Sequence[str]) -> dict[str, ActualItem]:
+        """The items that exist among `addresses`, in as few calls as the API allows. Absent is omitted."""
+
+    @abstractmethod
+    def list_owned(self, instance: str) -> dict[str, ActualItem]:
+        """Every item carrying `instance`'s ownership marker; values need not be read."""
+
+    @abstractmethod
+    def write(self, item: DesiredItem, actual: ActualItem | None) -> None:
+        """Make the sink hold `item`, stamped with its owner. Idempotent."""
+
+    @abstractmethod
+    def delete(self, actual: ActualItem) -> None:
+        """Remove an owned item. Idempotent: an item already gone is success."""
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Apply runs every write and delete of one run inside this.
+
+        Sinks that can only write whole (a dotenv file) buffer changes and
+        flush on exit; the default does nothing.
+        """
+        yield
+
+    def describe(self) -> str:
+        """A short human name for reports, e.g. 'us-east-1' or './out/.env'."""
+        return ""
+
+    def close(self) -> None:
+        """Release connections; the default has none."""
+
+
+@dataclass(frozen=True)
+class ConnectorSpec:
+    """What a plugin module exports: its name and the classes it provides."""
+
+    name: str
+    summary: str
+    source: type[Source] | None = None
+    sink: type[Sink] | None = None
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(r for r, cls in (("source", self.source), ("sink", self.sink)) if cls)

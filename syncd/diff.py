@@ -1,0 +1,124 @@
+"""The diff: desired × actual × policies → changes. Pure: no I/O, no clock.
+
+Ownership is decided here, once, for every sink alike:
+- an item owned by another instance is a conflict and is never touched;
+- an item without a marker is a conflict unless the sync says `on_conflict: adopt`;
+- only items carrying this instance's marker are deleted, and only when the
+  sync that owns them prunes and read its source successfully.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from syncd.model import Action, ActualItem, Change, ConflictPolicy, DesiredItem
+
+
+@dataclass(frozen=True)
+class Policy:
+    on_conflict: ConflictPolicy = ConflictPolicy.FAIL
+    prune: bool = False
+
+
+@dataclass(frozen=True)
+class PruneScope:
+    """Which owned-but-unmapped items may be deleted.
+
+    `policies` holds the selected syncs; `known_syncs` every sync of the
+    manifest; `failed_syncs` those whose source could not be read;
+    `prune_orphans` lets items of syncs no longer in the manifest go.
+    """
+
+    policies: Mapping[str, Policy]
+    known_syncs: Collection[str] = ()
+    failed_syncs: Collection[str] = ()
+    prune_orphans: bool = False
+
+
+def compare(desired: DesiredItem, actual: ActualItem) -> tuple[str, ...]:
+    """Why `actual` differs from `desired`, as display reasons; empty when equal."""
+    reasons: list[str] = []
+    if actual.data is None:
+        reasons.append("value")
+    elif actual.data != desired.data:
+        added = sorted(set(desired.data) - set(actual.data))
+        removed = sorted(set(actual.data) - set(desired.data))
+        changed = sorted(k for k in set(desired.data) & set(actual.data) if desired.data[k] != actual.data[k])
+        if len(desired.data) == 1 and len(actual.data) == 1 and not added and not removed:
+            reasons.append("value")
+        else:
+            detail = [f"+{k}" for k in added] + [f"~{k}" for k in changed] + [f"-{k}" for k in removed]
+            reasons.append("value (keys " + " ".join(detail) + ")")
+    wrong_tags = sorted(k for k, v in desired.tags.items() if actual.tags.get(k) != v)
+    if wrong_tags:
+        reasons.append("tags (" + ", ".join(wrong_tags) + ")")
+    if desired.description is not None and desired.description != (actual.description or ""):
+        reasons.append("description")
+    wrong_flags = sorted(k for k, v in desired.flags.items() if actual.flags.get(k) != v)
+    if wrong_flags:
+        reasons.append("flags (" + ", ".join(wrong_flags) + ")")
+    return tuple(reasons)
+
+
+def diff_item(instance: str, desired: DesiredItem, actual: ActualItem | None, policy: Policy) -> Change:
+    def change(action: Action, *reasons: str) -> Change:
+        return Change(desired.target, desired.address, action, desired.sync, reasons, desired, actual)
+
+    if actual is None:
+        return change(Action.CREATE)
+    if actual.pending_deletion:
+        return change(Action.CREATE, "restore from scheduled deletion")
+    owner = actual.owner
+    if owner is None:
+        if policy.on_conflict is ConflictPolicy.ADOPT:
+            return change(Action.UPDATE, "adopt", *compare(desired, actual))
+        return change(Action.CONFLICT, "exists without syncd's marker (set on_conflict: adopt to take it over)")
+    if owner.instance != instance:
+        return change(Action.CONFLICT, f"owned by syncd instance {owner.instance!r}")
+    reasons = compare(desired, actual)
+    if owner.sync != desired.sync:
+        reasons = (f"owner (was sync {owner.sync!r})", *reasons)
+    return change(Action.UPDATE, *reasons) if reasons else change(Action.NOOP)
+
+
+def _may_prune(item: ActualItem, scope: PruneScope) -> bool:
+    assert item.owner is not None
+    sync = item.owner.sync
+    if sync in scope.failed_syncs:
+        return False
+    if sync in scope.policies:
+        return scope.policies[sync].prune
+    return scope.prune_orphans and sync not in scope.known_syncs
+
+
+def diff_target(
+    instance: str,
+    target: str,
+    desired: Sequence[DesiredItem],
+    actual: Mapping[str, ActualItem],
+    owned: Mapping[str, ActualItem],
+    scope: PruneScope,
+    held: Collection[str] = (),
+) -> list[Change]:
+    """Every change for one target, in address order.
+
+    `actual` holds what the sink has at the desired addresses; `owned` every
+    item carrying this instance's marker; `held` addresses left alone this
+    run (invalid or ambiguous items).
+    """
+    changes: list[Change] = []
+    wanted = {item.address for item in desired}
+    for item in desired:
+        if item.address in held:
+            continue
+        policy = scope.policies.get(item.sync, Policy())
+        changes.append(diff_item(instance, item, actual.get(item.address), policy))
+    for address, item in owned.items():
+        if address in wanted or address in held or item.owner is None or item.owner.instance != instance:
+            continue
+        if item.pending_deletion or not _may_prune(item, scope):
+            continue
+        changes.append(Change(target, address, Action.DELETE, item.owner.sync, ("no longer mapped",), None, item))
+    changes.sort(key=lambda c: c.address)
+    return changes

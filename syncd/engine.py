@@ -1,0 +1,210 @@
+"""The planning run: read the source, expand, read every sink, diff, guard. Writes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import structlog
+
+from syncd.connector import Sink, Source
+from syncd.diff import Policy, PruneScope, diff_target
+from syncd.errors import ConfigError, SourceError, SyncdError
+from syncd.expand import Expansion, expand
+from syncd.manifest import Manifest, Sync
+from syncd.model import Action, Change, Plan, Problem, SourceSecret
+from syncd.registry import did_you_mean
+from syncd.retry import DEFAULT_RETRY, RetryPolicy
+
+log = structlog.get_logger("syncd.engine")
+
+SOURCE_READERS = 8
+TARGET_READERS = 8
+
+
+@dataclass(frozen=True)
+class Selection:
+    """`--sync` and `--target` filters; None selects everything."""
+
+    syncs: frozenset[str] | None = None
+    targets: frozenset[str] | None = None
+
+    def check(self, manifest: Manifest) -> None:
+        known_syncs = {s.name for s in manifest.syncs}
+        for name in sorted(self.syncs or ()):
+            if name not in known_syncs:
+                raise ConfigError(f"--sync {name!r}: no such sync in the manifest{did_you_mean(name, known_syncs)}")
+        known_targets = set(manifest.spec.targets)
+        for name in sorted(self.targets or ()):
+            if name not in known_targets:
+                raise ConfigError(
+                    f"--target {name!r}: no such target in the manifest{did_you_mean(name, known_targets)}"
+                )
+
+    def pick_syncs(self, manifest: Manifest) -> list[Sync]:
+        return [s for s in manifest.syncs if self.syncs is None or s.name in self.syncs]
+
+    def pick_targets(self, manifest: Manifest) -> list[str]:
+        syncs = self.pick_syncs(manifest)
+        if self.syncs is None:
+            names = list(manifest.spec.targets)
+        else:
+            names = list(dict.fromkeys(d.spec.target for s in syncs for d in s.destinations))
+        return [t for t in names if self.targets is None or t in self.targets]
+
+
+@dataclass
+class SourceRead:
+    secrets: dict[str, list[SourceSecret]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    versions: dict[str, str | None] = field(default_factory=dict)
+
+
+def read_sources(source: Source, syncs: Iterable[Sync], retry: RetryPolicy) -> SourceRead:
+    """Every path each sync needs, each read once; a sync with any unreadable path gets nothing."""
+    out = SourceRead()
+    paths_by_sync: dict[str, list[str]] = {}
+    for sync in syncs:
+        try:
+            if sync.spec.is_prefix:
+                paths, _ = retry.call(lambda s=sync: source.list(s.spec.from_))
+                if not paths:
+                    raise SourceError(f"no secret below prefix {sync.spec.from_!r}")
+            else:
+                paths = [sync.spec.from_]
+            paths_by_sync[sync.name] = paths
+        except SyncdError as exc:
+            out.problems.append(Problem(f"source: {exc}", sync=sync.name))
+    unique = sorted({p for paths in paths_by_sync.values() for p in paths})
+    results: dict[str, SourceSecret | SyncdError] = {}
+    chunks = [unique[i : i + 50] for i in range(0, len(unique), 50)]
+
+    def read_chunk(chunk: list[str]) -> dict[str, SourceSecret | SyncdError]:
+        found, _ = retry.call(lambda: source.read_many(chunk))
+        return found
+
+    with ThreadPoolExecutor(max_workers=SOURCE_READERS, thread_name_prefix="syncd-source") as pool:
+        for found in pool.map(read_chunk, chunks):
+            results.update(found)
+    for sync_name, paths in paths_by_sync.items():
+        errors = [(p, r) for p in paths if isinstance(r := results.get(p), SyncdError) or r is None]
+        if errors:
+            path, error = errors[0]
+            message = str(error) if error is not None else f"no answer for {path!r}"
+            out.problems.append(Problem(f"source: {message}", sync=sync_name))
+            continue
+        secrets = [r for p in paths if isinstance(r := results[p], SourceSecret)]
+        if any(not s.data for s in secrets):
+            empty = next(s.path for s in secrets if not s.data)
+            out.problems.append(Problem(f"source: secret {empty!r} is empty", sync=sync_name))
+            continue
+        out.secrets[sync_name] = secrets
+        for secret in secrets:
+            out.versions[secret.path] = secret.version
+    return out
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a report. Errors we raise name no value; anything else is named by type only,
+    since an SDK's message may quote what it was sent."""
+    if isinstance(exc, SyncdError):
+        return str(exc)
+    log.debug("unexpected error", error_type=type(exc).__name__, exc_info=exc)
+    return f"unexpected {type(exc).__name__} (run with --log-level debug for the traceback)"
+
+
+def _guard(changes: list[Change], owned_count: int, manifest: Manifest) -> str | None:
+    guard = manifest.spec.defaults.delete_guard
+    deletes = sum(1 for c in changes if c.action is Action.DELETE)
+    share = 100.0 * deletes / owned_count if owned_count else 100.0
+    if deletes > guard.max_count and share > guard.max_percent:
+        return (
+            f"the plan deletes {deletes} of {owned_count} owned items ({share:.0f}%), more than the delete guard "
+            f"allows ({guard.max_count} items and {guard.max_percent:g}%); nothing is applied to this target "
+            "unless --allow-mass-delete is given"
+        )
+    return None
+
+
+def _plan_target(
+    manifest: Manifest,
+    target: str,
+    sink: Sink,
+    expansion: Expansion,
+    scope: PruneScope,
+    retry: RetryPolicy,
+    allow_mass_delete: bool,
+) -> tuple[list[Change], list[Problem], bool]:
+    problems: list[Problem] = []
+    held = set(expansion.held.get(target, ()))
+    items = []
+    for item in expansion.items.get(target, []):
+        found = sink.check(item)
+        if found:
+            problems.extend(Problem(p, target=target, address=item.address, sync=item.sync) for p in found)
+            held.add(item.address)
+        else:
+            items.append(item)
+    try:
+        actual, _ = retry.call(lambda: sink.read([i.address for i in items]))
+        owned, _ = retry.call(lambda: sink.list_owned(manifest.instance))
+    except Exception as exc:
+        return [], [*problems, Problem(describe_error(exc), target=target)], False
+    changes = diff_target(manifest.instance, target, items, actual, owned, scope, held)
+    refusal = _guard(changes, len(owned), manifest)
+    if refusal and not allow_mass_delete:
+        return changes, [*problems, Problem(refusal, target=target)], True
+    return changes, problems, False
+
+
+def make_plan(
+    manifest: Manifest,
+    source: Source,
+    sinks: Mapping[str, Sink],
+    selection: Selection = Selection(),
+    *,
+    retry: RetryPolicy = DEFAULT_RETRY,
+    allow_mass_delete: bool = False,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> Plan:
+    """Read everything the selection needs and compute the plan. Calls only read methods."""
+    selection.check(manifest)
+    syncs = selection.pick_syncs(manifest)
+    targets = [t for t in selection.pick_targets(manifest) if t in sinks]
+    read = read_sources(source, syncs, retry)
+    log.debug("source read", syncs=len(syncs), paths=len(read.versions), problems=len(read.problems))
+    expansion = expand(manifest.instance, syncs, read.secrets, {t: sinks[t] for t in targets})
+    scope = PruneScope(
+        policies={s.name: Policy(s.on_conflict, s.prune) for s in syncs},
+        known_syncs={s.name for s in manifest.syncs},
+        failed_syncs=expansion.failed_syncs,
+        prune_orphans=manifest.spec.defaults.prune and selection.syncs is None,
+    )
+    changes: list[Change] = []
+    problems = [*read.problems, *expansion.problems]
+    refused: list[str] = []
+    with ThreadPoolExecutor(max_workers=TARGET_READERS, thread_name_prefix="syncd-plan") as pool:
+        futures = {
+            t: pool.submit(_plan_target, manifest, t, sinks[t], expansion, scope, retry, allow_mass_delete)
+            for t in targets
+        }
+        for target, future in futures.items():
+            target_changes, target_problems, was_refused = future.result()
+            changes.extend(target_changes)
+            problems.extend(target_problems)
+            if was_refused:
+                refused.append(target)
+            log.debug("target read", target=target, changes=len(target_changes), problems=len(target_problems))
+    return Plan(
+        instance=manifest.instance,
+        manifest_digest=manifest.digest,
+        created_at=now().isoformat(timespec="seconds"),
+        targets=tuple(targets),
+        syncs=tuple(s.name for s in syncs),
+        changes=tuple(changes),
+        problems=tuple(problems),
+        source_versions=dict(sorted(read.versions.items())),
+        refused_targets=tuple(refused),
+    )

@@ -1,0 +1,79 @@
+"""Logging: structlog over the standard library, JSON lines or console, always redacted.
+
+Redaction is the second line of defence: nothing in syncd logs a value, and
+this processor still scrubs every known secret from every event, including
+events from the SDKs' own loggers, before anything is rendered.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, Literal, TextIO
+
+import structlog
+from structlog.typing import EventDict, WrappedLogger
+
+from syncd.secret import REDACTOR
+
+LogFormat = Literal["json", "console"]
+LEVELS = ("debug", "info", "warning", "error")
+# SDK loggers print request bodies at debug level; they stay at WARNING whatever --log-level says.
+QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "hvac", "kubernetes", "gitlab", "werkzeug", "apscheduler")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return REDACTOR.redact(value)
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return (
+            type(value)(_scrub(v) for v in value)
+            if not isinstance(value, set | frozenset)
+            else [_scrub(v) for v in value]
+        )
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return REDACTOR.redact(repr(value)) if not isinstance(value, BaseException) else REDACTOR.redact(str(value))
+
+
+def redact(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    """A structlog processor that removes every known secret value from an event."""
+    return {key: _scrub(value) for key, value in event_dict.items()}
+
+
+def configure(level: str = "warning", fmt: LogFormat = "console", stream: TextIO | None = None) -> None:
+    """Set up logging for a run; may be called again (tests do)."""
+    stream = stream or sys.stderr
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback)
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, redact, renderer],
+            foreign_pre_chain=shared,
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,395 @@
+"""Load a manifest: YAML with positions, the core schema, each connector's own schema,
+the cross-references between them, and the name templates. No network call.
+
+Every problem is reported as 'file:line:column: field.path: sentence', all of
+them at once, and nothing is run when there is one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from syncd import references, yamlpos
+from syncd.connector import ConnectorSpec, Sink, Source
+from syncd.errors import ConfigError
+from syncd.model import Granularity
+from syncd.registry import Registry, did_you_mean
+from syncd.schema import DestinationSpec, ManifestSpec, SourceSpec, SyncSpec, TargetSpec
+from syncd.template import Template, TemplateError, compile_template
+
+Loc = tuple[str | int, ...]
+
+TEMPLATE_VARIABLES = ("sync", "target", "path", "name", "relpath")
+PER_KEY_VARIABLES = (*TEMPLATE_VARIABLES, "key")
+
+
+@dataclass(frozen=True)
+class Issue:
+    where: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.field}: {self.message}" if self.field else f"{self.where}: {self.message}"
+
+
+class ManifestError(ConfigError):
+    """Every problem found in a manifest; str() gives one line per problem."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One `to` entry, validated: core fields, the connector's own options and the compiled name."""
+
+    spec: DestinationSpec
+    options: BaseModel
+    granularity: Granularity
+    template: Template
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Sync:
+    spec: SyncSpec
+    destinations: tuple[Destination, ...]
+    prune: bool
+    on_conflict: Any
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    digest: str
+    spec: ManifestSpec
+    source_connector: ConnectorSpec
+    target_connectors: Mapping[str, ConnectorSpec]
+    syncs: tuple[Sync, ...]
+    located: yamlpos.Located = field(repr=False)
+
+    @property
+    def instance(self) -> str:
+        return self.spec.instance
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def sync(self, name: str) -> Sync:
+        return next(s for s in self.syncs if s.name == name)
+
+    def open_source(self, env: Mapping[str, str] | None = None, client: Any = None) -> Source:
+        """The source connector with references resolved (a run-time step: reads env and files)."""
+        cls = self.source_connector.source
+        assert cls is not None
+        options = self._resolved_options(cls.Options, self.spec.source, ("source",), env)
+        return cls(options, client=client)
+
+    def open_sink(self, target: str, env: Mapping[str, str] | None = None, client: Any = None) -> Sink:
+        cls = self.target_connectors[target].sink
+        assert cls is not None
+        spec = self.spec.targets[target]
+        return cls(target, self._resolved_options(cls.Options, spec, ("targets", target), env), client=client)
+
+    def _resolved_options(
+        self, model: type[BaseModel], spec: SourceSpec | TargetSpec, loc: Loc, env: Mapping[str, str] | None
+    ) -> BaseModel:
+        raw = spec.connector_options
+        try:
+            resolved = references.resolve_tree(raw, env=os.environ if env is None else env, base_dir=self.base_dir)
+        except references.BadReference as exc:
+            path = (*loc, *exc.path)
+            raise ManifestError([Issue(self.located.where(path), _dotted(path), exc.message)]) from None
+        resolved = _absolutize_paths(model, resolved, self.base_dir)
+        try:
+            return model.model_validate(resolved)
+        except ValidationError as exc:
+            raise ManifestError(_issues(exc, self.located, loc, model)) from None
+
+
+def _absolutize_paths(model: type[BaseModel], options: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """Option fields marked `json_schema_extra={"path": True}` are relative to the manifest's folder."""
+    out = dict(options)
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        value = out.get(name)
+        if extra.get("path") and isinstance(value, str) and value:
+            out[name] = str(base_dir / Path(value).expanduser())
+    return out
+
+
+def _dotted(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _fields_at(model: Any, loc: Loc) -> list[str]:
+    """The keys a mapping at `loc` inside `model` may hold (for did-you-mean)."""
+    current: Any = model
+    for part in loc:
+        origin = typing.get_origin(current)
+        if origin in (typing.Union, types.UnionType):
+            models = [a for a in typing.get_args(current) if isinstance(a, type) and issubclass(a, BaseModel)]
+            current = models[0] if models else None
+            origin = typing.get_origin(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            match = next(
+                (f for n, f in current.model_fields.items() if part in (n, f.alias)),
+                None,
+            )
+            current = match.annotation if match else None
+        elif origin in (dict, list):
+            current = typing.get_args(current)[-1]
+        else:
+            return []
+    if typing.get_origin(current) in (typing.Union, types.UnionType):
+        current = next((a for a in typing.get_args(current) if isinstance(a, type)), None)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or n for n, f in current.model_fields.items()]
+    return []
+
+
+def _suggestion(key: str, known: list[str]) -> str | None:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _issues(
+    exc: ValidationError, located: yamlpos.Located, prefix: Loc, model: Any, extra_keys: tuple[str, ...] = ()
+) -> list[Issue]:
+    errors = [
+        (e["type"], tuple(p for p in e["loc"] if p != "[key]"), e["msg"])
+        for e in exc.errors(include_input=False, include_url=False)
+    ]
+    suggestions: dict[Loc, str | None] = {}
+    for kind, loc, _ in errors:
+        if kind == "extra_forbidden":
+            known = [*_fields_at(model, loc[:-1]), *(extra_keys if len(loc) == 1 else ())]
+            suggestions[loc] = _suggestion(str(loc[-1]), known)
+    # A misspelt required key shows as one unknown key plus one missing key: report it once.
+    misspelt = {(*loc[:-1], hint) for loc, hint in suggestions.items() if hint}
+    issues: list[Issue] = []
+    for kind, loc, msg in errors:
+        full = (*prefix, *loc)
+        if kind == "extra_forbidden":
+            hint = suggestions[loc]
+            message = f"unknown key {loc[-1]!r}" + (f"; did you mean {hint!r}?" if hint else "")
+            issues.append(Issue(located.where(full, key=True), _dotted(full), message))
+        elif kind == "missing":
+            if loc not in misspelt:
+                issues.append(Issue(located.where(full[:-1]), _dotted(full), f"missing required key {loc[-1]!r}"))
+        else:
+            issues.append(Issue(located.where(full), _dotted(full), msg.removeprefix("Value error, ")))
+    return issues
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"manifest {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"cannot read manifest {str(path)!r}: {reason}") from None
+
+
+def load_manifest(path: str | Path, registry: Registry) -> Manifest:
+    """Read and validate a manifest completely; raises ConfigError/ManifestError."""
+    path = Path(path)
+    text = _read(path)
+    located = yamlpos.load(text, str(path))
+    if not isinstance(located.data, dict):
+        raise ManifestError(
+            [
+                Issue(
+                    f"{path}:1:1",
+                    "",
+                    "a manifest must be a YAML mapping with version, instance, source, targets and syncs",
+                )
+            ]
+        )
+    try:
+        spec = ManifestSpec.model_validate(located.data)
+    except ValidationError as exc:
+        raise ManifestError(_issues(exc, located, (), ManifestSpec)) from None
+    checker = _Checker(spec, located, registry)
+    manifest = checker.run(path, hashlib.sha256(text.encode()).hexdigest())
+    if checker.issues:
+        raise ManifestError(checker.issues)
+    assert manifest is not None
+    return manifest
+
+
+class _Checker:
+    """The checks that span more than one field: connectors, targets, templates, references."""
+
+    def __init__(self, spec: ManifestSpec, located: yamlpos.Located, registry: Registry) -> None:
+        self.spec = spec
+        self.located = located
+        self.registry = registry
+        self.issues: list[Issue] = []
+
+    def add(self, loc: Loc, message: str, *, key: bool = False) -> None:
+        self.issues.append(Issue(self.located.where(loc, key=key), _dotted(loc), message))
+
+    def run(self, path: Path, digest: str) -> Manifest | None:
+        source = self._connector(("source",), self.spec.source, "source")
+        targets = {
+            name: conn
+            for name, target in self.spec.targets.items()
+            if (conn := self._connector(("targets", name), target, "sink"))
+        }
+        self._check_references()
+        seen: dict[str, int] = {}
+        syncs = []
+        for index, sync in enumerate(self.spec.syncs):
+            if sync.name in seen:
+                self.add(
+                    ("syncs", index, "name"), f"sync name {sync.name!r} is already used by syncs[{seen[sync.name]}]"
+                )
+            seen.setdefault(sync.name, index)
+            syncs.append(self._sync(index, sync, targets))
+        self._check_static_duplicates(syncs)
+        if self.issues or source is None:
+            return None
+        return Manifest(path, digest, self.spec, source, targets, tuple(syncs), located=self.located)
+
+    def _connector(self, loc: Loc, spec: SourceSpec | TargetSpec, role: str) -> ConnectorSpec | None:
+        try:
+            conn = self.registry.get(spec.type)
+        except ConfigError as exc:
+            self.add((*loc, "type"), exc.message)
+            return None
+        cls = conn.source if role == "source" else conn.sink
+        if cls is None:
+            self.add((*loc, "type"), f"connector {spec.type!r} cannot be a {role} (it can be: {', '.join(conn.roles)})")
+            return None
+        core_keys = tuple(type(spec).model_fields)
+        try:
+            # References are still unresolved here; they are allowed in string options only.
+            cls.Options.model_validate(spec.connector_options)
+        except ValidationError as exc:
+            for issue in _issues(exc, self.located, loc, cls.Options, core_keys):
+                self.issues.append(issue)
+        return conn
+
+    def _check_references(self) -> None:
+        for loc, tree in [(("source",), self.spec.source.connector_options)] + [
+            (("targets", n), t.connector_options) for n, t in self.spec.targets.items()
+        ]:
+            try:
+                references.check_tree(tree)
+            except references.BadReference as exc:
+                self.add((*loc, *exc.path), exc.message)
+        for index, sync in enumerate(self.located.data.get("syncs") or []):
+            if references.has_references(sync):
+                self.add(
+                    ("syncs", index), "${env:...} and ${file:...} references belong in source and target options only"
+                )
+
+    def _sync(self, index: int, sync: SyncSpec, targets: Mapping[str, ConnectorSpec]) -> Sync:
+        destinations = []
+        for d_index, dest in enumerate(sync.to):
+            loc: Loc = ("syncs", index, "to", d_index)
+            built = self._destination(loc, sync, dest, targets)
+            if built:
+                destinations.append(built)
+        defaults = self.spec.defaults
+        return Sync(
+            spec=sync,
+            destinations=tuple(destinations),
+            prune=defaults.prune if sync.prune is None else sync.prune,
+            on_conflict=sync.on_conflict or defaults.on_conflict,
+        )
+
+    def _destination(
+        self, loc: Loc, sync: SyncSpec, dest: DestinationSpec, targets: Mapping[str, ConnectorSpec]
+    ) -> Destination | None:
+        if dest.target not in self.spec.targets:
+            known = sorted(self.spec.targets)
+            self.add(
+                (*loc, "target"),
+                f"no target named {dest.target!r}{did_you_mean(dest.target, known)} (targets: {', '.join(known)})",
+            )
+            return None
+        conn = targets.get(dest.target)
+        if conn is None or conn.sink is None:
+            return None
+        sink = conn.sink
+        granularity = dest.granularity or sink.granularities[0]
+        ok = True
+        if granularity not in sink.granularities:
+            supported = ", ".join(sink.granularities)
+            self.add(
+                (*loc, "granularity"),
+                f"connector {conn.name!r} supports granularity {supported}, not {granularity.value!r}",
+            )
+            ok = False
+        if dest.tags and not sink.supports_tags:
+            self.add((*loc, "tags"), f"connector {conn.name!r} has no tags")
+            ok = False
+        if dest.description is not None and not sink.supports_description:
+            self.add((*loc, "description"), f"connector {conn.name!r} has no description")
+            ok = False
+        try:
+            options = sink.Destination.model_validate(dest.connector_options)
+        except ValidationError as exc:
+            self.issues.extend(_issues(exc, self.located, loc, sink.Destination, tuple(DestinationSpec.model_fields)))
+            return None
+        template_text = dest.name or _default_name(sync, granularity)
+        try:
+            template = compile_template(template_text)
+            allowed = PER_KEY_VARIABLES if granularity is Granularity.PER_KEY else TEMPLATE_VARIABLES
+            template.check(allowed)
+        except TemplateError as exc:
+            self.add((*loc, "name"), exc.message)
+            return None
+        if granularity is Granularity.PER_KEY and "key" not in template.variables:
+            keys = sync.key_map()
+            if keys is None or len(keys) > 1:
+                self.add((*loc, "name"), "a per-key name must use {key}, or every key would get the same name")
+                ok = False
+        return Destination(dest, options, granularity, template, loc) if ok else None
+
+    def _check_static_duplicates(self, syncs: list[Sync]) -> None:
+        """Two literal names on one target are caught here; names built from keys are caught at plan time."""
+        seen: dict[tuple[str, str, str], Loc] = {}
+        for sync in syncs:
+            if sync.spec.is_prefix:
+                continue
+            for dest in sync.destinations:
+                if not dest.template.variables <= {"sync", "target"}:
+                    continue
+                name = dest.template.render({"sync": sync.name, "target": dest.spec.target})
+                key = (dest.spec.target, name, repr(dest.options))
+                if key in seen:
+                    self.add(
+                        (*dest.loc, "name"),
+                        f"target {dest.spec.target!r} already gets an item named {name!r} from {_dotted(seen[key])}",
+                    )
+                seen.setdefault(key, dest.loc)
+
+
+def _default_name(sync: SyncSpec, granularity: Granularity) -> str:
+    if granularity is Granularity.PER_KEY:
+        return "{key}"
+    return "{relpath}" if sync.is_prefix else "{sync}"

@@ -1,0 +1,200 @@
+"""The values that flow through a run: source secrets, items, changes, plans.
+
+All frozen. A desired or actual item may hold `Secret` values; a `Change`
+and a `Plan` reference items but their serialised forms never include a
+value nor anything derived from one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from syncd.secret import Secret
+
+
+
+class Granularity(StrEnum):
+    """How a sink lays out a source secret: one item with many keys, or one item per key."""
+
+    DOCUMENT = "document"
+    PER_KEY = "per-key"
+
+
+class ConflictPolicy(StrEnum):
+    FAIL = "fail"
+    ADOPT = "adopt"
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    CONFLICT = "conflict"
+    NOOP = "noop"
+
+    @property
+    def symbol(self) -> str:
+        return {"create": "+", "update": "~", "delete": "-", "conflict": "!", "noop": "="}[self.value]
+
+
+@dataclass(frozen=True, order=True)
+class Ownership:
+    """The marker syncd stamps on every item it writes."""
+
+    instance: str
+    sync: str
+
+
+@dataclass(frozen=True)
+class SourceSecret:
+    """One secret read from the source: a map of keys, and the version it was read at."""
+
+    path: str
+    data: Mapping[str, Secret]
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class DesiredItem:
+    """One item the manifest says must exist in a sink, with its value from the source.
+
+    `data` holds every key of a document, or the single key of a per-key item.
+    `flags` are the connector-specific settings that are compared and written
+    (GitLab `masked`, a Kubernetes Secret's `type`); `destination` is the
+    validated connector-specific part of the `to` entry it came from.
+    """
+
+    target: str
+    address: str
+    owner: Ownership
+    data: Mapping[str, Secret]
+    granularity: Granularity
+    source_paths: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+    description: str | None = None
+    flags: Mapping[str, Any] = field(default_factory=dict)
+    destination: Any = None
+
+    @property
+    def sync(self) -> str:
+        return self.owner.sync
+
+    def single_value(self) -> Secret:
+        """The value of a per-key item."""
+        if len(self.data) != 1:
+            raise ValueError(f"item {self.address!r} holds {len(self.data)} keys, not one")
+        return next(iter(self.data.values()))
+
+
+@dataclass(frozen=True)
+class ActualItem:
+    """One item as a sink holds it now.
+
+    `data` is None when the sink listed the item without reading its value.
+    `version` is whatever the sink offers to tell that the item moved (a
+    version id, a resourceVersion, a modification time), never a digest of
+    the value.
+    """
+
+    address: str
+    owner: Ownership | None
+    data: Mapping[str, Secret] | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    description: str | None = None
+    flags: Mapping[str, Any] = field(default_factory=dict)
+    version: str | None = None
+    pending_deletion: bool = False
+
+
+@dataclass(frozen=True)
+class Change:
+    """What apply will do to one item, and why (the reasons are for display only)."""
+
+    target: str
+    address: str
+    action: Action
+    sync: str | None
+    reasons: tuple[str, ...] = ()
+    desired: DesiredItem | None = field(default=None, compare=False, repr=False)
+    actual: ActualItem | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def actual_version(self) -> str | None:
+        return self.actual.version if self.actual else None
+
+    @property
+    def is_drift(self) -> bool:
+        return self.action is not Action.NOOP
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that stopped part of a run: a source path, a target, or one item.
+
+    The message names what and where and never holds a value.
+    """
+
+    message: str
+    sync: str | None = None
+    target: str | None = None
+    address: str | None = None
+
+    @property
+    def subject(self) -> str:
+        parts = []
+        if self.target:
+            parts.append(f"target {self.target}")
+        if self.address:
+            parts.append(f"item {self.address}")
+        if self.sync and not parts:
+            parts.append(f"sync {self.sync}")
+        return ", ".join(parts) or "run"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every change of one run, computed before anything is written."""
+
+    instance: str
+    manifest_digest: str
+    created_at: str
+    targets: tuple[str, ...]
+    syncs: tuple[str, ...]
+    changes: tuple[Change, ...]
+    problems: tuple[Problem, ...] = ()
+    source_versions: Mapping[str, str | None] = field(default_factory=dict)
+    # Targets whose deletes exceed the delete guard: apply leaves them alone.
+    refused_targets: tuple[str, ...] = ()
+
+    @property
+    def drift(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.is_drift)
+
+    def count(self, action: Action) -> int:
+        return sum(1 for c in self.changes if c.action is action)
+
+    @property
+    def has_drift(self) -> bool:
+        return bool(self.drift)
+
+
+class Status(StrEnum):
+    APPLIED = "applied"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """What became of one change at apply time; `error` names what failed, never a value."""
+
+    change: Change
+    status: Status
+    error: str | None = None
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.APPLIED

@@ -1,0 +1,133 @@
+"""The plan as JSON (schema `syncd.plan/v1`), saved plans, and the stale check.
+
+The JSON holds no value and nothing derived from one: addresses, actions,
+reasons, and the versions and timestamps the sinks and the source report.
+The format is documented in docs/json-format.md; a change to it bumps the
+version.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from syncd import __version__
+from syncd.errors import ConfigError, StalePlanError
+from syncd.model import Action, Change, ChangeResult, Plan, Problem
+
+PLAN_FORMAT = "syncd.plan/v1"
+APPLY_FORMAT = "syncd.apply/v1"
+
+
+def summary_counts(plan: Plan) -> dict[str, int]:
+    return {
+        "create": plan.count(Action.CREATE),
+        "update": plan.count(Action.UPDATE),
+        "delete": plan.count(Action.DELETE),
+        "conflict": plan.count(Action.CONFLICT),
+        "noop": plan.count(Action.NOOP),
+        "problems": len(plan.problems),
+        "targets": len(plan.targets),
+    }
+
+
+def _change(change: Change) -> dict[str, Any]:
+    return {
+        "target": change.target,
+        "address": change.address,
+        "action": change.action.value,
+        "sync": change.sync,
+        "reasons": list(change.reasons),
+        "actual_version": change.actual_version,
+    }
+
+
+def _problem(problem: Problem) -> dict[str, Any]:
+    return {"sync": problem.sync, "target": problem.target, "address": problem.address, "message": problem.message}
+
+
+def plan_to_dict(plan: Plan, manifest_path: str | None = None) -> dict[str, Any]:
+    return {
+        "format": PLAN_FORMAT,
+        "syncd_version": __version__,
+        "instance": plan.instance,
+        "created_at": plan.created_at,
+        "manifest": {"path": manifest_path, "sha256": plan.manifest_digest},
+        "selection": {"syncs": list(plan.syncs), "targets": list(plan.targets)},
+        "summary": summary_counts(plan),
+        "source_versions": dict(plan.source_versions),
+        "refused_targets": list(plan.refused_targets),
+        "changes": [_change(c) for c in plan.changes],
+        "problems": [_problem(p) for p in plan.problems],
+    }
+
+
+def results_to_dict(plan: Plan, results: Sequence[ChangeResult], manifest_path: str | None = None) -> dict[str, Any]:
+    return {
+        "format": APPLY_FORMAT,
+        "plan": plan_to_dict(plan, manifest_path),
+        "results": [
+            {**_change(r.change), "status": r.status.value, "error": r.error, "attempts": r.attempts} for r in results
+        ],
+        "summary": {
+            "applied": sum(1 for r in results if r.ok),
+            "failed": sum(1 for r in results if not r.ok),
+        },
+    }
+
+
+def dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+
+def load_saved(path: Path) -> dict[str, Any]:
+    """A saved plan file, checked for shape; raises ConfigError naming the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"saved plan {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"saved plan {str(path)!r} is not readable JSON: {type(exc).__name__}") from None
+    if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+        raise ConfigError(f"{str(path)!r} is not a syncd plan (expected format {PLAN_FORMAT!r})")
+    for key in ("manifest", "selection", "changes", "source_versions", "refused_targets"):
+        if key not in data:
+            raise ConfigError(f"saved plan {str(path)!r} lacks {key!r}")
+    return data
+
+
+def _fingerprint(changes: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
+    return {(c["target"], c["address"], c["action"], tuple(c["reasons"]), c["actual_version"]) for c in changes}
+
+
+def check_stale(saved: dict[str, Any], fresh: Plan) -> None:
+    """Raise StalePlanError when `fresh` (made now) differs from the saved plan in anything that matters."""
+    now = plan_to_dict(fresh)
+    reasons: list[str] = []
+    if saved["manifest"].get("sha256") != fresh.manifest_digest:
+        reasons.append("the manifest changed")
+    if saved["selection"] != now["selection"]:
+        reasons.append("the selected syncs or targets differ")
+    moved = sorted(
+        p
+        for p in set(saved["source_versions"]) | set(now["source_versions"])
+        if saved["source_versions"].get(p) != now["source_versions"].get(p)
+    )
+    if moved:
+        reasons.append(
+            f"source secret {moved[0]!r} moved" + (f" (and {len(moved) - 1} more)" if len(moved) > 1 else "")
+        )
+    old, new = _fingerprint(saved["changes"]), _fingerprint(now["changes"])
+    if old != new:
+        differing = sorted({(c[0], c[1]) for c in old ^ new})
+        target, address = differing[0]
+        more = f" (and {len(differing) - 1} more)" if len(differing) > 1 else ""
+        reasons.append(f"item {address!r} on target {target!r} moved{more}")
+    if sorted(saved["refused_targets"]) != sorted(fresh.refused_targets):
+        reasons.append("the delete guard's verdict changed")
+    if reasons:
+        raise StalePlanError(
+            "the saved plan is stale: " + "; ".join(reasons) + ". Run 'syncd plan' again and review the new plan"
+        )

@@ -1,0 +1,96 @@
+"""Secret values and the registry that lets output be scrubbed of them.
+
+A `Secret` hides its value from `str`, `repr`, formatting and pickling by
+accident; code that must hand the value to an SDK calls `reveal()`. Every
+Secret registers its value with the process-wide `REDACTOR`, which the log
+processor and every report run their text through as a second line of
+defence behind never printing values at all.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+REDACTED = "[REDACTED]"
+# Values shorter than this are not scrubbed from free text: replacing every
+# "1" or "on" would mangle output while protecting nothing worth protecting.
+MIN_REDACTABLE_LENGTH = 4
+
+
+class Redactor:
+    """A thread-safe set of strings that must never appear in output."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._lock = threading.Lock()
+        self._ordered: list[str] = []
+
+    def add(self, value: str) -> None:
+        # A multi-line value (a PEM key) is also scrubbed line by line, since
+        # output may show one line of it on its own.
+        candidates = {value, *value.splitlines()}
+        fresh = {c for c in candidates if len(c) >= MIN_REDACTABLE_LENGTH} - self._values
+        if not fresh:
+            return
+        with self._lock:
+            self._values |= fresh
+            # Longest first, so a value containing another is replaced whole.
+            self._ordered = sorted(self._values, key=len, reverse=True)
+
+    def add_all(self, values: Iterable[str]) -> None:
+        for value in values:
+            self.add(value)
+
+    def redact(self, text: str) -> str:
+        ordered = self._ordered
+        for value in ordered:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return text
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+            self._ordered = []
+
+
+REDACTOR = Redactor()
+
+
+class Secret:
+    """A secret value. Equal by value; never shows it unless `reveal()` is called."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError("a secret value must be a string")
+        object.__setattr__(self, "_value", value)
+        REDACTOR.add(value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Secret is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __reduce__(self) -> object:
+        raise TypeError("a Secret cannot be pickled")

@@ -1,0 +1,311 @@
+"""The sink contract: the behaviour every sink must show, as a pytest class to subclass.
+
+A connector's test module subclasses `SinkContract` and provides a `sink`
+fixture (a fresh, empty sink); the contract's tests then run against it::
+
+    from syncd.testing.contract import SinkContract
+
+    class TestMySinkContract(SinkContract):
+        addresses = ("contract/alpha", "contract/beta", "contract/gamma")
+
+        @pytest.fixture
+        def sink(self) -> MySink:
+            return MySink("contract", MySink.Options(...))
+
+        @pytest.fixture
+        def plant_unowned(self, sink: MySink) -> PlantUnowned:
+            return lambda address, data: ...  # write straight to the backend, no marker
+
+Without `plant_unowned` the tests about unowned items are skipped. Set
+`granularity` to run the suite for a granularity other than the sink's
+first, `destination` when the sink's Destination has required fields, and
+`special_values` to leave out values the sink rightly refuses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, ClassVar
+
+import pytest
+from pydantic import BaseModel
+
+from syncd.connector import Sink
+from syncd.model import DesiredItem, Granularity, Ownership
+from syncd.secret import Secret
+
+# Puts an item with no syncd marker straight into the backend: (address, plain data).
+PlantUnowned = Callable[[str, Mapping[str, str]], None]
+
+OWNER = Ownership(instance="contract-instance", sync="contract-sync")
+OTHER_OWNER = Ownership(instance="contract-other-instance", sync="contract-other-sync")
+
+SPECIAL_VALUES = (
+    "first line\nsecond line\n",
+    "quotes \" and ' and `backticks`",
+    "dollar $HOME ${HOME} $(id), a key=value and # not a comment",
+    "unicode ünïcødé ✓ 密码 🔑",
+    "0123456789abcdef" * 256,  # 4 KiB
+)
+
+
+def plain(data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Item data with Secret values revealed, for comparing in assertions."""
+    return {k: v.reveal() if isinstance(v, Secret) else v for k, v in (data or {}).items()}
+
+
+def shown(exc: BaseException) -> str:
+    """All the text an exception can show: its traceback with causes, and its arguments."""
+    return "".join(traceback.format_exception(exc)) + repr(exc.args)
+
+
+@contextlib.contextmanager
+def no_leak(value: str) -> Iterator[None]:
+    """Fail if the block raises an exception that shows `value`; other exceptions pass through.
+
+    A failed assertion inside the block is the test's own and passes through unchecked.
+    """
+    try:
+        yield
+    except AssertionError:
+        raise
+    except Exception as exc:
+        assert value not in shown(exc), f"{type(exc).__name__} raised by the sink shows a secret value"
+        raise
+
+
+class SinkContract:
+    """Contract tests every sink must pass; subclass it and provide a `sink` fixture."""
+
+    addresses: ClassVar[Sequence[str]] = ("contract/alpha", "contract/beta", "contract/gamma")
+    granularity: ClassVar[Granularity | None] = None
+    destination: ClassVar[BaseModel | None] = None
+    special_values: ClassVar[Sequence[str]] = SPECIAL_VALUES
+
+    @pytest.fixture
+    def plant_unowned(self) -> PlantUnowned:
+        pytest.skip("the sink's contract tests provide no plant_unowned fixture")
+
+    def desired_item(
+        self,
+        sink: Sink,
+        address: str,
+        value: str = "contract-value-1",
+        *,
+        owner: Ownership = OWNER,
+        tags: Mapping[str, str] | None = None,
+        description: str | None = None,
+    ) -> DesiredItem:
+        """An item for `address` holding `value`: in a document with two more keys, or alone per key."""
+        granularity = self.granularity or sink.granularities[0]
+        if granularity is Granularity.PER_KEY:
+            data = {address.rsplit("/", 1)[-1]: value}
+        else:
+            data = {"PASSWORD": value, "USERNAME": "contract-user", "NOTE": "written by the sink contract"}
+        destination = self.destination if self.destination is not None else sink.Destination()
+        return DesiredItem(
+            target=sink.target,
+            address=address,
+            owner=owner,
+            data={key: Secret(v) for key, v in data.items()},
+            granularity=granularity,
+            source_paths=("contract/source",),
+            tags=dict(tags or {}),
+            description=description,
+            flags=sink.flags(destination),
+            destination=destination,
+        )
+
+    def test_read_of_absent_addresses_returns_nothing(self, sink: Sink) -> None:
+        """Reading addresses that hold nothing returns an empty mapping."""
+        assert sink.read(list(self.addresses)) == {}
+        assert sink.read([]) == {}
+
+    def test_write_then_read_returns_the_data_and_owner(self, sink: Sink) -> None:
+        """An item read after a write holds the written data and the owner."""
+        address = self.addresses[0]
+        item = self.desired_item(sink, address)
+        sink.write(item, None)
+        found = sink.read([address])
+        assert list(found) == [address]
+        assert found[address].address == address
+        assert plain(found[address].data) == plain(item.data)
+        assert found[address].owner == OWNER
+
+    def test_read_values_are_secrets(self, sink: Sink) -> None:
+        """The values of a read item are Secret objects, never plain strings."""
+        address = self.addresses[0]
+        sink.write(self.desired_item(sink, address), None)
+        data = sink.read([address])[address].data
+        assert data
+        assert all(isinstance(value, Secret) for value in data.values())
+
+    def test_read_of_many_returns_the_present_and_omits_the_absent(self, sink: Sink) -> None:
+        """One read of many addresses returns every present item and omits the absent ones."""
+        first, absent, last = self.addresses[:3]
+        items = {a: self.desired_item(sink, a, f"value-of-{a}") for a in (first, last)}
+        for item in items.values():
+            sink.write(item, None)
+        found = sink.read([first, absent, last])
+        assert set(found) == {first, last}
+        for address, item in items.items():
+            assert plain(found[address].data) == plain(item.data)
+
+    def test_write_is_idempotent(self, sink: Sink) -> None:
+        """Writing the same item twice, as a retry would, leaves one item with the same data."""
+        address = self.addresses[0]
+        item = self.desired_item(sink, address)
+        sink.write(item, None)
+        sink.write(item, None)
+        assert plain(sink.read([address])[address].data) == plain(item.data)
+        assert list(sink.list_owned(OWNER.instance)) == [address]
+
+    def test_update_changes_the_data(self, sink: Sink) -> None:
+        """Writing new data over an owned item replaces its data."""
+        address = self.addresses[0]
+        sink.write(self.desired_item(sink, address, "before-update"), None)
+        actual = sink.read([address])[address]
+        updated = self.desired_item(sink, address, "after-update")
+        sink.write(updated, actual)
+        assert plain(sink.read([address])[address].data) == plain(updated.data)
+
+    def test_owner_marker_carries_instance_and_sync(self, sink: Sink) -> None:
+        """A written item's owner, read or listed, carries both the instance and the sync."""
+        address = self.addresses[0]
+        sink.write(self.desired_item(sink, address, owner=OTHER_OWNER), None)
+        assert sink.read([address])[address].owner == OTHER_OWNER
+        assert sink.list_owned(OTHER_OWNER.instance)[address].owner == OTHER_OWNER
+
+    def test_list_owned_returns_only_that_instances_items(self, sink: Sink) -> None:
+        """list_owned returns the items of the instance asked for and none of another's."""
+        mine, theirs = self.addresses[:2]
+        sink.write(self.desired_item(sink, mine, owner=OWNER), None)
+        sink.write(self.desired_item(sink, theirs, owner=OTHER_OWNER), None)
+        assert set(sink.list_owned(OWNER.instance)) == {mine}
+        assert set(sink.list_owned(OTHER_OWNER.instance)) == {theirs}
+        assert sink.list_owned("contract-nobody") == {}
+
+    def test_list_owned_omits_a_deleted_item(self, sink: Sink) -> None:
+        """An item deleted is no longer listed among its instance's items."""
+        kept, deleted = self.addresses[:2]
+        for address in (kept, deleted):
+            sink.write(self.desired_item(sink, address), None)
+        sink.delete(sink.read([deleted])[deleted])
+        assert set(sink.list_owned(OWNER.instance)) == {kept}
+
+    def test_delete_removes_the_item(self, sink: Sink) -> None:
+        """A deleted item reads as absent."""
+        address = self.addresses[0]
+        sink.write(self.desired_item(sink, address), None)
+        sink.delete(sink.read([address])[address])
+        assert sink.read([address]) == {}
+
+    def test_delete_of_a_deleted_item_does_not_raise(self, sink: Sink) -> None:
+        """Deleting an item that is already gone succeeds and leaves it absent."""
+        address = self.addresses[0]
+        sink.write(self.desired_item(sink, address), None)
+        actual = sink.read([address])[address]
+        sink.delete(actual)
+        sink.delete(actual)
+        assert sink.read([address]) == {}
+
+    def test_unowned_item_reads_without_owner_and_is_not_listed(self, sink: Sink, plant_unowned: PlantUnowned) -> None:
+        """An item syncd did not write reads with no owner and is not among any instance's items."""
+        address = self.addresses[0]
+        data = plain(self.desired_item(sink, address, "planted-unowned").data)
+        plant_unowned(address, data)
+        found = sink.read([address])[address]
+        assert found.owner is None
+        assert plain(found.data) == data
+        assert address not in sink.list_owned(OWNER.instance)
+
+    def test_writing_over_an_unowned_item_stamps_the_marker(self, sink: Sink, plant_unowned: PlantUnowned) -> None:
+        """Adopting an unowned item by writing over it gives it the owner's marker and the new data."""
+        address = self.addresses[0]
+        plant_unowned(address, plain(self.desired_item(sink, address, "planted-unowned").data))
+        item = self.desired_item(sink, address, "adopted")
+        sink.write(item, sink.read([address])[address])
+        found = sink.read([address])[address]
+        assert found.owner == OWNER
+        assert plain(found.data) == plain(item.data)
+        assert address in sink.list_owned(OWNER.instance)
+
+    def test_writes_in_a_batch_are_visible_after_it(self, sink: Sink) -> None:
+        """Every item written inside a batch block reads back after the block ends."""
+        items = [self.desired_item(sink, a, f"batched-{a}") for a in self.addresses]
+        with sink.batch():
+            for item in items:
+                sink.write(item, None)
+        found = sink.read(list(self.addresses))
+        assert {a: plain(found[a].data) for a in found} == {i.address: plain(i.data) for i in items}
+
+    def test_special_values_roundtrip(self, sink: Sink) -> None:
+        """Values with newlines, quotes, $, #, unicode, and of 4 KiB read back unchanged."""
+        for index, value in enumerate(self.special_values):
+            address = self.addresses[index % len(self.addresses)]
+            item = self.desired_item(sink, address, value)
+            sink.write(item, sink.read([address]).get(address))
+            found = sink.read([address])[address]
+            assert plain(found.data) == plain(item.data), f"special value #{index} changed"
+
+    def test_tags_roundtrip(self, sink: Sink) -> None:
+        """The tags of a written item read back, when the sink supports tags."""
+        if not sink.supports_tags:
+            pytest.skip("the sink does not support tags")
+        address = self.addresses[0]
+        tags = {"team": "platform", "env": "contract"}
+        sink.write(self.desired_item(sink, address, tags=tags), None)
+        found = sink.read([address])[address]
+        assert tags.items() <= dict(found.tags).items()
+
+    def test_description_roundtrips(self, sink: Sink) -> None:
+        """The description of a written item reads back, when the sink supports descriptions."""
+        if not sink.supports_description:
+            pytest.skip("the sink does not support descriptions")
+        address = self.addresses[0]
+        description = "Written by the syncd sink contract."
+        sink.write(self.desired_item(sink, address, description=description), None)
+        assert sink.read([address])[address].description == description
+
+    def test_check_finds_no_problem_in_a_valid_item(self, sink: Sink) -> None:
+        """check returns an empty list for an item at each sample address."""
+        for address in self.addresses:
+            assert sink.check(self.desired_item(sink, address)) == []
+
+    def test_version_changes_after_an_update(self, sink: Sink) -> None:
+        """An item's version moves when its data is updated, when the sink reports versions."""
+        address = self.addresses[0]
+        sink.write(self.desired_item(sink, address, "version-one"), None)
+        before = sink.read([address])[address]
+        if before.version is None:
+            pytest.skip("the sink reports no item versions")
+        sink.write(self.desired_item(sink, address, "version-two"), before)
+        assert sink.read([address])[address].version != before.version
+
+    def test_errors_and_reprs_never_show_a_planted_value(self, sink: Sink) -> None:
+        """No exception, check problem or item repr from the sink shows a value it was given."""
+        planted = f"PLANTED-contract-{uuid.uuid4().hex}"
+        address = self.addresses[0]
+        item = self.desired_item(sink, address, planted)
+        invalid = replace(item, address=f"{address}/ not *valid* ?{'x' * 300}")
+        with no_leak(planted):
+            problems = sink.check(item) + sink.check(invalid)
+            assert not any(planted in problem for problem in problems)
+            sink.write(item, None)
+            actual = sink.read([address])[address]
+            assert planted not in repr(actual) + repr(sink.list_owned(OWNER.instance))
+            sink.delete(actual)
+            sink.delete(actual)
+            assert sink.read([address]) == {}
+        # A write the sink may rightly refuse: its error must not show the value either.
+        try:
+            sink.write(invalid, None)
+        except Exception as exc:
+            assert planted not in shown(exc), f"{type(exc).__name__} raised by the sink shows a secret value"
+        else:
+            for accepted in sink.read([invalid.address]).values():
+                sink.delete(accepted)

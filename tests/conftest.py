@@ -1,0 +1,41 @@
+"""Shared fixtures: a registry with the in-memory connectors, and manifests written to temp dirs."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from syncd.connector import ConnectorSpec
+from syncd.manifest import Manifest, load_manifest
+from syncd.registry import Registry
+from syncd.retry import RetryPolicy
+from syncd.testing import MemorySink, MemorySource
+
+MEMORY = ConnectorSpec(name="memory", summary="in-memory (tests)", source=MemorySource, sink=MemorySink)
+FAST_RETRY = RetryPolicy(attempts=3, initial_delay=0)
+
+
+def make_registry() -> Registry:
+    registry = Registry()
+    registry.register(MEMORY)
+    return registry
+
+
+@pytest.fixture
+def registry() -> Registry:
+    return make_registry()
+
+
+@pytest.fixture
+def write_manifest(tmp_path: Path, registry: Registry) -> Callable[[str], Manifest]:
+    """Write YAML text (dedented) to a temp manifest and load it."""
+
+    def write(text: str, name: str = "syncd.yaml") -> Manifest:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text))
+        return load_manifest(path, registry)
+
+    return write

@@ -1,0 +1,58 @@
+"""Every bad manifest gives exit 1 and one message naming file:line and the field, and writes nothing."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from syncd.cli import main
+
+BAD = Path(__file__).parent / "manifests" / "bad"
+CASES = sorted(BAD.glob("*.yaml"))
+CASES = [c for c in CASES if c.name != "secrets.yaml"]
+
+
+def _expectations(path: Path) -> tuple[str, str, int]:
+    lines = path.read_text().splitlines()
+    expect = lines[0].removeprefix("# expect: ")
+    field = lines[1].removeprefix("# field:").strip()
+    line = next(i for i, text in enumerate(lines, 1) if "# <-- error" in text)
+    return expect, field, line
+
+
+def test_there_are_at_least_25_bad_manifests() -> None:
+    """The collection of bad manifests covers at least 25 distinct mistakes."""
+    assert len(CASES) >= 25
+
+
+@pytest.mark.parametrize("path", CASES, ids=[c.stem for c in CASES])
+def test_validate_reports_one_located_error(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """validate exits 1 with exactly one error line naming file:line, the field and the mistake."""
+    expect, field, line = _expectations(path)
+    code = main(["validate", "-c", str(path)])
+    captured = capsys.readouterr()
+    errors = [x for x in captured.err.splitlines() if x.startswith("error: ")]
+    assert code == 1
+    assert len(errors) == 1, captured.err
+    assert re.search(rf"{re.escape(str(path))}:{line}:\d+: ", errors[0]), errors[0]
+    if field:
+        assert f": {field}: " in errors[0], errors[0]
+    assert expect in errors[0]
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize("path", CASES, ids=[c.stem for c in CASES])
+def test_apply_of_a_bad_manifest_writes_nothing(
+    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """apply --yes on a bad manifest exits 1 before touching any sink."""
+    shutil.copy(path, tmp_path / path.name)
+    shutil.copy(BAD / "secrets.yaml", tmp_path / "secrets.yaml")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    code = main(["apply", "--yes", "-c", str(tmp_path / path.name)])
+    assert code == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    assert "error: " in capsys.readouterr().err
