@@ -14,7 +14,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -24,7 +23,7 @@ from syncd.apply import apply_plan
 from syncd.connector import Sink, Source
 from syncd.engine import Selection, make_plan
 from syncd.errors import ConfigError, SyncdError
-from syncd.manifest import Manifest, ManifestError, load_manifest
+from syncd.manifest import Manifest, load_manifest
 from syncd.model import ChangeResult, Plan
 from syncd.planfile import check_stale, dumps, load_saved, plan_to_dict, results_to_dict
 from syncd.registry import Registry, default_registry
@@ -296,20 +295,19 @@ def main(
         result = command.main(args=list(argv) if argv is not None else None, prog_name="syncd", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         _error("aborted; nothing more is changed")
         return 130
-    except click.exceptions.UsageError as exc:
-        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        _error(exc.format_message() + hint)
-        return EXIT_ERROR
-    except ManifestError as exc:
-        _error(str(exc))
-        return EXIT_ERROR
     except SyncdError as exc:
         _error(str(exc))
+        return EXIT_ERROR
+    except Exception as exc:
+        # Typer may bring its own copy of click, so its usage errors are recognised by name.
+        if not any(cls.__name__ == "ClickException" for cls in type(exc).__mro__):
+            raise
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _error(exc.format_message() + hint)  # type: ignore[attr-defined]
         return EXIT_ERROR
     return result if isinstance(result, int) else EXIT_OK
 

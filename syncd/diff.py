@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from syncd.model import Action, ActualItem, Change, ConflictPolicy, DesiredItem
+from syncd.model import Action, ActualItem, Change, ConflictPolicy, DesiredItem, Granularity
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,10 @@ def compare(desired: DesiredItem, actual: ActualItem) -> tuple[str, ...]:
     reasons: list[str] = []
     if actual.data is None:
         reasons.append("value")
+    elif desired.granularity is Granularity.PER_KEY:
+        # A per-key sink names its item by address, not by the source key: compare the one value.
+        if list(actual.data.values()) != [desired.single_value()]:
+            reasons.append("value")
     elif actual.data != desired.data:
         added = sorted(set(desired.data) - set(actual.data))
         removed = sorted(set(actual.data) - set(desired.data))

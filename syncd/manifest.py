@@ -193,7 +193,7 @@ def _issues(
         if kind == "extra_forbidden":
             hint = suggestions[loc]
             message = f"unknown key {loc[-1]!r}" + (f"; did you mean {hint!r}?" if hint else "")
-            issues.append(Issue(located.where(full, key=True), _dotted(full), message))
+            issues.append(Issue(located.where(full), _dotted(full), message))
         elif kind == "missing":
             if loc not in misspelt:
                 issues.append(Issue(located.where(full[:-1]), _dotted(full), f"missing required key {loc[-1]!r}"))
@@ -221,7 +221,7 @@ def load_manifest(path: str | Path, registry: Registry) -> Manifest:
         raise ManifestError(
             [
                 Issue(
-                    f"{path}:1:1",
+                    located.where(()),
                     "",
                     "a manifest must be a YAML mapping with version, instance, source, targets and syncs",
                 )
@@ -248,8 +248,8 @@ class _Checker:
         self.registry = registry
         self.issues: list[Issue] = []
 
-    def add(self, loc: Loc, message: str, *, key: bool = False) -> None:
-        self.issues.append(Issue(self.located.where(loc, key=key), _dotted(loc), message))
+    def add(self, loc: Loc, message: str) -> None:
+        self.issues.append(Issue(self.located.where(loc), _dotted(loc), message))
 
     def run(self, path: Path, digest: str) -> Manifest | None:
         source = self._connector(("source",), self.spec.source, "source")

@@ -15,7 +15,6 @@ from typing import Any
 from syncd.secret import Secret
 
 
-
 class Granularity(StrEnum):
     """How a sink lays out a source secret: one item with many keys, or one item per key."""
 

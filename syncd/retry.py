@@ -27,7 +27,9 @@ class RetryPolicy:
         """
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(TransientError),
-            wait=tenacity.wait_exponential_jitter(initial=self.initial_delay, max=self.max_delay)
+            wait=tenacity.wait_exponential_jitter(
+                multiplier=self.initial_delay, max=self.max_delay, jitter=self.initial_delay
+            )
             if self.initial_delay > 0
             else tenacity.wait_none(),
             stop=tenacity.stop_after_attempt(self.attempts),

@@ -49,6 +49,15 @@ class Redactor:
                 text = text.replace(value, REDACTED)
         return text
 
+    def snapshot(self) -> frozenset[str]:
+        return frozenset(self._values)
+
+    def restore(self, snapshot: frozenset[str]) -> None:
+        """Forget every value added since `snapshot` (tests use this to stay independent)."""
+        with self._lock:
+            self._values = set(snapshot)
+            self._ordered = sorted(self._values, key=len, reverse=True)
+
     def clear(self) -> None:
         with self._lock:
             self._values.clear()

@@ -27,12 +27,11 @@ class Located:
     values: dict[Path, Position] = field(default_factory=dict)
     keys: dict[Path, Position] = field(default_factory=dict)
 
-    def where(self, path: Path, *, key: bool = False) -> str:
-        """'file:line:column' of the deepest part of `path` that exists in the document."""
-        table = self.keys if key else self.values
+    def where(self, path: Path) -> str:
+        """'file:line:column' of the deepest part of `path` in the document: its key where it has one."""
         for depth in range(len(path), -1, -1):
             prefix = path[:depth]
-            pos = table.get(prefix) or self.values.get(prefix)
+            pos = self.keys.get(prefix) or self.values.get(prefix)
             if pos:
                 return f"{self.file}:{pos.line}:{pos.column}"
         return f"{self.file}:1:1"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from syncd.connector import ConnectorSpec
 from syncd.manifest import Manifest, load_manifest
 from syncd.registry import Registry
 from syncd.retry import RetryPolicy
+from syncd.secret import REDACTOR
 from syncd.testing import MemorySink, MemorySource
 
 MEMORY = ConnectorSpec(name="memory", summary="in-memory (tests)", source=MemorySource, sink=MemorySink)
@@ -22,6 +23,14 @@ def make_registry() -> Registry:
     registry = Registry()
     registry.register(MEMORY)
     return registry
+
+
+@pytest.fixture(autouse=True)
+def _independent_redactor() -> Iterator[None]:
+    """Values registered by one test must not scrub another test's output."""
+    snapshot = REDACTOR.snapshot()
+    yield
+    REDACTOR.restore(snapshot)
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ def _expectations(path: Path) -> tuple[str, str, int]:
     lines = path.read_text().splitlines()
     expect = lines[0].removeprefix("# expect: ")
     field = lines[1].removeprefix("# field:").strip()
-    line = next(i for i, text in enumerate(lines, 1) if "# <-- error" in text)
+    fixed = [int(text.removeprefix("# line: ")) for text in lines if text.startswith("# line: ")]
+    line = fixed[0] if fixed else next(i for i, text in enumerate(lines, 1) if "# <-- error" in text)
     return expect, field, line
 
 
@@ -45,9 +46,7 @@ def test_validate_reports_one_located_error(path: Path, capsys: pytest.CaptureFi
 
 
 @pytest.mark.parametrize("path", CASES, ids=[c.stem for c in CASES])
-def test_apply_of_a_bad_manifest_writes_nothing(
-    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_apply_of_a_bad_manifest_writes_nothing(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """apply --yes on a bad manifest exits 1 before touching any sink."""
     shutil.copy(path, tmp_path / path.name)
     shutil.copy(BAD / "secrets.yaml", tmp_path / "secrets.yaml")

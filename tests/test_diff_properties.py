@@ -70,7 +70,7 @@ def test_apply_reaches_desired_state_and_converges(desired_state, actual_state, 
         else:
             assert after[address] == {"k": value}
             assert snapshot[address].owner == Ownership(INSTANCE, sync)
-    for address, (value, owner) in actual_state.items():
+    for address, (_value, owner) in actual_state.items():
         if address in desired_state:
             continue
         ours = owner is not None and owner.instance == INSTANCE

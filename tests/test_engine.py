@@ -134,7 +134,7 @@ def test_unowned_item_is_adopted_when_asked(write_manifest, source) -> None:
     manifest = write_manifest(manifest_text(on_conflict="adopt"))
     targets = sinks()
     targets["a"].put_unowned("prod/db", {"DB_USER": "other"})
-    plan, results = run(manifest, source, targets)
+    plan, _results = run(manifest, source, targets)
     change = next(c for c in plan.changes if c.address == "prod/db")
     assert change.action is Action.UPDATE and change.reasons[0] == "adopt"
     assert targets["a"].snapshot()["prod/db"].owner == Ownership("prod", "db")
@@ -170,7 +170,7 @@ def test_missing_source_path_is_an_error_and_deletes_nothing(write_manifest, sou
     targets = sinks()
     run(manifest, source, targets)
     source.remove("apps/db")
-    plan, results = run(manifest, source, targets)
+    plan, _results = run(manifest, source, targets)
     assert any(p.sync == "db" and "apps/db" in p.message for p in plan.problems)
     assert not any(c.action is Action.DELETE for c in plan.changes)
     assert "prod/db" in targets["a"].values()
@@ -222,7 +222,7 @@ def test_invalid_item_is_reported_by_name_and_the_rest_applies(write_manifest, s
     manifest = write_manifest(manifest_text())
     source.put("apps/api/bad name!", {"key": "sk-2"})
     targets = sinks()
-    plan, results = run(manifest, source, targets)
+    plan, _results = run(manifest, source, targets)
     bad = [p for p in plan.problems if p.address == "api/bad name!"]
     assert bad and "sk-2" not in bad[0].message
     assert "api/stripe" in targets["a"].values()
@@ -235,7 +235,7 @@ def test_one_failing_target_does_not_stop_the_others(write_manifest, source) -> 
     broken = FailingSink(MemorySink("a"))
     broken.fail_on("write", error=PermanentError)
     good = MemorySink("b")
-    plan, results = run(manifest, source, {"a": broken, "b": good})
+    _plan, results = run(manifest, source, {"a": broken, "b": good})
     assert {r.change.target for r in results if not r.ok} == {"a"}
     assert all(r.ok for r in results if r.change.target == "b")
     assert len(good.values()) == 2

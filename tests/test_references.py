@@ -89,17 +89,15 @@ def test_resolve_substitutes_a_whole_string_reference() -> None:
 def test_resolve_substitutes_embedded_and_multiple_references() -> None:
     """References embedded in text are substituted in place, each with its own value."""
     env = {"USER_NAME": "syncd", "PASS": unique()}
-    assert resolve(
-        "https://${env:USER_NAME}:${env:PASS}@host/${env:USER_NAME}", env=env, base_dir=Path("/")
-    ) == (f"https://syncd:{env['PASS']}@host/syncd")
+    assert resolve("https://${env:USER_NAME}:${env:PASS}@host/${env:USER_NAME}", env=env, base_dir=Path("/")) == (
+        f"https://syncd:{env['PASS']}@host/syncd"
+    )
 
 
 def test_escaped_dollar_brace_becomes_a_literal() -> None:
     """`$${` resolves to a literal `${` next to a real reference, and other dollars stay as they are."""
     value = unique()
-    assert resolve("$${env:X} $$ $5 ${env:X}", env={"X": value}, base_dir=Path("/")) == (
-        f"${{env:X}} $$ $5 {value}"
-    )
+    assert resolve("$${env:X} $$ $5 ${env:X}", env={"X": value}, base_dir=Path("/")) == (f"${{env:X}} $$ $5 {value}")
 
 
 def test_a_value_is_not_itself_scanned_for_references() -> None:
@@ -126,12 +124,8 @@ def test_file_reference_is_relative_to_base_dir_and_loses_one_trailing_newline(t
     assert resolve("${file:secrets/token}", env={}, base_dir=tmp_path) == value + "\n"
 
 
-@pytest.mark.parametrize(
-    ("content", "expected"), [(b"a1b2\r\n", "a1b2"), (b"a1b2\r", "a1b2\r"), (b"a\r\nb", "a\r\nb")]
-)
-def test_file_reference_strips_only_a_final_line_ending(
-    tmp_path: Path, content: bytes, expected: str
-) -> None:
+@pytest.mark.parametrize(("content", "expected"), [(b"a1b2\r\n", "a1b2"), (b"a1b2\r", "a1b2\r"), (b"a\r\nb", "a\r\nb")])
+def test_file_reference_strips_only_a_final_line_ending(tmp_path: Path, content: bytes, expected: str) -> None:
     """A final `\\r\\n` is stripped whole; a lone `\\r` and inner line endings are kept as written."""
     (tmp_path / "f").write_bytes(content)
     assert resolve("${file:f}", env={}, base_dir=tmp_path) == expected
@@ -156,9 +150,7 @@ def test_unreadable_file_names_the_path_and_the_reason(tmp_path: Path) -> None:
     """A missing file is an error naming the resolved path and the OS reason, nothing more."""
     exc = resolve_error("${file:missing}", base_dir=tmp_path)
     missing = tmp_path / "missing"
-    assert str(exc) == (
-        f"cannot read file '{missing}' (referenced as ${{file:missing}}): No such file or directory"
-    )
+    assert str(exc) == (f"cannot read file '{missing}' (referenced as ${{file:missing}}): No such file or directory")
 
 
 def test_a_directory_is_not_a_readable_file(tmp_path: Path) -> None:

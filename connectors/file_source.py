@@ -1,0 +1,398 @@
+"""The `file` source: secrets kept in a YAML, JSON or dotenv file, or in a directory of them.
+
+A mapping whose values are all scalars is a secret; a mapping whose values
+are all mappings is a folder; anything else (a mix of both, a list, a null)
+is an error. Secret paths join names with "/".
+
+* A YAML or JSON file is one tree. If its top level is all scalars, the
+  file is one secret, addressed as "."; otherwise its mappings are folders
+  and secrets below the root (`db/primary`).
+* A dotenv file is always one secret, addressed as ".".
+* A directory: each file contributes at its path relative to the
+  directory without its extension, so `apps/payments/db.yaml` is
+  `apps/payments/db`. A flat file is one secret at that path; a nested
+  one contributes secrets below it (`apps/db.yaml` holding
+  `primary: {user: a}` gives `apps/db/primary`). A `.env` or `.env.NAME`
+  file loses its leading dot: `.env` is `env`, `config/.env.prod` is
+  `config/env.prod`, while `prod.env` is `prod`. Other hidden files and
+  directories, and files of unknown type, are ignored; a `format` other
+  than auto reads only the files of that format. Two files giving the same
+  path are an error.
+
+Scalars are kept as written, which avoids YAML 1.1 surprises: `true` is
+"true", `yes` is "yes", `0600` is "0600" (not 384), JSON `1.50` is "1.50".
+An empty mapping is a secret with no keys, and reading it is an error.
+
+With `sops: auto` a YAML or JSON file with a top-level `sops` key, or a
+dotenv file with a `sops_version` variable, is decrypted by the `sops`
+program; `always` decrypts every file and `never` reads every file as it is.
+
+Each file is read and parsed at most once per source instance, so one run
+sees one consistent snapshot. A secret's version is its file's
+modification time and size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import yaml
+from pydantic import Field
+
+from connectors import _dotenv_format as dotenv
+from syncd.connector import ConnectorSpec, Options, Source
+from syncd.errors import SourceError
+from syncd.model import SourceSecret
+from syncd.secret import Secret
+
+Format = Literal["yaml", "json", "dotenv"]
+FormatOption = Literal["auto", "yaml", "json", "dotenv"]
+
+SOPS_TIMEOUT_SECONDS = 120
+_FORMAT_BY_SUFFIX: dict[str, Format] = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv"}
+
+
+class FileSourceOptions(Options):
+    # Marked as a path: the core makes a relative one relative to the manifest's folder.
+    path: str = Field(json_schema_extra={"path": True})
+    format: FormatOption = "auto"
+    sops: Literal["auto", "never", "always"] = "auto"
+
+
+@dataclass(frozen=True)
+class _Tree:
+    """What one file holds, by path relative to the file ("" is the file itself)."""
+
+    secrets: dict[str, dict[str, str]]
+    folders: frozenset[str]
+    version: str
+
+
+class FileSource(Source):
+    """Reads secrets from a file or a directory tree of files; see the module docstring for the layout."""
+
+    Options = FileSourceOptions
+
+    def __init__(self, options: FileSourceOptions, client: Any = None) -> None:
+        super().__init__(options, client)
+        self.options: FileSourceOptions = options
+        self._lock = threading.Lock()
+        self._layout: dict[str, tuple[Path, Format]] | None = None
+        self._file_locks: dict[Path, threading.Lock] = {}
+        # A file's tree, or the message of the error reading it, so a bad file is read once too.
+        self._trees: dict[Path, _Tree | str] = {}
+
+    def read(self, path: str) -> SourceSecret:
+        key = _normalize(path)
+        found: list[tuple[Path, _Tree, str]] = []
+        is_folder = False
+        for base, (file, fmt) in self._files().items():
+            if base == key or _within(key, base):
+                tree = self._tree(file, fmt)
+                rel = key[len(base) :].lstrip("/")
+                if rel in tree.secrets:
+                    found.append((file, tree, rel))
+                elif rel in tree.folders:
+                    is_folder = True
+            elif _within(base, key):
+                is_folder = True
+        where = self.options.path
+        if len(found) > 1:
+            files = " and ".join(str(file) for file, _, _ in found)
+            raise SourceError(f"secret {_display(key)!r} is defined twice, in {files}")
+        if not found:
+            if is_folder:
+                raise SourceError(
+                    f"{_display(key)!r} in {where} is a folder, not a secret; add a trailing '/' to read it as a prefix"
+                )
+            raise SourceError(f"no secret at {_display(key)!r} in {where}")
+        file, tree, rel = found[0]
+        data = tree.secrets[rel]
+        if not data:
+            raise SourceError(f"secret {_display(key)!r} in {file} has no keys")
+        return SourceSecret(path=path, data={k: Secret(v) for k, v in data.items()}, version=tree.version)
+
+    def list(self, prefix: str) -> list[str]:
+        key = _normalize(prefix)
+        found: dict[str, Path] = {}
+        for base, (file, fmt) in self._files().items():
+            if not (base == key or _within(base, key) or _within(key, base)):
+                continue
+            for rel in self._tree(file, fmt).secrets:
+                path = f"{base}/{rel}" if base and rel else base or rel
+                if not _within(path, key):
+                    continue
+                if path in found:
+                    raise SourceError(f"secret {_display(path)!r} is defined twice, in {found[path]} and {file}")
+                found[path] = file
+        return sorted(_display(path) for path in found)
+
+    def _files(self) -> dict[str, tuple[Path, Format]]:
+        """Each file of the source by the secret path it starts at ("" for a single file)."""
+        with self._lock:
+            if self._layout is None:
+                self._layout = _scan(Path(self.options.path), self.options.format)
+            return self._layout
+
+    def _tree(self, file: Path, fmt: Format) -> _Tree:
+        with self._lock:
+            file_lock = self._file_locks.setdefault(file, threading.Lock())
+        # One lock per file: other files, and their sops runs, need not wait for this one.
+        with file_lock:
+            if file not in self._trees:
+                try:
+                    self._trees[file] = _load(file, fmt, self.options.sops)
+                except SourceError as exc:
+                    self._trees[file] = exc.message
+            tree = self._trees[file]
+        if isinstance(tree, str):
+            raise SourceError(tree)
+        return tree
+
+
+def _normalize(path: str) -> str:
+    """A path without its outer slashes; "" is the root, which "." names too."""
+    path = path.strip("/")
+    return "" if path == "." else path
+
+
+def _display(path: str) -> str:
+    return path or "."
+
+
+def _within(path: str, folder: str) -> bool:
+    """Whether `path` is strictly below `folder`; every path but the root itself is below the root."""
+    return path.startswith(folder + "/") if folder else True
+
+
+def _detect(path: Path) -> Format | None:
+    found = _FORMAT_BY_SUFFIX.get(path.suffix.lower())
+    if found is None and _is_dotenv_name(path.name):
+        return "dotenv"
+    return found
+
+
+def _is_dotenv_name(name: str) -> bool:
+    # `.envrc` (direnv) is a shell script, not a dotenv file.
+    return name == ".env" or name.startswith(".env.")
+
+
+def _secret_path(relative: Path) -> str:
+    name = relative.name
+    if relative.suffix.lower() in _FORMAT_BY_SUFFIX:
+        name = name[: -len(relative.suffix)]
+    name = name.removeprefix(".")
+    parent = relative.parent.as_posix()
+    return name if parent == "." else f"{parent}/{name}"
+
+
+def _scan(root: Path, wanted: FormatOption) -> dict[str, tuple[Path, Format]]:
+    try:
+        is_dir = stat.S_ISDIR(root.stat().st_mode)
+    except FileNotFoundError:
+        raise SourceError(f"no such file or directory: {root}") from None
+    except OSError as exc:
+        raise SourceError(f"cannot read {root}: {exc.strerror}") from None
+    if not is_dir:
+        fmt = _detect(root) if wanted == "auto" else cast(Format, wanted)
+        if fmt is None:
+            raise SourceError(f"cannot tell the format of {root} from its name; set `format`")
+        return {"": (root, fmt)}
+
+    def fail(exc: OSError) -> None:
+        # A directory skipped silently would look like deleted secrets.
+        raise SourceError(f"cannot read {exc.filename}: {exc.strerror}")
+
+    layout: dict[str, tuple[Path, Format]] = {}
+    for directory, subdirectories, names in os.walk(root, onerror=fail):
+        subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
+        for name in sorted(names):
+            file = Path(directory, name)
+            fmt = _detect(file)
+            if fmt is None or (name.startswith(".") and not _is_dotenv_name(name)):
+                continue
+            if wanted not in ("auto", fmt):
+                continue
+            path = _secret_path(file.relative_to(root))
+            if path in layout:
+                raise SourceError(f"{layout[path][0]} and {file} both give the secret path {path!r}")
+            layout[path] = (file, fmt)
+    return layout
+
+
+def _load(file: Path, fmt: Format, sops: str) -> _Tree:
+    try:
+        with open(file, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            raw = handle.read()
+    except OSError as exc:
+        raise SourceError(f"cannot read {file}: {exc.strerror}") from None
+    version = f"{info.st_mtime_ns}-{info.st_size}"
+    if sops == "always":
+        content = _parse(_decrypt(file, fmt), fmt, file)
+    else:
+        content = _parse(_decode(raw, file), fmt, file)
+        if sops == "auto" and _is_encrypted(content, fmt):
+            content = _parse(_decrypt(file, fmt), fmt, file)
+    if fmt == "dotenv":
+        return _Tree({"": content}, frozenset(), version)
+    if content is None:  # an empty YAML file
+        content = {}
+    if not isinstance(content, dict):
+        raise SourceError(f"the top level of {file} is not a mapping")
+    secrets: dict[str, dict[str, str]] = {}
+    folders: set[str] = set()
+    _walk(content, "", file, secrets, folders)
+    return _Tree(secrets, frozenset(folders), version)
+
+
+def _decode(raw: bytes, file: Path) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{file} is not valid UTF-8 (byte {exc.start})") from None
+
+
+def _parse(text: str, fmt: Format, file: Path) -> Any:
+    if fmt == "dotenv":
+        try:
+            return dotenv.parse_variables(text)
+        except dotenv.DotenvSyntaxError as exc:
+            raise SourceError(f"{file}:{exc.line}: {exc.problem}") from None
+    if fmt == "json":
+        try:
+            return json.loads(text, object_pairs_hook=_unique_pairs, parse_int=str, parse_float=str, parse_constant=str)
+        except json.JSONDecodeError as exc:
+            raise SourceError(f"{file}:{exc.lineno}:{exc.colno}: {exc.msg}") from None
+        except _DuplicateKey as exc:
+            raise SourceError(f"{file}: duplicate key {exc.key!r}") from None
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        # str(exc) quotes the offending line, which may hold a value: build the message from parts.
+        problem = exc.problem or exc.context or "not valid YAML"
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
+        raise SourceError(f"{where}: {problem}") from None
+    except yaml.YAMLError:
+        raise SourceError(f"{file} is not valid YAML") from None
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__("duplicate key")
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _DuplicateKey(key)
+        found[key] = value
+    return found
+
+
+class _Loader(yaml.SafeLoader):
+    """A SafeLoader that refuses duplicate keys and keeps plain scalars as written."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # keys from `<<: *anchor` may be overridden; that is no duplicate
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                continue  # unhashable: the base class reports it
+            if duplicate:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _as_written(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    return node.value
+
+
+for _tag in ("bool", "int", "float", "timestamp"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _as_written)
+
+
+def _is_encrypted(content: Any, fmt: Format) -> bool:
+    marker = "sops_version" if fmt == "dotenv" else "sops"
+    return isinstance(content, dict) and marker in content
+
+
+def _decrypt(file: Path, fmt: Format) -> str:
+    program = shutil.which("sops")
+    if program is None:
+        raise SourceError(
+            f"{file} is encrypted with SOPS and the sops program is not installed; "
+            f"install sops, or set `sops: never` to read the file as it is"
+        )
+    command = [program, "--decrypt", "--input-type", fmt, "--output-type", fmt, str(file)]
+    try:
+        done = subprocess.run(
+            command, stdin=subprocess.DEVNULL, capture_output=True, timeout=SOPS_TIMEOUT_SECONDS, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise SourceError(f"sops took more than {SOPS_TIMEOUT_SECONDS}s to decrypt {file}") from None
+    except OSError as exc:
+        raise SourceError(f"could not run sops for {file}: {exc.strerror}") from None
+    if done.returncode != 0:
+        # sops's stderr may quote the file, so only the exit code is reported.
+        raise SourceError(f"sops could not decrypt {file} (exit code {done.returncode})")
+    return _decode(done.stdout, file)
+
+
+def _walk(
+    mapping: dict[Any, Any], where: str, file: Path, secrets: dict[str, dict[str, str]], folders: set[str]
+) -> None:
+    nested = [isinstance(value, dict) for value in mapping.values()]
+    if nested and all(nested):
+        folders.add(where)
+        for name, child in mapping.items():
+            if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+                raise SourceError(f"{_display(where)!r} in {file} holds the name {name!r}, which is no path segment")
+            _walk(child, f"{where}/{name}" if where else name, file, secrets, folders)
+    elif any(nested):
+        raise SourceError(f"{_display(where)!r} in {file} mixes keys and nested secrets")
+    else:
+        secrets[where] = {_key(key, where, file): _scalar(value, key, where, file) for key, value in mapping.items()}
+
+
+def _key(key: Any, where: str, file: Path) -> str:
+    if not isinstance(key, str):
+        raise SourceError(f"secret {_display(where)!r} in {file} has a key that is not text")
+    return key
+
+
+def _scalar(value: Any, key: Any, where: str, file: Path) -> str:
+    if isinstance(value, bool):  # only JSON gives booleans; YAML ones are kept as written
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if value is None:
+        problem = "has no value"
+    elif isinstance(value, list):
+        problem = "holds a list"
+    else:
+        problem = "holds a value that is not text"
+    raise SourceError(f"key {key!r} of secret {_display(where)!r} in {file} {problem}")
+
+
+spec = ConnectorSpec(
+    name="file",
+    summary="Secrets in a YAML, JSON or dotenv file, or a directory of them; SOPS files are decrypted.",
+    source=FileSource,
+)

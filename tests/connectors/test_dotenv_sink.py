@@ -1,0 +1,536 @@
+"""The `dotenv` sink: file layout, quoting, ownership markers, batching, atomic writes, no leaks."""
+
+from __future__ import annotations
+
+import os
+import stat
+import traceback
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from connectors import _dotenv_format as dotenv
+from connectors import dotenv_sink
+from connectors.dotenv_sink import HEADER, DotenvSink, DotenvSinkOptions
+from connectors.file_source import FileSource, FileSourceOptions
+from syncd.errors import PermanentError
+from syncd.model import ActualItem, DesiredItem, Granularity, Ownership
+from syncd.secret import Secret
+from syncd.testing.contract import PlantUnowned, SinkContract
+
+TARGET = "local-env"
+OWNER = Ownership("prod-eu", "payments-db")
+OTHER = Ownership("staging", "payments-db")
+PLANTED = "PLANTED-7f3a-secret"
+MARKER = "# syncd: owner=prod-eu/payments-db\n"
+
+
+def make_sink(path: Path, **options: Any) -> DotenvSink:
+    return DotenvSink(TARGET, DotenvSinkOptions(path=str(path), **options))
+
+
+def item(name: str, value: str, owner: Ownership = OWNER) -> DesiredItem:
+    return DesiredItem(
+        target=TARGET, address=name, owner=owner, data={name: Secret(value)}, granularity=Granularity.PER_KEY
+    )
+
+
+def plain(items: Mapping[str, ActualItem]) -> dict[str, str]:
+    """Each item's single value, revealed."""
+    return {address: next(iter(actual.data.values())).reveal() for address, actual in items.items() if actual.data}
+
+
+def permanent_error(call: Callable[[], object]) -> PermanentError:
+    """The PermanentError `call` raises, after checking its traceback shows no planted value."""
+    with pytest.raises(PermanentError) as info:
+        call()
+    assert PLANTED not in "".join(traceback.format_exception(info.value))
+    return info.value
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Path:
+    return tmp_path / ".env"
+
+
+@pytest.fixture
+def replaces(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The destination of every os.replace call made during the test."""
+    calls: list[str] = []
+    real_replace = os.replace
+
+    def counting_replace(source: Any, destination: Any) -> None:
+        calls.append(str(destination))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", counting_replace)
+    return calls
+
+
+class TestDotenvSinkContract(SinkContract):
+    addresses = ("CONTRACT_ALPHA", "CONTRACT_BETA", "CONTRACT_GAMMA")
+
+    @pytest.fixture
+    def sink(self, tmp_path: Path) -> DotenvSink:
+        return make_sink(tmp_path / "contract.env")
+
+    @pytest.fixture
+    def plant_unowned(self, tmp_path: Path) -> PlantUnowned:
+        def plant(address: str, data: Mapping[str, str]) -> None:
+            with open(tmp_path / "contract.env", "a", encoding="utf-8") as handle:
+                handle.write(dotenv.format_assignment(address, next(iter(data.values()))) + "\n")
+
+        return plant
+
+
+def test_spec_names_the_dotenv_sink() -> None:
+    """The module exports a spec called 'dotenv' whose sink is DotenvSink, one variable per item."""
+    assert dotenv_sink.spec.name == "dotenv"
+    assert dotenv_sink.spec.sink is DotenvSink
+    assert DotenvSink.granularities == (Granularity.PER_KEY,)
+    assert not DotenvSink.supports_tags and not DotenvSink.supports_description
+
+
+def test_path_option_is_marked_for_the_core_to_resolve() -> None:
+    """The path option is marked as a path, so the core resolves a relative one against the manifest."""
+    assert DotenvSinkOptions.model_fields["path"].json_schema_extra == {"path": True}
+
+
+def test_first_write_creates_the_file_with_header_marker_and_variable(env: Path) -> None:
+    """A first write makes a file holding the header, then the marker line and the variable."""
+    make_sink(env).write(item("DB_USER", "alice"), None)
+    assert env.read_text() == f"{HEADER}\n{MARKER}DB_USER='alice'\n"
+
+
+def test_written_file_has_mode_0600(env: Path) -> None:
+    """The file syncd writes can be read by its owner only, by default."""
+    make_sink(env).write(item("A", "1"), None)
+    assert stat.S_IMODE(env.stat().st_mode) == 0o600
+
+
+def test_mode_option_sets_the_files_permissions(env: Path) -> None:
+    """The mode option, an octal string, is the written file's permission bits."""
+    make_sink(env, mode="0640").write(item("A", "1"), None)
+    assert stat.S_IMODE(env.stat().st_mode) == 0o640
+
+
+def test_a_looser_file_is_tightened_on_the_next_write(env: Path) -> None:
+    """A file others may read gets the sink's mode back when syncd next writes it."""
+    env.write_text("OTHER=1\n")
+    env.chmod(0o644)
+    make_sink(env).write(item("A", "1"), None)
+    assert stat.S_IMODE(env.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(("mode", "bits"), [("0600", 0o600), ("640", 0o640), ("0400", 0o400)])
+def test_mode_is_read_as_octal(mode: str, bits: int) -> None:
+    """A valid mode string gives its octal value as permissions."""
+    assert DotenvSinkOptions(path="x", mode=mode).permissions == bits
+
+
+@pytest.mark.parametrize("mode", ["0800", "rw-------", "06000", "", 384, "0o600"])
+def test_invalid_mode_is_refused(mode: Any) -> None:
+    """A mode that is not a 3-digit octal string, including a YAML number, is a validation error."""
+    with pytest.raises(ValidationError, match="octal permission string"):
+        DotenvSinkOptions(path="x", mode=mode)
+
+
+def test_unmanaged_lines_are_kept_byte_for_byte(env: Path) -> None:
+    """Comments, blank lines, odd spacing, CRLF and multi-line values not owned by syncd are kept exactly."""
+    original = (
+        "# hand-written comment\r\n"
+        "export OTHER = 'x'   # note\n"
+        "\n"
+        '   MULTI="line one\n'
+        'line two"\n'
+        "  # indented comment\n"
+        "LAST=no-newline-at-end"
+    )
+    env.write_bytes(original.encode())
+    make_sink(env).write(item("NEW", "v"), None)
+    assert env.read_bytes().decode() == f"{HEADER}\n{original}\n{MARKER}NEW='v'\n"
+
+
+def test_header_is_written_once(env: Path) -> None:
+    """Later writes do not repeat the header, nor add one to a file that has it."""
+    sink = make_sink(env)
+    sink.write(item("A", "1"), None)
+    sink.write(item("B", "2"), None)
+    sink.write(item("A", "3"), None)
+    assert env.read_text().count(HEADER) == 1
+
+
+def test_owned_variable_is_replaced_in_place(env: Path) -> None:
+    """Updating an owned variable rewrites its line where it is, keeping the order of the file."""
+    sink = make_sink(env)
+    for name in ("A", "B", "C"):
+        sink.write(item(name, "old"), None)
+    sink.write(item("B", "new"), sink.read(["B"])["B"])
+    assert env.read_text() == f"{HEADER}\n{MARKER}A='old'\n{MARKER}B='new'\n{MARKER}C='old'\n"
+
+
+def test_unmanaged_variable_is_adopted_in_place(env: Path) -> None:
+    """Writing over an unmanaged variable puts the marker above it and replaces its line, in place."""
+    env.write_text("X=1\nDB_USER=old # by hand\nY=2\n")
+    sink = make_sink(env)
+    actual = sink.read(["DB_USER"])["DB_USER"]
+    assert actual.owner is None
+    sink.write(item("DB_USER", "alice"), actual)
+    assert env.read_text() == f"{HEADER}\nX=1\n{MARKER}DB_USER='alice'\nY=2\n"
+    assert sink.read(["DB_USER"])["DB_USER"].owner == OWNER
+
+
+def test_new_variable_is_appended_at_the_end(env: Path) -> None:
+    """A variable not yet in the file goes after every existing line."""
+    env.write_text("FIRST=1\n")
+    make_sink(env).write(item("SECOND", "2"), None)
+    assert env.read_text().endswith(f"FIRST=1\n{MARKER}SECOND='2'\n")
+
+
+def test_write_of_an_unchanged_variable_does_not_touch_the_file(env: Path, replaces: list[str]) -> None:
+    """Writing the value and owner a variable already has leaves the file alone."""
+    sink = make_sink(env)
+    sink.write(item("A", "1"), None)
+    before = env.read_bytes()
+    sink.write(item("A", "1"), None)
+    assert len(replaces) == 1
+    assert env.read_bytes() == before
+
+
+def test_write_changes_the_owner_marker(env: Path) -> None:
+    """Writing a variable for another owner rewrites its marker."""
+    sink = make_sink(env)
+    sink.write(item("A", "1"), None)
+    sink.write(item("A", "1", owner=OTHER), None)
+    assert sink.read(["A"])["A"].owner == OTHER
+    assert "# syncd: owner=staging/payments-db\nA='1'\n" in env.read_text()
+
+
+def test_delete_removes_the_marker_and_the_variable(env: Path) -> None:
+    """Deleting an owned variable removes both its lines and nothing else."""
+    env.write_text("KEEP=1\n")
+    sink = make_sink(env)
+    sink.write(item("GONE", "x"), None)
+    sink.delete(sink.read(["GONE"])["GONE"])
+    assert env.read_text() == f"{HEADER}\nKEEP=1\n"
+
+
+def test_delete_of_an_absent_variable_succeeds_without_writing(env: Path, replaces: list[str]) -> None:
+    """Deleting a variable that is not there, in an existing or absent file, is no error and no write."""
+    sink = make_sink(env)
+    sink.delete(ActualItem("NOPE", OWNER))
+    env.write_text("A=1\n")
+    sink.delete(ActualItem("NOPE", OWNER))
+    assert replaces == []
+    assert env.read_text() == "A=1\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "owner"),
+    [("A=1\n", OWNER), ("# syncd: owner=staging/payments-db\nA=1\n", OWNER), (f"{MARKER}A=1\n", None)],
+)
+def test_delete_leaves_a_variable_no_longer_owned_by_that_owner(env: Path, text: str, owner: Any) -> None:
+    """A variable whose marker was removed or changed, or a delete without an owner, is left alone."""
+    env.write_text(text)
+    make_sink(env).delete(ActualItem("A", owner))
+    assert env.read_text() == text
+
+
+def test_read_returns_present_items_and_omits_absent_ones(env: Path) -> None:
+    """Read returns owned and unmanaged variables asked for, with owner, value and the file's mtime."""
+    env.write_text(f"PLAIN=hand\n{MARKER}OWNED='syncd'\nOTHER=x\n")
+    found = make_sink(env).read(["PLAIN", "OWNED", "ABSENT"])
+    assert set(found) == {"PLAIN", "OWNED"}
+    assert found["PLAIN"].owner is None
+    assert found["OWNED"].owner == OWNER
+    assert plain(found) == {"PLAIN": "hand", "OWNED": "syncd"}
+    assert found["OWNED"].version == str(env.stat().st_mtime_ns)
+    assert isinstance(found["OWNED"].data["OWNED"], Secret)
+
+
+def test_read_of_an_absent_file_is_empty(env: Path) -> None:
+    """A file that does not exist yet holds no items."""
+    sink = make_sink(env)
+    assert sink.read(["A"]) == {}
+    assert sink.list_owned("prod-eu") == {}
+
+
+def test_list_owned_filters_by_instance(env: Path) -> None:
+    """Only variables marked with the instance asked for are listed; unmanaged ones never are."""
+    env.write_text(
+        "HAND=1\n"
+        f"{MARKER}MINE='a'\n"
+        "# syncd: owner=staging/x\nTHEIRS='b'\n"
+        "# syncd: owner=prod-eu/other-sync\nMINE_TOO='c'\n"
+    )
+    sink = make_sink(env)
+    assert plain(sink.list_owned("prod-eu")) == {"MINE": "a", "MINE_TOO": "c"}
+    assert set(sink.list_owned("staging")) == {"THEIRS"}
+    assert sink.list_owned("prod") == {}
+
+
+def test_marker_not_above_a_variable_is_an_ordinary_comment(env: Path) -> None:
+    """A marker followed by a blank line does not claim the variable after it, and is kept."""
+    text = f"{MARKER}\nA=1\n"
+    env.write_text(text)
+    sink = make_sink(env)
+    assert sink.read(["A"])["A"].owner is None
+    sink.write(item("B", "2"), None)
+    assert env.read_text() == f"{HEADER}\n{text}{MARKER}B='2'\n"
+
+
+def test_version_changes_on_every_write(env: Path) -> None:
+    """Each write moves the version, even two writes within one tick of the file clock."""
+    sink = make_sink(env)
+    versions = []
+    for value in ("one", "two", "six"):
+        sink.write(item("A", value), None)
+        versions.append(sink.read(["A"])["A"].version)
+    assert len(set(versions)) == 3
+
+
+def test_version_moves_forward_even_when_the_clock_has_not(env: Path) -> None:
+    """A write gives the file a later mtime than the one it replaces, even one ahead of the clock."""
+    sink = make_sink(env)
+    sink.write(item("A", "one"), None)
+    ahead = env.stat().st_mtime_ns + 3_600 * 10**9
+    os.utime(env, ns=(ahead, ahead))
+    sink.write(item("A", "two"), None)
+    assert int(sink.read(["A"])["A"].version or 0) > ahead
+
+
+def test_batch_writes_the_file_once(env: Path, replaces: list[str]) -> None:
+    """Inside a batch, changes are kept in memory, readable, and written in one replace at the end."""
+    env.write_text(f"{MARKER}OLD='x'\n")
+    sink = make_sink(env)
+    with sink.batch():
+        sink.write(item("A", "1"), None)
+        sink.write(item("B", "2"), None)
+        sink.delete(sink.read(["OLD"])["OLD"])
+        assert plain(sink.read(["A", "B", "OLD"])) == {"A": "1", "B": "2"}
+        assert env.read_text() == f"{MARKER}OLD='x'\n"
+    assert len(replaces) == 1
+    assert env.read_text() == f"{HEADER}\n{MARKER}A='1'\n{MARKER}B='2'\n"
+
+
+def test_batch_without_changes_writes_nothing(env: Path, replaces: list[str]) -> None:
+    """A batch whose writes change nothing does not write the file."""
+    sink = make_sink(env)
+    sink.write(item("A", "1"), None)
+    with sink.batch():
+        sink.write(item("A", "1"), None)
+    with sink.batch():
+        pass
+    assert len(replaces) == 1
+
+
+def test_writes_outside_a_batch_each_write_the_file(env: Path, replaces: list[str]) -> None:
+    """Without a batch every write and delete is on disk when it returns."""
+    sink = make_sink(env)
+    sink.write(item("A", "1"), None)
+    sink.write(item("B", "2"), None)
+    sink.delete(sink.read(["A"])["A"])
+    assert len(replaces) == 3
+
+
+def test_batch_from_many_threads_keeps_every_write(env: Path, replaces: list[str]) -> None:
+    """Writes made by many threads in one batch all land, in one replace."""
+    sink = make_sink(env)
+    names = [f"VAR_{i}" for i in range(64)]
+    with sink.batch(), ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda name: sink.write(item(name, f"value-{name}"), None), names))
+    assert len(replaces) == 1
+    assert plain(sink.read(names)) == {name: f"value-{name}" for name in names}
+
+
+def test_batch_is_saved_when_its_block_fails(env: Path) -> None:
+    """Writes that returned inside a batch are saved even if the block then raises."""
+    sink = make_sink(env)
+    with pytest.raises(RuntimeError), sink.batch():
+        sink.write(item("A", "1"), None)
+        raise RuntimeError("apply stopped")
+    assert plain(sink.read(["A"])) == {"A": "1"}
+
+
+def test_writes_leave_no_temporary_files(env: Path) -> None:
+    """After writes and deletes the directory holds the dotenv file alone."""
+    sink = make_sink(env)
+    for value in ("1", "2"):
+        sink.write(item("A", value), None)
+    with sink.batch():
+        sink.write(item("B", "3"), None)
+    sink.delete(sink.read(["A"])["A"])
+    assert os.listdir(env.parent) == [".env"]
+
+
+def test_failed_replace_leaves_the_file_and_no_temporary(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the final rename fails, the old file is intact, the temp file is gone, and the error names the path."""
+    env.write_text("A=1\n")
+
+    def failing_replace(source: Any, destination: Any) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    error = permanent_error(lambda: make_sink(env).write(item("B", PLANTED), None))
+    assert error.target == TARGET
+    assert str(env) in str(error)
+    assert env.read_text() == "A=1\n"
+    assert os.listdir(env.parent) == [".env"]
+
+
+def test_missing_parent_directories_are_created(tmp_path: Path) -> None:
+    """Writing to a path whose directories do not exist yet creates them."""
+    path = tmp_path / "deep" / "er" / "app.env"
+    make_sink(path).write(item("A", "1"), None)
+    assert path.read_text().endswith("A='1'\n")
+
+
+def test_a_symbolic_link_is_written_through(tmp_path: Path) -> None:
+    """When the path is a symbolic link, the file it points to is updated and the link kept."""
+    real = tmp_path / "real.env"
+    real.write_text("")
+    link = tmp_path / "link.env"
+    link.symlink_to(real)
+    make_sink(link).write(item("A", "1"), None)
+    assert link.is_symlink()
+    assert real.read_text().endswith("A='1'\n")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [f"OK=1\nNOT A LINE {PLANTED}\n", f"OK=1\nKEY='{PLANTED}' junk\n", f'OK=1\nKEY="{PLANTED}\n'],
+)
+def test_malformed_file_is_a_permanent_error_without_content(env: Path, text: str) -> None:
+    """A line that is not dotenv makes read, list_owned and write fail naming file:line, never the text."""
+    env.write_text(text)
+    sink = make_sink(env)
+    for call in (
+        lambda: sink.read(["OK"]),
+        lambda: sink.list_owned("prod-eu"),
+        lambda: sink.write(item("B", "2"), None),
+    ):
+        error = permanent_error(call)
+        assert error.target == TARGET
+        assert f"{env}:2:" in str(error)
+    assert env.read_text() == text
+
+
+def test_duplicate_variable_is_a_permanent_error_naming_the_line(env: Path) -> None:
+    """A variable set twice in the file is an error naming file and line, never the values."""
+    env.write_text(f"A=1\nB=2\n{MARKER}A={PLANTED}\n")
+    error = permanent_error(lambda: make_sink(env).read(["A"]))
+    assert f"{env}:4:" in str(error)
+    assert "'A'" in str(error)
+
+
+def test_check_accepts_a_valid_item(env: Path) -> None:
+    """A variable name of letters, digits and underscores with a plain value has no problem."""
+    assert make_sink(env).check(item("_DB_USER2", "x")) == []
+
+
+@pytest.mark.parametrize("name", ["1ABC", "A-B", "A B", "", "apps/db", "É"])
+def test_check_refuses_invalid_variable_names(env: Path, name: str) -> None:
+    """A name that is not a shell variable name is one problem naming the name, not the value."""
+    problems = make_sink(env).check(item(name, PLANTED))
+    assert len(problems) == 1
+    assert repr(name) in problems[0]
+    assert PLANTED not in problems[0]
+
+
+def test_check_refuses_a_nul_character(env: Path) -> None:
+    """A value holding a NUL character is a problem that does not show the value."""
+    problems = make_sink(env).check(item("A", f"{PLANTED}\0"))
+    assert len(problems) == 1
+    assert "NUL" in problems[0]
+    assert PLANTED not in problems[0]
+
+
+def test_check_refuses_a_lone_surrogate(env: Path) -> None:
+    """A value UTF-8 cannot encode, as an environment variable may hold, is a problem, not a crash."""
+    problems = make_sink(env).check(item("A", f"{PLANTED}\udcff"))
+    assert len(problems) == 1
+    assert "surrogate" in problems[0]
+    assert PLANTED not in problems[0]
+
+
+def test_check_refuses_more_than_one_key(env: Path) -> None:
+    """A per-key item must hold exactly one key."""
+    two = DesiredItem(TARGET, "A", OWNER, {"a": Secret("1"), "b": Secret("2")}, Granularity.PER_KEY)
+    assert "holds 2 keys" in make_sink(env).check(two)[0]
+
+
+def test_check_refuses_an_owner_the_marker_cannot_hold(env: Path) -> None:
+    """Instance and sync names outside [A-Za-z0-9._-] cannot be written into a marker."""
+    assert len(make_sink(env).check(item("A", "1", owner=Ownership("prod eu", "s")))) == 1
+
+
+def test_write_of_an_invalid_item_is_refused_without_touching_the_file(env: Path) -> None:
+    """Write refuses what check finds wrong, with an error showing no value."""
+    error = permanent_error(lambda: make_sink(env).write(item("BAD NAME", PLANTED), None))
+    assert error.address == "BAD NAME"
+    assert not env.exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "line"),
+    [
+        ("plain", "K='plain'"),
+        ("", "K=''"),
+        ('$HOME # not a comment "q"\ttab', "K='$HOME # not a comment \"q\"\ttab'"),
+        ("it's", 'K="it\'s"'),
+        ("back\\slash", 'K="back\\\\slash"'),
+        ("two\nlines\r\n", 'K="two\\nlines\\r\\n"'),
+        ('it\'s "quoted"\t', 'K="it\'s \\"quoted\\"\\t"'),
+    ],
+)
+def test_quoting(value: str, line: str) -> None:
+    """Single quotes unless the value holds a quote, backslash or line break; then escaped double quotes."""
+    assert dotenv.format_assignment("K", value) == line
+
+
+@given(st.text())
+def test_format_then_parse_roundtrips_any_text(value: str) -> None:
+    """Any text written as a variable, between other lines, parses back unchanged."""
+    text = f"# before\nA=1\n{dotenv.format_assignment('K', value)}\nB='2'\n"
+    assert dotenv.parse_variables(text) == {"A": "1", "K": value, "B": "2"}
+    assert "".join(entry.raw for entry in dotenv.parse(text)) == text
+
+
+@settings(max_examples=50, deadline=None)
+@given(value=st.text(st.characters(codec="utf-8", exclude_characters="\0")))
+def test_sink_roundtrips_any_text(tmp_path_factory: pytest.TempPathFactory, value: str) -> None:
+    """Any text check accepts (UTF-8 without NUL) the sink writes, it and the file source read back unchanged."""
+    path = tmp_path_factory.mktemp("roundtrip") / ".env"
+    sink = make_sink(path)
+    sink.write(item("KEY", value), None)
+    assert plain(sink.read(["KEY"])) == {"KEY": value}
+    source = FileSource(FileSourceOptions(path=str(path)))
+    assert source.read(".").data == {"KEY": Secret(value)}
+
+
+def test_file_source_reads_what_the_sink_wrote(env: Path) -> None:
+    """Header and markers are comments to the file source, which sees just the variables."""
+    env.write_text("HAND=made\n")
+    sink = make_sink(env)
+    with sink.batch():
+        sink.write(item("A", "multi\nline 'quoted'"), None)
+        sink.write(item("B", "x"), None)
+    data = FileSource(FileSourceOptions(path=str(env))).read(".").data
+    assert {k: v.reveal() for k, v in data.items()} == {"HAND": "made", "A": "multi\nline 'quoted'", "B": "x"}
+
+
+def test_describe_names_the_path(env: Path) -> None:
+    """describe() is the file's path as configured."""
+    assert make_sink(env).describe() == str(env)
+
+
+def test_address_is_the_name(env: Path) -> None:
+    """The variable name is the item's name, unchanged."""
+    sink = make_sink(env)
+    assert sink.address(sink.Destination(), "DB_USER") == "DB_USER"

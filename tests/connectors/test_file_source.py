@@ -1,0 +1,535 @@
+"""The `file` source: layouts, formats, errors that name places but never values, SOPS, caching."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors import file_source
+from connectors.file_source import FileSource, FileSourceOptions
+from syncd.errors import SourceError
+from syncd.secret import Secret
+
+PLANTED = "PLANTED-7f3a-secret"
+
+
+def make_source(path: Path, **options: str) -> FileSource:
+    return FileSource(FileSourceOptions(path=str(path), **options))
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def values(source: FileSource, path: str) -> dict[str, str]:
+    return {key: value.reveal() for key, value in source.read(path).data.items()}
+
+
+def source_error(call: Callable[[], object]) -> str:
+    """The message of the SourceError `call` raises, after checking its traceback shows no planted value."""
+    with pytest.raises(SourceError) as info:
+        call()
+    assert PLANTED not in "".join(traceback.format_exception(info.value))
+    return str(info.value)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A directory with every kind of file the source reads, and some it ignores."""
+    root = tmp_path / "secrets"
+    write(root / "apps/payments/db.yaml", "user: alice\npassword: s3cret\n")
+    write(root / "apps/db.yaml", "primary:\n  user: a\nreplica:\n  user: b\n")
+    write(root / "apps/api.json", '{"token": "t0k", "retries": 3, "debug": false}')
+    write(root / ".env", "ROOT_KEY=root\n")
+    write(root / "config/.env.prod", "PROD_KEY=prod\n")
+    write(root / "ci.env", "CI_KEY=ci\n")
+    write(root / ".hidden.yaml", "ignored: yes\n")
+    write(root / ".git/config.yaml", "ignored: yes\n")
+    write(root / "README.md", "# not a secret\n")
+    write(root / ".envrc", "use nix\n")
+    return root
+
+
+def test_spec_names_the_file_source() -> None:
+    """The module exports a spec called 'file' whose source is FileSource."""
+    assert file_source.spec.name == "file"
+    assert file_source.spec.source is FileSource
+    assert file_source.spec.roles == ("source",)
+
+
+def test_path_option_is_marked_for_the_core_to_resolve() -> None:
+    """The path option is marked as a path, so the core resolves a relative one against the manifest."""
+    assert FileSourceOptions.model_fields["path"].json_schema_extra == {"path": True}
+
+
+def test_flat_yaml_file_is_one_secret_at_dot(tmp_path: Path) -> None:
+    """A YAML file whose top level is all scalars is one secret, addressed as '.'."""
+    source = make_source(write(tmp_path / "db.yaml", "user: alice\npassword: s3cret\n"))
+    assert source.list("") == ["."]
+    assert values(source, ".") == {"user": "alice", "password": "s3cret"}
+
+
+def test_read_returns_secret_values(tmp_path: Path) -> None:
+    """Every value read is a Secret, and the secret carries the path asked for."""
+    secret = make_source(write(tmp_path / "db.yaml", "user: alice\n")).read(".")
+    assert secret.path == "."
+    assert all(isinstance(value, Secret) for value in secret.data.values())
+
+
+def test_yaml_scalars_are_kept_as_written(tmp_path: Path) -> None:
+    """YAML booleans, numbers and dates become their text as written, with no YAML 1.1 conversion."""
+    text = "a: true\nb: 5432\nc: 0600\nd: 1.50\ne: yes\nf: 2024-01-01\ng: 'quoted'\nh: 0x1F\n"
+    source = make_source(write(tmp_path / "s.yaml", text))
+    assert values(source, ".") == {
+        "a": "true",
+        "b": "5432",
+        "c": "0600",
+        "d": "1.50",
+        "e": "yes",
+        "f": "2024-01-01",
+        "g": "quoted",
+        "h": "0x1F",
+    }
+
+
+def test_nested_yaml_file_gives_secrets_below_the_root(tmp_path: Path) -> None:
+    """Mappings of mappings are folders; the innermost flat mappings are secrets at joined paths."""
+    text = "prod:\n  db:\n    user: p\n  api:\n    token: t\nstaging:\n  db:\n    user: s\n"
+    source = make_source(write(tmp_path / "all.yml", text))
+    assert source.list("") == ["prod/api", "prod/db", "staging/db"]
+    assert values(source, "prod/db") == {"user": "p"}
+    assert values(source, "/staging/db") == {"user": "s"}
+
+
+def test_json_file_keeps_numbers_as_written_and_writes_booleans_in_lowercase(tmp_path: Path) -> None:
+    """JSON numbers keep their text and booleans become 'true' and 'false'."""
+    text = '{"db": {"port": 5432, "ratio": 1.50, "tls": true, "debug": false, "user": "a"}}'
+    source = make_source(write(tmp_path / "s.json", text))
+    assert values(source, "db") == {"port": "5432", "ratio": "1.50", "tls": "true", "debug": "false", "user": "a"}
+
+
+def test_dotenv_file_is_one_secret_at_dot(tmp_path: Path) -> None:
+    """A dotenv file is one secret whatever its variable names look like."""
+    source = make_source(write(tmp_path / ".env", "A=1\nB=2\n"))
+    assert source.list("") == ["."]
+    assert values(source, ".") == {"A": "1", "B": "2"}
+
+
+def test_dotenv_syntax(tmp_path: Path) -> None:
+    """Export prefixes, comments, blank lines, and each kind of quoting read as documented."""
+    text = (
+        "# a comment\n"
+        "\n"
+        "PLAIN=value\n"
+        "export EXPORTED=yes\n"
+        "SPACED = padded value  \n"
+        "INLINE=kept # dropped\n"
+        "HASH=a#b\n"
+        "EMPTY=\n"
+        "COMMENT_ONLY= # nothing\n"
+        "SINGLE='literal \\n $HOME # not a comment'\n"
+        'DOUBLE="tab\\tquote\\" backslash\\\\ newline\\n other\\q" # comment\n'
+        "MULTI='line one\n"
+        "line two'\n"
+        "CRLF=windows\r\n"
+    )
+    source = make_source(write(tmp_path / "app.env", text))
+    assert values(source, ".") == {
+        "PLAIN": "value",
+        "EXPORTED": "yes",
+        "SPACED": "padded value",
+        "INLINE": "kept",
+        "HASH": "a#b",
+        "EMPTY": "",
+        "COMMENT_ONLY": "",
+        "SINGLE": "literal \\n $HOME # not a comment",
+        "DOUBLE": 'tab\tquote" backslash\\ newline\n other\\q',
+        "MULTI": "line one\nline two",
+        "CRLF": "windows",
+    }
+
+
+def test_dotenv_duplicate_variable_names_file_and_line(tmp_path: Path) -> None:
+    """A variable set twice is an error naming the file and the second line, not the values."""
+    file = write(tmp_path / "app.env", f"A=1\nB=2\nA={PLANTED}\n")
+    message = source_error(lambda: make_source(file).read("."))
+    assert f"{file}:3" in message
+    assert "'A'" in message
+    assert PLANTED not in message
+
+
+@pytest.mark.parametrize(
+    "line",
+    [f"NO_EQUALS {PLANTED}", f"1BAD={PLANTED}", f"KEY='{PLANTED}' trailing", f'KEY="{PLANTED}'],
+)
+def test_dotenv_bad_line_names_file_and_line_without_content(tmp_path: Path, line: str) -> None:
+    """A line that is not dotenv is an error naming file:line, never the line's text."""
+    file = write(tmp_path / "app.env", f"GOOD=1\n{line}\nLATER=2\n")
+    message = source_error(lambda: make_source(file).read("."))
+    assert f"{file}:2:" in message
+    assert PLANTED not in message
+
+
+def test_directory_layout(tree: Path) -> None:
+    """Each file contributes at its relative path without extension; hidden and unknown files are ignored."""
+    assert make_source(tree).list("") == [
+        "apps/api",
+        "apps/db/primary",
+        "apps/db/replica",
+        "apps/payments/db",
+        "ci",
+        "config/env.prod",
+        "env",
+    ]
+
+
+def test_directory_secrets_read_from_their_files(tree: Path) -> None:
+    """Flat files, nested files and dotenv files in a directory read as their own secrets."""
+    source = make_source(tree)
+    assert values(source, "apps/payments/db") == {"user": "alice", "password": "s3cret"}
+    assert values(source, "apps/db/replica") == {"user": "b"}
+    assert values(source, "apps/api") == {"token": "t0k", "retries": "3", "debug": "false"}
+    assert values(source, "env") == {"ROOT_KEY": "root"}
+    assert values(source, "config/env.prod") == {"PROD_KEY": "prod"}
+    assert values(source, "ci") == {"CI_KEY": "ci"}
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        ("apps", ["apps/api", "apps/db/primary", "apps/db/replica", "apps/payments/db"]),
+        ("apps/", ["apps/api", "apps/db/primary", "apps/db/replica", "apps/payments/db"]),
+        ("apps/db", ["apps/db/primary", "apps/db/replica"]),
+        ("apps/payments/", ["apps/payments/db"]),
+        ("config", ["config/env.prod"]),
+        ("apps/payments/db", []),
+        ("nothing/here", []),
+        ("app", []),
+    ],
+)
+def test_prefix_listing(tree: Path, prefix: str, expected: list[str]) -> None:
+    """A prefix lists every secret below it, sorted, with or without a trailing slash."""
+    assert make_source(tree).list(prefix) == expected
+
+
+@pytest.mark.parametrize("prefix", ["", ".", "/", "./"])
+def test_empty_or_dot_prefix_lists_everything(tree: Path, prefix: str) -> None:
+    """An empty prefix, '.' and '/' all mean the whole source."""
+    assert len(make_source(tree).list(prefix)) == 7
+
+
+def test_format_option_restricts_a_directory_to_that_format(tree: Path) -> None:
+    """In a directory, a format other than auto reads only the files of that format."""
+    assert make_source(tree, format="dotenv").list("") == ["ci", "config/env.prod", "env"]
+    assert make_source(tree, format="json").list("") == ["apps/api"]
+
+
+def test_format_option_overrides_a_single_files_extension(tmp_path: Path) -> None:
+    """A single file of unknown extension reads with the format given."""
+    source = make_source(write(tmp_path / "secrets.txt", "user: alice\n"), format="yaml")
+    assert values(source, ".") == {"user": "alice"}
+
+
+def test_unknown_extension_of_a_single_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    """With format auto, a single file whose type cannot be told from its name is an error naming it."""
+    file = write(tmp_path / "secrets.txt", "user: alice\n")
+    message = source_error(lambda: make_source(file).list(""))
+    assert str(file) in message
+    assert "format" in message
+
+
+def test_two_files_giving_one_path_are_an_error(tmp_path: Path) -> None:
+    """Files differing only by extension would give one path twice: that is an error naming both."""
+    write(tmp_path / "db.yaml", "user: a\n")
+    write(tmp_path / "db.json", '{"user": "b"}')
+    message = source_error(lambda: make_source(tmp_path).read("db"))
+    assert "db.yaml" in message
+    assert "db.json" in message
+
+
+def test_a_path_defined_by_two_files_is_an_error(tmp_path: Path) -> None:
+    """A nested file and a flat file that both define one secret make reading it an error."""
+    write(tmp_path / "apps.yaml", "db:\n  user: a\n")
+    write(tmp_path / "apps/db.yaml", "user: b\n")
+    source = make_source(tmp_path)
+    assert "defined twice" in source_error(lambda: source.read("apps/db"))
+    assert "defined twice" in source_error(lambda: source.list("apps"))
+
+
+def test_missing_secret_is_an_error_naming_path_and_source(tree: Path) -> None:
+    """Reading a path that holds nothing names the path and the source."""
+    message = source_error(lambda: make_source(tree).read("apps/x"))
+    assert "no secret at 'apps/x'" in message
+    assert str(tree) in message
+
+
+def test_missing_key_inside_a_nested_file_is_an_error(tmp_path: Path) -> None:
+    """A path below a nested file that the file does not define is missing."""
+    file = write(tmp_path / "all.yaml", "db:\n  user: a\n")
+    assert "no secret at 'api'" in source_error(lambda: make_source(file).read("api"))
+
+
+@pytest.mark.parametrize("path", ["apps", "apps/db", "."])
+def test_folder_read_as_a_secret_is_an_error_suggesting_a_prefix(tree: Path, path: str) -> None:
+    """Reading a folder says it is a folder and that a trailing '/' makes it a prefix."""
+    message = source_error(lambda: make_source(tree).read(path))
+    assert "is a folder" in message
+    assert "trailing '/'" in message
+
+
+def test_missing_source_path_is_an_error(tmp_path: Path) -> None:
+    """A source whose file or directory does not exist fails every call, naming the path."""
+    source = make_source(tmp_path / "gone.yaml")
+    assert "gone.yaml" in source_error(lambda: source.read("."))
+    assert "gone.yaml" in source_error(lambda: source.list(""))
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("empty.yaml", ""), ("empty.yaml", "{}\n"), ("nested.yaml", "db: {}\n"), ("empty.env", "# only\n")],
+)
+def test_secret_with_no_keys_is_an_error(tmp_path: Path, name: str, text: str) -> None:
+    """A secret holding no keys is listed but reading it is an error."""
+    source = make_source(write(tmp_path / name, text))
+    path = source.list("")[0]
+    assert "has no keys" in source_error(lambda: source.read(path))
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (f"db:\n  user: {PLANTED}\n  nested:\n    x: 1\n", "mixes keys and nested secrets"),
+        (f"db:\n  hosts: [{PLANTED}, b]\n", "holds a list"),
+        ("db:\n  user:\n", "has no value"),
+        ("db:\n  user: ~\n", "has no value"),
+        (f"- {PLANTED}\n", "not a mapping"),
+        ("db:\n  blob: !!binary QUJD\n", "not text"),
+    ],
+)
+def test_malformed_trees_are_errors_without_values(tmp_path: Path, text: str, problem: str) -> None:
+    """Mixed mappings, lists, nulls and non-mapping tops are errors that name the place, not the value."""
+    file = write(tmp_path / "s.yaml", text)
+    message = source_error(lambda: make_source(file).list(""))
+    assert problem in message
+    assert str(file) in message
+    assert PLANTED not in message
+
+
+def test_duplicate_yaml_key_is_an_error_with_its_position(tmp_path: Path) -> None:
+    """A key given twice in one YAML mapping is an error naming file, line and key."""
+    file = write(tmp_path / "s.yaml", f"db:\n  user: a\n  user: {PLANTED}\n")
+    message = source_error(lambda: make_source(file).read("db"))
+    assert f"{file}:3:3" in message
+    assert "duplicate key 'user'" in message
+    assert PLANTED not in message
+
+
+def test_duplicate_folder_key_in_yaml_is_an_error(tmp_path: Path) -> None:
+    """A folder name given twice is an error too, not a silent merge."""
+    file = write(tmp_path / "s.yaml", "db:\n  user: a\ndb:\n  user: b\n")
+    assert "duplicate key 'db'" in source_error(lambda: make_source(file).list(""))
+
+
+def test_yaml_merge_keys_may_be_overridden(tmp_path: Path) -> None:
+    """Keys brought in by '<<: *anchor' may be overridden without counting as duplicates."""
+    text = "base: &base\n  user: a\n  host: h\nprod:\n  <<: *base\n  user: p\n"
+    source = make_source(write(tmp_path / "s.yaml", text))
+    assert values(source, "prod") == {"user": "p", "host": "h"}
+
+
+def test_duplicate_json_key_is_an_error(tmp_path: Path) -> None:
+    """A key given twice in one JSON object is an error naming the file and key."""
+    file = write(tmp_path / "s.json", f'{{"user": "a", "user": "{PLANTED}"}}')
+    message = source_error(lambda: make_source(file).read("."))
+    assert str(file) in message
+    assert "duplicate key 'user'" in message
+    assert PLANTED not in message
+
+
+def test_yaml_parse_error_names_position_without_a_snippet(tmp_path: Path) -> None:
+    """A YAML syntax error gives file:line:column and the problem, never the offending text."""
+    file = write(tmp_path / "s.yaml", f"db:\n  user: a\n  password: {PLANTED}: oops\n")
+    message = source_error(lambda: make_source(file).read("db"))
+    assert message.startswith(f"{file}:3:32:")
+    assert "mapping values are not allowed here" in message
+    assert PLANTED not in message
+
+
+def test_json_parse_error_names_position(tmp_path: Path) -> None:
+    """A JSON syntax error gives file:line:column and the problem, never the offending text."""
+    file = write(tmp_path / "s.json", f'{{\n  "user": "{PLANTED}",\n}}')
+    message = source_error(lambda: make_source(file).read("."))
+    assert message.startswith(f"{file}:3:1:")
+    assert PLANTED not in message
+
+
+def test_file_that_is_not_utf8_is_an_error_without_content(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 are reported by position, not shown."""
+    file = tmp_path / "s.env"
+    file.write_bytes(b"A=" + PLANTED.encode() + b"\xff\n")
+    message = source_error(lambda: make_source(file).read("."))
+    assert "not valid UTF-8" in message
+    assert PLANTED not in message
+
+
+def test_version_is_the_files_mtime_and_size(tmp_path: Path) -> None:
+    """A secret's version is its file's modification time in nanoseconds and its size."""
+    file = write(tmp_path / "s.yaml", "user: a\n")
+    info = file.stat()
+    assert make_source(file).read(".").version == f"{info.st_mtime_ns}-{info.st_size}"
+
+
+def test_version_changes_when_the_file_changes(tmp_path: Path) -> None:
+    """A new source instance sees a new version after the file is rewritten."""
+    file = write(tmp_path / "s.yaml", "user: a\n")
+    os.utime(file, ns=(1_000_000_000, 1_000_000_000))
+    before = make_source(file).read(".").version
+    write(file, "user: b\n")
+    os.utime(file, ns=(2_000_000_000, 2_000_000_000))
+    after = make_source(file).read(".")
+    assert after.version != before
+    assert after.data["user"].reveal() == "b"
+
+
+def test_secrets_of_one_file_share_its_version(tmp_path: Path) -> None:
+    """Every secret of a nested file carries that file's version."""
+    source = make_source(write(tmp_path / "s.yaml", "a:\n  k: 1\nb:\n  k: 2\n"))
+    assert source.read("a").version == source.read("b").version is not None
+
+
+def test_each_file_is_parsed_once_per_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One instance parses a file once, even from many threads, and then serves that snapshot."""
+    file = write(tmp_path / "s.yaml", "a:\n  k: one\nb:\n  k: two\n")
+    calls: list[Path] = []
+    lock = threading.Lock()
+    real_load = file_source._load
+
+    def counting_load(path: Path, *args: Any) -> Any:
+        with lock:
+            calls.append(path)
+        return real_load(path, *args)
+
+    monkeypatch.setattr(file_source, "_load", counting_load)
+    source = make_source(file)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda i: values(source, "ab"[i % 2]), range(64)))
+    assert calls == [file]
+    assert results[0] == {"k": "one"} and results[1] == {"k": "two"}
+    write(file, "a:\n  k: changed\n")
+    assert values(source, "a") == {"k": "one"}
+
+
+def test_a_bad_file_fails_only_the_paths_it_holds(tmp_path: Path) -> None:
+    """In a directory, a malformed file makes its own paths fail and leaves the others readable."""
+    write(tmp_path / "good.yaml", "user: a\n")
+    write(tmp_path / "bad.yaml", "user: [\n")
+    source = make_source(tmp_path)
+    assert values(source, "good") == {"user": "a"}
+    assert "bad.yaml" in source_error(lambda: source.read("bad"))
+
+
+# SOPS
+
+
+def fake_sops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stdout: str, exit_code: int = 0) -> Path:
+    """Put a `sops` on PATH that records its arguments, prints `stdout` and exits with `exit_code`."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "sops-calls.txt"
+    script = bin_dir / "sops"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import sys\n"
+        f"open({str(calls)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
+        f"sys.stderr.write('failed near line 3: {PLANTED}\\n')\n"
+        f"sys.stdout.write({stdout!r})\n"
+        f"sys.exit({exit_code})\n"
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    return calls
+
+
+ENCRYPTED_YAML = "user: ENC[AES256_GCM,data:abc]\nsops:\n  version: 3.9.0\n"
+
+
+def test_sops_yaml_file_is_decrypted_in_auto_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A YAML file with a top-level sops key is decrypted by running sops with its type."""
+    calls = fake_sops(tmp_path, monkeypatch, "user: alice\npassword: s3cret\n")
+    file = write(tmp_path / "db.yaml", ENCRYPTED_YAML)
+    assert values(make_source(file), ".") == {"user": "alice", "password": "s3cret"}
+    assert calls.read_text() == f"--decrypt --input-type yaml --output-type yaml {file}\n"
+
+
+def test_sops_dotenv_file_is_decrypted_in_auto_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dotenv file with a sops_version variable is decrypted as dotenv."""
+    calls = fake_sops(tmp_path, monkeypatch, "TOKEN=plain\n")
+    file = write(tmp_path / "app.env", "TOKEN=ENC[AES256_GCM,data:abc]\nsops_version=3.9.0\n")
+    assert values(make_source(file), ".") == {"TOKEN": "plain"}
+    assert "--input-type dotenv --output-type dotenv" in calls.read_text()
+
+
+def test_plain_file_is_not_decrypted_in_auto_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file without SOPS metadata is read as it is, without running sops."""
+    calls = fake_sops(tmp_path, monkeypatch, "user: from-sops\n")
+    file = write(tmp_path / "db.yaml", "user: plain\n")
+    assert values(make_source(file), ".") == {"user": "plain"}
+    assert not calls.exists()
+
+
+def test_sops_always_decrypts_every_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With sops: always even a file without SOPS metadata goes through sops."""
+    fake_sops(tmp_path, monkeypatch, '{"user": "from-sops"}')
+    file = write(tmp_path / "db.json", '{"user": "plain"}')
+    assert values(make_source(file, sops="always"), ".") == {"user": "from-sops"}
+
+
+def test_sops_never_reads_the_metadata_as_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With sops: never the file is read as it is, so its sops key is plain data."""
+    calls = fake_sops(tmp_path, monkeypatch, "user: from-sops\n")
+    file = write(tmp_path / "db.yaml", "prod:\n  user: ENC[x]\nsops:\n  version: 3.9.0\n")
+    source = make_source(file, sops="never")
+    assert source.list("") == ["prod", "sops"]
+    assert values(source, "prod") == {"user": "ENC[x]"}
+    assert not calls.exists()
+
+
+def test_sops_not_installed_is_an_error_with_a_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An encrypted file without sops on PATH says to install sops or set sops: never."""
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    file = write(tmp_path / "db.yaml", ENCRYPTED_YAML)
+    message = source_error(lambda: make_source(file).read("."))
+    assert str(file) in message
+    assert "install sops" in message
+    assert "sops: never" in message
+
+
+def test_sops_failure_reports_the_exit_code_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When sops fails, the error names the file and exit code and echoes nothing sops printed."""
+    fake_sops(tmp_path, monkeypatch, f"user: {PLANTED}\n", exit_code=128)
+    file = write(tmp_path / "db.yaml", ENCRYPTED_YAML)
+    message = source_error(lambda: make_source(file).read("."))
+    assert str(file) in message
+    assert "exit code 128" in message
+    assert PLANTED not in message
+
+
+def test_sops_is_run_once_per_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading several secrets of one encrypted file decrypts it once."""
+    calls = fake_sops(tmp_path, monkeypatch, "a:\n  k: 1\nb:\n  k: 2\n")
+    file = write(tmp_path / "all.yaml", "a:\n  k: ENC[x]\nb:\n  k: ENC[y]\nsops:\n  version: 3.9.0\n")
+    source = make_source(file)
+    assert [values(source, p) for p in source.list("")] == [{"k": "1"}, {"k": "2"}]
+    assert len(calls.read_text().splitlines()) == 1

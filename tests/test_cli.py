@@ -1,0 +1,181 @@
+"""The command line end to end on the quickstart: file source, dotenv sinks, no cloud account."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from syncd.cli import main
+
+QUICKSTART = Path(__file__).parent.parent / "examples" / "quickstart"
+
+
+@pytest.fixture
+def quickstart(tmp_path: Path) -> Path:
+    """A private copy of the quickstart; returns its manifest."""
+    shutil.copytree(QUICKSTART, tmp_path / "qs", ignore=shutil.ignore_patterns("out"))
+    return tmp_path / "qs" / "syncd.yaml"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_quickstart_plan_apply_converge(quickstart: Path, capsys) -> None:
+    """plan shows creates and exits 2; apply --yes writes; the same plan then exits 0."""
+    code, out, _ = run(capsys, "plan", "-c", str(quickstart), "--detailed-exitcode")
+    assert code == 2
+    assert "+ " in out and "6 to create, 0 to update, 0 to delete, 0 conflicts across 2 targets." in out
+    code, out, err = run(capsys, "apply", "-c", str(quickstart), "--yes")
+    assert code == 0, err
+    assert "6 applied, 0 failed." in out
+    api_env = quickstart.parent / "out" / "api.env"
+    assert stat.S_IMODE(api_env.stat().st_mode) == 0o600
+    assert "DB_USER='payments_app'" in api_env.read_text()
+    code, out, _ = run(capsys, "plan", "-c", str(quickstart), "--detailed-exitcode")
+    assert code == 0
+    assert "No changes" in out
+
+
+def test_plan_never_writes(quickstart: Path, capsys) -> None:
+    """plan leaves the sinks' folder absent."""
+    run(capsys, "plan", "-c", str(quickstart))
+    assert not (quickstart.parent / "out").exists()
+
+
+def test_apply_off_a_terminal_needs_yes(quickstart: Path, capsys, monkeypatch) -> None:
+    """apply without --yes and without a terminal refuses, writing nothing."""
+    with open(os.devnull) as devnull:
+        monkeypatch.setattr(sys, "stdin", devnull)
+        code, _, err = run(capsys, "apply", "-c", str(quickstart))
+    assert code == 1
+    assert "needs --yes" in err
+    assert not (quickstart.parent / "out").exists()
+
+
+def test_usage_errors_exit_1_not_2(quickstart: Path, capsys) -> None:
+    """An unknown flag is one clear error with exit 1, so exit 2 always means drift."""
+    code, _, err = run(capsys, "plan", "-c", str(quickstart), "--detailed-exitcod")
+    assert code == 1
+    assert err.startswith("error: ") and "--detailed-exitcod" in err
+
+
+def test_json_format_is_versioned(quickstart: Path, capsys) -> None:
+    """--format json prints the documented, versioned plan with counts and changes."""
+    code, out, _ = run(capsys, "plan", "-c", str(quickstart), "--format", "json")
+    data = json.loads(out)
+    assert code == 0
+    assert data["format"] == "syncd.plan/v1"
+    assert data["summary"]["create"] == 6
+    assert {c["action"] for c in data["changes"]} == {"create"}
+    assert set(data["changes"][0]) == {"target", "address", "action", "sync", "reasons", "actual_version"}
+
+
+def test_markdown_format_is_ready_for_a_merge_request(quickstart: Path, capsys) -> None:
+    """--format markdown prints a heading, the summary and a table of changes."""
+    _, out, _ = run(capsys, "plan", "-c", str(quickstart), "--format", "markdown")
+    assert out.startswith("### syncd plan")
+    assert "| `+` | api-env | `DB_USER` |" in out
+
+
+def test_saved_plan_applies_when_nothing_moved(quickstart: Path, capsys) -> None:
+    """A plan saved with -o applies later without a prompt when the world is as it was."""
+    saved = quickstart.parent / "plan.json"
+    assert run(capsys, "plan", "-c", str(quickstart), "-o", str(saved))[0] == 0
+    code, out, err = run(capsys, "apply", "-c", str(quickstart), str(saved))
+    assert code == 0, err
+    assert "6 applied" in out
+
+
+def test_saved_plan_is_refused_when_the_source_moved(quickstart: Path, capsys) -> None:
+    """Applying a saved plan after the source changed is refused as stale and writes nothing."""
+    saved = quickstart.parent / "plan.json"
+    run(capsys, "plan", "-c", str(quickstart), "-o", str(saved))
+    secrets = quickstart.parent / "secrets.yaml"
+    secrets.write_text(secrets.read_text().replace("payments_app", "payments_app2"))
+    os.utime(secrets, ns=(secrets.stat().st_atime_ns, secrets.stat().st_mtime_ns + 10**9))
+    code, _, err = run(capsys, "apply", "-c", str(quickstart), str(saved))
+    assert code == 1
+    assert "stale" in err and "apps/payments/db" in err
+    assert not (quickstart.parent / "out").exists()
+
+
+def test_saved_plan_is_refused_when_a_sink_moved(quickstart: Path, capsys) -> None:
+    """Applying a saved plan after a sink changed is refused as stale."""
+    run(capsys, "apply", "-c", str(quickstart), "--yes")
+    saved = quickstart.parent / "plan.json"
+    run(capsys, "plan", "-c", str(quickstart), "-o", str(saved))
+    env = quickstart.parent / "out" / "api.env"
+    env.write_text(env.read_text().replace("payments_app", "edited"))
+    os.utime(env, ns=(env.stat().st_atime_ns, env.stat().st_mtime_ns + 10**9))
+    code, _, err = run(capsys, "apply", "-c", str(quickstart), str(saved))
+    assert code == 1 and "stale" in err
+
+
+def test_saved_plan_file_holds_no_value(quickstart: Path, capsys) -> None:
+    """The saved plan holds names and versions, never a value from the source."""
+    saved = quickstart.parent / "plan.json"
+    run(capsys, "plan", "-c", str(quickstart), "-o", str(saved))
+    text = saved.read_text()
+    assert "demo-only-not-a-real-password" not in text and "payments_app" not in text
+
+
+def test_not_a_plan_file_is_rejected(quickstart: Path, capsys) -> None:
+    """apply of a file that is not a syncd plan says so."""
+    bogus = quickstart.parent / "bogus.json"
+    bogus.write_text('{"hello": 1}')
+    code, _, err = run(capsys, "apply", "-c", str(quickstart), str(bogus))
+    assert code == 1 and "not a syncd plan" in err
+
+
+def test_config_defaults_to_env_variable(quickstart: Path, capsys, monkeypatch) -> None:
+    """Without -c, $SYNCD_CONFIG names the manifest."""
+    monkeypatch.setenv("SYNCD_CONFIG", str(quickstart))
+    code, out, _ = run(capsys, "validate")
+    assert code == 0 and "valid (2 syncs, 2 targets)" in out
+
+
+def test_missing_manifest_is_one_clear_error(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Without -c or $SYNCD_CONFIG, a missing ./syncd.yaml is named."""
+    monkeypatch.delenv("SYNCD_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "validate")
+    assert code == 1 and err == "error: manifest 'syncd.yaml' does not exist\n"
+
+
+def test_unknown_target_filter_suggests(quickstart: Path, capsys) -> None:
+    """--target naming no target is an error with a suggestion."""
+    code, _, err = run(capsys, "plan", "-c", str(quickstart), "--target", "api-evn")
+    assert code == 1 and "did you mean 'api-env'" in err
+
+
+def test_target_filter_limits_apply(quickstart: Path, capsys) -> None:
+    """apply --target writes only that target."""
+    code, _, _ = run(capsys, "apply", "-c", str(quickstart), "--yes", "--target", "worker-env")
+    assert code == 0
+    assert (quickstart.parent / "out" / "worker.env").exists()
+    assert not (quickstart.parent / "out" / "api.env").exists()
+
+
+def test_failing_target_gives_exit_1_and_the_other_applies(quickstart: Path, capsys) -> None:
+    """A target that cannot be written is reported; the other target is written; exit 1."""
+    (quickstart.parent / "out" / "api.env").mkdir(parents=True)
+    code, out, _ = run(capsys, "apply", "-c", str(quickstart), "--yes")
+    assert code == 1
+    assert "api-env" in out
+    assert (quickstart.parent / "out" / "worker.env").exists()
+
+
+def test_python_m_syncd_runs(tmp_path: Path) -> None:
+    """`python -m syncd version` prints the version."""
+    done = subprocess.run([sys.executable, "-m", "syncd", "version"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stdout.startswith("syncd ")
