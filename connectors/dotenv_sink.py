@@ -80,9 +80,18 @@ class _Document:
     blocks: list[_Block] = field(default_factory=list)
     version: str | None = None
     changed: bool = False
+    has_header: bool = False
+
+    def __post_init__(self) -> None:
+        self.has_header = any(b.key is None and b.raw.rstrip("\r\n") == HEADER for b in self.blocks)
+
+    # key → position in `blocks`; rebuilt after a removal shifts positions.
+    index: dict[str, int] | None = None
 
     def find(self, key: str) -> int | None:
-        return next((i for i, block in enumerate(self.blocks) if block.key == key), None)
+        if self.index is None:
+            self.index = {block.key: i for i, block in enumerate(self.blocks) if block.key is not None}
+        return self.index.get(key)
 
     def set(self, key: str, value: str, owner: Ownership) -> None:
         block = _Block(_render(key, value, owner), key, value, owner)
@@ -91,18 +100,23 @@ class _Document:
             if self.blocks and not self.blocks[-1].raw.endswith("\n"):
                 self.blocks[-1].raw += "\n"
             self.blocks.append(block)
+            assert self.index is not None
+            self.index[key] = len(self.blocks) - 1
         elif self.blocks[index].owner == owner and self.blocks[index].value == value:
             return
         else:
             self.blocks[index] = block
-        if not any(b.key is None and b.raw.rstrip("\r\n") == HEADER for b in self.blocks):
+        if not self.has_header:
             self.blocks.insert(0, _Block(HEADER + "\n"))
+            self.has_header = True
+            self.index = None
         self.changed = True
 
     def remove(self, key: str, owner: Ownership | None) -> None:
         index = self.find(key)
         if index is not None and owner is not None and self.blocks[index].owner == owner:
             del self.blocks[index]
+            self.index = None
             self.changed = True
 
     def text(self) -> str:

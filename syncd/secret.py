@@ -19,12 +19,17 @@ MIN_REDACTABLE_LENGTH = 4
 
 
 class Redactor:
-    """A thread-safe set of strings that must never appear in output."""
+    """A thread-safe set of strings that must never appear in output.
+
+    `redact` scans text once, looking candidates up by their first
+    characters, so its cost grows with the text, not with the number of
+    secrets known (a run may know tens of thousands).
+    """
 
     def __init__(self) -> None:
-        self._values: set[str] = set()
         self._lock = threading.Lock()
-        self._ordered: list[str] = []
+        self._values: set[str] = set()
+        self._by_prefix: dict[str, list[str]] = {}
 
     def add(self, value: str) -> None:
         # A multi-line value (a PEM key) is also scrubbed line by line, since
@@ -35,19 +40,38 @@ class Redactor:
             return
         with self._lock:
             self._values |= fresh
-            # Longest first, so a value containing another is replaced whole.
-            self._ordered = sorted(self._values, key=len, reverse=True)
+            index = dict(self._by_prefix)
+            for item in fresh:
+                prefix = item[:MIN_REDACTABLE_LENGTH]
+                # Longest first, so a value containing another is replaced whole.
+                index[prefix] = sorted([*index.get(prefix, []), item], key=len, reverse=True)
+            self._by_prefix = index
 
     def add_all(self, values: Iterable[str]) -> None:
         for value in values:
             self.add(value)
 
     def redact(self, text: str) -> str:
-        ordered = self._ordered
-        for value in ordered:
-            if value in text:
-                text = text.replace(value, REDACTED)
-        return text
+        index = self._by_prefix
+        if not index or len(text) < MIN_REDACTABLE_LENGTH:
+            return text
+        pieces: list[str] = []
+        start = position = 0
+        last = len(text) - MIN_REDACTABLE_LENGTH
+        while position <= last:
+            candidates = index.get(text[position : position + MIN_REDACTABLE_LENGTH])
+            match = next((v for v in candidates if text.startswith(v, position)), None) if candidates else None
+            if match is None:
+                position += 1
+                continue
+            pieces.append(text[start:position])
+            pieces.append(REDACTED)
+            position += len(match)
+            start = position
+        if not pieces:
+            return text
+        pieces.append(text[start:])
+        return "".join(pieces)
 
     def snapshot(self) -> frozenset[str]:
         return frozenset(self._values)
@@ -55,13 +79,13 @@ class Redactor:
     def restore(self, snapshot: frozenset[str]) -> None:
         """Forget every value added since `snapshot` (tests use this to stay independent)."""
         with self._lock:
-            self._values = set(snapshot)
-            self._ordered = sorted(self._values, key=len, reverse=True)
+            self._values = set()
+            self._by_prefix = {}
+        for value in snapshot:
+            self.add(value)
 
     def clear(self) -> None:
-        with self._lock:
-            self._values.clear()
-            self._ordered = []
+        self.restore(frozenset())
 
 
 REDACTOR = Redactor()
