@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import field_validator
 
 from connectors import _dotenv_format as dotenv
-from syncd.connector import ConnectorSpec, Options, Sink
+from syncd.connector import ConnectorSpec, Options, Sink, path_field
 from syncd.errors import PermanentError
 from syncd.model import ActualItem, DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
@@ -49,7 +49,7 @@ _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 class DotenvSinkOptions(Options):
     # Marked as a path: the core makes a relative one relative to the manifest's folder.
-    path: str = Field(json_schema_extra={"path": True})
+    path: str = path_field()
     # Text, not a number: YAML would read an unquoted 0600 as 384.
     mode: str = "0600"
 

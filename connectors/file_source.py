@@ -45,10 +45,9 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import yaml
-from pydantic import Field
 
 from connectors import _dotenv_format as dotenv
-from syncd.connector import ConnectorSpec, Options, Source
+from syncd.connector import ConnectorSpec, Options, Source, path_field
 from syncd.errors import SourceError
 from syncd.model import SourceSecret
 from syncd.secret import Secret
@@ -62,7 +61,7 @@ _FORMAT_BY_SUFFIX: dict[str, Format] = {".yaml": "yaml", ".yml": "yaml", ".json"
 
 class FileSourceOptions(Options):
     # Marked as a path: the core makes a relative one relative to the manifest's folder.
-    path: str = Field(json_schema_extra={"path": True})
+    path: str = path_field()
     format: FormatOption = "auto"
     sops: Literal["auto", "never", "always"] = "auto"
 

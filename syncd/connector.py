@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from syncd.errors import SyncdError
 from syncd.model import ActualItem, DesiredItem, Granularity, SourceSecret
@@ -29,9 +29,19 @@ MARKER_SYNC = "syncd.io/sync"
 
 
 class Options(BaseModel):
-    """Base of every connector options model: unknown keys are errors."""
+    """Base of every connector options model: unknown keys are errors.
+
+    Option values may hold `${env:NAME}` / `${file:PATH}` references, which
+    the core resolves before the connector is built; a field declared with
+    `path_field()` is made relative to the manifest's folder.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def path_field(**kwargs: Any) -> Any:
+    """A pydantic Field for a filesystem path: the core resolves a relative one against the manifest's folder."""
+    return Field(json_schema_extra={"path": True}, **kwargs)
 
 
 class NoOptions(Options):

@@ -40,12 +40,11 @@ class Redactor:
             return
         with self._lock:
             self._values |= fresh
-            index = dict(self._by_prefix)
             for item in fresh:
                 prefix = item[:MIN_REDACTABLE_LENGTH]
+                # A new list, not an append: `redact` reads without the lock.
                 # Longest first, so a value containing another is replaced whole.
-                index[prefix] = sorted([*index.get(prefix, []), item], key=len, reverse=True)
-            self._by_prefix = index
+                self._by_prefix[prefix] = sorted([*self._by_prefix.get(prefix, []), item], key=len, reverse=True)
 
     def add_all(self, values: Iterable[str]) -> None:
         for value in values:
