@@ -79,6 +79,7 @@ class FileSource(Source):
     """Reads secrets from a file or a directory tree of files; see the module docstring for the layout."""
 
     Options = FileSourceOptions
+    max_concurrency = 1
 
     def __init__(self, options: FileSourceOptions, client: Any = None) -> None:
         super().__init__(options, client)

@@ -52,6 +52,8 @@ class Source(ABC):
     """Where the truth lives. Reads never write."""
 
     Options: ClassVar[type[BaseModel]] = NoOptions
+    # How many `read_many` calls the core may run at once; local sources gain nothing from threads.
+    max_concurrency: ClassVar[int] = 8
 
     def __init__(self, options: Any, client: Any = None) -> None:
         """`options` is an instance of `Options`; `client` an optional ready-made SDK client."""

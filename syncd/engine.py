@@ -85,9 +85,14 @@ def read_sources(source: Source, syncs: Iterable[Sync], retry: RetryPolicy) -> S
         found, _ = retry.call(lambda: source.read_many(chunk))
         return found
 
-    with ThreadPoolExecutor(max_workers=SOURCE_READERS, thread_name_prefix="syncd-source") as pool:
-        for found in pool.map(read_chunk, chunks):
-            results.update(found)
+    workers = max(1, min(SOURCE_READERS, source.max_concurrency, len(chunks)))
+    if workers == 1:
+        for chunk in chunks:
+            results.update(read_chunk(chunk))
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="syncd-source") as pool:
+            for found in pool.map(read_chunk, chunks):
+                results.update(found)
     for sync_name, paths in paths_by_sync.items():
         errors = [(p, r) for p in paths if isinstance(r := results.get(p), SyncdError) or r is None]
         if errors:

@@ -22,14 +22,16 @@ class Redactor:
     """A thread-safe set of strings that must never appear in output.
 
     `redact` scans text once, looking candidates up by their first
-    characters, so its cost grows with the text, not with the number of
-    secrets known (a run may know tens of thousands).
+    characters and then by length, so its cost grows with the text, not
+    with the number of secrets known (a run may know tens of thousands, many
+    sharing a prefix such as "ghp_").
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: set[str] = set()
-        self._by_prefix: dict[str, list[str]] = {}
+        # prefix → (lengths, longest first; length → values of that length)
+        self._by_prefix: dict[str, tuple[tuple[int, ...], dict[int, set[str]]]] = {}
 
     def add(self, value: str) -> None:
         # A multi-line value (a PEM key) is also scrubbed line by line, since
@@ -42,9 +44,12 @@ class Redactor:
             self._values |= fresh
             for item in fresh:
                 prefix = item[:MIN_REDACTABLE_LENGTH]
-                # A new list, not an append: `redact` reads without the lock.
-                # Longest first, so a value containing another is replaced whole.
-                self._by_prefix[prefix] = sorted([*self._by_prefix.get(prefix, []), item], key=len, reverse=True)
+                lengths, by_length = self._by_prefix.get(prefix, ((), {}))
+                by_length.setdefault(len(item), set()).add(item)
+                if len(item) not in lengths:
+                    # Longest first, so a value containing another is replaced whole.
+                    lengths = tuple(sorted((*lengths, len(item)), reverse=True))
+                self._by_prefix[prefix] = (lengths, by_length)
 
     def add_all(self, values: Iterable[str]) -> None:
         for value in values:
@@ -58,14 +63,17 @@ class Redactor:
         start = position = 0
         last = len(text) - MIN_REDACTABLE_LENGTH
         while position <= last:
-            candidates = index.get(text[position : position + MIN_REDACTABLE_LENGTH])
-            match = next((v for v in candidates if text.startswith(v, position)), None) if candidates else None
-            if match is None:
+            entry = index.get(text[position : position + MIN_REDACTABLE_LENGTH])
+            length = 0
+            if entry is not None:
+                lengths, by_length = entry
+                length = next((n for n in lengths if text[position : position + n] in by_length[n]), 0)
+            if not length:
                 position += 1
                 continue
             pieces.append(text[start:position])
             pieces.append(REDACTED)
-            position += len(match)
+            position += length
             start = position
         if not pieces:
             return text
