@@ -68,7 +68,8 @@ LogLevelOpt = Annotated[
     LogLevel, typer.Option("--log-level", envvar="SYNCD_LOG_LEVEL", help="Least severe level logged.")
 ]
 MassDeleteOpt = Annotated[
-    bool, typer.Option("--allow-mass-delete", help="Apply deletes beyond the delete guard's limits.")
+    bool,
+    typer.Option("--allow-mass-delete", help="Let a target's deletes exceed the delete guard's limits."),
 ]
 
 app = typer.Typer(
@@ -210,7 +211,9 @@ def _progress(total: int) -> Iterator[Any]:
 def _confirm(plan_result: Plan) -> None:
     if not sys.stdin.isatty():
         raise ConfigError("apply needs --yes when it is not run from a terminal (or apply a saved plan file)")
-    answer = typer.prompt(f"Apply {summary_line(plan_result)[:-1]}? Only 'yes' applies", default="", show_default=False)
+    answer = typer.prompt(
+        f"Apply {summary_line(plan_result)[:-1]}? Only 'yes' applies", default="", show_default=False, err=True
+    )
     if answer.strip() != "yes":
         _out("Apply cancelled; nothing was changed.\n")
         raise typer.Exit(EXIT_ERROR)
@@ -303,8 +306,12 @@ def main(
         return EXIT_ERROR
     except Exception as exc:
         # Typer may bring its own copy of click, so its usage errors are recognised by name.
-        if not any(cls.__name__ == "ClickException" for cls in type(exc).__mro__):
+        names = {cls.__name__ for cls in type(exc).__mro__}
+        if "ClickException" not in names:
             raise
+        if "NoArgsIsHelpError" in names:
+            _out(exc.format_message() + "\n")  # type: ignore[attr-defined]
+            return EXIT_OK
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         _error(exc.format_message() + hint)  # type: ignore[attr-defined]

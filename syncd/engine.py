@@ -82,7 +82,11 @@ def read_sources(source: Source, syncs: Iterable[Sync], retry: RetryPolicy) -> S
     chunks = [unique[i : i + 50] for i in range(0, len(unique), 50)]
 
     def read_chunk(chunk: list[str]) -> dict[str, SourceSecret | SyncdError]:
-        found, _ = retry.call(lambda: source.read_many(chunk))
+        try:
+            found, _ = retry.call(lambda: source.read_many(chunk))
+        except Exception as exc:
+            error = exc if isinstance(exc, SyncdError) else SourceError(describe_error(exc))
+            return dict.fromkeys(chunk, error)
         return found
 
     workers = max(1, min(SOURCE_READERS, source.max_concurrency, len(chunks)))

@@ -6,7 +6,6 @@
     │   ├── TransientError     throttling, 5xx, timeouts: retried with backoff
     │   └── PermanentError     auth, permission, missing source: reported, not retried
     │       └── SourceError    a source path that cannot be read (missing, empty, denied)
-    ├── MassDeleteError        a plan that deletes too much of a target, refused
     └── StalePlanError         a saved plan no longer matches the world
 
 Messages never contain a secret value: they name targets, addresses,
@@ -61,10 +60,6 @@ class PermanentError(ConnectorError):
 
 class SourceError(PermanentError):
     """A source path that is missing, empty or unreadable: an error for its sync, never a delete."""
-
-
-class MassDeleteError(SyncdError):
-    """A plan would delete more of a target's owned items than the guard allows."""
 
 
 class StalePlanError(SyncdError):

@@ -29,8 +29,12 @@ class Expansion:
 
 
 def relative_path(sync: Sync, path: str) -> str:
-    prefix = sync.spec.from_
-    return path[len(prefix) :] if sync.spec.is_prefix and path.startswith(prefix) else path.rsplit("/", 1)[-1]
+    """`path` below the sync's prefix (a source may list paths with or without the leading '/')."""
+    if sync.spec.is_prefix:
+        for prefix in (sync.spec.from_, sync.spec.from_.lstrip("/")):
+            if path.startswith(prefix):
+                return path[len(prefix) :]
+    return path.rsplit("/", 1)[-1]
 
 
 def select_keys(sync: Sync, secret: SourceSecret) -> dict[str, Secret]:

@@ -22,6 +22,11 @@ _STYLE = {
 }
 
 
+def _finish(text: str) -> str:
+    """Redacted, without the padding rich leaves at line ends."""
+    return REDACTOR.redact("\n".join(line.rstrip() for line in text.splitlines()) + "\n")
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -55,7 +60,7 @@ def render_table(plan: Plan, *, color: bool = False, width: int = 120, show_noop
     drift = [c for c in plan.changes if show_noop or c.is_drift]
     if not drift and not plan.problems:
         console.print(f"No changes: {_plural(len(plan.targets), 'target')} in sync.")
-        return REDACTOR.redact(buffer.getvalue())
+        return _finish(buffer.getvalue())
     for target in plan.targets:
         changes = [c for c in drift if c.target == target]
         if not changes:
@@ -79,9 +84,9 @@ def render_table(plan: Plan, *, color: bool = False, width: int = 120, show_noop
     if plan.problems:
         console.print("[bold red]Problems[/]")
         for problem in plan.problems:
-            console.print(f"  [red]✗[/] {escape(problem.subject)}: {escape(problem.message)}")
+            console.print(f"  [red]✗[/] {escape(problem.subject)}: {escape(problem.message)}", soft_wrap=True)
     console.print(f"\n[bold]Plan:[/] {escape(summary_line(plan))}")
-    return REDACTOR.redact(buffer.getvalue())
+    return _finish(buffer.getvalue())
 
 
 def render_results(results: Sequence[ChangeResult], *, color: bool = False, width: int = 120) -> str:
@@ -95,7 +100,7 @@ def render_results(results: Sequence[ChangeResult], *, color: bool = False, widt
             line += f": {escape(result.error)}"
         console.print(line)
     console.print(f"\n[bold]Apply:[/] {results_line(results)}")
-    return REDACTOR.redact(buffer.getvalue())
+    return _finish(buffer.getvalue())
 
 
 def _md(text: str) -> str:

@@ -325,3 +325,36 @@ def test_two_syncs_mapping_one_item_hold_it(write_manifest) -> None:
     plan, _ = run(manifest, source, {"a": target})
     assert any(p.address == "K" and "both map" in p.message for p in plan.problems)
     assert set(target.values()) == {"L"}
+
+
+def test_prefix_with_leading_slash_keeps_the_relative_path(write_manifest) -> None:
+    """`from: /apps/` and a source listing paths without the slash still give {relpath} below the prefix."""
+    manifest = write_manifest(
+        """
+        version: 1
+        instance: prod
+        source: {type: memory}
+        targets: {a: {type: memory}}
+        syncs:
+          - {name: s, from: /apps/, to: [{target: a, name: "{relpath}"}]}
+        """
+    )
+    source = MemorySource(secrets={"apps/eu/stripe": {"k": "v1v1"}})
+    source.list = lambda prefix: ["apps/eu/stripe"]  # a source that drops the leading slash
+    target = MemorySink("a")
+    run(manifest, source, {"a": target})
+    assert set(target.values()) == {"eu/stripe"}
+
+
+def test_a_source_whose_batch_read_raises_fails_only_its_syncs(write_manifest, source) -> None:
+    """An unexpected error from read_many becomes a problem for each sync, not a crash of the run."""
+    manifest = write_manifest(manifest_text(prune=True))
+
+    def broken(paths):
+        raise RuntimeError("driver exploded")
+
+    source.read_many = broken
+    targets = sinks()
+    plan = make_plan(manifest, source, targets, retry=FAST_RETRY)
+    assert {p.sync for p in plan.problems} == {"db", "api"}
+    assert not plan.has_drift
