@@ -10,10 +10,12 @@ import contextlib
 import enum
 import os
 import sys
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
+import structlog
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -141,6 +143,9 @@ def _show_plan(plan: Plan, fmt: Format, manifest: Manifest) -> None:
 
 def _setup_logging(level: LogLevel, fmt: LogFormat) -> None:
     logs.configure(level.value, fmt.value)
+    # Every log line of one invocation carries the same id, to follow a run through the logs.
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(run_id=uuid.uuid4().hex[:12])
 
 
 @app.command()

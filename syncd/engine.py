@@ -149,17 +149,18 @@ def _plan_target(
     problems: list[Problem] = []
     held = set(expansion.held.get(target, ()))
     items = []
-    for item in expansion.items.get(target, []):
-        found = sink.check(item)
-        if found:
-            problems.extend(Problem(p, target=target, address=item.address, sync=item.sync) for p in found)
-            held.add(item.address)
-        else:
-            items.append(item)
     try:
+        for item in expansion.items.get(target, []):
+            found = sink.check(item)
+            if found:
+                problems.extend(Problem(p, target=target, address=item.address, sync=item.sync) for p in found)
+                held.add(item.address)
+            else:
+                items.append(item)
         actual, _ = retry.call(lambda: sink.read([i.address for i in items]))
         owned, _ = retry.call(lambda: sink.list_owned(manifest.instance))
     except Exception as exc:
+        # Nothing is known of this target: no change is planned for it, so nothing is deleted.
         return [], [*problems, Problem(describe_error(exc), target=target)], False
     changes = diff_target(manifest.instance, target, items, actual, owned, scope, held)
     refusal = _guard(changes, len(owned), manifest)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from syncd import references, yamlpos
 from syncd.connector import ConnectorSpec, Sink, Source
 from syncd.errors import ConfigError
-from syncd.model import Granularity
+from syncd.model import ConflictPolicy, Granularity
 from syncd.registry import Registry, did_you_mean
 from syncd.schema import DestinationSpec, ManifestSpec, SourceSpec, SyncSpec, TargetSpec
 from syncd.template import Template, TemplateError, compile_template
@@ -67,7 +67,7 @@ class Sync:
     spec: SyncSpec
     destinations: tuple[Destination, ...]
     prune: bool
-    on_conflict: Any
+    on_conflict: ConflictPolicy
 
     @property
     def name(self) -> str:

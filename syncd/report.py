@@ -98,8 +98,14 @@ def render_results(results: Sequence[ChangeResult], *, color: bool = False, widt
         line = f"{mark} {change.action.symbol} {escape(change.target)} {escape(change.address)}"
         if result.error:
             line += f": {escape(result.error)}"
-        console.print(line)
+        console.print(line, soft_wrap=True)
     console.print(f"\n[bold]Apply:[/] {results_line(results)}")
+    targets = sorted({r.change.target for r in results})
+    if len(targets) > 1:
+        for target in targets:
+            own = [r for r in results if r.change.target == target]
+            style = "green" if all(r.ok for r in own) else "red"
+            console.print(f"  [{style}]{escape(target)}[/]: {results_line(own)}")
     return _finish(buffer.getvalue())
 
 

@@ -63,3 +63,19 @@ def test_redactor_replaces_overlapping_and_multiline_values() -> None:
     assert redactor.redact("x abcd1234-longer y abcd1234 z") == f"x {REDACTED} y {REDACTED} z"
     assert redactor.redact("saw line-two-yy only") == f"saw {REDACTED} only"
     assert redactor.redact("nothing here") == "nothing here"
+
+
+def test_every_log_line_of_a_run_carries_its_run_id(tmp_path, capsys) -> None:
+    """Log events of one CLI invocation share a run_id, and two invocations get different ones."""
+    from pathlib import Path
+
+    from syncd.cli import main
+
+    manifest = Path(__file__).parent.parent / "examples" / "quickstart" / "syncd.yaml"
+    ids = []
+    for _ in range(2):
+        main(["plan", "-c", str(manifest), "--log-level", "debug", "--log-format", "json"])
+        events = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        assert events and len({e["run_id"] for e in events}) == 1
+        ids.append(events[0]["run_id"])
+    assert ids[0] != ids[1]

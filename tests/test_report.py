@@ -96,3 +96,14 @@ def test_json_documents_have_their_format_and_no_values() -> None:
     assert applied["format"] == "syncd.apply/v1"
     assert applied["results"][0]["status"] == "failed" and applied["results"][0]["attempts"] == 3
     assert "✗ + t1 a: target 't1': denied" in render_results([result])
+
+
+def test_results_give_each_targets_outcome() -> None:
+    """With several targets, the apply report ends with one outcome line per target."""
+    results = [
+        ChangeResult(CHANGES[0], Status.APPLIED),
+        ChangeResult(CHANGES[2], Status.FAILED, "target 't2': denied"),
+    ]
+    text = render_results(results)
+    assert "Apply: 1 applied, 1 failed." in text
+    assert "  t1: 1 applied, 0 failed." in text and "  t2: 0 applied, 1 failed." in text
