@@ -94,16 +94,22 @@ class FileSource(Source):
         key = _normalize(path)
         found: list[tuple[Path, _Tree, str]] = []
         is_folder = False
-        for base, (file, fmt) in self._files().items():
-            if base == key or _within(key, base):
-                tree = self._tree(file, fmt)
-                rel = key[len(base) :].lstrip("/")
-                if rel in tree.secrets:
-                    found.append((file, tree, rel))
-                elif rel in tree.folders:
-                    is_folder = True
-            elif _within(base, key):
+        files = self._files()
+        # Only a file starting at the path or at one of its parents can hold it: look those up
+        # instead of scanning every file, so reading a directory of n files stays O(n).
+        parts = key.split("/") if key else []
+        for base in dict.fromkeys(["", *("/".join(parts[:i]) for i in range(1, len(parts) + 1))]):
+            if base not in files:
+                continue
+            file, fmt = files[base]
+            tree = self._tree(file, fmt)
+            rel = key[len(base) :].lstrip("/")
+            if rel in tree.secrets:
+                found.append((file, tree, rel))
+            elif rel in tree.folders:
                 is_folder = True
+        if not found and not is_folder:
+            is_folder = any(_within(base, key) for base in files)
         where = self.options.path
         if len(found) > 1:
             files = " and ".join(str(file) for file, _, _ in found)
