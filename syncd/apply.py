@@ -55,6 +55,8 @@ def _apply_target(
     ]
     for result in results:
         progress(result)
+    # A buffered sink commits at the end of its batch: its successes are reported only then.
+    report_at_once = not _buffered(sink)
     done: list[ChangeResult] = []
     try:
         with sink.batch():
@@ -62,16 +64,17 @@ def _apply_target(
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"syncd-{target}") as pool:
                 for result in pool.map(lambda c: _run_change(sink, c, retry), to_run):
                     done.append(result)
-                    if not result.ok or not _buffered(sink):
+                    if report_at_once or not result.ok:
                         progress(result)
     except Exception as exc:
         # The batch could not be committed: nothing it held can be called applied.
         error = f"could not commit the batch: {describe_error(exc)}"
-        done = [r if not r.ok else ChangeResult(r.change, Status.FAILED, error, r.attempts) for r in done]
-        for result in done:
-            progress(result)
-        return results + done
-    if _buffered(sink):
+        failed = [ChangeResult(r.change, Status.FAILED, error, r.attempts) if r.ok else r for r in done]
+        for before, after in zip(done, failed, strict=True):
+            if before.ok:
+                progress(after)
+        return results + failed
+    if not report_at_once:
         for result in done:
             if result.ok:
                 progress(result)

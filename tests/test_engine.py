@@ -358,3 +358,26 @@ def test_a_source_whose_batch_read_raises_fails_only_its_syncs(write_manifest, s
     plan = make_plan(manifest, source, targets, retry=FAST_RETRY)
     assert {p.sync for p in plan.problems} == {"db", "api"}
     assert not plan.has_drift
+
+
+def test_a_batch_that_cannot_commit_fails_its_changes_once(write_manifest, source) -> None:
+    """When a sink's batch fails on commit, each of its changes is reported failed, exactly once."""
+    import contextlib
+
+    class CommitFails(MemorySink):
+        @contextlib.contextmanager
+        def batch(self):
+            yield
+            raise PermanentError("disk full", target=self.target)
+
+    manifest = write_manifest(manifest_text())
+    reported = []
+    targets = {"a": CommitFails("a"), "b": MemorySink("b")}
+    plan = make_plan(manifest, source, targets, retry=FAST_RETRY)
+    results = apply_plan(plan, targets, retry=FAST_RETRY, progress=reported.append)
+    failed = [r for r in results if r.change.target == "a"]
+    assert failed and all(not r.ok and "could not commit the batch" in r.error for r in failed)
+    assert sorted(r.change.address for r in reported if r.change.target == "a") == sorted(
+        r.change.address for r in failed
+    )
+    assert all(r.ok for r in results if r.change.target == "b")
