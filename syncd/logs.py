@@ -17,7 +17,6 @@ from structlog.typing import EventDict, WrappedLogger
 from syncd.secret import REDACTOR
 
 LogFormat = Literal["json", "console"]
-LEVELS = ("debug", "info", "warning", "error")
 # SDK loggers print request bodies at debug level; they stay at WARNING whatever --log-level says.
 QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "hvac", "kubernetes", "gitlab", "werkzeug", "apscheduler")
 

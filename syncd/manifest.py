@@ -92,9 +92,6 @@ class Manifest:
     def base_dir(self) -> Path:
         return self.path.parent
 
-    def sync(self, name: str) -> Sync:
-        return next(s for s in self.syncs if s.name == name)
-
     def open_source(self, env: Mapping[str, str] | None = None, client: Any = None) -> Source:
         """The source connector with references resolved (a run-time step: reads env and files)."""
         cls = self.source_connector.source

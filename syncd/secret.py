@@ -10,7 +10,6 @@ defence behind never printing values at all.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 
 REDACTED = "[REDACTED]"
 # Values shorter than this are not scrubbed from free text: replacing every
@@ -50,10 +49,6 @@ class Redactor:
                     # Longest first, so a value containing another is replaced whole.
                     lengths = tuple(sorted((*lengths, len(item)), reverse=True))
                 self._by_prefix[prefix] = (lengths, by_length)
-
-    def add_all(self, values: Iterable[str]) -> None:
-        for value in values:
-            self.add(value)
 
     def redact(self, text: str) -> str:
         index = self._by_prefix
@@ -120,9 +115,6 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
-
-    def __len__(self) -> int:
-        return len(self._value)
 
     def __repr__(self) -> str:
         return "Secret('***')"
