@@ -78,6 +78,13 @@ class Source(ABC):
                 found[path] = exc
         return found
 
+    def access_policy(self, patterns: Sequence[str]) -> list[dict[str, Any]] | None:
+        """IAM policy statements that let syncd read the paths matching `patterns` ('*' is a wildcard).
+
+        None when the source is not governed by IAM; `syncd iam-policy` prints what AWS connectors return.
+        """
+        return None
+
     def close(self) -> None:
         """Release connections; the default has none."""
 
@@ -112,6 +119,21 @@ class Sink(ABC):
     def check(self, item: DesiredItem) -> list[str]:
         """The sink's own rules (name charset, sizes); each problem is one sentence naming no value."""
         return []
+
+    def default_tags(self) -> Mapping[str, str]:
+        """Tags the target's options put on every item; a `to` entry's own tags win over them."""
+        return {}
+
+    def default_description(self) -> str | None:
+        """The description the target's options give items whose `to` entry sets none."""
+        return None
+
+    def access_policy(self, patterns: Sequence[str]) -> list[dict[str, Any]] | None:
+        """IAM policy statements that let syncd manage the items whose addresses match `patterns`.
+
+        '*' in a pattern is a wildcard. None when the sink is not governed by IAM.
+        """
+        return None
 
     @abstractmethod
     def read(self, addresses: Sequence[str]) -> dict[str, ActualItem]:

@@ -71,9 +71,13 @@ def diff_item(instance: str, desired: DesiredItem, actual: ActualItem | None, po
 
     if actual is None:
         return change(Action.CREATE)
-    if actual.pending_deletion:
-        return change(Action.CREATE, "restore from scheduled deletion")
     owner = actual.owner
+    if actual.pending_deletion:
+        # Only this instance's own deleted item comes back; anyone else's stays as its owner left it.
+        if owner is not None and owner.instance == instance:
+            return change(Action.CREATE, "restore from scheduled deletion")
+        whose = f"syncd instance {owner.instance!r}" if owner else "nobody syncd knows"
+        return change(Action.CONFLICT, f"scheduled for deletion by its owner ({whose})")
     if owner is None:
         if policy.on_conflict is ConflictPolicy.ADOPT:
             return change(Action.UPDATE, "adopt", *compare(desired, actual))

@@ -123,8 +123,8 @@ def _items(
             data=item_data,
             granularity=dest.granularity,
             source_paths=(secret.path,),
-            tags=dict(dest.spec.tags),
-            description=dest.spec.description,
+            tags={**sink.default_tags(), **dest.spec.tags},
+            description=dest.spec.description if dest.spec.description is not None else sink.default_description(),
             flags=flags,
             destination=dest.options,
         )

@@ -206,6 +206,13 @@ class Template:
             out.append(value)
         return "".join(out)
 
+    def pattern(self, wildcard: str = "*") -> str:
+        """The template with every placeholder as `wildcard`: what any name it renders matches."""
+        out = "".join(part if isinstance(part, str) else wildcard for part in self._parts)
+        while wildcard * 2 in out:
+            out = out.replace(wildcard * 2, wildcard)
+        return out
+
 
 def compile_template(text: str) -> Template:
     """Parse a name template once; raises TemplateError with the column of the first mistake."""

@@ -381,3 +381,25 @@ def test_a_batch_that_cannot_commit_fails_its_changes_once(write_manifest, sourc
         r.change.address for r in failed
     )
     assert all(r.ok for r in results if r.change.target == "b")
+
+
+class DefaultingSink(MemorySink):
+    """A sink whose target options give every item tags and a description."""
+
+    def default_tags(self) -> dict[str, str]:
+        return {"team": "platform", "cost-center": "42"}
+
+    def default_description(self) -> str:
+        return "Managed by syncd."
+
+
+def test_sink_defaults_fill_tags_and_description_the_to_entry_leaves_out(write_manifest, source) -> None:
+    """The target's default tags and description reach every item; a `to` entry's own tag wins."""
+    manifest = write_manifest(manifest_text())
+    targets = {"a": DefaultingSink("a"), "b": MemorySink("b")}
+    run(manifest, source, targets)
+    stored = targets["a"].snapshot()
+    assert stored["api/stripe"].tags == {"team": "core", "cost-center": "42"}
+    assert stored["prod/db"].tags == {"team": "platform", "cost-center": "42"}
+    assert stored["prod/db"].description == "Managed by syncd."
+    assert not make_plan(manifest, source, targets, retry=FAST_RETRY).has_drift

@@ -209,3 +209,17 @@ def test_snake_is_stable_under_itself(text: str) -> None:
     """Applying snake to its own output changes nothing."""
     once = FILTERS["snake"](text)
     assert FILTERS["snake"](once) == once
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("prod/payments/db", "prod/payments/db"),
+        ("prod/{relpath}", "prod/*"),
+        ("{sync}/{key|upper}", "*/*"),
+        ("{sync}{key}", "*"),
+        ("literal {{braces}}/{name}", "literal {braces}/*"),
+    ],
+)
+def test_pattern_puts_a_wildcard_for_every_placeholder(text: str, pattern: str) -> None:
+    assert compile_template(text).pattern() == pattern

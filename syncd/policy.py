@@ -1,0 +1,97 @@
+"""Least-privilege access policies: what each target (and the source) must be allowed, from the manifest alone.
+
+Names are known only once the source is read, so every name template
+becomes a pattern with `*` for each placeholder (`prod/{relpath}` →
+`prod/*`); a literal name stays exact. The connectors turn patterns into
+their own IAM statements; nothing here makes a network call.
+
+Items the manifest no longer maps (left from a removed sync) may sit outside
+every pattern: pruning them is then refused by AWS with a clear access-denied
+error, which is the point of least privilege.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from syncd.connector import Sink, Source
+from syncd.errors import ConfigError
+from syncd.manifest import Manifest
+
+POLICY_VERSION = "2012-10-17"
+
+
+def source_patterns(manifest: Manifest) -> list[str]:
+    """The source paths the syncs read: exact paths, and prefixes as `prefix*`."""
+    return sorted({s.spec.from_ + "*" if s.spec.is_prefix else s.spec.from_ for s in manifest.syncs})
+
+
+def target_patterns(manifest: Manifest, target: str, sink: Sink) -> list[str]:
+    """The addresses the syncs may write on `target`, each a pattern with `*` for what the source decides."""
+    return sorted(
+        {
+            sink.address(dest.options, dest.template.pattern())
+            for sync in manifest.syncs
+            for dest in sync.destinations
+            if dest.spec.target == target
+        }
+    )
+
+
+def governs_access(cls: type[Source] | type[Sink] | None) -> bool:
+    """True when the connector class gives an access policy (it overrides `access_policy`)."""
+    if cls is None:
+        return False
+    base = Source if issubclass(cls, Source) else Sink
+    return cls.access_policy is not base.access_policy
+
+
+def document(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+def access_policies(
+    manifest: Manifest,
+    open_source: Callable[[], Source],
+    open_sink: Callable[[str], Sink],
+    targets: list[str] | None = None,
+    include_source: bool = True,
+) -> dict[str, Any]:
+    """`{"source": policy?, "targets": {name: policy}}` for every part of the manifest governed by IAM.
+
+    `targets` names the targets wanted (None: all); naming one that no IAM governs is a ConfigError.
+    """
+    known = manifest.spec.targets
+    wanted = list(known) if targets is None else targets
+    for name in wanted:
+        if name not in known:
+            raise ConfigError(f"--target {name!r} is not a target of the manifest (targets: {', '.join(known)})")
+    result: dict[str, Any] = {}
+    if include_source and governs_access(manifest.source_connector.source):
+        source = open_source()
+        try:
+            statements = source.access_policy(source_patterns(manifest))
+        finally:
+            source.close()
+        if statements:
+            result["source"] = document(statements)
+    policies: dict[str, Any] = {}
+    for name in wanted:
+        connector = manifest.target_connectors[name]
+        if not governs_access(connector.sink):
+            if targets is not None:
+                raise ConfigError(f"target {name!r} uses connector {connector.name!r}, which IAM does not govern")
+            continue
+        sink = open_sink(name)
+        try:
+            statements = sink.access_policy(target_patterns(manifest, name, sink))
+        finally:
+            sink.close()
+        if statements:
+            policies[name] = document(statements)
+    if policies:
+        result["targets"] = policies
+    if not result:
+        raise ConfigError("neither the source nor any target of the manifest uses an AWS connector")
+    return result

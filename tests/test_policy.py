@@ -1,0 +1,129 @@
+"""`syncd iam-policy`: patterns from name templates, one document per IAM-governed part, clear refusals."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from syncd.cli import main
+from syncd.connector import ConnectorSpec
+from syncd.registry import Registry
+from syncd.testing import MemorySink, MemorySource
+
+
+class IamSink(MemorySink):
+    """A memory sink that asks for an IAM statement per pattern, under a prefix its destination gives."""
+
+    class Destination(BaseModel):
+        prefix: str = ""
+
+    def address(self, destination: Any, name: str) -> str:
+        return destination.prefix + name
+
+    def access_policy(self, patterns: Sequence[str]) -> list[dict[str, Any]]:
+        return [{"Effect": "Allow", "Action": ["demo:Write"], "Resource": [f"arn:demo:{p}" for p in patterns]}]
+
+
+class IamSource(MemorySource):
+    def access_policy(self, patterns: Sequence[str]) -> list[dict[str, Any]]:
+        return [{"Effect": "Allow", "Action": ["demo:Read"], "Resource": [f"arn:demo:{p}" for p in patterns]}]
+
+
+MANIFEST = """
+version: 1
+instance: prod
+source: {type: SOURCE}
+targets:
+  cloud: {type: iam}
+  local: {type: memory}
+syncs:
+  - name: db
+    from: apps/db
+    to:
+      - {target: cloud, name: prod/payments/db}
+      - {target: cloud, prefix: "/params/", granularity: per-key, name: "db/{key|lower}"}
+      - {target: local}
+  - name: api
+    from: apps/api/
+    to: [{target: cloud, name: "api/{relpath}"}]
+"""
+
+
+@pytest.fixture
+def registry() -> Registry:
+    registry = Registry()
+    registry.register(ConnectorSpec("memory", "in-memory", source=MemorySource, sink=MemorySink))
+    registry.register(ConnectorSpec("iam", "governed by IAM", source=IamSource, sink=IamSink))
+    return registry
+
+
+def manifest(tmp_path: Path, source: str = "iam") -> str:
+    path = tmp_path / "syncd.yaml"
+    path.write_text(textwrap.dedent(MANIFEST).replace("SOURCE", source))
+    return str(path)
+
+
+def run(capsys: pytest.CaptureFixture[str], registry: Registry, *argv: str) -> tuple[int, str, str]:
+    code = main(["iam-policy", *argv], registry=registry)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_every_governed_part_gets_a_document_with_patterns(tmp_path: Path, registry: Registry, capsys) -> None:
+    code, out, err = run(capsys, registry, "-c", manifest(tmp_path))
+    assert code == 0, err
+    policies = json.loads(out)
+    assert set(policies) == {"source", "targets"}
+    assert list(policies["targets"]) == ["cloud"]  # the memory target is not governed by IAM
+    assert policies["source"]["Statement"][0]["Resource"] == ["arn:demo:apps/api/*", "arn:demo:apps/db"]
+    cloud = policies["targets"]["cloud"]
+    assert cloud["Version"] == "2012-10-17"
+    assert cloud["Statement"][0]["Resource"] == ["arn:demo:/params/db/*", "arn:demo:api/*", "arn:demo:prod/payments/db"]
+
+
+def test_one_target_prints_its_document_alone(tmp_path: Path, registry: Registry, capsys) -> None:
+    code, out, _ = run(capsys, registry, "-c", manifest(tmp_path), "--target", "cloud")
+    assert code == 0
+    assert json.loads(out)["Statement"][0]["Action"] == ["demo:Write"]
+
+
+def test_the_source_alone(tmp_path: Path, registry: Registry, capsys) -> None:
+    code, out, _ = run(capsys, registry, "-c", manifest(tmp_path), "--source")
+    assert code == 0
+    assert json.loads(out)["Statement"][0]["Action"] == ["demo:Read"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--target", "local"], "target 'local' uses connector 'memory', which IAM does not govern"),
+        (["--target", "clod"], "--target 'clod' is not a target of the manifest"),
+        (["--target", "cloud", "--source"], "give one of them"),
+    ],
+)
+def test_bad_selections_are_one_clear_error(
+    tmp_path: Path, registry: Registry, capsys, argv: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, registry, "-c", manifest(tmp_path), *argv)
+    assert code == 1
+    assert out == ""
+    assert err.count("error:") == 1 and message in err
+
+
+def test_a_manifest_without_aws_is_refused(tmp_path: Path, registry: Registry, capsys) -> None:
+    path = tmp_path / "syncd.yaml"
+    path.write_text(
+        "version: 1\ninstance: prod\nsource: {type: memory}\ntargets: {local: {type: memory}}\n"
+        "syncs: [{name: db, from: apps/db, to: [{target: local}]}]\n"
+    )
+    code, _, err = run(capsys, registry, "-c", str(path))
+    assert code == 1
+    assert "neither the source nor any target of the manifest uses an AWS connector" in err
+    code, _, err = run(capsys, registry, "-c", str(path), "--source")
+    assert "the source uses connector 'memory', which IAM does not govern" in err
