@@ -78,6 +78,8 @@ KMS_CODES = frozenset(
         "KMSInvalidStateException",
         "KMSNotFoundException",
         "KMSInvalidKeyUsageException",
+        "EncryptionFailure",
+        "DecryptionFailure",
         "InvalidKeyId",
         "DisabledException",
         "KeyUnavailableException",
@@ -121,7 +123,11 @@ class AwsConnection(Options):
 
     @property
     def partition(self) -> str:
-        return self.role_arn.split(":")[1] if self.role_arn else "aws"
+        if self.role_arn:
+            return self.role_arn.split(":")[1]
+        if self.region.startswith("cn-"):
+            return "aws-cn"
+        return "aws-us-gov" if self.region.startswith("us-gov-") else "aws"
 
 
 class AwsTargetOptions(AwsConnection):
@@ -208,27 +214,41 @@ class AwsSession:
             except ImportError as exc:  # the registry normally catches this first, with an install hint
                 raise PermanentError("boto3 is not installed: pip install 'syncd[aws]'", target=self.target) from exc
             try:
-                session = boto3.Session(profile_name=self.options.profile, region_name=self.options.region)
-            except Exception as exc:  # ProfileNotFound and friends
-                message = f"cannot set up AWS credentials: {type(exc).__name__}"
-                raise PermanentError(message, target=self.target) from None
-            if self.options.role_arn:
-                self._assume_role(session)
+                session = boto3.Session(
+                    botocore_session=_botocore_session(),
+                    profile_name=self.options.profile,
+                    region_name=self.options.region,
+                )
+                if self.options.role_arn:
+                    self._assume_role(session)
+            except Exception as exc:
+                raise self._setup_error(exc) from None
             self._session = session
         return self._session
+
+    def _setup_error(self, exc: Exception) -> PermanentError:
+        """A profile that does not exist, or a config file that does not parse."""
+        message = f"cannot set up AWS credentials: {type(exc).__name__}"
+        if type(exc).__name__ == "ProfileNotFound":
+            message += f" (profile {self.options.profile!r})"
+        return PermanentError(message, target=self.target)
 
     def _config(self) -> Any:
         from botocore.config import Config
 
         return Config(
-            retries={"mode": "standard", "max_attempts": self.options.max_attempts},
+            retries={"mode": "standard", "total_max_attempts": self.options.max_attempts},
             connect_timeout=self.options.connect_timeout,
             read_timeout=self.options.read_timeout,
             user_agent_appid="syncd",
         )
 
     def _build(self, service: str) -> Any:
-        return self._boto_session().client(service, endpoint_url=self.options.endpoint_url, config=self._config())
+        session = self._boto_session()
+        try:
+            return session.client(service, endpoint_url=self.options.endpoint_url, config=self._config())
+        except Exception as exc:
+            raise self._setup_error(exc) from None
 
     def _assume_role(self, session: Any) -> None:
         """Swap the session's credentials for assumed-role ones that botocore refreshes before expiry."""
@@ -286,6 +306,24 @@ class AwsSession:
         for client in self._clients.values():
             client.close()
         self._clients.clear()
+
+
+_LOADER_LOCK = threading.Lock()
+_loader: Any = None
+
+
+def _botocore_session() -> Any:
+    """A fresh botocore session sharing one model loader: parsing the service models once, not per target."""
+    global _loader
+    import botocore.loaders
+    import botocore.session
+
+    with _LOADER_LOCK:
+        if _loader is None:
+            _loader = botocore.loaders.create_loader()
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _loader)
+    return session
 
 
 def error_code(exc: BaseException) -> str | None:

@@ -135,6 +135,14 @@ class Sink(ABC):
         """
         return None
 
+    def prepare(self, items: Sequence[DesiredItem]) -> None:
+        """The run's desired items for this sink (those `check` passed), given just before `read`.
+
+        A hint for reading cheaply: a sink may remember what each item should
+        look like (its owner, tags, layout) and confirm it in bulk instead of
+        fetching everything per item. `read` must still report what is there.
+        """
+
     @abstractmethod
     def read(self, addresses: Sequence[str]) -> dict[str, ActualItem]:
         """The items that exist among `addresses`, in as few calls as the API allows. Absent is omitted."""

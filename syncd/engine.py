@@ -11,7 +11,7 @@ import structlog
 
 from syncd.connector import Sink, Source
 from syncd.diff import Policy, PruneScope, diff_target
-from syncd.errors import ConfigError, SourceError, SyncdError
+from syncd.errors import ConfigError, SourceError, SyncdError, TransientError
 from syncd.expand import Expansion, expand
 from syncd.manifest import Manifest, Sync
 from syncd.model import Action, Change, Plan, Problem, SourceSecret
@@ -82,11 +82,25 @@ def read_sources(source: Source, syncs: Iterable[Sync], retry: RetryPolicy) -> S
     chunks = [unique[i : i + 50] for i in range(0, len(unique), 50)]
 
     def read_chunk(chunk: list[str]) -> dict[str, SourceSecret | SyncdError]:
+        found: dict[str, SourceSecret | SyncdError] = {}
+
+        def attempt() -> None:
+            # Paths answered with a transient error are read again, alone, on the next attempt.
+            pending = [p for p in chunk if p not in found]
+            answer = source.read_many(pending)
+            transient = [r for p in pending if isinstance(r := answer.get(p), TransientError)]
+            found.update(
+                (p, r) for p in pending if (r := answer.get(p)) is not None and not isinstance(r, TransientError)
+            )
+            if transient:
+                raise transient[0]
+
         try:
-            found, _ = retry.call(lambda: source.read_many(chunk))
+            retry.call(attempt)
         except Exception as exc:
             error = exc if isinstance(exc, SyncdError) else SourceError(describe_error(exc))
-            return dict.fromkeys(chunk, error)
+            for path in chunk:
+                found.setdefault(path, error)
         return found
 
     workers = max(1, min(SOURCE_READERS, source.max_concurrency, len(chunks)))
@@ -157,6 +171,7 @@ def _plan_target(
                 held.add(item.address)
             else:
                 items.append(item)
+        sink.prepare(items)
         actual, _ = retry.call(lambda: sink.read([i.address for i in items]))
         owned, _ = retry.call(lambda: sink.list_owned(manifest.instance))
     except Exception as exc:

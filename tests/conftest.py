@@ -15,6 +15,9 @@ from syncd.retry import RetryPolicy
 from syncd.secret import REDACTOR
 from syncd.testing import MemorySink, MemorySource
 
+# The fake servers' fixtures (aws_fake, aws_env, aws_no_backoff; the OpenBao servers), for every test.
+pytest_plugins = ["tests.fakes.aws", "tests.fakes.openbao"]
+
 MEMORY = ConnectorSpec(name="memory", summary="in-memory (tests)", source=MemorySource, sink=MemorySink)
 FAST_RETRY = RetryPolicy(attempts=3, initial_delay=0)
 

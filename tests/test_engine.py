@@ -403,3 +403,77 @@ def test_sink_defaults_fill_tags_and_description_the_to_entry_leaves_out(write_m
     assert stored["prod/db"].tags == {"team": "platform", "cost-center": "42"}
     assert stored["prod/db"].description == "Managed by syncd."
     assert not make_plan(manifest, source, targets, retry=FAST_RETRY).has_drift
+
+
+class FlakySource(MemorySource):
+    """Answers a path with a transient error the first `times` reads, as a source whose batch call fails per path."""
+
+    def __init__(self, flaky: dict[str, int], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.flaky = dict(flaky)
+        self.asked: list[list[str]] = []
+
+    def read_many(self, paths):
+        self.asked.append(list(paths))
+        found = super().read_many(paths)
+        for path in paths:
+            if self.flaky.get(path, 0) > 0:
+                self.flaky[path] -= 1
+                found[path] = TransientError("sealed for a moment", target="source", address=path)
+        return found
+
+
+def test_a_path_answered_with_a_transient_error_is_read_again_alone(write_manifest) -> None:
+    """read_many's per-path transient errors are retried for those paths only; the sync then succeeds."""
+    manifest = write_manifest(manifest_text())
+    source = FlakySource(
+        {"apps/api/github": 2},
+        secrets={
+            "apps/db": {"username": "app", "password": "pw-1"},
+            "apps/api/stripe": {"key": "sk-1"},
+            "apps/api/github": {"token": "gh-1"},
+        },
+    )
+    plan = make_plan(manifest, source, sinks(), retry=FAST_RETRY)
+    assert plan.problems == ()
+    assert source.asked[1:] == [["apps/api/github"], ["apps/api/github"]]
+
+
+def test_a_path_still_transient_after_the_retries_fails_its_sync_only(write_manifest) -> None:
+    manifest = write_manifest(manifest_text())
+    source = FlakySource(
+        {"apps/api/github": 99},
+        secrets={
+            "apps/db": {"username": "app", "password": "pw-1"},
+            "apps/api/stripe": {"key": "sk-1"},
+            "apps/api/github": {"token": "gh-1"},
+        },
+    )
+    plan = make_plan(manifest, source, sinks(), retry=FAST_RETRY)
+    assert [(p.sync, "sealed for a moment" in p.message) for p in plan.problems] == [("api", True)]
+    assert {c.sync for c in plan.changes} == {"db"}
+
+
+class PreparedSink(MemorySink):
+    """Remembers the items `prepare` was given, and what `read` was asked after it."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.events: list[tuple[str, tuple[str, ...]]] = []
+
+    def prepare(self, items) -> None:
+        self.events.append(("prepare", tuple(sorted(i.address for i in items))))
+
+    def read(self, addresses):
+        self.events.append(("read", tuple(sorted(addresses))))
+        return super().read(addresses)
+
+
+def test_prepare_gets_the_checked_items_just_before_read(write_manifest, source) -> None:
+    """The engine hands a sink the items that passed check, then reads exactly those addresses."""
+    manifest = write_manifest(manifest_text())
+    targets = {"a": PreparedSink("a"), "b": MemorySink("b")}
+    source.put("apps/api/bad name", {"key": "x"})
+    make_plan(manifest, source, targets, retry=FAST_RETRY)
+    wanted = ("api/github", "api/stripe", "prod/db")
+    assert targets["a"].events == [("prepare", wanted), ("read", wanted)]

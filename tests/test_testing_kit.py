@@ -299,6 +299,35 @@ def test_recording_sink_delegates_to_the_wrapped_sink() -> None:
     assert sink.describe() == "in memory"
 
 
+class HintedSink(MemorySink):
+    """A memory sink with target defaults, an access policy, and a memory of what `prepare` was told."""
+
+    prepared: tuple[str, ...] = ()
+
+    def default_tags(self) -> dict[str, str]:
+        return {"team": "platform"}
+
+    def default_description(self) -> str:
+        return "from the target"
+
+    def access_policy(self, patterns):
+        return [{"Resource": list(patterns)}]
+
+    def prepare(self, items) -> None:
+        self.prepared = tuple(i.address for i in items)
+
+
+def test_recording_sink_delegates_the_optional_hooks() -> None:
+    """Defaults, the access policy and the prepare hint reach the wrapped sink through a wrapper."""
+    inner = HintedSink()
+    sink = RecordingSink(FailingSink(inner))
+    assert sink.default_tags() == {"team": "platform"}
+    assert sink.default_description() == "from the target"
+    assert sink.access_policy(["a/*"]) == [{"Resource": ["a/*"]}]
+    sink.prepare([item("app/a", "v")])
+    assert inner.prepared == ("app/a",)
+
+
 def test_recording_sink_mirrors_the_wrapped_sinks_class_attributes() -> None:
     """The recorder shows the wrapped sink's options, destination, granularities and support flags."""
     sink = RecordingSink(MemorySink("mirrored"))

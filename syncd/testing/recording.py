@@ -54,6 +54,18 @@ class DelegatingSink(Sink):
     def check(self, item: DesiredItem) -> list[str]:
         return self.inner.check(item)
 
+    def default_tags(self) -> Mapping[str, str]:
+        return self.inner.default_tags()
+
+    def default_description(self) -> str | None:
+        return self.inner.default_description()
+
+    def access_policy(self, patterns: Sequence[str]) -> list[dict[str, Any]] | None:
+        return self.inner.access_policy(patterns)
+
+    def prepare(self, items: Sequence[DesiredItem]) -> None:
+        self.inner.prepare(items)
+
     def read(self, addresses: Sequence[str]) -> dict[str, ActualItem]:
         self._before("read", tuple(addresses))
         return self.inner.read(addresses)

@@ -1,0 +1,204 @@
+"""What the AWS connectors share: options, sessions with assumed roles, error mapping, tag rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import traceback
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from pydantic import ValidationError
+
+from connectors._aws import (
+    AwsConnection,
+    AwsSession,
+    AwsTargetOptions,
+    marker_tags,
+    owner_from_tags,
+    tag_problems,
+    translate,
+    user_tags,
+)
+from syncd.errors import PermanentError, TransientError
+from syncd.model import Ownership
+from syncd.secret import Secret
+from tests.fakes.aws import AwsFake
+
+ROLE = "arn:aws:iam::222222222222:role/syncd"
+PLANTED = "PLANTED-aws-common-5d1c"
+
+
+def client_error(code: str, message: str = "", status: int = 400) -> ClientError:
+    response = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, "PutSecretValue")  # type: ignore[arg-type]
+
+
+def translated(exc: BaseException, **kwargs: str) -> Exception:
+    with pytest.raises((PermanentError, TransientError)) as info:
+        translate(exc, "aws-prod", operation="secretsmanager:PutSecretValue", **kwargs)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("ThrottlingException", 400), ("TooManyRequestsException", 429), ("InternalServiceError", 500), ("X", 503)],
+)
+def test_throttling_and_server_errors_are_transient(code: str, status: int) -> None:
+    error = translated(client_error(code, status=status))
+    assert isinstance(error, TransientError)
+    assert code in str(error) and "aws-prod" in str(error)
+
+
+def test_endpoint_unreachable_is_transient() -> None:
+    error = translated(EndpointConnectionError(endpoint_url="https://secretsmanager.example"))
+    assert isinstance(error, TransientError)
+    assert "cannot reach the endpoint" in str(error)
+
+
+def test_access_denied_names_target_operation_and_action() -> None:
+    error = translated(client_error("AccessDeniedException", "User: x is not authorized"), address="prod/db")
+    assert isinstance(error, PermanentError)
+    text = str(error)
+    assert text.startswith("target 'aws-prod', item 'prod/db': access denied")
+    assert "grant the IAM action secretsmanager:PutSecretValue" in text
+    assert "syncd iam-policy" in text
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("KMSAccessDeniedException", "no access"),
+        ("AccessDeniedException", "Access to KMS is not allowed"),
+        ("KMSDisabledException", ""),
+    ],
+)
+def test_kms_errors_explain_the_key_and_the_permissions(code: str, message: str) -> None:
+    error = translated(client_error(code, message), kms_key_id="alias/payments")
+    assert isinstance(error, PermanentError)
+    assert "KMS key alias/payments cannot be used" in str(error)
+    assert "kms:Decrypt" in str(error)
+
+
+def test_rejected_credentials_are_permanent() -> None:
+    error = translated(client_error("ExpiredTokenException", "The security token included in the request is expired"))
+    assert isinstance(error, PermanentError)
+    assert "credentials were rejected" in str(error)
+
+
+def test_missing_credentials_are_permanent() -> None:
+    assert "Unable to locate credentials" in str(translated(NoCredentialsError()))
+
+
+def test_a_validation_message_quoting_the_input_shows_no_value() -> None:
+    Secret(PLANTED)  # registered with the redactor, as every value read or written is
+    quoted = client_error(
+        "ValidationException",
+        f"1 validation error detected: Value '{PLANTED}' at 'value' failed to satisfy constraint: too long",
+    )
+    error = translated(quoted)
+    text = "".join(traceback.format_exception(error))
+    assert PLANTED not in text
+    assert "value [hidden] at 'value' failed to satisfy constraint" in str(error)
+    unquoted = client_error("ValidationException", f"the secret {PLANTED} is bad")
+    assert PLANTED not in str(translated(unquoted))
+
+
+def test_errors_carry_no_botocore_cause() -> None:
+    error = translated(client_error("AccessDeniedException"))
+    assert error.__cause__ is None and error.__suppress_context__
+
+
+def test_tag_rules() -> None:
+    assert tag_problems({"team": "payments", "cost center": "4 2", "a/b.c:d=e+f-g@h": ""}) == []
+    assert tag_problems({f"k{i}": "v" for i in range(49)}, reserved=2) == [
+        "51 tags (with syncd's 2) exceed the AWS limit of 50"
+    ]
+    assert "uses the prefix 'aws:'" in tag_problems({"aws:owner": "x"})[0]
+    assert "must be 1 to 128 characters" in tag_problems({"k" * 129: "x"})[0]
+    assert "longer than 256 characters" in tag_problems({"k": "v" * 257})[0]
+    assert "character AWS does not allow" in tag_problems({"team!": "x"})[0]
+    assert "character AWS does not allow" in tag_problems({"team": "a|b"})[0]
+
+
+def test_marker_tags_roundtrip() -> None:
+    owner = Ownership("prod-eu", "payments-db")
+    tags = {**marker_tags(owner), "team": "payments"}
+    assert owner_from_tags(tags) == owner
+    assert user_tags(tags) == {"team": "payments"}
+    assert owner_from_tags({"team": "payments"}) is None
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"region": "us-east-1", "external_id": "abc"}, "external_id is used only with role_arn"),
+        ({"region": "useast1"}, "region"),
+        ({"region": "us-east-1", "role_arn": "arn:aws:iam::12:role/x"}, "role_arn"),
+        ({"region": "us-east-1", "role_duration_seconds": 60}, "role_duration_seconds"),
+        ({"region": "us-east-1", "account_id": "1234"}, "account_id"),
+    ],
+)
+def test_bad_connection_options_are_refused(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        AwsConnection.model_validate(options)
+
+
+def test_target_tags_are_checked_against_aws_rules() -> None:
+    with pytest.raises(ValidationError, match="aws:"):
+        AwsTargetOptions(region="us-east-1", tags={"aws:x": "y"})
+
+
+def test_expected_account_comes_from_account_id_or_the_role() -> None:
+    assert AwsConnection(region="us-east-1", role_arn=ROLE).expected_account == "222222222222"
+    assert AwsConnection(region="us-east-1", account_id="333333333333").expected_account == "333333333333"
+    assert AwsConnection(region="us-east-1").expected_account is None
+
+
+def session(fake: AwsFake, **options: object) -> AwsSession:
+    return AwsSession("aws-prod", AwsConnection(region="eu-west-1", endpoint_url=fake.endpoint, **options))
+
+
+def test_building_a_session_makes_no_call(aws_fake: AwsFake) -> None:
+    session(aws_fake, role_arn=ROLE)
+    assert aws_fake.calls == []
+
+
+def test_an_assumed_role_acts_in_its_account_and_is_refreshed_before_it_expires(aws_fake: AwsFake) -> None:
+    aws = session(aws_fake, role_arn=ROLE, external_id="ext-1234", role_session_name="syncd-test")
+    sm = aws.client("secretsmanager")
+    sm.create_secret(Name="prod/db", SecretString="{}")
+    assert aws_fake.count("AssumeRole") == 1
+    assert aws_fake.count("CreateSecret", account="222222222222") == 1
+    assert aws_fake.client("secretsmanager", "eu-west-1").list_secrets()["SecretList"] == []
+    # Credentials about to expire are refreshed on the next call, not after it fails.
+    credentials = aws._boto_session()._session._credentials
+    credentials._expiry_time = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
+    sm.list_secrets()
+    assert aws_fake.count("AssumeRole") == 2
+    assert aws_fake.count("ListSecrets", account="222222222222", faulted=False) == 1
+
+
+def test_a_refused_assume_role_is_a_clear_permanent_error(aws_fake: AwsFake) -> None:
+    aws_fake.fail("AssumeRole", "AccessDenied", times=None)
+    aws = session(aws_fake, role_arn=ROLE)
+    with pytest.raises(PermanentError, match=r"access denied: sts:AssumeRole was refused on arn:aws:iam::2222"):
+        aws.client("secretsmanager").list_secrets()
+
+
+def test_credentials_of_another_account_than_account_id_are_refused(aws_fake: AwsFake) -> None:
+    aws = session(aws_fake, account_id="999999999999")
+    with pytest.raises(PermanentError, match="act in account 123456789012, but the target says account_id 9999"):
+        aws.client("secretsmanager")
+    assert aws_fake.writes() == []
+
+
+def test_matching_account_id_is_checked_once(aws_fake: AwsFake) -> None:
+    aws = session(aws_fake, role_arn=ROLE, account_id="222222222222")
+    aws.client("secretsmanager").list_secrets()
+    aws.client("secretsmanager").list_secrets()
+    assert aws_fake.count("GetCallerIdentity") == 1
+
+
+def test_an_unknown_profile_is_a_clear_error(aws_fake: AwsFake) -> None:
+    with pytest.raises(PermanentError, match="cannot set up AWS credentials: ProfileNotFound"):
+        session(aws_fake, profile="nope").client("secretsmanager")
