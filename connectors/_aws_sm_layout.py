@@ -1,0 +1,151 @@
+"""How syncd lays items out in AWS Secrets Manager, and the rules an item must follow there. Pure: no call.
+
+A document item is stored as a JSON object of strings in `SecretString`; a
+per-key item as its raw string. Reading goes the other way: a JSON object
+whose values are all strings is a document, anything else a single value
+keyed by the last segment of the secret's name (`prod/app/DB_PASSWORD` →
+`DB_PASSWORD`). An address known to hold a per-key item is always read raw,
+so a per-key value that happens to be a JSON object (a service-account
+key) is compared as the string it is.
+
+As a source, a JSON object's other values (numbers, booleans, null, nested
+objects and lists) read as their JSON text, so an RDS secret's `"port": 5432`
+gives the key `port` the value "5432".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+
+from connectors._aws import tag_problems
+from syncd.connector import MARKER_INSTANCE, MARKER_SYNC
+from syncd.model import DesiredItem, Granularity
+from syncd.secret import Secret
+
+MAX_NAME = 512
+MAX_VALUE_BYTES = 65536
+MAX_DESCRIPTION = 2048
+_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]+$")
+DEFAULT_KEY = "alias/aws/secretsmanager"
+
+
+def key_of(name: str) -> str:
+    """The key a single-value secret's value reads under: the last segment of its name."""
+    return name.rstrip("/").rsplit("/", 1)[-1] or name
+
+
+def encode(item: DesiredItem) -> str:
+    """The SecretString that stores `item`."""
+    if item.granularity is Granularity.PER_KEY:
+        return item.single_value().reveal()
+    return json.dumps({key: item.data[key].reveal() for key in sorted(item.data)}, ensure_ascii=False)
+
+
+def decode(name: str, text: str, *, raw: bool = False) -> dict[str, Secret]:
+    """A stored SecretString as item data: a document when it is a JSON object of strings and `raw` is False."""
+    if not raw:
+        document = _string_object(text)
+        if document is not None:
+            return {key: Secret(value) for key, value in document.items()}
+    return {key_of(name): Secret(text)}
+
+
+def decode_source(name: str, text: str) -> dict[str, Secret]:
+    """A source secret's keys: a JSON object's members (non-strings as their JSON text), else one key for the text."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        return {key_of(name): Secret(text)} if text else {}
+    return {
+        key: Secret(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        for key, value in parsed.items()
+    }
+
+
+def holds(item: DesiredItem, data: Mapping[str, Secret] | None) -> bool:
+    """True when stored `data` already holds `item`'s value, compared as the core's diff compares it."""
+    if data is None:
+        return False
+    if item.granularity is Granularity.PER_KEY:
+        return list(data.values()) == [item.single_value()]
+    return dict(data) == dict(item.data)
+
+
+def kms_reference(key: str | None) -> str | None:
+    """A KMS key as AWS may report it: 'alias/NAME' for an alias (name or ARN), else the bare key id."""
+    if not key:
+        return None
+    if key.startswith("arn:"):
+        resource = key.split(":", 5)[-1]
+        return resource.removeprefix("key/")
+    return key
+
+
+def item_problems(item: DesiredItem) -> list[str]:
+    """Every rule of AWS Secrets Manager `item` breaks, one sentence each; none names or measures a value."""
+    name = item.address
+    problems = _name_problems(name)
+    problems.extend(_value_problems(item))
+    for problem in tag_problems(item.tags, reserved=2):
+        problems.append(f"{problem[0].upper()}{problem[1:]}.")
+    for key in sorted({MARKER_INSTANCE, MARKER_SYNC} & set(item.tags)):
+        problems.append(f"The tag {key!r} is syncd's ownership marker, which the manifest cannot set.")
+    if item.description is not None and len(item.description) > MAX_DESCRIPTION:
+        problems.append(
+            f"The description of {_shown(name)} is longer than the {MAX_DESCRIPTION} characters AWS allows."
+        )
+    return problems
+
+
+def _name_problems(name: str) -> list[str]:
+    if not 1 <= len(name) <= MAX_NAME:
+        return [f"The secret name {_shown(name)} must be 1 to {MAX_NAME} characters long."]
+    if not _NAME.match(name):
+        return [
+            f"The secret name {_shown(name)} has a character AWS Secrets Manager does not allow "
+            "(use letters, digits and / _ + = . @ -)."
+        ]
+    return []
+
+
+def _value_problems(item: DesiredItem) -> list[str]:
+    name = item.address
+    if item.granularity is Granularity.PER_KEY and len(item.data) != 1:
+        return [f"Item {_shown(name)} holds {len(item.data)} keys, but a per-key secret holds exactly one."]
+    if not item.data:
+        return [f"Item {_shown(name)} holds no key, and syncd does not store an empty secret."]
+    stored = encode(item)
+    if not stored:
+        return [f"The value of {_shown(name)} is empty, which AWS Secrets Manager cannot store."]
+    if len(stored.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:
+        return [f"The value of {_shown(name)} is larger than the {MAX_VALUE_BYTES:,} bytes a secret can hold."]
+    if not _is_unicode(stored):
+        return [f"The value of {_shown(name)} holds a lone surrogate, which UTF-8 cannot encode."]
+    return []
+
+
+def _string_object(text: str) -> dict[str, str] | None:
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(parsed, dict) and parsed and all(isinstance(v, str) for v in parsed.values()):
+        return parsed
+    return None
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(name: str) -> str:
+    """A name for a message, cut short: an invalid one may be very long."""
+    return repr(name if len(name) <= 80 else name[:77] + "...")

@@ -1,0 +1,95 @@
+"""The least-privilege IAM statements an AWS Secrets Manager target or source needs (`syncd iam-policy`).
+
+ListSecrets and BatchGetSecretValue support no resource-level permission:
+AWS's service authorization reference lists no resource type for them, so
+they are granted on "*". BatchGetSecretValue also needs GetSecretValue on
+every secret it returns, which the per-secret statement grants. A secret's
+ARN ends with "-" and six random characters, so an exact name becomes
+`NAME-??????` and a wildcard pattern `PATTERN*` covers the suffix anyway.
+
+A KMS key is named in `Resource` by its key ARN; an alias cannot be (a
+policy naming an alias ARN governs the alias, not the key), so an alias
+grants on the account's keys with the condition `kms:ResourceAliases`.
+Either way `kms:ViaService` limits the grant to Secrets Manager in the
+target's region.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from connectors._aws import AwsConnection
+
+LIST_ACTIONS = ("secretsmanager:BatchGetSecretValue", "secretsmanager:ListSecrets")
+SINK_ACTIONS = (
+    "secretsmanager:CreateSecret",
+    "secretsmanager:DeleteSecret",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:RestoreSecret",
+    "secretsmanager:TagResource",
+    "secretsmanager:UpdateSecret",
+)
+SOURCE_ACTIONS = ("secretsmanager:GetSecretValue",)
+# GenerateDataKey protects each new value, Decrypt reads it, Encrypt re-encrypts existing versions on a key change.
+SINK_KMS_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
+SOURCE_KMS_ACTIONS = ("kms:Decrypt",)
+
+
+def sink_statements(options: AwsConnection, kms_key_id: str | None, patterns: Sequence[str]) -> list[dict[str, Any]]:
+    return _statements(options, kms_key_id, patterns, SINK_ACTIONS, SINK_KMS_ACTIONS)
+
+
+def source_statements(options: AwsConnection, kms_key_id: str | None, patterns: Sequence[str]) -> list[dict[str, Any]]:
+    return _statements(options, kms_key_id, patterns, SOURCE_ACTIONS, SOURCE_KMS_ACTIONS)
+
+
+def secret_arn(options: AwsConnection, pattern: str) -> str:
+    """The ARN pattern matching every secret whose name matches `pattern` ('*' is a wildcard)."""
+    account = options.expected_account or "*"
+    name = pattern if pattern.endswith("*") else f"{pattern}-??????"
+    return f"arn:{options.partition}:secretsmanager:{options.region}:{account}:secret:{name}"
+
+
+def _statements(
+    options: AwsConnection,
+    kms_key_id: str | None,
+    patterns: Sequence[str],
+    item_actions: Iterable[str],
+    kms_actions: Iterable[str],
+) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = [_allow(LIST_ACTIONS, "*")]
+    resources = sorted({secret_arn(options, p) for p in patterns})
+    if resources:
+        statements.append(_allow(item_actions, resources))
+    if kms_key_id:
+        statements.append(_kms_statement(options, kms_key_id, kms_actions))
+    return statements
+
+
+def _kms_statement(options: AwsConnection, kms_key_id: str, actions: Iterable[str]) -> dict[str, Any]:
+    region, part = options.region, options.partition
+    account = options.expected_account or "*"
+    suffix = "amazonaws.com.cn" if part == "aws-cn" else "amazonaws.com"
+    condition: dict[str, Any] = {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.{suffix}"}}
+    if kms_key_id.startswith("arn:"):
+        _, _, _, key_region, key_account, resource = kms_key_id.split(":", 5)
+        if resource.startswith("alias/"):
+            condition["ForAnyValue:StringEquals"] = {"kms:ResourceAliases": resource}
+            return _allow(actions, f"arn:{part}:kms:{key_region}:{key_account}:key/*", condition)
+        return _allow(actions, kms_key_id, condition)
+    if kms_key_id.startswith("alias/"):
+        condition["ForAnyValue:StringEquals"] = {"kms:ResourceAliases": kms_key_id}
+        return _allow(actions, f"arn:{part}:kms:{region}:{account}:key/*", condition)
+    return _allow(actions, f"arn:{part}:kms:{region}:{account}:key/{kms_key_id}", condition)
+
+
+def _allow(
+    actions: Iterable[str], resource: str | list[str], condition: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Effect": "Allow", "Action": sorted(set(actions)), "Resource": resource}
+    if condition:
+        statement["Condition"] = condition
+    return statement

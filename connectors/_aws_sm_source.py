@@ -1,0 +1,98 @@
+"""The `aws-secrets-manager` source: secrets in one account and region as the source of truth.
+
+A secret holding a JSON object is a map of keys (values that are not
+strings read as their JSON text); any other text is one key named after the
+last segment of the secret's name. `read_many` reads 20 secrets a call
+through BatchGetSecretValue; `list` pages through ListSecrets with a name
+prefix filter. A missing, empty, binary or deleted secret is a SourceError
+naming its path, never an empty secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import Field
+
+from connectors import _aws_sm_layout as layout
+from connectors._aws import AwsConnection, AwsSession
+from connectors._aws_sm_api import NOT_FOUND, SCHEDULED, SecretsApi
+from connectors._aws_sm_policy import source_statements
+from syncd.connector import Source
+from syncd.errors import SourceError, SyncdError
+from syncd.model import SourceSecret
+
+_WHY = {
+    NOT_FOUND: "does not exist",
+    SCHEDULED: "cannot be read (InvalidRequestException, the answer for a secret scheduled for deletion)",
+    "AccessDeniedException": "cannot be read: access denied (grant secretsmanager:GetSecretValue on it)",
+    "DecryptionFailure": "cannot be decrypted (grant kms:Decrypt on its KMS key)",
+}
+
+
+class SecretsManagerSourceOptions(AwsConnection):
+    """Where the source's secrets live: one account and region."""
+
+    # The customer managed key the source's secrets are encrypted with; only `syncd iam-policy` uses it.
+    kms_key_id: str | None = Field(None, min_length=1, max_length=2048)
+
+
+class SecretsManagerSource(Source):
+    """Reads secrets from AWS Secrets Manager; never writes."""
+
+    Options = SecretsManagerSourceOptions
+
+    def __init__(self, options: SecretsManagerSourceOptions, client: Any = None) -> None:
+        super().__init__(options, client)
+        self.options: SecretsManagerSourceOptions = options
+        self.session = AwsSession("source", options, client)
+        self.api = SecretsApi(self.session, "source", options.kms_key_id)
+
+    def read(self, path: str) -> SourceSecret:
+        answer, code = self.api.get_value(path)
+        if answer is None:
+            raise SourceError(f"secret {path!r} {_WHY[code or NOT_FOUND]} in {self._where()}")
+        return self._secret(path, answer)
+
+    def read_many(self, paths: Sequence[str]) -> dict[str, SourceSecret | SyncdError]:
+        unique = list(dict.fromkeys(paths))
+        answer = self.api.batch_get(unique)
+        found: dict[str, SourceSecret | SyncdError] = {}
+        for path in unique:
+            entry = answer.values.get(path)
+            if entry is not None:
+                try:
+                    found[path] = self._secret(path, entry)
+                except SourceError as exc:
+                    found[path] = exc
+                continue
+            code = answer.errors.get(path, "no answer")
+            why = _WHY.get(code, f"cannot be read ({code})")
+            found[path] = SourceError(f"secret {path!r} {why} in {self._where()}")
+        return found
+
+    def list(self, prefix: str) -> list[str]:
+        filters = [{"Key": "name", "Values": [prefix]}] if prefix else []
+        found = self.api.list_secrets(filters, include_planned_deletion=False)
+        # The name filter is a prefix match; checking it again guards against a looser match.
+        return sorted(info.name for info in found if info.name.startswith(prefix))
+
+    def access_policy(self, patterns: Sequence[str]) -> list[dict[str, Any]]:
+        return source_statements(self.options, self.options.kms_key_id, patterns)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _secret(self, path: str, answer: Mapping[str, Any]) -> SourceSecret:
+        text = answer.get("SecretString")
+        if text is None:
+            raise SourceError(f"secret {path!r} holds a binary value, which syncd does not read, in {self._where()}")
+        data = layout.decode_source(path, text)
+        if not data:
+            raise SourceError(f"secret {path!r} is empty in {self._where()}")
+        return SourceSecret(path=path, data=data, version=answer.get("VersionId"))
+
+    def _where(self) -> str:
+        account = self.options.expected_account
+        return f"{self.options.region}" + (f" (account {account})" if account else "")

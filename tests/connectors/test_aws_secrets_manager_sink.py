@@ -1,0 +1,489 @@
+"""The `aws-secrets-manager` sink against moto over HTTP: the contract, batched reads, writes only where it drifted,
+deletes with a recovery window, restores, unowned and binary secrets, and errors that name no value."""
+
+from __future__ import annotations
+
+import functools
+import json
+import traceback
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from connectors.aws_secrets_manager import SecretsManagerSink, SecretsManagerTargetOptions
+from syncd.connector import NoOptions
+from syncd.errors import PermanentError, TransientError
+from syncd.model import ActualItem, DesiredItem, Granularity, Ownership
+from syncd.secret import Secret
+from syncd.testing.contract import PlantUnowned, SinkContract
+from tests.fakes.aws import AwsFake
+
+
+@functools.cache
+def backdoor(fake: AwsFake, service: str = "secretsmanager", region: str = "us-east-1", **creds: str) -> Any:
+    """A backdoor client on the fake, built once per worker: each new one parses botocore's models again."""
+    return fake.client(service, region, **creds)
+
+
+TARGET = "aws-test"
+OWNER = Ownership("prod-eu", "payments-db")
+PLANTED = "PLANTED-sm-sink-4b9e"
+
+
+def make_sink(fake: AwsFake, region: str = "us-east-1", **options: Any) -> SecretsManagerSink:
+    return SecretsManagerSink(TARGET, SecretsManagerTargetOptions(region=region, endpoint_url=fake.endpoint, **options))
+
+
+def item(
+    sink: SecretsManagerSink,
+    address: str,
+    data: Mapping[str, str],
+    *,
+    granularity: Granularity = Granularity.DOCUMENT,
+    owner: Ownership = OWNER,
+    tags: Mapping[str, str] | None = None,
+    description: str | None = None,
+) -> DesiredItem:
+    return DesiredItem(
+        target=TARGET,
+        address=address,
+        owner=owner,
+        data={key: Secret(value) for key, value in data.items()},
+        granularity=granularity,
+        tags=dict(tags or {}),
+        description=description,
+        flags=sink.flags(NoOptions()),
+    )
+
+
+def plain(actual: ActualItem) -> dict[str, str]:
+    return {key: value.reveal() for key, value in (actual.data or {}).items()}
+
+
+def tags_of(fake: AwsFake, name: str, region: str = "us-east-1") -> dict[str, str]:
+    answer = backdoor(fake, "secretsmanager", region).describe_secret(SecretId=name)
+    return {tag["Key"]: tag["Value"] for tag in answer.get("Tags", [])}
+
+
+def stored(fake: AwsFake, name: str, region: str = "us-east-1") -> str:
+    return backdoor(fake, "secretsmanager", region).get_secret_value(SecretId=name)["SecretString"]
+
+
+def shows_no_planted_value(exc: BaseException) -> None:
+    assert PLANTED not in "".join(traceback.format_exception(exc)) + repr(exc.args)
+
+
+@pytest.fixture
+def sink(aws_fake: AwsFake) -> Iterator[SecretsManagerSink]:
+    made = make_sink(aws_fake)
+    yield made
+    made.close()
+
+
+# The contract, for both layouts. Deletes are forced here: the contract reads a deleted item as absent, while with
+# a recovery window it reads as scheduled for deletion (tested below).
+
+
+def _plant(fake: AwsFake, granularity: Granularity) -> PlantUnowned:
+    def plant(address: str, data: Mapping[str, str]) -> None:
+        text = next(iter(data.values())) if granularity is Granularity.PER_KEY else json.dumps(dict(data))
+        backdoor(fake, "secretsmanager").create_secret(Name=address, SecretString=text)
+
+    return plant
+
+
+class TestDocumentContract(SinkContract):
+    """With the default recovery window: a deleted secret reads as scheduled for deletion."""
+
+    granularity = Granularity.DOCUMENT
+
+    @pytest.fixture
+    def sink(self, aws_fake: AwsFake) -> Iterator[SecretsManagerSink]:
+        made = make_sink(aws_fake)
+        yield made
+        made.close()
+
+    @pytest.fixture
+    def plant_unowned(self, aws_fake: AwsFake) -> PlantUnowned:
+        return _plant(aws_fake, Granularity.DOCUMENT)
+
+
+class TestForcedDeleteContract(TestDocumentContract):
+    """With `force_delete: true`: a deleted secret is gone at once."""
+
+    @pytest.fixture
+    def sink(self, aws_fake: AwsFake) -> Iterator[SecretsManagerSink]:
+        made = make_sink(aws_fake, force_delete=True)
+        yield made
+        made.close()
+
+
+class TestPerKeyContract(TestDocumentContract):
+    granularity = Granularity.PER_KEY
+
+    @pytest.fixture
+    def plant_unowned(self, aws_fake: AwsFake) -> PlantUnowned:
+        return _plant(aws_fake, Granularity.PER_KEY)
+
+
+# Layout
+
+
+def test_document_is_a_json_object_and_per_key_a_raw_string(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """A document is stored as a JSON object of strings; a per-key item as its raw value."""
+    sink.write(item(sink, "prod/db", {"USER": "alice", "PASSWORD": "pw"}), None)
+    sink.write(item(sink, "prod/token", {"TOKEN": "t0k"}, granularity=Granularity.PER_KEY), None)
+    assert json.loads(stored(aws_fake, "prod/db")) == {"USER": "alice", "PASSWORD": "pw"}
+    assert stored(aws_fake, "prod/token") == "t0k"
+    found = sink.read(["prod/db", "prod/token"])
+    assert plain(found["prod/db"]) == {"USER": "alice", "PASSWORD": "pw"}
+    assert plain(found["prod/token"]) == {"token": "t0k"}
+
+
+def test_a_raw_value_reads_under_the_last_name_segment(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """Text that is not a JSON object of strings reads as one value keyed by the name's last segment."""
+    client = backdoor(aws_fake, "secretsmanager")
+    client.create_secret(Name="prod/app/API_KEY", SecretString="plain text")
+    client.create_secret(Name="prod/app/rds", SecretString='{"host": "db", "port": 5432}')
+    found = sink.read(["prod/app/API_KEY", "prod/app/rds"])
+    assert plain(found["prod/app/API_KEY"]) == {"API_KEY": "plain text"}
+    assert plain(found["prod/app/rds"]) == {"rds": '{"host": "db", "port": 5432}'}
+
+
+def test_a_per_key_json_value_reads_raw_once_checked(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """A per-key value that is itself a JSON object of strings compares as the string it is: no endless drift."""
+    key_file = json.dumps({"type": "service_account", "private_key": "k"})
+    desired = item(sink, "prod/gcp-key", {"KEY": key_file}, granularity=Granularity.PER_KEY)
+    assert sink.check(desired) == []
+    sink.write(desired, None)
+    found = sink.read(["prod/gcp-key"])["prod/gcp-key"]
+    assert list(plain(found).values()) == [key_file]
+
+
+# Reads
+
+
+def test_read_batches_values_and_lists_metadata_once(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """45 owned secrets read in 3 BatchGetSecretValue calls and 1 ListSecrets, with no GetSecretValue or Describe;
+    list_owned right after reuses that listing."""
+    for index in range(45):
+        sink.write(item(sink, f"prod/s{index:02}", {"K": f"v{index}"}, tags={"team": "a"}), None)
+    aws_fake.reset_counts()
+    found = sink.read([f"prod/s{index:02}" for index in range(45)] + ["prod/absent"])
+    owned = sink.list_owned(OWNER.instance)
+    assert len(found) == 45 and len(owned) == 45
+    assert found["prod/s07"].owner == OWNER and found["prod/s07"].tags["team"] == "a"
+    assert found["prod/s07"].version and owned["prod/s07"].data is None
+    assert aws_fake.counts() == {"BatchGetSecretValue": 3, "ListSecrets": 1}
+
+
+def test_list_owned_lists_again_unless_a_read_just_listed(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """A second list_owned, or one after a write, lists afresh and sees the write."""
+    sink.write(item(sink, "prod/a", {"K": "v"}), None)
+    sink.read(["prod/a"])
+    sink.write(item(sink, "prod/b", {"K": "v"}), None)
+    aws_fake.reset_counts()
+    assert set(sink.list_owned(OWNER.instance)) == {"prod/a", "prod/b"}
+    assert set(sink.list_owned(OWNER.instance)) == {"prod/a", "prod/b"}
+    assert aws_fake.count("ListSecrets") == 2
+
+
+def test_an_unowned_secret_costs_one_describe(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """A secret without the marker is described for its tags and description; absent ones cost nothing more."""
+    backdoor(aws_fake, "secretsmanager").create_secret(
+        Name="prod/theirs", SecretString="x", Description="by hand", Tags=[{"Key": "team", "Value": "b"}]
+    )
+    found = sink.read(["prod/theirs", "prod/absent"])
+    assert set(found) == {"prod/theirs"}
+    theirs = found["prod/theirs"]
+    assert theirs.owner is None and theirs.description == "by hand" and theirs.tags == {"team": "b"}
+    assert aws_fake.count("DescribeSecret") == 1
+
+
+def test_another_instances_secret_reads_with_its_owner(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """A secret marked by another instance reads with that owner (the core makes it a conflict)."""
+    other = Ownership("staging", "payments-db")
+    sink.write(item(sink, "prod/shared", {"K": "v"}, owner=other), None)
+    assert sink.read(["prod/shared"])["prod/shared"].owner == other
+    assert sink.list_owned(OWNER.instance) == {}
+
+
+def test_a_binary_secret_is_a_read_error_and_never_written(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """A SecretBinary secret at a managed name stops the read with a message naming it; nothing is written."""
+    backdoor(aws_fake, "secretsmanager").create_secret(Name="prod/cert", SecretBinary=b"\x00\x01")
+    with pytest.raises(PermanentError) as info:
+        sink.read(["prod/cert", "prod/other"])
+    assert "'prod/cert'" in str(info.value) and "binary" in str(info.value)
+    assert aws_fake.writes() == []
+
+
+def test_access_denied_on_the_batch_names_the_action(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """A refused BatchGetSecretValue is a permanent error naming target, operation and IAM action."""
+    aws_fake.fail("BatchGetSecretValue", error="AccessDeniedException", times=None)
+    with pytest.raises(PermanentError) as info:
+        sink.read(["prod/a"])
+    text = str(info.value)
+    assert text.startswith(f"target {TARGET!r}")
+    assert "grant the IAM action secretsmanager:BatchGetSecretValue" in text
+
+
+def test_a_server_error_on_the_listing_is_transient(aws_fake: AwsFake) -> None:
+    """A 500 that outlasts botocore's retries is a TransientError, which the core retries."""
+    sink = make_sink(aws_fake, max_attempts=1)
+    aws_fake.fail("ListSecrets", error=500, times=None)
+    with pytest.raises(TransientError):
+        sink.read(["prod/a"])
+
+
+# Writes: only what drifted
+
+
+def test_a_tag_change_calls_only_tag_resource(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """Changing one tag sends TagResource with that tag only: no PutSecretValue, no UpdateSecret, no untag."""
+    sink.write(item(sink, "prod/db", {"K": "v"}, tags={"team": "a", "env": "prod"}, description="d"), None)
+    backdoor(aws_fake, "secretsmanager").tag_resource(SecretId="prod/db", Tags=[{"Key": "by-hand", "Value": "kept"}])
+    actual = sink.read(["prod/db"])["prod/db"]
+    aws_fake.reset_counts()
+    sink.write(item(sink, "prod/db", {"K": "v"}, tags={"team": "b", "env": "prod"}, description="d"), actual)
+    assert aws_fake.counts() == {"TagResource": 1}
+    assert tags_of(aws_fake, "prod/db") == {
+        "team": "b",
+        "env": "prod",
+        "by-hand": "kept",
+        "syncd.io/instance": "prod-eu",
+        "syncd.io/sync": "payments-db",
+    }
+
+
+def test_a_value_change_calls_only_put_secret_value(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """A new value is one PutSecretValue; the version moves."""
+    sink.write(item(sink, "prod/db", {"K": "v1"}, tags={"team": "a"}), None)
+    actual = sink.read(["prod/db"])["prod/db"]
+    aws_fake.reset_counts()
+    sink.write(item(sink, "prod/db", {"K": "v2"}, tags={"team": "a"}), actual)
+    assert aws_fake.counts() == {"PutSecretValue": 1}
+    assert json.loads(stored(aws_fake, "prod/db")) == {"K": "v2"}
+    assert sink.read(["prod/db"])["prod/db"].version != actual.version
+
+
+def test_a_description_change_calls_only_update_secret(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """A new description is one UpdateSecret; no description in the manifest leaves the secret's alone."""
+    sink.write(item(sink, "prod/db", {"K": "v"}, description="old"), None)
+    actual = sink.read(["prod/db"])["prod/db"]
+    aws_fake.reset_counts()
+    sink.write(item(sink, "prod/db", {"K": "v"}, description="new"), actual)
+    sink.write(item(sink, "prod/db", {"K": "v"}, description=None), sink.read(["prod/db"])["prod/db"])
+    assert aws_fake.count("UpdateSecret") == 1 and aws_fake.count("PutSecretValue") == 0
+    assert sink.read(["prod/db"])["prod/db"].description == "new"
+
+
+def test_moving_an_item_to_another_sync_restamps_the_marker(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """A new owner sync is written with TagResource on the marker alone."""
+    sink.write(item(sink, "prod/db", {"K": "v"}), None)
+    actual = sink.read(["prod/db"])["prod/db"]
+    aws_fake.reset_counts()
+    sink.write(item(sink, "prod/db", {"K": "v"}, owner=Ownership("prod-eu", "db-v2")), actual)
+    assert aws_fake.counts() == {"TagResource": 1}
+    assert tags_of(aws_fake, "prod/db")["syncd.io/sync"] == "db-v2"
+
+
+def test_a_create_that_finds_its_own_earlier_attempt_finishes_it(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """A retried create whose first attempt landed updates the secret instead of failing."""
+    sink.write(item(sink, "prod/db", {"K": "v1"}), None)
+    sink.write(item(sink, "prod/db", {"K": "v2"}), None)
+    assert json.loads(stored(aws_fake, "prod/db")) == {"K": "v2"}
+
+
+def test_a_create_that_finds_someone_elses_secret_leaves_it(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """A secret someone else created after the plan is never overwritten by the planned create."""
+    backdoor(aws_fake, "secretsmanager").create_secret(Name="prod/db", SecretString="theirs")
+    with pytest.raises(PermanentError) as info:
+        sink.write(item(sink, "prod/db", {"K": PLANTED}), None)
+    assert "created by someone else" in str(info.value)
+    shows_no_planted_value(info.value)
+    assert stored(aws_fake, "prod/db") == "theirs"
+
+
+def test_write_refuses_an_item_check_refuses(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """write re-checks the item: a bad name is refused before any call, and the error shows no value."""
+    with pytest.raises(PermanentError) as info:
+        sink.write(item(sink, "prod/bad name", {"K": PLANTED}), None)
+    shows_no_planted_value(info.value)
+    assert aws_fake.calls == []
+
+
+# Deletes, recovery window, restore
+
+
+def test_delete_schedules_the_deletion_with_the_recovery_window(aws_fake: AwsFake) -> None:
+    """A delete keeps the secret restorable: DeletedDate is set and the secret reads as pending deletion."""
+    sink = make_sink(aws_fake, recovery_window_days=7)
+    sink.write(item(sink, "prod/db", {"K": "v"}), None)
+    sink.delete(sink.read(["prod/db"])["prod/db"])
+    answer = backdoor(aws_fake, "secretsmanager").describe_secret(SecretId="prod/db")
+    window = answer["DeletedDate"] - answer["LastChangedDate"]
+    assert 6 <= window.days <= 7
+    pending = sink.read(["prod/db"])["prod/db"]
+    assert pending.pending_deletion and pending.owner == OWNER and pending.data is None
+    assert sink.list_owned(OWNER.instance) == {}
+    aws_fake.reset_counts()
+    sink.delete(pending)
+    assert aws_fake.writes() == []
+
+
+def test_writing_a_pending_item_restores_it(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """Creating an item again that is scheduled for deletion restores it, then writes the value."""
+    sink.write(item(sink, "prod/db", {"K": "v1"}), None)
+    sink.delete(sink.read(["prod/db"])["prod/db"])
+    pending = sink.read(["prod/db"])["prod/db"]
+    aws_fake.reset_counts()
+    sink.write(item(sink, "prod/db", {"K": "v2"}), pending)
+    assert [call.operation for call in aws_fake.writes()] == ["RestoreSecret", "PutSecretValue"]
+    found = sink.read(["prod/db"])["prod/db"]
+    assert not found.pending_deletion and plain(found) == {"K": "v2"}
+
+
+def test_an_unmarked_secret_scheduled_for_deletion_is_not_pending(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """Someone else's secret in its recovery window reads with no owner and no value: a conflict, not a restore."""
+    client = backdoor(aws_fake, "secretsmanager")
+    client.create_secret(Name="prod/theirs", SecretString="x")
+    client.delete_secret(SecretId="prod/theirs", RecoveryWindowInDays=7)
+    found = sink.read(["prod/theirs"])["prod/theirs"]
+    assert (found.owner, found.data, found.pending_deletion) == (None, None, False)
+
+
+def test_adopting_an_unmarked_scheduled_secret_restores_it(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """Adopting (writing over) an unmarked secret in its recovery window restores, marks and fills it."""
+    client = backdoor(aws_fake, "secretsmanager")
+    client.create_secret(Name="prod/theirs", SecretString="x")
+    client.delete_secret(SecretId="prod/theirs", RecoveryWindowInDays=7)
+    sink.write(item(sink, "prod/theirs", {"K": "mine"}), sink.read(["prod/theirs"])["prod/theirs"])
+    found = sink.read(["prod/theirs"])["prod/theirs"]
+    assert found.owner == OWNER and not found.pending_deletion and plain(found) == {"K": "mine"}
+
+
+def test_another_instances_pending_secret_is_never_restored(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """Another instance's secret in its recovery window reads as pending with that owner, and a write refuses it."""
+    other = Ownership("staging", "payments-db")
+    sink.write(item(sink, "prod/db", {"K": "v"}, owner=other), None)
+    sink.delete(sink.read(["prod/db"])["prod/db"])
+    pending = sink.read(["prod/db"])["prod/db"]
+    assert pending.pending_deletion and pending.owner == other
+    aws_fake.reset_counts()
+    with pytest.raises(PermanentError, match="belongs to syncd instance 'staging'"):
+        sink.write(item(sink, "prod/db", {"K": PLANTED}), pending)
+    assert aws_fake.writes() == []
+
+
+def test_delete_leaves_a_secret_whose_marker_changed(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """A secret taken over by someone else since the plan is not deleted."""
+    sink.write(item(sink, "prod/db", {"K": "v"}), None)
+    actual = sink.read(["prod/db"])["prod/db"]
+    backdoor(aws_fake, "secretsmanager").tag_resource(
+        SecretId="prod/db", Tags=[{"Key": "syncd.io/instance", "Value": "someone-else"}]
+    )
+    with pytest.raises(PermanentError, match="no longer carries the ownership marker"):
+        sink.delete(actual)
+    assert aws_fake.count("DeleteSecret") == 0
+
+
+def test_delete_of_an_absent_secret_succeeds(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """Deleting a secret that is not there is success, with no DeleteSecret call."""
+    sink.delete(ActualItem(address="prod/gone", owner=OWNER))
+    assert aws_fake.count("DeleteSecret") == 0
+
+
+# KMS
+
+
+def _kms_key(fake: AwsFake, alias: str) -> dict[str, str]:
+    kms = backdoor(fake, "kms")
+    key = kms.create_key(Description="syncd test")["KeyMetadata"]
+    kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+    return key
+
+
+def test_the_targets_kms_key_encrypts_new_secrets(aws_fake: AwsFake) -> None:
+    """A secret created under a target with kms_key_id carries that key, and reads with no KMS drift."""
+    key = _kms_key(aws_fake, "alias/payments")
+    sink = make_sink(aws_fake, kms_key_id=key["Arn"])
+    desired = item(sink, "prod/db", {"K": "v"})
+    sink.write(desired, None)
+    answer = backdoor(aws_fake, "secretsmanager").describe_secret(SecretId="prod/db")
+    assert key["KeyId"] in answer["KmsKeyId"]
+    assert sink.read(["prod/db"])["prod/db"].flags == desired.flags == {"kms_key_id": key["KeyId"]}
+
+
+def test_a_new_kms_key_is_one_update_secret(aws_fake: AwsFake) -> None:
+    """Pointing the target at another key re-keys existing secrets with UpdateSecret alone."""
+    old, new = _kms_key(aws_fake, "alias/old"), _kms_key(aws_fake, "alias/new")
+    first = make_sink(aws_fake, kms_key_id=old["Arn"])
+    first.write(item(first, "prod/db", {"K": "v"}), None)
+    second = make_sink(aws_fake, kms_key_id=new["Arn"])
+    desired = item(second, "prod/db", {"K": "v"})
+    actual = second.read(["prod/db"])["prod/db"]
+    assert actual.flags != desired.flags
+    aws_fake.reset_counts()
+    second.write(desired, actual)
+    assert aws_fake.counts() == {"UpdateSecret": 1}
+    assert second.read(["prod/db"])["prod/db"].flags == desired.flags
+
+
+def test_an_alias_is_not_compared_with_a_key_id(aws_fake: AwsFake) -> None:
+    """An alias in the manifest and a key id reported by AWS cannot be matched offline: no drift is invented."""
+    key = _kms_key(aws_fake, "alias/payments")
+    backdoor(aws_fake, "secretsmanager").create_secret(Name="prod/db", SecretString="x", KmsKeyId=key["Arn"])
+    sink = make_sink(aws_fake, kms_key_id="alias/payments")
+    assert sink.read(["prod/db"])["prod/db"].flags == {"kms_key_id": "alias/payments"}
+
+
+def test_a_secret_on_the_default_key_drifts_to_the_targets_key(aws_fake: AwsFake) -> None:
+    """A secret encrypted with aws/secretsmanager reads as a different key when the target names one."""
+    backdoor(aws_fake, "secretsmanager").create_secret(Name="prod/db", SecretString="x")
+    assert make_sink(aws_fake, kms_key_id="alias/payments").read(["prod/db"])["prod/db"].flags == {
+        "kms_key_id": "alias/aws/secretsmanager"
+    }
+    assert make_sink(aws_fake).read(["prod/db"])["prod/db"].flags == {}
+
+
+def test_kms_failures_explain_the_key_and_its_permissions(aws_fake: AwsFake) -> None:
+    """EncryptionFailure, and an AccessDenied about KMS, name the key and the KMS actions the caller needs."""
+    sink = make_sink(aws_fake, kms_key_id="alias/payments")
+    aws_fake.fail("CreateSecret", error="EncryptionFailure", message="KMS key is disabled")
+    with pytest.raises(PermanentError) as info:
+        sink.write(item(sink, "prod/db", {"K": PLANTED}), None)
+    assert "the KMS key alias/payments cannot be used" in str(info.value) and "kms:GenerateDataKey" in str(info.value)
+    assert str(info.value).startswith(f"target {TARGET!r}, item 'prod/db'")
+    shows_no_planted_value(info.value)
+    sink.write(item(sink, "prod/db", {"K": "v1"}), None)
+    aws_fake.fail("PutSecretValue", error="AccessDeniedException", message="Access to KMS is not allowed")
+    with pytest.raises(PermanentError, match="the KMS key alias/payments cannot be used"):
+        sink.write(item(sink, "prod/db", {"K": "v2"}), sink.read(["prod/db"])["prod/db"])
+
+
+# Small things
+
+
+def test_describe_defaults_and_options(aws_fake: AwsFake) -> None:
+    """describe names the service, region and account; the target's tags and description are the defaults."""
+    sink = make_sink(aws_fake, role_arn="arn:aws:iam::222222222222:role/syncd", tags={"team": "a"}, description="d")
+    assert sink.describe() == "secretsmanager us-east-1 (222222222222)"
+    assert make_sink(aws_fake).describe() == "secretsmanager us-east-1"
+    assert sink.default_tags() == {"team": "a"} and sink.default_description() == "d"
+    assert sink.flags(NoOptions()) == {}
+    assert aws_fake.calls == []
+
+
+@pytest.mark.parametrize("days", [6, 31])
+def test_the_recovery_window_must_be_7_to_30_days(days: int) -> None:
+    with pytest.raises(ValueError, match="recovery_window_days"):
+        SecretsManagerTargetOptions(region="us-east-1", recovery_window_days=days)
+
+
+def test_the_sink_takes_no_destination_options() -> None:
+    """A `to` entry has only the core's fields (name, granularity, tags, description)."""
+    assert issubclass(SecretsManagerSink.Destination, BaseModel)
+    assert SecretsManagerSink.Destination.model_fields == {}
+    assert SecretsManagerSink.granularities == (Granularity.DOCUMENT, Granularity.PER_KEY)

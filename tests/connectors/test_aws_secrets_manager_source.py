@@ -1,0 +1,102 @@
+"""The `aws-secrets-manager` source against moto over HTTP: documents and raw values, batched reads, listing by
+prefix, and SourceErrors that name the path and never a value."""
+
+from __future__ import annotations
+
+import functools
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from connectors.aws_secrets_manager import SecretsManagerSource, SecretsManagerSourceOptions
+from syncd.errors import SourceError
+from tests.fakes.aws import AwsFake
+
+
+@functools.cache
+def backdoor(fake: AwsFake, service: str = "secretsmanager", region: str = "us-east-1", **creds: str) -> Any:
+    """A backdoor client on the fake, built once per worker: each new one parses botocore's models again."""
+    return fake.client(service, region, **creds)
+
+
+PLANTED = "PLANTED-sm-source-0d7e"
+
+
+@pytest.fixture
+def source(aws_fake: AwsFake) -> Iterator[SecretsManagerSource]:
+    made = SecretsManagerSource(SecretsManagerSourceOptions(region="eu-west-1", endpoint_url=aws_fake.endpoint))
+    yield made
+    made.close()
+
+
+def plant(fake: AwsFake, name: str, text: str) -> None:
+    backdoor(fake, "secretsmanager", "eu-west-1").create_secret(Name=name, SecretString=text)
+
+
+def values(secret: object) -> dict[str, str]:
+    return {key: value.reveal() for key, value in secret.data.items()}  # type: ignore[attr-defined]
+
+
+def source_error(error: object) -> str:
+    assert isinstance(error, SourceError)
+    assert PLANTED not in "".join(traceback.format_exception(error))
+    return str(error)
+
+
+def test_read_gives_a_documents_keys_or_a_raw_value_under_its_last_segment(
+    aws_fake: AwsFake, source: SecretsManagerSource
+) -> None:
+    plant(aws_fake, "apps/payments/db", '{"username": "alice", "password": "pw", "port": 5432}')
+    plant(aws_fake, "apps/payments/api-token", "tok")
+    db = source.read("apps/payments/db")
+    assert values(db) == {"username": "alice", "password": "pw", "port": "5432"}
+    assert db.path == "apps/payments/db" and db.version
+    assert values(source.read("apps/payments/api-token")) == {"api-token": "tok"}
+    assert aws_fake.counts() == {"GetSecretValue": 2}
+
+
+def test_missing_deleted_binary_and_empty_secrets_are_source_errors(
+    aws_fake: AwsFake, source: SecretsManagerSource
+) -> None:
+    """Each names the path and what is wrong; none reads as an empty secret."""
+    client = backdoor(aws_fake, "secretsmanager", "eu-west-1")
+    client.create_secret(Name="apps/gone", SecretString=PLANTED)
+    client.delete_secret(SecretId="apps/gone", RecoveryWindowInDays=7)
+    client.create_secret(Name="apps/cert", SecretBinary=b"\x00")
+    client.create_secret(Name="apps/empty", SecretString="{}")
+    cases = {"apps/missing": "does not exist", "apps/gone": "scheduled for deletion", "apps/cert": "binary"}
+    cases["apps/empty"] = "is empty"
+    for path, words in cases.items():
+        with pytest.raises(SourceError) as info:
+            source.read(path)
+        message = source_error(info.value)
+        assert repr(path) in message and words in message and "eu-west-1" in message
+    batch = source.read_many(list(cases))
+    for path, words in cases.items():
+        assert words in source_error(batch[path])
+
+
+def test_read_many_reads_20_a_call(aws_fake: AwsFake, source: SecretsManagerSource) -> None:
+    """45 paths (one twice) cost 3 BatchGetSecretValue calls and no GetSecretValue."""
+    for index in range(45):
+        plant(aws_fake, f"apps/s{index:02}", f'{{"K": "v{index}"}}')
+    found = source.read_many([f"apps/s{index:02}" for index in range(45)] + ["apps/s00"])
+    assert len(found) == 45
+    assert values(found["apps/s44"]) == {"K": "v44"}
+    assert aws_fake.counts() == {"BatchGetSecretValue": 3}
+
+
+def test_list_pages_through_a_prefix_sorted(aws_fake: AwsFake, source: SecretsManagerSource) -> None:
+    """150 secrets below the prefix come back sorted over two pages; other prefixes and deleted ones do not."""
+    client = backdoor(aws_fake, "secretsmanager", "eu-west-1")
+    for index in reversed(range(150)):
+        client.create_secret(Name=f"apps/{index:03}", SecretString="v")
+    client.create_secret(Name="other/x", SecretString="v")
+    client.create_secret(Name="apps/deleted", SecretString="v")
+    client.delete_secret(SecretId="apps/deleted", RecoveryWindowInDays=7)
+    listed = source.list("apps/")
+    assert listed == [f"apps/{index:03}" for index in range(150)]
+    assert aws_fake.count("ListSecrets") == 2
+    assert source.list("nothing/") == []
