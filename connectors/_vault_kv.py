@@ -1,0 +1,228 @@
+"""The KV calls the vault source and sink make, for KV v2 and KV v1, through one VaultClient.
+
+Absent is an answer here (None), not an error. Each call names the ACL
+capability and API path it needs, so a 403 says exactly what to grant.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import hvac
+import hvac.exceptions
+
+from connectors._vault_client import MAX_IN_FLIGHT, VaultClient
+from connectors._vault_errors import Operation
+
+T = TypeVar("T")
+R = TypeVar("R")
+State = Literal["live", "deleted", "destroyed", "missing"]
+
+
+class CasMismatch(Exception):
+    """A KV v2 write whose check-and-set version no longer matched."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One read of a KV path. `data` is None when the version read is deleted or destroyed."""
+
+    data: dict[str, Any] | None
+    version: int | None = None
+    custom_metadata: Mapping[str, str] = field(default_factory=dict)
+    state: State = "live"
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """A KV v2 path's metadata: its current version, each version's state, and its custom_metadata."""
+
+    current_version: int
+    custom_metadata: Mapping[str, str]
+    states: Mapping[int, State]
+
+    @property
+    def live(self) -> bool:
+        return self.state(self.current_version) == "live"
+
+    def state(self, version: int) -> State:
+        return self.states.get(version, "missing")
+
+
+def parallel(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """`fn` of each item, in order, a few at a time; the first error is raised."""
+    if len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(MAX_IN_FLIGHT, len(items)), thread_name_prefix="syncd-vault") as pool:
+        return list(pool.map(fn, items))
+
+
+def text(value: Any) -> str | None:
+    """A KV value as text: strings as they are, numbers and booleans in their JSON spelling; None otherwise."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return None
+
+
+class KvV2:
+    """KV version 2: data, metadata with custom_metadata, versions, check-and-set."""
+
+    def __init__(self, vault: VaultClient, *, name_items: bool) -> None:
+        self.vault = vault
+        self.mount = vault.mount
+        # Sink errors name the item (the path); source errors name the path in their sentence instead.
+        self._name_items = name_items
+
+    def _op(self, capability: str, kind: str, path: str, *, optional: bool = False) -> Operation:
+        address = path if self._name_items else None
+        return Operation(capability, f"{self.mount}/{kind}/{path}", address, optional=optional)
+
+    def read(self, path: str, version: int | None = None) -> Entry | None:
+        def get(client: hvac.Client) -> Entry | None:
+            try:
+                answer = client.secrets.kv.v2.read_secret_version(
+                    path, version=version, mount_point=self.mount, raise_on_deleted_version=True
+                )
+            except hvac.exceptions.InvalidPath as exc:
+                # A deleted or destroyed version answers 404 with its metadata.
+                meta = ((exc.json or {}).get("data") or {}).get("metadata") if isinstance(exc.json, dict) else None
+                if not meta:
+                    return None
+                return Entry(None, meta.get("version"), meta.get("custom_metadata") or {}, _state(meta))
+            meta = answer["data"]["metadata"]
+            return Entry(answer["data"]["data"] or {}, meta["version"], meta.get("custom_metadata") or {})
+
+        return self.vault.call(get, self._op("read", "data", path))
+
+    def metadata(self, path: str, *, optional: bool = False) -> Metadata | None:
+        """The path's metadata, None when it has none; with `optional`, a 403 raises Denied."""
+
+        def get(client: hvac.Client) -> Metadata | None:
+            try:
+                data = client.secrets.kv.v2.read_secret_metadata(path, mount_point=self.mount)["data"]
+            except hvac.exceptions.InvalidPath:
+                return None
+            states = {int(number): _state(info) for number, info in (data.get("versions") or {}).items()}
+            return Metadata(data.get("current_version") or 0, data.get("custom_metadata") or {}, states)
+
+        return self.vault.call(get, self._op("read", "metadata", path, optional=optional))
+
+    def list(self, folder: str) -> list[str] | None:
+        def get(client: hvac.Client) -> list[str] | None:
+            try:
+                return client.secrets.kv.v2.list_secrets(folder, mount_point=self.mount)["data"]["keys"]
+            except hvac.exceptions.InvalidPath:
+                return None
+
+        return self.vault.call(get, self._op("list", "metadata", folder + "/" if folder else ""))
+
+    def write(self, path: str, data: Mapping[str, str], cas: int) -> int:
+        """Write a new version if the current one is still `cas` (0: none yet); returns the new version."""
+
+        def post(client: hvac.Client) -> int:
+            try:
+                answer = client.secrets.kv.v2.create_or_update_secret(path, dict(data), cas=cas, mount_point=self.mount)
+            except hvac.exceptions.InvalidRequest as exc:
+                if any("check-and-set" in str(error) for error in exc.errors or []):
+                    raise CasMismatch() from None
+                raise
+            return int(answer["data"]["version"])
+
+        return self.vault.call(post, self._op("create|update", "data", path))
+
+    def set_custom_metadata(self, path: str, custom: Mapping[str, str], *, exists: bool) -> None:
+        # A POST carrying only custom_metadata leaves max_versions and the other settings as they are.
+        url = f"/v1/{self.mount}/metadata/{path}"
+        self.vault.call(
+            lambda client: client.adapter.post(url, json={"custom_metadata": dict(custom)}),
+            self._op("update" if exists else "create", "metadata", path),
+        )
+
+    def delete_version(self, path: str, version: int) -> None:
+        self.vault.call(
+            lambda client: client.secrets.kv.v2.delete_secret_versions(path, [version], mount_point=self.mount),
+            self._op("update", "delete", path),
+        )
+
+    def destroy(self, path: str) -> None:
+        self.vault.call(
+            lambda client: client.secrets.kv.v2.delete_metadata_and_all_versions(path, mount_point=self.mount),
+            self._op("delete", "metadata", path),
+        )
+
+
+class KvV1:
+    """KV version 1: plain key/value paths, no versions, no metadata."""
+
+    def __init__(self, vault: VaultClient, *, name_items: bool) -> None:
+        self.vault = vault
+        self.mount = vault.mount
+        self._name_items = name_items
+
+    def _op(self, capability: str, path: str) -> Operation:
+        return Operation(capability, f"{self.mount}/{path}", path if self._name_items else None)
+
+    def read(self, path: str) -> Entry | None:
+        def get(client: hvac.Client) -> Entry | None:
+            try:
+                return Entry(client.secrets.kv.v1.read_secret(path, mount_point=self.mount)["data"] or {})
+            except hvac.exceptions.InvalidPath:
+                return None
+
+        return self.vault.call(get, self._op("read", path))
+
+    def list(self, folder: str) -> list[str] | None:
+        def get(client: hvac.Client) -> list[str] | None:
+            try:
+                return client.secrets.kv.v1.list_secrets(folder, mount_point=self.mount)["data"]["keys"]
+            except hvac.exceptions.InvalidPath:
+                return None
+
+        return self.vault.call(get, self._op("list", folder + "/" if folder else ""))
+
+    def write(self, path: str, data: Mapping[str, str]) -> None:
+        self.vault.call(
+            lambda client: client.secrets.kv.v1.create_or_update_secret(path, dict(data), mount_point=self.mount),
+            self._op("create|update", path),
+        )
+
+    def delete(self, path: str) -> None:
+        self.vault.call(
+            lambda client: client.secrets.kv.v1.delete_secret(path, mount_point=self.mount),
+            self._op("delete", path),
+        )
+
+
+def walk(kv: KvV1 | KvV2, folder: str) -> list[str]:
+    """Every secret path below `folder` ('' for the whole mount), recursively, sorted; [] when it is missing.
+
+    LIST answers one level, with folders ending in '/'; each level's folders are listed together.
+    """
+    found: list[str] = []
+    level = [folder]
+    while level:
+        below: list[str] = []
+        for base, keys in zip(level, parallel(kv.list, level), strict=True):
+            for key in keys or []:
+                # A name may be both a secret ("db") and a folder ("db/").
+                (below if key.endswith("/") else found).append(_join(base, key.rstrip("/")))
+        level = below
+    return sorted(found)
+
+
+def _state(meta: Mapping[str, Any]) -> State:
+    if meta.get("destroyed"):
+        return "destroyed"
+    if meta.get("deletion_time"):
+        return "deleted"
+    return "live"
+
+
+def _join(base: str, name: str) -> str:
+    return f"{base}/{name}" if base else name

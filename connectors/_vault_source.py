@@ -1,0 +1,195 @@
+"""The `vault` source: each KV path is a secret, its keys the secret's keys.
+
+KV v2 values may be pinned to a version with the `versions` option. The
+source remembers what it read (per instance, and the daemon keeps its
+instance across runs): a later read of an unchanged KV v2 path reads only
+its metadata and takes the keys from memory; the data is read again only
+when the version moved. `list` fetches each path's metadata anyway (to
+leave out secrets whose latest version is deleted), and the read that
+follows uses it instead of asking again. A policy that grants no `read`
+on the metadata paths turns both off, once: every read then fetches the
+data, and lists keep soft-deleted secrets (whose read fails).
+
+`read_many` reads in parallel and returns each path's secret or permanent
+error, but raises the first transient error, so that the core retries the
+whole batch (paths already read cost one metadata read each).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connectors._vault_client import MAX_IN_FLIGHT, Clock, VaultClient
+from connectors._vault_errors import Denied
+from connectors._vault_kv import KvV1, KvV2, Metadata, State, parallel, text, walk
+from connectors._vault_options import VaultSourceOptions, clean_path
+from syncd.connector import Source
+from syncd.errors import SourceError, SyncdError, TransientError
+from syncd.model import SourceSecret
+from syncd.secret import Secret
+
+log = logging.getLogger("syncd.connectors.vault")
+
+
+@dataclass(frozen=True)
+class _Read:
+    version: int
+    data: Mapping[str, Secret]
+
+
+class VaultSource(Source):
+    """Reads secrets from a KV v2 or KV v1 mount; see the module docstring for what is cached."""
+
+    Options = VaultSourceOptions
+    max_concurrency = MAX_IN_FLIGHT
+
+    def __init__(self, options: VaultSourceOptions, client: Any = None, *, clock: Clock = time.monotonic) -> None:
+        super().__init__(options, client)
+        self.options: VaultSourceOptions = options
+        self._vault = VaultClient(options, client, permanent=SourceError, clock=clock)
+        self._kv: KvV1 | KvV2 | None = None
+        self._lock = threading.Lock()
+        self._cache: dict[str, _Read] = {}
+        # Metadata that list() just fetched, used (once) by the next read of each path.
+        self._listed: dict[str, Metadata] = {}
+        self._metadata_readable = True
+
+    def read(self, path: str) -> SourceSecret:
+        key = self._key(path, allow_root=False)
+        kv = self._store()
+        if isinstance(kv, KvV1):
+            entry = kv.read(key)
+            if entry is None:
+                raise SourceError(self._missing(key))
+            return SourceSecret(path=path, data=self._values(key, entry.data), version=None)
+        return self._read_v2(kv, path, key)
+
+    def read_many(self, paths: Sequence[str]) -> dict[str, SourceSecret | SyncdError]:
+        def read_one(path: str) -> SourceSecret | SyncdError:
+            try:
+                return self.read(path)
+            except SyncdError as exc:
+                return exc
+
+        found = dict(zip(paths, parallel(read_one, list(paths)), strict=True))
+        transient = next((error for error in found.values() if isinstance(error, TransientError)), None)
+        if transient is not None:
+            raise transient
+        return found
+
+    def list(self, prefix: str) -> list[str]:
+        folder = self._key(prefix, allow_root=True)
+        kv = self._store()
+        paths = walk(kv, folder)
+        if isinstance(kv, KvV1) or not paths or not self._metadata_readable:
+            return paths
+        try:
+            metas = parallel(lambda path: kv.metadata(path, optional=True), paths)
+        except Denied:
+            self._metadata_denied()
+            return paths
+        live = []
+        for path, meta in zip(paths, metas, strict=True):
+            # A secret whose latest version was deleted is gone, as far as syncs of its folder go.
+            if meta is not None and meta.live:
+                live.append(path)
+                with self._lock:
+                    self._listed[path] = meta
+        return live
+
+    def describe(self) -> str:
+        return f"vault {self.options.address} {self.options.mount}/"
+
+    def close(self) -> None:
+        self._vault.close()
+
+    def _store(self) -> KvV1 | KvV2:
+        if self._kv is None:
+            version = self._vault.kv_version()
+            if version == 1 and self.options.versions:
+                raise SourceError(f"versions needs KV version 2, and mount {self.options.mount!r} is KV version 1")
+            self._kv = KvV2(self._vault, name_items=False) if version == 2 else KvV1(self._vault, name_items=False)
+        return self._kv
+
+    def _read_v2(self, kv: KvV2, path: str, key: str) -> SourceSecret:
+        pin = self.options.versions.get(key)
+        with self._lock:
+            cached = self._cache.get(key)
+            meta = self._listed.pop(key, None)
+        if cached is not None and meta is None:
+            meta = self._metadata(kv, key)
+        wanted = pin
+        if meta is not None:
+            wanted = pin or meta.current_version
+            self._check(key, wanted, meta.state(wanted), pinned=pin is not None)
+            if cached is not None and cached.version == wanted:
+                return SourceSecret(path=path, data=cached.data, version=str(wanted))
+        entry = kv.read(key, wanted)
+        if entry is None or entry.version is None:
+            if pin is not None:
+                self._check(key, pin, "missing", pinned=True)
+            raise SourceError(self._missing(key))
+        self._check(key, entry.version, entry.state, pinned=pin is not None)
+        data = self._values(key, entry.data)
+        with self._lock:
+            self._cache[key] = _Read(entry.version, data)
+        return SourceSecret(path=path, data=data, version=str(entry.version))
+
+    def _metadata(self, kv: KvV2, key: str) -> Metadata | None:
+        """The path's metadata; None when the policy does not allow reading it. No metadata at all is an error."""
+        if not self._metadata_readable:
+            return None
+        try:
+            meta = kv.metadata(key, optional=True)
+        except Denied:
+            self._metadata_denied()
+            return None
+        if meta is None:
+            raise SourceError(self._missing(key))
+        return meta
+
+    def _metadata_denied(self) -> None:
+        if self._metadata_readable:
+            self._metadata_readable = False
+            log.info(
+                "the Vault policy grants no 'read' on %s/metadata/: every run reads every secret's data again",
+                self.options.mount,
+            )
+
+    def _check(self, key: str, version: int, state: State, *, pinned: bool) -> None:
+        if state == "live":
+            return
+        if state == "missing" and not pinned:
+            raise SourceError(self._missing(key))
+        which = f"version {version}" if pinned else f"the latest version ({version})"
+        where = f"{key!r} in mount {self.options.mount!r}"
+        raise SourceError(f"{which} of {where} " + ("does not exist" if state == "missing" else f"is {state}"))
+
+    def _values(self, key: str, data: Mapping[str, Any] | None) -> dict[str, Secret]:
+        if not data:
+            raise SourceError(f"secret {key!r} in mount {self.options.mount!r} has no keys")
+        values: dict[str, Secret] = {}
+        for name, value in data.items():
+            as_text = text(value)
+            if as_text is None:
+                kind = "null" if value is None else "list" if isinstance(value, list) else "nested object"
+                raise SourceError(
+                    f"key {name!r} of secret {key!r} in mount {self.options.mount!r} holds a {kind}, "
+                    f"which syncd cannot copy; store it as text"
+                )
+            values[name] = Secret(as_text)
+        return values
+
+    def _missing(self, key: str) -> str:
+        return f"no secret at {key!r} in mount {self.options.mount!r}"
+
+    def _key(self, path: str, *, allow_root: bool) -> str:
+        try:
+            return clean_path("" if path.strip("/") == "." else path, "the path", allow_empty=allow_root)
+        except ValueError as exc:
+            raise SourceError(f"{exc} (source path {path!r})") from None

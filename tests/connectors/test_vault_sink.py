@@ -1,0 +1,346 @@
+"""The `vault` sink against a real OpenBao: the sink contract on KV v2 and KV v1, the custom_metadata marker,
+check-and-set against edits made since the plan, soft deletes and destroys, and list_owned scoped to the prefix."""
+
+from __future__ import annotations
+
+import traceback
+import uuid
+from collections.abc import Callable
+
+import hvac
+import pytest
+
+from connectors._vault_sink import MAX_PATH_LENGTH, OWNER_KEY
+from connectors.vault import VaultSink
+from syncd.connector import MARKER_INSTANCE, MARKER_SYNC
+from syncd.errors import PermanentError
+from syncd.model import Ownership
+from syncd.testing.contract import PlantUnowned, SinkContract
+from tests.connectors.vault_support import (
+    OWNER,
+    counted_client,
+    ensure_kv1,
+    item,
+    make_sink,
+    plain,
+    sink_options,
+)
+from tests.fakes.openbao import OpenBaoServer
+
+PLANTED = f"PLANTED-vault-{uuid.uuid4().hex}"
+OTHER = Ownership("another-instance", "app")
+
+
+@pytest.fixture
+def root(openbao: OpenBaoServer) -> hvac.Client:
+    return openbao.client()
+
+
+def metadata(root: hvac.Client, path: str) -> dict:
+    return root.secrets.kv.v2.read_secret_metadata(path)["data"]
+
+
+def data_at(root: hvac.Client, path: str) -> dict:
+    return root.secrets.kv.v2.read_secret_version(path, raise_on_deleted_version=True)["data"]["data"]
+
+
+def permanent_error(call: Callable[[], object]) -> PermanentError:
+    """The PermanentError `call` raises, after checking its traceback shows no planted value."""
+    with pytest.raises(PermanentError) as info:
+        call()
+    assert PLANTED not in "".join(traceback.format_exception(info.value)) + repr(info.value.args)
+    return info.value
+
+
+class TestVaultKv2SinkContract(SinkContract):
+    # One shared server per worker: each test gets a prefix of its own.
+    @pytest.fixture
+    def sink(self, openbao: OpenBaoServer, vault_prefix: str) -> VaultSink:
+        self.addresses = tuple(f"{vault_prefix}/contract/{name}" for name in ("alpha", "beta", "gamma"))
+        return make_sink(openbao, vault_prefix, target="contract")
+
+    @pytest.fixture
+    def plant_unowned(self, root: hvac.Client) -> PlantUnowned:
+        return lambda address, data: root.secrets.kv.v2.create_or_update_secret(address, dict(data))
+
+
+class TestVaultKv1SinkContract(SinkContract):
+    @pytest.fixture
+    def sink(self, openbao: OpenBaoServer, root: hvac.Client, vault_prefix: str) -> VaultSink:
+        self.addresses = tuple(f"{vault_prefix}/contract/{name}" for name in ("alpha", "beta", "gamma"))
+        return make_sink(openbao, vault_prefix, target="contract", mount=ensure_kv1(root))
+
+    @pytest.fixture
+    def plant_unowned(self, root: hvac.Client) -> PlantUnowned:
+        mount = ensure_kv1(root)
+        return lambda address, data: root.secrets.kv.v1.create_or_update_secret(address, dict(data), mount_point=mount)
+
+
+def test_address_is_the_name_below_the_prefix(openbao: OpenBaoServer) -> None:
+    """A `to` entry's name lands below the target's prefix; an empty prefix means the mount's root."""
+    options = VaultSink.Destination()
+    assert make_sink(openbao, "syncd/prod").address(options, "payments/db") == "syncd/prod/payments/db"
+    assert make_sink(openbao, "/").address(options, "payments/db") == "payments/db"
+    assert make_sink(openbao, "syncd", mount="kv").describe() == f"vault {openbao.address} kv/syncd"
+
+
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("a//b", "has an empty segment"),
+        ("a/b/", "has an empty segment"),
+        ("a/../b", "has a '.' or '..' segment"),
+        ("a/./b", "has a '.' or '..' segment"),
+        ("a/with space", "has characters other than"),
+        ("a/what?", "has characters other than"),
+        ("x" * (MAX_PATH_LENGTH + 1), f"at most {MAX_PATH_LENGTH}"),
+    ],
+)
+def test_check_refuses_bad_paths_in_one_sentence(openbao: OpenBaoServer, address: str, problem: str) -> None:
+    """Each path rule is one sentence naming the path (shortened when long), never a value."""
+    problems = make_sink(openbao, "p").check(item(address, {"k": PLANTED}))
+    assert len(problems) == 1 and problem in problems[0]
+    assert PLANTED not in problems[0] and len(problems[0]) < 200
+
+
+def test_check_refuses_an_empty_key_and_the_reserved_key(openbao: OpenBaoServer) -> None:
+    """An empty key, and the key reserved for the KV v1 marker, are problems; a valid item has none."""
+    sink = make_sink(openbao, "p")
+    assert sink.check(item("p/ok", {"user": "u", "password": PLANTED})) == []
+    assert sink.check(item("p/a", {"": PLANTED})) == ["Item 'p/a' has an empty key."]
+    assert sink.check(item("p/a", {OWNER_KEY: "x"})) == [
+        f"Item 'p/a' has the key '{OWNER_KEY}', which syncd keeps for its marker."
+    ]
+
+
+def test_write_stamps_the_marker_in_custom_metadata_and_keeps_other_settings(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """Adopting a secret adds the two marker keys to custom_metadata; its other keys and settings stay."""
+    path = f"{vault_prefix}/adopted"
+    root.secrets.kv.v2.create_or_update_secret(path, {"k": "old"})
+    root.secrets.kv.v2.update_metadata(path, max_versions=4, delete_version_after="1h", custom_metadata={"team": "x"})
+    sink = make_sink(openbao, vault_prefix)
+    sink.write(item(path, {"k": "new"}), sink.read([path])[path])
+    meta = metadata(root, path)
+    assert meta["custom_metadata"] == {"team": "x", MARKER_INSTANCE: OWNER.instance, MARKER_SYNC: OWNER.sync}
+    assert (meta["max_versions"], meta["delete_version_after"], meta["current_version"]) == (4, "1h0m0s", 2)
+    assert data_at(root, path) == {"k": "new"}
+
+
+def test_read_gives_the_kv_version_and_owner(openbao: OpenBaoServer, vault_prefix: str) -> None:
+    """A read item carries its KV version, which moves with each write, and its owner."""
+    path = f"{vault_prefix}/v"
+    sink = make_sink(openbao, vault_prefix)
+    sink.write(item(path, {"k": "1"}), None)
+    first = sink.read([path])[path]
+    sink.write(item(path, {"k": "2"}), first)
+    assert (first.version, sink.read([path])[path].version, first.owner) == ("1", "2", OWNER)
+
+
+def test_an_edit_since_the_plan_fails_the_write_and_is_kept(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """Check-and-set: a version written by someone else since the plan is never overwritten."""
+    path = f"{vault_prefix}/cas"
+    sink = make_sink(openbao, vault_prefix)
+    sink.write(item(path, {"k": "ours"}), None)
+    planned = sink.read([path])[path]
+    root.secrets.kv.v2.create_or_update_secret(path, {"k": "edited by hand"})
+    error = permanent_error(lambda: sink.write(item(path, {"k": PLANTED}), planned))
+    assert str(error) == (
+        f"target 'vault-target', item '{path}': changed in Vault since the plan "
+        "(version 1 then, version 2 now); nothing was written, run plan again"
+    )
+    assert data_at(root, path) == {"k": "edited by hand"}
+    assert metadata(root, path)["current_version"] == 2
+
+
+def test_a_secret_created_since_the_plan_is_left_alone(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """A create planned for an absent path fails when someone created it meanwhile; no marker lands on it."""
+    path = f"{vault_prefix}/raced"
+    sink = make_sink(openbao, vault_prefix)
+    assert sink.read([path]) == {}
+    root.secrets.kv.v2.create_or_update_secret(path, {"k": "theirs"})
+    assert "changed in Vault since the plan (absent then, version 1 now)" in str(
+        permanent_error(lambda: sink.write(item(path, {"k": PLANTED}), None))
+    )
+    assert data_at(root, path) == {"k": "theirs"}
+    assert not metadata(root, path)["custom_metadata"]
+
+
+def test_a_version_slipping_in_before_the_write_is_caught_by_check_and_set(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """A version written between the metadata check and the write fails the write and takes the marker back."""
+    path = f"{vault_prefix}/race"
+    root.secrets.kv.v2.create_or_update_secret(path, {"k": "theirs"})
+    client, session = counted_client(openbao)
+    sink = VaultSink("t", sink_options(openbao, vault_prefix, kv_version=2), client)
+    planned = sink.read([path])[path]
+
+    def sneak_in(call: str) -> None:
+        if call == f"POST secret/data/{path}":
+            session.before = None
+            root.secrets.kv.v2.create_or_update_secret(path, {"k": "sneaked in"})
+
+    session.before = sneak_in
+    error = permanent_error(lambda: sink.write(item(path, {"k": "x"}), planned))
+    assert "changed in Vault since the plan" in str(error)
+    assert data_at(root, path) == {"k": "sneaked in"}
+    assert not metadata(root, path)["custom_metadata"]
+
+
+def test_a_retried_write_whose_answer_was_lost_is_a_no_op(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """Writing the same item again with the plan's old version (a retry) writes no second version."""
+    path = f"{vault_prefix}/retry"
+    sink = make_sink(openbao, vault_prefix)
+    sink.write(item(path, {"k": "v1"}), None)
+    planned = sink.read([path])[path]
+    sink.write(item(path, {"k": "v2"}), planned)
+    sink.write(item(path, {"k": "v2"}), planned)
+    assert metadata(root, path)["current_version"] == 2
+
+
+def test_delete_soft_deletes_and_takes_the_marker_off(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """Prune soft-deletes the version the plan saw (it can be undeleted) and the marker goes."""
+    path = f"{vault_prefix}/pruned"
+    root.secrets.kv.v2.create_or_update_secret(path, {"k": "v"})
+    root.secrets.kv.v2.update_metadata(path, custom_metadata={"team": "x"})
+    sink = make_sink(openbao, vault_prefix)
+    sink.write(item(path, {"k": "ours"}), sink.read([path])[path])
+    sink.delete(sink.read([path])[path])
+    meta = metadata(root, path)
+    assert meta["versions"]["2"]["deletion_time"] and not meta["versions"]["2"]["destroyed"]
+    assert meta["custom_metadata"] == {"team": "x"}
+    assert sink.read([path]) == {} and sink.list_owned(OWNER.instance) == {}
+    root.secrets.kv.v2.undelete_secret_versions(path, [2])
+    assert data_at(root, path) == {"k": "ours"}
+
+
+def test_a_deleted_path_can_be_written_again(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """After a soft delete the path reads as absent, and a create writes the next version with the marker."""
+    path = f"{vault_prefix}/back"
+    sink = make_sink(openbao, vault_prefix)
+    sink.write(item(path, {"k": "one"}), None)
+    sink.delete(sink.read([path])[path])
+    sink.write(item(path, {"k": "two"}), None)
+    found = sink.read([path])[path]
+    assert (found.version, found.owner, plain(found.data)) == ("2", OWNER, {"k": "two"})
+
+
+def test_destroy_on_delete_removes_every_version(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """With destroy_on_delete, a delete removes the metadata and every version; a new write starts at version 1."""
+    path = f"{vault_prefix}/destroyed"
+    sink = make_sink(openbao, vault_prefix, destroy_on_delete=True)
+    sink.write(item(path, {"k": "v"}), None)
+    sink.delete(sink.read([path])[path])
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        root.secrets.kv.v2.read_secret_metadata(path)
+    sink.write(item(path, {"k": "again"}), None)
+    assert sink.read([path])[path].version == "1"
+
+
+def test_delete_leaves_a_secret_that_changed_or_changed_hands(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """A delete planned on version N leaves a secret edited since, or whose marker now names someone else."""
+    edited, taken = f"{vault_prefix}/edited", f"{vault_prefix}/taken"
+    sink = make_sink(openbao, vault_prefix)
+    for path in (edited, taken):
+        sink.write(item(path, {"k": "v"}), None)
+    planned = sink.read([edited, taken])
+    root.secrets.kv.v2.create_or_update_secret(edited, {"k": "edited"})
+    root.secrets.kv.v2.update_metadata(taken, custom_metadata={MARKER_INSTANCE: "someone", MARKER_SYNC: "else"})
+    assert "not deleted, run plan again" in str(permanent_error(lambda: sink.delete(planned[edited])))
+    assert "left alone" in str(permanent_error(lambda: sink.delete(planned[taken])))
+    assert data_at(root, edited) == {"k": "edited"} and data_at(root, taken) == {"k": "v"}
+
+
+def test_list_owned_walks_only_the_prefix(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """list_owned lists the prefix's folders and reads their metadata, nothing outside; another's items are left out."""
+    sink = make_sink(openbao, f"{vault_prefix}/syncd")
+    outside = make_sink(openbao, f"{vault_prefix}/elsewhere")
+    sink.write(item(f"{vault_prefix}/syncd/a", {"k": "v"}), None)
+    sink.write(item(f"{vault_prefix}/syncd/deep/b", {"k": "v"}), None)
+    sink.write(item(f"{vault_prefix}/syncd/theirs", {"k": "v"}, owner=OTHER), None)
+    outside.write(item(f"{vault_prefix}/elsewhere/c", {"k": "v"}), None)
+    client, session = counted_client(openbao)
+    counted = VaultSink("t", sink_options(openbao, f"{vault_prefix}/syncd", kv_version=2), client)
+    owned = counted.list_owned(OWNER.instance)
+    assert sorted(owned) == [f"{vault_prefix}/syncd/a", f"{vault_prefix}/syncd/deep/b"]
+    assert all(i.owner == OWNER and i.version == "1" and i.data is None for i in owned.values())
+    touched = {call.partition(" ")[2] for call in session.calls if "auth/token" not in call}
+    assert touched and all(path.startswith(f"secret/metadata/{vault_prefix}/syncd") for path in touched)
+
+
+def test_values_another_writer_stored_as_numbers_read_as_json_text(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """A number or an object in a sink's secret reads as JSON text, so it differs from the string syncd writes."""
+    path = f"{vault_prefix}/typed"
+    root.secrets.kv.v2.create_or_update_secret(path, {"port": 5432, "obj": {"a": 1}})
+    found = make_sink(openbao, vault_prefix).read([path])[path]
+    assert plain(found.data) == {"port": "5432", "obj": '{"a": 1}'}
+
+
+def test_kv1_marker_is_a_reserved_key_hidden_on_read(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """On KV v1 the marker is stored in the data under a reserved key, and read back as the owner only."""
+    mount = ensure_kv1(root)
+    path = f"{vault_prefix}/db"
+    sink = make_sink(openbao, vault_prefix, mount=mount)
+    sink.write(item(path, {"user": "u"}), None)
+    stored = root.secrets.kv.v1.read_secret(path, mount_point=mount)["data"]
+    assert stored == {"user": "u", OWNER_KEY: f"{OWNER.instance}/{OWNER.sync}"}
+    found = sink.read([path])[path]
+    assert (plain(found.data), found.owner, found.version) == ({"user": "u"}, OWNER, None)
+
+
+def test_kv1_write_and_delete_leave_a_secret_that_changed_hands(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """Without check-and-set, KV v1 checks the owner just before writing or deleting."""
+    mount = ensure_kv1(root)
+    path = f"{vault_prefix}/taken"
+    sink = make_sink(openbao, vault_prefix, mount=mount)
+    sink.write(item(path, {"k": "v"}), None)
+    planned = sink.read([path])[path]
+    root.secrets.kv.v1.create_or_update_secret(path, {"k": "theirs"}, mount_point=mount)
+    permanent_error(lambda: sink.write(item(path, {"k": PLANTED}), planned))
+    permanent_error(lambda: sink.delete(planned))
+    assert root.secrets.kv.v1.read_secret(path, mount_point=mount)["data"] == {"k": "theirs"}
+
+
+def test_write_refuses_an_item_check_refuses(openbao: OpenBaoServer, vault_prefix: str) -> None:
+    """A write re-checks the item: a '..' path never reaches Vault, whose URL handling would resolve it."""
+    sink = make_sink(openbao, vault_prefix)
+    error = permanent_error(lambda: sink.write(item(f"{vault_prefix}/../x", {"k": "v"}), None))
+    assert "'.' or '..' segment" in str(error)
+
+
+def test_kv1_a_retried_adopting_write_succeeds(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """Adopting on KV v1, then the same write again (a retry): the second sees its own marker and goes on."""
+    mount = ensure_kv1(root)
+    path = f"{vault_prefix}/adopt"
+    root.secrets.kv.v1.create_or_update_secret(path, {"k": "theirs"}, mount_point=mount)
+    sink = make_sink(openbao, vault_prefix, mount=mount)
+    planned = sink.read([path])[path]
+    assert planned.owner is None
+    sink.write(item(path, {"k": "ours"}), planned)
+    sink.write(item(path, {"k": "ours"}), planned)
+    found = sink.read([path])[path]
+    assert (found.owner, plain(found.data)) == (OWNER, {"k": "ours"})
+
+
+def test_destroy_spares_a_soft_deleted_secret_that_changed_hands(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """With destroy_on_delete, a path soft-deleted since the plan is destroyed only while it carries our marker."""
+    ours, theirs = f"{vault_prefix}/ours", f"{vault_prefix}/theirs"
+    sink = make_sink(openbao, vault_prefix, destroy_on_delete=True)
+    for path in (ours, theirs):
+        sink.write(item(path, {"k": "v"}), None)
+    planned = sink.read([ours, theirs])
+    root.secrets.kv.v2.update_metadata(theirs, custom_metadata={MARKER_INSTANCE: "someone", MARKER_SYNC: "else"})
+    for path in (ours, theirs):
+        root.secrets.kv.v2.delete_latest_version_of_secret(path)
+        sink.delete(planned[path])
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        root.secrets.kv.v2.read_secret_metadata(ours)
+    assert metadata(root, theirs)["custom_metadata"] == {MARKER_INSTANCE: "someone", MARKER_SYNC: "else"}

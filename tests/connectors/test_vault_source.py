@@ -1,0 +1,305 @@
+"""The `vault` source against a real OpenBao: KV v2 reads, versions and pins, recursive lists, KV v1, value types,
+errors that name the path but never a value, and the per-instance cache that reads only metadata when nothing moved."""
+
+from __future__ import annotations
+
+import traceback
+import uuid
+from collections.abc import Callable
+
+import hvac
+import pytest
+
+from connectors import vault
+from connectors.vault import VaultSink, VaultSource
+from syncd.errors import SourceError, SyncdError, TransientError
+from syncd.model import Granularity, SourceSecret
+from syncd.secret import Secret
+from tests.connectors.vault_support import (
+    counted_client,
+    ensure_kv1,
+    make_source,
+    plain,
+    source_options,
+    token_auth,
+    token_with_policy,
+)
+from tests.fakes.openbao import OpenBaoServer
+
+PLANTED = f"PLANTED-vault-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def root(openbao: OpenBaoServer) -> hvac.Client:
+    return openbao.client()
+
+
+def put(root: hvac.Client, path: str, data: dict[str, object], mount: str = "secret") -> None:
+    root.secrets.kv.v2.create_or_update_secret(path, data, mount_point=mount)
+
+
+def source_error(call: Callable[[], object]) -> str:
+    """The message of the SourceError `call` raises, after checking its traceback shows no planted value."""
+    with pytest.raises(SourceError) as info:
+        call()
+    assert PLANTED not in "".join(traceback.format_exception(info.value)) + repr(info.value.args)
+    return str(info.value)
+
+
+def test_spec_names_the_vault_source_and_sink() -> None:
+    """The module exports a spec called 'vault' that is both a source and a document sink."""
+    assert vault.spec.name == "vault"
+    assert vault.spec.roles == ("source", "sink")
+    assert vault.spec.source is VaultSource and vault.spec.sink is VaultSink
+    assert VaultSink.granularities == (Granularity.DOCUMENT,)
+    assert VaultSource.max_concurrency == VaultSink.max_concurrency == 8
+
+
+def test_reads_a_kv2_secret_as_secrets_with_its_version(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """A KV v2 read gives every key as a Secret and the KV version as the secret's version."""
+    put(root, f"{vault_prefix}/db", {"username": "app", "password": "s3cret"})
+    source = make_source(openbao)
+    secret = source.read(f"{vault_prefix}/db")
+    assert secret.path == f"{vault_prefix}/db"
+    assert all(isinstance(value, Secret) for value in secret.data.values())
+    assert plain(secret.data) == {"username": "app", "password": "s3cret"}
+    assert secret.version == "1"
+    put(root, f"{vault_prefix}/db", {"username": "app", "password": "rotated"})
+    again = source.read(f"{vault_prefix}/db")
+    assert (again.version, plain(again.data)["password"]) == ("2", "rotated")
+
+
+def test_numbers_and_booleans_read_as_their_json_text(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """Scalars that are not strings are read as their JSON spelling."""
+    put(root, f"{vault_prefix}/typed", {"port": 5432, "ratio": 0.5, "debug": False, "name": "x"})
+    data = plain(make_source(openbao).read(f"{vault_prefix}/typed").data)
+    assert data == {"port": "5432", "ratio": "0.5", "debug": "false", "name": "x"}
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"), [({"nested": "x"}, "nested object"), (["a", "b"], "list"), (None, "null")], ids=str
+)
+def test_a_value_that_is_not_a_scalar_is_an_error_naming_path_and_key(
+    openbao: OpenBaoServer, root, vault_prefix: str, value: object, kind: str
+) -> None:
+    """A nested object, a list or a null is an error naming the path and the key, never a value."""
+    put(root, f"{vault_prefix}/odd", {"token": PLANTED, "shape": value})
+    message = source_error(lambda: make_source(openbao).read(f"{vault_prefix}/odd"))
+    assert f"key 'shape' of secret '{vault_prefix}/odd' in mount 'secret' holds a {kind}" in message
+
+
+def test_missing_path_is_a_source_error_naming_it(openbao: OpenBaoServer, vault_prefix: str) -> None:
+    """Reading a path that holds nothing is a SourceError naming the path and the mount."""
+    message = source_error(lambda: make_source(openbao).read(f"{vault_prefix}/nothing"))
+    assert message == f"no secret at '{vault_prefix}/nothing' in mount 'secret'"
+
+
+def test_deleted_and_destroyed_latest_versions_are_source_errors(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """A secret whose latest version is deleted, or destroyed, cannot be read: the error says which."""
+    put(root, f"{vault_prefix}/gone", {"k": PLANTED})
+    root.secrets.kv.v2.delete_latest_version_of_secret(f"{vault_prefix}/gone")
+    assert source_error(lambda: make_source(openbao).read(f"{vault_prefix}/gone")) == (
+        f"the latest version (1) of '{vault_prefix}/gone' in mount 'secret' is deleted"
+    )
+    put(root, f"{vault_prefix}/burnt", {"k": PLANTED})
+    root.secrets.kv.v2.destroy_secret_versions(f"{vault_prefix}/burnt", [1])
+    assert "is destroyed" in source_error(lambda: make_source(openbao).read(f"{vault_prefix}/burnt"))
+
+
+def test_empty_secret_is_a_source_error(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """A secret with no keys is an error, never an empty map that would delete downstream keys."""
+    put(root, f"{vault_prefix}/empty", {})
+    assert "has no keys" in source_error(lambda: make_source(openbao).read(f"{vault_prefix}/empty"))
+
+
+def test_dot_segments_in_a_path_are_refused(openbao: OpenBaoServer, vault_prefix: str) -> None:
+    """A '..' segment would make the URL name another path, so it is an error before any call."""
+    assert "'..' segment" in source_error(lambda: make_source(openbao).read(f"{vault_prefix}/../x"))
+
+
+def test_list_is_recursive_sorted_and_skips_deleted_secrets(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """list returns every live secret below the prefix, at any depth, sorted, as full paths."""
+    for path in ("b", "a/x", "a/deep/er/y", "a", "gone"):
+        put(root, f"{vault_prefix}/{path}", {"k": "v"})
+    put(root, f"{vault_prefix}-sibling/a", {"k": "v"})
+    root.secrets.kv.v2.delete_latest_version_of_secret(f"{vault_prefix}/gone")
+    expected = [f"{vault_prefix}/{p}" for p in ("a", "a/deep/er/y", "a/x", "b")]
+    source = make_source(openbao)
+    assert source.list(f"{vault_prefix}/") == expected
+    assert source.list(f"/{vault_prefix}") == expected
+    assert source.list(f"{vault_prefix}/a/deep/") == [f"{vault_prefix}/a/deep/er/y"]
+
+
+def test_list_of_a_missing_prefix_is_empty(openbao: OpenBaoServer, vault_prefix: str) -> None:
+    """An empty list, which the core reports as 'no secret below prefix', as it does for the file source."""
+    assert make_source(openbao).list(f"{vault_prefix}/none/") == []
+
+
+def test_list_of_the_root_lists_the_whole_mount(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """An empty prefix, '/' and '.' all list every secret of the mount."""
+    mount = f"kv-{vault_prefix}"
+    root.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+    for path in ("top", "dir/inner"):
+        put(root, path, {"k": "v"}, mount=mount)
+    source = make_source(openbao, mount=mount)
+    assert source.list("") == source.list("/") == source.list(".") == ["dir/inner", "top"]
+
+
+def test_a_version_pin_reads_that_version(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """`versions` pins a path to a KV v2 version; other paths still read their latest."""
+    for value in ("one", "two", "three"):
+        put(root, f"{vault_prefix}/pinned", {"k": value})
+        put(root, f"{vault_prefix}/free", {"k": value})
+    source = make_source(openbao, versions={f"/{vault_prefix}/pinned": 2})
+    pinned = source.read(f"{vault_prefix}/pinned")
+    assert (pinned.version, plain(pinned.data)) == ("2", {"k": "two"})
+    assert source.read(f"{vault_prefix}/free").version == "3"
+    # A second read goes through the cache and must still honour the pin.
+    assert plain(source.read(f"{vault_prefix}/pinned").data) == {"k": "two"}
+
+
+def test_a_pin_to_a_missing_or_deleted_version_is_an_error(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """A pin to a version that does not exist, or was deleted, names the version and the path."""
+    put(root, f"{vault_prefix}/p", {"k": "v"})
+    put(root, f"{vault_prefix}/p", {"k": "w"})
+    missing = make_source(openbao, versions={f"{vault_prefix}/p": 9})
+    assert source_error(lambda: missing.read(f"{vault_prefix}/p")) == (
+        f"version 9 of '{vault_prefix}/p' in mount 'secret' does not exist"
+    )
+    root.secrets.kv.v2.delete_secret_versions(f"{vault_prefix}/p", [1])
+    deleted = make_source(openbao, versions={f"{vault_prefix}/p": 1})
+    assert "version 1 of" in source_error(lambda: deleted.read(f"{vault_prefix}/p"))
+
+
+def test_an_unchanged_secret_costs_one_metadata_read(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """A later read of an unchanged path reads only its metadata; the data is read again once the version moves."""
+    path = f"{vault_prefix}/cached"
+    put(root, path, {"k": "v1"})
+    client, session = counted_client(openbao)
+    source = VaultSource(source_options(openbao, kv_version=2), client)
+    first = source.read(path)
+    assert session.count("GET", f"secret/data/{path}") == 1
+    session.reset()
+    second = source.read(path)
+    assert session.calls == {f"GET secret/metadata/{path}": 1}
+    assert (second.version, plain(second.data)) == ("1", {"k": "v1"}) and second.data == first.data
+    put(root, path, {"k": "v2"})
+    session.reset()
+    third = source.read(path)
+    assert session.calls == {f"GET secret/metadata/{path}": 1, f"GET secret/data/{path}": 1}
+    assert (third.version, plain(third.data)) == ("2", {"k": "v2"})
+
+
+def test_a_read_after_list_uses_the_metadata_list_fetched(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """list reads each path's metadata; the reads that follow do not read it again."""
+    for name in ("a", "b"):
+        put(root, f"{vault_prefix}/{name}", {"k": name})
+    client, session = counted_client(openbao)
+    source = VaultSource(source_options(openbao, kv_version=2), client)
+    paths = source.list(f"{vault_prefix}/")
+    source.read_many(paths)
+    session.reset()
+    paths = source.list(f"{vault_prefix}/")
+    found = source.read_many(paths)
+    assert session.count("GET", "secret/data/") == 0
+    assert session.count("GET", f"secret/metadata/{vault_prefix}/") == 2
+    assert {p: plain(s.data) for p, s in found.items() if isinstance(s, SourceSecret)} == {
+        f"{vault_prefix}/a": {"k": "a"},
+        f"{vault_prefix}/b": {"k": "b"},
+    }
+
+
+def test_read_many_returns_each_secret_or_its_error(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """read_many reads paths in parallel and returns, per path, the secret or the error reading it."""
+    paths = [f"{vault_prefix}/s{i}" for i in range(12)]
+    for path in paths:
+        put(root, path, {"k": path})
+    found = make_source(openbao).read_many([*paths, f"{vault_prefix}/absent"])
+    assert all(plain(found[p].data) == {"k": p} for p in paths)  # type: ignore[union-attr]
+    assert isinstance(found[f"{vault_prefix}/absent"], SourceError)
+
+
+def test_kv1_mount_is_detected_and_read(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """With kv_version auto, a KV v1 mount is told apart and read: no version, recursive lists."""
+    mount = ensure_kv1(root)
+    root.secrets.kv.v1.create_or_update_secret(f"{vault_prefix}/db", {"user": "u", "port": 1}, mount_point=mount)
+    root.secrets.kv.v1.create_or_update_secret(f"{vault_prefix}/x/y", {"k": "v"}, mount_point=mount)
+    source = make_source(openbao, mount=mount)
+    secret = source.read(f"{vault_prefix}/db")
+    assert (plain(secret.data), secret.version) == ({"user": "u", "port": "1"}, None)
+    assert source.list(f"{vault_prefix}/") == [f"{vault_prefix}/db", f"{vault_prefix}/x/y"]
+    assert source_error(lambda: source.read(f"{vault_prefix}/none")) == (
+        f"no secret at '{vault_prefix}/none' in mount '{mount}'"
+    )
+
+
+def test_version_pins_on_a_detected_kv1_mount_are_an_error(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """KV v1 keeps no versions: pins on a mount detected as v1 are an error naming the mount."""
+    mount = ensure_kv1(root)
+    source = make_source(openbao, mount=mount, versions={f"{vault_prefix}/db": 1})
+    assert "versions needs KV version 2" in source_error(lambda: source.read(f"{vault_prefix}/db"))
+
+
+def test_a_mount_that_is_not_kv_is_an_error(openbao: OpenBaoServer) -> None:
+    """Pointing the source at another kind of secrets engine says which kind it is."""
+    message = source_error(lambda: make_source(openbao, mount="cubbyhole").read("x"))
+    assert message == "mount 'cubbyhole' is a 'cubbyhole' secrets engine, not KV"
+
+
+def test_an_unknown_mount_says_to_set_kv_version(openbao: OpenBaoServer) -> None:
+    """When the mount cannot be asked about, the error says to set kv_version."""
+    message = source_error(lambda: make_source(openbao, mount="no-such-mount").read("x"))
+    assert "cannot tell the KV version of mount 'no-such-mount'" in message and "set kv_version" in message
+
+
+def test_set_kv_version_asks_the_mount_nothing(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """kv_version: 2 skips the mount lookup."""
+    put(root, f"{vault_prefix}/k", {"k": "v"})
+    client, session = counted_client(openbao)
+    VaultSource(source_options(openbao, kv_version=2), client).read(f"{vault_prefix}/k")
+    assert session.count(path="sys/internal/ui/mounts") == 0
+
+
+def test_errors_are_syncd_errors_for_every_read(openbao: OpenBaoServer, vault_prefix: str) -> None:
+    """read_many never raises for a path: a missing one comes back as its SyncdError."""
+    found = make_source(openbao).read_many([f"{vault_prefix}/a", f"{vault_prefix}/b"])
+    assert all(isinstance(value, SyncdError) for value in found.values())
+
+
+def test_describe_names_address_and_mount(openbao: OpenBaoServer) -> None:
+    """describe() names the address and the mount."""
+    assert make_source(openbao, mount="kv").describe() == f"vault {openbao.address} kv/"
+
+
+def test_without_read_on_metadata_every_read_fetches_the_data(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """A policy granting only 'read' on the data works: the metadata is asked for once, then never again."""
+    path = f"{vault_prefix}/db"
+    put(root, path, {"k": "v1"})
+    token = token_with_policy(root, f'path "secret/data/{vault_prefix}/*" {{ capabilities = ["read"] }}')
+    client, session = counted_client(openbao)
+    source = VaultSource(source_options(openbao, auth=token_auth(token), kv_version=2), client)
+    for _ in range(3):
+        assert plain(source.read(path).data) == {"k": "v1"}
+    put(root, path, {"k": "v2"})
+    assert (source.read(path).version, plain(source.read(path).data)) == ("2", {"k": "v2"})
+    assert session.count("GET", f"secret/metadata/{path}") == 1
+    assert session.count("GET", f"secret/data/{path}") == 5
+
+
+def test_read_many_raises_a_transient_error_for_the_core_to_retry(fresh_openbao: OpenBaoServer) -> None:
+    """A transient error on any path is raised, not returned, so the core's retry reads the batch again."""
+    put(fresh_openbao.client(), "a", {"k": "v"})
+    source = make_source(fresh_openbao)
+    assert isinstance(source.read_many(["a", "missing"])["missing"], SourceError)
+    fresh_openbao.kill()
+    with pytest.raises(TransientError, match="is unreachable"):
+        source.read_many(["a", "missing"])
+
+
+def test_close_closes_the_session(openbao: OpenBaoServer) -> None:
+    """close() closes the requests session."""
+    client, session = counted_client(openbao)
+    VaultSource(source_options(openbao), client).close()
+    assert session.closed
