@@ -31,6 +31,9 @@ from syncd.secret import REDACTOR
 
 ROLE_ARN = r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
 REGION = r"^[a-z]{2}(-[a-z]+)+-\d+$"
+SESSION_NAME = r"^[\w+=,.@-]{2,64}$"
+ACCOUNT = r"^\d{12}$"
+URL = r"^https?://\S+$"
 MAX_TAGS = 50
 MAX_TAG_KEY = 128
 MAX_TAG_VALUE = 256
@@ -92,19 +95,46 @@ _QUOTED_VALUE = re.compile(r"(?is)value\s*'.*?'\s*at")
 class AwsConnection(Options):
     """Where and as whom: what every AWS source and target takes to reach one account and region."""
 
-    region: str = Field(pattern=REGION)
-    role_arn: str | None = Field(None, pattern=ROLE_ARN)
+    region: str
+    role_arn: str | None = None
     external_id: str | None = Field(None, min_length=2, max_length=1224)
-    role_session_name: str = Field("syncd", pattern=r"^[\w+=,.@-]{2,64}$")
+    role_session_name: str = "syncd"
     role_duration_seconds: int = Field(3600, ge=900, le=43200)
     profile: str | None = None
     # The account the credentials must resolve to; checked once per run, and used by `iam-policy`.
-    account_id: str | None = Field(None, pattern=r"^\d{12}$")
-    endpoint_url: str | None = Field(None, pattern=r"^https?://")
-    sts_endpoint_url: str | None = Field(None, pattern=r"^https?://")
+    account_id: str | None = None
+    endpoint_url: str | None = None
+    sts_endpoint_url: str | None = None
     max_attempts: int = Field(3, ge=1, le=10)
     connect_timeout: float = Field(5.0, gt=0, le=120)
     read_timeout: float = Field(30.0, gt=0, le=600)
+
+    @field_validator("region")
+    @classmethod
+    def _region_form(cls, value: str) -> str:
+        return _matching(value, REGION, "must be an AWS region name such as 'eu-west-1'")
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role_arn_form(cls, value: str | None) -> str | None:
+        return _matching(value, ROLE_ARN, "must be an IAM role ARN such as 'arn:aws:iam::111111111111:role/syncd'")
+
+    @field_validator("role_session_name")
+    @classmethod
+    def _session_name_form(cls, value: str) -> str:
+        return _matching(value, SESSION_NAME, "must be 2 to 64 letters, digits or +=,.@_-")
+
+    @field_validator("account_id", mode="before")
+    @classmethod
+    def _account_form(cls, value: object) -> object:
+        if isinstance(value, int):
+            raise ValueError("must be 12 digits in quotes, such as '111111111111' (YAML reads a bare number)")
+        return _matching(value, ACCOUNT, "must be 12 digits, such as '111111111111'") if value is not None else None
+
+    @field_validator("endpoint_url", "sts_endpoint_url")
+    @classmethod
+    def _url_form(cls, value: str | None) -> str | None:
+        return _matching(value, URL, "must be an http:// or https:// URL")
 
     @model_validator(mode="after")
     def _external_id_needs_a_role(self) -> AwsConnection:
@@ -140,10 +170,17 @@ class AwsTargetOptions(AwsConnection):
     @field_validator("tags")
     @classmethod
     def _tags_follow_aws_rules(cls, tags: dict[str, str]) -> dict[str, str]:
-        problems = tag_problems(tags)
+        problems = [f"tag {k!r} is reserved for syncd's ownership marker" for k in tags if k.startswith("syncd.io/")]
+        problems += tag_problems(tags)
         if problems:
             raise ValueError(problems[0])
         return tags
+
+
+def _matching(value: Any, pattern: str, rule: str) -> Any:
+    if value is not None and (not isinstance(value, str) or not re.match(pattern, value)):
+        raise ValueError(rule)
+    return value
 
 
 def tag_problems(tags: Mapping[str, str], *, reserved: int = 0) -> list[str]:

@@ -170,13 +170,32 @@ def _suggestion(key: str, known: list[str]) -> str | None:
     return close[0] if close else None
 
 
+def _holds_reference(tree: Any, loc: Loc) -> bool:
+    """True when the value at `loc` in `tree` is a string holding a ${env:...} or ${file:...} reference."""
+    for part in loc:
+        try:
+            tree = tree[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return isinstance(tree, str) and references.has_references(tree)
+
+
 def _issues(
-    exc: ValidationError, located: yamlpos.Located, prefix: Loc, model: Any, extra_keys: tuple[str, ...] = ()
+    exc: ValidationError,
+    located: yamlpos.Located,
+    prefix: Loc,
+    model: Any,
+    extra_keys: tuple[str, ...] = (),
+    deferred: Any = None,
 ) -> list[Issue]:
+    """One Issue per pydantic error; errors on values in `deferred` (a tree) that hold a reference are left out."""
     errors = [
         (e["type"], tuple(p for p in e["loc"] if p != "[key]"), e["msg"])
         for e in exc.errors(include_input=False, include_url=False)
     ]
+    if deferred is not None:
+        # A reference is checked once resolved, when the connector is opened: its text cannot pass a pattern now.
+        errors = [e for e in errors if not _holds_reference(deferred, e[1])]
     suggestions: dict[Loc, str | None] = {}
     for kind, loc, _ in errors:
         if kind == "extra_forbidden":
@@ -285,7 +304,8 @@ class _Checker:
             # References are still unresolved here; they are allowed in string options only.
             cls.Options.model_validate(spec.connector_options)
         except ValidationError as exc:
-            for issue in _issues(exc, self.located, loc, cls.Options, core_keys):
+            options = spec.connector_options
+            for issue in _issues(exc, self.located, loc, cls.Options, core_keys, deferred=options):
                 self.issues.append(issue)
         return conn
 

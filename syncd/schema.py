@@ -50,12 +50,25 @@ class TargetSpec(Open):
     concurrency: int | None = Field(None, ge=1, le=64)
 
 
+RESERVED_TAG_PREFIX = "syncd.io/"
+
+
 class DestinationSpec(Open):
     target: Name
     name: str | None = Field(None, min_length=1)
     granularity: Granularity | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     description: str | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _no_marker_tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(k for k in tags if k.startswith(RESERVED_TAG_PREFIX))
+        if reserved:
+            raise ValueError(
+                f"tag {reserved[0]!r} is reserved: syncd keeps its ownership marker under {RESERVED_TAG_PREFIX}"
+            )
+        return tags
 
 
 class SyncSpec(Strict):

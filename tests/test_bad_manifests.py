@@ -46,8 +46,11 @@ def test_validate_reports_one_located_error(path: Path, capsys: pytest.CaptureFi
 
 
 @pytest.mark.parametrize("path", CASES, ids=[c.stem for c in CASES])
-def test_apply_of_a_bad_manifest_writes_nothing(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """apply --yes on a bad manifest exits 1 before touching any sink."""
+def test_apply_of_a_bad_manifest_writes_nothing(
+    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], aws_env: dict[str, str], monkeypatch
+) -> None:
+    """apply --yes on a bad manifest exits 1 before touching any sink (and could reach no real cloud if it tried)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     shutil.copy(path, tmp_path / path.name)
     shutil.copy(BAD / "secrets.yaml", tmp_path / "secrets.yaml")
     before = sorted(p.name for p in tmp_path.rglob("*"))
