@@ -202,3 +202,31 @@ def test_matching_account_id_is_checked_once(aws_fake: AwsFake) -> None:
 def test_an_unknown_profile_is_a_clear_error(aws_fake: AwsFake) -> None:
     with pytest.raises(PermanentError, match="cannot set up AWS credentials: ProfileNotFound"):
         session(aws_fake, profile="nope").client("secretsmanager")
+
+
+REFERENCED = """
+version: 1
+instance: prod
+source: {type: file, path: secrets.json}
+targets:
+  aws: {type: aws-secrets-manager, region: "${env:SYNCD_TEST_REGION}", role_arn: "${env:SYNCD_TEST_ROLE}"}
+syncs:
+  - {name: db, from: apps/db, to: [{target: aws, name: prod/db}]}
+"""
+
+
+def test_options_from_references_are_checked_once_resolved(tmp_path, capsys, aws_fake: AwsFake) -> None:
+    """validate accepts a reference where a pattern is expected; plan checks what it resolved to, before any call."""
+    from syncd.cli import main
+
+    (tmp_path / "secrets.json").write_text('{"apps": {"db": {"PASSWORD": "pw"}}}')
+    manifest = tmp_path / "syncd.yaml"
+    manifest.write_text(REFERENCED)
+    assert main(["validate", "-c", str(manifest)]) == 0
+    capsys.readouterr()
+    env = {"SYNCD_TEST_REGION": "eu-west-1", "SYNCD_TEST_ROLE": "not-an-arn"}
+    assert main(["plan", "-c", str(manifest)], env=env) == 1
+    err = capsys.readouterr().err
+    assert f"{manifest}:6:" in err and "targets.aws.role_arn: must be an IAM role ARN" in err
+    assert "not-an-arn" not in err
+    assert aws_fake.calls == []
