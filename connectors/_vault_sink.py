@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -73,6 +74,10 @@ class VaultSink(Sink):
         self.options: VaultSinkOptions = options
         self._vault = VaultClient(options, client, target=target, clock=clock)
         self._kv: KvV1 | KvV2 | None = None
+        # KV v2 items the last `read` found: `list_owned` right after it uses them instead of reading their
+        # metadata again. Used once; every write and delete drops it.
+        self._lock = threading.Lock()
+        self._just_read: dict[str, ActualItem] | None = None
 
     def address(self, destination: BaseModel, name: str) -> str:
         return f"{self.options.prefix}/{name}" if self.options.prefix else name
@@ -88,22 +93,33 @@ class VaultSink(Sink):
     def read(self, addresses: Sequence[str]) -> dict[str, ActualItem]:
         kv = self._store()
         found = parallel(lambda address: self._read_one(kv, address), list(addresses))
-        return {item.address: item for item in found if item is not None}
+        items = {item.address: item for item in found if item is not None}
+        with self._lock:
+            self._just_read = dict(items) if isinstance(kv, KvV2) else None
+        return items
 
     def list_owned(self, instance: str) -> dict[str, ActualItem]:
         kv = self._store()
+        with self._lock:
+            just_read, self._just_read = self._just_read or {}, None
         paths = walk(kv, self.options.prefix)
         if isinstance(kv, KvV1):
             items = [_v1_item(path, entry) for path, entry in zip(paths, parallel(kv.read, paths), strict=True)]
         else:
-            metas = parallel(kv.metadata, paths)
-            items = [_v2_listed(path, meta) for path, meta in zip(paths, metas, strict=True)]
+            unknown = [path for path in paths if path not in just_read]
+            metas = dict(zip(unknown, parallel(kv.metadata, unknown), strict=True))
+            items = [just_read[path] if path in just_read else _v2_listed(path, metas[path]) for path in paths]
         return {i.address: i for i in items if i is not None and i.owner is not None and i.owner.instance == instance}
+
+    def _forget_read(self) -> None:
+        with self._lock:
+            self._just_read = None
 
     def write(self, item: DesiredItem, actual: ActualItem | None) -> None:
         problems = self.check(item)
         if problems:
             raise PermanentError(" ".join(problems), target=self.target, address=item.address)
+        self._forget_read()
         kv = self._store()
         data = {key: value.reveal() for key, value in item.data.items()}
         if isinstance(kv, KvV1):
@@ -112,6 +128,7 @@ class VaultSink(Sink):
             self._write_v2(kv, item, actual, data)
 
     def delete(self, actual: ActualItem) -> None:
+        self._forget_read()
         kv = self._store()
         if isinstance(kv, KvV1):
             entry = kv.read(actual.address)

@@ -344,3 +344,24 @@ def test_destroy_spares_a_soft_deleted_secret_that_changed_hands(
     with pytest.raises(hvac.exceptions.InvalidPath):
         root.secrets.kv.v2.read_secret_metadata(ours)
     assert metadata(root, theirs)["custom_metadata"] == {MARKER_INSTANCE: "someone", MARKER_SYNC: "else"}
+
+
+def test_list_owned_right_after_read_reads_no_metadata_again(openbao: OpenBaoServer, vault_prefix: str) -> None:
+    """A plan's list_owned reuses what its read just found; a later one, or one after a write, asks Vault again."""
+    client, session = counted_client(openbao)
+    sink = VaultSink("vault-target", sink_options(openbao, vault_prefix), client)
+    addresses = [f"{vault_prefix}/app{i}" for i in range(3)]
+    for address in addresses:
+        sink.write(item(address, {"K": "v"}), None)
+    sink.read(addresses)
+    session.reset()
+    assert set(sink.list_owned(OWNER.instance)) == set(addresses)
+    assert session.count("GET", "secret/metadata/") == 0
+    assert set(sink.list_owned(OWNER.instance)) == set(addresses)
+    assert session.count("GET", "secret/metadata/") == 3
+    found = sink.read(addresses)
+    sink.write(item(addresses[0], {"K": "changed"}), found[addresses[0]])
+    session.reset()
+    owned = sink.list_owned(OWNER.instance)
+    assert session.count("GET", "secret/metadata/") == 3
+    assert owned[addresses[0]].version == "2"
