@@ -12,6 +12,7 @@ error, which is the point of least privilege.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -24,12 +25,12 @@ POLICY_VERSION = "2012-10-17"
 
 def source_patterns(manifest: Manifest) -> list[str]:
     """The source paths the syncs read: exact paths, and prefixes as `prefix*`."""
-    return sorted({s.spec.from_ + "*" if s.spec.is_prefix else s.spec.from_ for s in manifest.syncs})
+    return _narrowest({s.spec.from_ + "*" if s.spec.is_prefix else s.spec.from_ for s in manifest.syncs})
 
 
 def target_patterns(manifest: Manifest, target: str, sink: Sink) -> list[str]:
     """The addresses the syncs may write on `target`, each a pattern with `*` for what the source decides."""
-    return sorted(
+    return _narrowest(
         {
             sink.address(dest.options, dest.template.pattern())
             for sync in manifest.syncs
@@ -37,6 +38,12 @@ def target_patterns(manifest: Manifest, target: str, sink: Sink) -> list[str]:
             if dest.spec.target == target
         }
     )
+
+
+def _narrowest(patterns: set[str]) -> list[str]:
+    """The patterns, sorted, without those another pattern already covers (`prod/db` under `prod/*`)."""
+    wildcards = [(p, re.compile(".*".join(re.escape(part) for part in p.split("*")))) for p in patterns if "*" in p]
+    return sorted(p for p in patterns if not any(q != p and rx.fullmatch(p) for q, rx in wildcards))
 
 
 def governs_access(cls: type[Source] | type[Sink] | None) -> bool:

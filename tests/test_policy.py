@@ -127,3 +127,30 @@ def test_a_manifest_without_aws_is_refused(tmp_path: Path, registry: Registry, c
     assert "neither the source nor any target of the manifest uses an AWS connector" in err
     code, _, err = run(capsys, registry, "-c", str(path), "--source")
     assert "the source uses connector 'memory', which IAM does not govern" in err
+
+
+def test_patterns_covered_by_a_wildcard_are_left_out(tmp_path: Path, registry: Registry, capsys) -> None:
+    """An exact name under a wildcard pattern of the same target adds nothing; one outside it stays."""
+    path = tmp_path / "syncd.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            version: 1
+            instance: prod
+            source: {type: iam}
+            targets: {cloud: {type: iam}}
+            syncs:
+              - name: all
+                from: apps/
+                to: [{target: cloud, name: "prod/{relpath}"}]
+              - name: one
+                from: apps/db
+                to: [{target: cloud, name: prod/db}, {target: cloud, name: "prod-db[1]"}]
+            """
+        )
+    )
+    code, out, _ = run(capsys, registry, "-c", str(path))
+    assert code == 0
+    policies = json.loads(out)
+    assert policies["targets"]["cloud"]["Statement"][0]["Resource"] == ["arn:demo:prod-db[1]", "arn:demo:prod/*"]
+    assert policies["source"]["Statement"][0]["Resource"] == ["arn:demo:apps/*"]
