@@ -60,7 +60,7 @@ class SecretsManagerSink(Sink):
         self.api = SecretsApi(self.session, target, options.kms_key_id)
         self._lock = threading.Lock()
         self._listing: dict[str, SecretInfo] | None = None
-        # Addresses `check` or `write` saw holding a per-key item: their value is read raw, never parsed as JSON.
+        # Addresses `prepare` or `write` saw holding a per-key item: their value is read raw, never parsed as JSON.
         self._raw: set[str] = set()
 
     # What the core asks before any call
@@ -70,8 +70,11 @@ class SecretsManagerSink(Sink):
         return {"kms_key_id": wanted} if wanted else {}
 
     def check(self, item: DesiredItem) -> list[str]:
-        self._learn_layout(item)
         return layout.item_problems(item)
+
+    def prepare(self, items: Sequence[DesiredItem]) -> None:
+        for item in items:
+            self._learn_layout(item)
 
     def default_tags(self) -> Mapping[str, str]:
         return dict(self.options.tags)
@@ -122,6 +125,7 @@ class SecretsManagerSink(Sink):
         problems = self.check(item)
         if problems:
             raise PermanentError(" ".join(problems), target=self.target, address=item.address)
+        self._learn_layout(item)
         self._forget_listing()
         if actual is None:
             self._create(item)

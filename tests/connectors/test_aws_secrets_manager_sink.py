@@ -152,13 +152,18 @@ def test_a_raw_value_reads_under_the_last_name_segment(aws_fake: AwsFake, sink: 
     assert plain(found["prod/app/rds"]) == {"rds": '{"host": "db", "port": 5432}'}
 
 
-def test_a_per_key_json_value_reads_raw_once_checked(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
-    """A per-key value that is itself a JSON object of strings compares as the string it is: no endless drift."""
+def test_a_per_key_json_value_reads_raw_once_prepared(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """A per-key value that is itself a JSON object of strings compares as the string it is: no endless drift.
+
+    A fresh sink (a new run) learns the layout from `prepare`, as the engine calls it before `read`."""
     key_file = json.dumps({"type": "service_account", "private_key": "k"})
     desired = item(sink, "prod/gcp-key", {"KEY": key_file}, granularity=Granularity.PER_KEY)
-    assert sink.check(desired) == []
     sink.write(desired, None)
-    found = sink.read(["prod/gcp-key"])["prod/gcp-key"]
+    unprepared = make_sink(aws_fake)
+    assert sorted(plain(unprepared.read(["prod/gcp-key"])["prod/gcp-key"])) == ["private_key", "type"]
+    fresh = make_sink(aws_fake)
+    fresh.prepare([desired])
+    found = fresh.read(["prod/gcp-key"])["prod/gcp-key"]
     assert list(plain(found).values()) == [key_file]
 
 
