@@ -29,7 +29,7 @@ from connectors._vault_errors import Denied
 from connectors._vault_kv import KvV1, KvV2, Metadata, State, parallel, text, walk
 from connectors._vault_options import VaultSourceOptions, clean_path
 from syncd.connector import Source
-from syncd.errors import SourceError, SyncdError, TransientError
+from syncd.errors import SourceError, SyncdError
 from syncd.model import SourceSecret
 from syncd.secret import Secret
 
@@ -76,11 +76,8 @@ class VaultSource(Source):
             except SyncdError as exc:
                 return exc
 
-        found = dict(zip(paths, parallel(read_one, list(paths)), strict=True))
-        transient = next((error for error in found.values() if isinstance(error, TransientError)), None)
-        if transient is not None:
-            raise transient
-        return found
+        # A TransientError comes back for its path like any other: the core reads those paths again.
+        return dict(zip(paths, parallel(read_one, list(paths)), strict=True))
 
     def list(self, prefix: str) -> list[str]:
         folder = self._key(prefix, allow_root=True)
