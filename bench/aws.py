@@ -6,8 +6,9 @@ Runs the real pipeline (manifest → file source → expand → diff → apply) 
 middleware of `tests/fakes/aws.py`. The server runs in a child process, so
 the wall time and peak memory are syncd's alone. Prints a Markdown table.
 
-    python bench/aws.py              # 100, 1000, 10000
-    python bench/aws.py 100 1000     # chosen sizes
+    python bench/aws.py                  # 100, 1000, 10000
+    python bench/aws.py 100 1000         # chosen sizes
+    python bench/aws.py --only sm 10000  # one target: sm or ssm (moto's SSM slows down past ~5,000 parameters)
 """
 
 from __future__ import annotations
@@ -110,12 +111,15 @@ def _calls(fake: RemoteFake) -> str:
     return ", ".join(f"{op}={n}" for op, n in sorted(counts.items())) or "none"
 
 
-def run(fake: RemoteFake, size: int) -> list[tuple[str, ...]]:
+def run(fake: RemoteFake, size: int, only: str | None = None) -> list[tuple[str, ...]]:
     fake.reset()
     work = Path(tempfile.mkdtemp(prefix="syncd-bench-aws-"))
     secrets = {"apps": {f"app{i:05d}": {"user": f"user{i}", "password": f"pw-{i}-bench"} for i in range(size)}}
     (work / "secrets.json").write_text(json.dumps(secrets))
-    (work / "syncd.yaml").write_text(textwrap.dedent(MANIFEST.format(endpoint=fake.endpoint)))
+    text = textwrap.dedent(MANIFEST.format(endpoint=fake.endpoint))
+    if only:
+        text = "\n".join(line for line in text.splitlines() if not _other_target(line, only))
+    (work / "syncd.yaml").write_text(text)
     manifest = load_manifest(work / "syncd.yaml", default_registry())
     sinks = {name: manifest.open_sink(name) for name in manifest.spec.targets}
     rows = []
@@ -129,7 +133,7 @@ def run(fake: RemoteFake, size: int) -> list[tuple[str, ...]]:
         return make_plan(manifest, manifest.open_source(), sinks, allow_mass_delete=True)
 
     def apply(planned: Any) -> Any:
-        return apply_plan(planned, sinks, concurrency={"sm": 16, "ssm": 16})
+        return apply_plan(planned, sinks, concurrency=dict.fromkeys(sinks, 16))
 
     first = step("plan (empty)", plan)
     created = step("apply (create all)", lambda: apply(first))
@@ -145,7 +149,16 @@ def run(fake: RemoteFake, size: int) -> list[tuple[str, ...]]:
     return rows
 
 
+def _other_target(line: str, only: str) -> bool:
+    """True for the manifest lines of the target that is not `only` (its target entry and its `to` entry)."""
+    other = {"sm": "ssm", "ssm": "sm"}[only]
+    return line.lstrip().startswith((f"{other}:", f"- {{target: {other},"))
+
+
 def main(argv: list[str]) -> None:
+    only = None
+    if argv[:1] == ["--only"]:
+        only, argv = argv[1], argv[2:]
     sizes = [int(a) for a in argv] or [100, 1000, 10000]
     logs.configure("warning")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -156,7 +169,7 @@ def main(argv: list[str]) -> None:
     fake = RemoteFake()
     try:
         for size in sizes:
-            for row in run(fake, size):
+            for row in run(fake, size, only):
                 print("| " + " | ".join(row) + " |", flush=True)
     finally:
         fake.stop()
