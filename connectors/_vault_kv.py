@@ -29,21 +29,27 @@ class CasMismatch(Exception):
 
 @dataclass(frozen=True)
 class Entry:
-    """One read of a KV path. `data` is None when the version read is deleted or destroyed."""
+    """One read of a KV path. `data` is None when the version read is deleted or destroyed.
+
+    `created` is that version's created_time, which tells a version 1 written after `kv metadata delete` from
+    the version 1 before it.
+    """
 
     data: dict[str, Any] | None
     version: int | None = None
     custom_metadata: Mapping[str, str] = field(default_factory=dict)
     state: State = "live"
+    created: str | None = None
 
 
 @dataclass(frozen=True)
 class Metadata:
-    """A KV v2 path's metadata: its current version, each version's state, and its custom_metadata."""
+    """A KV v2 path's metadata: its current version, each version's state and created_time, its custom_metadata."""
 
     current_version: int
     custom_metadata: Mapping[str, str]
     states: Mapping[int, State]
+    created_times: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def live(self) -> bool:
@@ -51,6 +57,9 @@ class Metadata:
 
     def state(self, version: int) -> State:
         return self.states.get(version, "missing")
+
+    def created(self, version: int) -> str | None:
+        return self.created_times.get(version)
 
 
 def parallel(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
@@ -94,9 +103,11 @@ class KvV2:
                 meta = ((exc.json or {}).get("data") or {}).get("metadata") if isinstance(exc.json, dict) else None
                 if not meta:
                     return None
-                return Entry(None, meta.get("version"), meta.get("custom_metadata") or {}, _state(meta))
+                custom = meta.get("custom_metadata") or {}
+                return Entry(None, meta.get("version"), custom, _state(meta), meta.get("created_time"))
             meta = answer["data"]["metadata"]
-            return Entry(answer["data"]["data"] or {}, meta["version"], meta.get("custom_metadata") or {})
+            custom = meta.get("custom_metadata") or {}
+            return Entry(answer["data"]["data"] or {}, meta["version"], custom, "live", meta.get("created_time"))
 
         return self.vault.call(get, self._op("read", "data", path))
 
@@ -108,8 +119,10 @@ class KvV2:
                 data = client.secrets.kv.v2.read_secret_metadata(path, mount_point=self.mount)["data"]
             except hvac.exceptions.InvalidPath:
                 return None
-            states = {int(number): _state(info) for number, info in (data.get("versions") or {}).items()}
-            return Metadata(data.get("current_version") or 0, data.get("custom_metadata") or {}, states)
+            versions = {int(number): info for number, info in (data.get("versions") or {}).items()}
+            states = {number: _state(info) for number, info in versions.items()}
+            created = {number: info["created_time"] for number, info in versions.items() if info.get("created_time")}
+            return Metadata(data.get("current_version") or 0, data.get("custom_metadata") or {}, states, created)
 
         return self.vault.call(get, self._op("read", "metadata", path, optional=optional))
 

@@ -8,9 +8,18 @@ marker (keeping other custom_metadata keys), then writes the data with
 check-and-set on that version, so an edit made since the plan is never
 lost: it fails the change, asking for a new plan. Stamping before writing
 means an interrupted create converges on the next run instead of leaving
-data without a marker. A delete soft-deletes the version the plan saw
-(restorable with `undelete`) and takes the marker off, or with
-`destroy_on_delete` removes the metadata and every version.
+data without a marker; a retry that finds only that marker changed since
+the plan (same version) finishes the write. A delete soft-deletes the
+version the plan saw (restorable with `undelete`) and takes the marker off,
+or with `destroy_on_delete` removes the metadata and every version.
+
+A path whose latest version is deleted or destroyed but whose metadata
+still carries a marker (someone ran `vault kv delete` on it) reads as
+pending deletion with that owner: the core then restores it if it is this
+instance's and leaves it as a conflict otherwise. Without a marker (syncd's
+own delete takes it off) it reads as absent, and a create writes the next
+version. Whatever the plan says, a write never lands on a path whose marker
+names another instance.
 
 KV v1 has no metadata: the marker is a reserved key in the data, removed
 on read, and there is no check-and-set, only a read of the owner just
@@ -109,7 +118,12 @@ class VaultSink(Sink):
             unknown = [path for path in paths if path not in just_read]
             metas = dict(zip(unknown, parallel(kv.metadata, unknown), strict=True))
             items = [just_read[path] if path in just_read else _v2_listed(path, metas[path]) for path in paths]
-        return {i.address: i for i in items if i is not None and i.owner is not None and i.owner.instance == instance}
+        # Pending items (latest version deleted) are not owned-live: the diff neither prunes nor counts them.
+        return {
+            i.address: i
+            for i in items
+            if i is not None and not i.pending_deletion and i.owner is not None and i.owner.instance == instance
+        }
 
     def _forget_read(self) -> None:
         with self._lock:
@@ -172,38 +186,53 @@ class VaultSink(Sink):
             entry = kv.read(address)
             return None if entry is None else _v1_item(address, entry, with_data=True)
         entry = kv.read(address)
-        if entry is None or entry.state != "live" or entry.data is None:
+        if entry is None:
             return None
-        return ActualItem(
-            address=address,
-            owner=_owner(entry.custom_metadata),
-            data=_secrets(entry.data),
-            version=str(entry.version),
-        )
+        owner = _owner(entry.custom_metadata)
+        version = str(entry.version) if entry.version is not None else None
+        if entry.state != "live" or entry.data is None:
+            # Vault answers a deleted latest version with its metadata, marker included: no further request.
+            if owner is None:
+                return None
+            return ActualItem(address=address, owner=owner, version=version, pending_deletion=True)
+        return ActualItem(address=address, owner=owner, data=_secrets(entry.data), version=version)
 
     def _write_v2(self, kv: KvV2, item: DesiredItem, actual: ActualItem | None, data: dict[str, str]) -> None:
         meta = kv.metadata(item.address)
         current = meta.current_version if meta else 0
-        if meta is not None and meta.live and not _as_planned(actual, meta):
+        marker = _owner(meta.custom_metadata) if meta else None
+        self._not_anothers(item, marker)
+        # A live path must be as the plan saw it, or differ only by the marker a failed try of this write
+        # stamped. A deleted one (restored, or written again) is guarded by the marker check and check-and-set.
+        if meta is not None and meta.live and not _as_planned(actual, meta) and not _stamped_by(item, actual, meta):
             # Moved since the plan. Only a retry of this very write (its answer lost) may go on.
-            if _owner(meta.custom_metadata) == item.owner and self._holds(kv, item.address, current, data):
+            if marker == item.owner and self._holds(kv, item.address, current, data):
                 return
+            if marker == item.owner:
+                # A failed try of this write stamped the marker: someone else's version must not keep it.
+                self._take_back(kv, item.address, meta.custom_metadata, actual)
             raise self._moved(item, actual, current)
         before = dict(meta.custom_metadata) if meta else {}
-        stamped = {**before, MARKER_INSTANCE: item.owner.instance, MARKER_SYNC: item.owner.sync}
+        stamped = _with_owner(before, item.owner)
         if stamped != before:
             kv.set_custom_metadata(item.address, stamped, exists=meta is not None)
         try:
             kv.write(item.address, data, cas=current)
         except CasMismatch:
-            if stamped != before:
-                kv.set_custom_metadata(item.address, before, exists=True)
+            self._take_back(kv, item.address, stamped, actual)
             raise self._moved(item, actual, None) from None
+
+    def _take_back(self, kv: KvV2, address: str, custom: Mapping[str, str], actual: ActualItem | None) -> None:
+        """Put back the marker the plan saw (none for a create or an adopt) where this write stamped its own."""
+        planned = _with_owner(custom, actual.owner if actual is not None else None)
+        if planned != dict(custom):
+            kv.set_custom_metadata(address, planned, exists=True)
 
     def _write_v1(self, kv: KvV1, item: DesiredItem, actual: ActualItem | None, data: dict[str, str]) -> None:
         entry = kv.read(item.address)
         if entry is not None:
             owner = _v1_owner(entry.data or {})
+            self._not_anothers(item, owner)
             # The owner the plan saw, or this item's own (a retry of this write, whose answer was lost).
             if owner != item.owner and (actual is None or owner != actual.owner):
                 raise self._moved(item, actual, None)
@@ -221,6 +250,15 @@ class VaultSink(Sink):
             target=self.target,
             address=item.address,
         )
+
+    def _not_anothers(self, item: DesiredItem, marker: Ownership | None) -> None:
+        """Refuse a path another instance owns, whatever the plan says (the diff never plans such a write)."""
+        if marker is not None and marker.instance != item.owner.instance:
+            raise PermanentError(
+                f"carries the ownership marker of syncd instance {marker.instance!r}; nothing was written",
+                target=self.target,
+                address=item.address,
+            )
 
     def _still_owned(self, actual: ActualItem, owner: Ownership | None) -> None:
         if owner != actual.owner:
@@ -249,6 +287,19 @@ def _as_planned(actual: ActualItem | None, meta: Metadata) -> bool:
     )
 
 
+def _stamped_by(item: DesiredItem, actual: ActualItem | None, meta: Metadata) -> bool:
+    """Whether a live path differs from the plan only by carrying `item`'s marker, at the planned version.
+
+    That is a retry of an adopting or owner-moving write whose marker was stamped but whose data write failed:
+    the data is still the version the plan saw, so check-and-set on it finishes the write safely.
+    """
+    return (
+        actual is not None
+        and actual.version == str(meta.current_version)
+        and _owner(meta.custom_metadata) == item.owner
+    )
+
+
 def _owner(custom: Mapping[str, str]) -> Ownership | None:
     instance, sync = custom.get(MARKER_INSTANCE), custom.get(MARKER_SYNC)
     return Ownership(instance, sync) if instance and sync else None
@@ -256,6 +307,12 @@ def _owner(custom: Mapping[str, str]) -> Ownership | None:
 
 def _without_marker(custom: Mapping[str, str]) -> dict[str, str]:
     return {key: value for key, value in custom.items() if key not in (MARKER_INSTANCE, MARKER_SYNC)}
+
+
+def _with_owner(custom: Mapping[str, str], owner: Ownership | None) -> dict[str, str]:
+    """`custom` with `owner`'s marker in place of any marker it has; without one when `owner` is None."""
+    marker = {MARKER_INSTANCE: owner.instance, MARKER_SYNC: owner.sync} if owner is not None else {}
+    return {**_without_marker(custom), **marker}
 
 
 def _v1_owner(data: Mapping[str, Any]) -> Ownership | None:

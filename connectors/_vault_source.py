@@ -4,7 +4,9 @@ KV v2 values may be pinned to a version with the `versions` option. The
 source remembers what it read (per instance, and the daemon keeps its
 instance across runs): a later read of an unchanged KV v2 path reads only
 its metadata and takes the keys from memory; the data is read again only
-when the version moved. `list` fetches each path's metadata anyway (to
+when the version, or that version's created_time, moved (a path removed
+with `kv metadata delete` and written again starts again at version 1,
+with a new created_time). `list` fetches each path's metadata anyway (to
 leave out secrets whose latest version is deleted), and the read that
 follows uses it instead of asking again. A policy that grants no `read`
 on the metadata paths turns both off, once: every read then fetches the
@@ -39,7 +41,13 @@ log = logging.getLogger("syncd.connectors.vault")
 @dataclass(frozen=True)
 class _Read:
     version: int
+    # The version's created_time: a path deleted with `kv metadata delete` and written again restarts at 1.
+    created: str | None
     data: Mapping[str, Secret]
+
+    def still(self, version: int, meta: Metadata) -> bool:
+        """Whether `version` in `meta` is the very version read, not only one with the same number."""
+        return self.version == version and self.created is not None and self.created == meta.created(version)
 
 
 class VaultSource(Source):
@@ -124,7 +132,7 @@ class VaultSource(Source):
         if meta is not None:
             wanted = pin or meta.current_version
             self._check(key, wanted, meta.state(wanted), pinned=pin is not None)
-            if cached is not None and cached.version == wanted:
+            if cached is not None and cached.still(wanted, meta):
                 return SourceSecret(path=path, data=cached.data, version=str(wanted))
         entry = kv.read(key, wanted)
         if entry is None or entry.version is None:
@@ -134,7 +142,7 @@ class VaultSource(Source):
         self._check(key, entry.version, entry.state, pinned=pin is not None)
         data = self._values(key, entry.data)
         with self._lock:
-            self._cache[key] = _Read(entry.version, data)
+            self._cache[key] = _Read(entry.version, entry.created, data)
         return SourceSecret(path=path, data=data, version=str(entry.version))
 
     def _metadata(self, kv: KvV2, key: str) -> Metadata | None:

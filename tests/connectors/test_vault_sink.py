@@ -9,12 +9,15 @@ from collections.abc import Callable
 
 import hvac
 import pytest
+import requests
 
 from connectors._vault_sink import MAX_PATH_LENGTH, OWNER_KEY
 from connectors.vault import VaultSink
 from syncd.connector import MARKER_INSTANCE, MARKER_SYNC
+from syncd.diff import Policy, diff_item
 from syncd.errors import PermanentError
-from syncd.model import Ownership
+from syncd.model import Action, Ownership
+from syncd.retry import RetryPolicy
 from syncd.testing.contract import PlantUnowned, SinkContract
 from tests.connectors.vault_support import (
     OWNER,
@@ -365,3 +368,136 @@ def test_list_owned_right_after_read_reads_no_metadata_again(openbao: OpenBaoSer
     owned = sink.list_owned(OWNER.instance)
     assert session.count("GET", "secret/metadata/") == 3
     assert owned[addresses[0]].version == "2"
+
+
+def test_another_instances_soft_deleted_secret_is_a_conflict_and_never_written(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """A path another instance owns whose latest version was soft-deleted reads as pending with that owner: the
+    diff makes it a conflict, and a write refuses it whatever the plan says."""
+    path = f"{vault_prefix}/theirs"
+    make_sink(openbao, vault_prefix).write(item(path, {"k": "theirs"}, owner=OTHER), None)
+    root.secrets.kv.v2.delete_latest_version_of_secret(path)
+    sink = make_sink(openbao, vault_prefix)
+    wanted = item(path, {"k": PLANTED})
+    actual = sink.read([path]).get(path)
+    assert actual is not None
+    assert (actual.owner, actual.data, actual.version, actual.pending_deletion) == (OTHER, None, "1", True)
+    change = diff_item(OWNER.instance, wanted, actual, Policy())
+    assert change.action is Action.CONFLICT
+    assert sink.list_owned(OTHER.instance) == {}
+    for planned in (actual, None):
+        error = permanent_error(lambda planned=planned: sink.write(wanted, planned))
+        assert str(error) == (
+            f"target 'vault-target', item '{path}': carries the ownership marker of syncd instance "
+            f"'{OTHER.instance}'; nothing was written"
+        )
+    meta = metadata(root, path)
+    assert meta["current_version"] == 1 and meta["versions"]["1"]["deletion_time"]
+    assert meta["custom_metadata"] == {MARKER_INSTANCE: OTHER.instance, MARKER_SYNC: OTHER.sync}
+
+
+def test_a_write_never_lands_on_another_instances_live_secret(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """Defence in depth: even with a plan that saw the other owner, a write over another instance's marker fails."""
+    path = f"{vault_prefix}/theirs"
+    sink = make_sink(openbao, vault_prefix)
+    sink.write(item(path, {"k": "theirs"}, owner=OTHER), None)
+    planned = sink.read([path])[path]
+    assert "carries the ownership marker of syncd instance" in str(
+        permanent_error(lambda: sink.write(item(path, {"k": PLANTED}), planned))
+    )
+    assert data_at(root, path) == {"k": "theirs"} and metadata(root, path)["current_version"] == 1
+
+
+def test_kv1_a_write_never_lands_on_another_instances_secret(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """On KV v1 too, a write over another instance's marker fails, even with a plan that saw that owner."""
+    mount = ensure_kv1(root)
+    path = f"{vault_prefix}/theirs"
+    sink = make_sink(openbao, vault_prefix, mount=mount)
+    sink.write(item(path, {"k": "theirs"}, owner=OTHER), None)
+    planned = sink.read([path])[path]
+    assert "carries the ownership marker of syncd instance" in str(
+        permanent_error(lambda: sink.write(item(path, {"k": PLANTED}), planned))
+    )
+    stored = root.secrets.kv.v1.read_secret(path, mount_point=mount)["data"]
+    assert stored["k"] == "theirs"
+
+
+def test_our_soft_deleted_secret_is_restored_with_a_new_version(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """Our own path soft-deleted by hand (marker kept) reads as pending, is not listed as owned, and the diff's
+    restore writes the next version with check-and-set on the deleted one."""
+    path = f"{vault_prefix}/ours"
+    sink = make_sink(openbao, vault_prefix)
+    sink.write(item(path, {"k": "one"}), None)
+    root.secrets.kv.v2.delete_latest_version_of_secret(path)
+    actual = sink.read([path])[path]
+    assert (actual.owner, actual.data, actual.version, actual.pending_deletion) == (OWNER, None, "1", True)
+    assert sink.list_owned(OWNER.instance) == {}  # right after read, from what it found
+    assert sink.list_owned(OWNER.instance) == {}  # from the metadata
+    wanted = item(path, {"k": "two"})
+    change = diff_item(OWNER.instance, wanted, actual, Policy())
+    assert (change.action, change.reasons) == (Action.CREATE, ("restore from scheduled deletion",))
+    sink.write(wanted, actual)
+    found = sink.read([path])[path]
+    assert (found.version, found.owner, found.pending_deletion, plain(found.data)) == ("2", OWNER, False, {"k": "two"})
+    assert metadata(root, path)["versions"]["1"]["deletion_time"]
+
+
+@pytest.mark.parametrize("before", [None, Ownership(OWNER.instance, "old-sync")], ids=["adopt", "owner-move"])
+def test_a_transient_failure_after_stamping_the_marker_is_finished_by_the_retry(
+    openbao: OpenBaoServer, root, vault_prefix: str, before: Ownership | None
+) -> None:
+    """Adopting (or moving to another sync) stamps the marker first; when the data write then fails transiently,
+    the core's retry finds only its own marker changed, and writes the data with check-and-set on the planned
+    version."""
+    path = f"{vault_prefix}/taken-over"
+    if before is None:
+        root.secrets.kv.v2.create_or_update_secret(path, {"k": "old"})
+    else:
+        make_sink(openbao, vault_prefix).write(item(path, {"k": "old"}, owner=before), None)
+    client, session = counted_client(openbao)
+    sink = VaultSink("vault-target", sink_options(openbao, vault_prefix, kv_version=2), client)
+    planned = sink.read([path])[path]
+    assert (planned.owner, planned.version) == (before, "1")
+    failed: list[str] = []
+
+    def fail_once(call: str) -> None:
+        if call == f"POST secret/data/{path}" and not failed:
+            failed.append(call)
+            raise requests.ConnectionError("connection reset")
+
+    session.before = fail_once
+    _, attempts = RetryPolicy(attempts=3, initial_delay=0).call(lambda: sink.write(item(path, {"k": "new"}), planned))
+    assert (failed, attempts) == ([f"POST secret/data/{path}"], 2)
+    meta = metadata(root, path)
+    assert meta["current_version"] == 2
+    assert meta["custom_metadata"] == {MARKER_INSTANCE: OWNER.instance, MARKER_SYNC: OWNER.sync}
+    assert data_at(root, path) == {"k": "new"}
+
+
+def test_a_retry_after_the_marker_was_stamped_still_fails_when_the_path_moved(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """The retry finishes only a path still at the planned version: a version written meanwhile is kept, and the
+    marker the failed try stamped is taken back."""
+    path = f"{vault_prefix}/raced"
+    root.secrets.kv.v2.create_or_update_secret(path, {"k": "old"})
+    client, session = counted_client(openbao)
+    sink = VaultSink("vault-target", sink_options(openbao, vault_prefix, kv_version=2), client)
+    planned = sink.read([path])[path]
+
+    def fail_and_sneak_in(call: str) -> None:
+        if call == f"POST secret/data/{path}":
+            session.before = None
+            root.secrets.kv.v2.create_or_update_secret(path, {"k": "sneaked in"})
+            raise requests.ConnectionError("connection reset")
+
+    session.before = fail_and_sneak_in
+    error = permanent_error(
+        lambda: RetryPolicy(attempts=3, initial_delay=0).call(lambda: sink.write(item(path, {"k": PLANTED}), planned))
+    )
+    assert "changed in Vault since the plan (version 1 then, version 2 now)" in str(error)
+    assert data_at(root, path) == {"k": "sneaked in"}
+    assert not metadata(root, path)["custom_metadata"]

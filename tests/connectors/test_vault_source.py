@@ -192,6 +192,23 @@ def test_an_unchanged_secret_costs_one_metadata_read(openbao: OpenBaoServer, roo
     assert (third.version, plain(third.data)) == ("2", {"k": "v2"})
 
 
+def test_a_path_deleted_and_written_again_is_read_again(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """After `kv metadata delete` and a new put, the version starts again at 1: the cache still sees the change."""
+    path = f"{vault_prefix}/reborn"
+    put(root, path, {"k": "before"})
+    source = make_source(openbao)
+    assert (source.read(path).version, plain(source.read(path).data)) == ("1", {"k": "before"})
+    root.secrets.kv.v2.delete_metadata_and_all_versions(path)
+    put(root, path, {"k": "after"})
+    again = source.read(path)
+    assert (again.version, plain(again.data)) == ("1", {"k": "after"})
+    paths = source.list(f"{vault_prefix}/")
+    root.secrets.kv.v2.delete_metadata_and_all_versions(path)
+    put(root, path, {"k": "third"})
+    source.list(f"{vault_prefix}/")
+    assert paths == [path] and plain(source.read(path).data) == {"k": "third"}
+
+
 def test_a_read_after_list_uses_the_metadata_list_fetched(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
     """list reads each path's metadata; the reads that follow do not read it again."""
     for name in ("a", "b"):
