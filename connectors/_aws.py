@@ -59,6 +59,8 @@ TRANSIENT_CODES = frozenset(
         "ServiceUnavailableException",
         "RequestTimeout",
         "RequestTimeoutException",
+        # SSM: another update of the same parameter is in progress.
+        "TooManyUpdates",
     }
 )
 ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
@@ -89,7 +91,8 @@ KMS_CODES = frozenset(
         "NotFoundException",
     }
 )
-_QUOTED_VALUE = re.compile(r"(?is)value\s*'.*?'\s*at")
+# Greedy, to the last "' at": a value may itself hold "' at".
+_QUOTED_VALUE = re.compile(r"(?is)value\s*'.*'\s*at")
 
 
 class AwsConnection(Options):
@@ -321,7 +324,13 @@ class AwsSession:
                 "expiry_time": expiry.isoformat(),
             }
 
-        session._session._credentials = DeferredRefreshableCredentials(refresh_using=fetch, method="sts-assume-role")
+        credentials = DeferredRefreshableCredentials(refresh_using=fetch, method="sts-assume-role")
+        # botocore refreshes when less than 15 minutes (advisory) or 10 (mandatory) remain: a session of 15 to 20
+        # minutes would then be refreshed on every call. Refresh in the last third and sixth of the session instead.
+        duration = options.role_duration_seconds
+        credentials._advisory_refresh_timeout = min(credentials._advisory_refresh_timeout, duration // 3)
+        credentials._mandatory_refresh_timeout = min(credentials._mandatory_refresh_timeout, duration // 6)
+        session._session._credentials = credentials
 
     def _check_account(self) -> None:
         sts = self._boto_session().client(

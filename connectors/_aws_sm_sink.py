@@ -137,11 +137,15 @@ class SecretsManagerSink(Sink):
                 target=self.target,
                 address=item.address,
             )
-        if actual.pending_deletion:
+        info = self._still_as_planned(actual)
+        if info.scheduled_for_deletion:
+            if info.owner is None or info.owner.instance != item.owner.instance:
+                raise PermanentError(
+                    "the secret is scheduled for deletion by its owner; it was left alone",
+                    target=self.target,
+                    address=item.address,
+                )
             self._restore(item.address)
-        elif actual.owner is None and actual.data is None:
-            # An unmarked secret reads without a value only while it is scheduled for deletion.
-            self._restore_if_scheduled(item.address)
         self._update(item, actual)
 
     def delete(self, actual: ActualItem) -> None:
@@ -150,13 +154,7 @@ class SecretsManagerSink(Sink):
         info = self.api.describe(address)
         if info is None or info.scheduled_for_deletion:
             return
-        if info.owner != actual.owner:
-            raise PermanentError(
-                "the secret no longer carries the ownership marker it was planned with, so it was left alone; "
-                "run plan again",
-                target=self.target,
-                address=address,
-            )
+        self._check_marker(info, actual)
         if self.options.force_delete:
             params: dict[str, Any] = {"ForceDeleteWithoutRecovery": True}
         else:
@@ -218,8 +216,8 @@ class SecretsManagerSink(Sink):
         self, info: SecretInfo, *, data: Mapping[str, Secret] | None = None, version: str | None = None
     ) -> ActualItem:
         owner = info.owner
-        # Someone else's secret scheduled for deletion is not ours to restore: it reads as a conflict, not as pending.
-        pending = info.scheduled_for_deletion and owner is not None
+        # Whoever scheduled it: the core restores only this instance's, and makes anyone else's a conflict.
+        pending = info.scheduled_for_deletion
         return ActualItem(
             address=info.name,
             owner=owner,
@@ -288,10 +286,27 @@ class SecretsManagerSink(Sink):
     def _restore(self, address: str) -> None:
         self.api.call("RestoreSecret", address=address, SecretId=address)
 
-    def _restore_if_scheduled(self, address: str) -> None:
-        info = self.api.describe(address)
-        if info is not None and info.scheduled_for_deletion:
-            self._restore(address)
+    def _still_as_planned(self, actual: ActualItem) -> SecretInfo:
+        """The secret as it is now (one DescribeSecret), refusing one deleted or re-marked since the plan read it."""
+        info = self.api.describe(actual.address)
+        if info is None:
+            raise PermanentError(
+                "the secret was deleted since the plan was made; nothing was written (plan again)",
+                target=self.target,
+                address=actual.address,
+            )
+        self._check_marker(info, actual)
+        return info
+
+    def _check_marker(self, info: SecretInfo, actual: ActualItem) -> None:
+        if info.owner != actual.owner:
+            whose = f"syncd instance {info.owner.instance!r}" if info.owner else "nobody syncd knows"
+            raise PermanentError(
+                f"the secret's ownership marker changed since the plan (it now belongs to {whose}); "
+                "it was left alone (plan again)",
+                target=self.target,
+                address=actual.address,
+            )
 
 
 def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:

@@ -16,11 +16,11 @@ from typing import Any
 from pydantic import Field
 
 from connectors import _aws_sm_layout as layout
-from connectors._aws import AwsConnection, AwsSession
+from connectors._aws import TRANSIENT_CODES, AwsConnection, AwsSession
 from connectors._aws_sm_api import NOT_FOUND, SCHEDULED, SecretsApi
 from connectors._aws_sm_policy import source_statements
 from syncd.connector import Source
-from syncd.errors import SourceError, SyncdError
+from syncd.errors import SourceError, SyncdError, TransientError
 from syncd.model import SourceSecret
 
 _WHY = {
@@ -69,7 +69,9 @@ class SecretsManagerSource(Source):
                 continue
             code = answer.errors.get(path, "no answer")
             why = _WHY.get(code, f"cannot be read ({code})")
-            found[path] = SourceError(f"secret {path!r} {why} in {self._where()}")
+            # Throttling or an AWS fault on one secret: the core reads that path again.
+            kind = TransientError if code in TRANSIENT_CODES else SourceError
+            found[path] = kind(f"secret {path!r} {why} in {self._where()}")
         return found
 
     def list(self, prefix: str) -> list[str]:

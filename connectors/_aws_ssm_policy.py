@@ -18,9 +18,11 @@ SINK_ACTIONS = (
     "ssm:AddTagsToResource",
     "ssm:DeleteParameter",
     "ssm:GetParameters",
-    "ssm:ListTagsForResource",
     "ssm:PutParameter",
 )
+# Reading tags shows no value. It is granted on every parameter of the region, because `list_owned` must learn
+# the sync of owned parameters outside today's patterns (left by a removed sync): denied, it would fail the target.
+TAG_READ_ACTIONS = ("ssm:ListTagsForResource",)
 SOURCE_ACTIONS = ("ssm:GetParametersByPath",)
 DESCRIBE_ACTIONS = ("ssm:DescribeParameters",)
 # Standard parameters are encrypted by kms:Encrypt, Advanced ones through a data key; reads decrypt.
@@ -49,7 +51,8 @@ def _kms_statement(
     actions: Sequence[str], key_id: str | None, *, partition: str, region: str, account: str
 ) -> dict[str, Any]:
     """KMS use through SSM in `region`: on one key when `key_id` names it, else on any key of the account."""
-    via_ssm = {"kms:ViaService": f"ssm.{region}.amazonaws.com"}
+    suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    via_ssm = {"kms:ViaService": f"ssm.{region}.{suffix}"}
     any_key = f"arn:{partition}:kms:{region}:{account}:key/*"
     if key_id is None:
         return _statement("SyncdSsmKms", actions, [any_key], StringEquals=via_ssm)
@@ -88,8 +91,10 @@ def sink_statements(
     key policy already lets the account's principals use it through SSM.
     """
     arns = _arns(patterns, partition=partition, region=region, account=account)
+    every_parameter = f"arn:{partition}:ssm:{region}:{account}:parameter/*"
     statements = [
         _statement("SyncdSsmDescribe", DESCRIBE_ACTIONS, ["*"]),
+        _statement("SyncdSsmReadTags", TAG_READ_ACTIONS, [every_parameter]),
         _statement("SyncdSsmParameters", SINK_ACTIONS, arns),
     ]
     if kms_key_id is not None:

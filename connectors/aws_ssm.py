@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import field_validator
@@ -265,6 +266,9 @@ class SsmSink(Sink):
             actual = self._create(item)
             if actual is None:
                 return
+        elif not self._still_as_planned(actual):
+            # Deleted since the plan: made anew below by PutParameter with Overwrite, then tagged.
+            actual = replace(actual, owner=None, tags={}, data=None)
         held = {**actual.tags, **(marker_tags(actual.owner) if actual.owner else {})}
         if _needs_put(item, actual) and self._put(item, actual, overwrite=True) == 1:
             # Version 1: the parameter was deleted after it was read and Overwrite made it anew, without tags.
@@ -327,10 +331,32 @@ class SsmSink(Sink):
         return None if answer is None else int(answer.get("Version", 0))
 
     def delete(self, actual: ActualItem) -> None:
-        """DeleteParameter; a parameter already gone is success."""
+        """DeleteParameter, after checking the marker is still the planned one; a parameter already gone is success.
+
+        SSM keeps no deleted parameter, so the marker is read again first (one ListTagsForResource): a parameter
+        someone took over since the plan is left alone.
+        """
+        if not self._still_as_planned(actual):
+            return
         self._api.call(
             "DeleteParameter", {"Name": actual.address}, address=actual.address, absent=("ParameterNotFound",)
         )
+
+    def _still_as_planned(self, actual: ActualItem) -> bool:
+        """False when the parameter is gone; raises when its ownership marker changed since the plan read it."""
+        tags = self._tags.list_tags(actual.address)
+        if tags is None:
+            return False
+        now = owner_from_tags(tags)
+        if now != actual.owner:
+            whose = f"syncd instance {now.instance!r} (sync {now.sync!r})" if now else "nobody syncd knows"
+            raise PermanentError(
+                f"the parameter's ownership marker changed since the plan (it now belongs to {whose}); "
+                "it was left alone (plan again)",
+                target=self.target,
+                address=actual.address,
+            )
+        return True
 
     def close(self) -> None:
         self._api.close()

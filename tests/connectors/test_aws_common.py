@@ -230,3 +230,22 @@ def test_options_from_references_are_checked_once_resolved(tmp_path, capsys, aws
     assert f"{manifest}:6:" in err and "targets.aws.role_arn: must be an IAM role ARN" in err
     assert "not-an-arn" not in err
     assert aws_fake.calls == []
+
+
+def test_a_short_role_session_is_not_refreshed_on_every_call(aws_fake: AwsFake) -> None:
+    """The shortest session AWS allows (900 s) is assumed once for a burst of calls, not once per call."""
+    aws = session(aws_fake, role_arn=ROLE, role_duration_seconds=900)
+    sm = aws.client("secretsmanager")
+    for _ in range(5):
+        sm.list_secrets()
+    assert aws_fake.count("AssumeRole") == 1
+
+
+def test_too_many_updates_is_transient() -> None:
+    assert isinstance(translated(client_error("TooManyUpdates", "Too many updates")), TransientError)
+
+
+def test_a_quoted_value_that_itself_holds_a_quote_and_at_is_hidden_whole() -> None:
+    tricky = "PLANTED-tail' at 'x-and-more-tail"
+    error = translated(client_error("ValidationException", f"Value '{tricky}' at 'value' failed to satisfy constraint"))
+    assert "more-tail" not in str(error) and "PLANTED" not in str(error)

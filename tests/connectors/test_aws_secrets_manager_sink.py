@@ -14,8 +14,9 @@ from pydantic import BaseModel
 
 from connectors.aws_secrets_manager import SecretsManagerSink, SecretsManagerTargetOptions
 from syncd.connector import NoOptions
+from syncd.diff import Policy, diff_item
 from syncd.errors import PermanentError, TransientError
-from syncd.model import ActualItem, DesiredItem, Granularity, Ownership
+from syncd.model import Action, ActualItem, ConflictPolicy, DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
 from syncd.testing.contract import PlantUnowned, SinkContract
 from tests.fakes.aws import AwsFake
@@ -252,7 +253,8 @@ def test_a_tag_change_calls_only_tag_resource(aws_fake: AwsFake, sink: SecretsMa
     actual = sink.read(["prod/db"])["prod/db"]
     aws_fake.reset_counts()
     sink.write(item(sink, "prod/db", {"K": "v"}, tags={"team": "b", "env": "prod"}, description="d"), actual)
-    assert aws_fake.counts() == {"TagResource": 1}
+    # One DescribeSecret reads the marker again before anything is written.
+    assert aws_fake.counts() == {"DescribeSecret": 1, "TagResource": 1}
     assert tags_of(aws_fake, "prod/db") == {
         "team": "b",
         "env": "prod",
@@ -268,7 +270,7 @@ def test_a_value_change_calls_only_put_secret_value(aws_fake: AwsFake, sink: Sec
     actual = sink.read(["prod/db"])["prod/db"]
     aws_fake.reset_counts()
     sink.write(item(sink, "prod/db", {"K": "v2"}, tags={"team": "a"}), actual)
-    assert aws_fake.counts() == {"PutSecretValue": 1}
+    assert aws_fake.counts() == {"DescribeSecret": 1, "PutSecretValue": 1}
     assert json.loads(stored(aws_fake, "prod/db")) == {"K": "v2"}
     assert sink.read(["prod/db"])["prod/db"].version != actual.version
 
@@ -290,7 +292,7 @@ def test_moving_an_item_to_another_sync_restamps_the_marker(aws_fake: AwsFake, s
     actual = sink.read(["prod/db"])["prod/db"]
     aws_fake.reset_counts()
     sink.write(item(sink, "prod/db", {"K": "v"}, owner=Ownership("prod-eu", "db-v2")), actual)
-    assert aws_fake.counts() == {"TagResource": 1}
+    assert aws_fake.counts() == {"DescribeSecret": 1, "TagResource": 1}
     assert tags_of(aws_fake, "prod/db")["syncd.io/sync"] == "db-v2"
 
 
@@ -350,23 +352,44 @@ def test_writing_a_pending_item_restores_it(aws_fake: AwsFake, sink: SecretsMana
     assert not found.pending_deletion and plain(found) == {"K": "v2"}
 
 
-def test_an_unmarked_secret_scheduled_for_deletion_is_not_pending(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
-    """Someone else's secret in its recovery window reads with no owner and no value: a conflict, not a restore."""
+def test_an_unmarked_secret_scheduled_for_deletion_is_a_conflict(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """Someone else's secret in its recovery window reads as pending with no owner: the diff makes it a conflict,
+    even under on_conflict: adopt, since its owner meant to delete it."""
     client = backdoor(aws_fake, "secretsmanager")
     client.create_secret(Name="prod/theirs", SecretString="x")
     client.delete_secret(SecretId="prod/theirs", RecoveryWindowInDays=7)
     found = sink.read(["prod/theirs"])["prod/theirs"]
-    assert (found.owner, found.data, found.pending_deletion) == (None, None, False)
+    assert (found.owner, found.data, found.pending_deletion) == (None, None, True)
+    desired = item(sink, "prod/theirs", {"K": "mine"})
+    change = diff_item("prod-eu", desired, found, Policy(on_conflict=ConflictPolicy.ADOPT))
+    assert change.action is Action.CONFLICT
 
 
-def test_adopting_an_unmarked_scheduled_secret_restores_it(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
-    """Adopting (writing over) an unmarked secret in its recovery window restores, marks and fills it."""
+def test_writing_over_an_unmarked_scheduled_secret_is_refused(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """Whatever a plan says, the sink never restores a secret someone else scheduled for deletion."""
     client = backdoor(aws_fake, "secretsmanager")
     client.create_secret(Name="prod/theirs", SecretString="x")
     client.delete_secret(SecretId="prod/theirs", RecoveryWindowInDays=7)
-    sink.write(item(sink, "prod/theirs", {"K": "mine"}), sink.read(["prod/theirs"])["prod/theirs"])
-    found = sink.read(["prod/theirs"])["prod/theirs"]
-    assert found.owner == OWNER and not found.pending_deletion and plain(found) == {"K": "mine"}
+    with pytest.raises(PermanentError, match="scheduled for deletion by its owner; it was left alone"):
+        sink.write(item(sink, "prod/theirs", {"K": "mine"}), sink.read(["prod/theirs"])["prod/theirs"])
+    assert "DeletedDate" in client.describe_secret(SecretId="prod/theirs")
+    assert aws_fake.writes() == []
+
+
+def test_a_secret_whose_marker_changed_since_the_plan_is_not_overwritten(
+    aws_fake: AwsFake, sink: SecretsManagerSink
+) -> None:
+    """Between plan and apply another instance took the secret over: the update refuses and writes nothing."""
+    sink.write(item(sink, "prod/db", {"K": "v1"}), None)
+    planned = sink.read(["prod/db"])["prod/db"]
+    backdoor(aws_fake, "secretsmanager").tag_resource(
+        SecretId="prod/db", Tags=[{"Key": "syncd.io/instance", "Value": "someone-else"}]
+    )
+    aws_fake.reset_counts()
+    with pytest.raises(PermanentError, match=r"marker changed since the plan .*instance 'someone-else'"):
+        sink.write(item(sink, "prod/db", {"K": "v2"}), planned)
+    assert aws_fake.writes() == []
+    assert json.loads(stored(aws_fake, "prod/db")) == {"K": "v1"}
 
 
 def test_another_instances_pending_secret_is_never_restored(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
@@ -389,7 +412,7 @@ def test_delete_leaves_a_secret_whose_marker_changed(aws_fake: AwsFake, sink: Se
     backdoor(aws_fake, "secretsmanager").tag_resource(
         SecretId="prod/db", Tags=[{"Key": "syncd.io/instance", "Value": "someone-else"}]
     )
-    with pytest.raises(PermanentError, match="no longer carries the ownership marker"):
+    with pytest.raises(PermanentError, match="ownership marker changed since the plan"):
         sink.delete(actual)
     assert aws_fake.count("DeleteSecret") == 0
 
@@ -432,7 +455,7 @@ def test_a_new_kms_key_is_one_update_secret(aws_fake: AwsFake) -> None:
     assert actual.flags != desired.flags
     aws_fake.reset_counts()
     second.write(desired, actual)
-    assert aws_fake.counts() == {"UpdateSecret": 1}
+    assert aws_fake.counts() == {"DescribeSecret": 1, "UpdateSecret": 1}
     assert second.read(["prod/db"])["prod/db"].flags == desired.flags
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from connectors.aws_secrets_manager import SecretsManagerSource, SecretsManagerSourceOptions
-from syncd.errors import SourceError
+from syncd.errors import SourceError, TransientError
 from tests.fakes.aws import AwsFake
 
 
@@ -100,3 +100,21 @@ def test_list_pages_through_a_prefix_sorted(aws_fake: AwsFake, source: SecretsMa
     assert listed == [f"apps/{index:03}" for index in range(150)]
     assert aws_fake.count("ListSecrets") == 2
     assert source.list("nothing/") == []
+
+
+def test_a_secret_throttled_inside_the_batch_is_a_transient_error(
+    source: SecretsManagerSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BatchGetSecretValue can fail one secret and answer the rest: a throttled one is transient (the core reads it
+    again), a denied one is a SourceError for its sync. moto never answers so, hence the stand-in batch."""
+    from connectors._aws_sm_api import BatchAnswer
+
+    answer = BatchAnswer(
+        values={"apps/ok": {"Name": "apps/ok", "SecretString": '{"K": "v"}', "VersionId": "v1"}},
+        errors={"apps/busy": "ThrottlingException", "apps/denied": "AccessDeniedException"},
+    )
+    monkeypatch.setattr(source.api, "batch_get", lambda ids: answer)
+    found = source.read_many(["apps/ok", "apps/busy", "apps/denied"])
+    assert found["apps/ok"].data["K"].reveal() == "v"
+    assert isinstance(found["apps/busy"], TransientError)
+    assert type(found["apps/denied"]) is SourceError

@@ -284,7 +284,8 @@ def test_tag_drift_is_repaired_with_add_tags_only(recorded: tuple[SsmSink, Reque
     sent.clear()
     sink.write(item, actual)
     assert [(operation, request.get("Tags")) for operation, request in sent] == [
-        ("AddTagsToResource", [{"Key": "team", "Value": "payments"}])
+        ("ListTagsForResource", None),  # the marker is read again before anything is written
+        ("AddTagsToResource", [{"Key": "team", "Value": "payments"}]),
     ]
     assert tags_of(ssm, item.address)["x"] == "y"
     assert compare(item, sink.read([item.address])[item.address]) == ()
@@ -301,8 +302,8 @@ def test_a_value_edited_out_of_band_is_detected_and_repaired(recorded: tuple[Ssm
     assert actual.version == "2"
     sent.clear()
     sink.write(item, actual)
-    assert [operation for operation, _ in sent] == ["PutParameter"]
-    assert sent[0][1]["Overwrite"] is True and "Tags" not in sent[0][1]
+    assert [operation for operation, _ in sent] == ["ListTagsForResource", "PutParameter"]
+    assert sent[1][1]["Overwrite"] is True and "Tags" not in sent[1][1]
     assert value_of(ssm, item.address) == "s3cret"
     assert sink.read([item.address])[item.address].version == "3"
 
@@ -316,7 +317,7 @@ def test_a_description_change_rewrites_the_same_value(recorded: tuple[SsmSink, R
     assert compare(item, actual) == ("description",)
     sent.clear()
     sink.write(item, actual)
-    assert [operation for operation, _ in sent] == ["PutParameter"]
+    assert [operation for operation, _ in sent] == ["ListTagsForResource", "PutParameter"]
     assert metadata_of(ssm, item.address)["Description"] == "new words"
     assert value_of(ssm, item.address) == "alice"
 
@@ -345,7 +346,7 @@ def test_an_unowned_parameter_reads_without_owner_and_adopting_adds_tags_only(
     assert sink.list_owned(OWNER.instance) == {}
     sent.clear()
     sink.write(desired(sink, "DB_USER", "alice"), actual)
-    assert [operation for operation, _ in sent] == ["AddTagsToResource"]
+    assert [operation for operation, _ in sent] == ["ListTagsForResource", "AddTagsToResource"]
     assert tags_of(ssm, "/prod/db/DB_USER") == {
         "own": "1",
         "syncd.io/instance": "prod-eu",
@@ -432,7 +433,7 @@ def test_delete_removes_and_a_second_delete_succeeds(make_sink: MakeSink, ssm: A
     sink.delete(actual)
     sink.delete(actual)
     assert ssm.get_parameters(Names=[item.address])["InvalidParameters"] == [item.address]
-    assert aws_fake.count("DeleteParameter") == 2
+    assert aws_fake.count("DeleteParameter") == 1  # the second finds it gone when it reads the marker again
 
 
 # Accounts and faults
@@ -579,3 +580,23 @@ def test_any_other_message_naming_the_value_is_scrubbed(make_sink: MakeSink, aws
     assert PLANTED not in shown(info.value)
     assert "ParameterMaxVersionLimitExceeded: no room for [REDACTED] here" in str(info.value)
     assert ssm.get_parameters(Names=[item.address])["InvalidParameters"] == [item.address]
+
+
+def test_a_parameter_whose_marker_changed_since_the_plan_is_neither_overwritten_nor_deleted(
+    make_sink: MakeSink, ssm: Any, aws_fake: AwsFake
+) -> None:
+    """Between plan and apply another instance took the parameter over: the update and the delete both refuse."""
+    sink = make_sink()
+    item = desired(sink, "A", "ours")
+    sink.write(item, None)
+    planned = sink.read([item.address])[item.address]
+    ssm.put_parameter(Name=item.address, Value="theirs", Type="SecureString", Overwrite=True)
+    ssm.add_tags_to_resource(
+        ResourceType="Parameter", ResourceId=item.address, Tags=[{"Key": "syncd.io/instance", "Value": "other"}]
+    )
+    aws_fake.reset_counts()
+    for attempt in (lambda: sink.write(item, planned), lambda: sink.delete(planned)):
+        with pytest.raises(PermanentError, match=r"ownership marker changed since the plan .*instance 'other'"):
+            attempt()
+    assert value_of(ssm, item.address) == "theirs"
+    assert aws_fake.writes() == []

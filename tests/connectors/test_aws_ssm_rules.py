@@ -249,10 +249,17 @@ def test_describe_names_region_and_account() -> None:
 
 
 def test_sink_policy_scopes_parameters_by_arn_and_describe_to_star() -> None:
-    """Parameter actions go on each pattern's ARN (no doubled '/'), DescribeParameters on '*'; no KMS by default."""
+    """Parameter actions go on each pattern's ARN (no doubled '/'), DescribeParameters on '*', tag reads on every
+    parameter of the region (list_owned must learn the sync of owned parameters outside the patterns); no KMS."""
     statements = make_sink(role_arn=ROLE).access_policy(["/prod/payments/*", "/prod/api/TOKEN"])
     assert statements == [
         {"Sid": "SyncdSsmDescribe", "Effect": "Allow", "Action": ["ssm:DescribeParameters"], "Resource": ["*"]},
+        {
+            "Sid": "SyncdSsmReadTags",
+            "Effect": "Allow",
+            "Action": ["ssm:ListTagsForResource"],
+            "Resource": [f"arn:aws:ssm:eu-central-1:{ACCOUNT}:parameter/*"],
+        },
         {
             "Sid": "SyncdSsmParameters",
             "Effect": "Allow",
@@ -260,7 +267,6 @@ def test_sink_policy_scopes_parameters_by_arn_and_describe_to_star() -> None:
                 "ssm:AddTagsToResource",
                 "ssm:DeleteParameter",
                 "ssm:GetParameters",
-                "ssm:ListTagsForResource",
                 "ssm:PutParameter",
             ],
             "Resource": [
@@ -276,7 +282,7 @@ def test_sink_policy_is_deterministic_and_uses_star_without_an_account() -> None
     first = sink.access_policy(["/b/*", "/a/*", "/b/*"])
     assert first == sink.access_policy(["/a/*", "/b/*"])
     assert first is not None
-    assert first[1]["Resource"] == [
+    assert first[2]["Resource"] == [
         "arn:aws:ssm:eu-central-1:*:parameter/a/*",
         "arn:aws:ssm:eu-central-1:*:parameter/b/*",
     ]
@@ -340,3 +346,10 @@ def test_source_policy_decrypts_with_the_named_key_only() -> None:
     assert statements[2]["Condition"]["ForAnyValue:StringEquals"] == {"kms:ResourceAliases": "alias/params"}
     with pytest.raises(ValidationError, match="at most 256"):
         SsmSourceOptions(region="us-east-1", kms_key_id="not a key")
+
+
+def test_kms_via_service_uses_the_china_domain_in_china_regions() -> None:
+    sink = make_sink(region="cn-north-1", kms_key_id="alias/params")
+    statements = sink.access_policy(["/prod/*"])
+    assert statements is not None
+    assert statements[-1]["Condition"]["StringEquals"] == {"kms:ViaService": "ssm.cn-north-1.amazonaws.com.cn"}
