@@ -40,6 +40,7 @@ from pydantic import BaseModel
 from connectors._vault_client import MAX_IN_FLIGHT, Clock, VaultClient
 from connectors._vault_kv import CasMismatch, Entry, KvV1, KvV2, Metadata, parallel, text, walk
 from connectors._vault_options import VaultSinkOptions
+from connectors._vault_policy import sink_policy
 from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, Sink
 from syncd.errors import PermanentError
 from syncd.model import ActualItem, DesiredItem, Granularity, Ownership
@@ -90,6 +91,9 @@ class VaultSink(Sink):
 
     def address(self, destination: BaseModel, name: str) -> str:
         return f"{self.options.prefix}/{name}" if self.options.prefix else name
+
+    def vault_policy(self, patterns: Sequence[str]) -> str:
+        return sink_policy(self.options, patterns)
 
     def check(self, item: DesiredItem) -> list[str]:
         problems = path_problems(item.address)

@@ -30,6 +30,7 @@ from connectors._vault_client import MAX_IN_FLIGHT, Clock, VaultClient
 from connectors._vault_errors import Denied
 from connectors._vault_kv import KvV1, KvV2, Metadata, State, parallel, text, walk
 from connectors._vault_options import VaultSourceOptions, clean_path
+from connectors._vault_policy import source_policy
 from syncd.connector import Source
 from syncd.errors import SourceError, SyncdError
 from syncd.model import SourceSecret
@@ -66,6 +67,9 @@ class VaultSource(Source):
         # Metadata that list() just fetched, used (once) by the next read of each path.
         self._listed: dict[str, Metadata] = {}
         self._metadata_readable = True
+
+    def vault_policy(self, patterns: Sequence[str]) -> str:
+        return source_policy(self.options, patterns)
 
     def read(self, path: str) -> SourceSecret:
         key = self._key(path, allow_root=False)

@@ -1,4 +1,4 @@
-"""The command line: validate, plan, apply, iam-policy, version.
+"""The command line: validate, plan, apply, iam-policy, vault-policy, version.
 
 Exit codes: 0 success (in sync), 1 error, 2 drift found (plan with
 --detailed-exitcode). Usage errors exit 1 too, so 2 always means drift.
@@ -28,7 +28,7 @@ from syncd.errors import ConfigError, SyncdError
 from syncd.manifest import Manifest, load_manifest
 from syncd.model import ChangeResult, Plan
 from syncd.planfile import check_stale, dumps, load_saved, plan_to_dict, results_to_dict
-from syncd.policy import access_policies, governs_access
+from syncd.policy import IAM, VAULT, PolicyKind, access_policies, governs_access
 from syncd.registry import Registry, default_registry
 from syncd.report import render_markdown, render_results, render_table, summary_line
 from syncd.secret import REDACTOR
@@ -278,37 +278,64 @@ def _show_results(fresh: Plan, results: Sequence[ChangeResult], fmt: Format, man
         _out(render_results(results, color=_color()))
 
 
+PolicyTargetOpt = Annotated[
+    str | None,
+    typer.Option("--target", help="Print only this target's policy, ready to load.", show_default=False),
+]
+PolicySourceOpt = Annotated[bool, typer.Option("--source", help="Print only the source's policy.")]
+
+
+def _policies(config: Path | None, target: str | None, source_only: bool, kind: PolicyKind) -> dict[str, Any]:
+    if target and source_only:
+        raise ConfigError("--target and --source each select one policy; give one of them")
+    manifest = _load(config)
+    if source_only and not governs_access(manifest.source_connector.source, kind):
+        source_type = manifest.source_connector.name
+        raise ConfigError(f"the source uses connector {source_type!r}, which {kind.name} does not govern")
+    return access_policies(
+        manifest,
+        # Lenient: credentials the policies do not need may be unreadable here (an operator's laptop).
+        lambda: manifest.open_source(_Run.env, client=_Run.clients.get("source"), lenient=True),
+        lambda name: manifest.open_sink(name, _Run.env, client=_Run.clients.get(name), lenient=True),
+        targets=[target] if target else [] if source_only else None,
+        include_source=not target,
+        kind=kind,
+    )
+
+
 @app.command("iam-policy")
 def iam_policy(
     config: ConfigOpt = None,
-    target: Annotated[
-        str | None,
-        typer.Option("--target", help="Print only this target's policy document, ready for IAM.", show_default=False),
-    ] = None,
-    source_only: Annotated[bool, typer.Option("--source", help="Print only the source's policy document.")] = False,
+    target: PolicyTargetOpt = None,
+    source_only: PolicySourceOpt = False,
     log_format: LogFormatOpt = LogFormat.console,
     log_level: LogLevelOpt = LogLevel.warning,
 ) -> None:
     """Print the least-privilege IAM policy each AWS target (and an AWS source) needs. No network call."""
     _setup_logging(log_level, log_format)
-    if target and source_only:
-        raise ConfigError("--target and --source each select one policy; give one of them")
-    manifest = _load(config)
-    if source_only and not governs_access(manifest.source_connector.source):
-        raise ConfigError(f"the source uses connector {manifest.source_connector.name!r}, which IAM does not govern")
-    policies = access_policies(
-        manifest,
-        lambda: manifest.open_source(_Run.env, client=_Run.clients.get("source")),
-        lambda name: manifest.open_sink(name, _Run.env, client=_Run.clients.get(name)),
-        targets=[target] if target else [] if source_only else None,
-        include_source=not target,
-    )
+    policies = _policies(config, target, source_only, IAM)
     if source_only:
         _out(dumps(policies["source"]))
     elif target:
         _out(dumps(policies["targets"][target]))
     else:
         _out(dumps(policies))
+
+
+@app.command("vault-policy")
+def vault_policy(
+    config: ConfigOpt = None,
+    target: PolicyTargetOpt = None,
+    source_only: PolicySourceOpt = False,
+    log_format: LogFormatOpt = LogFormat.console,
+    log_level: LogLevelOpt = LogLevel.warning,
+) -> None:
+    """Print the least-privilege Vault policy (HCL) of a Vault source and each Vault target. No network call."""
+    _setup_logging(log_level, log_format)
+    policies = _policies(config, target, source_only, VAULT)
+    parts = [policies["source"]] if "source" in policies else []
+    parts += list(policies.get("targets", {}).values())
+    _out("\n".join(parts))
 
 
 @app.command()

@@ -85,6 +85,11 @@ class Source(ABC):
         """
         return None
 
+    def vault_policy(self, patterns: Sequence[str]) -> str | None:
+        """The Vault policy (HCL) that lets syncd read the paths matching `patterns`; None when Vault does not
+        govern the source. `syncd vault-policy` prints it."""
+        return None
+
     def close(self) -> None:
         """Release connections; the default has none."""
 
@@ -133,6 +138,11 @@ class Sink(ABC):
 
         '*' in a pattern is a wildcard. None when the sink is not governed by IAM.
         """
+        return None
+
+    def vault_policy(self, patterns: Sequence[str]) -> str | None:
+        """The Vault policy (HCL) that lets syncd manage the items whose addresses match `patterns`; None when
+        Vault does not govern the sink. `syncd vault-policy` prints it."""
         return None
 
     def prepare(self, items: Sequence[DesiredItem]) -> None:

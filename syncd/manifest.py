@@ -92,25 +92,40 @@ class Manifest:
     def base_dir(self) -> Path:
         return self.path.parent
 
-    def open_source(self, env: Mapping[str, str] | None = None, client: Any = None) -> Source:
-        """The source connector with references resolved (a run-time step: reads env and files)."""
+    def open_source(self, env: Mapping[str, str] | None = None, client: Any = None, *, lenient: bool = False) -> Source:
+        """The source connector with references resolved (a run-time step: reads env and files).
+
+        `lenient` keeps a reference that cannot be resolved as written, and fails only when a field that
+        holds one is invalid that way: for commands that use a few options and make no call (the policies).
+        """
         cls = self.source_connector.source
         assert cls is not None
-        options = self._resolved_options(cls.Options, self.spec.source, ("source",), env)
+        options = self._resolved_options(cls.Options, self.spec.source, ("source",), env, lenient)
         return cls(options, client=client)
 
-    def open_sink(self, target: str, env: Mapping[str, str] | None = None, client: Any = None) -> Sink:
+    def open_sink(
+        self, target: str, env: Mapping[str, str] | None = None, client: Any = None, *, lenient: bool = False
+    ) -> Sink:
         cls = self.target_connectors[target].sink
         assert cls is not None
         spec = self.spec.targets[target]
-        return cls(target, self._resolved_options(cls.Options, spec, ("targets", target), env), client=client)
+        options = self._resolved_options(cls.Options, spec, ("targets", target), env, lenient)
+        return cls(target, options, client=client)
 
     def _resolved_options(
-        self, model: type[BaseModel], spec: SourceSpec | TargetSpec, loc: Loc, env: Mapping[str, str] | None
+        self,
+        model: type[BaseModel],
+        spec: SourceSpec | TargetSpec,
+        loc: Loc,
+        env: Mapping[str, str] | None,
+        lenient: bool = False,
     ) -> BaseModel:
         raw = spec.connector_options
+        unresolved: dict[tuple[str | int, ...], references.BadReference] | None = {} if lenient else None
         try:
-            resolved = references.resolve_tree(raw, env=os.environ if env is None else env, base_dir=self.base_dir)
+            resolved = references.resolve_tree(
+                raw, env=os.environ if env is None else env, base_dir=self.base_dir, unresolved=unresolved
+            )
         except references.BadReference as exc:
             path = (*loc, *exc.path)
             raise ManifestError([Issue(self.located.where(path), _dotted(path), exc.message)]) from None
@@ -118,7 +133,14 @@ class Manifest:
         try:
             return model.model_validate(resolved)
         except ValidationError as exc:
-            raise ManifestError(_issues(exc, self.located, loc, model)) from None
+            issues = _issues(exc, self.located, loc, model, deferred=resolved if unresolved else None)
+            # A field that failed because its reference could not be resolved: say that, not what it lacks.
+            needed = {e["loc"] for e in exc.errors(include_input=False) if _holds_reference(resolved, e["loc"])}
+            for path, error in (unresolved or {}).items():
+                if path in needed:
+                    full = (*loc, *path)
+                    issues.append(Issue(self.located.where(full), _dotted(full), error.message))
+            raise ManifestError(issues) from None
 
 
 def _absolutize_paths(model: type[BaseModel], options: dict[str, Any], base_dir: Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from syncd.connector import Sink, Source
@@ -46,16 +47,29 @@ def _narrowest(patterns: set[str]) -> list[str]:
     return sorted(p for p in patterns if not any(q != p and rx.fullmatch(p) for q, rx in wildcards))
 
 
-def governs_access(cls: type[Source] | type[Sink] | None) -> bool:
-    """True when the connector class gives an access policy (it overrides `access_policy`)."""
+@dataclass(frozen=True)
+class PolicyKind:
+    """One access-control system: the connector method that answers for it, and how a part's answer is shown."""
+
+    name: str
+    method: str
+    wrap: Callable[[Any], Any]
+
+
+def _iam_document(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+IAM = PolicyKind("IAM", "access_policy", _iam_document)
+VAULT = PolicyKind("Vault", "vault_policy", lambda hcl: hcl)
+
+
+def governs_access(cls: type[Source] | type[Sink] | None, kind: PolicyKind = IAM) -> bool:
+    """True when the connector class answers for `kind` (it overrides that method)."""
     if cls is None:
         return False
     base = Source if issubclass(cls, Source) else Sink
-    return cls.access_policy is not base.access_policy
-
-
-def document(statements: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"Version": POLICY_VERSION, "Statement": statements}
+    return getattr(cls, kind.method) is not getattr(base, kind.method)
 
 
 def access_policies(
@@ -64,10 +78,11 @@ def access_policies(
     open_sink: Callable[[str], Sink],
     targets: list[str] | None = None,
     include_source: bool = True,
+    kind: PolicyKind = IAM,
 ) -> dict[str, Any]:
-    """`{"source": policy?, "targets": {name: policy}}` for every part of the manifest governed by IAM.
+    """`{"source": policy?, "targets": {name: policy}}` for every part of the manifest that `kind` governs.
 
-    `targets` names the targets wanted (None: all); naming one that no IAM governs is a ConfigError.
+    `targets` names the targets wanted (None: all); naming one that `kind` does not govern is a ConfigError.
     """
     known = manifest.spec.targets
     wanted = list(known) if targets is None else targets
@@ -75,30 +90,31 @@ def access_policies(
         if name not in known:
             raise ConfigError(f"--target {name!r} is not a target of the manifest (targets: {', '.join(known)})")
     result: dict[str, Any] = {}
-    if include_source and governs_access(manifest.source_connector.source):
+    if include_source and governs_access(manifest.source_connector.source, kind):
         source = open_source()
         try:
-            statements = source.access_policy(source_patterns(manifest))
+            answer = getattr(source, kind.method)(source_patterns(manifest))
         finally:
             source.close()
-        if statements:
-            result["source"] = document(statements)
+        if answer:
+            result["source"] = kind.wrap(answer)
     policies: dict[str, Any] = {}
     for name in wanted:
         connector = manifest.target_connectors[name]
-        if not governs_access(connector.sink):
+        if not governs_access(connector.sink, kind):
             if targets is not None:
-                raise ConfigError(f"target {name!r} uses connector {connector.name!r}, which IAM does not govern")
+                message = f"target {name!r} uses connector {connector.name!r}, which {kind.name} does not govern"
+                raise ConfigError(message)
             continue
         sink = open_sink(name)
         try:
-            statements = sink.access_policy(target_patterns(manifest, name, sink))
+            answer = getattr(sink, kind.method)(target_patterns(manifest, name, sink))
         finally:
             sink.close()
-        if statements:
-            policies[name] = document(statements)
+        if answer:
+            policies[name] = kind.wrap(answer)
     if policies:
         result["targets"] = policies
     if not result:
-        raise ConfigError("neither the source nor any target of the manifest uses an AWS connector")
+        raise ConfigError(f"neither the source nor any target of the manifest is governed by {kind.name} policies")
     return result

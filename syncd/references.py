@@ -185,20 +185,36 @@ def check_tree(obj: Any, path: TreePath = ()) -> None:
             raise _located(where, exc) from None
 
 
-def resolve_tree(obj: Any, *, env: Mapping[str, str], base_dir: Path, path: TreePath = ()) -> Any:
-    """A new tree of the same shape with every string resolved; other leaves are returned as they are."""
+def resolve_tree(
+    obj: Any,
+    *,
+    env: Mapping[str, str],
+    base_dir: Path,
+    path: TreePath = (),
+    unresolved: dict[TreePath, BadReference] | None = None,
+) -> Any:
+    """A new tree of the same shape with every string resolved; other leaves are returned as they are.
+
+    With `unresolved`, a string whose reference cannot be resolved (an unset variable, a missing file) is kept
+    as written and its error recorded there by path, instead of raised: for commands that need only some options.
+    """
     if isinstance(obj, str):
         try:
             return resolve(obj, env=env, base_dir=base_dir)
         except BadReference as exc:
-            raise _located(path, exc) from None
+            if unresolved is None:
+                raise _located(path, exc) from None
+            unresolved[path] = _located(path, exc)
+            return obj
     if isinstance(obj, Mapping):
         return {
-            key: resolve_tree(value, env=env, base_dir=base_dir, path=(*path, _key(key))) for key, value in obj.items()
+            key: resolve_tree(value, env=env, base_dir=base_dir, path=(*path, _key(key)), unresolved=unresolved)
+            for key, value in obj.items()
         }
     if isinstance(obj, list | tuple):
         items = [
-            resolve_tree(value, env=env, base_dir=base_dir, path=(*path, index)) for index, value in enumerate(obj)
+            resolve_tree(value, env=env, base_dir=base_dir, path=(*path, index), unresolved=unresolved)
+            for index, value in enumerate(obj)
         ]
         return items if isinstance(obj, list) else tuple(items)
     return obj

@@ -124,7 +124,7 @@ def test_a_manifest_without_aws_is_refused(tmp_path: Path, registry: Registry, c
     )
     code, _, err = run(capsys, registry, "-c", str(path))
     assert code == 1
-    assert "neither the source nor any target of the manifest uses an AWS connector" in err
+    assert "neither the source nor any target of the manifest is governed by IAM policies" in err
     code, _, err = run(capsys, registry, "-c", str(path), "--source")
     assert "the source uses connector 'memory', which IAM does not govern" in err
 

@@ -249,3 +249,38 @@ def test_a_quoted_value_that_itself_holds_a_quote_and_at_is_hidden_whole() -> No
     tricky = "PLANTED-tail' at 'x-and-more-tail"
     error = translated(client_error("ValidationException", f"Value '{tricky}' at 'value' failed to satisfy constraint"))
     assert "more-tail" not in str(error) and "PLANTED" not in str(error)
+
+
+LENIENT = """
+version: 1
+instance: prod
+source: {type: file, path: secrets.json}
+targets:
+  aws:
+    type: aws-secrets-manager
+    region: eu-west-1
+    role_arn: "${env:SYNCD_TEST_ROLE}"
+    external_id: "${file:missing-external-id}"
+syncs:
+  - {name: db, from: apps/db, to: [{target: aws, name: prod/db}]}
+"""
+
+
+def test_iam_policy_needs_only_the_references_it_uses(tmp_path, capsys) -> None:
+    """An unreadable credential the policy does not use is no error; an unset role ARN, which it uses, is one."""
+    import json
+
+    from syncd.cli import main
+
+    manifest = tmp_path / "syncd.yaml"
+    manifest.write_text(LENIENT)
+    role = "arn:aws:iam::222222222222:role/syncd"
+    assert main(["iam-policy", "-c", str(manifest), "--target", "aws"], env={"SYNCD_TEST_ROLE": role}) == 0
+    resources = json.loads(capsys.readouterr().out)["Statement"][1]["Resource"]
+    assert resources == ["arn:aws:secretsmanager:eu-west-1:222222222222:secret:prod/db-??????"]
+    assert main(["iam-policy", "-c", str(manifest)], env={}) == 1
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1
+    assert f"{manifest}:9:" in err and "targets.aws.role_arn: environment variable 'SYNCD_TEST_ROLE' is not set" in err
+    assert main(["plan", "-c", str(manifest)], env={"SYNCD_TEST_ROLE": role}) == 1
+    assert "external_id: cannot read file" in capsys.readouterr().err

@@ -1,0 +1,78 @@
+"""The least-privilege Vault policy (HCL) of a `vault` source or sink, as `syncd vault-policy` prints it.
+
+Paths come from the manifest: each `from` of the source, each item name
+pattern of a target (`*` where the source decides), and the sink's
+`prefix`, which `list_owned` walks. KV v2 splits a secret into API paths
+(`MOUNT/data/...`, `MOUNT/metadata/...`, `MOUNT/delete/...`); KV v1 has one.
+With `kv_version: auto` the mount's version cannot be known offline, so
+KV v2 is assumed and the policy says so.
+
+Paths are relative to the namespace the connector logs in to, as Vault
+reads a policy written in that namespace. Within one policy Vault applies
+the most specific matching path alone, so every rule repeats the
+capabilities a broader one grants (`list` and `read` below the prefix).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from connectors._vault_options import VaultConnection, VaultSinkOptions
+
+# Token lookups and renewals are granted by Vault's `default` policy; a token made without it needs them.
+TOKEN_SELF = (
+    'path "auth/token/lookup-self" { capabilities = ["read"] }\n'
+    'path "auth/token/renew-self" { capabilities = ["update"] }'
+)
+
+
+def _rule(path: str, capabilities: Sequence[str]) -> str:
+    listed = ", ".join(f'"{c}"' for c in capabilities)
+    return f'path "{path}" {{ capabilities = [{listed}] }}'
+
+
+def _header(options: VaultConnection, role: str) -> list[str]:
+    lines = [f"# syncd {role}: Vault at {options.address}, mount {options.mount}/"]
+    if options.namespace:
+        lines.append(f"# Write this policy in namespace {options.namespace}.")
+    if options.kv_version == "auto":
+        lines.append("# KV version 2 assumed (kv_version: auto); for a KV version 1 mount set kv_version: 1.")
+    return lines
+
+
+def _folder(prefix: str) -> str:
+    """The glob of everything below `prefix` ('' is the whole mount)."""
+    return f"{prefix.strip('/')}/*" if prefix.strip("/") else "*"
+
+
+def source_policy(options: VaultConnection, patterns: Sequence[str]) -> str:
+    """Read the secrets the syncs name; list and read metadata below their prefixes (to skip unchanged ones)."""
+    mount = options.mount
+    rules = []
+    for pattern in patterns:
+        if options.kv_version == 1:
+            rules.append(_rule(f"{mount}/{pattern}", ["read", "list"] if "*" in pattern else ["read"]))
+        else:
+            rules.append(_rule(f"{mount}/data/{pattern}", ["read"]))
+            rules.append(_rule(f"{mount}/metadata/{pattern}", ["read", "list"] if "*" in pattern else ["read"]))
+    return "\n".join([*_header(options, "source"), *rules, TOKEN_SELF]) + "\n"
+
+
+def sink_policy(options: VaultSinkOptions, patterns: Sequence[str]) -> str:
+    """Write the items the syncs map; list and read everything below `prefix`; soft-delete (or destroy) owned items.
+
+    Items of a sync removed from the manifest may lie outside every pattern:
+    Vault then refuses to prune them, with a permission error naming the path.
+    """
+    mount, below = options.mount, _folder(options.prefix)
+    if options.kv_version == 1:
+        rules = [_rule(f"{mount}/{below}", ["list", "read"])]
+        rules += [_rule(f"{mount}/{p}", ["create", "delete", "list", "read", "update"]) for p in patterns]
+    else:
+        rules = [_rule(f"{mount}/metadata/{below}", ["list", "read"])]
+        for pattern in patterns:
+            rules.append(_rule(f"{mount}/data/{pattern}", ["create", "read", "update"]))
+            metadata = ["create", "list", "read", "update"] + (["delete"] if options.destroy_on_delete else [])
+            rules.append(_rule(f"{mount}/metadata/{pattern}", metadata))
+            rules.append(_rule(f"{mount}/delete/{pattern}", ["update"]))
+    return "\n".join([*_header(options, f"target (prefix {options.prefix or '/'})"), *rules, TOKEN_SELF]) + "\n"
