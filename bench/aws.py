@@ -19,13 +19,13 @@ import os
 import sys
 import tempfile
 import textwrap
-import time
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from measure import measure
 
 from syncd import logs
 from syncd.apply import apply_plan
@@ -95,16 +95,6 @@ syncs:
 """
 
 
-def _measure(step: Callable[[], Any]) -> tuple[Any, float, float]:
-    tracemalloc.start()
-    started = time.perf_counter()
-    result = step()
-    elapsed = time.perf_counter() - started
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return result, elapsed, peak / 2**20
-
-
 def _calls(fake: RemoteFake) -> str:
     counts = fake.counts()
     fake.reset_counts()
@@ -125,7 +115,7 @@ def run(fake: RemoteFake, size: int, only: str | None = None) -> list[tuple[str,
     rows = []
 
     def step(label: str, fn: Callable[[], Any]) -> Any:
-        result, elapsed, peak = _measure(fn)
+        result, elapsed, peak = measure(fn)
         rows.append((str(size), label, f"{elapsed:.2f}", f"{peak:.1f}", _calls(fake)))
         return result
 

@@ -13,12 +13,12 @@ import json
 import sys
 import tempfile
 import textwrap
-import time
-import tracemalloc
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from measure import measure
 
 from syncd import logs
 from syncd.apply import apply_plan
@@ -45,16 +45,6 @@ syncs:
 """
 
 
-def _measure(step: Callable[[], Any]) -> tuple[Any, float, float]:
-    tracemalloc.start()
-    started = time.perf_counter()
-    result = step()
-    elapsed = time.perf_counter() - started
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return result, elapsed, peak / 2**20
-
-
 def _calls(sinks: dict[str, RecordingSink]) -> str:
     counts: Counter[str] = Counter()
     for name, sink in sinks.items():
@@ -76,7 +66,7 @@ def run(size: int) -> list[tuple[str, ...]]:
     rows = []
 
     def step(label: str, fn: Callable[[], Any]) -> Any:
-        result, elapsed, peak = _measure(fn)
+        result, elapsed, peak = measure(fn)
         rows.append((str(size), label, f"{elapsed:.2f}", f"{peak:.1f}", _calls(sinks)))
         return result
 

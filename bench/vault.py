@@ -18,8 +18,6 @@ from __future__ import annotations
 import sys
 import tempfile
 import textwrap
-import time
-import tracemalloc
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +26,8 @@ from typing import Any
 import hvac
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from measure import measure
 
 from syncd import logs
 from syncd.apply import apply_plan
@@ -48,16 +48,6 @@ syncs:
     from: apps/
     to: [{{target: mirror, name: "mirror/{{relpath}}"}}]
 """
-
-
-def _measure(step: Callable[[], Any]) -> tuple[Any, float, float]:
-    tracemalloc.start()
-    started = time.perf_counter()
-    result = step()
-    elapsed = time.perf_counter() - started
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return result, elapsed, peak / 2**20
 
 
 def _calls(sessions: list[CountingSession]) -> str:
@@ -102,7 +92,7 @@ def run(server: OpenBaoServer, size: int) -> list[tuple[str, ...]]:
     rows = []
 
     def step(label: str, fn: Callable[[], Any]) -> Any:
-        result, elapsed, peak = _measure(fn)
+        result, elapsed, peak = measure(fn)
         rows.append((str(size), label, f"{elapsed:.2f}", f"{peak:.1f}", _calls(sessions)))
         return result
 

@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 
 from pydantic import Field, field_validator, model_validator
 
-from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, Options
+from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, Options, Sink
 from syncd.errors import ConnectorError, PermanentError, TransientError
 from syncd.model import Ownership
 from syncd.secret import REDACTOR
@@ -184,6 +184,18 @@ def _matching(value: Any, pattern: str, rule: str) -> Any:
     if value is not None and (not isinstance(value, str) or not re.match(pattern, value)):
         raise ValueError(rule)
     return value
+
+
+class AwsSink(Sink):
+    """What both AWS sinks do alike: the target's `tags` and `description` options go on every item."""
+
+    options: AwsTargetOptions
+
+    def default_tags(self) -> Mapping[str, str]:
+        return dict(self.options.tags)
+
+    def default_description(self) -> str | None:
+        return self.options.description
 
 
 def tag_problems(tags: Mapping[str, str], *, reserved: int = 0) -> list[str]:
@@ -377,10 +389,6 @@ def error_code(exc: BaseException) -> str | None:
     if isinstance(response, dict):
         return response.get("Error", {}).get("Code")
     return None
-
-
-def is_not_found(exc: BaseException, *codes: str) -> bool:
-    return error_code(exc) in (codes or ("ResourceNotFoundException",))
 
 
 def safe_message(exc: BaseException) -> str:

@@ -26,10 +26,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from connectors import _aws_sm_layout as layout
-from connectors._aws import AwsSession, AwsTargetOptions, marker_tags
+from connectors._aws import AwsSession, AwsSink, AwsTargetOptions, marker_tags
 from connectors._aws_sm_api import NOT_FOUND, SCHEDULED, BatchAnswer, SecretInfo, SecretsApi
 from connectors._aws_sm_policy import sink_statements
-from syncd.connector import MARKER_INSTANCE, Sink
+from syncd.connector import MARKER_INSTANCE
 from syncd.errors import PermanentError
 from syncd.model import ActualItem, DesiredItem, Granularity
 from syncd.secret import Secret
@@ -44,7 +44,7 @@ class SecretsManagerTargetOptions(AwsTargetOptions):
     force_delete: bool = False
 
 
-class SecretsManagerSink(Sink):
+class SecretsManagerSink(AwsSink):
     """Keeps AWS Secrets Manager secrets in one account and region equal to the manifest."""
 
     Options = SecretsManagerTargetOptions
@@ -75,12 +75,6 @@ class SecretsManagerSink(Sink):
     def prepare(self, items: Sequence[DesiredItem]) -> None:
         for item in items:
             self._learn_layout(item)
-
-    def default_tags(self) -> Mapping[str, str]:
-        return dict(self.options.tags)
-
-    def default_description(self) -> str | None:
-        return self.options.description
 
     def access_policy(self, patterns: Sequence[str]) -> list[dict[str, Any]]:
         return sink_statements(self.options, self.options.kms_key_id, patterns)

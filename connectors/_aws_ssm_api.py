@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from connectors._aws import AwsSession, error_code, translate
+from syncd.connector import in_parallel as run_in_parallel
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -23,10 +23,7 @@ READERS = 8
 
 def in_parallel(function: Callable[[T], R], items: Sequence[T], workers: int = READERS) -> list[R]:
     """`function` over `items` on a few threads, results in order; the first error is raised."""
-    if len(items) <= 1 or workers <= 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="syncd-ssm") as pool:
-        return list(pool.map(function, items))
+    return run_in_parallel(function, items, workers)
 
 
 def _method(operation: str) -> str:

@@ -21,17 +21,16 @@ from pydantic import field_validator
 
 from connectors import _aws_ssm_policy as policy
 from connectors._aws import AwsConnection, AwsSession
-from connectors._aws_ssm_api import SsmApi, in_parallel
+from connectors._aws_ssm_api import SsmApi
 from connectors._aws_ssm_rules import KMS_KEY_ID, KMS_KEY_ID_RULE, folder, leaf
 from syncd.connector import Source
-from syncd.errors import ConnectorError, SourceError, SyncdError, TransientError
+from syncd.errors import ConnectorError, SourceError, TransientError
 from syncd.model import SourceSecret
 from syncd.secret import Secret
 
 PATH_PAGE = 10
 DESCRIBE_PAGE = 50
 # Parallel reads within one `read_many` chunk; the core runs several chunks at once too.
-READ_MANY_WORKERS = 4
 
 
 class SsmSourceOptions(AwsConnection):
@@ -51,7 +50,7 @@ class SsmSource(Source):
     """Reads folders of SSM parameters; see the module docstring."""
 
     Options = SsmSourceOptions
-    max_concurrency = 8
+    max_concurrency = 4
 
     def __init__(self, options: SsmSourceOptions, client: Any = None) -> None:
         super().__init__(options, client)
@@ -73,15 +72,6 @@ class SsmSource(Source):
                 "(a path names the folder that holds the parameters, not a parameter)"
             )
         return SourceSecret(path=path, data=data, version=",".join(sorted(versions)))
-
-    def read_many(self, paths: Sequence[str]) -> dict[str, SourceSecret | SyncdError]:
-        def read_one(path: str) -> SourceSecret | SyncdError:
-            try:
-                return self.read(path)
-            except SyncdError as exc:
-                return exc
-
-        return dict(zip(paths, in_parallel(read_one, list(paths), READ_MANY_WORKERS), strict=True))
 
     def list(self, prefix: str) -> list[str]:
         base = prefix.strip("/")

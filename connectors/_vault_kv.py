@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -17,6 +16,7 @@ import hvac.exceptions
 
 from connectors._vault_client import MAX_IN_FLIGHT, VaultClient
 from connectors._vault_errors import Operation
+from syncd.connector import in_parallel
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -64,10 +64,7 @@ class Metadata:
 
 def parallel(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """`fn` of each item, in order, a few at a time; the first error is raised."""
-    if len(items) <= 1:
-        return [fn(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(MAX_IN_FLIGHT, len(items)), thread_name_prefix="syncd-vault") as pool:
-        return list(pool.map(fn, items))
+    return in_parallel(fn, items, MAX_IN_FLIGHT)
 
 
 def text(value: Any) -> str | None:

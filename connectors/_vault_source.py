@@ -32,7 +32,7 @@ from connectors._vault_kv import KvV1, KvV2, Metadata, State, parallel, text, wa
 from connectors._vault_options import VaultSourceOptions, clean_path
 from connectors._vault_policy import source_policy
 from syncd.connector import Source
-from syncd.errors import SourceError, SyncdError
+from syncd.errors import SourceError
 from syncd.model import SourceSecret
 from syncd.secret import Secret
 
@@ -80,16 +80,6 @@ class VaultSource(Source):
                 raise SourceError(self._missing(key))
             return SourceSecret(path=path, data=self._values(key, entry.data), version=None)
         return self._read_v2(kv, path, key)
-
-    def read_many(self, paths: Sequence[str]) -> dict[str, SourceSecret | SyncdError]:
-        def read_one(path: str) -> SourceSecret | SyncdError:
-            try:
-                return self.read(path)
-            except SyncdError as exc:
-                return exc
-
-        # A TransientError comes back for its path like any other: the core reads those paths again.
-        return dict(zip(paths, parallel(read_one, list(paths)), strict=True))
 
     def list(self, prefix: str) -> list[str]:
         folder = self._key(prefix, allow_root=True)

@@ -44,6 +44,7 @@ from pydantic import field_validator
 from connectors import _aws_ssm_policy as policy
 from connectors._aws import (
     AwsSession,
+    AwsSink,
     AwsTargetOptions,
     marker_tags,
     owner_from_tags,
@@ -68,7 +69,7 @@ from connectors._aws_ssm_rules import (
 )
 from connectors._aws_ssm_source import SsmSource
 from connectors._aws_ssm_tags import DESCRIBE_MAX, TagReader, name_filter
-from syncd.connector import MARKER_INSTANCE, ConnectorSpec, Options, Sink
+from syncd.connector import MARKER_INSTANCE, ConnectorSpec, Options
 from syncd.errors import PermanentError, TransientError
 from syncd.model import ActualItem, DesiredItem, Granularity
 from syncd.secret import Secret
@@ -116,7 +117,7 @@ class SsmDestination(Options):
         return path
 
 
-class SsmSink(Sink):
+class SsmSink(AwsSink):
     """Writes each item as one SSM parameter; see the module docstring for layout, tiers, tags and calls."""
 
     Options = SsmTargetOptions
@@ -148,12 +149,6 @@ class SsmSink(Sink):
         if kind == SECURE_STRING and self.options.kms_key_id:
             return {"type": kind, "key_id": self.options.kms_key_id}
         return {"type": kind}
-
-    def default_tags(self) -> Mapping[str, str]:
-        return dict(self.options.tags)
-
-    def default_description(self) -> str | None:
-        return self.options.description
 
     def describe(self) -> str:
         account = self.options.expected_account

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,8 +25,23 @@ from syncd.errors import SyncdError
 from syncd.model import ActualItem, DesiredItem, Granularity, SourceSecret
 
 # Names of the ownership marker, for sinks that hold key/value metadata.
+T = TypeVar("T")
+R = TypeVar("R")
+
 MARKER_INSTANCE = "syncd.io/instance"
 MARKER_SYNC = "syncd.io/sync"
+
+
+def in_parallel(function: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    """`function` of each item, results in order, on up to `workers` threads; the first error is raised.
+
+    For connectors whose API has no batch call: they may import only this module, the model, the errors and
+    secrets, so the one thread helper they share lives here.
+    """
+    if len(items) <= 1 or workers <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="syncd-connector") as pool:
+        return list(pool.map(function, items))
 
 
 class Options(BaseModel):
@@ -52,7 +68,8 @@ class Source(ABC):
     """Where the truth lives. Reads never write."""
 
     Options: ClassVar[type[BaseModel]] = NoOptions
-    # How many `read_many` calls the core may run at once; local sources gain nothing from threads.
+    # How many reads may run at once: `read_many` calls side by side, and the reads within the default one.
+    # Local sources gain nothing from threads.
     max_concurrency: ClassVar[int] = 8
 
     def __init__(self, options: Any, client: Any = None) -> None:
@@ -69,14 +86,20 @@ class Source(ABC):
         """Every secret path below `prefix`, recursively, sorted."""
 
     def read_many(self, paths: Sequence[str]) -> dict[str, SourceSecret | SyncdError]:
-        """Each path's secret, or the error reading it; sources with a batch API override this."""
-        found: dict[str, SourceSecret | SyncdError] = {}
-        for path in paths:
+        """Each path's secret, or the error reading it, one `read` per path on up to `max_concurrency` threads.
+
+        Sources with a batch API override this. A TransientError comes back for its path like any other; the
+        core reads those paths again.
+        """
+
+        def read_one(path: str) -> SourceSecret | SyncdError:
             try:
-                found[path] = self.read(path)
+                return self.read(path)
             except SyncdError as exc:
-                found[path] = exc
-        return found
+                return exc
+
+        unique = list(dict.fromkeys(paths))
+        return dict(zip(unique, in_parallel(read_one, unique, self.max_concurrency), strict=True))
 
     def access_policy(self, patterns: Sequence[str]) -> list[dict[str, Any]] | None:
         """IAM policy statements that let syncd read the paths matching `patterns` ('*' is a wildcard).

@@ -135,3 +135,36 @@ def test_kv_v1_rules_and_namespace() -> None:
     assert 'path "kv/apps/db" { capabilities = ["create", "delete", "list", "read", "update"] }' in hcl
     assert "# Write this policy in namespace team-a." in hcl
     assert "data/" not in hcl
+
+
+def test_bad_selections_are_one_clear_error_and_print_nothing(
+    openbao: OpenBaoServer, vault_prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "syncd.yaml"
+    manifest.write_text(textwrap.dedent(MANIFEST.format(address=openbao.address, prefix=vault_prefix)))
+    cases = [
+        (["--target", "mirorr"], "--target 'mirorr' is not a target of the manifest"),
+        (["--target", "mirror", "--source"], "give one of them"),
+    ]
+    for argv, message in cases:
+        code, out, err = run(capsys, "unused", "vault-policy", "-c", str(manifest), *argv)
+        assert (code, out) == (1, "")
+        assert err.count("error:") == 1 and message in err
+
+
+def test_a_manifest_without_vault_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from connectors import dotenv_sink, file_source
+
+    (tmp_path / "secrets.yaml").write_text("db: {K: v}\n")
+    manifest = tmp_path / "syncd.yaml"
+    manifest.write_text(
+        "version: 1\ninstance: t\nsource: {type: file, path: secrets.yaml}\n"
+        "targets: {env: {type: dotenv, path: out.env}}\nsyncs: [{name: db, from: db, to: [{target: env}]}]\n"
+    )
+    registry = Registry({"file": file_source.spec, "dotenv": dotenv_sink.spec})
+    assert main(["vault-policy", "-c", str(manifest)], registry=registry) == 1
+    err = capsys.readouterr().err
+    assert "neither the source nor any target of the manifest is governed by Vault policies" in err
+    assert main(["vault-policy", "-c", str(manifest), "--target", "env"], registry=registry) == 1
+    assert "target 'env' uses connector 'dotenv', which Vault does not govern" in capsys.readouterr().err
+    assert not (tmp_path / "out.env").exists()
