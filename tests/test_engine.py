@@ -405,6 +405,13 @@ def test_sink_defaults_fill_tags_and_description_the_to_entry_leaves_out(write_m
     assert not make_plan(manifest, source, targets, retry=FAST_RETRY).has_drift
 
 
+SOURCE_SECRETS = {
+    "apps/db": {"username": "app", "password": "pw-1"},
+    "apps/api/stripe": {"key": "sk-1"},
+    "apps/api/github": {"token": "gh-1"},
+}
+
+
 class FlakySource(MemorySource):
     """Answers a path with a transient error the first `times` reads, as a source whose batch call fails per path."""
 
@@ -426,14 +433,7 @@ class FlakySource(MemorySource):
 def test_a_path_answered_with_a_transient_error_is_read_again_alone(write_manifest) -> None:
     """read_many's per-path transient errors are retried for those paths only; the sync then succeeds."""
     manifest = write_manifest(manifest_text())
-    source = FlakySource(
-        {"apps/api/github": 2},
-        secrets={
-            "apps/db": {"username": "app", "password": "pw-1"},
-            "apps/api/stripe": {"key": "sk-1"},
-            "apps/api/github": {"token": "gh-1"},
-        },
-    )
+    source = FlakySource({"apps/api/github": 2}, secrets=SOURCE_SECRETS)
     plan = make_plan(manifest, source, sinks(), retry=FAST_RETRY)
     assert plan.problems == ()
     assert source.asked[1:] == [["apps/api/github"], ["apps/api/github"]]
@@ -441,14 +441,7 @@ def test_a_path_answered_with_a_transient_error_is_read_again_alone(write_manife
 
 def test_a_path_still_transient_after_the_retries_fails_its_sync_only(write_manifest) -> None:
     manifest = write_manifest(manifest_text())
-    source = FlakySource(
-        {"apps/api/github": 99},
-        secrets={
-            "apps/db": {"username": "app", "password": "pw-1"},
-            "apps/api/stripe": {"key": "sk-1"},
-            "apps/api/github": {"token": "gh-1"},
-        },
-    )
+    source = FlakySource({"apps/api/github": 99}, secrets=SOURCE_SECRETS)
     plan = make_plan(manifest, source, sinks(), retry=FAST_RETRY)
     assert [(p.sync, "sealed for a moment" in p.message) for p in plan.problems] == [("api", True)]
     assert {c.sync for c in plan.changes} == {"db"}

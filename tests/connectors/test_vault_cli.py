@@ -291,3 +291,38 @@ def test_no_value_or_token_leaks_with_debug_logs(
     for value in (*planted.values(), token, refused):
         assert value.splitlines()[0] not in caplog.text
     assert live_data(openbao_other.client(), f"{vault_prefix}/good/app") == planted
+
+
+def test_plan_sends_no_write_to_either_server(
+    openbao: OpenBaoServer, openbao_other: OpenBaoServer, vault_prefix: str, tmp_path: Path, run: Run
+) -> None:
+    """A plan with creates, an update and a prune pending sends only reads: no POST, PUT or DELETE to KV."""
+    source, target = openbao.client(), openbao_other.client()
+    p = vault_prefix
+    source.secrets.kv.v2.create_or_update_secret(f"{p}/apps/a", {"K": "1"})
+    source.secrets.kv.v2.create_or_update_secret(f"{p}/apps/b", {"K": "2"})
+    manifest = write_manifest(
+        tmp_path,
+        vault_options(openbao),
+        {"copy": vault_options(openbao_other, prefix=f"{p}/synced")},
+        f"""
+        - name: apps
+          from: {p}/apps/
+          to: [{{target: copy, name: "{{relpath}}"}}]
+        """,
+    )
+    assert run("apply", "-c", manifest, "--yes")[0] == 0
+    source.secrets.kv.v2.create_or_update_secret(f"{p}/apps/a", {"K": "changed"})
+    source.secrets.kv.v2.create_or_update_secret(f"{p}/apps/c", {"K": "3"})
+    source.secrets.kv.v2.delete_metadata_and_all_versions(f"{p}/apps/b")
+    sessions = {name: CountingSession() for name in ("source", "copy")}
+    address = {"source": openbao.address, "copy": openbao_other.address}
+    clients = {name: hvac.Client(url=address[name], token="", session=s) for name, s in sessions.items()}
+    code, out, err = run("plan", "-c", manifest, "--detailed-exitcode", clients=clients)
+    assert code == 2, err
+    assert "1 to create, 1 to update, 1 to delete" in out
+    for session in sessions.values():
+        assert session.count("GET") > 0
+        assert sum(session.count(method, "secret/") for method in ("POST", "PUT", "PATCH", "DELETE")) == 0
+    assert live_data(target, f"{p}/synced/b") == {"K": "2"}
+    assert live_data(target, f"{p}/synced/a") == {"K": "1"}
