@@ -27,7 +27,7 @@ from syncd.engine import Selection, make_plan
 from syncd.errors import ConfigError, SyncdError
 from syncd.manifest import Manifest, load_manifest
 from syncd.model import ChangeResult, Plan
-from syncd.planfile import check_stale, dumps, load_saved, plan_to_dict, results_to_dict
+from syncd.planfile import check_stale, dumps, load_saved, plan_to_dict, results_to_dict, saved_manifest_path
 from syncd.policy import IAM, VAULT, PolicyKind, access_policies, governs_access
 from syncd.registry import Registry, default_registry
 from syncd.report import render_markdown, render_results, render_table, summary_line
@@ -241,13 +241,15 @@ def apply(
 ) -> None:
     """Compute the plan and carry it out (asks first on a terminal; elsewhere needs --yes)."""
     _setup_logging(log_level, log_format)
-    manifest = _load(config)
     saved = load_saved(plan_file) if plan_file else None
     if saved is not None:
         if sync or target:
             raise ConfigError("--sync and --target cannot be combined with a saved plan: the plan holds its selection")
-        selection = Selection(frozenset(saved["selection"]["syncs"]), frozenset(saved["selection"]["targets"]))
+        # Without -c, the manifest the plan was made from (a relative path is taken from the current directory).
+        manifest = _load(config or saved_manifest_path(saved))
+        selection = Selection.of_saved_plan(saved, manifest)
     else:
+        manifest = _load(config)
         selection = _selection(sync, target)
     with _connectors(manifest, selection) as (source, sinks):
         fresh = make_plan(manifest, source, sinks, selection, allow_mass_delete=allow_mass_delete)

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -42,6 +43,23 @@ class Selection:
                 raise ConfigError(
                     f"--target {name!r}: no such target in the manifest{did_you_mean(name, known_targets)}"
                 )
+
+    @classmethod
+    def of_saved_plan(cls, saved: Mapping[str, Any], manifest: Manifest) -> Selection:
+        """The selection a saved plan was made with: its recorded filters, or for a plan saved before they were
+        recorded, the filters that give its lists of syncs and targets."""
+        selection = saved["selection"]
+        filters = selection.get("filter")
+        if isinstance(filters, dict):
+            syncs, targets = filters.get("syncs"), filters.get("targets")
+            return cls(
+                frozenset(syncs) if syncs is not None else None, frozenset(targets) if targets is not None else None
+            )
+        every_sync = [s.name for s in manifest.syncs]
+        sync_filter = None if list(selection["syncs"]) == every_sync else frozenset(selection["syncs"])
+        unfiltered = cls(sync_filter).pick_targets(manifest)
+        target_filter = None if list(selection["targets"]) == unfiltered else frozenset(selection["targets"])
+        return cls(sync_filter, target_filter)
 
     def pick_syncs(self, manifest: Manifest) -> list[Sync]:
         return [s for s in manifest.syncs if self.syncs is None or s.name in self.syncs]
@@ -232,4 +250,6 @@ def make_plan(
         problems=tuple(problems),
         source_versions=dict(sorted(read.versions.items())),
         refused_targets=tuple(refused),
+        sync_filter=tuple(sorted(selection.syncs)) if selection.syncs is not None else None,
+        target_filter=tuple(sorted(selection.targets)) if selection.targets is not None else None,
     )

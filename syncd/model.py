@@ -167,6 +167,10 @@ class Plan:
     source_versions: Mapping[str, str | None] = field(default_factory=dict)
     # Targets whose deletes exceed the delete guard: apply leaves them alone.
     refused_targets: tuple[str, ...] = ()
+    # The `--sync` and `--target` filters the plan was made with (None: not given), so a saved plan's
+    # selection can be made again exactly, unused targets and orphan pruning included.
+    sync_filter: tuple[str, ...] | None = None
+    target_filter: tuple[str, ...] | None = None
 
     @property
     def drift(self) -> tuple[Change, ...]:

@@ -55,7 +55,14 @@ def plan_to_dict(plan: Plan, manifest_path: str | None = None) -> dict[str, Any]
         "instance": plan.instance,
         "created_at": plan.created_at,
         "manifest": {"path": manifest_path, "sha256": plan.manifest_digest},
-        "selection": {"syncs": list(plan.syncs), "targets": list(plan.targets)},
+        "selection": {
+            "syncs": list(plan.syncs),
+            "targets": list(plan.targets),
+            "filter": {
+                "syncs": list(plan.sync_filter) if plan.sync_filter is not None else None,
+                "targets": list(plan.target_filter) if plan.target_filter is not None else None,
+            },
+        },
         "summary": summary_counts(plan),
         "source_versions": dict(plan.source_versions),
         "refused_targets": list(plan.refused_targets),
@@ -95,7 +102,17 @@ def load_saved(path: Path) -> dict[str, Any]:
     for key in ("manifest", "selection", "changes", "source_versions", "refused_targets"):
         if key not in data:
             raise ConfigError(f"saved plan {str(path)!r} lacks {key!r}")
+    selection = data["selection"]
+    if not isinstance(selection, dict) or not all(isinstance(selection.get(k), list) for k in ("syncs", "targets")):
+        raise ConfigError(f"saved plan {str(path)!r} has no lists of selected syncs and targets")
     return data
+
+
+def saved_manifest_path(saved: dict[str, Any]) -> Path | None:
+    """The manifest path a saved plan was made from, as it was given to `plan` (None when not recorded)."""
+    manifest = saved.get("manifest")
+    path = manifest.get("path") if isinstance(manifest, dict) else None
+    return Path(path) if isinstance(path, str) and path else None
 
 
 def _fingerprint(changes: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
@@ -108,7 +125,9 @@ def check_stale(saved: dict[str, Any], fresh: Plan) -> None:
     reasons: list[str] = []
     if saved["manifest"].get("sha256") != fresh.manifest_digest:
         reasons.append("the manifest changed")
-    if saved["selection"] != now["selection"]:
+    # A plan saved before the filters were recorded is compared on its lists alone.
+    compared = [k for k in ("syncs", "targets", "filter") if k in saved["selection"]]
+    if any(saved["selection"][k] != now["selection"][k] for k in compared):
         reasons.append("the selected syncs or targets differ")
     moved = sorted(
         p

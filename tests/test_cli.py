@@ -179,3 +179,70 @@ def test_python_m_syncd_runs(tmp_path: Path) -> None:
     """`python -m syncd version` prints the version."""
     done = subprocess.run([sys.executable, "-m", "syncd", "version"], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and done.stdout.startswith("syncd ")
+
+
+def add_unused_target(manifest: Path) -> None:
+    """Give the manifest a target no sync writes to."""
+    text = manifest.read_text()
+    spare = "targets:\n  spare-env:\n    type: dotenv\n    path: out/spare.env\n"
+    manifest.write_text(text.replace("targets:\n", spare, 1))
+
+
+def test_saved_plan_of_a_manifest_with_an_unused_target_applies(quickstart: Path, capsys) -> None:
+    """A target that receives no sync is part of the saved selection, so the saved plan is not refused as stale."""
+    add_unused_target(quickstart)
+    saved = quickstart.parent / "plan.json"
+    assert run(capsys, "plan", "-c", str(quickstart), "-o", str(saved))[0] == 0
+    code, out, err = run(capsys, "apply", "-c", str(quickstart), str(saved))
+    assert code == 0, err
+    assert "6 applied" in out
+
+
+def test_saved_plan_with_filters_applies_with_the_same_filters(quickstart: Path, capsys) -> None:
+    """A plan saved with --sync and --target is applied with exactly that selection."""
+    add_unused_target(quickstart)
+    saved = quickstart.parent / "plan.json"
+    argv = ("plan", "-c", str(quickstart), "-o", str(saved), "--sync", "payments-db", "--target", "worker-env")
+    assert run(capsys, *argv)[0] == 0
+    code, out, err = run(capsys, "apply", "-c", str(quickstart), str(saved))
+    assert code == 0, err
+    assert "2 applied" in out
+    assert not (quickstart.parent / "out" / "api.env").exists()
+
+
+def test_saved_plan_prunes_orphans_as_planned(quickstart: Path, capsys) -> None:
+    """An unfiltered saved plan that prunes an item no sync maps any more applies, pruning it."""
+    assert run(capsys, "apply", "-c", str(quickstart), "--yes")[0] == 0
+    text = quickstart.read_text()
+    quickstart.write_text(text[: text.index("  - name: third-party")])
+    saved = quickstart.parent / "plan.json"
+    assert run(capsys, "plan", "-c", str(quickstart), "-o", str(saved))[0] == 0
+    code, out, err = run(capsys, "apply", "-c", str(quickstart), str(saved))
+    assert code == 0, err
+    assert "0 failed" in out and "third-party" not in (quickstart.parent / "out" / "api.env").read_text()
+
+
+def test_saved_plan_applies_without_c_from_the_manifest_it_names(quickstart: Path, capsys, monkeypatch) -> None:
+    """`apply FILE` without -c loads the manifest path saved in the plan, relative to the current directory."""
+    monkeypatch.delenv("SYNCD_CONFIG", raising=False)
+    monkeypatch.chdir(quickstart.parent.parent)
+    relative = Path(quickstart.parent.name) / quickstart.name
+    saved = quickstart.parent / "plan.json"
+    assert run(capsys, "plan", "-c", str(relative), "-o", str(saved))[0] == 0
+    assert json.loads(saved.read_text())["manifest"]["path"] == str(relative)
+    code, out, err = run(capsys, "apply", str(saved))
+    assert code == 0, err
+    assert "6 applied" in out
+
+
+def test_saved_plan_without_recorded_filters_still_applies(quickstart: Path, capsys) -> None:
+    """A plan saved before `selection.filter` existed gets its filters back from its lists of syncs and targets."""
+    add_unused_target(quickstart)
+    saved = quickstart.parent / "plan.json"
+    assert run(capsys, "plan", "-c", str(quickstart), "-o", str(saved))[0] == 0
+    data = json.loads(saved.read_text())
+    del data["selection"]["filter"]
+    saved.write_text(json.dumps(data))
+    code, out, err = run(capsys, "apply", "-c", str(quickstart), str(saved))
+    assert code == 0, err
+    assert "6 applied" in out
