@@ -115,10 +115,20 @@ def read_sources(source: Source, syncs: Iterable[Sync], retry: RetryPolicy) -> S
 
         try:
             retry.call(attempt)
-        except Exception as exc:
-            error = exc if isinstance(exc, SyncdError) else SourceError(describe_error(exc))
+        except SyncdError as exc:
             for path in chunk:
-                found.setdefault(path, error)
+                found.setdefault(path, exc)
+        except Exception as exc:
+            # An unexpected error (a malformed secret that breaks a parser, say) may come from one path of the
+            # batch: read each half again, down to single paths, so it fails only its own path.
+            pending = [p for p in chunk if p not in found]
+            if len(pending) > 1:
+                middle = len(pending) // 2
+                found.update(read_chunk(pending[:middle]))
+                found.update(read_chunk(pending[middle:]))
+            else:
+                for path in pending:
+                    found[path] = SourceError(f"secret {path!r}: {describe_error(exc)}")
         return found
 
     workers = max(1, min(SOURCE_READERS, source.max_concurrency, len(chunks)))

@@ -1,0 +1,54 @@
+"""One bad source secret, one bad value, one target that is down: each fails only what it concerns."""
+
+from __future__ import annotations
+
+from syncd.engine import make_plan
+from syncd.testing import MemorySink, MemorySource
+from tests.conftest import FAST_RETRY
+
+SHARED_BATCH = """
+version: 1
+instance: prod
+source: {type: memory}
+targets:
+  a: {type: memory}
+syncs:
+  - name: bad
+    from: apps/bad
+    to: [{target: a, name: "bad/{key}", granularity: per-key}]
+  - name: fleet
+    from: apps/fleet/
+    to: [{target: a, name: "fleet/{relpath}"}]
+"""
+
+
+class ExplodingSource(MemorySource):
+    """A batch source that raises an unexpected error for any batch holding `bad`, like a parser that recurses."""
+
+    def __init__(self, bad: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.bad = bad
+        self.batches: list[list[str]] = []
+
+    def read_many(self, paths):
+        self.batches.append(list(paths))
+        if self.bad in paths:
+            raise RecursionError("maximum recursion depth exceeded while decoding JSON")
+        return super().read_many(paths)
+
+
+def test_an_unexpected_error_in_a_batch_fails_only_its_own_path(write_manifest) -> None:
+    """A path whose read raises an unexpected error fails its sync alone; the syncs sharing its batch are planned."""
+    manifest = write_manifest(SHARED_BATCH)
+    secrets = {f"apps/fleet/s{i:02}": {"k": f"v{i}"} for i in range(70)}
+    source = ExplodingSource("apps/bad", secrets={**secrets, "apps/bad": {"k": "x"}})
+    plan = make_plan(manifest, source, {"a": MemorySink("a")}, retry=FAST_RETRY)
+    assert [(p.sync, p.message) for p in plan.problems] == [
+        (
+            "bad",
+            "source: secret 'apps/bad': unexpected RecursionError (run with --log-level debug for the traceback)",
+        )
+    ]
+    assert len([c for c in plan.changes if c.sync == "fleet"]) == 70
+    # Halving the batch finds the bad path in a few reads, not one read per path.
+    assert len(source.batches) <= 2 + 2 * 7
