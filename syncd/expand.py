@@ -62,12 +62,15 @@ def expand(
             out.failed_syncs.add(sync.name)
             continue
         sync_items: list[DesiredItem] = []
+        # (source path, selected key) → source key, for each name or value that is not valid Unicode text.
+        untext: dict[tuple[str, str], str] = {}
         try:
             for secret in secrets[sync.name]:
                 try:
                     data = select_keys(sync, secret)
                 except KeyError as exc:
                     raise _SyncFailed(f"key {exc.args[0]!r} is not in source secret {secret.path!r}") from None
+                untext.update(_not_text(sync, secret, data))
                 for dest in sync.destinations:
                     sink = sinks.get(dest.spec.target)
                     if sink is not None:
@@ -78,6 +81,22 @@ def expand(
             continue
         for item in sync_items:
             key = (item.target, item.address)
+            unwritable = [(path, k) for path in item.source_paths for k in item.data if (path, k) in untext]
+            if unwritable:
+                # No sink can hold such a value unchanged: written, it would be rewritten on every run.
+                out.problems.extend(
+                    Problem(
+                        f"sync {sync.name!r}: key {untext[path, k]!r} of source secret {path!r} is not valid "
+                        "Unicode text (its value or name holds a lone surrogate), so no sink can hold it unchanged; "
+                        "the item is left as it is until the source is fixed",
+                        sync=sync.name,
+                        target=item.target,
+                        address=item.address,
+                    )
+                    for path, k in unwritable
+                )
+                out.held.setdefault(item.target, set()).add(item.address)
+                continue
             if key in producers:
                 other = producers[key]
                 who = f"syncs {other!r} and {sync.name!r}" if other != sync.name else f"sync {sync.name!r} twice"
@@ -93,6 +112,25 @@ def expand(
     for target, held in out.held.items():
         out.items[target] = [i for i in out.items.get(target, []) if i.address not in held]
     return out
+
+
+def _not_text(sync: Sync, secret: SourceSecret, data: Mapping[str, Secret]) -> dict[tuple[str, str], str]:
+    """(path, selected key) → source key, for each selected key whose name or value is not valid Unicode text."""
+    source_key = {new: old for old, new in (sync.spec.key_map() or {}).items()}
+    return {
+        (secret.path, key): source_key.get(key, key)
+        for key, value in data.items()
+        if not _is_text(key) or not _is_text(value.reveal())
+    }
+
+
+def _is_text(text: str) -> bool:
+    """Whether `text` is valid Unicode: a lone surrogate (which JSON's \\ud800 escapes can give) is not."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _SyncFailed(Exception):

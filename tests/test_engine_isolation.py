@@ -52,3 +52,50 @@ def test_an_unexpected_error_in_a_batch_fails_only_its_own_path(write_manifest) 
     assert len([c for c in plan.changes if c.sync == "fleet"]) == 70
     # Halving the batch finds the bad path in a few reads, not one read per path.
     assert len(source.batches) <= 2 + 2 * 7
+
+
+LONE_SURROGATE = """
+version: 1
+instance: prod
+defaults: {prune: true}
+source: {type: memory}
+targets:
+  doc: {type: memory}
+  keys: {type: memory}
+syncs:
+  - name: app
+    from: apps/
+    to:
+      - {target: doc, name: "{relpath}"}
+      - {target: keys, name: "{relpath}-{key}", granularity: per-key}
+"""
+
+
+def test_a_value_that_is_not_unicode_text_is_held_for_every_sink(write_manifest) -> None:
+    """A lone surrogate is a problem of its key: the items holding it are neither written nor pruned, the rest apply."""
+    from syncd.apply import apply_plan
+    from syncd.model import Action, Ownership
+
+    manifest = write_manifest(LONE_SURROGATE)
+    source = MemorySource(secrets={"apps/db": {"user": "u1", "pass": "SURR\ud800X"}, "apps/web": {"pass": "SURRok"}})
+    doc, keys = MemorySink("doc"), MemorySink("keys")
+    # Items an earlier run wrote from the value, before it went bad: they must stay.
+    doc.put_owned("db", {"user": "u1", "pass": "old"}, Ownership("prod", "app"))
+    keys.put_owned("db-pass", {"pass": "old"}, Ownership("prod", "app"))
+    targets = {"doc": doc, "keys": keys}
+    plan = make_plan(manifest, source, targets, retry=FAST_RETRY)
+    assert sorted((p.target, p.address, p.sync) for p in plan.problems) == [
+        ("doc", "db", "app"),
+        ("keys", "db-pass", "app"),
+    ]
+    message = plan.problems[0].message
+    assert "'pass'" in message and "'apps/db'" in message and "'app'" in message and "SURR" not in message
+    assert {(c.target, c.address) for c in plan.changes if c.action is Action.CREATE} == {
+        ("doc", "web"),
+        ("keys", "db-user"),
+        ("keys", "web-pass"),
+    }
+    assert not [c for c in plan.changes if c.action is Action.DELETE]
+    apply_plan(plan, targets, retry=FAST_RETRY)
+    assert doc.values()["db"] == {"user": "u1", "pass": "old"}
+    assert keys.values()["db-pass"] == {"pass": "old"}
