@@ -154,6 +154,14 @@ class AwsConnection(Options):
     def expected_account(self) -> str | None:
         return self.account_id or self.role_account
 
+    def location(self, service: str, *parts: str) -> tuple[str, ...]:
+        """Where this connection's items live, for the core's overlap check (no call): the service, the endpoint,
+        the account and the region. The account is role_arn's, else account_id; a connection that names neither
+        is known by its credentials: its profile, or the default chain, which every such target of a run shares."""
+        account = self.expected_account
+        who = f"account {account}" if account else f"profile {self.profile}" if self.profile else "default credentials"
+        return (service, (self.endpoint_url or "").rstrip("/").lower(), who, self.region, *parts)
+
     @property
     def partition(self) -> str:
         if self.role_arn:

@@ -83,6 +83,10 @@ class SecretsManagerSink(AwsSink):
         account = self.options.expected_account
         return f"secretsmanager {self.options.region}" + (f" ({account})" if account else "")
 
+    def location(self) -> tuple[str, ...]:
+        # list_owned looks at every secret of the region: names have no folder a target could keep to.
+        return self.options.location("aws-secretsmanager")
+
     # Reads
 
     def read(self, addresses: Sequence[str]) -> dict[str, ActualItem]:

@@ -83,6 +83,9 @@ class SecretsManagerSource(Source):
     def access_policy(self, patterns: Sequence[str]) -> list[dict[str, Any]]:
         return source_statements(self.options, self.options.kms_key_id, patterns)
 
+    def location(self, path: str) -> tuple[str, ...]:
+        return self.options.location("aws-secretsmanager")
+
     def close(self) -> None:
         self.session.close()
 

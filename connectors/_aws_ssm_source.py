@@ -23,7 +23,7 @@ from connectors import _aws_ssm_policy as policy
 from connectors._aws import AwsConnection, AwsSession
 from connectors._aws_ssm_api import SsmApi
 from connectors._aws_ssm_rules import KMS_KEY_ID, KMS_KEY_ID_RULE, folder, leaf
-from syncd.connector import Source
+from syncd.connector import Source, path_parts
 from syncd.errors import ConnectorError, SourceError, TransientError
 from syncd.model import SourceSecret
 from syncd.secret import Secret
@@ -92,6 +92,9 @@ class SsmSource(Source):
             account=options.expected_account or "*",
             kms_key_id=options.kms_key_id,
         )
+
+    def location(self, path: str) -> tuple[str, ...]:
+        return self.options.location("aws-ssm", *path_parts(path))
 
     def close(self) -> None:
         self._api.close()

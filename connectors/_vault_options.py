@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from syncd.connector import Options, path_field
+from syncd.connector import Options, path_field, path_parts
 
 DEFAULT_KUBERNETES_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 _ADDRESS = re.compile(r"https?://[^/\s?#]+(/[^\s?#]*)?")
@@ -124,6 +124,11 @@ class VaultConnection(Options):
         except ValidationError as exc:
             errors = [{**e, "loc": e["loc"][1:] if e["loc"][:1] == (method,) else e["loc"]} for e in exc.errors()]
             raise ValidationError.from_exception_data(exc.title, errors) from None  # type: ignore[arg-type]
+
+    def location(self, *paths: str | None) -> tuple[str, ...]:
+        """Where `paths` under the mount live, for the core's overlap check: the address, then the namespace,
+        mount and path names as one path, since Vault routes 'ns/mount/path' in the root namespace alike."""
+        return ("vault", self.address.lower(), *path_parts(self.namespace, self.mount, *paths))
 
     @field_validator("address")
     @classmethod

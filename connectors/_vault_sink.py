@@ -176,6 +176,9 @@ class VaultSink(Sink):
     def describe(self) -> str:
         return f"vault {self.options.address} {self.options.mount}/{self.options.prefix}"
 
+    def location(self) -> tuple[str, ...]:
+        return self.options.location(self.options.prefix)
+
     def close(self) -> None:
         self._vault.close()
 

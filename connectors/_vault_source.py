@@ -104,6 +104,9 @@ class VaultSource(Source):
     def describe(self) -> str:
         return f"vault {self.options.address} {self.options.mount}/"
 
+    def location(self, path: str) -> tuple[str, ...]:
+        return self.options.location(path)
+
     def close(self) -> None:
         self._vault.close()
 

@@ -154,6 +154,10 @@ class SsmSink(AwsSink):
         account = self.options.expected_account
         return f"{self.options.region}, account {account}" if account else self.options.region
 
+    def location(self) -> tuple[str, ...]:
+        # list_owned looks at every parameter of the region, whatever a `to` entry's path.
+        return self.options.location("aws-ssm")
+
     def check(self, item: DesiredItem) -> list[str]:
         options = self.options
         problems = name_problems(item.address, partition=options.partition, region=options.region)

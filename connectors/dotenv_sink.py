@@ -33,7 +33,7 @@ from typing import Any
 from pydantic import field_validator
 
 from connectors import _dotenv_format as dotenv
-from syncd.connector import ConnectorSpec, Options, Sink, path_field
+from syncd.connector import ConnectorSpec, Options, Sink, file_location, path_field
 from syncd.errors import PermanentError
 from syncd.model import ActualItem, DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
@@ -209,6 +209,9 @@ class DotenvSink(Sink):
 
     def describe(self) -> str:
         return self.options.path
+
+    def location(self) -> tuple[str, ...]:
+        return file_location(self.options.path)
 
     def _document(self) -> _Document:
         """The file as it is now, or inside a batch as the batch has changed it. The caller holds the lock."""

@@ -47,7 +47,7 @@ from typing import Any, Literal, cast
 import yaml
 
 from connectors import _dotenv_format as dotenv
-from syncd.connector import ConnectorSpec, Options, Source, path_field
+from syncd.connector import ConnectorSpec, Options, Source, file_location, path_field
 from syncd.errors import SourceError
 from syncd.model import SourceSecret
 from syncd.secret import Secret
@@ -140,6 +140,10 @@ class FileSource(Source):
                     raise SourceError(f"secret {_display(path)!r} is defined twice, in {found[path]} and {file}")
                 found[path] = file
         return sorted(_display(path) for path in found)
+
+    def location(self, path: str) -> tuple[str, ...]:
+        # Every file of the source is read whatever the path, so the whole file or folder is where it reads.
+        return file_location(self.options.path)
 
     def _files(self) -> dict[str, tuple[Path, Format]]:
         """Each file of the source by the secret path it starts at ("" for a single file)."""

@@ -13,10 +13,12 @@ behaves alike.
 from __future__ import annotations
 
 import contextlib
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +32,20 @@ R = TypeVar("R")
 
 MARKER_INSTANCE = "syncd.io/instance"
 MARKER_SYNC = "syncd.io/sync"
+
+# Where a target's items or a source's secrets live, from the widest name to the narrowest: ("file", "/", "srv",
+# "app.env"), ("vault", "https://vault:8200", "secret", "team"). Two places overlap when one is a prefix of the other.
+Location = tuple[str, ...]
+
+
+def file_location(path: str) -> Location:
+    """The location of a file or folder: its real path (symbolic links and '..' resolved), split into parts."""
+    return ("file", *Path(os.path.realpath(path)).parts)
+
+
+def path_parts(*paths: str | None) -> tuple[str, ...]:
+    """The '/'-separated names of `paths`, in order, empty names and '.' dropped: for locations of path-like names."""
+    return tuple(part for path in paths if path for part in path.split("/") if part not in ("", "."))
 
 
 def in_parallel(function: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
@@ -100,6 +116,12 @@ class Source(ABC):
 
         unique = list(dict.fromkeys(paths))
         return dict(zip(unique, in_parallel(read_one, unique, self.max_concurrency), strict=True))
+
+    def location(self, path: str) -> Location | None:
+        """Where the secrets at or below `path` live (see `Location`), computed from the options alone, with no
+        call. The core refuses a target whose location overlaps it, since a sync would read its own output back.
+        None, the default, means unknown: never refused."""
+        return None
 
     def access_policy(self, patterns: Sequence[str]) -> list[dict[str, Any]] | None:
         """IAM policy statements that let syncd read the paths matching `patterns` ('*' is a wildcard).
@@ -204,6 +226,13 @@ class Sink(ABC):
     def describe(self) -> str:
         """A short human name for reports, e.g. 'us-east-1' or './out/.env'."""
         return ""
+
+    def location(self) -> Location | None:
+        """Where this target's items live, as far as `list_owned` and `write` reach (see `Location`), computed
+        from the options alone, with no call. The core refuses two targets whose locations overlap (one is a
+        prefix of the other): they would overwrite and prune each other's items. None, the default, means
+        unknown: never refused."""
+        return None
 
     def close(self) -> None:
         """Release connections; the default has none."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from syncd.connector import Sink
+from syncd.connector import Location, Sink
 from syncd.model import ActualItem, DesiredItem
 
 # The calls a wrapper sees through `_before`: the ones that reach the backend.
@@ -90,6 +90,9 @@ class DelegatingSink(Sink):
 
     def describe(self) -> str:
         return self.inner.describe()
+
+    def location(self) -> Location | None:
+        return self.inner.location()
 
     def close(self) -> None:
         self._before("close", ())
