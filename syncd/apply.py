@@ -2,8 +2,11 @@
 
 Each target runs in its own thread with a bounded pool for its changes; one
 failing target never stops the others. Transient errors are retried with
-backoff; every change gets a result. Apply follows the actions and nothing
-else: it never re-decides what to do.
+backoff; every change gets a result. A target that keeps answering with
+transient errors is taken as down: its remaining changes are not attempted
+(a circuit breaker per target, see `TargetBreaker`), and the next run retries
+them. Apply follows the actions and nothing else: it never re-decides what
+to do.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import structlog
 
 from syncd.connector import Sink
 from syncd.engine import describe_error
+from syncd.errors import SyncdError, TransientError
 from syncd.model import Action, Change, ChangeResult, Plan, Status
 from syncd.retry import DEFAULT_RETRY, RetryPolicy
 
@@ -24,11 +29,72 @@ log = structlog.get_logger("syncd.apply")
 Progress = Callable[[ChangeResult], None]
 
 
-def _run_change(sink: Sink, change: Change, retry: RetryPolicy) -> ChangeResult:
+@dataclass(frozen=True)
+class TargetBreaker:
+    """When apply takes a target as down and stops its remaining changes.
+
+    A change counts against its target when it still fails with a transient error (throttling, 5xx, a timeout,
+    a refused connection) once its retries are spent. The target is taken as down after `consecutive` such
+    changes in a row (a success resets the run) or `total` of them in one apply, whichever comes first: its
+    changes not yet started are not attempted, those in flight stop retrying, and each gets the same error.
+    """
+
+    consecutive: int = 3
+    total: int = 10
+
+
+DEFAULT_BREAKER = TargetBreaker()
+
+
+class _TargetDown(SyncdError):
+    """A change that was not attempted, or not retried, because its target was taken as down."""
+
+
+class _Breaker:
+    """One target's count of changes that failed transiently, shared by the target's worker threads."""
+
+    def __init__(self, target: str, settings: TargetBreaker) -> None:
+        self.target = target
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._in_a_row = 0
+        self._total = 0
+        self.reason: str | None = None
+
+    def record(self, ok: bool, transient: bool) -> None:
+        with self._lock:
+            if ok:
+                self._in_a_row = 0
+                return
+            if not transient:
+                return
+            self._in_a_row += 1
+            self._total += 1
+            if self.reason is None and (
+                self._in_a_row >= self.settings.consecutive or self._total >= self.settings.total
+            ):
+                failed = (
+                    f"{self._in_a_row} of its changes in a row"
+                    if self._in_a_row >= self.settings.consecutive
+                    else f"{self._total} of its changes"
+                )
+                self.reason = (
+                    f"not attempted: target {self.target!r} is taken as down, since {failed} failed with "
+                    "transient errors; the next run retries"
+                )
+                log.warning("target down", target=self.target, failed_in_a_row=self._in_a_row, failed=self._total)
+
+
+def _run_change(sink: Sink, change: Change, retry: RetryPolicy, breaker: _Breaker) -> ChangeResult:
     attempts = 0
+    if breaker.reason is not None:
+        return ChangeResult(change, Status.FAILED, breaker.reason, 0)
 
     def once() -> None:
         nonlocal attempts
+        if attempts and breaker.reason is not None:
+            # Another change found the target down: retrying this one would only cost more time.
+            raise _TargetDown(breaker.reason)
         attempts += 1
         if change.action is Action.DELETE:
             assert change.actual is not None
@@ -39,13 +105,23 @@ def _run_change(sink: Sink, change: Change, retry: RetryPolicy) -> ChangeResult:
 
     try:
         retry.call(once)
+    except _TargetDown as exc:
+        return ChangeResult(change, Status.FAILED, str(exc), attempts)
     except Exception as exc:
+        breaker.record(ok=False, transient=isinstance(exc, TransientError))
         return ChangeResult(change, Status.FAILED, describe_error(exc), attempts)
+    breaker.record(ok=True, transient=False)
     return ChangeResult(change, Status.APPLIED, None, attempts)
 
 
 def _apply_target(
-    target: str, sink: Sink, changes: list[Change], retry: RetryPolicy, concurrency: int, progress: Progress
+    target: str,
+    sink: Sink,
+    changes: list[Change],
+    retry: RetryPolicy,
+    concurrency: int,
+    progress: Progress,
+    breaker: TargetBreaker = DEFAULT_BREAKER,
 ) -> list[ChangeResult]:
     to_run = [c for c in changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
     results: list[ChangeResult] = [
@@ -61,8 +137,9 @@ def _apply_target(
     try:
         with sink.batch():
             workers = max(1, min(concurrency, sink.max_concurrency, len(to_run) or 1))
+            down = _Breaker(target, breaker)
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"syncd-{target}") as pool:
-                for result in pool.map(lambda c: _run_change(sink, c, retry), to_run):
+                for result in pool.map(lambda c: _run_change(sink, c, retry, down), to_run):
                     done.append(result)
                     if report_at_once or not result.ok:
                         progress(result)
@@ -92,8 +169,10 @@ def apply_plan(
     retry: RetryPolicy = DEFAULT_RETRY,
     concurrency: Mapping[str, int] | None = None,
     progress: Progress | None = None,
+    breaker: TargetBreaker = DEFAULT_BREAKER,
 ) -> tuple[ChangeResult, ...]:
-    """Carry out every change of `plan`; targets the delete guard refused are left alone."""
+    """Carry out every change of `plan`; targets the delete guard refused are left alone, and a target `breaker`
+    takes as down gets its remaining changes failed without a call."""
     lock = threading.Lock()
 
     def report(result: ChangeResult) -> None:
@@ -125,7 +204,7 @@ def apply_plan(
     limits = concurrency or {}
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(by_target))), thread_name_prefix="syncd-apply") as pool:
         futures = [
-            pool.submit(_apply_target, t, sinks[t], changes, retry, limits.get(t, 4), report)
+            pool.submit(_apply_target, t, sinks[t], changes, retry, limits.get(t, 4), report, breaker)
             for t, changes in by_target.items()
         ]
         for future in futures:

@@ -99,3 +99,81 @@ def test_a_value_that_is_not_unicode_text_is_held_for_every_sink(write_manifest)
     apply_plan(plan, targets, retry=FAST_RETRY)
     assert doc.values()["db"] == {"user": "u1", "pass": "old"}
     assert keys.values()["db-pass"] == {"pass": "old"}
+
+
+MANY_ITEMS = """
+version: 1
+instance: prod
+source: {type: memory}
+targets:
+  down: {type: memory}
+  up: {type: memory}
+syncs:
+  - name: fleet
+    from: apps/
+    to:
+      - {target: down, name: "{relpath}"}
+      - {target: up, name: "{relpath}"}
+"""
+
+
+def many_items(write_manifest, count: int = 100):
+    manifest = write_manifest(MANY_ITEMS)
+    source = MemorySource(secrets={f"apps/s{i:03}": {"k": f"v{i}"} for i in range(count)})
+    return manifest, source
+
+
+def test_a_target_that_keeps_failing_transiently_is_stopped_and_the_others_apply(write_manifest) -> None:
+    """After a run of changes that fail with transient errors, a target's remaining changes are not attempted: the
+    calls made are bounded by the breaker, not by the number of changes; the other target applies; the next run
+    retries and converges."""
+    from syncd.apply import apply_plan
+    from syncd.errors import TransientError
+    from syncd.testing import FailingSink
+
+    manifest, source = many_items(write_manifest)
+    down, up = FailingSink(MemorySink("down")), MemorySink("up")
+    down.fail_on("write", error=TransientError)
+    targets = {"down": down, "up": up}
+    plan = make_plan(manifest, source, targets, retry=FAST_RETRY)
+    results = apply_plan(plan, targets, retry=FAST_RETRY, concurrency={"down": 4, "up": 4})
+    writes = sum(n for (method, _), n in down.attempts.items() if method == "write")
+    # 3 changes in a row trip the breaker; at most 3 more were in flight on the target's 4 workers.
+    in_a_row, workers = 3, 4
+    assert writes <= (in_a_row + workers - 1) * FAST_RETRY.attempts
+    failed = [r for r in results if r.change.target == "down"]
+    assert len(failed) == 100 and not any(r.ok for r in failed)
+    skipped = [r for r in failed if r.attempts == 0]
+    assert len(skipped) >= 100 - in_a_row - workers + 1
+    assert {r.error for r in skipped} == {
+        "not attempted: target 'down' is taken as down, since 3 of its changes in a row failed with transient "
+        "errors; the next run retries"
+    }
+    assert all(r.ok for r in results if r.change.target == "up") and len(up.values()) == 100
+    down.heal()
+    again = make_plan(manifest, source, targets, retry=FAST_RETRY)
+    assert all(r.ok for r in apply_plan(again, targets, retry=FAST_RETRY))
+    assert not make_plan(manifest, source, targets, retry=FAST_RETRY).has_drift
+
+
+def test_scattered_transient_failures_stop_a_target_only_past_the_total_budget(write_manifest) -> None:
+    """Transient failures between successes do not stop a target until their total reaches the budget; permanent
+    errors never do."""
+    from syncd.apply import TargetBreaker, apply_plan
+    from syncd.errors import PermanentError, TransientError
+    from syncd.testing import FailingSink
+
+    manifest, source = many_items(write_manifest, 30)
+    down = FailingSink(MemorySink("down"))
+    for i in range(0, 30, 3):
+        down.fail_on("write", f"s{i:03}", error=TransientError)
+    down.fail_on("write", "s001", error=PermanentError)
+    targets = {"down": down, "up": MemorySink("up")}
+    plan = make_plan(manifest, source, targets, retry=FAST_RETRY)
+    # One change at a time, so the order is the plan's.
+    results = apply_plan(plan, targets, retry=FAST_RETRY, concurrency={"down": 1}, breaker=TargetBreaker(total=5))
+    by_address = {r.change.address: r for r in results if r.change.target == "down"}
+    assert [a for a, r in by_address.items() if r.attempts == 0] == [f"s{i:03}" for i in range(13, 30)]
+    assert by_address["s001"].error.endswith("injected failure of write on s001")
+    assert "since 5 of its changes failed" in by_address["s013"].error
+    assert [a for a, r in by_address.items() if r.ok] == [f"s{i:03}" for i in range(13) if i % 3 and i != 1]

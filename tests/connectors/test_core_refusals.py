@@ -182,3 +182,35 @@ def test_a_vault_target_where_the_vault_source_reads_is_refused(
     assert client.secrets.kv.v2.list_secrets(f"{vault_prefix}/apps")["data"]["keys"] == ["db"]
     beside = load(tmp_path, source, {"a": vault_target(openbao, f"{vault_prefix}/copies")}, syncs, registry)
     refuse_overlaps(beside.open_source(), beside.syncs, {"a": beside.open_sink("a")})
+
+
+def test_a_secrets_manager_target_answering_503_to_everything_costs_a_bounded_number_of_calls(
+    aws_fake: AwsFake, aws_no_backoff: None, tmp_path: Path
+) -> None:
+    """With AWS answering 503 to every call, a plan's read of the target and an apply of 40 changes each stop after
+    a bounded number of calls (counted, not timed): apply takes the target as down after 3 changes in a row failed,
+    instead of retrying every change."""
+    registry = Registry({"memory": MEMORY, "aws-secrets-manager": aws_secrets_manager.spec})
+    syncs = "  - {name: fleet, from: apps/, to: [{target: a, name: 'fleet/{relpath}'}]}\n"
+    manifest = load(tmp_path, "{type: memory}", {"a": aws("aws-secrets-manager", aws_fake)}, syncs, registry)
+    source = MemorySource(secrets={f"apps/s{i:02}": {"k": f"v{i}"} for i in range(40)})
+    sink = manifest.open_sink("a")
+    try:
+        plan = make_plan(manifest, source, {"a": sink}, retry=FAST_RETRY)
+        assert plan.problems == () and len(plan.drift) == 40
+        aws_fake.fail(None, 503, times=None)
+        aws_fake.reset_counts()
+        results = apply_plan(plan, {"a": sink}, retry=FAST_RETRY, concurrency={"a": 4})
+        applied = aws_fake.count()
+        # Each change costs at most FAST_RETRY's 3 attempts of botocore's 3; 3 in a row trip the breaker, and at most
+        # 3 more were in flight on the target's 4 workers: 6 changes * 9 calls, where 40 changes would cost 360.
+        assert applied <= 6 * 3 * 3
+        assert len(results) == 40 and not any(r.ok for r in results)
+        assert sum(1 for r in results if r.attempts == 0) >= 34
+        aws_fake.reset_counts()
+        failed_plan = make_plan(manifest, source, {"a": sink}, retry=FAST_RETRY)
+        # The target's first read fails: 3 attempts of botocore's 3, and the target fails alone.
+        assert aws_fake.count() <= 3 * 3
+        assert [p.target for p in failed_plan.problems] == ["a"] and not failed_plan.changes
+    finally:
+        sink.close()
