@@ -94,8 +94,9 @@ def read_sources(source: Source, syncs: Iterable[Sync], retry: RetryPolicy) -> S
             else:
                 paths = [sync.spec.from_]
             paths_by_sync[sync.name] = paths
-        except SyncdError as exc:
-            out.problems.append(Problem(f"source: {exc}", sync=sync.name))
+        except Exception as exc:
+            # An unexpected error (a source document that breaks its parser) fails this sync, never the run.
+            out.problems.append(Problem(f"source: {describe_error(exc)}", sync=sync.name))
     unique = sorted({p for paths in paths_by_sync.values() for p in paths})
     results: dict[str, SourceSecret | SyncdError] = {}
     chunks = [unique[i : i + 50] for i in range(0, len(unique), 50)]

@@ -177,3 +177,19 @@ def test_scattered_transient_failures_stop_a_target_only_past_the_total_budget(w
     assert by_address["s001"].error.endswith("injected failure of write on s001")
     assert "since 5 of its changes failed" in by_address["s013"].error
     assert [a for a, r in by_address.items() if r.ok] == [f"s{i:03}" for i in range(13) if i % 3 and i != 1]
+
+
+def test_an_unexpected_error_listing_a_prefix_fails_only_that_sync(write_manifest) -> None:
+    """A source whose `list` raises an unexpected error fails the prefix sync, with no traceback; the others plan."""
+    manifest = write_manifest(SHARED_BATCH)
+    source = MemorySource(secrets={"apps/bad": {"k": "x"}, "apps/fleet/s1": {"k": "v"}})
+
+    def deep(prefix: str) -> list[str]:
+        raise RecursionError("maximum recursion depth exceeded while constructing a mapping")
+
+    source.list = deep
+    plan = make_plan(manifest, source, {"a": MemorySink("a")}, retry=FAST_RETRY)
+    assert [(p.sync, p.message) for p in plan.problems] == [
+        ("fleet", "source: unexpected RecursionError (run with --log-level debug for the traceback)")
+    ]
+    assert {c.sync for c in plan.changes} == {"bad"}
