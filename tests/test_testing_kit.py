@@ -490,3 +490,22 @@ def test_contract_catches_a_sink_that_drops_writes() -> None:
     """The contract's roundtrip test fails for a sink that forgets what it was given."""
     with pytest.raises(AssertionError):
         SinkContract().test_write_then_read_returns_the_data_and_owner(ForgetfulSink())
+
+
+class PlacedSink(MemorySink):
+    """A memory sink that says where it is, as a file-backed one would."""
+
+    def location(self):
+        return ("file", "/", "srv", "app.env")
+
+
+def test_wrappers_report_the_wrapped_sinks_location() -> None:
+    """Recording and failing wrappers pass `location()` through, so overlapping targets are refused through them."""
+    from syncd.errors import ConfigError
+    from syncd.locations import refuse_overlaps
+
+    inner = PlacedSink("inner")
+    assert RecordingSink(inner).location() == FailingSink(inner).location() == inner.location()
+    assert MemorySink("plain").location() is None
+    with pytest.raises(ConfigError, match="targets 'a' \\(in memory\\) and 'b' \\(in memory\\)"):
+        refuse_overlaps(MemorySource(), [], {"a": RecordingSink(inner), "b": FailingSink(PlacedSink("other"))})
