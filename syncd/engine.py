@@ -14,7 +14,7 @@ from syncd.connector import Sink, Source
 from syncd.diff import Policy, PruneScope, diff_target
 from syncd.errors import ConfigError, SourceError, SyncdError, TransientError
 from syncd.expand import Expansion, expand
-from syncd.locations import refuse_overlaps
+from syncd.locations import refuse_overlaps, unselected_targets
 from syncd.manifest import Manifest, Sync
 from syncd.model import Action, Change, Plan, Problem, SourceSecret
 from syncd.registry import did_you_mean
@@ -228,7 +228,8 @@ def make_plan(
     selection.check(manifest)
     syncs = selection.pick_syncs(manifest)
     targets = [t for t in selection.pick_targets(manifest) if t in sinks]
-    refuse_overlaps(source, syncs, {t: sinks[t] for t in targets})
+    with unselected_targets(manifest, targets) as others:
+        refuse_overlaps(source, syncs, {t: sinks[t] for t in targets}, others)
     read = read_sources(source, syncs, retry)
     log.debug("source read", syncs=len(syncs), paths=len(read.versions), problems=len(read.problems))
     expansion = expand(manifest.instance, syncs, read.secrets, {t: sinks[t] for t in targets})

@@ -10,11 +10,16 @@ location (None) is never refused.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+import structlog
 
 from syncd.connector import Location, Sink, Source
 from syncd.errors import ConfigError
-from syncd.manifest import Sync
+from syncd.manifest import Manifest, Sync
+
+log = structlog.get_logger("syncd.locations")
 
 
 def overlap(a: Location, b: Location) -> bool:
@@ -23,12 +28,19 @@ def overlap(a: Location, b: Location) -> bool:
     return a[:shorter] == b[:shorter]
 
 
-def refuse_overlaps(source: Source, syncs: Sequence[Sync], sinks: Mapping[str, Sink]) -> None:
-    """Raise one ConfigError naming every pair of overlapping targets and every target a sync reads from."""
+def refuse_overlaps(
+    source: Source, syncs: Sequence[Sync], sinks: Mapping[str, Sink], unselected: Mapping[str, Sink] | None = None
+) -> None:
+    """Raise one ConfigError naming every pair of overlapping targets and every target a sync reads from.
+
+    `sinks` are the run's targets; `unselected` the manifest's other targets, compared with those only: a run
+    of one target still prunes what another target on the same place wrote.
+    """
     problems: list[str] = []
     located = [(name, sink, where) for name, sink in sinks.items() if (where := sink.location()) is not None]
+    others = [(n, s, where) for n, s in (unselected or {}).items() if (where := s.location()) is not None]
     for i, (first, first_sink, first_at) in enumerate(located):
-        for second, second_sink, second_at in located[i + 1 :]:
+        for second, second_sink, second_at in [*located[i + 1 :], *others]:
             if overlap(first_at, second_at):
                 problems.append(
                     f"targets {first!r} ({first_sink.describe()}) and {second!r} ({second_sink.describe()}) "
@@ -52,3 +64,26 @@ def refuse_overlaps(source: Source, syncs: Sequence[Sync], sinks: Mapping[str, S
             )
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+@contextlib.contextmanager
+def unselected_targets(manifest: Manifest, selected: Iterable[str]) -> Iterator[dict[str, Sink]]:
+    """The manifest's targets outside `selected`, opened only to say where they are (no call is made).
+
+    Their references are resolved leniently, as for the policy commands: one that cannot be resolved is kept as
+    written, and a target whose options are then invalid is left out (its location is unknown).
+    """
+    opened: dict[str, Sink] = {}
+    try:
+        for name in manifest.spec.targets:
+            if name in selected:
+                continue
+            try:
+                opened[name] = manifest.open_sink(name, lenient=True)
+            except Exception as exc:
+                log.debug("target not compared for overlaps", target=name, error_type=type(exc).__name__)
+        yield opened
+    finally:
+        for sink in opened.values():
+            with contextlib.suppress(Exception):
+                sink.close()

@@ -114,3 +114,19 @@ def test_locations_overlap_when_one_is_a_prefix_of_the_other(tmp_path: Path) -> 
     assert not overlap((*vault, "secret", "a"), (*vault, "kv", "a"))
     assert path_parts("/team//app/", ".", None) == ("team", "app")
     assert file_location(str(tmp_path / "a" / ".." / "b.env")) == file_location(str(tmp_path / "b.env"))
+
+
+def test_a_run_of_one_target_is_refused_when_another_target_shares_its_place(tmp_path: Path, capsys) -> None:
+    """`--target` does not hide the overlap: pruning the selected target would delete what the other one wrote."""
+    manifest = write(tmp_path, {"first": "out/app.env", "second": "./out/app.env", "third": "out/other.env"})
+    code, _, err = run(capsys, "apply", "--yes", "-c", str(manifest), "--target", "second")
+    assert code == 1
+    assert err == (
+        f"error: targets 'second' ({tmp_path}/out/app.env) and 'first' ({tmp_path}/out/app.env) write to the same "
+        "place: they would overwrite, take over and prune each other's items; give each its own file, account and "
+        "region, or prefix\n"
+    )
+    code, out, err = run(capsys, "apply", "--yes", "-c", str(manifest), "--target", "third")
+    assert code == 0, err
+    assert "2 applied, 0 failed" in out
+    assert not (tmp_path / "out" / "app.env").exists()
