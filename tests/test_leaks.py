@@ -19,9 +19,7 @@ import pytest
 
 from syncd.cli import main
 from syncd.secret import REDACTED, REDACTOR
-from tests.leakscan import assert_no_leaks, no_redactor, redactor_off
-
-__all__ = ["no_redactor"]  # a fixture, used by name
+from tests.leakscan import assert_no_leaks, no_redactor, redactor_off  # noqa: F401 (no_redactor: a fixture)
 
 PLANTED = {
     "password": "PLANTED-pw-7f3a9c",
