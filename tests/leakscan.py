@@ -16,25 +16,15 @@ or, for a whole test, the `no_redactor` fixture (import it into the test module,
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
-from syncd.secret import REDACTOR
+from syncd.testing.leaks import redactor_off
 
-
-@contextlib.contextmanager
-def redactor_off() -> Iterator[None]:
-    """syncd's redactor replaces nothing inside the block: whatever reaches output is there to be found."""
-    previous = getattr(REDACTOR, "enabled", True)
-    REDACTOR.enabled = False
-    try:
-        yield
-    finally:
-        REDACTOR.enabled = previous
+__all__ = ["assert_no_leaks", "find_leaks", "no_redactor", "redactor_off"]
 
 
 @pytest.fixture
