@@ -158,9 +158,10 @@ def _allow_names(plan: Plan, manifest: Manifest) -> None:
 
 
 def _show_plan(plan: Plan, fmt: Format, manifest: Manifest, *, printed: bool = True) -> None:
-    """Log one `problem` event per problem, then print the plan (unless apply prints only its results)."""
+    """Print the plan (unless apply prints only its results); with JSON logs, log one `problem` event per
+    problem too. Console logs leave problems to the report, which a person reads."""
     _allow_names(plan, manifest)
-    for problem in plan.problems:
+    for problem in plan.problems if _Run.log_format is LogFormat.json else ():
         _log.error(
             "problem", target=problem.target, sync=problem.sync, address=problem.address, message=problem.message
         )
