@@ -44,7 +44,7 @@ def test_stdlib_and_sdk_loggers_are_scrubbed_and_quiet() -> None:
 
 
 def test_short_values_are_not_scrubbed_from_text() -> None:
-    """Values shorter than four characters are not replaced, so ordinary words survive."""
+    """Values shorter than six characters are not replaced, so ordinary words survive."""
     Secret("on")
     stream = io.StringIO()
     logs.configure("info", "json", stream)
