@@ -34,7 +34,6 @@ from syncd.report import render_markdown, render_results, render_table, summary_
 from syncd.secret import REDACTOR
 
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT = 0, 1, 2
-_log = structlog.get_logger("syncd")
 
 
 class Format(enum.StrEnum):
@@ -140,6 +139,13 @@ def _out_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def _log_error(event: str, **fields: Any) -> None:
+    """One error-level event through syncd's logging: a JSON line with the run's run_id under --log-format json."""
+    import structlog  # here, so that a command that logs nothing never loads it
+
+    structlog.get_logger("syncd").error(event, **fields)
+
+
 def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
@@ -162,7 +168,7 @@ def _show_plan(plan: Plan, fmt: Format, manifest: Manifest, *, printed: bool = T
     problem too. Console logs leave problems to the report, which a person reads."""
     _allow_names(plan, manifest)
     for problem in plan.problems if _Run.log_format is LogFormat.json else ():
-        _log.error(
+        _log_error(
             "problem", target=problem.target, sync=problem.sync, address=problem.address, message=problem.message
         )
     if not printed:
@@ -397,10 +403,10 @@ def _error(message: str, issues: Sequence[Any] = ()) -> None:
         if issues:
             for issue in issues:
                 where, field = getattr(issue, "where", None), getattr(issue, "field", None) or None
-                _log.error("error", message=getattr(issue, "message", str(issue)), where=where, field=field)
+                _log_error("error", message=getattr(issue, "message", str(issue)), where=where, field=field)
         else:
             for line in message.splitlines() or [""]:
-                _log.error("error", message=line)
+                _log_error("error", message=line)
         return
     for line in REDACTOR.redact(message).splitlines() or [""]:
         sys.stderr.write(f"error: {line}\n")
