@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 
 from pydantic import Field, field_validator, model_validator
 
-from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, Options, Sink
+from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, Options, Sink, secret_field
 from syncd.errors import ConnectorError, PermanentError, TransientError
 from syncd.model import Ownership
 from syncd.secret import REDACTOR
@@ -100,7 +100,7 @@ class AwsConnection(Options):
 
     region: str
     role_arn: str | None = None
-    external_id: str | None = Field(None, min_length=2, max_length=1224)
+    external_id: str | None = secret_field(default=None, min_length=2, max_length=1224)
     role_session_name: str = "syncd"
     role_duration_seconds: int = Field(3600, ge=900, le=43200)
     profile: str | None = None

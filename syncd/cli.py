@@ -91,6 +91,9 @@ class _Run:
     registry: Registry | None = None
     clients: Mapping[str, Any] = {}
     env: Mapping[str, str] | None = None
+    argv: Sequence[str] = ()
+    # Set once logging is set up; errors before that (usage errors) look at argv.
+    log_format: LogFormat | None = None
 
 
 def _config_path(config: Path | None) -> Path:
@@ -125,17 +128,53 @@ def _connectors(manifest: Manifest, selection: Selection) -> Iterator[tuple[Sour
 
 
 def _out(text: str) -> None:
+    """Free text on stdout; the redactor replaces only whole tokens, so words and names are never cut."""
     sys.stdout.write(REDACTOR.redact(text))
     sys.stdout.flush()
+
+
+def _out_json(data: Any) -> None:
+    """A JSON document on stdout, redacted on its string values before it is serialised: never the JSON text."""
+    sys.stdout.write(dumps(REDACTOR.redact_tree(data)))
+    sys.stdout.flush()
+
+
+def _log_error(event: str, **fields: Any) -> None:
+    """One error-level event through syncd's logging: a JSON line with the run's run_id under --log-format json."""
+    import structlog  # here, so that a command that logs nothing never loads it
+
+    structlog.get_logger("syncd").error(event, **fields)
 
 
 def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _show_plan(plan: Plan, fmt: Format, manifest: Manifest) -> None:
+def _allow_names(plan: Plan, manifest: Manifest) -> None:
+    """The names a report prints on purpose are never taken for values (see Redactor.allow)."""
+    names: list[str | None] = [manifest.instance, str(manifest.path), *manifest.spec.targets]
+    names += [sync.name for sync in manifest.syncs]
+    names += plan.source_versions
+    for change in plan.changes:
+        names += [change.address, change.sync]
+        for item in (change.desired, change.actual):
+            names += getattr(item, "data", None) or ()
+    names += [problem.address for problem in plan.problems]
+    REDACTOR.allow(names)
+
+
+def _show_plan(plan: Plan, fmt: Format, manifest: Manifest, *, printed: bool = True) -> None:
+    """Print the plan (unless apply prints only its results); with JSON logs, log one `problem` event per
+    problem too. Console logs leave problems to the report, which a person reads."""
+    _allow_names(plan, manifest)
+    for problem in plan.problems if _Run.log_format is LogFormat.json else ():
+        _log_error(
+            "problem", target=problem.target, sync=problem.sync, address=problem.address, message=problem.message
+        )
+    if not printed:
+        return
     if fmt is Format.json:
-        _out(dumps(plan_to_dict(plan, str(manifest.path))))
+        _out_json(plan_to_dict(plan, str(manifest.path)))
     elif fmt is Format.markdown:
         _out(render_markdown(plan))
     else:
@@ -144,9 +183,11 @@ def _show_plan(plan: Plan, fmt: Format, manifest: Manifest) -> None:
 
 def _setup_logging(level: LogLevel, fmt: LogFormat) -> None:
     logs.configure(level.value, fmt.value)
-    # Every log line of one invocation carries the same id, to follow a run through the logs.
+    _Run.log_format = fmt
+    # Every log line of one invocation carries the same id, to follow a run through the logs; from every
+    # thread, so it is the run's context, not a context variable.
     structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(run_id=uuid.uuid4().hex[:12])
+    logs.start_run(run_id=uuid.uuid4().hex[:12])
 
 
 @app.command()
@@ -197,7 +238,7 @@ def plan(
 def _write_plan_file(out: Path, result: Plan, manifest: Manifest) -> None:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(dumps(plan_to_dict(result, str(manifest.path))), encoding="utf-8")
+        out.write_text(dumps(REDACTOR.redact_tree(plan_to_dict(result, str(manifest.path)))), encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot write the plan to {str(out)!r}: {exc.strerror}") from None
 
@@ -255,11 +296,10 @@ def apply(
         fresh = make_plan(manifest, source, sinks, selection, allow_mass_delete=allow_mass_delete)
         if saved is not None:
             check_stale(saved, fresh)
-        if fmt is not Format.json:
-            _show_plan(fresh, fmt, manifest)
+        _show_plan(fresh, fmt, manifest, printed=fmt is not Format.json)
         if not fresh.has_drift:
             if fmt is Format.json:
-                _out(dumps(results_to_dict(fresh, [], str(manifest.path))))
+                _out_json(results_to_dict(fresh, [], str(manifest.path)))
             raise typer.Exit(EXIT_ERROR if fresh.problems else EXIT_OK)
         if saved is None and not yes:
             _confirm(fresh)
@@ -275,7 +315,7 @@ def apply(
 
 def _show_results(fresh: Plan, results: Sequence[ChangeResult], fmt: Format, manifest: Manifest) -> None:
     if fmt is Format.json:
-        _out(dumps(results_to_dict(fresh, results, str(manifest.path))))
+        _out_json(results_to_dict(fresh, results, str(manifest.path)))
     else:
         _out(render_results(results, color=_color()))
 
@@ -317,11 +357,11 @@ def iam_policy(
     _setup_logging(log_level, log_format)
     policies = _policies(config, target, source_only, IAM)
     if source_only:
-        _out(dumps(policies["source"]))
+        _out_json(policies["source"])
     elif target:
-        _out(dumps(policies["targets"][target]))
+        _out_json(policies["targets"][target])
     else:
-        _out(dumps(policies))
+        _out_json(policies)
 
 
 @app.command("vault-policy")
@@ -346,7 +386,30 @@ def version() -> None:
     _out(f"syncd {__version__}\n")
 
 
-def _error(message: str) -> None:
+def _json_logs() -> bool:
+    """Whether errors go out as JSON log events: --log-format json, or SYNCD_LOG_FORMAT=json."""
+    if _Run.log_format is not None:
+        return _Run.log_format is LogFormat.json
+    argv = list(_Run.argv)
+    given = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--log-format"]
+    given += [arg.partition("=")[2] for arg in argv if arg.startswith("--log-format=")]
+    return (given[-1] if given else os.environ.get("SYNCD_LOG_FORMAT")) == LogFormat.json.value
+
+
+def _error(message: str, issues: Sequence[Any] = ()) -> None:
+    """An error on stderr: `error: ...` lines, or with JSON logs one `error` event per line (per manifest issue,
+    with its `where` and `field`)."""
+    if _json_logs():
+        if _Run.log_format is None:
+            _setup_logging(LogLevel.error, LogFormat.json)
+        if issues:
+            for issue in issues:
+                where, field = getattr(issue, "where", None), getattr(issue, "field", None) or None
+                _log_error("error", message=getattr(issue, "message", str(issue)), where=where, field=field)
+        else:
+            for line in message.splitlines() or [""]:
+                _log_error("error", message=line)
+        return
     for line in REDACTOR.redact(message).splitlines() or [""]:
         sys.stderr.write(f"error: {line}\n")
     sys.stderr.flush()
@@ -361,6 +424,7 @@ def main(
 ) -> int:
     """Run the command line; returns the exit code. `registry`, `clients` and `env` are for embedding and tests."""
     _Run.registry, _Run.clients, _Run.env = registry, clients or {}, env
+    _Run.argv, _Run.log_format = list(argv) if argv is not None else sys.argv[1:], None
     command = typer.main.get_command(app)
     try:
         result = command.main(args=list(argv) if argv is not None else None, prog_name="syncd", standalone_mode=False)
@@ -370,7 +434,7 @@ def main(
         _error("aborted; nothing more is changed")
         return 130
     except SyncdError as exc:
-        _error(str(exc))
+        _error(str(exc), getattr(exc, "issues", ()))
         return EXIT_ERROR
     except Exception as exc:
         # Typer may bring its own copy of click, so its usage errors are recognised by name.

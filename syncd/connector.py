@@ -65,7 +65,10 @@ class Options(BaseModel):
 
     Option values may hold `${env:NAME}` / `${file:PATH}` references, which
     the core resolves before the connector is built; a field declared with
-    `path_field()` is made relative to the manifest's folder.
+    `path_field()` is made relative to the manifest's folder. A credential is
+    typed `pydantic.SecretStr` (or declared with `secret_field()`): what a
+    reference yields there is registered with the redactor, and nothing else
+    is, so a region or an address stays readable in output.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -74,6 +77,15 @@ class Options(BaseModel):
 def path_field(**kwargs: Any) -> Any:
     """A pydantic Field for a filesystem path: the core resolves a relative one against the manifest's folder."""
     return Field(json_schema_extra={"path": True}, **kwargs)
+
+
+def secret_field(**kwargs: Any) -> Any:
+    """A pydantic Field for a credential held as a plain `str` (one an SDK wants as text).
+
+    What a `${env:...}` or `${file:...}` reference yields in it is registered with the redactor, as for a
+    field typed `SecretStr`; every other option is configuration and is printed as it is.
+    """
+    return Field(json_schema_extra={"secret": True}, **kwargs)
 
 
 class NoOptions(Options):

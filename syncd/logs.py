@@ -2,13 +2,21 @@
 
 Redaction is the second line of defence: nothing in syncd logs a value, and
 this processor still scrubs every known secret from every event, including
-events from the SDKs' own loggers, before anything is rendered.
+events from the SDKs' own loggers, before anything is rendered. It works on
+the event's values one by one, so a JSON line is always the event's own
+structure.
+
+The run's context (its `run_id`) is process-wide, added to every event by a
+processor: events logged on worker threads (apply's pools, connectors'
+threads, an SDK's own) carry it too, which context variables would not.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Literal, TextIO
 
 import structlog
@@ -37,6 +45,22 @@ def _scrub(value: Any) -> Any:
     return REDACTOR.redact(repr(value)) if not isinstance(value, BaseException) else REDACTOR.redact(str(value))
 
 
+_run_context: Mapping[str, Any] = MappingProxyType({})
+
+
+def start_run(**context: Any) -> None:
+    """Fields every event logged from now on carries, from any thread (the CLI sets `run_id`)."""
+    global _run_context
+    _run_context = MappingProxyType(dict(context))
+
+
+def add_run_context(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    """A structlog processor that adds the run's fields to an event that does not set them itself."""
+    for key, value in _run_context.items():
+        event_dict.setdefault(key, value)
+    return event_dict
+
+
 def redact(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
     """A structlog processor that removes every known secret value from an event."""
     return {key: _scrub(value) for key, value in event_dict.items()}
@@ -47,6 +71,7 @@ def configure(level: str = "warning", fmt: LogFormat = "console", stream: TextIO
     stream = stream or sys.stderr
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_run_context,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 
 from syncd import references, yamlpos
 from syncd.connector import ConnectorSpec, Sink, Source
@@ -124,7 +124,11 @@ class Manifest:
         unresolved: dict[tuple[str | int, ...], references.BadReference] | None = {} if lenient else None
         try:
             resolved = references.resolve_tree(
-                raw, env=os.environ if env is None else env, base_dir=self.base_dir, unresolved=unresolved
+                raw,
+                env=os.environ if env is None else env,
+                base_dir=self.base_dir,
+                unresolved=unresolved,
+                is_secret=lambda path: is_secret_option(model, path),
             )
         except references.BadReference as exc:
             path = (*loc, *exc.path)
@@ -141,6 +145,41 @@ class Manifest:
                     full = (*loc, *path)
                     issues.append(Issue(self.located.where(full), _dotted(full), error.message))
             raise ManifestError(issues) from None
+
+
+def _alternatives(annotation: Any) -> list[Any]:
+    """The types an annotation allows: `Annotated` unwrapped, unions and optionals split."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _alternatives(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [t for arg in typing.get_args(annotation) for t in _alternatives(arg)]
+    return [annotation]
+
+
+def is_secret_option(annotation: Any, path: Loc) -> bool:
+    """Whether the option at `path` in a connector's options model is a credential: a field typed `SecretStr`
+    (or `SecretBytes`) or declared with `secret_field()`, at any depth. An option the model does not describe
+    counts as secret."""
+    alternatives = _alternatives(annotation)
+    if any(t in (SecretStr, SecretBytes, Any) for t in alternatives):
+        return True
+    if not path:
+        return False
+    described = False
+    for alternative in alternatives:
+        if isinstance(alternative, type) and issubclass(alternative, BaseModel):
+            info = next((f for n, f in alternative.model_fields.items() if path[0] in (n, f.alias)), None)
+            if info is None:
+                continue
+            described = True
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            if extra.get("secret") or is_secret_option(info.annotation, path[1:]):
+                return True
+        elif typing.get_origin(alternative) in (dict, list, tuple, Mapping):
+            described = True
+            if is_secret_option((typing.get_args(alternative) or (Any,))[-1], path[1:]):
+                return True
+    return not described
 
 
 def _absolutize_paths(model: type[BaseModel], options: dict[str, Any], base_dir: Path) -> dict[str, Any]:

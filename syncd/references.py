@@ -3,14 +3,16 @@
 Credentials are never written in the manifest; an option names where to find
 one instead. A string may be wholly a reference or hold several
 (`"Bearer ${env:TOKEN}"`), and `$${` is a literal `${`. What a reference
-yields is secret: every value is registered with `REDACTOR`, and no message
-here ever contains one, only the variable or file it came from.
+yields in a secret option (a token, a password) is registered with
+`REDACTOR`; the caller says which options are secret, and anything it does
+not say is. No message here ever contains a resolved value, only the
+variable or file it came from.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -107,15 +109,16 @@ def find_references(text: str) -> list[Reference]:
     return [p for p in _scan(text) if isinstance(p, Reference)]
 
 
-def _value(ref: Reference, env: Mapping[str, str], base_dir: Path) -> str:
-    """What one reference yields, registered with REDACTOR before anything else can fail."""
+def _value(ref: Reference, env: Mapping[str, str], base_dir: Path, secret: bool) -> str:
+    """What one reference yields; a secret one is registered with REDACTOR before anything else can fail."""
     if ref.scheme == "env":
         value = env.get(ref.name)
         if value is None:
             raise BadReference(f"environment variable {ref.name!r} is not set (referenced as {ref})")
         if not value:
             raise BadReference(f"environment variable {ref.name!r} is empty (referenced as {ref})")
-        REDACTOR.add(value)
+        if secret:
+            REDACTOR.add(value)
         return value
     try:
         path = base_dir / Path(ref.name).expanduser()
@@ -134,19 +137,22 @@ def _value(ref: Reference, env: Mapping[str, str], base_dir: Path) -> str:
     value = value.removesuffix("\n").removesuffix("\r") if value.endswith("\n") else value
     if not value:
         raise BadReference(f"file '{path}' is empty (referenced as {ref})")
-    REDACTOR.add(value)
+    if secret:
+        REDACTOR.add(value)
     return value
 
 
-def resolve(text: str, *, env: Mapping[str, str], base_dir: Path) -> str:
+def resolve(text: str, *, env: Mapping[str, str], base_dir: Path, secret: bool = True) -> str:
     """Substitute every reference in text and undo `$${` escapes; raises BadReference.
 
-    Every value obtained, and the whole result when it held a reference, is
-    registered with REDACTOR so output can be scrubbed of it.
+    When `secret`, every value obtained, and the whole result when it held a
+    reference, is registered with REDACTOR so output can be scrubbed of it.
+    Configuration (a region, an address, a path) is not secret: hiding it
+    would break what syncd prints, such as a policy's ARNs.
     """
     parts = _scan(text)
-    result = "".join(p if isinstance(p, str) else _value(p, env, base_dir) for p in parts)
-    if any(isinstance(p, Reference) for p in parts):
+    result = "".join(p if isinstance(p, str) else _value(p, env, base_dir, secret) for p in parts)
+    if secret and any(isinstance(p, Reference) for p in parts):
         REDACTOR.add(result)
     return result
 
@@ -192,15 +198,18 @@ def resolve_tree(
     base_dir: Path,
     path: TreePath = (),
     unresolved: dict[TreePath, BadReference] | None = None,
+    is_secret: Callable[[TreePath], bool] | None = None,
 ) -> Any:
     """A new tree of the same shape with every string resolved; other leaves are returned as they are.
+
+    `is_secret(path)` says whether the string at `path` is secret (see `resolve`); without it, every one is.
 
     With `unresolved`, a string whose reference cannot be resolved (an unset variable, a missing file) is kept
     as written and its error recorded there by path, instead of raised: for commands that need only some options.
     """
     if isinstance(obj, str):
         try:
-            return resolve(obj, env=env, base_dir=base_dir)
+            return resolve(obj, env=env, base_dir=base_dir, secret=is_secret is None or is_secret(path))
         except BadReference as exc:
             if unresolved is None:
                 raise _located(path, exc) from None
@@ -208,12 +217,16 @@ def resolve_tree(
             return obj
     if isinstance(obj, Mapping):
         return {
-            key: resolve_tree(value, env=env, base_dir=base_dir, path=(*path, _key(key)), unresolved=unresolved)
+            key: resolve_tree(
+                value, env=env, base_dir=base_dir, path=(*path, _key(key)), unresolved=unresolved, is_secret=is_secret
+            )
             for key, value in obj.items()
         }
     if isinstance(obj, list | tuple):
         items = [
-            resolve_tree(value, env=env, base_dir=base_dir, path=(*path, index), unresolved=unresolved)
+            resolve_tree(
+                value, env=env, base_dir=base_dir, path=(*path, index), unresolved=unresolved, is_secret=is_secret
+            )
             for index, value in enumerate(obj)
         ]
         return items if isinstance(obj, list) else tuple(items)

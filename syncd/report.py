@@ -1,5 +1,7 @@
 """Reports for people: the plan as a table (coloured on a terminal) or as Markdown, and the
-summary line. Every string goes through the redactor before it is returned."""
+summary line. The text fields that come from outside syncd's own wording (reasons, problem
+messages, errors) go through the redactor before they are laid out, so a report's words,
+names and columns are never rewritten."""
 
 from __future__ import annotations
 
@@ -23,8 +25,8 @@ _STYLE = {
 
 
 def _finish(text: str) -> str:
-    """Redacted, without the padding rich leaves at line ends."""
-    return REDACTOR.redact("\n".join(line.rstrip() for line in text.splitlines()) + "\n")
+    """Without the padding rich leaves at line ends."""
+    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
 
 
 def _plural(n: int, word: str) -> str:
@@ -51,7 +53,7 @@ def results_line(results: Sequence[ChangeResult]) -> str:
 def _reason(change: Change) -> str:
     if change.action is Action.CREATE and not change.reasons:
         return "new"
-    return "; ".join(change.reasons)
+    return "; ".join(REDACTOR.redact(reason) for reason in change.reasons)
 
 
 def render_table(plan: Plan, *, color: bool = False, width: int = 120, show_noop: bool = False) -> str:
@@ -84,7 +86,8 @@ def render_table(plan: Plan, *, color: bool = False, width: int = 120, show_noop
     if plan.problems:
         console.print("[bold red]Problems[/]")
         for problem in plan.problems:
-            console.print(f"  [red]✗[/] {escape(problem.subject)}: {escape(problem.message)}", soft_wrap=True)
+            message = REDACTOR.redact(problem.message)
+            console.print(f"  [red]✗[/] {escape(problem.subject)}: {escape(message)}", soft_wrap=True)
     console.print(f"\n[bold]Plan:[/] {escape(summary_line(plan))}")
     return _finish(buffer.getvalue())
 
@@ -97,7 +100,7 @@ def render_results(results: Sequence[ChangeResult], *, color: bool = False, widt
         change = result.change
         line = f"{mark} {change.action.symbol} {escape(change.target)} {escape(change.address)}"
         if result.error:
-            line += f": {escape(result.error)}"
+            line += f": {escape(REDACTOR.redact(result.error))}"
         console.print(line, soft_wrap=True)
     console.print(f"\n[bold]Apply:[/] {results_line(results)}")
     targets = sorted({r.change.target for r in results})
@@ -131,9 +134,9 @@ def render_markdown(plan: Plan) -> str:
         lines += [f"> **Refused by the delete guard:** {', '.join(plan.refused_targets)}", ""]
     if plan.problems:
         lines += ["#### Problems", ""]
-        lines += [f"- **{_md(p.subject)}**: {_md(p.message)}" for p in plan.problems]
+        lines += [f"- **{_md(p.subject)}**: {_md(REDACTOR.redact(p.message))}" for p in plan.problems]
         lines.append("")
     lines.append(
         f"<sub>instance `{plan.instance}` · manifest sha256 `{plan.manifest_digest[:12]}` · {plan.created_at}</sub>"
     )
-    return REDACTOR.redact("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"

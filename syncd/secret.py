@@ -1,34 +1,70 @@
-"""Secret values and the registry that lets output be scrubbed of them.
+"""Secret values and the redactor that scrubs them from output.
 
 A `Secret` hides its value from `str`, `repr`, formatting and pickling by
 accident; code that must hand the value to an SDK calls `reveal()`. Every
 Secret registers its value with the process-wide `REDACTOR`, which the log
 processor and every report run their text through as a second line of
 defence behind never printing values at all.
+
+The redactor must never change what output means. It works on whole tokens
+of free text and on the string leaves of structured output (never on
+serialised JSON), and it ignores values that hiding would give away: short
+or guessable ones, and names syncd prints on purpose (see docs/safety.md).
 """
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Iterable
+from typing import Any
 
 REDACTED = "[REDACTED]"
-# Values shorter than this are not scrubbed from free text: replacing every
-# "1" or "on" would mangle output while protecting nothing worth protecting.
-MIN_REDACTABLE_LENGTH = 4
+# A value shorter than this is not a candidate: hiding "on" or "1234" would mangle output and, by hiding it
+# everywhere it appears, tell the reader what it is.
+MIN_REDACTABLE_LENGTH = 6
+# A value of letters only, up to this length, is a word (`create`, `denied`, `changeme`): guessable, and
+# syncd's own messages are made of words.
+MAX_WORD_LENGTH = 12
+# Characters that join a token: a value is only ever replaced as a whole token, never inside
+# `db-admin`, `apps/admin/db` or `ADMIN_USER`.
+_JOINERS = frozenset("_-./")
+_PEM_ARMOUR = re.compile(r"-----(BEGIN|END) [A-Z0-9 ]+-----")
+
+
+def _joins(char: str) -> bool:
+    return char.isalnum() or char in _JOINERS
+
+
+def is_candidate(value: str) -> bool:
+    """Whether `value` is ever replaced: not too short, not a number, not a word, not PEM armour."""
+    return not (
+        len(value) < MIN_REDACTABLE_LENGTH
+        or value.isdigit()
+        or (value.isalpha() and len(value) <= MAX_WORD_LENGTH)
+        or _PEM_ARMOUR.fullmatch(value.strip()) is not None
+    )
 
 
 class Redactor:
     """A thread-safe set of strings that must never appear in output.
 
-    `redact` scans text once, looking candidates up by their first
+    `redact` scans free text once, looking candidates up by their first
     characters and then by length, so its cost grows with the text, not
     with the number of secrets known (a run may know tens of thousands, many
-    sharing a prefix such as "ghp_").
+    sharing a prefix such as "ghp_"). A candidate is replaced only where it
+    stands as a whole token: the characters on either side of it do not
+    join it to a longer word.
+
+    `enabled` is for tests that must prove values stay out of output by
+    themselves; nothing in syncd turns it off.
     """
 
     def __init__(self) -> None:
+        self.enabled = True
         self._lock = threading.Lock()
         self._values: set[str] = set()
+        self._public: frozenset[str] = frozenset()
         # prefix → (lengths, longest first; length → values of that length)
         self._by_prefix: dict[str, tuple[tuple[int, ...], dict[int, set[str]]]] = {}
 
@@ -36,7 +72,7 @@ class Redactor:
         # A multi-line value (a PEM key) is also scrubbed line by line, since
         # output may show one line of it on its own.
         candidates = {value, *value.splitlines()}
-        fresh = {c for c in candidates if len(c) >= MIN_REDACTABLE_LENGTH} - self._values
+        fresh = {c for c in candidates if is_candidate(c)} - self._values
         if not fresh:
             return
         with self._lock:
@@ -50,19 +86,38 @@ class Redactor:
                     lengths = tuple(sorted((*lengths, len(item)), reverse=True))
                 self._by_prefix[prefix] = (lengths, by_length)
 
+    def allow(self, names: Iterable[str | None]) -> None:
+        """Names syncd prints on purpose (syncs, targets, addresses, keys, paths): a value equal to one is
+        never replaced, since hiding the name would tell the reader the value and garble the report."""
+        fresh = frozenset(n for n in names if n) - self._public
+        if fresh:
+            with self._lock:
+                self._public = self._public | fresh
+
     def redact(self, text: str) -> str:
+        """Free text with every known value that stands as a whole token replaced by [REDACTED]."""
         index = self._by_prefix
-        if not index or len(text) < MIN_REDACTABLE_LENGTH:
+        if not self.enabled or not index or len(text) < MIN_REDACTABLE_LENGTH:
             return text
+        public = self._public
         pieces: list[str] = []
         start = position = 0
         last = len(text) - MIN_REDACTABLE_LENGTH
         while position <= last:
             entry = index.get(text[position : position + MIN_REDACTABLE_LENGTH])
             length = 0
-            if entry is not None:
+            if entry is not None and not (position and _joins(text[position - 1]) and _joins(text[position])):
                 lengths, by_length = entry
-                length = next((n for n in lengths if text[position : position + n] in by_length[n]), 0)
+                length = next(
+                    (
+                        n
+                        for n in lengths
+                        if text[position : position + n] in by_length[n]
+                        and _ends_token(text, position + n)
+                        and text[position : position + n] not in public
+                    ),
+                    0,
+                )
             if not length:
                 position += 1
                 continue
@@ -75,19 +130,42 @@ class Redactor:
         pieces.append(text[start:])
         return "".join(pieces)
 
-    def snapshot(self) -> frozenset[str]:
-        return frozenset(self._values)
+    def redact_tree(self, data: Any) -> Any:
+        """Structured output (JSON-like) with its string values redacted; keys, numbers, booleans and null are
+        kept, so the structure serialised afterwards is the one given."""
+        if isinstance(data, str):
+            return self.redact(data)
+        if isinstance(data, dict):
+            return {key: self.redact_tree(value) for key, value in data.items()}
+        if isinstance(data, list | tuple):
+            return [self.redact_tree(value) for value in data]
+        return data
 
-    def restore(self, snapshot: frozenset[str]) -> None:
-        """Forget every value added since `snapshot` (tests use this to stay independent)."""
+    def snapshot(self) -> tuple[frozenset[str], frozenset[str]]:
+        return frozenset(self._values), self._public
+
+    def restore(self, snapshot: tuple[frozenset[str], frozenset[str]]) -> None:
+        """Forget every value and name added since `snapshot` (tests use this to stay independent)."""
+        values, public = snapshot
         with self._lock:
             self._values = set()
             self._by_prefix = {}
-        for value in snapshot:
+            self._public = public
+        for value in values:
             self.add(value)
 
     def clear(self) -> None:
-        self.restore(frozenset())
+        self.restore((frozenset(), frozenset()))
+
+
+def _ends_token(text: str, end: int) -> bool:
+    """True when the text after a match does not continue its token (a sentence's full stop does not)."""
+    if end >= len(text) or not _joins(text[end - 1]):
+        return True
+    after = text[end]
+    if after == "." and (end + 1 == len(text) or text[end + 1].isspace()):
+        return True
+    return not _joins(after)
 
 
 REDACTOR = Redactor()

@@ -21,6 +21,7 @@ from syncd.cli import main
 from tests.conftest import FAST_RETRY
 from tests.fakes.aws import AwsFake
 from tests.fakes.openbao import OpenBaoServer
+from tests.leakscan import redactor_off
 
 ROLE = "arn:aws:iam::222222222222:role/syncd"
 PLANTED = {
@@ -84,7 +85,9 @@ class Transcript:
         self.text: list[str] = []
 
     def __call__(self, *argv: str) -> tuple[int, str, str]:
-        code = main([*argv, "--log-level", "debug", "--log-format", "json"], env=self.env)
+        # The scan at the end proves values stay out of output by themselves: the redactor is off.
+        with redactor_off():
+            code = main([*argv, "--log-level", "debug", "--log-format", "json"], env=self.env)
         captured = self.capsys.readouterr()
         self.text += [captured.out, captured.err]
         return code, captured.out, captured.err

@@ -44,7 +44,7 @@ def test_stdlib_and_sdk_loggers_are_scrubbed_and_quiet() -> None:
 
 
 def test_short_values_are_not_scrubbed_from_text() -> None:
-    """Values shorter than four characters are not replaced, so ordinary words survive."""
+    """Values shorter than six characters are not replaced, so ordinary words survive."""
     Secret("on")
     stream = io.StringIO()
     logs.configure("info", "json", stream)
@@ -79,3 +79,95 @@ def test_every_log_line_of_a_run_carries_its_run_id(tmp_path, capsys) -> None:
         assert events and len({e["run_id"] for e in events}) == 1
         ids.append(events[0]["run_id"])
     assert ids[0] != ids[1]
+
+
+JSON_RUN = """
+version: 1
+instance: logs
+source: {type: file, path: secrets.yaml}
+targets:
+  env: {type: dotenv, path: out/app.env}
+  other: {type: dotenv, path: out/other.env}
+syncs:
+  - name: app
+    from: apps/app
+    to:
+      - {target: env, name: "APP_{key|env}"}
+      - {target: other, name: "OTHER_{key|env}"}
+  - name: odd
+    from: apps/odd
+    to: [{target: env, name: "bad name {key}"}, {target: other, name: "also bad {key}"}]
+"""
+
+
+def _json_events(err: str) -> list[dict]:
+    """Every stderr line is one JSON event (json.loads fails on anything else)."""
+    return [json.loads(line) for line in err.splitlines()]
+
+
+def _json_run(tmp_path) -> str:
+    secrets = {"apps": {"app": {f"k{i}": f"value-{i}-x9" for i in range(6)}, "odd": {"a": "v-1-x9", "b": "v-2-x9"}}}
+    (tmp_path / "secrets.yaml").write_text(json.dumps(secrets))
+    (tmp_path / "syncd.yaml").write_text(JSON_RUN)
+    (tmp_path / "out").mkdir()
+    return str(tmp_path / "syncd.yaml")
+
+
+JSON_LOGS = ("--log-format", "json", "--log-level", "info")
+
+
+def test_a_plan_logs_one_problem_event_per_problem(tmp_path, capsys) -> None:
+    """With --log-format json every stderr line is a JSON event, and each problem is one error-level `problem`
+    event naming its target, sync and address."""
+    from syncd.cli import main
+
+    assert main(["plan", "-c", _json_run(tmp_path), *JSON_LOGS]) == 1
+    problems = [e for e in _json_events(capsys.readouterr().err) if e["event"] == "problem"]
+    assert sorted((e["target"], e["sync"], e["address"]) for e in problems) == [
+        ("env", "odd", "bad name a"),
+        ("env", "odd", "bad name b"),
+        ("other", "odd", "also bad a"),
+        ("other", "odd", "also bad b"),
+    ]
+    assert all(e["level"] == "error" and e["message"] and e["run_id"] for e in problems)
+
+
+def test_every_event_of_a_run_carries_its_run_id_from_every_thread(tmp_path, capsys) -> None:
+    """The change events apply logs from its worker threads carry the run's run_id like every other event."""
+    from syncd.cli import main
+
+    manifest = _json_run(tmp_path)
+    assert main(["plan", "-c", manifest, "--log-level", "debug", "--log-format", "json"]) == 1
+    plan_events = _json_events(capsys.readouterr().err)
+    assert main(["apply", "-c", manifest, "--yes", *JSON_LOGS]) == 1
+    apply_events = _json_events(capsys.readouterr().err)
+    changes = [e for e in apply_events if e["event"] == "change"]
+    assert len(changes) == 12 and {e["status"] for e in changes} == {"applied"}
+    for events in (plan_events, apply_events):
+        assert [e for e in events if not e.get("run_id")] == []
+        assert len({e["run_id"] for e in events}) == 1
+    assert plan_events[0]["run_id"] != apply_events[0]["run_id"]
+
+
+def test_errors_are_json_events_in_json_log_mode(tmp_path, capsys, monkeypatch) -> None:
+    """A manifest error gives one error event per issue, with where, field and message; a usage error and a
+    missing manifest give one error event too; nothing else is on stderr, and stdout is empty."""
+    from syncd.cli import main
+
+    (tmp_path / "syncd.yaml").write_text(
+        "version: 1\ninstance: x\nsource: {type: file, path: s.yaml, colour: red}\n"
+        "targets: {env: {type: dotenv, path: o.env, size: 3}}\nsyncs: [{name: a, from: b, to: [{target: nope}]}]\n"
+    )
+    assert main(["validate", "-c", str(tmp_path / "syncd.yaml"), "--log-format", "json"]) == 1
+    captured = capsys.readouterr()
+    events = _json_events(captured.err)
+    assert captured.out == "" and len(events) == 3
+    assert {e["field"] for e in events} == {"source.colour", "targets.env.size", "syncs[0].to[0].target"}
+    assert all(e["event"] == "error" and e["level"] == "error" and e["run_id"] and e["where"] for e in events)
+    assert main(["plan", "--no-such-option", "--log-format=json"]) == 1
+    (usage,) = _json_events(capsys.readouterr().err)
+    assert usage["event"] == "error" and "--no-such-option" in usage["message"] and usage["run_id"]
+    monkeypatch.setenv("SYNCD_LOG_FORMAT", "json")
+    assert main(["plan", "-c", str(tmp_path / "missing.yaml")]) == 1
+    (missing,) = _json_events(capsys.readouterr().err)
+    assert "does not exist" in missing["message"]

@@ -37,6 +37,7 @@ from pydantic import BaseModel
 from syncd.connector import Sink
 from syncd.model import DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
+from syncd.testing.leaks import redactor_off
 
 # Puts an item with no syncd marker straight into the backend: (address, plain data).
 PlantUnowned = Callable[[str, Mapping[str, str]], None]
@@ -67,10 +68,12 @@ def shown(exc: BaseException) -> str:
 def no_leak(value: str) -> Iterator[None]:
     """Fail if the block raises an exception that shows `value`; other exceptions pass through.
 
-    A failed assertion inside the block is the test's own and passes through unchecked.
+    The redactor is off inside the block, so a message the sink builds from the value is seen as it is. A
+    failed assertion inside the block is the test's own and passes through unchecked.
     """
     try:
-        yield
+        with redactor_off():
+            yield
     except AssertionError:
         raise
     except Exception as exc:
@@ -309,7 +312,8 @@ class SinkContract:
             assert gone(sink, address)
         # A write the sink may rightly refuse: its error must not show the value either.
         try:
-            sink.write(invalid, None)
+            with redactor_off():
+                sink.write(invalid, None)
         except Exception as exc:
             assert planted not in shown(exc), f"{type(exc).__name__} raised by the sink shows a secret value"
         else:

@@ -16,8 +16,8 @@ import pytest
 from connectors.aws_secrets_manager import spec
 from syncd.cli import main
 from syncd.registry import Registry
-from syncd.secret import REDACTOR
 from tests.fakes.aws import DEFAULT_ACCOUNT, AwsFake
+from tests.leakscan import no_redactor  # noqa: F401 (a fixture, used by name)
 
 
 @functools.cache
@@ -409,12 +409,10 @@ LEAKY = """
 """
 
 
-def test_no_planted_value_reaches_any_output(
-    aws_fake: AwsFake, workdir: Path, run: Run, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("no_redactor")
+def test_no_planted_value_reaches_any_output(aws_fake: AwsFake, workdir: Path, run: Run) -> None:
     """Plans, applies, drift, a conflict, a refused name and a denied target, with debug JSON logs and the output
     redactor switched off: no planted value is printed, while the secrets hold them."""
-    monkeypatch.setattr(REDACTOR, "redact", lambda text: text)
     manifest = setup(workdir, aws_fake, LEAKY, {"apps": {"app": PLANTED}})
     backdoor(aws_fake, "secretsmanager").create_secret(Name="prod/app/token", SecretString=PLANTED["token"])
     aws_fake.fail("PutSecretValue", error="AccessDeniedException", times=None, region="eu-west-1")

@@ -20,9 +20,9 @@ from connectors import dotenv_sink, vault
 from syncd import apply, cli, engine
 from syncd.cli import main
 from syncd.registry import Registry
-from syncd.secret import REDACTOR
 from tests.conftest import FAST_RETRY
 from tests.fakes.openbao import CountingSession, OpenBaoServer
+from tests.leakscan import redactor_off
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -241,7 +241,7 @@ def test_a_missing_source_secret_deletes_nothing(
 
 def test_no_value_or_token_leaks_with_debug_logs(
     openbao: OpenBaoServer, openbao_other: OpenBaoServer, vault_prefix: str, tmp_path: Path, run: Run,
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     """Planted values and the token never appear in stdout, stderr or logs of plan and apply at debug level, on
     success and on failure (a target that refuses the writes), with the redactor's scrubbing switched off; the
@@ -270,8 +270,6 @@ def test_no_value_or_token_leaks_with_debug_logs(
           to: [{{target: good, name: app}}, {{target: refused, name: app}}]
         """,
     )
-    # Only our own care keeps values out: the redactor's second line of defence is switched off.
-    monkeypatch.setattr(REDACTOR, "redact", lambda text: text)
     debug = ("--log-level", "debug", "--log-format", "json")
     outputs = []
     for argv in (
@@ -280,7 +278,9 @@ def test_no_value_or_token_leaks_with_debug_logs(
         ("apply", "-c", manifest, "--yes", *debug),
         ("apply", "-c", manifest, "--yes", "--format", "json", *debug),
     ):
-        code, out, err = run(*argv, env={"SOURCE_TOKEN": token, "VAULT_TOKEN": "root", "REFUSED_TOKEN": refused})
+        # Only our own care keeps values out: the redactor's second line of defence is switched off.
+        with redactor_off():
+            code, out, err = run(*argv, env={"SOURCE_TOKEN": token, "VAULT_TOKEN": "root", "REFUSED_TOKEN": refused})
         outputs.append((argv, code, out, err))
     assert [code for _, code, _, _ in outputs] == [0, 0, 1, 1]
     assert '"level": "debug"' in outputs[0][3] and '"status": "failed"' in outputs[2][3]
