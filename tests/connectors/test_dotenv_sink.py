@@ -583,3 +583,28 @@ def test_address_is_the_name(env: Path) -> None:
     """The variable name is the item's name, unchanged."""
     sink = make_sink(env)
     assert sink.address(sink.Destination(), "DB_USER") == "DB_USER"
+
+
+def test_crlf_file_keeps_crlf_line_endings(env: Path) -> None:
+    """In a CRLF file, the header, markers and variables syncd adds or rewrites end in CRLF too."""
+    env.write_bytes(b"# by hand\r\nHAND=1\r\nLAST=2")
+    sink = make_sink(env)
+    with sink.batch():
+        sink.write(item("NEW", "x"), None)
+        sink.write(item("MULTI", "a\nb"), None)
+    put(sink, item("NEW", "y"))
+    put(sink, item("HAND", "3"))
+    text = env.read_bytes().decode()
+    assert text.count("\n") == text.count("\r\n") + 1  # the one line break inside MULTI's quotes
+    assert text.startswith(HEADER + "\r\n# by hand\r\n")
+    assert plain(sink.read(["NEW", "MULTI", "HAND", "LAST"])) == {"NEW": "y", "MULTI": "a\nb", "HAND": "3", "LAST": "2"}
+
+
+def test_lf_file_and_new_file_use_lf(env: Path) -> None:
+    """A new file, and a file whose lines mostly end in LF, get LF line endings."""
+    sink = make_sink(env)
+    sink.write(item("A", "1"), None)
+    assert "\r" not in env.read_text()
+    env.write_bytes(b"X=1\nY=2\r\nZ=3\n")
+    sink.write(item("B", "2"), None)
+    assert env.read_bytes().endswith(b"Z=3\n# syncd: owner=prod-eu/payments-db\nB='2'\n")
