@@ -29,7 +29,6 @@ end.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
 import re
@@ -389,7 +388,7 @@ class DotenvSink(Sink):
                 raise PermanentError(f"cannot write {path}: {exc.strerror}", target=self.target) from None
             raise
         document.changed = False
-        _sync_directory(path.parent, self.target)
+        _sync_directory(path.parent)
 
 
 def _moved(current: _Block | None, planned: ActualItem | None) -> str | None:
@@ -442,19 +441,17 @@ def _remove_leftovers(path: Path) -> None:
                 os.unlink(path.parent / name)
 
 
-def _sync_directory(directory: Path, target: str) -> None:
-    """Make the rename durable: the new directory entry is on disk when the write returns."""
-    try:
+def _sync_directory(directory: Path) -> None:
+    """Flush the rename to disk, so the new file survives a power cut.
+
+    Best effort: the new file is already in place for every reader, so a folder that cannot be synced (some
+    file systems refuse) does not turn the write into a failure.
+    """
+    with contextlib.suppress(OSError):
         descriptor = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise PermanentError(f"cannot sync the folder {directory}: {exc.strerror}", target=target) from None
-    try:
-        os.fsync(descriptor)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
-            raise PermanentError(f"cannot sync the folder {directory}: {exc.strerror}", target=target) from None
-    finally:
-        with contextlib.suppress(OSError):
+        try:
+            os.fsync(descriptor)
+        finally:
             os.close(descriptor)
 
 

@@ -85,8 +85,8 @@ def variables(path: Path) -> dict[str, tuple[str | None, str]]:
     }
 
 
-def markers_sit_on_syncd_lines(path: Path, written: Mapping[str, Mapping[str, str]]) -> list[str]:
-    """Every marker line whose variable is not one `written[instance]` maps to that value: should be none."""
+def markers_sit_on_syncd_lines(path: Path, *written: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """Every marker line whose variable is not one a `written[instance]` maps to that value: should be none."""
     wrong = []
     current_variables = variables(path)
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -97,7 +97,7 @@ def markers_sit_on_syncd_lines(path: Path, written: Mapping[str, Mapping[str, st
         name = lines[number + 1].split("=", 1)[0] if number + 1 < len(lines) else ""
         instance = marker.group(1)
         current = current_variables.get(name)
-        if current is None or written.get(instance, {}).get(name) != current[1]:
+        if current is None or all(values.get(instance, {}).get(name) != current[1] for values in written):
             wrong.append(f"line {number + 1}: marker of {instance!r} above {name!r}")
     return wrong
 
