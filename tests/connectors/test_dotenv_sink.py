@@ -608,3 +608,25 @@ def test_lf_file_and_new_file_use_lf(env: Path) -> None:
     env.write_bytes(b"X=1\nY=2\r\nZ=3\n")
     sink.write(item("B", "2"), None)
     assert env.read_bytes().endswith(b"Z=3\n# syncd: owner=prod-eu/payments-db\nB='2'\n")
+
+
+def test_an_edit_made_during_a_batch_without_the_lock_is_kept(env: Path) -> None:
+    """A person who saves the file while a batch is open (people take no lock) keeps their edit; the batch fails."""
+    env.write_text("HAND=1\n")
+    sink = make_sink(env)
+    with pytest.raises(PermanentError, match="changed while syncd was writing it"), sink.batch():
+        sink.write(item("A", PLANTED), None)
+        env.write_text("HAND=1\nPERSON=saved-meanwhile\n")
+    assert env.read_text() == "HAND=1\nPERSON=saved-meanwhile\n"
+    assert [name for name in os.listdir(env.parent) if name.endswith(".tmp")] == []
+
+
+def test_another_writer_waits_for_the_lock(env: Path) -> None:
+    """A second sink on the same file, writing while the first holds the lock in a batch, loses nothing."""
+    first, second = make_sink(env), make_sink(env)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with first.batch():
+            first.write(item("A", "1"), None)
+            waiting = pool.submit(second.write, item("B", "2"), None)
+        waiting.result(timeout=30)
+    assert plain(second.read(["A", "B"])) == {"A": "1", "B": "2"}
