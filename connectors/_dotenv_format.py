@@ -1,4 +1,4 @@
-"""The dotenv dialect syncd reads (file source) and writes (dotenv sink).
+"""The dotenv text syncd reads (file source) and writes (dotenv sink).
 
 One entry per line, except that a quoted value may run over several lines:
 
@@ -6,10 +6,21 @@ One entry per line, except that a quoted value may run over several lines:
 * `KEY=VALUE` or `export KEY=VALUE`, spaces allowed around `=`; a key is a
   letter or `_` followed by letters, digits, `_`, `.` or `-`.
 
-A value is single-quoted (taken literally), double-quoted (`\\n`, `\\r`,
-`\\t`, `\\"` and `\\\\` are escapes; any other backslash is kept as
-written) or unquoted (trimmed; a `#` after a space starts a comment). There
-is no variable expansion: `$` is an ordinary character.
+A value is single-quoted (taken literally; `'\\''` between two quoted parts
+is a single quote, as in `sh`), double-quoted (`\\n`, `\\r`, `\\t`,
+`\\"` and `\\\\` are escapes; any other backslash is kept as written) or
+unquoted (trimmed; a `#` after a space starts a comment). There is no
+variable expansion: `$` is an ordinary character. In `raw` mode (Docker's
+`--env-file`) a value is the rest of its line, exactly.
+
+Writing, a dialect says who must read the value back exactly:
+
+* `portable`: POSIX `sh` (`set -a; . ./file`), Docker Compose and
+  python-dotenv. Single quotes where they are enough, else double quotes
+  with `\\\\` and `\\"`; a value they would read differently is refused.
+* `sh`: POSIX `sh` alone; single quotes, `'\\''` for a quote. Holds any text.
+* `docker-env-file`: `docker run --env-file`, which takes the rest of the
+  line as it is: no quoting, so no line breaks.
 
 Errors carry a line number and a problem, never the text of the line.
 """
@@ -18,11 +29,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 _ASSIGNMENT = re.compile(r"[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*=")
 _PHYSICAL_LINE = re.compile(r"[^\n]*\n|[^\n]+")
 _UNESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
-_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+_SH_QUOTE = "\\''"
+# What python-dotenv's default interpolation replaces, in any quotes.
+_PYTHON_DOTENV_EXPANDS = re.compile(r"\$\{[^}]*\}")
+
+Dialect = Literal["portable", "sh", "docker-env-file"]
+DIALECTS: tuple[Dialect, ...] = ("portable", "sh", "docker-env-file")
 
 
 class DotenvSyntaxError(ValueError):
@@ -44,8 +61,11 @@ class Entry:
     value: str | None = None
 
 
-def parse(text: str) -> list[Entry]:
-    """Every entry of `text` in order; joining their `raw` gives `text` back exactly."""
+def parse(text: str, *, raw: bool = False) -> list[Entry]:
+    """Every entry of `text` in order; joining their `raw` gives `text` back exactly.
+
+    With `raw`, a value is the rest of its line as it stands, as Docker's `--env-file` reads it.
+    """
     lines = _PHYSICAL_LINE.findall(text)
     entries: list[Entry] = []
     index = 0
@@ -62,20 +82,33 @@ def parse(text: str) -> list[Entry]:
         # Spaces before a value are not kept, but they tell `KEY= #comment` from `KEY=#value`.
         rest = line[match.end() :]
         quoted = rest.lstrip(" \t")
-        if quoted[:1] in ("'", '"'):
+        if raw:
+            value = rest.removesuffix("\n").removesuffix("\r")
+        elif quoted[:1] in ("'", '"'):
             quote, body = quoted[0], quoted[1:]
-            searched = 0
-            while (end := _closing_quote(body, quote, searched)) is None:
-                if index == len(lines):
-                    raise DotenvSyntaxError(start + 1, "a quoted value has no closing quote")
-                # Each line ends in a newline, so no escape runs over into the next one.
-                searched = len(body)
-                body += lines[index]
-                index += 1
+            parts: list[str] = []
+            searched = part_start = 0
+            while True:
+                end = _closing_quote(body, quote, searched)
+                if end is None:
+                    if index == len(lines):
+                        raise DotenvSyntaxError(start + 1, "a quoted value has no closing quote")
+                    # Each line ends in a newline, so no escape runs over into the next one.
+                    searched = len(body)
+                    body += lines[index]
+                    index += 1
+                    continue
+                parts.append(body[part_start:end])
+                # sh's `'it'\''s'`: a quote between two single-quoted parts.
+                if quote == "'" and body.startswith(_SH_QUOTE, end + 1):
+                    parts.append("'")
+                    searched = part_start = end + 1 + len(_SH_QUOTE)
+                    continue
+                break
             tail = body[end + 1 :].strip()
             if tail and not tail.startswith("#"):
                 raise DotenvSyntaxError(start + 1, "unexpected text after the closing quote")
-            value = body[:end] if quote == "'" else _unescape(body[:end])
+            value = "".join(parts) if quote == "'" else _unescape("".join(parts))
         else:
             value = re.split(r"[ \t]#", rest, maxsplit=1)[0].strip(" \t\r\n")
         entries.append(Entry(start + 1, "".join(lines[start:index]), match.group(1), value))
@@ -98,16 +131,55 @@ def parse_variables(text: str) -> dict[str, str]:
     return found
 
 
-def format_value(value: str) -> str:
-    """`value` quoted so that `parse` reads it back exactly, on one line."""
-    if any(c in value for c in "'\\\n\r"):
-        return '"' + value.translate(_ESCAPES) + '"'
-    return f"'{value}'"
+def unwritable(value: str, dialect: Dialect) -> str | None:
+    """Why `dialect` cannot hold `value` so that its readers get it back exactly, or None; never quotes it."""
+    if "\0" in value:
+        return "a NUL character, which a file of environment variables cannot hold"
+    if dialect == "sh":
+        return None
+    if dialect == "docker-env-file":
+        if "\n" in value or "\r" in value:
+            return "a line break, which Docker's --env-file cannot hold (it has no quoting)"
+        return None
+    if "\r" in value:
+        return "a carriage return, which python-dotenv reads as a line break"
+    if _PYTHON_DOTENV_EXPANDS.search(value):
+        return "'${' ... '}', which python-dotenv expands even inside quotes"
+    if not _fits_single_quotes(value) and ("$" in value or "`" in value):
+        return (
+            "a single quote, a double backslash or a final backslash together with '$' or '`': "
+            "sh, Compose and python-dotenv read no quoting of it alike"
+        )
+    return None
 
 
-def format_assignment(key: str, value: str) -> str:
+def format_value(value: str, dialect: Dialect = "portable") -> str:
+    """`value` written so that `dialect`'s readers, and `parse`, read it back exactly.
+
+    Raises ValueError (saying why, never quoting the value) when `dialect` cannot hold it.
+    """
+    problem = unwritable(value, dialect)
+    if problem is not None:
+        raise ValueError(f"the value holds {problem}")
+    if dialect == "docker-env-file":
+        return value
+    if dialect == "sh":
+        return "'" + value.replace("'", "'" + _SH_QUOTE) + "'"
+    if _fits_single_quotes(value):
+        return f"'{value}'"
+    # No '$' or '`' here: inside double quotes sh, Compose and python-dotenv then only read `\\` and `\"`.
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def format_assignment(key: str, value: str, dialect: Dialect = "portable") -> str:
     """The line `KEY='value'`, without a line ending."""
-    return f"{key}={format_value(value)}"
+    return f"{key}={format_value(value, dialect)}"
+
+
+def _fits_single_quotes(value: str) -> bool:
+    # sh takes single quotes literally; python-dotenv reads `\\` and `\'` in them as escapes, and Compose
+    # reads a backslash before the closing quote as escaping it.
+    return "'" not in value and "\\\\" not in value and not value.endswith("\\")
 
 
 def _closing_quote(body: str, quote: str, start: int) -> int | None:

@@ -22,7 +22,7 @@ from connectors.file_source import FileSource, FileSourceOptions
 from syncd.errors import PermanentError
 from syncd.model import ActualItem, DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
-from syncd.testing.contract import PlantUnowned, SinkContract
+from syncd.testing.contract import SPECIAL_VALUES, PlantUnowned, SinkContract
 
 TARGET = "local-env"
 OWNER = Ownership("prod-eu", "payments-db")
@@ -44,6 +44,11 @@ def item(name: str, value: str, owner: Ownership = OWNER) -> DesiredItem:
 def plain(items: Mapping[str, ActualItem]) -> dict[str, str]:
     """Each item's single value, revealed."""
     return {address: next(iter(actual.data.values())).reveal() for address, actual in items.items() if actual.data}
+
+
+def put(sink: DotenvSink, desired: DesiredItem) -> None:
+    """Write `desired` over what the sink holds now, as apply does after a plan."""
+    sink.write(desired, sink.read([desired.address]).get(desired.address))
 
 
 def permanent_error(call: Callable[[], object]) -> PermanentError:
@@ -75,6 +80,8 @@ def replaces(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 class TestDotenvSinkContract(SinkContract):
     addresses = ("CONTRACT_ALPHA", "CONTRACT_BETA", "CONTRACT_GAMMA")
+    # The portable dialect refuses a quote next to '$' or '`', and '${...}' (see test_dotenv_shell.py).
+    special_values = tuple(v for v in SPECIAL_VALUES if dotenv.unwritable(v, "portable") is None)
 
     @pytest.fixture
     def sink(self, tmp_path: Path) -> DotenvSink:
@@ -87,6 +94,22 @@ class TestDotenvSinkContract(SinkContract):
                 handle.write(dotenv.format_assignment(address, next(iter(data.values()))) + "\n")
 
         return plant
+
+    def test_dialect_holds_the_expected_special_values(self) -> None:
+        """The portable dialect leaves out only the special values with '${' or with a quote and '`'."""
+        assert len(self.special_values) == len(SPECIAL_VALUES) - 2
+
+
+class TestShDialectContract(TestDotenvSinkContract):
+    special_values = SPECIAL_VALUES
+
+    @pytest.fixture
+    def sink(self, tmp_path: Path) -> DotenvSink:
+        return make_sink(tmp_path / "contract.env", dialect="sh")
+
+    def test_dialect_holds_the_expected_special_values(self) -> None:
+        """The sh dialect holds every special value of the contract."""
+        assert self.special_values == SPECIAL_VALUES
 
 
 def test_spec_names_the_dotenv_sink() -> None:
@@ -162,7 +185,7 @@ def test_header_is_written_once(env: Path) -> None:
     sink = make_sink(env)
     sink.write(item("A", "1"), None)
     sink.write(item("B", "2"), None)
-    sink.write(item("A", "3"), None)
+    put(sink, item("A", "3"))
     assert env.read_text().count(HEADER) == 1
 
 
@@ -207,7 +230,7 @@ def test_write_changes_the_owner_marker(env: Path) -> None:
     """Writing a variable for another owner rewrites its marker."""
     sink = make_sink(env)
     sink.write(item("A", "1"), None)
-    sink.write(item("A", "1", owner=OTHER), None)
+    put(sink, item("A", "1", owner=OTHER))
     assert sink.read(["A"])["A"].owner == OTHER
     assert "# syncd: owner=staging/payments-db\nA='1'\n" in env.read_text()
 
@@ -236,9 +259,10 @@ def test_delete_of_an_absent_variable_succeeds_without_writing(env: Path, replac
     [("A=1\n", OWNER), ("# syncd: owner=staging/payments-db\nA=1\n", OWNER), (f"{MARKER}A=1\n", None)],
 )
 def test_delete_leaves_a_variable_no_longer_owned_by_that_owner(env: Path, text: str, owner: Any) -> None:
-    """A variable whose marker was removed or changed, or a delete without an owner, is left alone."""
+    """A variable whose marker was removed or changed, or a delete without an owner, is left alone, with an error."""
     env.write_text(text)
-    make_sink(env).delete(ActualItem("A", owner))
+    error = permanent_error(lambda: make_sink(env).delete(ActualItem("A", owner)))
+    assert error.address == "A"
     assert env.read_text() == text
 
 
@@ -290,7 +314,7 @@ def test_version_changes_on_every_write(env: Path) -> None:
     sink = make_sink(env)
     versions = []
     for value in ("one", "two", "six"):
-        sink.write(item("A", value), None)
+        put(sink, item("A", value))
         versions.append(sink.read(["A"])["A"].version)
     assert len(set(versions)) == 3
 
@@ -301,7 +325,7 @@ def test_version_moves_forward_even_when_the_clock_has_not(env: Path) -> None:
     sink.write(item("A", "one"), None)
     ahead = env.stat().st_mtime_ns + 3_600 * 10**9
     os.utime(env, ns=(ahead, ahead))
-    sink.write(item("A", "two"), None)
+    put(sink, item("A", "two"))
     assert int(sink.read(["A"])["A"].version or 0) > ahead
 
 
@@ -362,11 +386,11 @@ def test_writes_leave_no_temporary_files(env: Path) -> None:
     """After writes and deletes the directory holds the dotenv file alone."""
     sink = make_sink(env)
     for value in ("1", "2"):
-        sink.write(item("A", value), None)
+        put(sink, item("A", value))
     with sink.batch():
         sink.write(item("B", "3"), None)
     sink.delete(sink.read(["A"])["A"])
-    assert os.listdir(env.parent) == [".env"]
+    assert sorted(os.listdir(env.parent)) == [".env", ".env.lock"]
 
 
 def test_failed_replace_leaves_the_file_and_no_temporary(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -381,7 +405,7 @@ def test_failed_replace_leaves_the_file_and_no_temporary(env: Path, monkeypatch:
     assert error.target == TARGET
     assert str(env) in str(error)
     assert env.read_text() == "A=1\n"
-    assert os.listdir(env.parent) == [".env"]
+    assert sorted(os.listdir(env.parent)) == [".env", ".env.lock"]
 
 
 def test_missing_parent_directories_are_created(tmp_path: Path) -> None:
@@ -482,32 +506,57 @@ def test_write_of_an_invalid_item_is_refused_without_touching_the_file(env: Path
     [
         ("plain", "K='plain'"),
         ("", "K=''"),
-        ('$HOME # not a comment "q"\ttab', "K='$HOME # not a comment \"q\"\ttab'"),
+        ('$HOME # not a comment "q"\ttab `id`', "K='$HOME # not a comment \"q\"\ttab `id`'"),
+        ("two\nlines\n", "K='two\nlines\n'"),
+        ("back\\slash", "K='back\\slash'"),
         ("it's", 'K="it\'s"'),
-        ("back\\slash", 'K="back\\\\slash"'),
-        ("two\nlines\r\n", 'K="two\\nlines\\r\\n"'),
-        ('it\'s "quoted"\t', 'K="it\'s \\"quoted\\"\\t"'),
+        ("double\\\\backslash", 'K="double\\\\\\\\backslash"'),
+        ("ends in\\", 'K="ends in\\\\"'),
+        ('it\'s "quoted"\t', 'K="it\'s \\"quoted\\"\t"'),
     ],
 )
 def test_quoting(value: str, line: str) -> None:
-    """Single quotes unless the value holds a quote, backslash or line break; then escaped double quotes."""
+    """Single quotes unless they cannot hold the value; then double quotes, escaping only backslash and quote."""
     assert dotenv.format_assignment("K", value) == line
 
 
-@given(st.text())
-def test_format_then_parse_roundtrips_any_text(value: str) -> None:
-    """Any text written as a variable, between other lines, parses back unchanged."""
-    text = f"# before\nA=1\n{dotenv.format_assignment('K', value)}\nB='2'\n"
-    assert dotenv.parse_variables(text) == {"A": "1", "K": value, "B": "2"}
-    assert "".join(entry.raw for entry in dotenv.parse(text)) == text
+@pytest.mark.parametrize(
+    ("value", "line"),
+    [("plain", "K='plain'"), ("it's", "K='it'\\''s'"), ("'", "K=''\\'''"), ("a\r\nb", "K='a\r\nb'")],
+)
+def test_sh_dialect_quoting(value: str, line: str) -> None:
+    """The sh dialect writes single quotes, with '\\'' for a quote, and any other character as it is."""
+    assert dotenv.format_assignment("K", value, "sh") == line
+
+
+@pytest.mark.parametrize("dialect", dotenv.DIALECTS)
+@given(value=st.text())
+def test_format_then_parse_roundtrips_any_text(dialect: dotenv.Dialect, value: str) -> None:
+    """Any text a dialect can hold, written as a variable between other lines, parses back unchanged."""
+    if dotenv.unwritable(value, dialect) is not None:
+        with pytest.raises(ValueError, match="the value holds"):
+            dotenv.format_assignment("K", value, dialect)
+        return
+    text = f"# before\nA=1\n{dotenv.format_assignment('K', value, dialect)}\nB=2\n"
+    raw = dialect == "docker-env-file"
+    assert {e.key: e.value for e in dotenv.parse(text, raw=raw) if e.key} == {"A": "1", "K": value, "B": "2"}
+    assert "".join(entry.raw for entry in dotenv.parse(text, raw=raw)) == text
+
+
+def test_only_nul_is_beyond_the_sh_dialect() -> None:
+    """The sh dialect holds every character but NUL; the portable one refuses CR and '${...}' too."""
+    assert dotenv.unwritable("a\r\n${HOME}'`$", "sh") is None
+    assert dotenv.unwritable("a\0", "sh") is not None
+    assert dotenv.unwritable("a\r\nb", "portable") is not None
+    assert dotenv.unwritable("${HOME}", "portable") is not None
 
 
 @settings(max_examples=50, deadline=None)
 @given(value=st.text(st.characters(codec="utf-8", exclude_characters="\0")))
 def test_sink_roundtrips_any_text(tmp_path_factory: pytest.TempPathFactory, value: str) -> None:
-    """Any text check accepts (UTF-8 without NUL) the sink writes, it and the file source read back unchanged."""
+    """Any text check accepts (UTF-8 without NUL) the sh-dialect sink writes, it and the file source read back."""
     path = tmp_path_factory.mktemp("roundtrip") / ".env"
-    sink = make_sink(path)
+    sink = make_sink(path, dialect="sh")
     sink.write(item("KEY", value), None)
     assert plain(sink.read(["KEY"])) == {"KEY": value}
     source = FileSource(FileSourceOptions(path=str(path)))
@@ -534,3 +583,50 @@ def test_address_is_the_name(env: Path) -> None:
     """The variable name is the item's name, unchanged."""
     sink = make_sink(env)
     assert sink.address(sink.Destination(), "DB_USER") == "DB_USER"
+
+
+def test_crlf_file_keeps_crlf_line_endings(env: Path) -> None:
+    """In a CRLF file, the header, markers and variables syncd adds or rewrites end in CRLF too."""
+    env.write_bytes(b"# by hand\r\nHAND=1\r\nLAST=2")
+    sink = make_sink(env)
+    with sink.batch():
+        sink.write(item("NEW", "x"), None)
+        sink.write(item("MULTI", "a\nb"), None)
+    put(sink, item("NEW", "y"))
+    put(sink, item("HAND", "3"))
+    text = env.read_bytes().decode()
+    assert text.count("\n") == text.count("\r\n") + 1  # the one line break inside MULTI's quotes
+    assert text.startswith(HEADER + "\r\n# by hand\r\n")
+    assert plain(sink.read(["NEW", "MULTI", "HAND", "LAST"])) == {"NEW": "y", "MULTI": "a\nb", "HAND": "3", "LAST": "2"}
+
+
+def test_lf_file_and_new_file_use_lf(env: Path) -> None:
+    """A new file, and a file whose lines mostly end in LF, get LF line endings."""
+    sink = make_sink(env)
+    sink.write(item("A", "1"), None)
+    assert "\r" not in env.read_text()
+    env.write_bytes(b"X=1\nY=2\r\nZ=3\n")
+    sink.write(item("B", "2"), None)
+    assert env.read_bytes().endswith(b"Z=3\n# syncd: owner=prod-eu/payments-db\nB='2'\n")
+
+
+def test_an_edit_made_during_a_batch_without_the_lock_is_kept(env: Path) -> None:
+    """A person who saves the file while a batch is open (people take no lock) keeps their edit; the batch fails."""
+    env.write_text("HAND=1\n")
+    sink = make_sink(env)
+    with pytest.raises(PermanentError, match="changed while syncd was writing it"), sink.batch():
+        sink.write(item("A", PLANTED), None)
+        env.write_text("HAND=1\nPERSON=saved-meanwhile\n")
+    assert env.read_text() == "HAND=1\nPERSON=saved-meanwhile\n"
+    assert [name for name in os.listdir(env.parent) if name.endswith(".tmp")] == []
+
+
+def test_another_writer_waits_for_the_lock(env: Path) -> None:
+    """A second sink on the same file, writing while the first holds the lock in a batch, loses nothing."""
+    first, second = make_sink(env), make_sink(env)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with first.batch():
+            first.write(item("A", "1"), None)
+            waiting = pool.submit(second.write, item("B", "2"), None)
+        waiting.result(timeout=30)
+    assert plain(second.read(["A", "B"])) == {"A": "1", "B": "2"}
