@@ -191,3 +191,23 @@ def test_a_create_whose_data_write_fails_leaves_no_ownership_of_a_later_write(
     apply(sink_on(openbao, vault_prefix), refail, INSTANCE)
     assert plan(sink_on(openbao, vault_prefix), [], INSTANCE) == []
     assert v2_data(root, path) == {"k": "a person's"}
+
+
+def test_a_kill_after_a_prunes_delete_is_finished_by_the_next_run(
+    openbao: OpenBaoServer, root: hvac.Client, vault_prefix: str
+) -> None:
+    """Issue 8 item 4(b): a run killed right after soft-deleting a pruned version leaves it marked; the next run
+    lists it as owned and takes the marker off, so no deleted path stays marked."""
+    path = f"{vault_prefix}/pruned"
+    sink_on(openbao, vault_prefix, kv_version=2).write(item(path, {"k": "syncd"}), None)
+    changes = plan(sink_on(openbao, vault_prefix), [], INSTANCE)
+    session = FaultSession("kill", 2)  # metadata, then the delete of the version, then killed
+    with pytest.raises(Killed):
+        apply(sink_on(openbao, vault_prefix, session), changes, INSTANCE)
+    assert session.calls[1] == f"POST secret/delete/{path}"
+    results = apply(sink_on(openbao, vault_prefix), plan(sink_on(openbao, vault_prefix), [], INSTANCE), INSTANCE)
+    assert [result.change.action for result in results if result.ok] == [Action.DELETE]
+    meta = root.secrets.kv.v2.read_secret_metadata(path)["data"]
+    assert not any(key.startswith("syncd.io/") for key in meta["custom_metadata"] or {})
+    assert meta["versions"]["1"]["deletion_time"]
+    assert plan(sink_on(openbao, vault_prefix), [], INSTANCE) == []
