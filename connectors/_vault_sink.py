@@ -245,9 +245,9 @@ class VaultSink(Sink):
         meta = kv.metadata(item.address)
         if self._settled(kv, item, actual, meta, data):
             return
-        current = meta.current_version if meta else 0
         if meta is None or not meta.live:
             meta = self._claim(kv, item, actual, meta)
+        current = meta.current_version if meta else 0
         try:
             written = kv.write(item.address, data, cas=current)
         except CasMismatch:
