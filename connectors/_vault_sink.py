@@ -246,8 +246,10 @@ class VaultSink(Sink):
         if self._settled(kv, item, actual, meta, data):
             return
         if meta is None or not meta.live:
-            meta = self._claim(kv, item, actual, meta)
-        current = meta.current_version if meta else 0
+            meta = self._claim(kv, item, actual, meta, data)
+            if meta is None:
+                return
+        current = meta.current_version
         try:
             written = kv.write(item.address, data, cas=current)
         except CasMismatch:
@@ -301,11 +303,17 @@ class VaultSink(Sink):
             return False
         return self._holds(kv, item.address, current, data)
 
-    def _claim(self, kv: KvV2, item: DesiredItem, actual: ActualItem | None, meta: Metadata | None) -> Metadata:
-        """Stamp the marker naming the current version (no live data) before creating the next one."""
+    def _claim(
+        self, kv: KvV2, item: DesiredItem, actual: ActualItem | None, meta: Metadata | None, data: Mapping[str, str]
+    ) -> Metadata | None:
+        """Stamp the marker naming the current version (no live data) before creating the next one; the metadata
+        after it, or None when another run of this instance created the item meanwhile."""
         for _ in range(METADATA_ATTEMPTS):
             current = meta.current_version if meta else 0
             if meta is not None and meta.live:
+                if self._ours_to_confirm(kv, item, None, meta, data):
+                    self._confirm(kv, item, current, meta)
+                    return None
                 raise self._moved(item, actual, current)
             custom = dict(meta.custom_metadata) if meta else {}
             self._not_anothers(item, _marker(custom), current)

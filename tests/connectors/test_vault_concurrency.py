@@ -84,8 +84,8 @@ def clear_failures(results: tuple[ChangeResult, ...]) -> None:
 
 @pytest.mark.parametrize("kv", [2, 1], ids=["kv2", "kv1"])
 def test_two_applies_of_one_instance_converge(openbao: OpenBaoServer, root: hvac.Client, kv: int) -> None:
-    """Two applies of one manifest at once, creating, then updating and pruning: each round ends converged,
-    every item marked with its data, and the next plan is clean."""
+    """Two applies of one manifest at once, creating, then updating and pruning: both succeed, each round ends
+    converged with every item marked with its data, and the next plan is clean."""
     mount = "secret" if kv == 2 else ensure_kv1(root)
     for _ in range(ROUNDS):
         prefix = f"same-{uuid.uuid4().hex[:10]}"
@@ -96,7 +96,8 @@ def test_two_applies_of_one_instance_converge(openbao: OpenBaoServer, root: hvac
 
         for desired in (wanted(ONE, prefix, names, "v1"), wanted(ONE, prefix, names[: PATHS // 2], "v2")):
             for results in plan_together_then_apply([(make_sink, ONE, desired), (make_sink, ONE, desired)]):
-                clear_failures(results)
+                # The slower run finds the faster one's work done: no failure at all.
+                assert [result.error for result in results if not result.ok] == []
             assert set(actions(plan(make_sink(), desired, ONE, FAIL_AND_PRUNE)).values()) == {Action.NOOP}
             for one in desired:
                 stored = v2_data(root, one.address) if kv == 2 else kv1_data(root, one.address, mount)
