@@ -211,3 +211,39 @@ def test_a_kill_after_a_prunes_delete_is_finished_by_the_next_run(
     assert not any(key.startswith("syncd.io/") for key in meta["custom_metadata"] or {})
     assert meta["versions"]["1"]["deletion_time"]
     assert plan(sink_on(openbao, vault_prefix), [], INSTANCE) == []
+
+
+def test_a_version_syncd_wrote_but_did_not_mark_is_marked_without_a_new_version(
+    openbao: OpenBaoServer, root: hvac.Client, vault_prefix: str
+) -> None:
+    """A run killed between an update's data write and its marker: the next plan recognises the version by its
+    data (reason `flags (marker)`), and its apply only marks it, writing no further version."""
+    path = f"{vault_prefix}/updated"
+    sink_on(openbao, vault_prefix, kv_version=2).write(item(path, {"k": "one"}), None)
+    wanted = [item(path, {"k": "two"})]
+    session = FaultSession("kill", 2)  # metadata, then the data write, then killed
+    with pytest.raises(Killed):
+        apply(sink_on(openbao, vault_prefix, session), plan(sink_on(openbao, vault_prefix), wanted, INSTANCE), INSTANCE)
+    assert standing_markers(root, [path]) == {}
+    (change,) = plan(sink_on(openbao, vault_prefix), wanted, INSTANCE, Policy(prune=True))
+    assert (change.action, change.reasons) == (Action.UPDATE, ("flags (marker)",))
+    (result,) = apply(sink_on(openbao, vault_prefix), [change], INSTANCE)
+    assert result.ok
+    assert standing_markers(root, [path]) == {path: (INSTANCE, {"k": "two"})}
+    assert root.secrets.kv.v2.read_secret_metadata(path)["data"]["current_version"] == 2
+
+
+def test_a_version_written_over_syncds_item_is_the_writers(
+    openbao: OpenBaoServer, root: hvac.Client, vault_prefix: str
+) -> None:
+    """A version someone writes over syncd's item makes the path theirs: a conflict while it is wanted, never
+    overwritten, and never pruned once it is not."""
+    path = f"{vault_prefix}/edited"
+    sink_on(openbao, vault_prefix, kv_version=2).write(item(path, {"k": "syncd"}), None)
+    root.secrets.kv.v2.create_or_update_secret(path, {"k": "by hand"})
+    wanted = [item(path, {"k": "syncd"})]
+    assert actions(plan(sink_on(openbao, vault_prefix), wanted, INSTANCE, Policy(prune=True))) == {
+        path: Action.CONFLICT
+    }
+    assert plan(sink_on(openbao, vault_prefix), [], INSTANCE) == []
+    assert v2_data(root, path) == {"k": "by hand"}
