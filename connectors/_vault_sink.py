@@ -44,6 +44,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import BaseModel
@@ -63,8 +64,8 @@ OWNER_KEY = "syncd.io/owner"
 MARKER_VERSION = "syncd.io/version"
 # The flag read items carry: "unconfirmed" for a version syncd wrote but did not mark, so the diff plans a write.
 MARKER_FLAG = "marker"
-CONFIRMED = {MARKER_FLAG: "confirmed"}
-UNCONFIRMED = {MARKER_FLAG: "unconfirmed"}
+CONFIRMED: Mapping[str, str] = MappingProxyType({MARKER_FLAG: "confirmed"})
+UNCONFIRMED: Mapping[str, str] = MappingProxyType({MARKER_FLAG: "unconfirmed"})
 # Metadata writes lost to another metadata writer, re-read and tried again before giving up (transiently).
 METADATA_ATTEMPTS = 4
 MAX_PATH_LENGTH = 512
@@ -357,12 +358,10 @@ class VaultSink(Sink):
         current = meta.current_version
         marker = _marker(meta.custom_metadata)
         owner = marker.owner if marker is not None and marker.names(current) else None
-        if owner != actual.owner:
-            if not meta.live:
-                return  # deleted, and no longer marked as the plan saw it: done, or someone else's to finish
-            self._unmoved(actual, current)
-            self._still_owned(actual, owner)
+        if owner != actual.owner and not meta.live:
+            return  # deleted, and no longer marked as the plan saw it: done, or someone else's to finish
         self._unmoved(actual, current)
+        self._still_owned(actual, owner)
         if self.options.destroy_on_delete:
             kv.destroy(actual.address)
             return
