@@ -44,7 +44,6 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from pydantic import BaseModel
@@ -64,8 +63,9 @@ OWNER_KEY = "syncd.io/owner"
 MARKER_VERSION = "syncd.io/version"
 # The flag read items carry: "unconfirmed" for a version syncd wrote but did not mark, so the diff plans a write.
 MARKER_FLAG = "marker"
-CONFIRMED: Mapping[str, str] = MappingProxyType({MARKER_FLAG: "confirmed"})
-UNCONFIRMED: Mapping[str, str] = MappingProxyType({MARKER_FLAG: "unconfirmed"})
+# Plain dicts (a mapping proxy cannot be deep-copied); never changed in place.
+CONFIRMED: Mapping[str, str] = {MARKER_FLAG: "confirmed"}
+UNCONFIRMED: Mapping[str, str] = {MARKER_FLAG: "unconfirmed"}
 # Metadata writes lost to another metadata writer, re-read and tried again before giving up (transiently).
 METADATA_ATTEMPTS = 4
 MAX_PATH_LENGTH = 512
