@@ -24,7 +24,7 @@ State = Literal["live", "deleted", "destroyed", "missing"]
 
 
 class CasMismatch(Exception):
-    """A KV v2 write whose check-and-set version no longer matched."""
+    """A KV v2 data or metadata write whose check-and-set version no longer matched."""
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,17 @@ class Entry:
 
 @dataclass(frozen=True)
 class Metadata:
-    """A KV v2 path's metadata: its current version, each version's state and created_time, its custom_metadata."""
+    """A KV v2 path's metadata: its current version, each version's state and created_time, its custom_metadata.
+
+    `metadata_version` counts the writes to the metadata itself (OpenBao's current_metadata_version, the
+    check-and-set version for metadata writes); None when the server does not report it (HashiCorp Vault).
+    """
 
     current_version: int
     custom_metadata: Mapping[str, str]
     states: Mapping[int, State]
     created_times: Mapping[int, str] = field(default_factory=dict)
+    metadata_version: int | None = None
 
     @property
     def live(self) -> bool:
@@ -119,7 +124,13 @@ class KvV2:
             versions = {int(number): info for number, info in (data.get("versions") or {}).items()}
             states = {number: _state(info) for number, info in versions.items()}
             created = {number: info["created_time"] for number, info in versions.items() if info.get("created_time")}
-            return Metadata(data.get("current_version") or 0, data.get("custom_metadata") or {}, states, created)
+            return Metadata(
+                data.get("current_version") or 0,
+                data.get("custom_metadata") or {},
+                states,
+                created,
+                data.get("current_metadata_version"),
+            )
 
         return self.vault.call(get, self._op("read", "metadata", path, optional=optional))
 
@@ -146,13 +157,26 @@ class KvV2:
 
         return self.vault.call(post, self._op("create|update", "data", path))
 
-    def set_custom_metadata(self, path: str, custom: Mapping[str, str], *, exists: bool) -> None:
+    def set_custom_metadata(
+        self, path: str, custom: Mapping[str, str], *, exists: bool, metadata_cas: int | None = None
+    ) -> None:
+        """Replace the path's custom_metadata; with `metadata_cas`, only while the metadata is still at that
+        metadata version (0: the path has no metadata yet), else CasMismatch. HashiCorp Vault ignores it."""
         # A POST carrying only custom_metadata leaves max_versions and the other settings as they are.
         url = f"/v1/{self.mount}/metadata/{path}"
-        self.vault.call(
-            lambda client: client.adapter.post(url, json={"custom_metadata": dict(custom)}),
-            self._op("update" if exists else "create", "metadata", path),
-        )
+        body: dict[str, Any] = {"custom_metadata": dict(custom)}
+        if metadata_cas is not None:
+            body["metadata_cas"] = metadata_cas
+
+        def post(client: hvac.Client) -> None:
+            try:
+                client.adapter.post(url, json=body)
+            except hvac.exceptions.InvalidRequest as exc:
+                if any("check-and-set" in str(e) or "metadata_cas" in str(e) for e in exc.errors or []):
+                    raise CasMismatch() from None
+                raise
+
+        self.vault.call(post, self._op("update" if exists else "create", "metadata", path))
 
     def delete_version(self, path: str, version: int) -> None:
         self.vault.call(
@@ -197,8 +221,11 @@ class KvV1:
         return self.vault.call(get, self._op("list", folder + "/" if folder else ""))
 
     def write(self, path: str, data: Mapping[str, str]) -> None:
+        # With a method, hvac sends the write alone instead of reading the path first to pick POST or PUT.
         self.vault.call(
-            lambda client: client.secrets.kv.v1.create_or_update_secret(path, dict(data), mount_point=self.mount),
+            lambda client: client.secrets.kv.v1.create_or_update_secret(
+                path, dict(data), method="PUT", mount_point=self.mount
+            ),
             self._op("create|update", path),
         )
 

@@ -2,28 +2,38 @@
 
 Items live below the target's `prefix`; `list_owned` walks only that folder.
 
-KV v2: the ownership marker is two custom_metadata keys. A write first
-checks the path's metadata against the version the plan saw, stamps the
-marker (keeping other custom_metadata keys), then writes the data with
-check-and-set on that version, so an edit made since the plan is never
-lost: it fails the change, asking for a new plan. Stamping before writing
-means an interrupted create converges on the next run instead of leaving
-data without a marker; a retry that finds only that marker changed since
-the plan (same version) finishes the write. A delete soft-deletes the
-version the plan saw (restorable with `undelete`) and takes the marker off,
-or with `destroy_on_delete` removes the metadata and every version.
+KV v2: the ownership marker is three custom_metadata keys: instance, sync
+and the KV version syncd wrote. A marker owns only the version it names:
+once anyone writes a newer version, the path is no longer syncd's (a hand
+edit is a conflict, never overwritten or pruned). Every marker change is a
+metadata write with check-and-set on the metadata version (OpenBao's
+`metadata_cas`), so it never overwrites a marker or a custom_metadata key
+someone changed since syncd read them; data writes use check-and-set on
+the data version. The order of calls keeps every state in between safe:
 
-A path whose latest version is deleted or destroyed but whose metadata
-still carries a marker (someone ran `vault kv delete` on it) reads as
-pending deletion with that owner: the core then restores it if it is this
-instance's and leaves it as a conflict otherwise. Without a marker (syncd's
-own delete takes it off) it reads as absent, and a create writes the next
-version. Whatever the plan says, a write never lands on a path whose marker
-names another instance.
+* create (absent, soft-deleted or only a claim): read the metadata; claim
+  the path (marker naming the current version, which holds no live data);
+  write with cas on that version; confirm (marker naming the version
+  written). A claim owns no data: a version someone else writes after it
+  is theirs.
+* update and adopt: read the metadata; write with cas on the planned
+  version; confirm.
+* prune: read the metadata; soft-delete the marked version (exactly that
+  version); take the marker off. A path whose marked version is already
+  deleted still has its marker taken off: the retry, or the next run (it
+  lists such a path as owned), finishes the prune.
 
-KV v1 has no metadata: the marker is a reserved key in the data, removed
-on read, and there is no check-and-set, only a read of the owner just
-before each write or delete.
+A write stopped between its data write and its confirmation (a kill, a
+lost answer) left a version syncd wrote under a marker naming the version
+before it. A retry, and the next plan, recognise it only when that newer
+version holds exactly the desired data, and confirm it; anything else is
+someone else's version. The loser of a check-and-set race touches nothing.
+
+KV v1 has no metadata and no check-and-set: the marker is a reserved key in
+the data, written in the same request as the data (so it never sits on data
+syncd did not write), removed on read; the owner is read just before each
+write or delete, and a write landing between that read and syncd's request
+is overwritten (or deleted): that window is unprotected.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -42,12 +53,21 @@ from connectors._vault_kv import CasMismatch, Entry, KvV1, KvV2, Metadata, paral
 from connectors._vault_options import VaultSinkOptions
 from connectors._vault_policy import sink_policy
 from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, Sink
-from syncd.errors import PermanentError
+from syncd.errors import PermanentError, TransientError
 from syncd.model import ActualItem, DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
 
 # KV v1 only: the data key that holds "instance/sync".
 OWNER_KEY = "syncd.io/owner"
+# KV v2 only: the custom_metadata key naming the version the marker owns.
+MARKER_VERSION = "syncd.io/version"
+# The flag read items carry: "unconfirmed" for a version syncd wrote but did not mark, so the diff plans a write.
+MARKER_FLAG = "marker"
+# Plain dicts (a mapping proxy cannot be deep-copied); never changed in place.
+CONFIRMED: Mapping[str, str] = {MARKER_FLAG: "confirmed"}
+UNCONFIRMED: Mapping[str, str] = {MARKER_FLAG: "unconfirmed"}
+# Metadata writes lost to another metadata writer, re-read and tried again before giving up (transiently).
+METADATA_ATTEMPTS = 4
 MAX_PATH_LENGTH = 512
 _SEGMENT = re.compile(r"[A-Za-z0-9_.@+=,:~-]+")
 
@@ -70,6 +90,26 @@ def path_problems(address: str) -> list[str]:
     return problems
 
 
+@dataclass(frozen=True)
+class Marker:
+    """syncd's KV v2 marker: who owns the path, and which version. `version` None: a marker written before
+    versions were recorded, taken to own the current version."""
+
+    owner: Ownership
+    version: int | None
+
+    def names(self, version: int) -> bool:
+        return self.version is None or self.version == version
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What a read learned of a KV v2 path's metadata: its current version and custom_metadata."""
+
+    current_version: int
+    custom_metadata: Mapping[str, str]
+
+
 class VaultSink(Sink):
     """Writes each item to one KV path; see the module docstring for markers, check-and-set and deletes."""
 
@@ -84,13 +124,18 @@ class VaultSink(Sink):
         self.options: VaultSinkOptions = options
         self._vault = VaultClient(options, client, target=target, clock=clock)
         self._kv: KvV1 | KvV2 | None = None
-        # KV v2 items the last `read` found: `list_owned` right after it uses them instead of reading their
+        # KV v2 paths the last `read` found: `list_owned` right after it uses them instead of reading their
         # metadata again. Used once; every write and delete drops it.
         self._lock = threading.Lock()
-        self._just_read: dict[str, ActualItem] | None = None
+        self._just_read: dict[str, _Seen] | None = None
+        # The run's desired items (from `prepare`): a read recognises a version syncd wrote but did not mark.
+        self._wanted: dict[str, DesiredItem] = {}
 
     def address(self, destination: BaseModel, name: str) -> str:
         return f"{self.options.prefix}/{name}" if self.options.prefix else name
+
+    def flags(self, destination: BaseModel) -> Mapping[str, Any]:
+        return CONFIRMED
 
     def vault_policy(self, patterns: Sequence[str]) -> str:
         return sink_policy(self.options, patterns)
@@ -103,12 +148,16 @@ class VaultSink(Sink):
             problems.append(f"Item {item.address!r} has the key {OWNER_KEY!r}, which syncd keeps for its marker.")
         return problems
 
+    def prepare(self, items: Sequence[DesiredItem]) -> None:
+        self._wanted = {item.address: item for item in items}
+
     def read(self, addresses: Sequence[str]) -> dict[str, ActualItem]:
         kv = self._store()
-        found = parallel(lambda address: self._read_one(kv, address), list(addresses))
+        seen: dict[str, _Seen] = {}
+        found = parallel(lambda address: self._read_one(kv, address, seen), list(addresses))
         items = {item.address: item for item in found if item is not None}
         with self._lock:
-            self._just_read = dict(items) if isinstance(kv, KvV2) else None
+            self._just_read = seen if isinstance(kv, KvV2) else None
         return items
 
     def list_owned(self, instance: str) -> dict[str, ActualItem]:
@@ -121,13 +170,9 @@ class VaultSink(Sink):
         else:
             unknown = [path for path in paths if path not in just_read]
             metas = dict(zip(unknown, parallel(kv.metadata, unknown), strict=True))
-            items = [just_read[path] if path in just_read else _v2_listed(path, metas[path]) for path in paths]
-        # Pending items (latest version deleted) are not owned-live: the diff neither prunes nor counts them.
-        return {
-            i.address: i
-            for i in items
-            if i is not None and not i.pending_deletion and i.owner is not None and i.owner.instance == instance
-        }
+            seen = {path: _Seen(m.current_version, m.custom_metadata) for path, m in metas.items() if m is not None}
+            items = [_v2_listed(path, just_read.get(path) or seen.get(path)) for path in paths]
+        return {i.address: i for i in items if i is not None and i.owner is not None and i.owner.instance == instance}
 
     def _forget_read(self) -> None:
         with self._lock:
@@ -155,23 +200,7 @@ class VaultSink(Sink):
             self._still_owned(actual, _v1_owner(entry.data or {}))
             kv.delete(actual.address)
             return
-        meta = kv.metadata(actual.address)
-        if meta is None:
-            return
-        owner = _owner(meta.custom_metadata)
-        if not meta.live:
-            # Soft-deleted since the plan; with destroy_on_delete it still goes, if it is still ours.
-            if self.options.destroy_on_delete and owner == actual.owner:
-                kv.destroy(actual.address)
-            return
-        self._still_owned(actual, owner)
-        self._unmoved(actual, meta.current_version)
-        if self.options.destroy_on_delete:
-            kv.destroy(actual.address)
-            return
-        kv.delete_version(actual.address, meta.current_version)
-        # The marker goes too: whoever writes the path next creates an unowned secret, not one of ours.
-        kv.set_custom_metadata(actual.address, _without_marker(meta.custom_metadata), exists=True)
+        self._delete_v2(kv, actual)
 
     def describe(self) -> str:
         return f"vault {self.options.address} {self.options.mount}/{self.options.prefix}"
@@ -188,58 +217,188 @@ class VaultSink(Sink):
             self._kv = KvV2(self._vault, name_items=True) if version == 2 else KvV1(self._vault, name_items=True)
         return self._kv
 
-    def _read_one(self, kv: KvV1 | KvV2, address: str) -> ActualItem | None:
+    def _read_one(self, kv: KvV1 | KvV2, address: str, seen: dict[str, _Seen]) -> ActualItem | None:
         if isinstance(kv, KvV1):
             entry = kv.read(address)
             return None if entry is None else _v1_item(address, entry, with_data=True)
         entry = kv.read(address)
-        if entry is None:
-            return None
-        owner = _owner(entry.custom_metadata)
-        version = str(entry.version) if entry.version is not None else None
+        if entry is None or entry.version is None:
+            return None  # no version at all: absent, or only a claim
+        seen[address] = _Seen(entry.version, entry.custom_metadata)
+        marker = _marker(entry.custom_metadata)
+        standing = marker is not None and marker.names(entry.version)
+        version = str(entry.version)
         if entry.state != "live" or entry.data is None:
             # Vault answers a deleted latest version with its metadata, marker included: no further request.
-            if owner is None:
+            if marker is None or not standing:
                 return None
-            return ActualItem(address=address, owner=owner, version=version, pending_deletion=True)
-        return ActualItem(address=address, owner=owner, data=_secrets(entry.data), version=version)
+            return ActualItem(
+                address=address, owner=marker.owner, version=version, pending_deletion=True, flags=CONFIRMED
+            )
+        data = _secrets(entry.data)
+        if marker is not None and standing:
+            return ActualItem(address=address, owner=marker.owner, data=data, version=version, flags=CONFIRMED)
+        wanted = self._wanted.get(address)
+        if marker is not None and wanted is not None and _unconfirmed(marker, entry.version, wanted, data):
+            return ActualItem(address=address, owner=marker.owner, data=data, version=version, flags=UNCONFIRMED)
+        return ActualItem(address=address, owner=None, data=data, version=version, flags=CONFIRMED)
+
+    # KV v2 writes. Each step re-reads what it needs; see the module docstring for the order and why.
 
     def _write_v2(self, kv: KvV2, item: DesiredItem, actual: ActualItem | None, data: dict[str, str]) -> None:
         meta = kv.metadata(item.address)
-        current = meta.current_version if meta else 0
-        marker = _owner(meta.custom_metadata) if meta else None
-        self._not_anothers(item, marker)
-        # A live path must be as the plan saw it, or differ only by the marker a failed try of this write
-        # stamped. A deleted one (restored, or written again) is guarded by the marker check and check-and-set.
-        if meta is not None and meta.live and not _as_planned(actual, meta) and not _stamped_by(item, actual, meta):
-            # Moved since the plan. Only a retry of this very write (its answer lost) may go on.
-            if marker == item.owner and self._holds(kv, item.address, current, data):
+        if self._settled(kv, item, actual, meta, data):
+            return
+        if meta is None or not meta.live:
+            meta = self._claim(kv, item, actual, meta, data)
+            if meta is None:
                 return
-            if marker == item.owner:
-                # A failed try of this write stamped the marker: someone else's version must not keep it.
-                self._take_back(kv, item.address, meta.custom_metadata, actual)
-            raise self._moved(item, actual, current)
-        before = dict(meta.custom_metadata) if meta else {}
-        stamped = _with_owner(before, item.owner)
-        if stamped != before:
-            kv.set_custom_metadata(item.address, stamped, exists=meta is not None)
+        current = meta.current_version
         try:
-            kv.write(item.address, data, cas=current)
+            written = kv.write(item.address, data, cas=current)
         except CasMismatch:
-            self._take_back(kv, item.address, stamped, actual)
+            # Someone else's version won; only another run of this instance that wrote the same data is success.
+            again = kv.metadata(item.address)
+            if again is not None and again.live and self._ours_to_confirm(kv, item, None, again, data):
+                self._confirm(kv, item, again.current_version, again)
+                return
             raise self._moved(item, actual, None) from None
+        self._confirm(kv, item, written, meta)
 
-    def _take_back(self, kv: KvV2, address: str, custom: Mapping[str, str], actual: ActualItem | None) -> None:
-        """Put back the marker the plan saw (none for a create or an adopt) where this write stamped its own."""
-        planned = _with_owner(custom, actual.owner if actual is not None else None)
-        if planned != dict(custom):
-            kv.set_custom_metadata(address, planned, exists=True)
+    def _settled(
+        self, kv: KvV2, item: DesiredItem, actual: ActualItem | None, meta: Metadata | None, data: Mapping[str, str]
+    ) -> bool:
+        """Whether the write is already done (confirming it if needed); False to go on; raises when the path
+        moved since the plan or carries another instance's marker."""
+        current = meta.current_version if meta else 0
+        self._not_anothers(item, _marker(meta.custom_metadata) if meta else None, current)
+        planned = _version(actual)
+        if meta is not None and meta.live:
+            if actual is not None and not actual.pending_deletion and planned == current:
+                if actual.flags.get(MARKER_FLAG) == UNCONFIRMED[MARKER_FLAG] and self._ours_to_confirm(
+                    kv, item, actual, meta, data
+                ):
+                    self._confirm(kv, item, current, meta)  # the plan found our unmarked version: only mark it
+                    return True
+                return False
+            # Moved since the plan: a retry of this write whose answer was lost, or another run of this instance.
+            if self._ours_to_confirm(kv, item, actual, meta, data):
+                self._confirm(kv, item, current, meta)
+                return True
+            raise self._moved(item, actual, current)
+        if actual is not None and not actual.pending_deletion:
+            raise self._moved(item, actual, current)  # live in the plan, deleted since
+        return False
+
+    def _ours_to_confirm(
+        self, kv: KvV2, item: DesiredItem, actual: ActualItem | None, meta: Metadata, data: Mapping[str, str]
+    ) -> bool:
+        """Whether the live current version is one this instance wrote: it holds exactly `data`, and the marker
+        names this instance at it or the version before it (or, for an adopt, no marker at the version after
+        the planned one)."""
+        current = meta.current_version
+        marker = _marker(meta.custom_metadata)
+        if marker is not None:
+            if marker.owner.instance != item.owner.instance:
+                return False
+            if not (marker.names(current) or marker.version == current - 1):
+                return False
+        elif actual is None or actual.owner is not None or _version(actual) != current - 1:
+            return False
+        return self._holds(kv, item.address, current, data)
+
+    def _claim(
+        self, kv: KvV2, item: DesiredItem, actual: ActualItem | None, meta: Metadata | None, data: Mapping[str, str]
+    ) -> Metadata | None:
+        """Stamp the marker naming the current version (no live data) before creating the next one; the metadata
+        after it, or None when another run of this instance created the item meanwhile."""
+        for _ in range(METADATA_ATTEMPTS):
+            current = meta.current_version if meta else 0
+            if meta is not None and meta.live:
+                if self._ours_to_confirm(kv, item, None, meta, data):
+                    self._confirm(kv, item, current, meta)
+                    return None
+                raise self._moved(item, actual, current)
+            custom = dict(meta.custom_metadata) if meta else {}
+            self._not_anothers(item, _marker(custom), current)
+            claim = _with_marker(custom, item.owner, current)
+            if meta is not None and claim == custom:
+                return meta
+            try:
+                kv.set_custom_metadata(item.address, claim, exists=meta is not None, metadata_cas=_cas(meta))
+            except CasMismatch:
+                meta = kv.metadata(item.address)
+                continue
+            after = None if meta is None or meta.metadata_version is None else meta.metadata_version + 1
+            return Metadata(current, claim, meta.states if meta else {}, metadata_version=1 if meta is None else after)
+        raise self._busy(item.address)
+
+    def _confirm(self, kv: KvV2, item: DesiredItem, version: int, meta: Metadata | None) -> None:
+        """Stamp the marker naming `version`, which this instance wrote. `meta` is the metadata as last known;
+        without a metadata version to check against, it is read again first."""
+        if meta is None or meta.metadata_version is None:
+            meta = kv.metadata(item.address)
+        for _ in range(METADATA_ATTEMPTS):
+            if meta is None:
+                raise self._moved(item, None, None)
+            custom = dict(meta.custom_metadata)
+            # A newer version is someone else's: marking the one written is harmless, as it owns only that one.
+            self._not_anothers(item, _marker(custom), max(version, meta.current_version))
+            stamped = _with_marker(custom, item.owner, version)
+            if stamped == custom:
+                return
+            try:
+                kv.set_custom_metadata(item.address, stamped, exists=True, metadata_cas=meta.metadata_version)
+                return
+            except CasMismatch:
+                meta = kv.metadata(item.address)
+        raise self._busy(item.address)
+
+    def _delete_v2(self, kv: KvV2, actual: ActualItem) -> None:
+        meta = kv.metadata(actual.address)
+        if meta is None:
+            return
+        current = meta.current_version
+        marker = _marker(meta.custom_metadata)
+        owner = marker.owner if marker is not None and marker.names(current) else None
+        if owner != actual.owner and not meta.live:
+            return  # deleted, and no longer marked as the plan saw it: done, or someone else's to finish
+        self._unmoved(actual, current)
+        self._still_owned(actual, owner)
+        if self.options.destroy_on_delete:
+            kv.destroy(actual.address)
+            return
+        if meta.live:
+            kv.delete_version(actual.address, current)
+        # The marker goes too: whoever writes the path next creates an unowned secret, not one of ours.
+        self._unmark(kv, actual, meta)
+
+    def _unmark(self, kv: KvV2, actual: ActualItem, meta: Metadata | None) -> None:
+        for _ in range(METADATA_ATTEMPTS):
+            if meta is None:
+                return
+            marker = _marker(meta.custom_metadata)
+            if marker is None or marker.owner != actual.owner:
+                return
+            try:
+                kv.set_custom_metadata(
+                    actual.address, _without_marker(meta.custom_metadata), exists=True, metadata_cas=_cas(meta)
+                )
+                return
+            except CasMismatch:
+                meta = kv.metadata(actual.address)
+        raise self._busy(actual.address)
+
+    def _busy(self, address: str) -> TransientError:
+        return TransientError(
+            "its custom_metadata kept changing while syncd wrote its marker", target=self.target, address=address
+        )
 
     def _write_v1(self, kv: KvV1, item: DesiredItem, actual: ActualItem | None, data: dict[str, str]) -> None:
         entry = kv.read(item.address)
         if entry is not None:
             owner = _v1_owner(entry.data or {})
-            self._not_anothers(item, owner)
+            self._not_anothers(item, Marker(owner, None) if owner else None, 0)
             # The owner the plan saw, or this item's own (a retry of this write, whose answer was lost).
             if owner != item.owner and (actual is None or owner != actual.owner):
                 raise self._moved(item, actual, None)
@@ -258,11 +417,11 @@ class VaultSink(Sink):
             address=item.address,
         )
 
-    def _not_anothers(self, item: DesiredItem, marker: Ownership | None) -> None:
-        """Refuse a path another instance owns, whatever the plan says (the diff never plans such a write)."""
-        if marker is not None and marker.instance != item.owner.instance:
+    def _not_anothers(self, item: DesiredItem, marker: Marker | None, current: int) -> None:
+        """Refuse a path whose marker names another instance at its current version, whatever the plan says."""
+        if marker is not None and marker.owner.instance != item.owner.instance and marker.names(current):
             raise PermanentError(
-                f"carries the ownership marker of syncd instance {marker.instance!r}; nothing was written",
+                f"carries the ownership marker of syncd instance {marker.owner.instance!r}; nothing was written",
                 target=self.target,
                 address=item.address,
             )
@@ -285,26 +444,34 @@ class VaultSink(Sink):
             )
 
 
-def _as_planned(actual: ActualItem | None, meta: Metadata) -> bool:
-    """Whether a live path still has the version and owner the plan saw."""
+def _version(actual: ActualItem | None) -> int | None:
+    return int(actual.version) if actual is not None and actual.version and actual.version.isdigit() else None
+
+
+def _cas(meta: Metadata | None) -> int | None:
+    """The metadata check-and-set version for a write over `meta`: 0 when the path has no metadata."""
+    return 0 if meta is None else meta.metadata_version
+
+
+def _unconfirmed(marker: Marker, version: int, wanted: DesiredItem, data: Mapping[str, Secret]) -> bool:
+    """Whether `version` is one syncd wrote and stopped before marking: the marker names the wanted item's
+    instance at the version before it, and it holds exactly the wanted data."""
     return (
-        actual is not None
-        and actual.version == str(meta.current_version)
-        and actual.owner == _owner(meta.custom_metadata)
+        marker.owner.instance == wanted.owner.instance
+        and marker.version == version - 1
+        and dict(data) == dict(wanted.data)
     )
 
 
-def _stamped_by(item: DesiredItem, actual: ActualItem | None, meta: Metadata) -> bool:
-    """Whether a live path differs from the plan only by carrying `item`'s marker, at the planned version.
-
-    That is a retry of an adopting or owner-moving write whose marker was stamped but whose data write failed:
-    the data is still the version the plan saw, so check-and-set on it finishes the write safely.
-    """
-    return (
-        actual is not None
-        and actual.version == str(meta.current_version)
-        and _owner(meta.custom_metadata) == item.owner
-    )
+def _marker(custom: Mapping[str, str]) -> Marker | None:
+    owner = _owner(custom)
+    if owner is None:
+        return None
+    raw = custom.get(MARKER_VERSION)
+    if raw is None:
+        return Marker(owner, None)
+    # A version that is not a number owns nothing.
+    return Marker(owner, int(raw) if raw.isdigit() else -1)
 
 
 def _owner(custom: Mapping[str, str]) -> Ownership | None:
@@ -313,12 +480,12 @@ def _owner(custom: Mapping[str, str]) -> Ownership | None:
 
 
 def _without_marker(custom: Mapping[str, str]) -> dict[str, str]:
-    return {key: value for key, value in custom.items() if key not in (MARKER_INSTANCE, MARKER_SYNC)}
+    return {key: value for key, value in custom.items() if key not in (MARKER_INSTANCE, MARKER_SYNC, MARKER_VERSION)}
 
 
-def _with_owner(custom: Mapping[str, str], owner: Ownership | None) -> dict[str, str]:
-    """`custom` with `owner`'s marker in place of any marker it has; without one when `owner` is None."""
-    marker = {MARKER_INSTANCE: owner.instance, MARKER_SYNC: owner.sync} if owner is not None else {}
+def _with_marker(custom: Mapping[str, str], owner: Ownership, version: int) -> dict[str, str]:
+    """`custom` with `owner`'s marker naming `version` in place of any marker it has."""
+    marker = {MARKER_INSTANCE: owner.instance, MARKER_SYNC: owner.sync, MARKER_VERSION: str(version)}
     return {**_without_marker(custom), **marker}
 
 
@@ -333,13 +500,16 @@ def _v1_item(address: str, entry: Entry | None, *, with_data: bool = False) -> A
     data = dict(entry.data or {})
     owner = _v1_owner(data)
     data.pop(OWNER_KEY, None)
-    return ActualItem(address=address, owner=owner, data=_secrets(data) if with_data else None)
+    return ActualItem(address=address, owner=owner, data=_secrets(data) if with_data else None, flags=CONFIRMED)
 
 
-def _v2_listed(address: str, meta: Metadata | None) -> ActualItem | None:
-    if meta is None or not meta.live:
+def _v2_listed(address: str, seen: _Seen | None) -> ActualItem | None:
+    """A path whose marker names its current version, as `list_owned` reports it. A deleted or only claimed
+    one is listed too (not as pending deletion), so that a prune takes its marker off."""
+    marker = _marker(seen.custom_metadata) if seen is not None else None
+    if seen is None or marker is None or not marker.names(seen.current_version):
         return None
-    return ActualItem(address=address, owner=_owner(meta.custom_metadata), version=str(meta.current_version))
+    return ActualItem(address=address, owner=marker.owner, version=str(seen.current_version), flags=CONFIRMED)
 
 
 def _plain(data: Mapping[str, Any]) -> dict[str, str]:

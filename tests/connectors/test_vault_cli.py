@@ -104,7 +104,11 @@ def test_vault_to_vault_plan_apply_then_no_drift(
     assert live_data(target, f"{p}/synced/payments/db") == {"DB_USER": "app", "DB_PASSWORD": "pw1"}
     assert live_data(target, f"{p}/synced/shared/deep/y") == {"Y": "2"}
     meta = target.secrets.kv.v2.read_secret_metadata(f"{p}/synced/payments/db")["data"]
-    assert meta["custom_metadata"] == {"syncd.io/instance": "cli-test", "syncd.io/sync": "payments-db"}
+    assert meta["custom_metadata"] == {
+        "syncd.io/instance": "cli-test",
+        "syncd.io/sync": "payments-db",
+        "syncd.io/version": "1",
+    }
     code, out, _ = run("plan", "-c", manifest, "--detailed-exitcode")
     assert code == 0 and "No changes" in out
 

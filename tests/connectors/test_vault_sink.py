@@ -11,7 +11,7 @@ import hvac
 import pytest
 import requests
 
-from connectors._vault_sink import MAX_PATH_LENGTH, OWNER_KEY
+from connectors._vault_sink import MARKER_VERSION, MAX_PATH_LENGTH, OWNER_KEY
 from connectors.vault import VaultSink
 from syncd.connector import MARKER_INSTANCE, MARKER_SYNC
 from syncd.diff import Policy, diff_item
@@ -119,14 +119,20 @@ def test_check_refuses_an_empty_key_and_the_reserved_key(openbao: OpenBaoServer)
 def test_write_stamps_the_marker_in_custom_metadata_and_keeps_other_settings(
     openbao: OpenBaoServer, root, vault_prefix: str
 ) -> None:
-    """Adopting a secret adds the two marker keys to custom_metadata; its other keys and settings stay."""
+    """Adopting a secret adds the marker keys (instance, sync and the version written) to custom_metadata; its
+    other keys and settings stay."""
     path = f"{vault_prefix}/adopted"
     root.secrets.kv.v2.create_or_update_secret(path, {"k": "old"})
     root.secrets.kv.v2.update_metadata(path, max_versions=4, delete_version_after="1h", custom_metadata={"team": "x"})
     sink = make_sink(openbao, vault_prefix)
     sink.write(item(path, {"k": "new"}), sink.read([path])[path])
     meta = metadata(root, path)
-    assert meta["custom_metadata"] == {"team": "x", MARKER_INSTANCE: OWNER.instance, MARKER_SYNC: OWNER.sync}
+    assert meta["custom_metadata"] == {
+        "team": "x",
+        MARKER_INSTANCE: OWNER.instance,
+        MARKER_SYNC: OWNER.sync,
+        MARKER_VERSION: "2",
+    }
     assert (meta["max_versions"], meta["delete_version_after"], meta["current_version"]) == (4, "1h0m0s", 2)
     assert data_at(root, path) == {"k": "new"}
 
@@ -385,7 +391,8 @@ def test_another_instances_soft_deleted_secret_is_a_conflict_and_never_written(
     assert (actual.owner, actual.data, actual.version, actual.pending_deletion) == (OTHER, None, "1", True)
     change = diff_item(OWNER.instance, wanted, actual, Policy())
     assert change.action is Action.CONFLICT
-    assert sink.list_owned(OTHER.instance) == {}
+    # Listed as the other instance's, not pending: its own prune takes the marker off a path deleted by hand.
+    assert [(i.address, i.pending_deletion) for i in sink.list_owned(OTHER.instance).values()] == [(path, False)]
     for planned in (actual, None):
         error = permanent_error(lambda planned=planned: sink.write(wanted, planned))
         assert str(error) == (
@@ -394,7 +401,7 @@ def test_another_instances_soft_deleted_secret_is_a_conflict_and_never_written(
         )
     meta = metadata(root, path)
     assert meta["current_version"] == 1 and meta["versions"]["1"]["deletion_time"]
-    assert meta["custom_metadata"] == {MARKER_INSTANCE: OTHER.instance, MARKER_SYNC: OTHER.sync}
+    assert meta["custom_metadata"] == {MARKER_INSTANCE: OTHER.instance, MARKER_SYNC: OTHER.sync, MARKER_VERSION: "1"}
 
 
 def test_a_write_never_lands_on_another_instances_live_secret(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
@@ -426,16 +433,16 @@ def test_kv1_a_write_never_lands_on_another_instances_secret(openbao: OpenBaoSer
 def test_our_soft_deleted_secret_is_restored_with_a_new_version(
     openbao: OpenBaoServer, root, vault_prefix: str
 ) -> None:
-    """Our own path soft-deleted by hand (marker kept) reads as pending, is not listed as owned, and the diff's
-    restore writes the next version with check-and-set on the deleted one."""
+    """Our own path soft-deleted by hand (marker kept) reads as pending (listed as owned, so that a prune would
+    take the marker off), and the diff's restore writes the next version with check-and-set on the deleted one."""
     path = f"{vault_prefix}/ours"
     sink = make_sink(openbao, vault_prefix)
     sink.write(item(path, {"k": "one"}), None)
     root.secrets.kv.v2.delete_latest_version_of_secret(path)
     actual = sink.read([path])[path]
     assert (actual.owner, actual.data, actual.version, actual.pending_deletion) == (OWNER, None, "1", True)
-    assert sink.list_owned(OWNER.instance) == {}  # right after read, from what it found
-    assert sink.list_owned(OWNER.instance) == {}  # from the metadata
+    assert set(sink.list_owned(OWNER.instance)) == {path}  # right after read, from what it found
+    assert set(sink.list_owned(OWNER.instance)) == {path}  # from the metadata
     wanted = item(path, {"k": "two"})
     change = diff_item(OWNER.instance, wanted, actual, Policy())
     assert (change.action, change.reasons) == (Action.CREATE, ("restore from scheduled deletion",))
@@ -473,7 +480,7 @@ def test_a_transient_failure_after_stamping_the_marker_is_finished_by_the_retry(
     assert (failed, attempts) == ([f"POST secret/data/{path}"], 2)
     meta = metadata(root, path)
     assert meta["current_version"] == 2
-    assert meta["custom_metadata"] == {MARKER_INSTANCE: OWNER.instance, MARKER_SYNC: OWNER.sync}
+    assert meta["custom_metadata"] == {MARKER_INSTANCE: OWNER.instance, MARKER_SYNC: OWNER.sync, MARKER_VERSION: "2"}
     assert data_at(root, path) == {"k": "new"}
 
 
