@@ -44,7 +44,7 @@ KEY_NOT_TEXT = "a mapping key must be text, a number or true/false"
 DUPLICATE_KEY = "a key appears twice in one mapping"
 SEVERAL_DOCUMENTS = "the file holds more than one YAML document ('---'); only one is allowed"
 _YAML_PROBLEMS: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("max depth", "nesting"), "the document is nested too deeply"),
+    (("max depth", "nesting depth"), "the document is nested too deeply"),
     (("tab character",), "a tab is used to indent; YAML indents with spaces only"),
     (
         ("mapping values are not allowed",),
@@ -178,11 +178,17 @@ def load_yaml(
     """
     import yaml
 
-    events = (loader or _loader_class())(text)
+    loader = loader or _loader_class()
+    events = loader(text)
     builder = _Builder(events, scalar, key, max_depth, mark_deep, record)
     try:
         builder.run(yaml)
     except yaml.MarkedYAMLError as exc:
+        if mark_deep and loader is not yaml.SafeLoader and "nesting depth" in str(exc.problem):
+            # libyaml stops at 1,000 levels even in a part that would be skipped; PyYAML's own parser does not.
+            return load_yaml(
+                text, scalar, key=key, max_depth=max_depth, mark_deep=True, record=record, loader=yaml.SafeLoader
+            )
         raise _explain(exc, text) from None
     except yaml.YAMLError as exc:
         line, column = _position(text, getattr(exc, "position", None))
