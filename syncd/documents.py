@@ -113,13 +113,23 @@ class RefusedKey(Exception):
 class DocumentError(ValueError):
     """A document that cannot be read, at a line and column; `problem` never holds text of the document.
 
+    `syntax` is False for a document that parses but is refused (a duplicate key, nesting too deep).
     For a duplicate key, `key` is that key (a name, which callers may show where keys are not values),
     `first_line` the line of its first use, and `depth` the nesting of its mapping (1 at the top level).
     """
 
     def __init__(
-        self, line: int, column: int, problem: str, *, key: Any = None, first_line: int = 0, depth: int = 0
+        self,
+        line: int,
+        column: int,
+        problem: str,
+        *,
+        key: Any = None,
+        first_line: int = 0,
+        depth: int = 0,
+        syntax: bool = True,
     ) -> None:
+        self.syntax = syntax
         self.line = line
         self.column = column
         self.problem = problem
@@ -389,7 +399,7 @@ def _check_depth(text: str, max_depth: int) -> None:
             depth += 1
             if depth > max_depth:
                 line, column = _position(text, match.start())
-                raise DocumentError(line, column, too_deep(max_depth))
+                raise DocumentError(line, column, too_deep(max_depth), syntax=False)
         elif char in "]}":
             depth -= 1
 
@@ -410,7 +420,7 @@ def _duplicate(text: str) -> DocumentError:
             name = json.loads(previous.group())
             if name in stack[-1]:
                 line, column = _position(text, previous.start())
-                return DocumentError(line, column, DUPLICATE_KEY, key=name, depth=len(stack))
+                return DocumentError(line, column, DUPLICATE_KEY, key=name, depth=len(stack), syntax=False)
             stack[-1].add(name)
         previous = match if char == '"' else None
-    return DocumentError(1, 1, DUPLICATE_KEY)
+    return DocumentError(1, 1, DUPLICATE_KEY, syntax=False)
