@@ -76,13 +76,13 @@ def _json(secret: str, text: str) -> Any:
     try:
         return load_json(text, max_depth=MAX_DEPTH)
     except DocumentError as exc:
-        if exc.syntax:
+        if exc.kind == "syntax":
             return None
         at = f"line {exc.line}, column {exc.column}"
-        if exc.key is None:
+        if exc.kind == "too-deep":
             raise SourceError(f"{secret} holds JSON nested more than {MAX_DEPTH} levels deep ({at})") from None
         # A top-level key is a key name; a nested object is part of a value, and its keys are not shown.
-        what = f"the key {exc.key!r}" if exc.depth == 1 else "a key of a nested object"
+        what = f"the key {exc.key!r}" if exc.depth == 1 and exc.key is not None else "a key of a nested object"
         raise SourceError(
             f"{secret} holds {what} twice ({at}); syncd refuses duplicate JSON keys rather than keep one"
         ) from None

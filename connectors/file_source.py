@@ -302,7 +302,7 @@ def _parse(text: str, fmt: Format, where: str) -> Any:
         return load_yaml(text, _as_written, max_depth=MAX_DEPTH, mark_deep=True)
     except DocumentError as exc:
         # Keys are names of folders and secrets' keys here, never values: a duplicate one may be named.
-        problem = f"duplicate key {exc.key!r}" if exc.key is not None else exc.problem
+        problem = f"duplicate key {exc.key!r}" if exc.kind == "duplicate-key" and exc.key is not None else exc.problem
         raise SourceError(f"{where}:{exc.line}:{exc.column}: {problem}") from None
 
 
@@ -363,7 +363,8 @@ def _walk(mapping: dict[Any, Any], where: str, file: Path, found: _Found) -> Non
         found.folders.add(where)
         for name, child in mapping.items():
             if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
-                raise SourceError(f"{_display(where)!r} in {file} holds the name {name!r}, which is no path segment")
+                shown = repr(name) if isinstance(name, str | None) else "that is not text"
+                raise SourceError(f"{_display(where)!r} in {file} holds the name {shown}, which is no path segment")
             path = f"{where}/{name}" if where else name
             if isinstance(child, TooDeep):
                 found.broken[path] = (

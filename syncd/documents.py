@@ -23,9 +23,11 @@ import json
 import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 MAX_DEPTH = 100
+
+Kind = Literal["syntax", "too-deep", "duplicate-key"]
 
 Path = tuple[str | int, ...]
 Recorder = Callable[[Path, bool, int, int], None]
@@ -113,9 +115,10 @@ class RefusedKey(Exception):
 class DocumentError(ValueError):
     """A document that cannot be read, at a line and column; `problem` never holds text of the document.
 
-    `syntax` is False for a document that parses but is refused (a duplicate key, nesting too deep).
-    For a duplicate key, `key` is that key (a name, which callers may show where keys are not values),
-    `first_line` the line of its first use, and `depth` the nesting of its mapping (1 at the top level).
+    `kind` is "syntax" for text that is not a valid document, or that YAML reads as something syncd refuses (an
+    alias, a tag), "too-deep" for nesting past the limit and "duplicate-key" for a key given twice. For the
+    latter, `key` is that key (a name, which callers may show where keys are not values), `first_line` the line
+    of its first use, and `depth` the nesting of its mapping (1 at the top level).
     """
 
     def __init__(
@@ -127,9 +130,9 @@ class DocumentError(ValueError):
         key: Any = None,
         first_line: int = 0,
         depth: int = 0,
-        syntax: bool = True,
+        kind: Kind = "syntax",
     ) -> None:
-        self.syntax = syntax
+        self.kind = kind
         self.line = line
         self.column = column
         self.problem = problem
@@ -283,7 +286,9 @@ class _Builder:
             raise _fail(event, KEY_NOT_TEXT) from None
         line = event.start_mark.line + 1
         if stored in frame.key_lines:
-            raise _fail(event, DUPLICATE_KEY, key=stored, first_line=frame.key_lines[stored], depth=len(self.stack))
+            first_line = frame.key_lines[stored]
+            depth = len(self.stack)
+            raise _fail(event, DUPLICATE_KEY, key=stored, first_line=first_line, depth=depth, kind="duplicate-key")
         frame.key_lines[stored] = line
         frame.key = stored
         if self.record is not None:
@@ -299,7 +304,7 @@ class _Builder:
             raise _fail(event, TAG)
         if len(stack) >= self.max_depth:
             if not self.mark_deep:
-                raise _fail(event, too_deep(self.max_depth))
+                raise _fail(event, too_deep(self.max_depth), kind="too-deep")
             _skip_collection(self.events, yaml)
             self._place(TooDeep(event.start_mark.line + 1, event.start_mark.column + 1), event)
             return
@@ -399,7 +404,7 @@ def _check_depth(text: str, max_depth: int) -> None:
             depth += 1
             if depth > max_depth:
                 line, column = _position(text, match.start())
-                raise DocumentError(line, column, too_deep(max_depth), syntax=False)
+                raise DocumentError(line, column, too_deep(max_depth), kind="too-deep")
         elif char in "]}":
             depth -= 1
 
@@ -420,7 +425,7 @@ def _duplicate(text: str) -> DocumentError:
             name = json.loads(previous.group())
             if name in stack[-1]:
                 line, column = _position(text, previous.start())
-                return DocumentError(line, column, DUPLICATE_KEY, key=name, depth=len(stack), syntax=False)
+                return DocumentError(line, column, DUPLICATE_KEY, key=name, depth=len(stack), kind="duplicate-key")
             stack[-1].add(name)
         previous = match if char == '"' else None
-    return DocumentError(1, 1, DUPLICATE_KEY, syntax=False)
+    return DocumentError(1, 1, DUPLICATE_KEY, kind="duplicate-key")

@@ -104,7 +104,7 @@ def load(text: str, file: str) -> Located:
         data = _parse(text)
     except documents.DocumentError as exc:
         where = f"{file}:{exc.line}:{exc.column}"
-        if exc.problem == documents.DUPLICATE_KEY:
+        if exc.kind == "duplicate-key":
             raise ConfigError(
                 f"duplicate key {exc.key!r} (first at line {exc.first_line}); YAML would silently keep the last", where
             ) from None
