@@ -4,8 +4,10 @@ prefix, and SourceErrors that name the path and never a value."""
 from __future__ import annotations
 
 import functools
+import json
 import traceback
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -153,3 +155,47 @@ def test_duplicate_json_keys_are_a_source_error_never_a_silent_choice(
         "JSON keys rather than keep one"
     )
     assert "holds a key of a nested object twice (line 1, column " in source_error(found["apps/nested"])
+
+
+MANIFEST = """version: 1
+instance: sm-parse
+source: {{type: aws-secrets-manager, region: eu-west-1, endpoint_url: "{endpoint}"}}
+targets:
+  env: {{type: dotenv, path: out/app.env}}
+syncs:
+  - {{name: deep, from: apps/deep, to: [{{target: env, name: "DEEP_{{key|env}}"}}]}}
+  - {{name: dup, from: apps/dup, to: [{{target: env, name: "DUP_{{key|env}}"}}]}}
+  - {{name: ok, from: apps/ok, to: [{{target: env, name: "OK_{{key|env}}"}}]}}
+"""
+
+
+def test_malformed_secrets_fail_only_their_syncs_and_reach_no_report(
+    aws_fake: AwsFake, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A secret nested 30,000 levels deep and one holding a key twice are problems of their own syncs, read in the
+    same batch as a good one, which is still planned; no report format and no saved plan holds their text."""
+    from syncd.cli import main
+
+    plant(aws_fake, "apps/deep", '{"K": ' + "[" * 30000 + f'"{PLANTED}"' + "]" * 30000 + "}")
+    plant(aws_fake, "apps/dup", f'{{"user": "{PLANTED}", "user": "{PLANTED}"}}')
+    plant(aws_fake, "apps/ok", '{"user": "alice"}')
+    manifest = tmp_path / "syncd.yaml"
+    manifest.write_text(MANIFEST.format(endpoint=aws_fake.endpoint))
+    saved = tmp_path / "plan.json"
+    outputs = []
+    for argv in (
+        ["plan", "-c", str(manifest)],
+        ["plan", "-c", str(manifest), "--format", "markdown"],
+        ["plan", "-c", str(manifest), "--format", "json", "-o", str(saved)],
+    ):
+        main(argv)
+        captured = capsys.readouterr()
+        outputs += [captured.out, captured.err]
+    outputs.append(saved.read_text())
+    assert all(PLANTED not in output for output in outputs)
+    plan = json.loads(outputs[4])
+    assert [(c["sync"], c["address"], c["action"]) for c in plan["changes"]] == [("ok", "OK_USER", "create")]
+    problems = sorted((p["sync"], p["message"]) for p in plan["problems"])
+    assert [sync for sync, _ in problems] == ["deep", "dup"]
+    assert "nested more than 100 levels deep (line 1, column 106)" in problems[0][1]
+    assert "holds the key 'user' twice (line 1, column " in problems[1][1]
