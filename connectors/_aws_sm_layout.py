@@ -18,13 +18,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from connectors._aws import tag_problems
-from syncd.connector import MARKER_INSTANCE, MARKER_SYNC
+from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, DocumentError, load_json
+from syncd.errors import SourceError
 from syncd.model import DesiredItem, Granularity
 from syncd.secret import Secret
 
 MAX_NAME = 512
+# A secret's JSON nested deeper than this is refused (Python's decoder recurses; AWS allows 64 KiB of it).
+MAX_DEPTH = 100
 MAX_VALUE_BYTES = 65536
 MAX_DESCRIPTION = 2048
 _NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]+$")
@@ -52,18 +56,36 @@ def decode(name: str, text: str, *, raw: bool = False) -> dict[str, Secret]:
     return {key_of(name): Secret(text)}
 
 
-def decode_source(name: str, text: str) -> dict[str, Secret]:
-    """A source secret's keys: a JSON object's members (non-strings as their JSON text), else one key for the text."""
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        parsed = None
+def decode_source(name: str, text: str, where: str = "") -> dict[str, Secret]:
+    """A source secret's keys: a JSON object's members (non-strings as their JSON text), else one key for the text.
+
+    A JSON document nested too deep or holding a key twice is a SourceError naming the secret, the line and
+    column and the problem, never text of the secret; `where` follows the name in it (" in eu-west-1").
+    """
+    parsed = _json(f"secret {name!r}{where}", text)
     if not isinstance(parsed, dict):
         return {key_of(name): Secret(text)} if text else {}
     return {
         key: Secret(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
         for key, value in parsed.items()
     }
+
+
+def _json(secret: str, text: str) -> Any:
+    """`text` parsed as JSON, or None when it is not JSON (a raw value)."""
+    try:
+        return load_json(text, max_depth=MAX_DEPTH)
+    except DocumentError as exc:
+        if exc.kind == "syntax":
+            return None
+        at = f"line {exc.line}, column {exc.column}"
+        if exc.kind == "too-deep":
+            raise SourceError(f"{secret} holds JSON nested more than {MAX_DEPTH} levels deep ({at})") from None
+        # A top-level key is a key name; a nested object is part of a value, and its keys are not shown.
+        what = f"the key {exc.key!r}" if exc.depth == 1 and exc.key is not None else "a key of a nested object"
+        raise SourceError(
+            f"{secret} holds {what} twice ({at}); syncd refuses duplicate JSON keys rather than keep one"
+        ) from None
 
 
 def holds(item: DesiredItem, data: Mapping[str, Secret] | None) -> bool:
@@ -130,8 +152,8 @@ def _value_problems(item: DesiredItem) -> list[str]:
 
 def _string_object(text: str) -> dict[str, str] | None:
     try:
-        parsed = json.loads(text)
-    except ValueError:
+        parsed = load_json(text, max_depth=MAX_DEPTH)
+    except DocumentError:
         return None
     if isinstance(parsed, dict) and parsed and all(isinstance(v, str) for v in parsed.values()):
         return parsed

@@ -4,8 +4,9 @@ A secret holding a JSON object is a map of keys (values that are not
 strings read as their JSON text); any other text is one key named after the
 last segment of the secret's name. `read_many` reads 20 secrets a call
 through BatchGetSecretValue; `list` pages through ListSecrets with a name
-prefix filter. A missing, empty, binary or deleted secret is a SourceError
-naming its path, never an empty secret.
+prefix filter. A missing, empty, binary or deleted secret, or one whose JSON
+is nested more than 100 levels deep or holds a key twice, is a SourceError
+naming its path, never an empty secret, and fails only that path.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class SecretsManagerSource(Source):
         text = answer.get("SecretString")
         if text is None:
             raise SourceError(f"secret {path!r} holds a binary value, which syncd does not read, in {self._where()}")
-        data = layout.decode_source(path, text)
+        data = layout.decode_source(path, text, f" in {self._where()}")
         if not data:
             raise SourceError(f"secret {path!r} is empty in {self._where()}")
         return SourceSecret(path=path, data=data, version=answer.get("VersionId"))

@@ -43,10 +43,11 @@ DIALECTS: tuple[Dialect, ...] = ("portable", "sh", "docker-env-file")
 
 
 class DotenvSyntaxError(ValueError):
-    """A line that is not dotenv; the message names the line, never its text."""
+    """A line that is not dotenv; the message names the line (and column), never its text."""
 
-    def __init__(self, line: int, problem: str) -> None:
+    def __init__(self, line: int, problem: str, column: int = 1) -> None:
         self.line = line
+        self.column = column
         self.problem = problem
         super().__init__(f"line {line}: {problem}")
 
@@ -78,7 +79,8 @@ def parse(text: str, *, raw: bool = False) -> list[Entry]:
             continue
         match = _ASSIGNMENT.match(line)
         if match is None:
-            raise DotenvSyntaxError(start + 1, "expected KEY=value, a comment or a blank line")
+            column = len(line) - len(line.lstrip(" \t")) + 1
+            raise DotenvSyntaxError(start + 1, "expected KEY=value, a comment or a blank line", column)
         # Spaces before a value are not kept, but they tell `KEY= #comment` from `KEY=#value`.
         rest = line[match.end() :]
         quoted = rest.lstrip(" \t")
@@ -92,7 +94,8 @@ def parse(text: str, *, raw: bool = False) -> list[Entry]:
                 end = _closing_quote(body, quote, searched)
                 if end is None:
                     if index == len(lines):
-                        raise DotenvSyntaxError(start + 1, "a quoted value has no closing quote")
+                        column = len(line) - len(quoted) + 1
+                        raise DotenvSyntaxError(start + 1, "a quoted value has no closing quote", column)
                     # Each line ends in a newline, so no escape runs over into the next one.
                     searched = len(body)
                     body += lines[index]
@@ -107,7 +110,8 @@ def parse(text: str, *, raw: bool = False) -> list[Entry]:
                 break
             tail = body[end + 1 :].strip()
             if tail and not tail.startswith("#"):
-                raise DotenvSyntaxError(start + 1, "unexpected text after the closing quote")
+                column = len(line) - len(quoted) + 1
+                raise DotenvSyntaxError(start + 1, "unexpected text after the closing quote", column)
             value = "".join(parts) if quote == "'" else _unescape("".join(parts))
         else:
             value = re.split(r"[ \t]#", rest, maxsplit=1)[0].strip(" \t\r\n")

@@ -34,7 +34,6 @@ modification time and size.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import stat
@@ -44,10 +43,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
-import yaml
-
 from connectors import _dotenv_format as dotenv
-from syncd.connector import ConnectorSpec, Options, Source, file_location, path_field
+from syncd.connector import (
+    ConnectorSpec,
+    DocumentError,
+    Options,
+    Source,
+    TooDeep,
+    file_location,
+    load_json,
+    load_yaml,
+    path_field,
+)
 from syncd.errors import SourceError
 from syncd.model import SourceSecret
 from syncd.secret import Secret
@@ -56,6 +63,8 @@ Format = Literal["yaml", "json", "dotenv"]
 FormatOption = Literal["auto", "yaml", "json", "dotenv"]
 
 SOPS_TIMEOUT_SECONDS = 120
+# Folders and secrets nested deeper than this are refused (YAML: that part only; JSON: the file).
+MAX_DEPTH = 100
 _FORMAT_BY_SUFFIX: dict[str, Format] = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv"}
 
 
@@ -73,6 +82,8 @@ class _Tree:
     secrets: dict[str, dict[str, str]]
     folders: frozenset[str]
     version: str
+    # Paths whose content cannot be read (nested too deep), with the message that says so.
+    broken: dict[str, str]
 
 
 class FileSource(Source):
@@ -104,6 +115,9 @@ class FileSource(Source):
             file, fmt = files[base]
             tree = self._tree(file, fmt)
             rel = key[len(base) :].lstrip("/")
+            for broken, message in tree.broken.items():
+                if broken == rel or _within(rel, broken):
+                    raise SourceError(message)
             if rel in tree.secrets:
                 found.append((file, tree, rel))
             elif rel in tree.folders:
@@ -132,7 +146,11 @@ class FileSource(Source):
         for base, (file, fmt) in self._files().items():
             if not (base == key or _within(base, key) or _within(key, base)):
                 continue
-            for rel in self._tree(file, fmt).secrets:
+            tree = self._tree(file, fmt)
+            for broken, message in tree.broken.items():
+                if _overlaps(f"{base}/{broken}" if base else broken, key):
+                    raise SourceError(message)
+            for rel in tree.secrets:
                 path = f"{base}/{rel}" if base and rel else base or rel
                 if not _within(path, key):
                     continue
@@ -172,6 +190,11 @@ def _normalize(path: str) -> str:
     """A path without its outer slashes; "" is the root, which "." names too."""
     path = path.strip("/")
     return "" if path == "." else path
+
+
+def _overlaps(path: str, prefix: str) -> bool:
+    """Whether listing `prefix` would need what is at `path`: it is the prefix, below it or above it."""
+    return path == prefix or _within(path, prefix) or _within(prefix, path)
 
 
 def _display(path: str) -> str:
@@ -247,95 +270,71 @@ def _load(file: Path, fmt: Format, sops: str) -> _Tree:
         raise SourceError(f"cannot read {file}: {exc.strerror}") from None
     version = f"{info.st_mtime_ns}-{info.st_size}"
     if sops == "always":
-        content = _parse(_decrypt(file, fmt), fmt, file)
+        content = _parse(_decrypt(file, fmt), fmt, _sops_output(file))
     else:
-        content = _parse(_decode(raw, file), fmt, file)
+        content = _parse(_decode(raw, file), fmt, str(file))
         if sops == "auto" and _is_encrypted(content, fmt):
-            content = _parse(_decrypt(file, fmt), fmt, file)
+            content = _parse(_decrypt(file, fmt), fmt, _sops_output(file))
     if fmt == "dotenv":
-        return _Tree({"": content}, frozenset(), version)
+        return _Tree({"": content}, frozenset(), version, {})
     if content is None:  # an empty YAML file
         content = {}
     if not isinstance(content, dict):
         raise SourceError(f"the top level of {file} is not a mapping")
-    secrets: dict[str, dict[str, str]] = {}
-    folders: set[str] = set()
-    _walk(content, "", file, secrets, folders)
-    return _Tree(secrets, frozenset(folders), version)
+    found = _Found({}, set(), {})
+    _walk(content, "", file, found)
+    return _Tree(found.secrets, frozenset(found.folders), version, found.broken)
+
+
+def _sops_output(file: Path) -> str:
+    return f"{file} (as decrypted by sops)"
 
 
 def _decode(raw: bytes, file: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SourceError(f"{file} is not valid UTF-8 (byte {exc.start})") from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SourceError(f"{file}:{line}:{column}: not valid UTF-8 (byte {exc.start})") from None
 
 
-def _parse(text: str, fmt: Format, file: Path) -> Any:
+def _parse(text: str, fmt: Format, where: str) -> Any:
+    """The content of a file's text; `where` names it in messages (the file, or sops's output of it).
+
+    A message names the place and the kind of problem, never text of the file: a parser's own message can
+    quote a value (PyYAML's "found undefined alias 'Sup3rS3cret'" for `password: *Sup3rS3cret`).
+    """
     if fmt == "dotenv":
         try:
             return dotenv.parse_variables(text)
         except dotenv.DotenvSyntaxError as exc:
-            raise SourceError(f"{file}:{exc.line}: {exc.problem}") from None
-    if fmt == "json":
-        try:
-            return json.loads(text, object_pairs_hook=_unique_pairs, parse_int=str, parse_float=str, parse_constant=str)
-        except json.JSONDecodeError as exc:
-            raise SourceError(f"{file}:{exc.lineno}:{exc.colno}: {exc.msg}") from None
-        except _DuplicateKey as exc:
-            raise SourceError(f"{file}: duplicate key {exc.key!r}") from None
+            raise SourceError(f"{where}:{exc.line}:{exc.column}: {exc.problem}") from None
     try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        # str(exc) quotes the offending line, which may hold a value: build the message from parts.
-        problem = exc.problem or exc.context or "not valid YAML"
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
-        raise SourceError(f"{where}: {problem}") from None
-    except yaml.YAMLError:
-        raise SourceError(f"{file} is not valid YAML") from None
+        if fmt == "json":
+            return load_json(text, max_depth=MAX_DEPTH, parse_int=str, parse_float=str, parse_constant=str)
+        return load_yaml(text, _as_written, max_depth=MAX_DEPTH, mark_deep=True)
+    except DocumentError as exc:
+        # Keys are names of folders and secrets' keys here, never values: a duplicate one may be named.
+        problem = f"duplicate key {exc.key!r}" if exc.kind == "duplicate-key" and exc.key is not None else exc.problem
+        raise SourceError(f"{where}:{exc.line}:{exc.column}: {problem}") from None
 
 
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__("duplicate key")
-        self.key = key
+class _NotText:
+    """A YAML `!!binary` value: read, but no secret's value can be one."""
 
 
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in found:
-            raise _DuplicateKey(key)
-        found[key] = value
-    return found
+_NULL = "tag:yaml.org,2002:null"
+_BINARY = "tag:yaml.org,2002:binary"
 
 
-class _Loader(yaml.SafeLoader):
-    """A SafeLoader that refuses duplicate keys and keeps plain scalars as written."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # keys from `<<: *anchor` may be overridden; that is no duplicate
-            key = self.construct_object(key_node, deep=True)
-            try:
-                duplicate = key in seen
-            except TypeError:
-                continue  # unhashable: the base class reports it
-            if duplicate:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _as_written(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
-    return node.value
-
-
-for _tag in ("bool", "int", "float", "timestamp"):
-    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _as_written)
+def _as_written(tag: str, value: str, event: Any) -> Any:
+    """A scalar kept as written, so `0600` stays "0600" and `yes` stays "yes"; a null is None."""
+    if tag == _NULL:
+        return None
+    if tag == _BINARY:
+        return _NotText()
+    return value
 
 
 def _is_encrypted(content: Any, fmt: Format) -> bool:
@@ -365,20 +364,35 @@ def _decrypt(file: Path, fmt: Format) -> str:
     return _decode(done.stdout, file)
 
 
-def _walk(
-    mapping: dict[Any, Any], where: str, file: Path, secrets: dict[str, dict[str, str]], folders: set[str]
-) -> None:
-    nested = [isinstance(value, dict) for value in mapping.values()]
+@dataclass(frozen=True)
+class _Found:
+    secrets: dict[str, dict[str, str]]
+    folders: set[str]
+    broken: dict[str, str]
+
+
+def _walk(mapping: dict[Any, Any], where: str, file: Path, found: _Found) -> None:
+    nested = [isinstance(value, dict | TooDeep) for value in mapping.values()]
     if nested and all(nested):
-        folders.add(where)
+        found.folders.add(where)
         for name, child in mapping.items():
             if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
-                raise SourceError(f"{_display(where)!r} in {file} holds the name {name!r}, which is no path segment")
-            _walk(child, f"{where}/{name}" if where else name, file, secrets, folders)
+                shown = repr(name) if isinstance(name, str | None) else "that is not text"
+                raise SourceError(f"{_display(where)!r} in {file} holds the name {shown}, which is no path segment")
+            path = f"{where}/{name}" if where else name
+            if isinstance(child, TooDeep):
+                found.broken[path] = (
+                    f"{file}:{child.line}:{child.column}: {_display(path)!r} is nested more than {MAX_DEPTH} levels "
+                    "deep; syncd does not read it"
+                )
+            else:
+                _walk(child, path, file, found)
     elif any(nested):
         raise SourceError(f"{_display(where)!r} in {file} mixes keys and nested secrets")
     else:
-        secrets[where] = {_key(key, where, file): _scalar(value, key, where, file) for key, value in mapping.items()}
+        found.secrets[where] = {
+            _key(key, where, file): _scalar(value, key, where, file) for key, value in mapping.items()
+        }
 
 
 def _key(key: Any, where: str, file: Path) -> str:

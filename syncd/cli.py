@@ -113,11 +113,9 @@ def _selection(syncs: list[str] | None, targets: list[str] | None) -> Selection:
 @contextlib.contextmanager
 def _connectors(manifest: Manifest, selection: Selection) -> Iterator[tuple[Source, dict[str, Sink]]]:
     selection.check(manifest)
-    source = manifest.open_source(_Run.env, client=_Run.clients.get("source"))
-    sinks: dict[str, Sink] = {}
+    # Every unset variable and invalid option of the source and the targets, reported together.
+    source, sinks = manifest.open_connectors(selection.pick_targets(manifest), _Run.env, _Run.clients)
     try:
-        for target in selection.pick_targets(manifest):
-            sinks[target] = manifest.open_sink(target, _Run.env, client=_Run.clients.get(target))
         yield source, sinks
     finally:
         for sink in sinks.values():

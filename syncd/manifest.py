@@ -7,12 +7,15 @@ them at once, and nothing is run when there is one.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import gc
 import hashlib
 import os
+import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,7 @@ from syncd.connector import ConnectorSpec, Sink, Source
 from syncd.errors import ConfigError
 from syncd.model import ConflictPolicy, Granularity
 from syncd.registry import Registry, did_you_mean
-from syncd.schema import DestinationSpec, ManifestSpec, SourceSpec, SyncSpec, TargetSpec
+from syncd.schema import NAME_PATTERN, Defaults, DestinationSpec, ManifestSpec, SourceSpec, SyncSpec, TargetSpec
 from syncd.template import Template, TemplateError, compile_template
 
 Loc = tuple[str | int, ...]
@@ -121,18 +124,16 @@ class Manifest:
         lenient: bool = False,
     ) -> BaseModel:
         raw = spec.connector_options
-        unresolved: dict[tuple[str | int, ...], references.BadReference] | None = {} if lenient else None
-        try:
-            resolved = references.resolve_tree(
-                raw,
-                env=os.environ if env is None else env,
-                base_dir=self.base_dir,
-                unresolved=unresolved,
-                is_secret=lambda path: is_secret_option(model, path),
-            )
-        except references.BadReference as exc:
-            path = (*loc, *exc.path)
-            raise ManifestError([Issue(self.located.where(path), _dotted(path), exc.message)]) from None
+        unresolved: dict[tuple[str | int, ...], references.BadReference] = {}
+        resolved = references.resolve_tree(
+            raw,
+            env=os.environ if env is None else env,
+            base_dir=self.base_dir,
+            unresolved=unresolved,
+            is_secret=lambda path: is_secret_option(model, path),
+        )
+        if unresolved and not lenient:
+            raise ManifestError([self._reference_issue(loc, error) for error in unresolved.values()])
         resolved = _absolutize_paths(model, resolved, self.base_dir)
         try:
             return model.model_validate(resolved)
@@ -140,11 +141,44 @@ class Manifest:
             issues = _issues(exc, self.located, loc, model, deferred=resolved if unresolved else None)
             # A field that failed because its reference could not be resolved: say that, not what it lacks.
             needed = {e["loc"] for e in exc.errors(include_input=False) if _holds_reference(resolved, e["loc"])}
-            for path, error in (unresolved or {}).items():
-                if path in needed:
-                    full = (*loc, *path)
-                    issues.append(Issue(self.located.where(full), _dotted(full), error.message))
+            issues += [self._reference_issue(loc, error) for path, error in unresolved.items() if path in needed]
             raise ManifestError(issues) from None
+
+    def _reference_issue(self, loc: Loc, error: references.BadReference) -> Issue:
+        path = (*loc, *error.path)
+        return Issue(self.located.where(path), _dotted(path), error.message)
+
+    def open_connectors(
+        self, targets: Sequence[str], env: Mapping[str, str] | None = None, clients: Mapping[str, Any] | None = None
+    ) -> tuple[Source, dict[str, Sink]]:
+        """The source and the sinks of `targets`, opened; the problems of all of them (every unset variable,
+        every invalid option) are raised together as one ManifestError, with nothing left open."""
+        clients = clients or {}
+        opened: list[Source | Sink] = []
+        issues: list[Issue] = []
+        source: Source | None = None
+        sinks: dict[str, Sink] = {}
+        try:
+            try:
+                source = self.open_source(env, client=clients.get("source"))
+                opened.append(source)
+            except ManifestError as exc:
+                issues += exc.issues
+            for target in targets:
+                try:
+                    sinks[target] = self.open_sink(target, env, client=clients.get(target))
+                    opened.append(sinks[target])
+                except ManifestError as exc:
+                    issues += exc.issues
+            if issues:
+                raise ManifestError(issues)
+        except BaseException:
+            for connector in opened:
+                with contextlib.suppress(Exception):
+                    connector.close()
+            raise
+        assert source is not None
+        return source, sinks
 
 
 def _alternatives(annotation: Any) -> list[Any]:
@@ -289,56 +323,121 @@ def _read(path: Path) -> str:
         raise ConfigError(f"cannot read manifest {str(path)!r}: {reason}") from None
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Keep the cyclic garbage collector out of a load: it would walk the growing tree of a large manifest
+    again and again, and a manifest's data holds no cycle to collect."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_manifest(path: str | Path, registry: Registry) -> Manifest:
     """Read and validate a manifest completely; raises ConfigError/ManifestError."""
     path = Path(path)
     text = _read(path)
-    located = yamlpos.load(text, str(path))
-    if not isinstance(located.data, dict):
-        raise ManifestError(
-            [
-                Issue(
-                    located.where(()),
-                    "",
-                    "a manifest must be a YAML mapping with version, instance, source, targets and syncs",
-                )
-            ]
-        )
-    try:
-        spec = ManifestSpec.model_validate(located.data)
-    except ValidationError as exc:
-        raise ManifestError(_issues(exc, located, (), ManifestSpec)) from None
-    checker = _Checker(spec, located, registry)
-    manifest = checker.run(path, hashlib.sha256(text.encode()).hexdigest())
-    if checker.issues:
-        raise ManifestError(checker.issues)
+    with _collector_paused():
+        located = yamlpos.load(text, str(path))
+        if not isinstance(located.data, dict):
+            raise ManifestError(
+                [
+                    Issue(
+                        located.where(()),
+                        "",
+                        "a manifest must be a YAML mapping with version, instance, source, targets and syncs",
+                    )
+                ]
+            )
+        issues: list[Issue] = []
+        try:
+            spec: ManifestSpec | None = ManifestSpec.model_validate(located.data)
+        except ValidationError as exc:
+            # Report the schema's problems and go on checking every part that is valid on its own,
+            # so that one run shows every mistake.
+            issues += _issues(exc, located, (), ManifestSpec)
+            spec = None
+        parts = _Parts.of(spec) if spec is not None else _Parts.valid_in(located.data)
+        checker = _Checker(parts, located, registry)
+        manifest = checker.run(path, hashlib.sha256(text.encode()).hexdigest(), spec)
+        issues += checker.issues
+    if issues:
+        raise ManifestError(issues)
     assert manifest is not None
     return manifest
+
+
+@dataclass
+class _Parts:
+    """The parts of a manifest that passed the core schema, with the indexes they have in the file."""
+
+    defaults: Defaults
+    source: SourceSpec | None
+    targets: dict[str, TargetSpec]
+    # Every target name given, valid or not; None when `targets` is missing, empty or not a mapping.
+    target_names: frozenset[str] | None
+    syncs: list[tuple[int, SyncSpec]]
+
+    @classmethod
+    def of(cls, spec: ManifestSpec) -> _Parts:
+        targets = dict(spec.targets)
+        return cls(spec.defaults, spec.source, targets, frozenset(targets), list(enumerate(spec.syncs)))
+
+    @classmethod
+    def valid_in(cls, data: dict[str, Any]) -> _Parts:
+        def valid(model: type[BaseModel], value: Any) -> Any:
+            try:
+                return model.model_validate(value)
+            except ValidationError:
+                return None
+
+        raw_targets = data.get("targets")
+        raw_syncs = data.get("syncs")
+        targets: dict[str, TargetSpec] = {}
+        if isinstance(raw_targets, dict):
+            for name, target in raw_targets.items():
+                checked = valid(TargetSpec, target)
+                if checked is not None and re.fullmatch(NAME_PATTERN, name):
+                    targets[name] = checked
+        syncs = [(index, valid(SyncSpec, sync)) for index, sync in enumerate(raw_syncs or [])]
+        return cls(
+            defaults=valid(Defaults, data.get("defaults", {})) or Defaults(),
+            source=valid(SourceSpec, data.get("source")),
+            targets=targets,
+            target_names=frozenset(raw_targets) if isinstance(raw_targets, dict) and raw_targets else None,
+            syncs=[(index, sync) for index, sync in syncs if sync is not None] if isinstance(raw_syncs, list) else [],
+        )
 
 
 class _Checker:
     """The checks that span more than one field: connectors, targets, templates, references."""
 
-    def __init__(self, spec: ManifestSpec, located: yamlpos.Located, registry: Registry) -> None:
-        self.spec = spec
+    def __init__(self, parts: _Parts, located: yamlpos.Located, registry: Registry) -> None:
+        self.parts = parts
         self.located = located
         self.registry = registry
         self.issues: list[Issue] = []
+        # Many syncs share a name template: parse and check each one once.
+        self._templates: dict[tuple[str, Granularity], Template | TemplateError] = {}
 
     def add(self, loc: Loc, message: str) -> None:
         self.issues.append(Issue(self.located.where(loc), _dotted(loc), message))
 
-    def run(self, path: Path, digest: str) -> Manifest | None:
-        source = self._connector(("source",), self.spec.source, "source")
+    def run(self, path: Path, digest: str, spec: ManifestSpec | None) -> Manifest | None:
+        parts = self.parts
+        source = self._connector(("source",), parts.source, "source") if parts.source is not None else None
         targets = {
             name: conn
-            for name, target in self.spec.targets.items()
+            for name, target in parts.targets.items()
             if (conn := self._connector(("targets", name), target, "sink"))
         }
         self._check_references()
         seen: dict[str, int] = {}
         syncs = []
-        for index, sync in enumerate(self.spec.syncs):
+        for index, sync in parts.syncs:
             if sync.name in seen:
                 self.add(
                     ("syncs", index, "name"), f"sync name {sync.name!r} is already used by syncs[{seen[sync.name]}]"
@@ -346,9 +445,9 @@ class _Checker:
             seen.setdefault(sync.name, index)
             syncs.append(self._sync(index, sync, targets))
         self._check_static_duplicates(syncs)
-        if self.issues or source is None:
+        if self.issues or source is None or spec is None:
             return None
-        return Manifest(path, digest, self.spec, source, targets, tuple(syncs), located=self.located)
+        return Manifest(path, digest, spec, source, targets, tuple(syncs), located=self.located)
 
     def _connector(self, loc: Loc, spec: SourceSpec | TargetSpec, role: str) -> ConnectorSpec | None:
         try:
@@ -371,14 +470,14 @@ class _Checker:
         return conn
 
     def _check_references(self) -> None:
-        for loc, tree in [(("source",), self.spec.source.connector_options)] + [
-            (("targets", n), t.connector_options) for n, t in self.spec.targets.items()
-        ]:
-            try:
-                references.check_tree(tree)
-            except references.BadReference as exc:
+        trees = [(("targets", n), t.connector_options) for n, t in self.parts.targets.items()]
+        if self.parts.source is not None:
+            trees.insert(0, (("source",), self.parts.source.connector_options))
+        for loc, tree in trees:
+            for exc in references.bad_references(tree):
                 self.add((*loc, *exc.path), exc.message)
-        for index, sync in enumerate(self.located.data.get("syncs") or []):
+        raw_syncs = self.located.data.get("syncs")
+        for index, sync in enumerate(raw_syncs if isinstance(raw_syncs, list) else []):
             if references.has_references(sync):
                 self.add(
                     ("syncs", index), "${env:...} and ${file:...} references belong in source and target options only"
@@ -391,7 +490,7 @@ class _Checker:
             built = self._destination(loc, sync, dest, targets)
             if built:
                 destinations.append(built)
-        defaults = self.spec.defaults
+        defaults = self.parts.defaults
         return Sync(
             spec=sync,
             destinations=tuple(destinations),
@@ -402,8 +501,9 @@ class _Checker:
     def _destination(
         self, loc: Loc, sync: SyncSpec, dest: DestinationSpec, targets: Mapping[str, ConnectorSpec]
     ) -> Destination | None:
-        if dest.target not in self.spec.targets:
-            known = sorted(self.spec.targets)
+        names = self.parts.target_names
+        if names is not None and dest.target not in names:
+            known = sorted(names)
             self.add(
                 (*loc, "target"),
                 f"no target named {dest.target!r}{did_you_mean(dest.target, known)} (targets: {', '.join(known)})",
@@ -428,25 +528,34 @@ class _Checker:
         if dest.description is not None and not sink.supports_description:
             self.add((*loc, "description"), f"connector {conn.name!r} has no description")
             ok = False
+        options: BaseModel | None = None
         try:
             options = sink.Destination.model_validate(dest.connector_options)
         except ValidationError as exc:
             self.issues.extend(_issues(exc, self.located, loc, sink.Destination, tuple(DestinationSpec.model_fields)))
-            return None
-        template_text = dest.name or _default_name(sync, granularity)
-        try:
-            template = compile_template(template_text)
-            allowed = PER_KEY_VARIABLES if granularity is Granularity.PER_KEY else TEMPLATE_VARIABLES
-            template.check(allowed)
-        except TemplateError as exc:
-            self.add((*loc, "name"), exc.message)
+            ok = False
+        template = self._template(dest.name or _default_name(sync, granularity), granularity)
+        if isinstance(template, TemplateError):
+            self.add((*loc, "name"), template.message)
             return None
         if granularity is Granularity.PER_KEY and "key" not in template.variables:
             keys = sync.key_map()
             if keys is None or len(keys) > 1:
                 self.add((*loc, "name"), "a per-key name must use {key}, or every key would get the same name")
                 ok = False
-        return Destination(dest, options, granularity, template, loc) if ok else None
+        return Destination(dest, options, granularity, template, loc) if ok and options is not None else None
+
+    def _template(self, text: str, granularity: Granularity) -> Template | TemplateError:
+        """The compiled template, or the error that says why it is not valid for `granularity`."""
+        found = self._templates.get((text, granularity))
+        if found is None:
+            try:
+                found = compile_template(text)
+                found.check(PER_KEY_VARIABLES if granularity is Granularity.PER_KEY else TEMPLATE_VARIABLES)
+            except TemplateError as exc:
+                found = exc
+            self._templates[(text, granularity)] = found
+        return found
 
     def _check_static_duplicates(self, syncs: list[Sync]) -> None:
         """Two literal names on one target are caught here; names built from keys are caught at plan time."""
@@ -458,7 +567,9 @@ class _Checker:
                 if not dest.template.variables <= {"sync", "target"}:
                     continue
                 name = dest.template.render({"sync": sync.name, "target": dest.spec.target})
-                key = (dest.spec.target, name, repr(dest.options))
+                # Most destinations have no options of their own; a pydantic repr costs more than the rest.
+                options = repr(dest.options) if type(dest.options).model_fields else ""
+                key = (dest.spec.target, name, options)
                 if key in seen:
                     self.add(
                         (*dest.loc, "name"),

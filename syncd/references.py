@@ -162,15 +162,30 @@ def _key(key: object) -> str | int:
 
 
 def _strings(obj: Any, path: TreePath) -> Iterator[tuple[TreePath, str]]:
-    """Every string value in a tree of mappings, lists and tuples, with where it is."""
-    if isinstance(obj, str):
-        yield path, obj
-    elif isinstance(obj, Mapping):
-        for key, value in obj.items():
-            yield from _strings(value, (*path, _key(key)))
-    elif isinstance(obj, list | tuple):
-        for index, value in enumerate(obj):
-            yield from _strings(value, (*path, index))
+    """Every string value in a tree of mappings, lists and tuples, with where it is (depth first, in order)."""
+    # An explicit stack: a manifest's syncs hold hundreds of thousands of strings, and recursion costs.
+    pending: list[tuple[TreePath, Any]] = [(path, obj)]
+    while pending:
+        where, item = pending.pop()
+        if isinstance(item, str):
+            yield where, item
+        elif isinstance(item, Mapping):
+            pending.extend(((*where, _key(key)), value) for key, value in reversed(item.items()))
+        elif isinstance(item, list | tuple):
+            pending.extend(((*where, index), value) for index, value in reversed(list(enumerate(item))))
+
+
+def _texts(obj: Any) -> Iterator[str]:
+    """Every string value in a tree, in no particular order: `_strings` without the cost of paths."""
+    pending = [obj]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, Mapping):
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
 
 
 def _located(path: TreePath, exc: BadReference) -> BadReference:
@@ -179,16 +194,26 @@ def _located(path: TreePath, exc: BadReference) -> BadReference:
     return exc
 
 
-def check_tree(obj: Any, path: TreePath = ()) -> None:
-    """Check the reference syntax of every string in a tree; errors carry the string's `path`.
+def bad_references(obj: Any, path: TreePath = ()) -> list[BadReference]:
+    """The syntax error of every string in a tree that has one, each carrying the string's `path`.
 
     Keys are not checked: references are only recognised in values.
     """
+    found = []
     for where, text in _strings(obj, path):
+        if "${" not in text:
+            continue
         try:
             _scan(text)
         except BadReference as exc:
-            raise _located(where, exc) from None
+            found.append(_located(where, exc))
+    return found
+
+
+def check_tree(obj: Any, path: TreePath = ()) -> None:
+    """Raise the first of `bad_references(obj, path)`, if any."""
+    for exc in bad_references(obj, path):
+        raise exc
 
 
 def resolve_tree(
@@ -239,7 +264,9 @@ def has_references(obj: Any) -> bool:
     Never raises: a malformed reference counts, so "no references allowed
     here" rejects it and check_tree or resolve_tree explain what is wrong.
     """
-    for _, text in _strings(obj, ()):
+    for text in _texts(obj):
+        if "${" not in text:
+            continue
         try:
             if find_references(text):
                 return True

@@ -58,3 +58,74 @@ def test_apply_of_a_bad_manifest_writes_nothing(
     assert code == 1
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
     assert "error: " in capsys.readouterr().err
+
+
+THREE_TYPOS = """\
+version: 1
+instance: test
+defaults:
+  prun: true
+source: {type: file, path: secrets.yaml}
+targets:
+  env:
+    type: dotenv
+    pth: out/app.env
+syncs:
+  - name: db
+    from: apps/db
+    to:
+      - {target: env, name: "{sync|uppr}"}
+"""
+
+
+def test_three_typos_in_different_passes_give_three_located_lines_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in the core schema, one in a connector's options and one in a name template are all reported by
+    one validate, each with its own line."""
+    manifest = tmp_path / "syncd.yaml"
+    manifest.write_text(THREE_TYPOS)
+    assert main(["validate", "-c", str(manifest)]) == 1
+    errors = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error: ")]
+    assert errors == [
+        f"error: {manifest}:4:3: defaults.prun: unknown key 'prun'; did you mean 'prune'?",
+        f"error: {manifest}:9:5: targets.env.pth: unknown key 'pth'; did you mean 'path'?",
+        f"error: {manifest}:14:23: syncs[0].to[0].name: unknown filter 'uppr'; did you mean 'upper'?",
+    ]
+
+
+BAD_REFERENCES = """\
+version: 1
+instance: test
+source: {type: file, path: "${env:SYNCD_TEST_UNSET_SOURCE}"}
+targets:
+  a: {type: dotenv, path: "${vault:x}"}
+  b: {type: dotenv, path: "${env:SYNCD_TEST_UNSET_B}"}
+  c: {type: dotenv, path: "${env:SYNCD_TEST_UNSET_C}/${env:}"}
+syncs:
+  - {name: db, from: apps/db, to: [{target: b}, {target: c}]}
+"""
+
+
+def test_every_bad_reference_is_reported_in_one_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """validate reports every malformed reference of every target; plan then reports every unset variable of the
+    source and of all targets together, each at its own line."""
+    manifest = tmp_path / "syncd.yaml"
+    manifest.write_text(BAD_REFERENCES)
+    assert main(["validate", "-c", str(manifest)]) == 1
+    errors = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error: ")]
+    assert [e.split(": ")[1:3] for e in errors] == [
+        [f"{manifest}:5:21", "targets.a.path"],
+        [f"{manifest}:7:21", "targets.c.path"],
+    ]
+    manifest.write_text(BAD_REFERENCES.replace('"${vault:x}"', "out/a.env").replace("/${env:}", ""))
+    assert main(["plan", "-c", str(manifest)]) == 1
+    errors = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error: ")]
+    assert errors == [
+        f"error: {manifest}:3:22: source.path: environment variable 'SYNCD_TEST_UNSET_SOURCE' is not set "
+        "(referenced as ${env:SYNCD_TEST_UNSET_SOURCE})",
+        f"error: {manifest}:6:21: targets.b.path: environment variable 'SYNCD_TEST_UNSET_B' is not set "
+        "(referenced as ${env:SYNCD_TEST_UNSET_B})",
+        f"error: {manifest}:7:21: targets.c.path: environment variable 'SYNCD_TEST_UNSET_C' is not set "
+        "(referenced as ${env:SYNCD_TEST_UNSET_C})",
+    ]

@@ -13,6 +13,7 @@ from syncd.errors import ConfigError
 from syncd.references import (
     BadReference,
     Reference,
+    bad_references,
     check_tree,
     find_references,
     has_references,
@@ -238,6 +239,17 @@ def test_check_tree_error_carries_the_path_to_the_string() -> None:
         check_tree(tree["targets"]["k8s"], path=("targets", "k8s"))
     assert info.value.path == ("targets", "k8s", "contexts", 1, "b")
     assert str(info.value).startswith("targets.k8s.contexts[1].b: empty variable name")
+
+
+def test_bad_references_gives_every_malformed_reference_of_a_tree_in_order() -> None:
+    """Every malformed reference is found, each with its path, in the order of the tree, not just the first."""
+    tree = {"a": "${vault:x}", "b": ["ok ${env:A}", {"c": "${env:}"}], "d": 3, "e": "x ${env:1X} ${nope}"}
+    found = bad_references(tree, ("targets", "t"))
+    assert [(exc.path, exc.message.split(" in ")[0]) for exc in found] == [
+        (("targets", "t", "a"), "unknown reference scheme 'vault'"),
+        (("targets", "t", "b", 1, "c"), "empty variable name"),
+        (("targets", "t", "e"), "invalid environment variable name '1X'"),
+    ]
 
 
 def test_resolve_tree_returns_a_new_tree_of_the_same_shape() -> None:

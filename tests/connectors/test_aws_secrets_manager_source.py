@@ -4,8 +4,10 @@ prefix, and SourceErrors that name the path and never a value."""
 from __future__ import annotations
 
 import functools
+import json
 import traceback
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,3 +120,82 @@ def test_a_secret_throttled_inside_the_batch_is_a_transient_error(
     assert found["apps/ok"].data["K"].reveal() == "v"
     assert isinstance(found["apps/busy"], TransientError)
     assert type(found["apps/denied"]) is SourceError
+
+
+def test_a_secret_nested_30000_levels_deep_fails_only_its_own_path(
+    aws_fake: AwsFake, source: SecretsManagerSource
+) -> None:
+    """A secret whose JSON is nested 30,000 levels deep is a SourceError naming its path, line and column; the
+    other secrets of its BatchGetSecretValue batch read as usual, and reading it alone fails the same way."""
+    plant(aws_fake, "apps/deep", '{"K": ' + "[" * 30000 + f'"{PLANTED}"' + "]" * 30000 + "}")
+    for index in range(11):
+        plant(aws_fake, f"apps/s{index:02}", f'{{"K": "v{index}"}}')
+    paths = ["apps/deep"] + [f"apps/s{index:02}" for index in range(11)]
+    found = source.read_many(paths)
+    assert aws_fake.counts() == {"BatchGetSecretValue": 1}
+    assert source_error(found["apps/deep"]) == (
+        "secret 'apps/deep' in eu-west-1 holds JSON nested more than 100 levels deep (line 1, column 106)"
+    )
+    assert all(values(found[path]) == {"K": f"v{index}"} for index, path in enumerate(paths[1:]))
+    with pytest.raises(SourceError) as info:
+        source.read("apps/deep")
+    assert "nested more than 100 levels deep" in source_error(info.value)
+
+
+def test_duplicate_json_keys_are_a_source_error_never_a_silent_choice(
+    aws_fake: AwsFake, source: SecretsManagerSource
+) -> None:
+    """A key given twice is refused, like the file source does: a top-level key is named (it is a key name), a
+    nested object's key is not (it is part of a value), and no value is shown."""
+    plant(aws_fake, "apps/top", f'{{"user": "a",\n "user": "{PLANTED}"}}')
+    plant(aws_fake, "apps/nested", f'{{"cfg": {{"pw-{PLANTED}": "x", "pw-{PLANTED}": "y"}}}}')
+    found = source.read_many(["apps/top", "apps/nested"])
+    assert source_error(found["apps/top"]) == (
+        "secret 'apps/top' in eu-west-1 holds the key 'user' twice (line 2, column 2); syncd refuses duplicate "
+        "JSON keys rather than keep one"
+    )
+    assert "holds a key of a nested object twice (line 1, column " in source_error(found["apps/nested"])
+
+
+MANIFEST = """version: 1
+instance: sm-parse
+source: {{type: aws-secrets-manager, region: eu-west-1, endpoint_url: "{endpoint}"}}
+targets:
+  env: {{type: dotenv, path: out/app.env}}
+syncs:
+  - {{name: deep, from: apps/deep, to: [{{target: env, name: "DEEP_{{key|env}}"}}]}}
+  - {{name: dup, from: apps/dup, to: [{{target: env, name: "DUP_{{key|env}}"}}]}}
+  - {{name: ok, from: apps/ok, to: [{{target: env, name: "OK_{{key|env}}"}}]}}
+"""
+
+
+def test_malformed_secrets_fail_only_their_syncs_and_reach_no_report(
+    aws_fake: AwsFake, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A secret nested 30,000 levels deep and one holding a key twice are problems of their own syncs, read in the
+    same batch as a good one, which is still planned; no report format and no saved plan holds their text."""
+    from syncd.cli import main
+
+    plant(aws_fake, "apps/deep", '{"K": ' + "[" * 30000 + f'"{PLANTED}"' + "]" * 30000 + "}")
+    plant(aws_fake, "apps/dup", f'{{"user": "{PLANTED}", "user": "{PLANTED}"}}')
+    plant(aws_fake, "apps/ok", '{"user": "alice"}')
+    manifest = tmp_path / "syncd.yaml"
+    manifest.write_text(MANIFEST.format(endpoint=aws_fake.endpoint))
+    saved = tmp_path / "plan.json"
+    outputs = []
+    for argv in (
+        ["plan", "-c", str(manifest)],
+        ["plan", "-c", str(manifest), "--format", "markdown"],
+        ["plan", "-c", str(manifest), "--format", "json", "-o", str(saved)],
+    ):
+        main(argv)
+        captured = capsys.readouterr()
+        outputs += [captured.out, captured.err]
+    outputs.append(saved.read_text())
+    assert all(PLANTED not in output for output in outputs)
+    plan = json.loads(outputs[4])
+    assert [(c["sync"], c["address"], c["action"]) for c in plan["changes"]] == [("ok", "OK_USER", "create")]
+    problems = sorted((p["sync"], p["message"]) for p in plan["problems"])
+    assert [sync for sync, _ in problems] == ["deep", "dup"]
+    assert "nested more than 100 levels deep (line 1, column 106)" in problems[0][1]
+    assert "holds the key 'user' twice (line 1, column " in problems[1][1]

@@ -340,11 +340,53 @@ def test_duplicate_folder_key_in_yaml_is_an_error(tmp_path: Path) -> None:
     assert "duplicate key 'db'" in source_error(lambda: make_source(file).list(""))
 
 
-def test_yaml_merge_keys_may_be_overridden(tmp_path: Path) -> None:
-    """Keys brought in by '<<: *anchor' may be overridden without counting as duplicates."""
-    text = "base: &base\n  user: a\n  host: h\nprod:\n  <<: *base\n  user: p\n"
-    source = make_source(write(tmp_path / "s.yaml", text))
-    assert values(source, "prod") == {"user": "p", "host": "h"}
+@pytest.mark.parametrize(
+    ("text", "where", "problem"),
+    [
+        ("db:\n  user: a\n  password: *Sup3rS3cret\n", "3:13", "anchors and aliases ('&name', '*name') are not"),
+        ("db:\n  user: a\n  password: !Xq9Lk2vR7m\n", "3:13", "tags ('!name') are not allowed"),
+        ("base: &Sup3rS3cret\n  user: a\nprod:\n  <<: *Sup3rS3cret\n", "1:7", "anchors and aliases"),
+    ],
+)
+def test_yaml_aliases_anchors_and_tags_are_refused_without_quoting_them(
+    tmp_path: Path, text: str, where: str, problem: str
+) -> None:
+    """A value that YAML reads as an alias, anchor or tag is refused with its place and a fixed sentence; the
+    text after '*', '&' or '!' (a password that should have been quoted) is never shown."""
+    file = write(tmp_path / "s.yaml", text)
+    message = source_error(lambda: make_source(file).read("db"))
+    assert message.startswith(f"{file}:{where}: {problem}")
+    assert "Sup3rS3cret" not in message and "Xq9Lk2vR7m" not in message
+
+
+def test_a_yaml_alias_bomb_is_refused_at_its_first_anchor(tmp_path: Path) -> None:
+    """Seven levels of nine aliases are refused at the first anchor, before any expansion."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]" for p, n in zip("abcdef", "bcdefg", strict=True)]
+    file = write(tmp_path / "s.yaml", "\n".join(lines) + "\n")
+    assert source_error(lambda: make_source(file).list("")).startswith(f"{file}:1:4: anchors and aliases")
+
+
+def test_a_part_nested_too_deep_fails_only_its_own_paths(tmp_path: Path) -> None:
+    """A YAML file with one subtree nested 2,000 levels deep: that subtree's paths fail with a SourceError naming
+    its place, and the file's other secrets read and list as usual."""
+    deep = "".join(f"{'  ' * depth}k{depth}:\n" for depth in range(1, 2000)) + "  " * 2000 + f"v: {PLANTED}\n"
+    file = write(tmp_path / "s.yaml", f"apps:\n  db:\n    user: a\ndeep:\n{deep}")
+    source = make_source(file)
+    assert values(source, "apps/db") == {"user": "a"}
+    assert source.list("apps/") == ["apps/db"]
+    message = source_error(lambda: source.list("deep/"))
+    assert "is nested more than 100 levels deep" in message
+    assert message.startswith(f"{file}:")
+    below = "deep/" + "/".join(f"k{depth}" for depth in range(1, 150))
+    assert "nested more than" in source_error(lambda: source.read(below))
+    assert "nested more than" in source_error(lambda: source.list(""))
+
+
+def test_a_json_file_nested_too_deep_is_an_error_not_a_recursion(tmp_path: Path) -> None:
+    """A JSON file nested 30,000 levels deep is a SourceError with its position."""
+    file = write(tmp_path / "s.json", '{"a": ' * 30000 + '"x"' + "}" * 30000)
+    assert source_error(lambda: make_source(file).list("")).startswith(f"{file}:1:601: the document is nested")
 
 
 def test_duplicate_json_key_is_an_error(tmp_path: Path) -> None:
@@ -357,12 +399,13 @@ def test_duplicate_json_key_is_an_error(tmp_path: Path) -> None:
 
 
 def test_yaml_parse_error_names_position_without_a_snippet(tmp_path: Path) -> None:
-    """A YAML syntax error gives file:line:column and the problem, never the offending text."""
+    """A YAML syntax error gives file:line:column and a plain explanation, never the offending text."""
     file = write(tmp_path / "s.yaml", f"db:\n  user: a\n  password: {PLANTED}: oops\n")
     message = source_error(lambda: make_source(file).read("db"))
-    assert message.startswith(f"{file}:3:32:")
-    assert "mapping values are not allowed here" in message
-    assert PLANTED not in message
+    assert (
+        message
+        == f"{file}:3:32: a ': ' cannot start a value here; quote a value that holds ': ', or check the indentation"
+    )
 
 
 def test_json_parse_error_names_position(tmp_path: Path) -> None:
@@ -533,3 +576,66 @@ def test_sops_is_run_once_per_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     source = make_source(file)
     assert [values(source, p) for p in source.list("")] == [{"k": "1"}, {"k": "2"}]
     assert len(calls.read_text().splitlines()) == 1
+
+
+# Parse errors through the whole CLI: no report format and no saved plan holds text of the document.
+
+MANIFEST = """version: 1
+instance: parse-errors
+source: {{type: file, path: {source}}}
+targets:
+  env: {{type: dotenv, path: out/app.env}}
+syncs:
+  - {{name: app, from: {path}, to: [{{target: env}}]}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "path", "planted", "problem"),
+    [
+        ("s.yaml", "app:\n  user: a\n  password: *Sup3rS3cret\n", "app", "Sup3rS3cret", "anchors and aliases"),
+        ("s.yaml", "app:\n  user: a\n  password: !Xq9Lk2vR7m\n", "app", "Xq9Lk2vR7m", "tags ('!name')"),
+        ("s.yaml", "app:\n  password: Pl4nt3dYaml: x\n", "app", "Pl4nt3dYaml", "cannot start a value here"),
+        ("s.json", '{"app": {"password": Pl4nt3dJs0n}}', "app", "Pl4nt3dJs0n", "a value is missing or is not JSON"),
+        ("s.json", '{"app": {"password": "a\\qPl4nt3dEsc"}}', "app", "Pl4nt3dEsc", "invalid backslash escape"),
+        ("s.env", "USER=a\nPl4nt3dD0tenv\n", ".", "Pl4nt3dD0tenv", ":2:1: expected KEY=value"),
+        ("s.env", "USER=a\nPASSWORD='Pl4nt3dQu0te\n", ".", "Pl4nt3dQu0te", ":2:10: a quoted value has no closing"),
+        ("sops.yaml", ENCRYPTED_YAML, "app", "Pl4nt3dS0ps", "(as decrypted by sops):2:13: anchors and aliases"),
+    ],
+)
+def test_parse_errors_reach_no_report_and_no_saved_plan(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    text: str,
+    path: str,
+    planted: str,
+    problem: str,
+) -> None:
+    """A source document that does not parse (YAML, JSON, dotenv, sops's output) is a problem naming file, line,
+    column and kind in the table, JSON and Markdown reports and the saved plan, and none of them holds the text
+    (the planted text is no Secret, so no redactor hides it)."""
+    from syncd.cli import main
+
+    if name == "sops.yaml":
+        fake_sops(tmp_path, monkeypatch, "app:\n  password: *Pl4nt3dS0ps\n")
+    write(tmp_path / name, text)
+    manifest = write(tmp_path / "syncd.yaml", MANIFEST.format(source=name, path=path))
+    saved = tmp_path / "plan.json"
+    outputs = []
+    for argv in (
+        ["plan", "-c", str(manifest)],
+        ["plan", "-c", str(manifest), "--format", "json"],
+        ["plan", "-c", str(manifest), "--format", "markdown"],
+        ["plan", "-c", str(manifest), "-o", str(saved)],
+        ["apply", "-c", str(manifest), "--yes", "--format", "json"],
+    ):
+        main(argv)
+        captured = capsys.readouterr()
+        outputs += [captured.out, captured.err]
+    outputs.append(saved.read_text())
+    for output in outputs:
+        assert planted not in output
+    assert problem in outputs[0]
+    assert f"{tmp_path / name}" in outputs[0]
