@@ -294,19 +294,22 @@ def fresh(aws_fake: AwsFake, backdoors: dict[str, Any]) -> Callable[[Case], Stor
     return make
 
 
-# Case name → the write calls of its clean apply, worked out once per worker.
-_WRITES: dict[str, list[str]] = {}
+# Case name → the calls of its clean apply (operation, is a write), worked out once per worker.
+_CALLS: dict[str, list[tuple[str, bool]]] = {}
 
 
-def writes_of_a_clean_apply(fake: AwsFake, case: Case, fresh: Callable[[Case], Store], folder: Path) -> list[str]:
-    """The write calls of the case's apply, in order; that apply is checked to converge and touch nobody."""
+def calls_of_a_clean_apply(
+    fake: AwsFake, case: Case, fresh: Callable[[Case], Store], folder: Path, *, writes_only: bool
+) -> list[str]:
+    """The calls (or the write calls) of the case's apply, in order; that apply is checked to converge and to
+    touch nobody else's item."""
     key = f"{case.service}-{case.name}"
-    if key not in _WRITES:
-        _WRITES[key] = _clean_apply(fake, case, fresh, folder)
-    return _WRITES[key]
+    if key not in _CALLS:
+        _CALLS[key] = _clean_apply(fake, case, fresh, folder)
+    return [operation for operation, write in _CALLS[key] if write or not writes_only]
 
 
-def _clean_apply(fake: AwsFake, case: Case, fresh: Callable[[Case], Store], folder: Path) -> list[str]:
+def _clean_apply(fake: AwsFake, case: Case, fresh: Callable[[Case], Store], folder: Path) -> list[tuple[str, bool]]:
     store = fresh(case)
     manifest = write_manifest(folder, case.text(fake), "clean.yaml")
     source = MemorySource(secrets=case.source)
@@ -314,7 +317,7 @@ def _clean_apply(fake: AwsFake, case: Case, fresh: Callable[[Case], Store], fold
     assert set(done.failed) == case.conflicts
     assert not case.expect.violations(store.state())
     assert not unsettled(plan_only(manifest, source))
-    return [call.operation for call in fake.writes()]
+    return [(call.operation, call.is_write) for call in fake.calls if call.service == case.service]
 
 
 @pytest.mark.usefixtures("aws_no_backoff")
@@ -327,19 +330,22 @@ def test_a_fault_at_any_write_call_then_a_second_run_converges_with_markers_only
     an error or a lost answer is recovered within the run, and after a kill a second run converges."""
     case = CASES[name]
     step_mode, attempts = MODES[mode]
-    writes = writes_of_a_clean_apply(aws_fake, case, fresh, tmp_path)
+    # A refused read is an error syncd must handle too; a read answered and then lost or killed is a state some
+    # write's fault already covers, as reads change nothing.
+    writes_only = step_mode != "refuse"
+    calls = calls_of_a_clean_apply(aws_fake, case, fresh, tmp_path, writes_only=writes_only)
     faulted = write_manifest(tmp_path, case.text(aws_fake, max_attempts=attempts), "faulted.yaml")
     again = write_manifest(tmp_path, case.text(aws_fake), "again.yaml")
     source = MemorySource(secrets=case.source)
     problems: list[str] = []
-    for index, operation in enumerate(writes, start=1):
-        where = f"{mode} at write {index} ({operation})"
+    for index, operation in enumerate(calls, start=1):
+        where = f"{mode} at {'write' if writes_only else 'call'} {index} ({operation})"
         store = fresh(case)
-        first = run(
-            faulted,
-            source,
-            before_apply=lambda i=index: aws_fake.fail_at(i, step_mode, service=case.service, writes_only=True),
-        )
+
+        def arm(i: int = index) -> None:
+            aws_fake.fail_at(i, step_mode, service=case.service, writes_only=writes_only)
+
+        first = run(faulted, source, before_apply=arm)
         aws_fake.heal()
         problems += [f"{where}: {v}" for v in case.expect.violations(store.state())]
         if step_mode != "kill" and set(first.failed) != case.conflicts:
@@ -365,7 +371,7 @@ def test_a_persons_change_after_a_kill_survives_the_next_run(
     the next run no longer adopts: every value the person wrote is still there after it, and nothing is left
     to do but conflicts."""
     case = CASES[name]
-    writes = writes_of_a_clean_apply(aws_fake, case, fresh, tmp_path)
+    writes = calls_of_a_clean_apply(aws_fake, case, fresh, tmp_path, writes_only=True)
     manifest = write_manifest(tmp_path, case.text(aws_fake), "faulted.yaml")
     withdrawn = write_manifest(tmp_path, case.text(aws_fake, adopt=False), "withdrawn.yaml")
     source = MemorySource(secrets=case.source)
@@ -373,7 +379,11 @@ def test_a_persons_change_after_a_kill_survives_the_next_run(
     for index, operation in enumerate(writes, start=1):
         where = f"kill at write {index} ({operation})"
         store = fresh(case)
-        run(manifest, source, before_apply=lambda i=index: aws_fake.fail_at(i, "kill", service=case.service))
+        run(
+            manifest,
+            source,
+            before_apply=lambda i=index: aws_fake.fail_at(i, "kill", service=case.service, writes_only=True),
+        )
         aws_fake.heal()
         held = store.state()
         edited = {n for n in case.names if (n not in held or held[n].owner is None) and n not in case.expect.untouched}
