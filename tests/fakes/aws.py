@@ -17,6 +17,10 @@ Use the `aws_fake` fixture (one server per xdist worker; state, counts and fault
         ...  # the code under test writes app/db in us-east-1
         assert aws_fake.count("PutSecretValue", region="us-east-1") == 3
         assert aws_fake.count("PutSecretValue", faulted=True) == 2
+
+`fail_at(n, mode)` aims at the nth request from now instead: `refuse` it, `lose` its answer after moto carried it
+out, or `kill` the run right after it returned (nothing later reaches moto until `heal`), to test what a sink
+leaves behind when it stops between any two calls.
 """
 
 from __future__ import annotations
