@@ -254,10 +254,17 @@ class SecretsManagerSink(AwsSink):
             params["Description"] = item.description
         if self.options.kms_key_id:
             params["KmsKeyId"] = self.options.kms_key_id
-        if self.api.call("CreateSecret", address=address, tolerate=("ResourceExistsException",), **params):
+        # AWS refuses a name in use with ResourceExistsException, or InvalidRequestException when the secret there is
+        # scheduled for deletion (moto answers the former for both).
+        created, refusal = self.api.attempt(
+            "CreateSecret", address=address, tolerate=("ResourceExistsException", SCHEDULED), **params
+        )
+        if created is not None:
             return
         # It exists after all: an earlier attempt of this write created it, or someone else did since the plan.
         info = self.api.describe(address)
+        if info is None and refusal == SCHEDULED:
+            raise PermanentError(f"secretsmanager:CreateSecret failed: {refusal}", target=self.target, address=address)
         if info is None or info.owner is None or info.owner.instance != item.owner.instance:
             raise PermanentError(
                 "a secret of that name was created by someone else since the plan was made; it was left alone",

@@ -351,6 +351,26 @@ def test_a_create_that_finds_its_own_earlier_attempt_finishes_it(aws_fake: AwsFa
     assert json.loads(stored(aws_fake, "prod/db")) == {"K": "v2"}
 
 
+def test_a_create_that_finds_its_own_secret_scheduled_for_deletion_restores_it(
+    aws_fake: AwsFake, sink: SecretsManagerSink
+) -> None:
+    """AWS refuses a create over a name scheduled for deletion with InvalidRequestException (moto says
+    ResourceExistsException): when that secret is this instance's own, the create restores and updates it."""
+    sink.write(item(sink, "prod/db", {"K": "v1"}), None)
+    sink.delete(sink.read(["prod/db"])["prod/db"])
+    aws_fake.fail("CreateSecret", error="InvalidRequestException")
+    sink.write(item(sink, "prod/db", {"K": "v2"}), None)
+    restored = sink.read(["prod/db"])["prod/db"]
+    assert not restored.pending_deletion and plain(restored) == {"K": "v2"}
+
+
+def test_a_create_refused_for_another_reason_names_the_error(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """An InvalidRequestException on a create where no secret exists is reported as it is, not as a taken name."""
+    aws_fake.fail("CreateSecret", error="InvalidRequestException")
+    with pytest.raises(PermanentError, match="CreateSecret failed: InvalidRequestException"):
+        sink.write(item(sink, "prod/db", {"K": "v"}), None)
+
+
 def test_a_create_that_finds_someone_elses_secret_leaves_it(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
     """A secret someone else created after the plan is never overwritten by the planned create."""
     backdoor(aws_fake, "secretsmanager").create_secret(Name="prod/db", SecretString="theirs")
