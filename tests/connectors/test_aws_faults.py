@@ -1,23 +1,27 @@
 """Faults at every step of the AWS sinks' writes and deletes, then a second run: it converges, and syncd's marker
 sits only on data syncd wrote.
 
-One apply of each scenario covers every kind of change a sink makes (create, value update, tag and description
-drift, adoption, prune, and for Secrets Manager the restore of a scheduled deletion). The clean apply is run
-first to count its AWS write calls; then, for each write call N, a fresh copy of the scenario is applied with
-a fault aimed at call N:
+The cases together cover every kind of change a sink makes (create in both Secrets Manager layouts, value
+update, tag and description drift, adoption, prune with a recovery window and forced, and for Secrets Manager
+the restore of a scheduled deletion). Each case's clean apply is run once to list its AWS calls; then, for each
+call N, a fresh copy of the case is applied (one change at a time, so the order of calls is fixed) with a fault
+aimed at call N:
 
-- refused: the call is answered with a 500 that moto never carried out (the sink makes one attempt per call,
-  so the error reaches syncd's retry of the whole write);
-- lost: moto carries the call out and the client is answered a 500, with botocore retrying the same request
-  (`max_attempts: 2`), or with no botocore retry, so syncd's retry sends the write again from its start;
-- killed: moto carries the call out and answers it, and from then on nothing of that run reaches moto
-  (`AwsFake.fail_at` in `kill` mode). The server then holds exactly what a process killed right after call N
-  would have left, whatever the run's remaining code does, finally blocks included.
+- refused, at every call: the call is answered with a 500 that moto never carried out (the sink makes one
+  attempt per call, so the error reaches syncd's retry of the whole write);
+- lost, at every write: moto carries the call out and the client is answered a 500, with botocore retrying the
+  same request (`max_attempts: 2`), or with no botocore retry, so syncd's retry sends the write again from its
+  start (a retried CreateSecret or PutParameter then finds the name taken by its own first attempt);
+- killed, right after every write: moto carries the call out and answers it, and from then on nothing of that
+  run reaches moto (`AwsFake.fail_at` in `kill` mode). The server then holds exactly what a process killed
+  right after call N would have left, whatever the run's remaining code does, finally blocks included. (A kill
+  right after a read leaves what a kill after the write before it leaves: reads change nothing.)
 
-After the fault: every item with this instance's marker holds a value syncd wrote, nobody else's item changed,
-and a second run with fresh sinks followed by a third plan shows no change but the designed conflicts. After a
-kill, a person may also write to every item that carries no marker while the second run no longer adopts: their
-values survive it.
+After the fault: every item with this instance's marker holds a value syncd wrote and nobody else's item
+changed. A refused call or a lost answer is recovered within the run: it reports only the designed conflicts,
+and the next plan shows no change. After a kill, a second run with fresh sinks reports only those conflicts and
+a third plan shows no change. After a kill, a person may also write to every item that carries no marker while
+the second run no longer adopts: their values survive it.
 """
 
 from __future__ import annotations
