@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,7 +252,3 @@ class Expectations:
             else:
                 found.append(f"{name}: syncd wrote {held.value!r} without its marker")
         return found
-
-
-def names_of(calls: Iterator[Any] | list[Any]) -> list[str]:
-    return [call.operation for call in calls]
