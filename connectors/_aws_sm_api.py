@@ -83,11 +83,18 @@ class SecretsApi:
         self, operation: str, *, address: str | None = None, tolerate: tuple[str, ...] = (), **params: Any
     ) -> dict[str, Any] | None:
         """Run `operation` (e.g. 'PutSecretValue'); an error whose code is in `tolerate` gives None."""
+        return self.attempt(operation, address=address, tolerate=tolerate, **params)[0]
+
+    def attempt(
+        self, operation: str, *, address: str | None = None, tolerate: tuple[str, ...] = (), **params: Any
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """Like `call`, with the code of a tolerated error: (answer, None) or (None, code)."""
         try:
-            return self._invoke(operation, **params)
+            return self._invoke(operation, **params), None
         except Exception as exc:
-            if error_code(exc) in tolerate:
-                return None
+            code = error_code(exc)
+            if code in tolerate:
+                return None, code
             self._raise(exc, operation, address)
 
     def get_value(self, name: str) -> tuple[dict[str, Any] | None, str | None]:

@@ -8,13 +8,14 @@ syncd instance marked in the region; BatchGetSecretValue gives the values,
 (DescribeSecret). `list_owned` right after `read` reuses read's listing
 instead of listing again; every write and delete drops it.
 
-A write compares the item with what was read and calls only what differs:
+A write compares the item with what was read and calls only what differs,
+in this order: UpdateSecret for the description or the KMS key,
 PutSecretValue for the value, TagResource for the tags that differ (the
 marker included, so adopting or moving an item to another sync re-stamps
-it), UpdateSecret for the description or the KMS key. Tags the manifest
-does not list are left as they are. A secret scheduled for deletion is
-restored first. A delete schedules the deletion with a recovery window,
-unless the target says `force_delete: true`.
+it). The marker comes last, so it never sits on a value syncd did not
+write. Tags the manifest does not list are left as they are. A secret
+scheduled for deletion is restored first. A delete schedules the deletion
+with a recovery window, unless the target says `force_delete: true`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from connectors._aws_sm_api import NOT_FOUND, SCHEDULED, BatchAnswer, SecretInfo
 from connectors._aws_sm_policy import sink_statements
 from syncd.connector import MARKER_INSTANCE
 from syncd.errors import PermanentError
-from syncd.model import ActualItem, DesiredItem, Granularity
+from syncd.model import ActualItem, DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
 
 
@@ -135,7 +136,7 @@ class SecretsManagerSink(AwsSink):
                 target=self.target,
                 address=item.address,
             )
-        info = self._still_as_planned(actual)
+        info = self._still_as_planned(actual, item)
         if info.scheduled_for_deletion:
             if info.owner is None or info.owner.instance != item.owner.instance:
                 raise PermanentError(
@@ -157,7 +158,14 @@ class SecretsManagerSink(AwsSink):
             params: dict[str, Any] = {"ForceDeleteWithoutRecovery": True}
         else:
             params = {"RecoveryWindowInDays": self.options.recovery_window_days}
-        self.api.call("DeleteSecret", address=address, tolerate=(NOT_FOUND,), SecretId=address, **params)
+        if self.api.call("DeleteSecret", address=address, tolerate=(NOT_FOUND, SCHEDULED), SecretId=address, **params):
+            return
+        # Refused as already deleted: a retry of a DeleteSecret whose answer was lost, or another run's delete.
+        now = self.api.describe(address)
+        if now is not None and not now.scheduled_for_deletion:
+            raise PermanentError(
+                "secretsmanager:DeleteSecret failed: InvalidRequestException", target=self.target, address=address
+            )
 
     def close(self) -> None:
         self.session.close()
@@ -250,10 +258,17 @@ class SecretsManagerSink(AwsSink):
             params["Description"] = item.description
         if self.options.kms_key_id:
             params["KmsKeyId"] = self.options.kms_key_id
-        if self.api.call("CreateSecret", address=address, tolerate=("ResourceExistsException",), **params):
+        # AWS refuses a name in use with ResourceExistsException, or InvalidRequestException when the secret there is
+        # scheduled for deletion (moto answers the former for both).
+        created, refusal = self.api.attempt(
+            "CreateSecret", address=address, tolerate=("ResourceExistsException", SCHEDULED), **params
+        )
+        if created is not None:
             return
         # It exists after all: an earlier attempt of this write created it, or someone else did since the plan.
         info = self.api.describe(address)
+        if info is None and refusal == SCHEDULED:
+            raise PermanentError(f"secretsmanager:CreateSecret failed: {refusal}", target=self.target, address=address)
         if info is None or info.owner is None or info.owner.instance != item.owner.instance:
             raise PermanentError(
                 "a secret of that name was created by someone else since the plan was made; it was left alone",
@@ -265,12 +280,16 @@ class SecretsManagerSink(AwsSink):
         self._update(item, self._from_info(info))
 
     def _update(self, item: DesiredItem, actual: ActualItem) -> None:
+        """UpdateSecret, PutSecretValue, then TagResource: each only if something it sets differs.
+
+        The tags, and with them the marker, come last: a secret adopted by a
+        write that stops half-way holds syncd's value (and description)
+        without the marker, which the next run adopts again or reports as a
+        conflict; it never holds the marker over a value syncd did not write.
+        The key is changed before the value, so the new version is encrypted
+        with it.
+        """
         address = item.address
-        wanted_tags = {**item.tags, **marker_tags(item.owner)}
-        changed_tags = {k: v for k, v in wanted_tags.items() if actual.tags.get(k) != v}
-        if changed_tags:
-            # Tags first: once marked, an interrupted write is finished by the next run instead of being a conflict.
-            self.api.call("TagResource", address=address, SecretId=address, Tags=_tag_list(changed_tags))
         settings: dict[str, Any] = {}
         if item.description is not None and item.description != (actual.description or ""):
             settings["Description"] = item.description
@@ -280,12 +299,20 @@ class SecretsManagerSink(AwsSink):
             self.api.call("UpdateSecret", address=address, SecretId=address, **settings)
         if not layout.holds(item, actual.data):
             self.api.call("PutSecretValue", address=address, SecretId=address, SecretString=layout.encode(item))
+        wanted_tags = {**item.tags, **marker_tags(item.owner)}
+        changed_tags = {k: v for k, v in wanted_tags.items() if actual.tags.get(k) != v}
+        if changed_tags:
+            self.api.call("TagResource", address=address, SecretId=address, Tags=_tag_list(changed_tags))
 
     def _restore(self, address: str) -> None:
         self.api.call("RestoreSecret", address=address, SecretId=address)
 
-    def _still_as_planned(self, actual: ActualItem) -> SecretInfo:
-        """The secret as it is now (one DescribeSecret), refusing one deleted or re-marked since the plan read it."""
+    def _still_as_planned(self, actual: ActualItem, item: DesiredItem) -> SecretInfo:
+        """The secret as it is now (one DescribeSecret), refusing one deleted or re-marked since the plan read it.
+
+        The marker `item` stamps is accepted too: an earlier attempt of this
+        write stamped it, and its answer was lost.
+        """
         info = self.api.describe(actual.address)
         if info is None:
             raise PermanentError(
@@ -293,11 +320,11 @@ class SecretsManagerSink(AwsSink):
                 target=self.target,
                 address=actual.address,
             )
-        self._check_marker(info, actual)
+        self._check_marker(info, actual, also=item.owner)
         return info
 
-    def _check_marker(self, info: SecretInfo, actual: ActualItem) -> None:
-        if info.owner != actual.owner:
+    def _check_marker(self, info: SecretInfo, actual: ActualItem, *, also: Ownership | None = None) -> None:
+        if info.owner != actual.owner and (also is None or info.owner != also):
             whose = f"syncd instance {info.owner.instance!r}" if info.owner else "nobody syncd knows"
             raise PermanentError(
                 f"the secret's ownership marker changed since the plan (it now belongs to {whose}); "

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import field_validator
@@ -261,13 +260,11 @@ class SsmSink(AwsSink):
         problems = self.check(item)
         if problems:
             raise PermanentError(" ".join(problems), target=self.target, address=item.address)
-        if actual is None:
+        if actual is None or not self._still_as_planned(actual, also=item):
+            # Absent, or deleted since the plan: created with its tags in one call, never overwritten untagged.
             actual = self._create(item)
             if actual is None:
                 return
-        elif not self._still_as_planned(actual):
-            # Deleted since the plan: made anew below by PutParameter with Overwrite, then tagged.
-            actual = replace(actual, owner=None, tags={}, data=None)
         held = {**actual.tags, **(marker_tags(actual.owner) if actual.owner else {})}
         if _needs_put(item, actual) and self._put(item, actual, overwrite=True) == 1:
             # Version 1: the parameter was deleted after it was read and Overwrite made it anew, without tags.
@@ -341,13 +338,17 @@ class SsmSink(AwsSink):
             "DeleteParameter", {"Name": actual.address}, address=actual.address, absent=("ParameterNotFound",)
         )
 
-    def _still_as_planned(self, actual: ActualItem) -> bool:
-        """False when the parameter is gone; raises when its ownership marker changed since the plan read it."""
+    def _still_as_planned(self, actual: ActualItem, *, also: DesiredItem | None = None) -> bool:
+        """False when the parameter is gone; raises when its ownership marker changed since the plan read it.
+
+        The marker `also` stamps is accepted too: an earlier attempt of that write stamped it, and its answer was
+        lost.
+        """
         tags = self._tags.list_tags(actual.address)
         if tags is None:
             return False
         now = owner_from_tags(tags)
-        if now != actual.owner:
+        if now != actual.owner and (also is None or now != also.owner):
             whose = f"syncd instance {now.instance!r} (sync {now.sync!r})" if now else "nobody syncd knows"
             raise PermanentError(
                 f"the parameter's ownership marker changed since the plan (it now belongs to {whose}); "

@@ -296,11 +296,79 @@ def test_moving_an_item_to_another_sync_restamps_the_marker(aws_fake: AwsFake, s
     assert tags_of(aws_fake, "prod/db")["syncd.io/sync"] == "db-v2"
 
 
+def test_adopting_writes_the_value_before_the_marker(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """An adoption calls UpdateSecret, PutSecretValue and TagResource in that order: until the last call the secret
+    holds no marker, so a write stopped half-way never leaves the marker on a value syncd did not write."""
+    backdoor(aws_fake, "secretsmanager").create_secret(Name="prod/db", SecretString=json.dumps({"K": "theirs"}))
+    actual = sink.read(["prod/db"])["prod/db"]
+    aws_fake.reset_counts()
+    sink.write(item(sink, "prod/db", {"K": "ours"}, description="adopted"), actual)
+    assert [call.operation for call in aws_fake.writes()] == ["UpdateSecret", "PutSecretValue", "TagResource"]
+    assert tags_of(aws_fake, "prod/db") == {"syncd.io/instance": "prod-eu", "syncd.io/sync": "payments-db"}
+
+
+def test_a_retried_adoption_accepts_the_marker_its_lost_answer_stamped(aws_fake: AwsFake) -> None:
+    """When the answer to the adopting TagResource is lost, the retried write finds this item's own marker where the
+    plan saw none, and finishes instead of calling it someone else's change."""
+    sink = make_sink(aws_fake, max_attempts=1)
+    backdoor(aws_fake, "secretsmanager").create_secret(Name="prod/db", SecretString=json.dumps({"K": "theirs"}))
+    actual = sink.read(["prod/db"])["prod/db"]
+    wanted = item(sink, "prod/db", {"K": "ours"})
+    aws_fake.fail_at(2, "lose", service="secretsmanager", writes_only=True)
+    with pytest.raises(TransientError):
+        sink.write(wanted, actual)
+    assert tags_of(aws_fake, "prod/db")["syncd.io/instance"] == "prod-eu"
+    sink.write(wanted, actual)
+    assert json.loads(stored(aws_fake, "prod/db")) == {"K": "ours"}
+
+
+def test_a_delete_retried_after_its_lost_answer_counts_as_done(aws_fake: AwsFake, aws_no_backoff: None) -> None:
+    """botocore retries a DeleteSecret whose answer was lost, and AWS refuses the retry because the secret is already
+    scheduled for deletion: that is the delete done, not a failure."""
+    sink = make_sink(aws_fake, max_attempts=2)
+    sink.write(item(sink, "prod/db", {"K": "v"}), None)
+    actual = sink.read(["prod/db"])["prod/db"]
+    aws_fake.fail_at(1, "lose", service="secretsmanager", writes_only=True)
+    sink.delete(actual)
+    assert aws_fake.count("DeleteSecret") == 2
+    assert sink.read(["prod/db"])["prod/db"].pending_deletion
+
+
+def test_a_delete_refused_for_another_reason_still_fails(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """An InvalidRequestException on a secret that is not scheduled for deletion is reported, not taken as done."""
+    sink.write(item(sink, "prod/db", {"K": "v"}), None)
+    actual = sink.read(["prod/db"])["prod/db"]
+    aws_fake.fail("DeleteSecret", error="InvalidRequestException")
+    with pytest.raises(PermanentError, match="DeleteSecret failed: InvalidRequestException"):
+        sink.delete(actual)
+    assert not sink.read(["prod/db"])["prod/db"].pending_deletion
+
+
 def test_a_create_that_finds_its_own_earlier_attempt_finishes_it(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
     """A retried create whose first attempt landed updates the secret instead of failing."""
     sink.write(item(sink, "prod/db", {"K": "v1"}), None)
     sink.write(item(sink, "prod/db", {"K": "v2"}), None)
     assert json.loads(stored(aws_fake, "prod/db")) == {"K": "v2"}
+
+
+def test_a_create_that_finds_its_own_secret_scheduled_for_deletion_restores_it(
+    aws_fake: AwsFake, sink: SecretsManagerSink
+) -> None:
+    """AWS refuses a create over a name scheduled for deletion with InvalidRequestException (moto says
+    ResourceExistsException): when that secret is this instance's own, the create restores and updates it."""
+    sink.write(item(sink, "prod/db", {"K": "v1"}), None)
+    sink.delete(sink.read(["prod/db"])["prod/db"])
+    aws_fake.fail("CreateSecret", error="InvalidRequestException")
+    sink.write(item(sink, "prod/db", {"K": "v2"}), None)
+    restored = sink.read(["prod/db"])["prod/db"]
+    assert not restored.pending_deletion and plain(restored) == {"K": "v2"}
+
+
+def test_a_create_refused_for_another_reason_names_the_error(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """An InvalidRequestException on a create where no secret exists is reported as it is, not as a taken name."""
+    aws_fake.fail("CreateSecret", error="InvalidRequestException")
+    with pytest.raises(PermanentError, match="CreateSecret failed: InvalidRequestException"):
+        sink.write(item(sink, "prod/db", {"K": "v"}), None)
 
 
 def test_a_create_that_finds_someone_elses_secret_leaves_it(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:

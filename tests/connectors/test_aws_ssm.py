@@ -373,19 +373,69 @@ def test_a_retried_create_updates_its_own_parameter(make_sink: MakeSink, ssm: An
     assert value_of(ssm, "/prod/db/DB_USER") == "second"
 
 
-def test_a_parameter_deleted_after_the_read_is_written_back_with_its_tags(make_sink: MakeSink, ssm: Any) -> None:
-    """Overwrite recreates a parameter deleted since the plan without tags: the marker and tags are added again."""
-    sink = make_sink()
+def test_a_parameter_deleted_after_the_read_is_created_again_with_its_tags_in_one_call(
+    recorded: tuple[SsmSink, Requests], ssm: Any
+) -> None:
+    """A parameter deleted since the plan is created again by one PutParameter with its tags and without Overwrite,
+    never overwritten untagged and tagged afterwards: a kill between those two calls would leave syncd's value with
+    no marker, a conflict on every later run."""
+    sink, sent = recorded
     sink.write(desired(sink, "DB_USER", "alice", tags={"team": "payments"}), None)
     actual = sink.read(["/prod/db/DB_USER"])["/prod/db/DB_USER"]
     ssm.delete_parameter(Name="/prod/db/DB_USER")
+    sent.clear()
     sink.write(desired(sink, "DB_USER", "bob", tags={"team": "payments"}), actual)
+    assert [operation for operation, _ in sent] == ["ListTagsForResource", "PutParameter"]
+    assert "Overwrite" not in sent[1][1] and sent[1][1]["Tags"]
     assert value_of(ssm, "/prod/db/DB_USER") == "bob"
     assert tags_of(ssm, "/prod/db/DB_USER") == {
         "syncd.io/instance": "prod-eu",
         "syncd.io/sync": "payments-db",
         "team": "payments",
     }
+
+
+def test_a_deleted_parameter_another_instance_recreated_before_the_write_is_left_alone(
+    recorded: tuple[SsmSink, Requests], clients: dict[str, Any], ssm: Any
+) -> None:
+    """Another instance creates the name between the marker check (which found it gone) and the write: the write
+    fails as a conflict and the other instance's value and marker stay."""
+    sink, _ = recorded
+    item = desired(sink, "DB_USER", "ours")
+    sink.write(item, None)
+    actual = sink.read([item.address])[item.address]
+    ssm.delete_parameter(Name=item.address)
+    theirs = [{"Key": "syncd.io/instance", "Value": "other"}, {"Key": "syncd.io/sync", "Value": "db"}]
+
+    def recreate(**_: Any) -> None:
+        ssm.put_parameter(Name=item.address, Value="theirs", Type="SecureString", Tags=theirs)
+
+    events = clients["sink"].meta.events
+    events.register_first("before-call.ssm.PutParameter", recreate, unique_id="recreate")
+    try:
+        with pytest.raises(PermanentError, match="does not carry this instance's marker"):
+            sink.write(item, actual)
+    finally:
+        events.unregister("before-call.ssm.PutParameter", unique_id="recreate")
+    assert value_of(ssm, item.address) == "theirs"
+    assert tags_of(ssm, item.address) == {"syncd.io/instance": "other", "syncd.io/sync": "db"}
+
+
+def test_a_retried_adoption_accepts_the_marker_its_lost_answer_stamped(
+    make_sink: MakeSink, ssm: Any, aws_fake: AwsFake
+) -> None:
+    """When the answer to the adopting AddTagsToResource is lost, the retried write finds this item's own marker
+    where the plan saw none, and finishes instead of calling it someone else's change."""
+    sink = make_sink(max_attempts=1)
+    ssm.put_parameter(Name="/prod/db/DB_USER", Value="theirs", Type="SecureString")
+    actual = sink.read(["/prod/db/DB_USER"])["/prod/db/DB_USER"]
+    item = desired(sink, "DB_USER", "ours")
+    aws_fake.fail_at(2, "lose", service="ssm", writes_only=True)
+    with pytest.raises(TransientError):
+        sink.write(item, actual)
+    assert tags_of(ssm, item.address)["syncd.io/instance"] == "prod-eu"
+    sink.write(item, actual)
+    assert value_of(ssm, item.address) == "ours"
 
 
 def test_a_sync_rename_moves_the_marker(make_sink: MakeSink, ssm: Any) -> None:

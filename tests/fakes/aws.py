@@ -17,6 +17,10 @@ Use the `aws_fake` fixture (one server per xdist worker; state, counts and fault
         ...  # the code under test writes app/db in us-east-1
         assert aws_fake.count("PutSecretValue", region="us-east-1") == 3
         assert aws_fake.count("PutSecretValue", faulted=True) == 2
+
+`fail_at(n, mode)` aims at the nth request from now instead: `refuse` it, `lose` its answer after moto carried it
+out, or `kill` the run right after it returned (nothing later reaches moto until `heal`), to test what a sink
+leaves behind when it stops between any two calls.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs
 from wsgiref.types import StartResponse, WSGIEnvironment
 from xml.sax.saxutils import escape
@@ -160,6 +164,41 @@ class Fault:
         return self.remaining != 0 and all(w is None or w == a for w, a in zip(wanted, actual, strict=True))
 
 
+StepMode = Literal["refuse", "lose", "kill"]
+# What every request gets once a `kill` step fired: an error no client retries, so the dead run ends quickly.
+KILLED_ERROR = "SimulatedCrash"
+
+
+@dataclass
+class Step:
+    """A fault aimed at one request by its position: `AwsFake.fail_at` makes one.
+
+    `refuse` answers the request with `error` and never passes it on; `lose` passes it on, so moto carries it out,
+    and answers `error` instead of moto's answer; `kill` passes it on and answers moto's answer, after which every
+    request (backdoor ones excepted) is answered `SimulatedCrash` without reaching moto: the server state is then
+    exactly that of a process killed the moment request `index` returned, whatever code the run still executes.
+    """
+
+    index: int
+    mode: StepMode
+    error: str | int
+    service: str | None
+    writes_only: bool
+    seen: int = 0
+    fired: bool = False
+    fired_on: str | None = None
+    """The operation the step hit, once fired."""
+
+    @property
+    def killed(self) -> bool:
+        return self.fired and self.mode == "kill"
+
+    def counts(self, request: _Request) -> bool:
+        if self.service is not None and request.service != self.service:
+            return False
+        return not (self.writes_only and is_read(request.service, request.operation))
+
+
 @dataclass
 class _Request:
     service: str
@@ -182,6 +221,7 @@ class AwsFake:
         self._lock = threading.Lock()
         self._calls: list[Call] = []
         self._faults: list[Fault] = []
+        self._step: Step | None = None
         self._server: werkzeug.serving.BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.endpoint = ""
@@ -231,6 +271,7 @@ class AwsFake:
         with self._lock:
             self._calls.clear()
             self._faults.clear()
+            self._step = None
 
     def _reset_moto(self, timeout: float = 10.0) -> None:
         request = urllib.request.Request(self.endpoint + "/moto-api/reset", method="POST")
@@ -315,9 +356,50 @@ class AwsFake:
         return fault
 
     def heal(self, operation: str | None = None) -> None:
-        """Remove all faults, or those for one operation."""
+        """Remove all faults, or those for one operation; without `operation` also the `fail_at` step."""
         with self._lock:
             self._faults = [f for f in self._faults if operation is not None and f.operation != operation]
+            if operation is None:
+                self._step = None
+
+    def fail_at(
+        self,
+        index: int,
+        mode: StepMode,
+        *,
+        error: str | int = 500,
+        service: str | None = None,
+        writes_only: bool = False,
+    ) -> Step:
+        """Aim a fault at the `index`-th request from now (1-based) of `service`, counting writes only if asked.
+
+        `mode` is `refuse` (an error, the request never carried out), `lose` (carried out, the answer replaced by
+        an error) or `kill` (carried out and answered, then the server sees nothing more of anyone but the
+        backdoor until `heal`). Backdoor requests neither count nor are affected. One step at a time.
+        """
+        if index < 1:
+            raise ValueError("index counts from 1")
+        step = Step(index, mode, error, service, writes_only)
+        with self._lock:
+            self._step = step
+        return step
+
+    def _take_step(self, request: _Request) -> tuple[Step, bool] | None:
+        """The step this request fires (True), or the killed run it meets (False); None when neither."""
+        with self._lock:
+            step = self._step
+            if step is None:
+                return None
+            if step.killed:
+                return step, False
+            if step.fired or not step.counts(request):
+                return None
+            step.seen += 1
+            if step.seen != step.index:
+                return None
+            step.fired = True
+            step.fired_on = request.operation
+            return step, True
 
     def _take_fault(self, request: _Request) -> Fault | None:
         with self._lock:
@@ -382,6 +464,10 @@ class AwsFake:
             return self._app(environ, start_response)
         backdoor = environ.get(_BACKDOOR_ENVIRON) == "1"
 
+        stepped = None if backdoor else self._take_step(request)
+        if stepped is not None:
+            return self._run_step(*stepped, request, environ, start_response)
+
         fault = None if backdoor else self._take_fault(request)
         if fault is not None:
             code, status = _resolve_error(fault.error, request.service)
@@ -403,6 +489,30 @@ class AwsFake:
         result = self._app(environ, recording_start_response)
         self._record(request, statuses[0] if statuses else 0, None, backdoor=backdoor)
         return result
+
+    def _run_step(
+        self, step: Step, firing: bool, request: _Request, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Answer a request the step fired on (`firing`), or one that met a run the step killed."""
+        if not firing or step.mode == "refuse":
+            code, status = (KILLED_ERROR, 400) if not firing else _resolve_error(step.error, request.service)
+            message = "the run was killed" if not firing else _default_message(code, request)
+            self._record(request, status, code, faulted=True, backdoor=False)
+            return _error_response(start_response, request, status, code, message)
+        answered: list[tuple[str, Any]] = []
+        result = self._app(environ, lambda status, headers, exc_info=None: answered.append((status, headers)))
+        try:
+            body = b"".join(result)
+        finally:
+            getattr(result, "close", lambda: None)()
+        status_line, headers = answered[0]
+        if step.mode == "kill":
+            self._record(request, int(status_line.split()[0]), None, backdoor=False)
+            start_response(status_line, headers)
+            return [body]
+        code, status = _resolve_error(step.error, request.service)
+        self._record(request, status, code, faulted=True, backdoor=False)
+        return _error_response(start_response, request, status, code, _default_message(code, request))
 
     def _record(
         self, request: _Request, status: int, error: str | None, *, faulted: bool = False, backdoor: bool
