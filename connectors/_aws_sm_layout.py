@@ -24,7 +24,7 @@ from connectors._aws import tag_problems
 from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, DocumentError, load_json
 from syncd.errors import SourceError
 from syncd.model import DesiredItem, Granularity
-from syncd.secret import Secret
+from syncd.secret import Secret, is_text
 
 MAX_NAME = 512
 # A secret's JSON nested deeper than this is refused (Python's decoder recurses; AWS allows 64 KiB of it).
@@ -145,7 +145,7 @@ def _value_problems(item: DesiredItem) -> list[str]:
         return [f"The value of {_shown(name)} is empty, which AWS Secrets Manager cannot store."]
     if len(stored.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:
         return [f"The value of {_shown(name)} is larger than the {MAX_VALUE_BYTES:,} bytes a secret can hold."]
-    if not _is_unicode(stored):
+    if not is_text(stored):
         return [f"The value of {_shown(name)} holds a lone surrogate, which UTF-8 cannot encode."]
     return []
 
@@ -158,14 +158,6 @@ def _string_object(text: str) -> dict[str, str] | None:
     if isinstance(parsed, dict) and parsed and all(isinstance(v, str) for v in parsed.values()):
         return parsed
     return None
-
-
-def _is_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _shown(name: str) -> str:

@@ -45,7 +45,7 @@ from connectors import _dotenv_format as dotenv
 from syncd.connector import ConnectorSpec, Options, Sink, file_location, path_field
 from syncd.errors import PermanentError
 from syncd.model import ActualItem, DesiredItem, Granularity, Ownership
-from syncd.secret import Secret
+from syncd.secret import Secret, is_text
 
 HEADER = (
     '# Managed in part by syncd. A variable below a "# syncd: owner=..." line is overwritten or '
@@ -180,7 +180,7 @@ class DotenvSink(Sink):
             )
         if len(item.data) != 1:
             problems.append(f"Item {item.address!r} holds {len(item.data)} keys; a variable holds one.")
-        elif not _is_unicode(value := item.single_value().reveal()):
+        elif not is_text(value := item.single_value().reveal()):
             problems.append(f"The value of {item.address!r} holds a lone surrogate, which UTF-8 cannot encode.")
         elif (problem := dotenv.unwritable(value, self.options.dialect)) is not None:
             problems.append(f"The value of {item.address!r} holds {problem} (dialect {self.options.dialect}).")
@@ -456,14 +456,6 @@ def _sync_directory(directory: Path) -> None:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
-
-
-def _is_unicode(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _move_mtime_past(descriptor: int, path: Path) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from syncd.connector import Sink
 from syncd.manifest import Destination, Sync
 from syncd.model import DesiredItem, Granularity, Ownership, Problem, SourceSecret
-from syncd.secret import Secret
+from syncd.secret import Secret, is_text
 from syncd.template import TemplateError
 
 
@@ -120,17 +120,8 @@ def _not_text(sync: Sync, secret: SourceSecret, data: Mapping[str, Secret]) -> d
     return {
         (secret.path, key): source_key.get(key, key)
         for key, value in data.items()
-        if not _is_text(key) or not _is_text(value.reveal())
+        if not is_text(key) or not is_text(value.reveal())
     }
-
-
-def _is_text(text: str) -> bool:
-    """Whether `text` is valid Unicode: a lone surrogate (which JSON's \\ud800 escapes can give) is not."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class _SyncFailed(Exception):

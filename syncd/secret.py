@@ -204,3 +204,13 @@ class Secret:
 
     def __reduce__(self) -> object:
         raise TypeError("a Secret cannot be pickled")
+
+
+def is_text(value: str) -> bool:
+    """Whether `value` is valid Unicode text: a lone surrogate (which JSON's \\ud800 escapes can give) is not, and
+    no sink can store it unchanged."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
