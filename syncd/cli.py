@@ -1,4 +1,4 @@
-"""The command line: validate, plan, apply, iam-policy, vault-policy, version.
+"""The command line: validate, plan, apply, iam-policy, vault-policy, schema, version.
 
 Exit codes: 0 success (in sync), 1 error, 2 drift found (plan with
 --detailed-exitcode). Usage errors exit 1 too, so 2 always means drift.
@@ -373,6 +373,15 @@ def vault_policy(
     parts = [policies["source"]] if "source" in policies else []
     parts += list(policies.get("targets", {}).values())
     _out("\n".join(parts))
+
+
+@app.command("schema")
+def json_schema() -> None:
+    """Print the manifest's JSON Schema (every installed connector's options included), for editors."""
+    from syncd.registry import default_registry
+    from syncd.schema import manifest_json_schema
+
+    _out(dumps(manifest_json_schema(_Run.registry or default_registry())))
 
 
 @app.command()
