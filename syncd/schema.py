@@ -137,7 +137,7 @@ class ManifestSpec(Strict):
 
 
 # The manifest as a JSON Schema, for editors (`syncd schema`). Built from the models above and from every installed
-# connector's own models, so it cannot drift from what `syncd validate` accepts.
+# connector's own models, so it follows the models `syncd validate` checks a manifest with.
 
 JSON_SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
 # A connector option may hold a reference whatever its type (docs/manifest.md, References); checked once resolved.
@@ -163,9 +163,9 @@ def manifest_json_schema(registry: Registry) -> dict[str, Any]:
     for name in registry.names():
         spec = registry.get(name)
         if spec.source is not None:
-            sources.append(_connector_branch(f"{name} source", SourceSpec, spec.source.Options, defs, type_=name))
+            sources.append(_connector_branch(f"{name} source", SourceSpec, spec.source.Options, defs, connector=name))
         if spec.sink is not None:
-            targets.append(_connector_branch(f"{name} target", TargetSpec, spec.sink.Options, defs, type_=name))
+            targets.append(_connector_branch(f"{name} target", TargetSpec, spec.sink.Options, defs, connector=name))
             destinations.append(_connector_branch(f"{name} destination", DestinationSpec, spec.sink.Destination, defs))
     root["properties"]["source"] = {"description": "Where the truth lives: a connector `type` and its options."}
     root["properties"]["source"]["oneOf"] = sources
@@ -186,22 +186,27 @@ def manifest_json_schema(registry: Registry) -> dict[str, Any]:
 
 
 def _connector_branch(
-    title: str, core: type[BaseModel], options: type[BaseModel], defs: dict[str, Any], *, type_: str | None = None
+    title: str, core: type[BaseModel], options: type[BaseModel], defs: dict[str, Any], *, connector: str | None = None
 ) -> dict[str, Any]:
-    """One connector's object: the core model's fields and the connector's own, and no other key."""
+    """One connector's object: the core model's fields and the connector's own, and no other key.
+
+    `connector` is given for a source or a target: its `type` must be that name, and each option may be a reference.
+    """
     core_schema = core.model_json_schema(by_alias=True)
+    for def_name, definition in core_schema.pop("$defs", {}).items():
+        defs.setdefault(def_name, definition)
     # Each connector's nested models get a prefix, so two connectors' models of one name stay apart.
     prefix = title.replace(" ", ".") + "."
     option_schema = options.model_json_schema(by_alias=True, ref_template=f"#/$defs/{prefix}{{model}}")
     for def_name, definition in option_schema.pop("$defs", {}).items():
-        defs[prefix + def_name] = _references_allowed(definition) if type_ else definition
+        defs[prefix + def_name] = _references_allowed(definition) if connector else definition
     option_properties = option_schema.get("properties", {})
-    if type_ is not None:
+    if connector is not None:
         option_properties = {key: _or_reference(value) for key, value in option_properties.items()}
     properties = {**core_schema["properties"], **option_properties}
     required = set(core_schema.get("required", [])) | set(option_schema.get("required", []))
-    if type_ is not None:
-        properties["type"] = {"const": type_, "description": f"The connector: {type_}."}
+    if connector is not None:
+        properties["type"] = {"const": connector, "description": f"The connector: {connector}."}
     branch: dict[str, Any] = {"title": title, "type": "object", "properties": properties, "additionalProperties": False}
     if required:
         branch["required"] = sorted(required)
