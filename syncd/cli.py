@@ -1,7 +1,12 @@
-"""The command line: validate, plan, apply, iam-policy, vault-policy, version.
+"""The command line: validate, plan, apply, iam-policy, vault-policy, schema, version.
 
 Exit codes: 0 success (in sync), 1 error, 2 drift found (plan with
 --detailed-exitcode). Usage errors exit 1 too, so 2 always means drift.
+
+Start-up time: a command imports what it uses. The modules that pull in
+the pydantic models, structlog, rich, YAML or a connector (manifest, engine,
+apply, policy, logs, the progress bar) are imported inside the functions
+that need them, so `syncd version` loads none of them (bench/startup.py).
 """
 
 from __future__ import annotations
@@ -13,25 +18,23 @@ import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import structlog
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from syncd import __version__, logs
-from syncd.apply import apply_plan
-from syncd.connector import Sink, Source
-from syncd.engine import Selection, make_plan
+from syncd import __version__
 from syncd.errors import ConfigError, SyncdError
-from syncd.manifest import Manifest, load_manifest
-from syncd.model import ChangeResult, Plan
 from syncd.planfile import check_stale, dumps, load_saved, plan_to_dict, results_to_dict, saved_manifest_path
-from syncd.policy import IAM, VAULT, PolicyKind, access_policies, governs_access
-from syncd.registry import Registry, default_registry
 from syncd.report import render_markdown, render_results, render_table, summary_line
 from syncd.secret import REDACTOR
+
+if TYPE_CHECKING:
+    from syncd.connector import Sink, Source
+    from syncd.engine import Selection
+    from syncd.manifest import Manifest
+    from syncd.model import ChangeResult, Plan
+    from syncd.policy import PolicyKind
+    from syncd.registry import Registry
 
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT = 0, 1, 2
 
@@ -85,6 +88,20 @@ app = typer.Typer(
 )
 
 
+def make_plan(*args: Any, **kwargs: Any) -> Plan:
+    """`syncd.engine.make_plan`, imported on first use. Tests replace this name to plan with other retries."""
+    from syncd.engine import make_plan as make
+
+    return make(*args, **kwargs)
+
+
+def apply_plan(*args: Any, **kwargs: Any) -> tuple[ChangeResult, ...]:
+    """`syncd.apply.apply_plan`, imported on first use. Tests replace this name to apply with other retries."""
+    from syncd.apply import apply_plan as apply
+
+    return apply(*args, **kwargs)
+
+
 class _Run:
     """What one invocation was handed from outside: the registry and any ready-made SDK clients."""
 
@@ -103,10 +120,15 @@ def _config_path(config: Path | None) -> Path:
 
 
 def _load(config: Path | None) -> Manifest:
+    from syncd.manifest import load_manifest
+    from syncd.registry import default_registry
+
     return load_manifest(_config_path(config), _Run.registry or default_registry())
 
 
 def _selection(syncs: list[str] | None, targets: list[str] | None) -> Selection:
+    from syncd.engine import Selection
+
     return Selection(frozenset(syncs) if syncs else None, frozenset(targets) if targets else None)
 
 
@@ -180,6 +202,10 @@ def _show_plan(plan: Plan, fmt: Format, manifest: Manifest, *, printed: bool = T
 
 
 def _setup_logging(level: LogLevel, fmt: LogFormat) -> None:
+    import structlog
+
+    from syncd import logs
+
     logs.configure(level.value, fmt.value)
     _Run.log_format = fmt
     # Every log line of one invocation carries the same id, to follow a run through the logs; from every
@@ -246,6 +272,9 @@ def _progress(total: int) -> Iterator[Any]:
     if not sys.stderr.isatty() or total < 2:
         yield lambda result: None
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     console = Console(file=sys.stderr)
     columns = (TextColumn("applying"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console, transient=True) as progress:
@@ -279,6 +308,8 @@ def apply(
     log_level: LogLevelOpt = LogLevel.warning,
 ) -> None:
     """Compute the plan and carry it out (asks first on a terminal; elsewhere needs --yes)."""
+    from syncd.engine import Selection
+
     _setup_logging(log_level, log_format)
     saved = load_saved(plan_file) if plan_file else None
     if saved is not None:
@@ -326,6 +357,8 @@ PolicySourceOpt = Annotated[bool, typer.Option("--source", help="Print only the 
 
 
 def _policies(config: Path | None, target: str | None, source_only: bool, kind: PolicyKind) -> dict[str, Any]:
+    from syncd.policy import access_policies, governs_access
+
     if target and source_only:
         raise ConfigError("--target and --source each select one policy; give one of them")
     manifest = _load(config)
@@ -352,6 +385,8 @@ def iam_policy(
     log_level: LogLevelOpt = LogLevel.warning,
 ) -> None:
     """Print the least-privilege IAM policy each AWS target (and an AWS source) needs. No network call."""
+    from syncd.policy import IAM
+
     _setup_logging(log_level, log_format)
     policies = _policies(config, target, source_only, IAM)
     if source_only:
@@ -371,11 +406,22 @@ def vault_policy(
     log_level: LogLevelOpt = LogLevel.warning,
 ) -> None:
     """Print the least-privilege Vault policy (HCL) of a Vault source and each Vault target. No network call."""
+    from syncd.policy import VAULT
+
     _setup_logging(log_level, log_format)
     policies = _policies(config, target, source_only, VAULT)
     parts = [policies["source"]] if "source" in policies else []
     parts += list(policies.get("targets", {}).values())
     _out("\n".join(parts))
+
+
+@app.command("schema")
+def json_schema() -> None:
+    """Print the manifest's JSON Schema (every installed connector's options included), for editors."""
+    from syncd.registry import default_registry
+    from syncd.schema import manifest_json_schema
+
+    _out(dumps(manifest_json_schema(_Run.registry or default_registry())))
 
 
 @app.command()

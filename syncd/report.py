@@ -8,10 +8,6 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
 from syncd.model import Action, Change, ChangeResult, Plan
 from syncd.secret import REDACTOR
 
@@ -57,6 +53,11 @@ def _reason(change: Change) -> str:
 
 
 def render_table(plan: Plan, *, color: bool = False, width: int = 120, show_noop: bool = False) -> str:
+    # rich is imported here, not at the top: `syncd version` and the JSON formats never load it.
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False)
     drift = [c for c in plan.changes if show_noop or c.is_drift]
@@ -93,6 +94,9 @@ def render_table(plan: Plan, *, color: bool = False, width: int = 120, show_noop
 
 
 def render_results(results: Sequence[ChangeResult], *, color: bool = False, width: int = 120) -> str:
+    from rich.console import Console
+    from rich.markup import escape
+
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False)
     for result in results:

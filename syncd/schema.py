@@ -3,11 +3,14 @@ afterwards by each connector's own models (see `syncd.manifest`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from syncd.model import ConflictPolicy, Granularity
+
+if TYPE_CHECKING:
+    from syncd.registry import Registry
 
 NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -131,3 +134,97 @@ class ManifestSpec(Strict):
         if value != 1:
             raise ValueError(f"unsupported manifest version {value}; this syncd reads version 1")
         return value
+
+
+# The manifest as a JSON Schema, for editors (`syncd schema`). Built from the models above and from every installed
+# connector's own models, so it follows the models `syncd validate` checks a manifest with.
+
+JSON_SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
+# A connector option may hold a reference whatever its type (docs/manifest.md, References); checked once resolved.
+REFERENCE_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"\$\{(env|file):[^}]+\}",
+    "description": "A reference, resolved at plan and apply time: ${env:NAME} or ${file:PATH}.",
+}
+_ANNOTATIONS = ("title", "description", "default")
+
+
+def manifest_json_schema(registry: Registry) -> dict[str, Any]:
+    """The JSON Schema of a manifest: the core fields, and each installed connector's options.
+
+    `source` and each entry of `targets` is one of the connectors, chosen by `type`; a `to` entry takes the
+    destination options of any sink, since its target's type is known only from the rest of the manifest.
+    """
+    root = ManifestSpec.model_json_schema(by_alias=True)
+    defs: dict[str, Any] = root.pop("$defs")
+    sources: list[dict[str, Any]] = []
+    targets: list[dict[str, Any]] = []
+    destinations: list[dict[str, Any]] = []
+    for name in registry.names():
+        spec = registry.get(name)
+        if spec.source is not None:
+            sources.append(_connector_branch(f"{name} source", SourceSpec, spec.source.Options, defs, connector=name))
+        if spec.sink is not None:
+            targets.append(_connector_branch(f"{name} target", TargetSpec, spec.sink.Options, defs, connector=name))
+            destinations.append(_connector_branch(f"{name} destination", DestinationSpec, spec.sink.Destination, defs))
+    root["properties"]["source"] = {"description": "Where the truth lives: a connector `type` and its options."}
+    root["properties"]["source"]["oneOf"] = sources
+    target_names = root["properties"]["targets"]
+    target_names["patternProperties"] = {NAME_PATTERN: {"oneOf": targets}}
+    target_names["additionalProperties"] = False
+    root["properties"]["version"]["enum"] = [1]
+    defs["SyncSpec"]["properties"]["to"]["items"] = {"anyOf": destinations}
+    for replaced in ("SourceSpec", "TargetSpec", "DestinationSpec"):
+        del defs[replaced]
+    defs["reference"] = REFERENCE_SCHEMA
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        **root,
+        "title": "syncd manifest",
+        "$defs": defs,
+    }
+
+
+def _connector_branch(
+    title: str, core: type[BaseModel], options: type[BaseModel], defs: dict[str, Any], *, connector: str | None = None
+) -> dict[str, Any]:
+    """One connector's object: the core model's fields and the connector's own, and no other key.
+
+    `connector` is given for a source or a target: its `type` must be that name, and each option may be a reference.
+    """
+    core_schema = core.model_json_schema(by_alias=True)
+    for def_name, definition in core_schema.pop("$defs", {}).items():
+        defs.setdefault(def_name, definition)
+    # Each connector's nested models get a prefix, so two connectors' models of one name stay apart.
+    prefix = title.replace(" ", ".") + "."
+    option_schema = options.model_json_schema(by_alias=True, ref_template=f"#/$defs/{prefix}{{model}}")
+    for def_name, definition in option_schema.pop("$defs", {}).items():
+        defs[prefix + def_name] = _references_allowed(definition) if connector else definition
+    option_properties = option_schema.get("properties", {})
+    if connector is not None:
+        option_properties = {key: _or_reference(value) for key, value in option_properties.items()}
+    properties = {**core_schema["properties"], **option_properties}
+    required = set(core_schema.get("required", [])) | set(option_schema.get("required", []))
+    if connector is not None:
+        properties["type"] = {"const": connector, "description": f"The connector: {connector}."}
+    branch: dict[str, Any] = {"title": title, "type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        branch["required"] = sorted(required)
+    return branch
+
+
+def _or_reference(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema`, or a reference string in its place (but not in place of a constant, such as auth's `method`)."""
+    if "const" in schema:
+        return schema
+    annotations = {key: schema[key] for key in _ANNOTATIONS if key in schema}
+    value = {key: item for key, item in schema.items() if key not in _ANNOTATIONS}
+    return {**annotations, "anyOf": [value, {"$ref": "#/$defs/reference"}]}
+
+
+def _references_allowed(definition: dict[str, Any]) -> dict[str, Any]:
+    """A nested options model whose fields may each be a reference too."""
+    if "properties" not in definition:
+        return definition
+    properties = {key: _or_reference(value) for key, value in definition["properties"].items()}
+    return {**definition, "properties": properties}

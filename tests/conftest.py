@@ -15,8 +15,10 @@ from syncd.retry import RetryPolicy
 from syncd.secret import REDACTOR
 from syncd.testing import MemorySink, MemorySource
 
-# The fake servers' fixtures (aws_fake, aws_env, aws_no_backoff; the OpenBao servers), for every test.
-pytest_plugins = ["tests.fakes.aws", "tests.fakes.openbao"]
+# Only the light `aws_env` fixture is offered to every test. The fake servers' fixtures (aws_fake, aws_no_backoff,
+# the OpenBao servers) come from the conftest.py of the folders whose tests use them, so that the other tests do not
+# import moto, botocore and hvac.
+pytest_plugins = ["tests.fakes.aws_env"]
 
 MEMORY = ConnectorSpec(name="memory", summary="in-memory (tests)", source=MemorySource, sink=MemorySink)
 FAST_RETRY = RetryPolicy(attempts=3, initial_delay=0)

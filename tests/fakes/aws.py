@@ -5,11 +5,11 @@ input limits real AWS enforces (21 ids to BatchGetSecretValue, a 70 KB SecretStr
 are all accepted). `AwsFake` is WSGI middleware in front of moto's own app that closes those gaps, answering as AWS
 would.
 
-PYTEST_DONT_REWRITE: the module has no asserts, and test modules import it before their pytest_plugins load it.
+PYTEST_DONT_REWRITE: the module has no asserts, and test modules import it before their conftest.py loads it.
 
-Use the `aws_fake` fixture (one server per xdist worker; state, counts and faults are wiped before each test):
-
-    pytest_plugins = ["tests.fakes.aws"]
+Use the `aws_fake` fixture (one server per xdist worker; state, counts and faults are wiped before each test). Its
+fixtures reach a folder's tests through that folder's conftest.py (tests/connectors/, tests/fakes/), so that tests
+which use no fake do not pay for importing moto:
 
     def test_a_throttled_write_is_retried(aws_fake: AwsFake, aws_no_backoff: None) -> None:
         aws_fake.client("secretsmanager").create_secret(Name="app/db", SecretString="v1")  # not counted
@@ -59,7 +59,8 @@ from moto.iam.models import get_account_id_from, iam_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.sts.models import sts_backends
 
-DEFAULT_REGION = "us-east-1"
+from tests.fakes.aws_env import DEFAULT_REGION
+
 DEFAULT_ACCOUNT = "123456789012"
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -781,7 +782,8 @@ def _existing_ssm_tier(request: _Request) -> str | None:
     return versions[-1].tier if versions else None
 
 
-# Fixtures: list this module in pytest_plugins (importing them by name trips ruff's F811 in every test).
+# Fixtures: a folder's conftest.py imports them by name (in a test module that would trip ruff's F811).
+# `aws_env` lives in tests/fakes/aws_env.py, light enough for every test.
 
 
 @pytest.fixture(scope="session")
@@ -789,37 +791,6 @@ def aws_fake_server() -> Iterator[AwsFake]:
     """One fake AWS server per xdist worker. Tests want `aws_fake`, which also wipes it."""
     with AwsFake() as fake:
         yield fake
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Dummy credentials and region; a developer's AWS config, profile, session and MOTO_ACCOUNT_ID are hidden."""
-    config_dir = tmp_path_factory.mktemp("aws-config")
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": DEFAULT_REGION,
-        "AWS_CONFIG_FILE": str(config_dir / "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(config_dir / "credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    for path in ("config", "credentials"):
-        (config_dir / path).touch()
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    hidden = [
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_SESSION_TOKEN",
-        "AWS_REGION",
-        "AWS_ENDPOINT_URL",
-        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-    ]
-    for name in hidden:
-        monkeypatch.delenv(name, raising=False)
-    # With it set moto puts every call in that account, even one made with another account's assumed role.
-    monkeypatch.delenv("MOTO_ACCOUNT_ID", raising=False)
-    return env
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ wrapper around it). `-dev` mode keeps everything in memory, starts unsealed with
 mounts KV v2 at `secret/`. It listens on PORT and, for cluster traffic, on PORT+1: both must be free, and a
 clash with another worker is retried on a new pair.
 
-PYTEST_DONT_REWRITE: the module has no asserts, and test modules import it before their pytest_plugins load it.
+PYTEST_DONT_REWRITE: the module has no asserts, and test modules import it before their conftest.py loads it.
 
-Fixtures (`pytest_plugins = ["tests.fakes.openbao"]`):
+Fixtures (a folder's conftest.py imports them by name, as tests/connectors/conftest.py does):
 
 * `openbao`: one server per xdist worker, started on first use. Tests keep apart by unique paths
   (`vault_prefix`), policy and role names; none may stop, seal or reconfigure it.

