@@ -167,4 +167,5 @@ def test_aws_region_and_role_may_be_references(tmp_path: Path, capsys: pytest.Ca
     assert main(["validate", "-c", str(manifest)], env={}) == 0, capsys.readouterr().err
     env = {"REGION": "eu-north-1", "ROLE": "arn:aws:iam::444455556666:role/syncd"}
     assert main(["iam-policy", "-c", str(manifest), "--target", "aws"], env=env) == 0, capsys.readouterr().err
-    assert ":444455556666:secret:prod/db-??????" in capsys.readouterr().out  # the role's account, resolved
+    # The region and the role's account, resolved: both are configuration, never hidden as secrets.
+    assert "arn:aws:secretsmanager:eu-north-1:444455556666:secret:prod/db-??????" in capsys.readouterr().out
