@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 
 from pydantic import Field, field_validator, model_validator
 
-from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, Options, Sink, secret_field
+from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, Options, Sink, secret_field, url_location
 from syncd.errors import ConnectorError, PermanentError, TransientError
 from syncd.model import Ownership
 from syncd.secret import REDACTOR
@@ -160,7 +160,7 @@ class AwsConnection(Options):
         is known by its credentials: its profile, or the default chain, which every such target of a run shares."""
         account = self.expected_account
         who = f"account {account}" if account else f"profile {self.profile}" if self.profile else "default credentials"
-        return (service, (self.endpoint_url or "").rstrip("/").lower(), who, self.region, *parts)
+        return (service, url_location(self.endpoint_url), who, self.region, *parts)
 
     @property
     def partition(self) -> str:

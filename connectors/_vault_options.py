@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from syncd.connector import Options, path_field, path_parts
+from syncd.connector import Options, path_field, path_parts, url_location
 
 DEFAULT_KUBERNETES_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 _ADDRESS = re.compile(r"https?://[^/\s?#]+(/[^\s?#]*)?")
@@ -128,7 +128,7 @@ class VaultConnection(Options):
     def location(self, *paths: str | None) -> tuple[str, ...]:
         """Where `paths` under the mount live, for the core's overlap check: the address, then the namespace,
         mount and path names as one path, since Vault routes 'ns/mount/path' in the root namespace alike."""
-        return ("vault", self.address.lower(), *path_parts(self.namespace, self.mount, *paths))
+        return ("vault", url_location(self.address), *path_parts(self.namespace, self.mount, *paths))
 
     @field_validator("address")
     @classmethod

@@ -13,7 +13,9 @@ behaves alike.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
+import urllib.parse
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +46,28 @@ Location = tuple[str, ...]
 def file_location(path: str) -> Location:
     """The location of a file or folder: its real path (symbolic links and '..' resolved), split into parts."""
     return ("file", *Path(os.path.realpath(path)).parts)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def url_location(url: str | None) -> str:
+    """A server's URL as one name for the overlap check: scheme and host lowercased, the scheme's default port
+    spelt out, every loopback name (`localhost`, 127.0.0.0/8, `::1`) as one, no trailing '/'. Other names of
+    one server (a DNS alias, an IP address) stay apart: no call is made to find them out."""
+    if not url:
+        return ""
+    parts = urllib.parse.urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    with contextlib.suppress(ValueError):
+        if host == "localhost" or ipaddress.ip_address(host).is_loopback:
+            host = "loopback"
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        port = None
+    return f"{scheme}://{host}:{port}{parts.path.rstrip('/')}"
 
 
 def path_parts(*paths: str | None) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from syncd.cli import main
-from syncd.connector import file_location, path_parts
+from syncd.connector import file_location, path_parts, url_location
 from syncd.locations import overlap
 
 SECRETS = "apps:\n  db:\n    user: overlap-user-1\n    pass: overlap-pass-1\n"
@@ -130,3 +130,30 @@ def test_a_run_of_one_target_is_refused_when_another_target_shares_its_place(tmp
     assert code == 0, err
     assert "2 applied, 0 failed" in out
     assert not (tmp_path / "out" / "app.env").exists()
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("http://127.0.0.1:8200", "http://localhost:8200/"),
+        ("https://Vault.Example.com", "https://vault.example.com:443"),
+        ("http://vault.example.com", "HTTP://vault.example.com:80"),
+        ("http://[::1]:8200", "http://127.0.0.2:8200"),
+    ],
+)
+def test_one_server_spelt_two_ways_is_one_location(first: str, second: str) -> None:
+    """Server URLs are compared with case, default ports, trailing slashes and loopback names made alike."""
+    assert url_location(first) == url_location(second)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("http://127.0.0.1:8200", "http://127.0.0.1:8201"),
+        ("http://vault.example.com", "https://vault.example.com"),
+        ("https://vault-a.example.com", "https://vault-b.example.com"),
+    ],
+)
+def test_other_servers_stay_apart(first: str, second: str) -> None:
+    """Another port, scheme or host is another server."""
+    assert url_location(first) != url_location(second)

@@ -155,6 +155,14 @@ def test_vault_targets_with_nested_prefixes_are_refused(
         targets = {"a": vault_target(openbao, first), "b": vault_target(openbao, second)}
         message = refusal(load(tmp_path, "{type: memory}", targets, syncs, registry))
         assert "targets 'a'" in message and "'b'" in message
+    # One server under two names: 127.0.0.1 and localhost.
+    assert "127.0.0.1" in openbao.address
+    other_name = json.loads(vault_target(openbao, vault_prefix))
+    other_name["address"] = openbao.address.replace("127.0.0.1", "localhost")
+    for first, second in [(vault_target(openbao, vault_prefix), json.dumps(other_name))]:
+        targets = {"a": first, "b": second}
+        message = refusal(load(tmp_path, "{type: memory}", targets, syncs, registry))
+        assert "targets 'a'" in message and "'b'" in message
     apart = [
         (vault_target(openbao, f"{vault_prefix}/team"), vault_target(openbao, f"{vault_prefix}/teams")),
         (vault_target(openbao, vault_prefix), vault_target(openbao, vault_prefix, mount="kv")),
