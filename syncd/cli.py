@@ -147,9 +147,15 @@ def _connectors(manifest: Manifest, selection: Selection) -> Iterator[tuple[Sour
             source.close()
 
 
+def _printable(text: str) -> str:
+    """`text` with what UTF-8 cannot encode (a lone surrogate in a name a source gave) as a backslash escape, so
+    the output stays valid UTF-8 whatever the terminal's error handler."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _out(text: str) -> None:
     """Free text on stdout; the redactor replaces only whole tokens, so words and names are never cut."""
-    sys.stdout.write(REDACTOR.redact(text))
+    sys.stdout.write(_printable(REDACTOR.redact(text)))
     sys.stdout.flush()
 
 
@@ -454,7 +460,7 @@ def _error(message: str, issues: Sequence[Any] = ()) -> None:
             for line in message.splitlines() or [""]:
                 _log_error("error", message=line)
         return
-    for line in REDACTOR.redact(message).splitlines() or [""]:
+    for line in _printable(REDACTOR.redact(message)).splitlines() or [""]:
         sys.stderr.write(f"error: {line}\n")
     sys.stderr.flush()
 

@@ -246,3 +246,19 @@ def test_saved_plan_without_recorded_filters_still_applies(quickstart: Path, cap
     code, out, err = run(capsys, "apply", "-c", str(quickstart), str(saved))
     assert code == 0, err
     assert "6 applied" in out
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "json"])
+def test_a_key_name_that_is_not_text_keeps_the_output_valid_utf8(tmp_path: Path, capsys, fmt: str) -> None:
+    """A source key named with a lone surrogate is held as a problem, and every report that names it stays valid
+    UTF-8: the name is printed as a backslash escape, not as a byte no reader can decode."""
+    (tmp_path / "secrets.json").write_text('{"apps": {"db": {"USER": "u1", "K\\udc80": "v1"}}}')
+    (tmp_path / "syncd.yaml").write_text(
+        "version: 1\ninstance: t\nsource: {type: file, path: secrets.json}\n"
+        "targets:\n  env: {type: dotenv, path: out/app.env}\n"
+        "syncs:\n  - {name: db, from: apps/db, to: [{target: env}]}\n"
+    )
+    assert main(["plan", "-c", str(tmp_path / "syncd.yaml"), "--format", fmt]) == 1
+    captured = capsys.readouterr()
+    captured.out.encode("utf-8")
+    assert "\\udc80" in captured.out
