@@ -176,7 +176,8 @@ def apply_plan(
     lock = threading.Lock()
 
     def report(result: ChangeResult) -> None:
-        log.info(
+        # A failed change is an error event, so logs at the default level (and JSON logs) show every failure.
+        (log.info if result.ok else log.error)(
             "change",
             target=result.change.target,
             address=result.change.address,

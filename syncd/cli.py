@@ -123,7 +123,11 @@ def _load(config: Path | None) -> Manifest:
     from syncd.manifest import load_manifest
     from syncd.registry import default_registry
 
-    return load_manifest(_config_path(config), _Run.registry or default_registry())
+    manifest = load_manifest(_config_path(config), _Run.registry or default_registry())
+    # Names every command may print, allowed before anything is logged or written (see Redactor.allow).
+    REDACTOR.allow([manifest.instance, str(manifest.path), *manifest.spec.targets, *(s.name for s in manifest.syncs)])
+    REDACTOR.allow(sync.spec.from_ for sync in manifest.syncs)
+    return manifest
 
 
 def _selection(syncs: list[str] | None, targets: list[str] | None) -> Selection:
@@ -137,6 +141,8 @@ def _connectors(manifest: Manifest, selection: Selection) -> Iterator[tuple[Sour
     selection.check(manifest)
     # Every unset variable and invalid option of the source and the targets, reported together.
     source, sinks = manifest.open_connectors(selection.pick_targets(manifest), _Run.env, _Run.clients)
+    for connector in (source, *sinks.values()):
+        _allow_configuration(connector)
     try:
         yield source, sinks
     finally:
@@ -174,6 +180,31 @@ def _log_error(event: str, **fields: Any) -> None:
 
 def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _allow_configuration(connector: Source | Sink) -> Source | Sink:
+    """A connector's options that are configuration, not credentials (a region, a path, an address), as resolved:
+    messages print them, and a value equal to one must not hide them (see Redactor.allow)."""
+    from pydantic import BaseModel
+
+    from syncd.connector import Sink
+    from syncd.manifest import is_secret_option
+
+    options = getattr(connector, "options", None)
+    if not isinstance(options, BaseModel):
+        return connector
+    pending: list[tuple[tuple[str | int, ...], Any]] = [((), options.model_dump())]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str) and not is_secret_option(type(options), path):
+            REDACTOR.allow([value])
+        elif isinstance(value, dict):
+            pending += [((*path, key), item) for key, item in value.items()]
+        elif isinstance(value, list | tuple):
+            pending += [((*path, index), item) for index, item in enumerate(value)]
+    if isinstance(connector, Sink):
+        REDACTOR.allow([connector.describe()])
+    return connector
 
 
 def _allow_names(plan: Plan, manifest: Manifest) -> None:
@@ -256,6 +287,7 @@ def plan(
     selection = _selection(sync, target)
     with _connectors(manifest, selection) as (source, sinks):
         result = make_plan(manifest, source, sinks, selection, allow_mass_delete=allow_mass_delete)
+    _allow_names(result, manifest)
     if out is not None:
         _write_plan_file(out, result, manifest)
     _show_plan(result, fmt, manifest)
@@ -329,6 +361,7 @@ def apply(
         selection = _selection(sync, target)
     with _connectors(manifest, selection) as (source, sinks):
         fresh = make_plan(manifest, source, sinks, selection, allow_mass_delete=allow_mass_delete)
+        _allow_names(fresh, manifest)
         if saved is not None:
             check_stale(saved, fresh)
         _show_plan(fresh, fmt, manifest, printed=fmt is not Format.json)
@@ -374,8 +407,10 @@ def _policies(config: Path | None, target: str | None, source_only: bool, kind: 
     return access_policies(
         manifest,
         # Lenient: credentials the policies do not need may be unreadable here (an operator's laptop).
-        lambda: manifest.open_source(_Run.env, client=_Run.clients.get("source"), lenient=True),
-        lambda name: manifest.open_sink(name, _Run.env, client=_Run.clients.get(name), lenient=True),
+        lambda: _allow_configuration(manifest.open_source(_Run.env, client=_Run.clients.get("source"), lenient=True)),
+        lambda name: _allow_configuration(
+            manifest.open_sink(name, _Run.env, client=_Run.clients.get(name), lenient=True)
+        ),
         targets=[target] if target else [] if source_only else None,
         include_source=not target,
         kind=kind,

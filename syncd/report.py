@@ -132,6 +132,8 @@ def render_markdown(plan: Plan) -> str:
                 f"| {_md(change.sync or '')} | {_md(_reason(change))} |"
             )
         lines.append("")
+    elif plan.problems:
+        lines += ["No changes could be planned where the problems below stand; the rest is in sync.", ""]
     else:
         lines += ["No changes: every target is in sync.", ""]
     if plan.refused_targets:

@@ -37,12 +37,16 @@ def _joins(char: str) -> bool:
 
 
 def is_candidate(value: str) -> bool:
-    """Whether `value` is ever replaced: not too short, not a number, not a word, not PEM armour."""
+    """Whether `value` is ever replaced: not PEM armour, and not made only of what is never a candidate on its own
+    (short pieces, numbers, words): a phrase such as `to create` is syncd's own wording as much as `create`."""
+    if _PEM_ARMOUR.fullmatch(value.strip()) is not None:
+        return False
+    return any(_is_candidate_token(token) for token in value.split()) and len(value) >= MIN_REDACTABLE_LENGTH
+
+
+def _is_candidate_token(token: str) -> bool:
     return not (
-        len(value) < MIN_REDACTABLE_LENGTH
-        or value.isdigit()
-        or (value.isalpha() and len(value) <= MAX_WORD_LENGTH)
-        or _PEM_ARMOUR.fullmatch(value.strip()) is not None
+        len(token) < MIN_REDACTABLE_LENGTH or token.isdigit() or (token.isalpha() and len(token) <= MAX_WORD_LENGTH)
     )
 
 

@@ -251,6 +251,47 @@ def test_a_value_inside_a_sync_name_keeps_the_name(tmp_path: Path, capsys: pytes
     assert "| db-admin |" in (markdown := capsys.readouterr().out) and "| db-admin-7f3a |" in markdown
 
 
+def test_a_phrase_of_syncds_own_words_keeps_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Values `to create` and `0 to update` are made of words and numbers only: the summary stays as it is."""
+    manifest = _words(tmp_path, {"b": "to create", "c": "0 to update"})
+    assert main(["plan", "-c", manifest]) == 0
+    assert "Plan: 4 to create, 0 to update, 0 to delete" in capsys.readouterr().out
+    assert main(["plan", "-c", manifest, "--format", "markdown"]) == 0
+    assert "**4 to create, 0 to update, 0 to delete" in capsys.readouterr().out
+
+
+def test_a_value_equal_to_a_target_or_sync_name_keeps_the_saved_plan_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A value equal to a target name or a sync name leaves the saved plan naming both, so it applies; hiding them
+    would tell the reader the value and make every saved plan stale."""
+    manifest = _words(tmp_path, {"b": "db-admin-7f3a"})
+    text = Path(manifest).read_text().replace("env:", "app-env-prod:").replace("target: env", "target: app-env-prod")
+    Path(manifest).write_text(text)
+    secrets = json.loads((tmp_path / "secrets.yaml").read_text())
+    secrets["apps"]["db"]["c"] = "app-env-prod"
+    (tmp_path / "secrets.yaml").write_text(json.dumps(secrets))
+    saved = tmp_path / "plan.json"
+    assert main(["plan", "-c", manifest, "-o", str(saved)]) == 0
+    capsys.readouterr()
+    assert REDACTED not in saved.read_text()
+    assert main(["apply", str(saved)]) == 0, capsys.readouterr().err
+    assert "Apply: 4 applied, 0 failed." in capsys.readouterr().out
+
+
+def test_a_value_equal_to_a_configured_path_keeps_the_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A value equal to a target's path (configuration, not a secret) leaves that path in the problem that names
+    it."""
+    manifest = _words(tmp_path, {"b": str(tmp_path / "out" / "app.env")})
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "app.env").write_text("this is not dotenv\n")
+    assert main(["plan", "-c", manifest]) == 1
+    printed = capsys.readouterr().out
+    assert f"{tmp_path / 'out' / 'app.env'}:1" in printed and REDACTED not in printed
+
+
 AWS_REGION_FROM_ENV = """
 version: 1
 instance: prod

@@ -171,3 +171,17 @@ def test_errors_are_json_events_in_json_log_mode(tmp_path, capsys, monkeypatch) 
     assert main(["plan", "-c", str(tmp_path / "missing.yaml")]) == 1
     (missing,) = _json_events(capsys.readouterr().err)
     assert "does not exist" in missing["message"]
+
+
+def test_a_change_that_fails_at_apply_is_an_error_event_at_the_default_level(tmp_path, capsys) -> None:
+    """A conflict (a variable syncd did not write) fails at apply: with JSON logs at the default level, stderr
+    holds one error-level `change` event for it, so a failed run never leaves the logs empty."""
+    from syncd.cli import main
+
+    manifest = _json_run(tmp_path)
+    (tmp_path / "out" / "app.env").write_text("APP_K0=someone-elses\n")
+    assert main(["apply", "-c", manifest, "--yes", "--log-format", "json"]) == 1
+    events = _json_events(capsys.readouterr().err)
+    failed = [e for e in events if e["event"] == "change"]
+    assert [(e["level"], e["address"], e["status"]) for e in failed] == [("error", "APP_K0", "failed")]
+    assert failed[0]["run_id"] and "conflict" in failed[0]["error"]

@@ -107,3 +107,11 @@ def test_results_give_each_targets_outcome() -> None:
     text = render_results(results)
     assert "Apply: 1 applied, 1 failed." in text
     assert "  t1: 1 applied, 0 failed." in text and "  t2: 0 applied, 1 failed." in text
+
+
+def test_markdown_with_problems_and_no_change_does_not_say_everything_is_in_sync() -> None:
+    """When every sync failed at the source, the Markdown report does not claim that every target is in sync."""
+    text = render_markdown(_plan(problems=(Problem("source: secret 'apps/db' is missing", sync="s"),)))
+    assert "every target is in sync" not in text
+    assert "No changes could be planned where the problems below stand" in text
+    assert "No changes: every target is in sync." in render_markdown(_plan())

@@ -46,11 +46,14 @@ def apply_args(manifest: Path) -> list[str]:
 
 
 def _child(args: list[str], output: str, before: Callable[[], None] | None) -> None:
-    sys.stdout = sys.stderr = open(output, "w", encoding="utf-8")  # noqa: SIM115 - os._exit closes it
+    # The report on stdout is read as JSON; log events and errors go beside it.
+    sys.stdout = open(output, "w", encoding="utf-8")  # noqa: SIM115 - os._exit closes it
+    sys.stderr = open(f"{output}.err", "w", encoding="utf-8")  # noqa: SIM115
     if before is not None:
         before()
     code = main(args)
     sys.stdout.flush()
+    sys.stderr.flush()
     os._exit(code)
 
 
