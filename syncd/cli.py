@@ -354,7 +354,12 @@ def apply(
         if sync or target:
             raise ConfigError("--sync and --target cannot be combined with a saved plan: the plan holds its selection")
         # Without -c, the manifest the plan was made from (a relative path is taken from the current directory).
-        manifest = _load(config or saved_manifest_path(saved))
+        if config is None and (config := saved_manifest_path(saved)) is not None and not config.exists():
+            raise ConfigError(
+                f"the saved plan {str(plan_file)!r} was made from manifest {str(config)!r}, which does not exist "
+                "here (a relative path is taken from the current directory); give the manifest with -c"
+            )
+        manifest = _load(config)
         selection = Selection.of_saved_plan(saved, manifest)
     else:
         manifest = _load(config)

@@ -262,3 +262,20 @@ def test_a_key_name_that_is_not_text_keeps_the_output_valid_utf8(tmp_path: Path,
     captured = capsys.readouterr()
     captured.out.encode("utf-8")
     assert "\\udc80" in captured.out
+
+
+def test_saved_plan_whose_manifest_is_not_here_says_so(quickstart: Path, capsys, monkeypatch, tmp_path) -> None:
+    """`apply FILE` without -c, run from another folder than the plan's: the error names the plan, the manifest path
+    it holds and the way out (-c), and nothing is applied."""
+    monkeypatch.delenv("SYNCD_CONFIG", raising=False)
+    monkeypatch.chdir(quickstart.parent.parent)
+    relative = Path(quickstart.parent.name) / quickstart.name
+    saved = quickstart.parent / "plan.json"
+    assert run(capsys, "plan", "-c", str(relative), "-o", str(saved))[0] == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, _, err = run(capsys, "apply", str(saved))
+    assert code == 1
+    assert f"the saved plan {str(saved)!r} was made from manifest {str(relative)!r}" in err and "-c" in err
+    assert not list((quickstart.parent / "out").glob("*.env"))
