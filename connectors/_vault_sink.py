@@ -15,13 +15,20 @@ the data version. The order of calls keeps every state in between safe:
   the path (marker naming the current version, which holds no live data);
   write with cas on that version; confirm (marker naming the version
   written). A claim owns no data: a version someone else writes after it
-  is theirs.
+  is theirs. A data write that fails after the claim takes the claim off
+  again (unless a version of ours landed: the retry confirms it).
 * update and adopt: read the metadata; write with cas on the planned
   version; confirm.
 * prune: read the metadata; soft-delete the marked version (exactly that
   version); take the marker off. A path whose marked version is already
   deleted still has its marker taken off: the retry, or the next run (it
   lists such a path as owned), finishes the prune.
+* leftover markers: a marker of this instance that vouches for no live
+  data of syncd's (it names a deleted or destroyed version, a claim, or a
+  version older than the current one) is listed as `marker_only`; its
+  delete only takes the marker off, never touching a version. A write that
+  finds the path moved to someone else's version takes this instance's
+  leftover marker off before failing.
 
 A write stopped between its data write and its confirmation (a kill, a
 lost answer) left a version syncd wrote under a marker naming the version
