@@ -34,7 +34,8 @@ A write stopped between its data write and its confirmation (a kill, a
 lost answer) left a version syncd wrote under a marker naming the version
 before it. A retry, and the next plan, recognise it only when that newer
 version holds exactly the desired data, and confirm it; anything else is
-someone else's version. The loser of a check-and-set race touches nothing.
+someone else's version. The loser of a check-and-set race touches nothing of the
+winner's.
 
 KV v1 has no metadata and no check-and-set: the marker is a reserved key in
 the data, written in the same request as the data (so it never sits on data
