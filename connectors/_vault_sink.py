@@ -15,19 +15,27 @@ the data version. The order of calls keeps every state in between safe:
   the path (marker naming the current version, which holds no live data);
   write with cas on that version; confirm (marker naming the version
   written). A claim owns no data: a version someone else writes after it
-  is theirs.
+  is theirs. A data write that fails after the claim takes the claim off
+  again (unless a version of ours landed: the retry confirms it).
 * update and adopt: read the metadata; write with cas on the planned
   version; confirm.
 * prune: read the metadata; soft-delete the marked version (exactly that
   version); take the marker off. A path whose marked version is already
   deleted still has its marker taken off: the retry, or the next run (it
   lists such a path as owned), finishes the prune.
+* leftover markers: a marker of this instance that vouches for no live
+  data of syncd's (it names a deleted or destroyed version, a claim, or a
+  version older than the current one) is listed as `marker_only`; its
+  delete only takes the marker off, never touching a version. A write that
+  finds the path moved to someone else's version takes this instance's
+  leftover marker off before failing.
 
 A write stopped between its data write and its confirmation (a kill, a
 lost answer) left a version syncd wrote under a marker naming the version
 before it. A retry, and the next plan, recognise it only when that newer
 version holds exactly the desired data, and confirm it; anything else is
-someone else's version. The loser of a check-and-set race touches nothing.
+someone else's version. The loser of a check-and-set race touches nothing of the
+winner's.
 
 KV v1 has no metadata and no check-and-set: the marker is a reserved key in
 the data, written in the same request as the data (so it never sits on data
@@ -43,7 +51,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel
@@ -53,7 +61,7 @@ from connectors._vault_kv import CasMismatch, Entry, KvV1, KvV2, Metadata, paral
 from connectors._vault_options import VaultSinkOptions
 from connectors._vault_policy import sink_policy
 from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, Sink
-from syncd.errors import PermanentError, TransientError
+from syncd.errors import PermanentError, SyncdError, TransientError
 from syncd.model import ActualItem, DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
 
@@ -104,10 +112,12 @@ class Marker:
 
 @dataclass(frozen=True)
 class _Seen:
-    """What a read learned of a KV v2 path's metadata: its current version and custom_metadata."""
+    """What a read learned of a KV v2 path's metadata: its current version, whether that version is live, and its
+    custom_metadata."""
 
     current_version: int
     custom_metadata: Mapping[str, str]
+    live: bool
 
 
 class VaultSink(Sink):
@@ -170,7 +180,9 @@ class VaultSink(Sink):
         else:
             unknown = [path for path in paths if path not in just_read]
             metas = dict(zip(unknown, parallel(kv.metadata, unknown), strict=True))
-            seen = {path: _Seen(m.current_version, m.custom_metadata) for path, m in metas.items() if m is not None}
+            seen = {
+                path: _Seen(m.current_version, m.custom_metadata, m.live) for path, m in metas.items() if m is not None
+            }
             items = [_v2_listed(path, just_read.get(path) or seen.get(path)) for path in paths]
         return {i.address: i for i in items if i is not None and i.owner is not None and i.owner.instance == instance}
 
@@ -224,7 +236,7 @@ class VaultSink(Sink):
         entry = kv.read(address)
         if entry is None or entry.version is None:
             return None  # no version at all: absent, or only a claim
-        seen[address] = _Seen(entry.version, entry.custom_metadata)
+        seen[address] = _Seen(entry.version, entry.custom_metadata, entry.state == "live" and entry.data is not None)
         marker = _marker(entry.custom_metadata)
         standing = marker is not None and marker.names(entry.version)
         version = str(entry.version)
@@ -249,10 +261,12 @@ class VaultSink(Sink):
         meta = kv.metadata(item.address)
         if self._settled(kv, item, actual, meta, data):
             return
-        if meta is None or not meta.live:
+        claimed = meta is None or not meta.live
+        if claimed:
             meta = self._claim(kv, item, actual, meta, data)
             if meta is None:
                 return
+        assert meta is not None
         current = meta.current_version
         try:
             written = kv.write(item.address, data, cas=current)
@@ -262,7 +276,13 @@ class VaultSink(Sink):
             if again is not None and again.live and self._ours_to_confirm(kv, item, None, again, data):
                 self._confirm(kv, item, again.current_version, again)
                 return
+            self._drop_leftover(kv, item, data)
             raise self._moved(item, actual, None) from None
+        except Exception:
+            if claimed:
+                # The claim owns no data; left on, it would sit on whatever version someone writes next.
+                self._drop_leftover(kv, item, data)
+            raise
         self._confirm(kv, item, written, meta)
 
     def _settled(
@@ -285,6 +305,7 @@ class VaultSink(Sink):
             if self._ours_to_confirm(kv, item, actual, meta, data):
                 self._confirm(kv, item, current, meta)
                 return True
+            self._drop_leftover(kv, item, data)
             raise self._moved(item, actual, current)
         if actual is not None and not actual.pending_deletion:
             raise self._moved(item, actual, current)  # live in the plan, deleted since
@@ -318,6 +339,7 @@ class VaultSink(Sink):
                 if self._ours_to_confirm(kv, item, None, meta, data):
                     self._confirm(kv, item, current, meta)
                     return None
+                self._drop_leftover(kv, item, data)
                 raise self._moved(item, actual, current)
             custom = dict(meta.custom_metadata) if meta else {}
             self._not_anothers(item, _marker(custom), current)
@@ -360,25 +382,43 @@ class VaultSink(Sink):
             return
         current = meta.current_version
         marker = _marker(meta.custom_metadata)
-        owner = marker.owner if marker is not None and marker.names(current) else None
-        if owner != actual.owner and not meta.live:
-            return  # deleted, and no longer marked as the plan saw it: done, or someone else's to finish
+        ours = marker is not None and marker.owner == actual.owner
+        if not (ours and marker.names(current)):
+            # Nothing of syncd's at the current version: at most a leftover marker to take off, never any data.
+            if ours:
+                self._unmark(kv, actual, meta)
+            if actual.marker_only or not meta.live:
+                return  # done, or someone else's to finish
+            self._unmoved(actual, current)
+            self._still_owned(actual, None)
+        if actual.marker_only:
+            # The plan saw only a leftover marker: its delete never touches data.
+            if meta.live:
+                raise PermanentError(
+                    f"holds syncd's data again (version {current}), not only a leftover marker; left alone, "
+                    "run plan again",
+                    target=self.target,
+                    address=actual.address,
+                )
+            self._unmark(kv, actual, meta)
+            return
         self._unmoved(actual, current)
-        self._still_owned(actual, owner)
         if self.options.destroy_on_delete:
             kv.destroy(actual.address)
             return
         if meta.live:
             kv.delete_version(actual.address, current)
         # The marker goes too: whoever writes the path next creates an unowned secret, not one of ours.
-        self._unmark(kv, actual, meta)
+        self._unmark(kv, actual, replace(meta, states={**meta.states, current: "deleted"}))
 
     def _unmark(self, kv: KvV2, actual: ActualItem, meta: Metadata | None) -> None:
+        """Take `actual`'s owner's marker off while it vouches for no live data (a version syncd just deleted, a
+        leftover); a marker that names the live current version again (another run of this instance wrote it) stays."""
         for _ in range(METADATA_ATTEMPTS):
             if meta is None:
                 return
             marker = _marker(meta.custom_metadata)
-            if marker is None or marker.owner != actual.owner:
+            if marker is None or marker.owner != actual.owner or _stands(marker, meta):
                 return
             try:
                 kv.set_custom_metadata(
@@ -388,6 +428,32 @@ class VaultSink(Sink):
             except CasMismatch:
                 meta = kv.metadata(actual.address)
         raise self._busy(actual.address)
+
+    def _drop_leftover(self, kv: KvV2, item: DesiredItem, data: Mapping[str, str]) -> None:
+        """Best effort, when a write fails: take this instance's marker off the path if it vouches for no data of
+        syncd's, so that no version someone writes later carries it. A marker naming the live current version,
+        or the version before one that holds exactly `data` (a write of ours whose answer was lost, which a
+        retry confirms), stays. Touches no data; a failure here is left to the next plan (it lists the marker)."""
+        try:
+            meta = kv.metadata(item.address)
+            for _ in range(METADATA_ATTEMPTS):
+                marker = _marker(meta.custom_metadata) if meta is not None else None
+                if meta is None or marker is None or marker.owner.instance != item.owner.instance:
+                    return
+                current = meta.current_version
+                if _stands(marker, meta) or (
+                    meta.live and marker.version == current - 1 and self._holds(kv, item.address, current, data)
+                ):
+                    return
+                try:
+                    kv.set_custom_metadata(
+                        item.address, _without_marker(meta.custom_metadata), exists=True, metadata_cas=_cas(meta)
+                    )
+                    return
+                except CasMismatch:
+                    meta = kv.metadata(item.address)
+        except SyncdError:
+            return
 
     def _busy(self, address: str) -> TransientError:
         return TransientError(
@@ -442,6 +508,11 @@ class VaultSink(Sink):
                 target=self.target,
                 address=actual.address,
             )
+
+
+def _stands(marker: Marker, meta: Metadata) -> bool:
+    """Whether `marker` vouches for live data: it names the path's current version, and that version is live."""
+    return meta.live and marker.names(meta.current_version)
 
 
 def _version(actual: ActualItem | None) -> int | None:
@@ -504,12 +575,20 @@ def _v1_item(address: str, entry: Entry | None, *, with_data: bool = False) -> A
 
 
 def _v2_listed(address: str, seen: _Seen | None) -> ActualItem | None:
-    """A path whose marker names its current version, as `list_owned` reports it. A deleted or only claimed
-    one is listed too (not as pending deletion), so that a prune takes its marker off."""
+    """A marked path, as `list_owned` reports it. A marker naming the live current version owns it; any other
+    marker (naming a deleted or destroyed version, a claim, a version older than the current one) vouches for no
+    live data of syncd's and is listed as `marker_only`, so that the next apply takes it off."""
     marker = _marker(seen.custom_metadata) if seen is not None else None
-    if seen is None or marker is None or not marker.names(seen.current_version):
+    if seen is None or marker is None:
         return None
-    return ActualItem(address=address, owner=marker.owner, version=str(seen.current_version), flags=CONFIRMED)
+    leftover = not (seen.live and marker.names(seen.current_version))
+    return ActualItem(
+        address=address,
+        owner=marker.owner,
+        version=str(seen.current_version),
+        flags=CONFIRMED,
+        marker_only=leftover,
+    )
 
 
 def _plain(data: Mapping[str, Any]) -> dict[str, str]:

@@ -4,7 +4,11 @@ Ownership is decided here, once, for every sink alike:
 - an item owned by another instance is a conflict and is never touched;
 - an item without a marker is a conflict unless the sync says `on_conflict: adopt`;
 - only items carrying this instance's marker are deleted, and only when the
-  sync that owns them prunes and read its source successfully.
+  sync that owns them prunes and read its source successfully;
+- a leftover marker of this instance on a path that holds no data of syncd's
+  (`ActualItem.marker_only`) is taken off once its path is no longer mapped
+  and its sync read its source, whether or not the sync prunes: that delete
+  removes no data.
 """
 
 from __future__ import annotations
@@ -100,6 +104,19 @@ def _may_prune(item: ActualItem, scope: PruneScope) -> bool:
     return scope.prune_orphans and sync not in scope.known_syncs
 
 
+def _may_unmark(item: ActualItem, scope: PruneScope) -> bool:
+    """A leftover marker goes without `prune` (no data is deleted), but only when the run knows every item its
+    sync wants: a sync that read its source, or one no longer in the manifest when orphans are pruned."""
+    assert item.owner is not None
+    sync = item.owner.sync
+    if sync in scope.failed_syncs:
+        return False
+    return sync in scope.policies or (scope.prune_orphans and sync not in scope.known_syncs)
+
+
+MARKER_ONLY_REASON = "leftover marker, no live data of syncd's: only the marker is taken off"
+
+
 def diff_target(
     instance: str,
     target: str,
@@ -125,8 +142,11 @@ def diff_target(
     for address, item in owned.items():
         if address in wanted or address in held or item.owner is None or item.owner.instance != instance:
             continue
-        if item.pending_deletion or not _may_prune(item, scope):
+        if item.pending_deletion:
             continue
-        changes.append(Change(target, address, Action.DELETE, item.owner.sync, ("no longer mapped",), None, item))
+        if not (_may_unmark(item, scope) if item.marker_only else _may_prune(item, scope)):
+            continue
+        reason = MARKER_ONLY_REASON if item.marker_only else "no longer mapped"
+        changes.append(Change(target, address, Action.DELETE, item.owner.sync, (reason,), None, item))
     changes.sort(key=lambda c: c.address)
     return changes

@@ -243,6 +243,45 @@ def test_a_missing_source_secret_deletes_nothing(
     assert live_data(openbao_other.client(), f"{vault_prefix}/out/db") == {"k": "v"}
 
 
+def test_a_leftover_marker_on_a_persons_write_is_taken_off_without_prune(
+    openbao: OpenBaoServer, openbao_other: OpenBaoServer, vault_prefix: str, tmp_path: Path, run: Run
+) -> None:
+    """A person writes over syncd's item, then the manifest moves the item elsewhere (prune off): the plan shows
+    one delete that only takes syncd's leftover marker off the person's secret, apply does so and leaves their
+    data, and the next plan is clean."""
+    openbao.client().secrets.kv.v2.create_or_update_secret(f"{vault_prefix}/db", {"k": "v"})
+    target = openbao_other.client()
+
+    def manifest_to(name: str) -> str:
+        return write_manifest(
+            tmp_path,
+            vault_options(openbao),
+            {"copy": vault_options(openbao_other, prefix=f"{vault_prefix}/out")},
+            f"""
+            - name: db
+              from: {vault_prefix}/db
+              to: [{{target: copy, name: {name}}}]
+            """,
+            prune=False,
+        )
+
+    assert run("apply", "-c", manifest_to("old"), "--yes")[0] == 0
+    target.secrets.kv.v2.create_or_update_secret(f"{vault_prefix}/out/old", {"k": "a person's"})
+    manifest = manifest_to("new")
+    code, out, _ = run("plan", "-c", manifest, "--detailed-exitcode")
+    assert code == 2
+    assert "1 to create, 0 to update, 1 to delete" in out
+    assert "leftover marker, no live data of syncd's: only the marker is taken off" in out
+    code, out, err = run("apply", "-c", manifest, "--yes")
+    assert code == 0, out + err
+    meta = target.secrets.kv.v2.read_secret_metadata(f"{vault_prefix}/out/old")["data"]
+    assert not any(key.startswith("syncd.io/") for key in meta["custom_metadata"] or {})
+    assert live_data(target, f"{vault_prefix}/out/old") == {"k": "a person's"}
+    assert live_data(target, f"{vault_prefix}/out/new") == {"k": "v"}
+    code, out, _ = run("plan", "-c", manifest, "--detailed-exitcode")
+    assert code == 0 and "No changes" in out
+
+
 def test_no_value_or_token_leaks_with_debug_logs(
     openbao: OpenBaoServer, openbao_other: OpenBaoServer, vault_prefix: str, tmp_path: Path, run: Run,
     caplog: pytest.LogCaptureFixture,

@@ -45,7 +45,8 @@ class FaultSession(requests.Session):
     """A requests session for hvac that numbers the sink's KV calls (login and mount lookups are not counted)
     and, at call `at`, answers 500 without sending it ("error"), sends it and answers 500 ("lost"), or sends
     it and then kills the run ("kill": this and every later request raises Killed). `calls` lists them as
-    'METHOD api/path'. `before`, when set, is called with each counted call before it is sent."""
+    'METHOD api/path'. `before`, when set, is called with each counted call before it is sent; `refuse`, when set,
+    answers 500 without sending to every call it returns True for."""
 
     def __init__(self, fault: str | None = None, at: int = 0) -> None:
         super().__init__()
@@ -53,6 +54,7 @@ class FaultSession(requests.Session):
         self.calls: list[str] = []
         self.killed = False
         self.before: Callable[[str], None] | None = None
+        self.refuse: Callable[[str], bool] | None = None
         self._lock = threading.Lock()
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
@@ -68,7 +70,7 @@ class FaultSession(requests.Session):
             number = len(self.calls)
         if self.before is not None:
             self.before(call)
-        if number == self.at and self.fault == "error":
+        if (number == self.at and self.fault == "error") or (self.refuse is not None and self.refuse(call)):
             return _injected_500(url_text)
         response = super().request(method, url, *args, **kwargs)
         if number == self.at and self.fault == "lost":
@@ -135,6 +137,29 @@ def assert_markers_only_on_syncd_data(
     """Every KV v2 path whose marker names its current version holds data syncd wrote there (or none)."""
     for path, (_, data) in standing_markers(root, list(written), mount).items():
         assert not data or data in [dict(d) for d in written[path]], f"{path}: marked, holding data syncd did not write"
+
+
+def syncd_keys(root: hvac.Client, path: str, mount: str = "secret") -> dict[str, str]:
+    """The syncd.io/ keys in a KV v2 path's custom_metadata ({} when it has no metadata)."""
+    try:
+        meta = root.secrets.kv.v2.read_secret_metadata(path, mount_point=mount)["data"]
+    except hvac.exceptions.InvalidPath:
+        return {}
+    return {key: value for key, value in (meta.get("custom_metadata") or {}).items() if key.startswith("syncd.io/")}
+
+
+def assert_no_marker_keys_off_syncd_data(
+    root: hvac.Client, written: Mapping[str, Sequence[Mapping[str, str]]], mount: str = "secret"
+) -> None:
+    """No KV v2 path carries any syncd marker key unless its current version is live and holds data syncd wrote
+    there: no leftover marker (of a stopped prune or create) sits on a version someone else wrote, or on none."""
+    for path, values in written.items():
+        keys = syncd_keys(root, path, mount)
+        if keys:
+            data = v2_data(root, path)
+            assert data is not None and data in [dict(d) for d in values], (
+                f"{path}: {sorted(keys)} on data syncd did not write"
+            )
 
 
 def kv1_data(root: hvac.Client, path: str, mount: str) -> dict | None:
