@@ -507,13 +507,22 @@ class _Checker:
         self._check_references()
         seen: dict[str, int] = {}
         syncs = []
-        for index, sync in parts.syncs:
-            if sync.name in seen:
-                self.add(
-                    ("syncs", index, "name"), f"sync name {sync.name!r} is already used by syncs[{seen[sync.name]}]"
-                )
-            seen.setdefault(sync.name, index)
-            syncs.append(self._sync(index, sync, targets))
+        valid = dict(parts.syncs)
+        raw_syncs = self.located.data.get("syncs")
+        # A sync that fails the schema is still checked for what can be seen: its name, its targets.
+        for index, raw in enumerate(raw_syncs if isinstance(raw_syncs, list) else []):
+            sync = valid.get(index)
+            name = sync.name if sync is not None else raw.get("name") if isinstance(raw, dict) else None
+            if isinstance(name, str):
+                if name in seen:
+                    self.add(("syncs", index, "name"), f"sync name {name!r} is already used by syncs[{seen[name]}]")
+                seen.setdefault(name, index)
+            if sync is not None:
+                syncs.append(self._sync(index, sync, targets))
+            elif isinstance(raw, dict) and isinstance(raw.get("to"), list):
+                for d_index, dest in enumerate(raw["to"]):
+                    if isinstance(dest, dict) and isinstance(dest.get("target"), str):
+                        self._known_target(("syncs", index, "to", d_index), dest["target"])
         self._check_static_duplicates(syncs)
         if self.issues or source is None or spec is None:
             return None
@@ -571,13 +580,7 @@ class _Checker:
     def _destination(
         self, loc: Loc, sync: SyncSpec, dest: DestinationSpec, targets: Mapping[str, ConnectorSpec]
     ) -> Destination | None:
-        names = self.parts.target_names
-        if names is not None and dest.target not in names:
-            known = sorted(names)
-            self.add(
-                (*loc, "target"),
-                f"no target named {dest.target!r}{did_you_mean(dest.target, known)} (targets: {', '.join(known)})",
-            )
+        if not self._known_target(loc, dest.target):
             return None
         conn = targets.get(dest.target)
         if conn is None or conn.sink is None:
@@ -614,6 +617,16 @@ class _Checker:
                 self.add((*loc, "name"), "a per-key name must use {key}, or every key would get the same name")
                 ok = False
         return Destination(dest, options, granularity, template, loc) if ok and options is not None else None
+
+    def _known_target(self, loc: Loc, target: str) -> bool:
+        """Whether `target` names a target of the manifest (or no list of targets is given); if not, says so."""
+        names = self.parts.target_names
+        if names is None or target in names:
+            return True
+        known = sorted(names)
+        listed = ", ".join(known)
+        self.add((*loc, "target"), f"no target named {target!r}{did_you_mean(target, known)} (targets: {listed})")
+        return False
 
     def _template(self, text: str, granularity: Granularity) -> Template | TemplateError:
         """The compiled template, or the error that says why it is not valid for `granularity`."""
