@@ -385,14 +385,14 @@ class _Found:
 
 
 def _unreadable(value: Any) -> TooDeep | BadPart | None:
-    """What makes `value` unreadable: itself, or, for a list, the first such part inside it (a list is no
-    secret, but one that holds a part nested too deep is reported as that)."""
+    """What makes `value` unreadable: itself, or, for a list, the first part nested too deep inside it (a list
+    is no secret, but one that holds such a part is reported as too deep)."""
     if isinstance(value, TooDeep | BadPart):
         return value
     pending = [value] if isinstance(value, list) else []
     while pending:
         for item in pending.pop():
-            if isinstance(item, TooDeep | BadPart):
+            if isinstance(item, TooDeep):
                 return item
             if isinstance(item, list | dict):
                 pending.append(item.values() if isinstance(item, dict) else item)

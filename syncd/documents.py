@@ -20,12 +20,14 @@ as a `BadPart` holding the error, and its events are consumed unread.
 
 libyaml stops at 1,000 levels, even inside a part that would be skipped.
 PyYAML's own parser is never used instead (its cost grows with the square of
-the depth): with `mark_deep`, the collection being skipped when libyaml stops
-is found in the text (brackets, or indentation for a block collection),
-blanked out and parsed again, and the blank must come back as exactly one
-plain scalar where the collection stood, or the whole document is refused;
-without it, the text up to where libyaml stopped is parsed again to find the
-first level past `max_depth`.
+the depth). With `mark_deep`, every run of brackets deeper than 500 is
+blanked out of the text at once (to a `~` and spaces, line breaks kept) and
+the text parsed again; a deep block collection left over is found where
+libyaml stopped (its start from the events, its end by indentation) and
+blanked the same way. Each blank must come back as exactly one plain scalar
+inside a part skipped as too deep, or where that part stood, or the whole
+document is refused (UNREADABLE). Without `mark_deep`, the text up to where
+libyaml stopped is parsed again to find the first level past `max_depth`.
 
 JSON is parsed by the standard library after a linear scan that refuses
 nesting deeper than `max_depth` (its decoder recurses) and duplicate keys.
@@ -221,7 +223,9 @@ def load_yaml(
     """The one YAML document in `text` as dicts, lists and what `scalar(tag, value, event)` makes of each scalar.
 
     `key` turns a constructed key into the one stored (or raises RefusedKey); `record` is told where each
-    key and value stood. Raises DocumentError; an empty document is None.
+    key and value stood. With `mark_deep`, a part nested past `max_depth` stands as a `TooDeep`, and a part
+    holding an anchor, alias, tag or bad key as a `BadPart`, instead of failing the document. Raises
+    DocumentError; an empty document is None.
     """
     import yaml
 
@@ -240,6 +244,12 @@ def load_yaml(
                 raise _explain(exc, source) from None
             if not mark_deep:
                 raise _first_too_deep(source, mark, scalar, key, max_depth, loader, yaml) from None
+            if not blanks:
+                # Every run of brackets deeper than libyaml goes is blanked at once, so a file of many deep parts
+                # is parsed again once, not once per part; what is left (deep block collections) is found one by one.
+                source = _blank_deep_brackets(source, max_depth, blanks)
+                if blanks:
+                    continue
             source = _blank_deep_part(source, mark, scalar, key, max_depth, loader, yaml, blanks)
             continue
         except yaml.YAMLError as exc:
@@ -324,6 +334,31 @@ def _blank_deep_part(
     return f"{source[:start]}~{kept}{source[end:]}"
 
 
+def _blank_deep_brackets(source: str, max_depth: int, blanks: dict[int, Any]) -> str:
+    """`source` with each flow collection that starts `_BRACKETS_KEPT` brackets deep in a run of brackets blanked
+    out (recorded in `blanks` as standing for nothing: each must fall inside a part skipped as too deep)."""
+    kept = max(max_depth + 1, _BRACKETS_KEPT)
+    parts: list[str] = []
+    done = depth = 0
+    start = -1
+    for match in _FLOW_TOKEN.finditer(source):
+        char = source[match.start()]
+        if char in "[{":
+            depth += 1
+            if depth == kept:
+                start = match.start()
+        elif char in "]}":
+            if depth == kept and start >= done:
+                parts += [source[done:start], "~", _LINE_BREAKS.sub(" ", source[start + 1 : match.end()])]
+                blanks[start] = None
+                done = match.end()
+            depth = max(depth - 1, 0)
+    parts.append(source[done:])
+    return "".join(parts)
+
+
+# How many brackets deep a run of brackets is kept when libyaml's limit is reached: room for block levels above.
+_BRACKETS_KEPT = LIBYAML_DEPTH // 2
 _LINE_BREAKS = re.compile("[^\n\r\x85\u2028\u2029]")
 # In a flow collection: a quoted scalar (where a scalar can start), a comment, or a bracket.
 _FLOW_TOKEN = re.compile(r"""(?<![^\s\[\]{},:])(?:"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|\#[^\n\r]*)|[\[\]{}]""", re.DOTALL)
@@ -444,7 +479,8 @@ class _Builder:
         stack = self.stack
         exact = event.value == "~" and event.end_mark.index == start + 1
         in_key = bool(stack) and stack[-1].is_mapping and stack[-1].key is _NO_KEY
-        if not exact or in_key or (isinstance(stands_for, TooDeep) and len(stack) != self.max_depth):
+        misplaced = stands_for is None or (isinstance(stands_for, TooDeep) and len(stack) != self.max_depth)
+        if not exact or in_key or misplaced:
             raise _fail(event, UNREADABLE, kind="too-deep")
         self.seen.add(start)
         self._place(stands_for, event)
@@ -458,7 +494,7 @@ class _Builder:
         opens = isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent)
         if stack and stack[-1].is_mapping and stack[-1].key is _NO_KEY:
             frame = stack.pop()
-            _skip(self.events, yaml, 2 if opens else 1)
+            _skip(self.events, yaml, 2 if opens else 1, self.blanks, self.seen)
             parent, slot = frame.slot
             if parent is None:
                 self.root = BadPart(error, collection=True)
@@ -472,7 +508,7 @@ class _Builder:
 
     def _skip_part(self, event: Any, stands_for: Any, yaml: Any) -> None:
         self.skipping = (event, stands_for)
-        end = _skip(self.events, yaml, 1)
+        end = _skip(self.events, yaml, 1, self.blanks, self.seen)
         self.last_skip = (event, stands_for, end)
         self.skipping = None
 
@@ -544,9 +580,9 @@ class _Builder:
             frame.container.append(value)  # type: ignore[union-attr]
 
 
-def _skip(events: Any, yaml: Any, level: int) -> int:
+def _skip(events: Any, yaml: Any, level: int, blanks: dict[int, Any], seen: set[int]) -> int:
     """Consume events until `level` open collections are closed, building nothing (aliases are never expanded);
-    the offset where the last of them ends."""
+    the offset where the last of them ends. Blanked-out collections met on the way are noted in `seen`."""
     while True:
         event = events.get_event()
         if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
@@ -555,6 +591,10 @@ def _skip(events: Any, yaml: Any, level: int) -> int:
             level -= 1
             if not level:
                 return int(event.end_mark.index)
+        elif isinstance(event, yaml.ScalarEvent):
+            start = event.start_mark.index
+            if blanks and start in blanks and event.value == "~" and event.end_mark.index == start + 1:
+                seen.add(start)
         elif event is None or isinstance(event, yaml.StreamEndEvent):
             return -1
 

@@ -682,7 +682,7 @@ def test_a_part_that_cannot_be_set_apart_refuses_the_file_saying_so(
     """When a part past libyaml's limit cannot be set apart from the levels above it (here it is a key, which
     makes its whole mapping unreadable), no path of the file is read, and the message says so plainly."""
     forbid_pure_python_parser(monkeypatch)
-    file = write(tmp_path / "fl.yaml", "apps:\n  ok: {k: v}\n? " + "[" * 2000 + "]" * 2000 + "\n: v\n")
+    file = write(tmp_path / "fl.yaml", "apps:\n  ok: {k: v}\n? " + "- " * 2000 + "x\n: v\n")
     message = source_error(lambda: make_source(file).read("apps/ok"))
     assert message.startswith(f"{file}:3:")
     assert "nested more than 1000 levels deep here" in message and "no part of the file is read" in message
@@ -720,3 +720,28 @@ def test_a_duplicate_key_at_the_top_fails_the_whole_file(tmp_path: Path) -> None
     file = write(tmp_path / "s.yaml", "a:\n  k: v\nb:\n  k: v\na:\n  k: w\n")
     source = make_source(file)
     assert source_error(lambda: source.read("b")) == f"{file}:5:1: duplicate key 'a'"
+
+
+def test_many_parts_past_libyamls_limit_cost_one_more_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fifty runs of brackets past libyaml's limit are blanked out together: the file is parsed twice in all, not
+    once more per deep part, and each part fails alone."""
+    from syncd import documents
+
+    parsers = []
+    loader_class = documents._loader_class()
+
+    def counting_loader() -> Any:
+        def make(text: str) -> Any:
+            parsers.append(len(text))
+            return loader_class(text)
+
+        return make
+
+    monkeypatch.setattr(documents, "_loader_class", counting_loader)
+    forbid_pure_python_parser(monkeypatch)
+    deep = "".join(f"d{i}: {'[' * 1001}{']' * 1001}\n" for i in range(50))
+    file = write(tmp_path / "fl.yaml", f"apps:\n  ok:\n    k: v\n{deep}")
+    source = make_source(file)
+    assert values(source, "apps/ok") == {"k": "v"}
+    assert "'d49' is nested more than 100 levels deep" in source_error(lambda: source.read("d49"))
+    assert len(parsers) == 2
