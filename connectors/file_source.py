@@ -45,6 +45,7 @@ from typing import Any, Literal, cast
 
 from connectors import _dotenv_format as dotenv
 from syncd.connector import (
+    BadPart,
     ConnectorSpec,
     DocumentError,
     Options,
@@ -82,7 +83,8 @@ class _Tree:
     secrets: dict[str, dict[str, str]]
     folders: frozenset[str]
     version: str
-    # Paths whose content cannot be read (nested too deep), with the message that says so.
+    # Paths whose content cannot be read (nested too deep, or holding an alias, a tag or a key given twice), with
+    # the message that says so.
     broken: dict[str, str]
 
 
@@ -269,19 +271,24 @@ def _load(file: Path, fmt: Format, sops: str) -> _Tree:
     except OSError as exc:
         raise SourceError(f"cannot read {file}: {exc.strerror}") from None
     version = f"{info.st_mtime_ns}-{info.st_size}"
+    where = str(file)
     if sops == "always":
-        content = _parse(_decrypt(file, fmt), fmt, _sops_output(file))
+        where = _sops_output(file)
+        content = _parse(_decrypt(file, fmt), fmt, where)
     else:
-        content = _parse(_decode(raw, file), fmt, str(file))
+        content = _parse(_decode(raw, file), fmt, where)
         if sops == "auto" and _is_encrypted(content, fmt):
-            content = _parse(_decrypt(file, fmt), fmt, _sops_output(file))
+            where = _sops_output(file)
+            content = _parse(_decrypt(file, fmt), fmt, where)
     if fmt == "dotenv":
         return _Tree({"": content}, frozenset(), version, {})
     if content is None:  # an empty YAML file
         content = {}
+    if isinstance(content, BadPart):  # the top-level mapping holds a key twice, or a bad key
+        raise SourceError(_message(content.error, where))
     if not isinstance(content, dict):
         raise SourceError(f"the top level of {file} is not a mapping")
-    found = _Found({}, set(), {})
+    found = _Found({}, set(), {}, where)
     _walk(content, "", file, found)
     return _Tree(found.secrets, frozenset(found.folders), version, found.broken)
 
@@ -315,9 +322,13 @@ def _parse(text: str, fmt: Format, where: str) -> Any:
             return load_json(text, max_depth=MAX_DEPTH, parse_int=str, parse_float=str, parse_constant=str)
         return load_yaml(text, _as_written, max_depth=MAX_DEPTH, mark_deep=True)
     except DocumentError as exc:
-        # Keys are names of folders and secrets' keys here, never values: a duplicate one may be named.
-        problem = f"duplicate key {exc.key!r}" if exc.kind == "duplicate-key" and exc.key is not None else exc.problem
-        raise SourceError(f"{where}:{exc.line}:{exc.column}: {problem}") from None
+        raise SourceError(_message(exc, where)) from None
+
+
+def _message(exc: DocumentError, where: str) -> str:
+    # Keys are names of folders and secrets' keys here, never values: a duplicate one may be named.
+    problem = f"duplicate key {exc.key!r}" if exc.kind == "duplicate-key" and exc.key is not None else exc.problem
+    return f"{where}:{exc.line}:{exc.column}: {problem}"
 
 
 class _NotText:
@@ -369,10 +380,35 @@ class _Found:
     secrets: dict[str, dict[str, str]]
     folders: set[str]
     broken: dict[str, str]
+    # How messages about the document name it: the file, or sops's output of it.
+    where: str
+
+
+def _unreadable(value: Any) -> TooDeep | BadPart | None:
+    """What makes `value` unreadable: itself, or, for a list, the first part nested too deep inside it (a list
+    is no secret, but one that holds such a part is reported as too deep)."""
+    if isinstance(value, TooDeep | BadPart):
+        return value
+    pending = [value] if isinstance(value, list) else []
+    while pending:
+        for item in pending.pop():
+            if isinstance(item, TooDeep):
+                return item
+            if isinstance(item, list | dict):
+                pending.append(item.values() if isinstance(item, dict) else item)
+    return None
+
+
+def _is_bad_scalar(value: Any) -> bool:
+    return isinstance(value, BadPart) and not value.collection
 
 
 def _walk(mapping: dict[Any, Any], where: str, file: Path, found: _Found) -> None:
-    nested = [isinstance(value, dict | TooDeep) for value in mapping.values()]
+    parts = {name: _unreadable(value) for name, value in mapping.items()}
+    nested = [
+        isinstance(value, dict) or (parts[name] is not None and not _is_bad_scalar(value))
+        for name, value in mapping.items()
+    ]
     if nested and all(nested):
         found.folders.add(where)
         for name, child in mapping.items():
@@ -380,16 +416,23 @@ def _walk(mapping: dict[Any, Any], where: str, file: Path, found: _Found) -> Non
                 shown = repr(name) if isinstance(name, str | None) else "that is not text"
                 raise SourceError(f"{_display(where)!r} in {file} holds the name {shown}, which is no path segment")
             path = f"{where}/{name}" if where else name
-            if isinstance(child, TooDeep):
+            part = parts[name]
+            if isinstance(part, TooDeep):
                 found.broken[path] = (
-                    f"{file}:{child.line}:{child.column}: {_display(path)!r} is nested more than {MAX_DEPTH} levels "
+                    f"{file}:{part.line}:{part.column}: {_display(path)!r} is nested more than {MAX_DEPTH} levels "
                     "deep; syncd does not read it"
                 )
+            elif isinstance(part, BadPart):
+                found.broken[path] = _message(part.error, found.where)
             else:
                 _walk(child, path, file, found)
     elif any(nested):
         raise SourceError(f"{_display(where)!r} in {file} mixes keys and nested secrets")
     else:
+        bad = next((value for value in mapping.values() if _is_bad_scalar(value)), None)
+        if bad is not None:  # a value with an alias or a tag: its secret is unreadable, nothing else
+            found.broken[where] = _message(bad.error, found.where)
+            return
         found.secrets[where] = {
             _key(key, where, file): _scalar(value, key, where, file) for key, value in mapping.items()
         }

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Parsing a document a person wrote, without quoting it: connectors may import only this module, the model,
 # the errors and secrets, so it is offered here.
-from syncd.documents import DocumentError, TooDeep, load_json, load_yaml  # noqa: F401
+from syncd.documents import BadPart, DocumentError, TooDeep, load_json, load_yaml  # noqa: F401
 from syncd.errors import SyncdError
 from syncd.model import ActualItem, DesiredItem, Granularity, SourceSecret
 

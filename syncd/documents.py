@@ -13,6 +13,22 @@ YAML is built from the parser's events in one loop, without recursion:
   part is skipped and stands as a `TooDeep` value so the rest still reads;
 * a key given twice in one mapping is refused.
 
+With `mark_deep` (documents made of independent parts, such as a file of
+secrets), an anchor, alias, tag or bad key does not fail the document
+either: the node holding it (the mapping, for a duplicate or bad key) stands
+as a `BadPart` holding the error, and its events are consumed unread.
+
+libyaml stops at 1,000 levels, even inside a part that would be skipped.
+PyYAML's own parser is never used instead (its cost grows with the square of
+the depth). With `mark_deep`, every run of brackets deeper than 500 is
+blanked out of the text at once (to a `~` and spaces, line breaks kept) and
+the text parsed again; a deep block collection left over is found where
+libyaml stopped (its start from the events, its end by indentation) and
+blanked the same way. Each blank must come back as exactly one plain scalar
+inside a part skipped as too deep, or where that part stood, or the whole
+document is refused (UNREADABLE). Without `mark_deep`, the text up to where
+libyaml stopped is parsed again to find the first level past `max_depth`.
+
 JSON is parsed by the standard library after a linear scan that refuses
 nesting deeper than `max_depth` (its decoder recurses) and duplicate keys.
 """
@@ -150,6 +166,24 @@ class TooDeep:
     column: int
 
 
+@dataclass(frozen=True)
+class BadPart:
+    """Stands for a YAML node that holds something refused (an anchor, an alias, a tag, a key given twice);
+    skipped unread and never expanded. `error` says what and where; `collection` whether the node was a mapping
+    or a list (else a scalar or an alias)."""
+
+    error: DocumentError
+    collection: bool
+
+
+# libyaml refuses nesting deeper than this, in its scanner, even inside a part that would be skipped.
+LIBYAML_DEPTH = 1000
+UNREADABLE = (
+    f"the document is nested more than {LIBYAML_DEPTH} levels deep here, in a way syncd cannot set apart from the"
+    " rest, so no part of the file is read"
+)
+
+
 def too_deep(max_depth: int) -> str:
     return f"the document is nested more than {max_depth} levels deep"
 
@@ -161,14 +195,16 @@ def _loader_class() -> Any:
 
 
 class _Frame:
-    __slots__ = ("container", "is_mapping", "key", "key_lines", "path")
+    __slots__ = ("container", "is_mapping", "key", "key_lines", "path", "slot")
 
-    def __init__(self, container: dict[Any, Any] | list[Any], path: Path) -> None:
+    def __init__(self, container: dict[Any, Any] | list[Any], path: Path, slot: tuple[_Frame | None, Any]) -> None:
         self.container = container
         self.path = path
         self.is_mapping = isinstance(container, dict)
         self.key: Any = _NO_KEY
         self.key_lines: dict[Any, int] = {}
+        # Where the container stands in its parent (None: the root), so a bad mapping can be replaced.
+        self.slot = slot
 
 
 _NO_KEY = object()
@@ -187,28 +223,179 @@ def load_yaml(
     """The one YAML document in `text` as dicts, lists and what `scalar(tag, value, event)` makes of each scalar.
 
     `key` turns a constructed key into the one stored (or raises RefusedKey); `record` is told where each
-    key and value stood. Raises DocumentError; an empty document is None.
+    key and value stood. With `mark_deep`, a part nested past `max_depth` stands as a `TooDeep`, and a part
+    holding an anchor, alias, tag or bad key as a `BadPart`, instead of failing the document. Raises
+    DocumentError; an empty document is None.
     """
     import yaml
 
     loader = loader or _loader_class()
-    events = loader(text)
-    builder = _Builder(events, scalar, key, max_depth, mark_deep, record)
+    # Collections past libyaml's limit, blanked out of the text: by start offset, what stands in their place.
+    blanks: dict[int, Any] = {}
+    source = text
+    while True:
+        events = loader(source)
+        builder = _Builder(events, scalar, key, max_depth, mark_deep, record, blanks)
+        try:
+            builder.run(yaml)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            if mark is None or "nesting depth" not in f"{exc.context} {exc.problem}":
+                raise _explain(exc, source) from None
+            if not mark_deep:
+                raise _first_too_deep(source, mark, scalar, key, max_depth, loader, yaml) from None
+            if not blanks:
+                # Every run of brackets deeper than libyaml goes is blanked at once, so a file of many deep parts
+                # is parsed again once, not once per part; what is left (deep block collections) is found one by one.
+                source = _blank_deep_brackets(source, max_depth, blanks)
+                if blanks:
+                    continue
+            source = _blank_deep_part(source, mark, scalar, key, max_depth, loader, yaml, blanks)
+            continue
+        except yaml.YAMLError as exc:
+            line, column = _position(source, getattr(exc, "position", None))
+            raise DocumentError(line, column, _CONTROL) from None
+        finally:
+            events.dispose()
+        unseen = sorted(set(blanks) - builder.seen)
+        if unseen:
+            line, column = _position(source, unseen[0])
+            raise DocumentError(line, column, UNREADABLE, kind="too-deep")
+        return builder.root
+
+
+def _skipped_at(
+    source: str, mark: Any, scalar: Any, key: Any, max_depth: int, loader: Any, yaml: Any
+) -> tuple[Any, Any] | None:
+    """The start event of the collection being skipped at `mark` (where libyaml gave up), and what stands for it.
+
+    libyaml reads up to 1,024 characters ahead, so it can give up before it has told of the levels above: cut
+    at `mark`, the text tells of every level up to the cut, and then fails (a flow collection left open) or
+    closes every block collection at its end.
+    """
+    cut = source[: mark.index]
+    events = loader(cut)
+    builder = _Builder(events, scalar, key, max_depth, True, None, {})
     try:
         builder.run(yaml)
-    except yaml.MarkedYAMLError as exc:
-        if mark_deep and loader is not yaml.SafeLoader and "nesting depth" in str(exc.problem):
-            # libyaml stops at 1,000 levels even in a part that would be skipped; PyYAML's own parser does not.
-            return load_yaml(
-                text, scalar, key=key, max_depth=max_depth, mark_deep=True, record=record, loader=yaml.SafeLoader
-            )
-        raise _explain(exc, text) from None
-    except yaml.YAMLError as exc:
-        line, column = _position(text, getattr(exc, "position", None))
-        raise DocumentError(line, column, _CONTROL) from None
+    except (yaml.YAMLError, DocumentError):
+        pass
     finally:
         events.dispose()
-    return builder.root
+    if builder.skipping is not None:
+        return builder.skipping
+    if builder.last_skip is not None and builder.last_skip[2] >= len(cut.rstrip()):
+        return builder.last_skip[:2]
+    return None
+
+
+def _first_too_deep(
+    source: str, mark: Any, scalar: Any, key: Any, max_depth: int, loader: Any, yaml: Any
+) -> DocumentError:
+    """The first problem before `mark`, where libyaml stopped at its own depth limit: the first level past
+    `max_depth` (or an earlier problem), else that mark, in this module's words."""
+    events = loader(source[: mark.index])
+    builder = _Builder(events, scalar, key, max_depth, False, None, {})
+    try:
+        builder.run(yaml)
+    except DocumentError as exc:
+        return exc
+    except yaml.YAMLError:
+        pass
+    finally:
+        events.dispose()
+    return DocumentError(mark.line + 1, mark.column + 1, too_deep(max_depth), kind="too-deep")
+
+
+def _blank_deep_part(
+    source: str, mark: Any, scalar: Any, key: Any, max_depth: int, loader: Any, yaml: Any, blanks: dict[int, Any]
+) -> str:
+    """`source` with the collection that holds `mark` (one being skipped) blanked out, recorded in `blanks`.
+
+    The collection becomes a plain `~` followed by spaces, line breaks kept, so every other position stays.
+    Raises DocumentError (UNREADABLE) when no such collection is found.
+    """
+    skipping = _skipped_at(source, mark, scalar, key, max_depth, loader, yaml)
+    unreadable = DocumentError(mark.line + 1, mark.column + 1, UNREADABLE, kind="too-deep")
+    if skipping is None:
+        raise unreadable
+    event, stands_for = skipping
+    start = event.start_mark.index
+    if start in blanks:
+        raise unreadable
+    if event.flow_style:
+        end = _end_of_flow(source, start)
+    else:
+        end = _end_of_block(source, start, event.start_mark.column, isinstance(event, yaml.SequenceStartEvent))
+    if end is None or end <= mark.index:
+        raise unreadable
+    blanks[start] = stands_for
+    kept = _LINE_BREAKS.sub(" ", source[start + 1 : end])
+    return f"{source[:start]}~{kept}{source[end:]}"
+
+
+def _blank_deep_brackets(source: str, max_depth: int, blanks: dict[int, Any]) -> str:
+    """`source` with each flow collection that starts `_BRACKETS_KEPT` brackets deep in a run of brackets blanked
+    out (recorded in `blanks` as standing for nothing: each must fall inside a part skipped as too deep)."""
+    kept = max(max_depth + 1, _BRACKETS_KEPT)
+    parts: list[str] = []
+    done = depth = 0
+    start = -1
+    for match in _FLOW_TOKEN.finditer(source):
+        char = source[match.start()]
+        if char in "[{":
+            depth += 1
+            if depth == kept:
+                start = match.start()
+        elif char in "]}":
+            if depth == kept and start >= done:
+                parts += [source[done:start], "~", _LINE_BREAKS.sub(" ", source[start + 1 : match.end()])]
+                blanks[start] = None
+                done = match.end()
+            depth = max(depth - 1, 0)
+    parts.append(source[done:])
+    return "".join(parts)
+
+
+# How many brackets deep a run of brackets is kept when libyaml's limit is reached: room for block levels above.
+_BRACKETS_KEPT = LIBYAML_DEPTH // 2
+_LINE_BREAKS = re.compile("[^\n\r\x85\u2028\u2029]")
+# In a flow collection: a quoted scalar (where a scalar can start), a comment, or a bracket.
+_FLOW_TOKEN = re.compile(r"""(?<![^\s\[\]{},:])(?:"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|\#[^\n\r]*)|[\[\]{}]""", re.DOTALL)
+
+
+def _end_of_flow(source: str, start: int) -> int | None:
+    """The offset just past the bracket that closes the flow collection opening at `start`."""
+    depth = 0
+    for match in _FLOW_TOKEN.finditer(source, start):
+        char = source[match.start()]
+        if char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                return match.end()
+    return None
+
+
+def _end_of_block(source: str, start: int, column: int, is_sequence: bool) -> int:
+    """The start of the first line after `start` that is outside the block collection starting there, at
+    `column`: one indented less, or, for a list, as much but not one of its items (end of text if none).
+
+    A mapping goes on over a list item at its own column: a list that is the value of its last key."""
+    position = source.find("\n", start)
+    while position != -1:
+        line_start = position + 1
+        position = source.find("\n", line_start)
+        line = source[line_start : len(source) if position == -1 else position]
+        content = line.lstrip(" ")
+        if not content.strip() or content.startswith("#"):
+            continue
+        indent = len(line) - len(content)
+        is_entry = content[0] == "-" and content[1:2] in ("", " ", "\r", "\t")
+        if indent < column or (indent == column and is_sequence and not is_entry):
+            return line_start
+    return len(source)
 
 
 def _fail(event: Any, problem: str, **extra: Any) -> DocumentError:
@@ -227,6 +414,7 @@ class _Builder:
         max_depth: int,
         mark_deep: bool,
         record: Recorder | None,
+        blanks: dict[int, Any],
     ) -> None:
         self.events = events
         self.scalar = scalar
@@ -234,6 +422,12 @@ class _Builder:
         self.max_depth = max_depth
         self.mark_deep = mark_deep
         self.record = record
+        self.blanks = blanks
+        self.seen: set[int] = set()
+        # The start event of the collection being skipped, and what stands for it; None when not skipping.
+        self.skipping: tuple[Any, Any] | None = None
+        # The last collection skipped, what stands for it and where it ended.
+        self.last_skip: tuple[Any, Any, int] | None = None
         self.root: Any = None
         self.stack: list[_Frame] = []
 
@@ -244,28 +438,33 @@ class _Builder:
         document_start, stream_end = yaml.DocumentStartEvent, yaml.StreamEndEvent
         resolve, scalar_node = self.events.resolve, yaml.ScalarNode
         stack = self.stack
+        blanks = self.blanks
         documents = 0
         while True:
             event = self.events.get_event()
             kind = event.__class__
             if kind is scalar_event:
+                if blanks and event.start_mark.index in blanks:
+                    self._blank(event)
+                    continue
                 if event.anchor is not None:
-                    raise _fail(event, ALIAS)
+                    self._refuse(event, _fail(event, ALIAS), yaml)
+                    continue
                 tag = event.tag
                 if tag is None or tag == "!":
                     tag = resolve(scalar_node, event.value, event.implicit)
                 if stack and stack[-1].is_mapping and stack[-1].key is _NO_KEY:
-                    self._key(tag, event)
+                    self._key(tag, event, yaml)
+                elif tag not in _SCALAR_TAGS:
+                    self._refuse(event, _fail(event, TAG), yaml)
                 else:
-                    if tag not in _SCALAR_TAGS:
-                        raise _fail(event, TAG)
                     self._place(self.scalar(tag, event.value, event), event)
             elif kind is mapping_end or kind is sequence_end:
                 stack.pop()
             elif kind is mapping_start or kind is sequence_start:
                 self._start(event, kind is mapping_start, yaml)
             elif kind is alias_event:
-                raise _fail(event, ALIAS)
+                self._refuse(event, _fail(event, ALIAS), yaml)
             elif kind is document_start:
                 documents += 1
                 if documents > 1:
@@ -273,45 +472,93 @@ class _Builder:
             elif event is None or kind is stream_end:
                 return
 
-    def _key(self, tag: str, event: Any) -> None:
+    def _blank(self, event: Any) -> None:
+        """A blanked-out collection's `~`: it must stand exactly where the collection did, at the same depth."""
+        start = event.start_mark.index
+        stands_for = self.blanks[start]
+        stack = self.stack
+        exact = event.value == "~" and event.end_mark.index == start + 1
+        in_key = bool(stack) and stack[-1].is_mapping and stack[-1].key is _NO_KEY
+        misplaced = stands_for is None or (isinstance(stands_for, TooDeep) and len(stack) != self.max_depth)
+        if not exact or in_key or misplaced:
+            raise _fail(event, UNREADABLE, kind="too-deep")
+        self.seen.add(start)
+        self._place(stands_for, event)
+
+    def _refuse(self, event: Any, error: DocumentError, yaml: Any) -> None:
+        """Raise `error`; with `mark_deep`, make the node holding it a BadPart instead: the mapping, when the
+        event is one of its keys, else the node the event starts. Its events are consumed unread."""
+        if not self.mark_deep:
+            raise error
+        stack = self.stack
+        opens = isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent)
+        if stack and stack[-1].is_mapping and stack[-1].key is _NO_KEY:
+            frame = stack.pop()
+            _skip(self.events, yaml, 2 if opens else 1, self.blanks, self.seen)
+            parent, slot = frame.slot
+            if parent is None:
+                self.root = BadPart(error, collection=True)
+            else:
+                parent.container[slot] = BadPart(error, collection=True)
+            return
+        bad = BadPart(error, collection=opens)
+        if opens:
+            self._skip_part(event, bad, yaml)
+        self._place(bad, event)
+
+    def _skip_part(self, event: Any, stands_for: Any, yaml: Any) -> None:
+        self.skipping = (event, stands_for)
+        end = _skip(self.events, yaml, 1, self.blanks, self.seen)
+        self.last_skip = (event, stands_for, end)
+        self.skipping = None
+
+    def _key(self, tag: str, event: Any, yaml: Any) -> None:
         if tag == _STANDARD + "merge":
-            raise _fail(event, MERGE)
+            return self._refuse(event, _fail(event, MERGE), yaml)
         if tag not in _SCALAR_TAGS:
-            raise _fail(event, TAG)
+            return self._refuse(event, _fail(event, TAG), yaml)
         frame = self.stack[-1]
         value = self.scalar(tag, event.value, event)
         try:
             stored = self.key(value) if self.key is not None else value
         except RefusedKey:
-            raise _fail(event, KEY_NOT_TEXT) from None
+            return self._refuse(event, _fail(event, KEY_NOT_TEXT), yaml)
         line = event.start_mark.line + 1
         if stored in frame.key_lines:
             first_line = frame.key_lines[stored]
             depth = len(self.stack)
-            raise _fail(event, DUPLICATE_KEY, key=stored, first_line=first_line, depth=depth, kind="duplicate-key")
+            error = _fail(event, DUPLICATE_KEY, key=stored, first_line=first_line, depth=depth, kind="duplicate-key")
+            return self._refuse(event, error, yaml)
         frame.key_lines[stored] = line
         frame.key = stored
         if self.record is not None:
             self.record((*frame.path, stored), True, line, event.start_mark.column + 1)
+        return None
 
     def _start(self, event: Any, is_mapping: bool, yaml: Any) -> None:
         stack = self.stack
         if stack and stack[-1].is_mapping and stack[-1].key is _NO_KEY:
-            raise _fail(event, KEY_NOT_SCALAR)
+            return self._refuse(event, _fail(event, KEY_NOT_SCALAR), yaml)
         if event.anchor is not None:
-            raise _fail(event, ALIAS)
+            return self._refuse(event, _fail(event, ALIAS), yaml)
         if event.tag not in (None, "!") and event.tag not in _COLLECTION_TAGS:
-            raise _fail(event, TAG)
+            return self._refuse(event, _fail(event, TAG), yaml)
         if len(stack) >= self.max_depth:
             if not self.mark_deep:
                 raise _fail(event, too_deep(self.max_depth), kind="too-deep")
-            _skip_collection(self.events, yaml)
-            self._place(TooDeep(event.start_mark.line + 1, event.start_mark.column + 1), event)
-            return
+            deep = TooDeep(event.start_mark.line + 1, event.start_mark.column + 1)
+            self._skip_part(event, deep, yaml)
+            self._place(deep, event)
+            return None
         container: dict[Any, Any] | list[Any] = {} if is_mapping else []
         path = self._path_of_next() if self.record is not None else ()
+        slot: tuple[_Frame | None, Any] = (None, None)
+        if stack:
+            parent = stack[-1]
+            slot = (parent, parent.key if parent.is_mapping else len(parent.container))
         self._place(container, event)
-        stack.append(_Frame(container, path))
+        stack.append(_Frame(container, path, slot))
+        return None
 
     def _path_of_next(self) -> Path:
         if not self.stack:
@@ -333,15 +580,23 @@ class _Builder:
             frame.container.append(value)  # type: ignore[union-attr]
 
 
-def _skip_collection(events: Any, yaml: Any) -> None:
-    """Consume events up to the end of the collection whose start was just read, building nothing."""
-    level = 1
-    while level:
+def _skip(events: Any, yaml: Any, level: int, blanks: dict[int, Any], seen: set[int]) -> int:
+    """Consume events until `level` open collections are closed, building nothing (aliases are never expanded);
+    the offset where the last of them ends. Blanked-out collections met on the way are noted in `seen`."""
+    while True:
         event = events.get_event()
         if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
             level += 1
         elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
             level -= 1
+            if not level:
+                return int(event.end_mark.index)
+        elif isinstance(event, yaml.ScalarEvent):
+            start = event.start_mark.index
+            if blanks and start in blanks and event.value == "~" and event.end_mark.index == start + 1:
+                seen.add(start)
+        elif event is None or isinstance(event, yaml.StreamEndEvent):
+            return -1
 
 
 def _explain(exc: Any, text: str) -> DocumentError:

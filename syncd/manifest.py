@@ -275,6 +275,75 @@ def _holds_reference(tree: Any, loc: Loc) -> bool:
     return isinstance(tree, str) and references.has_references(tree)
 
 
+# What a mapping of each model holds, for "must be a mapping (...)".
+_MAPPING_OF = {
+    "ManifestSpec": "a manifest: version, instance, source, targets, syncs",
+    "SyncSpec": "a sync: name, from, to",
+    "DestinationSpec": "a destination: target, and name or other options",
+    "SourceSpec": "the source: type and its options",
+    "TargetSpec": "a target: type and its options",
+    "Defaults": "defaults such as prune and on_conflict",
+    "DeleteGuard": "max_count and max_percent",
+}
+# What a list or mapping that must not be empty says, by field name.
+_AT_LEAST_ONE = {
+    "syncs": "must list at least one sync",
+    "to": "must list at least one destination",
+    "targets": "must name at least one target",
+}
+_TYPE_WORDS = {
+    "dict_type": "must be a mapping",
+    "list_type": "must be a list",
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_too_short": "must not be empty",
+}
+
+
+def _plain(kind: str, loc: Loc, ctx: dict[str, Any], said: str) -> str:
+    """Our sentence for one of pydantic's error types; its own wording only for a type not listed here.
+
+    A sentence names the rule, never the value given (which may be a secret, or text of the document)."""
+    name = loc[-1] if loc else ""
+    if kind in ("model_type", "model_attributes_type"):
+        what = _MAPPING_OF.get(str(ctx.get("class_name")))
+        return f"must be a mapping ({what})" if what else "must be a mapping"
+    if kind in _TYPE_WORDS:
+        return _TYPE_WORDS[kind]
+    if kind == "too_short":
+        if ctx.get("min_length") == 1:
+            return _AT_LEAST_ONE.get(str(name), "must not be empty")
+        return f"must list at least {ctx.get('min_length')} items"
+    if kind == "too_long":
+        return f"must list at most {ctx.get('max_length')} items"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters long"
+    if kind == "string_pattern_mismatch":
+        if ctx.get("pattern") == NAME_PATTERN:
+            return (
+                "must be a name of 1 to 63 letters, digits, '.', '_' or '-', starting and ending with a letter or a"
+                " digit"
+            )
+        return f"must match the pattern {ctx.get('pattern')}"
+    if kind in ("enum", "literal_error"):
+        return f"must be one of {ctx.get('expected')}"
+    bounds = {"greater_than_equal": ("at least", "ge"), "less_than_equal": ("at most", "le")}
+    bounds |= {"greater_than": ("more than", "gt"), "less_than": ("less than", "lt")}
+    if kind in bounds:
+        words, key = bounds[kind]
+        limit = ctx.get(key)
+        if isinstance(limit, float) and limit.is_integer():
+            limit = int(limit)
+        return f"must be {words} {limit}"
+    return said.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
 def _issues(
     exc: ValidationError,
     located: yamlpos.Located,
@@ -283,23 +352,24 @@ def _issues(
     extra_keys: tuple[str, ...] = (),
     deferred: Any = None,
 ) -> list[Issue]:
-    """One Issue per pydantic error; errors on values in `deferred` (a tree) that hold a reference are left out."""
+    """One Issue per pydantic error, in our words (`_plain`); errors on values in `deferred` (a tree) that hold a
+    reference are left out."""
     errors = [
-        (e["type"], tuple(p for p in e["loc"] if p != "[key]"), e["msg"])
+        (e["type"], tuple(p for p in e["loc"] if p != "[key]"), e["msg"], e.get("ctx") or {})
         for e in exc.errors(include_input=False, include_url=False)
     ]
     if deferred is not None:
         # A reference is checked once resolved, when the connector is opened: its text cannot pass a pattern now.
         errors = [e for e in errors if not _holds_reference(deferred, e[1])]
     suggestions: dict[Loc, str | None] = {}
-    for kind, loc, _ in errors:
+    for kind, loc, _, _ in errors:
         if kind == "extra_forbidden":
             known = [*_fields_at(model, loc[:-1]), *(extra_keys if len(loc) == 1 else ())]
             suggestions[loc] = _suggestion(str(loc[-1]), known)
     # A misspelt required key shows as one unknown key plus one missing key: report it once.
     misspelt = {(*loc[:-1], hint) for loc, hint in suggestions.items() if hint}
     issues: list[Issue] = []
-    for kind, loc, msg in errors:
+    for kind, loc, msg, ctx in errors:
         full = (*prefix, *loc)
         if kind == "extra_forbidden":
             hint = suggestions[loc]
@@ -309,7 +379,7 @@ def _issues(
             if loc not in misspelt:
                 issues.append(Issue(located.where(full[:-1]), _dotted(full), f"missing required key {loc[-1]!r}"))
         else:
-            issues.append(Issue(located.where(full), _dotted(full), msg.removeprefix("Value error, ")))
+            issues.append(Issue(located.where(full), _dotted(full), _plain(kind, loc, ctx, msg)))
     return issues
 
 
@@ -437,13 +507,22 @@ class _Checker:
         self._check_references()
         seen: dict[str, int] = {}
         syncs = []
-        for index, sync in parts.syncs:
-            if sync.name in seen:
-                self.add(
-                    ("syncs", index, "name"), f"sync name {sync.name!r} is already used by syncs[{seen[sync.name]}]"
-                )
-            seen.setdefault(sync.name, index)
-            syncs.append(self._sync(index, sync, targets))
+        valid = dict(parts.syncs)
+        raw_syncs = self.located.data.get("syncs")
+        # A sync that fails the schema is still checked for what can be seen: its name, its targets.
+        for index, raw in enumerate(raw_syncs if isinstance(raw_syncs, list) else []):
+            sync = valid.get(index)
+            name = sync.name if sync is not None else raw.get("name") if isinstance(raw, dict) else None
+            if isinstance(name, str):
+                if name in seen:
+                    self.add(("syncs", index, "name"), f"sync name {name!r} is already used by syncs[{seen[name]}]")
+                seen.setdefault(name, index)
+            if sync is not None:
+                syncs.append(self._sync(index, sync, targets))
+            elif isinstance(raw, dict) and isinstance(raw.get("to"), list):
+                for d_index, dest in enumerate(raw["to"]):
+                    if isinstance(dest, dict) and isinstance(dest.get("target"), str):
+                        self._known_target(("syncs", index, "to", d_index), dest["target"])
         self._check_static_duplicates(syncs)
         if self.issues or source is None or spec is None:
             return None
@@ -501,13 +580,7 @@ class _Checker:
     def _destination(
         self, loc: Loc, sync: SyncSpec, dest: DestinationSpec, targets: Mapping[str, ConnectorSpec]
     ) -> Destination | None:
-        names = self.parts.target_names
-        if names is not None and dest.target not in names:
-            known = sorted(names)
-            self.add(
-                (*loc, "target"),
-                f"no target named {dest.target!r}{did_you_mean(dest.target, known)} (targets: {', '.join(known)})",
-            )
+        if not self._known_target(loc, dest.target):
             return None
         conn = targets.get(dest.target)
         if conn is None or conn.sink is None:
@@ -544,6 +617,16 @@ class _Checker:
                 self.add((*loc, "name"), "a per-key name must use {key}, or every key would get the same name")
                 ok = False
         return Destination(dest, options, granularity, template, loc) if ok and options is not None else None
+
+    def _known_target(self, loc: Loc, target: str) -> bool:
+        """Whether `target` names a target of the manifest (or no list of targets is given); if not, says so."""
+        names = self.parts.target_names
+        if names is None or target in names:
+            return True
+        known = sorted(names)
+        listed = ", ".join(known)
+        self.add((*loc, "target"), f"no target named {target!r}{did_you_mean(target, known)} (targets: {listed})")
+        return False
 
     def _template(self, text: str, granularity: Granularity) -> Template | TemplateError:
         """The compiled template, or the error that says why it is not valid for `granularity`."""

@@ -29,9 +29,14 @@ def test_there_are_at_least_25_bad_manifests() -> None:
     assert len(CASES) >= 25
 
 
+# Phrases of pydantic's own messages, which say what a Python type is rather than what the manifest needs.
+PYDANTIC_WORDING = ("Input should", "should have at least", "should match pattern", "Value error", "instance of")
+
+
 @pytest.mark.parametrize("path", CASES, ids=[c.stem for c in CASES])
 def test_validate_reports_one_located_error(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """validate exits 1 with exactly one error line naming file:line, the field and the mistake."""
+    """validate exits 1 with exactly one error line naming file:line, the field and the mistake, in a plain
+    sentence rather than pydantic's wording."""
     expect, field, line = _expectations(path)
     code = main(["validate", "-c", str(path)])
     captured = capsys.readouterr()
@@ -42,6 +47,8 @@ def test_validate_reports_one_located_error(path: Path, capsys: pytest.CaptureFi
     if field:
         assert f": {field}: " in errors[0], errors[0]
     assert expect in errors[0]
+    for wording in PYDANTIC_WORDING:
+        assert wording not in errors[0]
     assert captured.out == ""
 
 
@@ -129,3 +136,42 @@ def test_every_bad_reference_is_reported_in_one_run(tmp_path: Path, capsys: pyte
         f"error: {manifest}:7:21: targets.c.path: environment variable 'SYNCD_TEST_UNSET_C' is not set "
         "(referenced as ${env:SYNCD_TEST_UNSET_C})",
     ]
+
+
+BROKEN_SYNC = """\
+version: 1
+instance: test
+source: {type: file, path: secrets.yaml}
+targets:
+  env: {type: dotenv, path: out/app.env}
+syncs:
+  - {name: db, from: apps/db, to: [{target: env}]}
+  - name: db
+    from: apps/cache
+    prune: maybe
+    to: [{target: nev}]
+  - name: db
+    from: apps/x
+    to: []
+"""
+
+
+def test_a_sync_with_a_schema_error_is_still_checked_for_its_name_and_targets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One validate reports a sync's schema errors together with its unknown target and its duplicate name, so
+    no problem waits for a second run."""
+    manifest = tmp_path / "syncd.yaml"
+    manifest.write_text(BROKEN_SYNC)
+    assert main(["validate", "-c", str(manifest)]) == 1
+    errors = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error: ")]
+    assert sorted(errors) == sorted(
+        [
+            f"error: {manifest}:10:5: syncs[1].prune: must be true or false",
+            f"error: {manifest}:14:5: syncs[2].to: must list at least one destination",
+            f"error: {manifest}:8:5: syncs[1].name: sync name 'db' is already used by syncs[0]",
+            f"error: {manifest}:11:11: syncs[1].to[0].target: no target named 'nev'; did you mean 'env'? "
+            "(targets: env)",
+            f"error: {manifest}:12:5: syncs[2].name: sync name 'db' is already used by syncs[0]",
+        ]
+    )

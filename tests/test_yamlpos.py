@@ -146,3 +146,23 @@ def test_positions_are_found_only_when_a_message_needs_one() -> None:
     assert doc._values is None and doc._keys is None
     assert doc.where(("a", "b", 1)) == "m.yaml:2:10"
     assert doc.keys[("a", "b")] == yamlpos.Position(2, 3)
+
+
+@pytest.mark.parametrize(
+    ("deep", "where"),
+    [("syncs: " + "[" * 100_000 + "]" * 100_000 + "\n", "2:39"), ("syncs:\n" + "- " * 2000 + "x\n", "3:63")],
+    ids=["flow", "block"],
+)
+def test_nesting_past_libyamls_limit_is_reported_at_the_first_level_past_the_manifests(
+    deep: str, where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A manifest nested past libyaml's own 1,000-level limit gets the project's message at the first level past
+    32, not libyaml's wording at the place libyaml stopped, and PyYAML's own parser is never built."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("PyYAML's pure-Python parser was used")
+
+    monkeypatch.setattr(yaml.parser.Parser, "__init__", refuse)
+    with pytest.raises(ConfigError) as info:
+        yamlpos.load("version: 1\n" + deep, "m.yaml")
+    assert str(info.value) == f"m.yaml:{where}: invalid YAML: the document is nested more than 32 levels deep"

@@ -345,7 +345,8 @@ def test_duplicate_folder_key_in_yaml_is_an_error(tmp_path: Path) -> None:
     [
         ("db:\n  user: a\n  password: *Sup3rS3cret\n", "3:13", "anchors and aliases ('&name', '*name') are not"),
         ("db:\n  user: a\n  password: !Xq9Lk2vR7m\n", "3:13", "tags ('!name') are not allowed"),
-        ("base: &Sup3rS3cret\n  user: a\nprod:\n  <<: *Sup3rS3cret\n", "1:7", "anchors and aliases"),
+        ("db: &Sup3rS3cret\n  user: a\nprod:\n  <<: *Sup3rS3cret\n", "1:5", "anchors and aliases"),
+        ("base: &x\n  user: a\ndb:\n  <<: *Sup3rS3cret\n", "4:3", "merge keys ('<<') are not allowed"),
     ],
 )
 def test_yaml_aliases_anchors_and_tags_are_refused_without_quoting_them(
@@ -639,3 +640,108 @@ def test_parse_errors_reach_no_report_and_no_saved_plan(
         assert planted not in output
     assert problem in outputs[0]
     assert f"{tmp_path / name}" in outputs[0]
+
+
+def forbid_pure_python_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make PyYAML's own parser fail if anything builds one: its cost grows with the square of the depth."""
+    import yaml
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("PyYAML's pure-Python parser was used")
+
+    monkeypatch.setattr(yaml.parser.Parser, "__init__", refuse)
+
+
+@pytest.mark.parametrize(
+    "deep",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        "{a: " * 5000 + "x" + "}" * 5000,
+        "\n" + "".join(f"{'  ' * depth}- k{depth}:\n" for depth in range(1, 1200)) + "  " * 1200 + "- x\n",
+    ],
+    ids=["flow-list-100000", "flow-mapping-5000", "block-1200"],
+)
+def test_a_part_past_libyamls_limit_is_set_apart_without_pythons_parser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deep: str
+) -> None:
+    """A part nested deeper than libyaml's 1,000 levels is skipped through libyaml alone (PyYAML's quadratic
+    parser is never built); the other secrets read, and the deep part's paths say it is too deep."""
+    forbid_pure_python_parser(monkeypatch)
+    file = write(tmp_path / "fl.yaml", f"apps:\n  ok:\n    k: v\ndeep: {deep}\nlast:\n  k: w\n")
+    source = make_source(file)
+    assert values(source, "apps/ok") == {"k": "v"}
+    assert values(source, "last") == {"k": "w"}
+    message = source_error(lambda: source.list("deep/"))
+    assert message.startswith(f"{file}:")
+    assert "is nested more than 100 levels deep; syncd does not read it" in message
+
+
+def test_a_part_that_cannot_be_set_apart_refuses_the_file_saying_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When a part past libyaml's limit cannot be set apart from the levels above it (here it is a key, which
+    makes its whole mapping unreadable), no path of the file is read, and the message says so plainly."""
+    forbid_pure_python_parser(monkeypatch)
+    file = write(tmp_path / "fl.yaml", "apps:\n  ok: {k: v}\n? " + "- " * 2000 + "x\n: v\n")
+    message = source_error(lambda: make_source(file).read("apps/ok"))
+    assert message.startswith(f"{file}:3:")
+    assert "nested more than 1000 levels deep here" in message and "no part of the file is read" in message
+
+
+@pytest.mark.parametrize(
+    ("bad", "where", "problem"),
+    [
+        ("  db:\n    password: a\n    password: b\n", "4:5", "duplicate key 'password'"),
+        ("  db:\n    password: *Sup3rS3cret\n", "3:15", "anchors and aliases"),
+        ("  db: &Sup3rS3cret\n    password: a\n", "2:7", "anchors and aliases"),
+        ("  db:\n    password: !Xq9Lk2vR7m x\n", "3:15", "tags ('!name') are not allowed"),
+        ("  db: !!set {password: a}\n", "2:7", "tags ('!name') are not allowed"),
+        ("  db:\n    <<: {password: a}\n", "3:5", "merge keys ('<<') are not allowed"),
+    ],
+)
+def test_a_refused_yaml_part_fails_only_the_paths_at_or_below_it(
+    tmp_path: Path, bad: str, where: str, problem: str
+) -> None:
+    """A duplicate key, an anchor, an alias or a tag fails the secret or folder holding it, with its position;
+    every other secret of the file reads and lists as usual, and no alias is ever expanded."""
+    file = write(tmp_path / "s.yaml", f"apps:\n{bad}  ok: {{k: v}}\nother:\n  x: {{k: w}}\n")
+    source = make_source(file)
+    assert values(source, "apps/ok") == {"k": "v"}
+    assert values(source, "other/x") == {"k": "w"}
+    assert source.list("other/") == ["other/x"]
+    message = source_error(lambda: source.read("apps/db"))
+    assert message.startswith(f"{file}:{where}: {problem}")
+    assert "Sup3rS3cret" not in message and "Xq9Lk2vR7m" not in message
+    assert source_error(lambda: source.list("apps/")) == message
+
+
+def test_a_duplicate_key_at_the_top_fails_the_whole_file(tmp_path: Path) -> None:
+    """A key given twice in the top-level mapping fails every path of the file, since it is above them all."""
+    file = write(tmp_path / "s.yaml", "a:\n  k: v\nb:\n  k: v\na:\n  k: w\n")
+    source = make_source(file)
+    assert source_error(lambda: source.read("b")) == f"{file}:5:1: duplicate key 'a'"
+
+
+def test_many_parts_past_libyamls_limit_cost_one_more_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fifty runs of brackets past libyaml's limit are blanked out together: the file is parsed twice in all, not
+    once more per deep part, and each part fails alone."""
+    from syncd import documents
+
+    parsers = []
+    loader_class = documents._loader_class()
+
+    def counting_loader() -> Any:
+        def make(text: str) -> Any:
+            parsers.append(len(text))
+            return loader_class(text)
+
+        return make
+
+    monkeypatch.setattr(documents, "_loader_class", counting_loader)
+    forbid_pure_python_parser(monkeypatch)
+    deep = "".join(f"d{i}: {'[' * 1001}{']' * 1001}\n" for i in range(50))
+    file = write(tmp_path / "fl.yaml", f"apps:\n  ok:\n    k: v\n{deep}")
+    source = make_source(file)
+    assert values(source, "apps/ok") == {"k": "v"}
+    assert "'d49' is nested more than 100 levels deep" in source_error(lambda: source.read("d49"))
+    assert len(parsers) == 2

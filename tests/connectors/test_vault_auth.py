@@ -109,7 +109,7 @@ def manifest_errors(tmp_path: Path, source: str) -> list[str]:
         ("{type: vault, address: 'vault:8200', auth: {method: token, token: t}}", "source.address: address must be an "
          "http:// or https:// URL, such as https://vault.example.com:8200"),
         ("{type: vault, address: 'http://v', auth: {method: token, token: t}, kv_version: 3}", "source.kv_version: "
-         "Input should be 'auto', 1 or 2"),
+         "must be one of 'auto', 1 or 2"),
         ("{type: vault, address: 'http://v', auth: {method: token, token: t}, client_key: k.pem}", "source: client_key "
          "needs client_cert"),
         ("{type: vault, address: 'http://v', auth: {method: token, token: t}, tls_skip_verify: true, ca_cert: c}",
