@@ -16,7 +16,7 @@ from syncd.errors import ConfigError, SourceError, SyncdError, TransientError
 from syncd.expand import Expansion, expand
 from syncd.locations import refuse_overlaps, unselected_targets
 from syncd.manifest import Manifest, Sync
-from syncd.model import Action, Change, Plan, Problem, SourceSecret
+from syncd.model import Action, ActualItem, Change, Plan, Problem, SourceSecret
 from syncd.registry import did_you_mean
 from syncd.retry import DEFAULT_RETRY, RetryPolicy
 
@@ -168,9 +168,14 @@ def describe_error(exc: BaseException) -> str:
     return f"unexpected {type(exc).__name__} (run with --log-level debug for the traceback)"
 
 
-def _guard(changes: list[Change], owned_count: int, manifest: Manifest) -> str | None:
+def _guard(changes: list[Change], owned: Mapping[str, ActualItem], manifest: Manifest) -> str | None:
+    """The delete guard's refusal, if any. Only items holding syncd's data count, on both sides of the share: a
+    leftover marker (no data) or an item already scheduled for deletion would make a mass delete look small."""
     guard = manifest.spec.defaults.delete_guard
-    deletes = sum(1 for c in changes if c.action is Action.DELETE)
+    owned_count = sum(1 for item in owned.values() if _holds_data(item))
+    deletes = sum(1 for c in changes if c.action is Action.DELETE and (c.actual is None or _holds_data(c.actual)))
+    if not deletes:
+        return None
     share = 100.0 * deletes / owned_count if owned_count else 100.0
     if deletes > guard.max_count and share > guard.max_percent:
         return (
@@ -179,6 +184,10 @@ def _guard(changes: list[Change], owned_count: int, manifest: Manifest) -> str |
             "unless --allow-mass-delete is given"
         )
     return None
+
+
+def _holds_data(item: ActualItem) -> bool:
+    return not (item.marker_only or item.pending_deletion)
 
 
 def _plan_target(
@@ -208,7 +217,7 @@ def _plan_target(
         # Nothing is known of this target: no change is planned for it, so nothing is deleted.
         return [], [*problems, Problem(describe_error(exc), target=target)], False
     changes = diff_target(manifest.instance, target, items, actual, owned, scope, held)
-    refusal = _guard(changes, len(owned), manifest)
+    refusal = _guard(changes, owned, manifest)
     if refusal and not allow_mass_delete:
         return changes, [*problems, Problem(refusal, target=target)], True
     return changes, problems, False

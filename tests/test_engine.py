@@ -7,7 +7,7 @@ import pytest
 from syncd.apply import apply_plan
 from syncd.engine import Selection, make_plan
 from syncd.errors import ConfigError, PermanentError, TransientError
-from syncd.model import Action, Ownership, Status
+from syncd.model import Action, ActualItem, Ownership, Status
 from syncd.testing import FailingSink, MemorySink, MemorySource, RecordingSink
 from tests.conftest import FAST_RETRY
 
@@ -215,6 +215,30 @@ def test_delete_guard_refuses_mass_deletes_unless_allowed(write_manifest, source
     plan, results = run(manifest, source, targets, allow_mass_delete=True)
     assert plan.refused_targets == ()
     assert not [a for a in targets["a"].values() if a.startswith("api/old")]
+
+
+class _LeftoverMarkers(MemorySink):
+    """A memory sink whose listing also holds leftover markers (no data) and items scheduled for deletion."""
+
+    def list_owned(self, instance: str) -> dict[str, ActualItem]:
+        owned = super().list_owned(instance)
+        owner = Ownership(instance, "gone")
+        for i in range(30):
+            owned[f"left/{i}"] = ActualItem(f"left/{i}", owner, marker_only=True)
+            owned[f"sched/{i}"] = ActualItem(f"sched/{i}", owner, pending_deletion=True)
+        return owned
+
+
+def test_delete_guard_counts_only_items_that_hold_data(write_manifest, source) -> None:
+    """Leftover markers and items already scheduled for deletion hold no data: they neither dilute the share of a
+    mass delete nor count as deletes themselves, so 8 real deletes among 8 real items are still refused."""
+    manifest = write_manifest(manifest_text(prune=True))
+    targets = {"a": _LeftoverMarkers("a"), "b": MemorySink("b")}
+    for i in range(8):
+        targets["a"].put_owned(f"api/old{i}", {"k": "v"}, Ownership("prod", "api"))
+    plan, _ = run(manifest, source, targets)
+    assert plan.refused_targets == ("a",)
+    assert any("deletes 8 of 8 owned items" in p.message for p in plan.problems)
 
 
 def test_invalid_item_is_reported_by_name_and_the_rest_applies(write_manifest, source) -> None:
