@@ -66,6 +66,19 @@ def redact(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDi
     return {key: _scrub(value) for key, value in event_dict.items()}
 
 
+def _no_foreign_tracebacks(record: logging.LogRecord) -> bool:
+    """SDKs log failures they recover from with a traceback (botocore's credential refresh does, at WARNING), and
+    syncd reports the error itself in one line: an SDK's record keeps its message and the exception's type only."""
+    # Events logged through structlog (syncd's own) carry their event dict as the message; the rest are the SDKs'.
+    if record.exc_info and not isinstance(record.msg, dict):
+        exc_type = record.exc_info[0]
+        record.msg = f"{record.getMessage()} ({exc_type.__name__ if exc_type else 'error'})"
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+    return True
+
+
 def configure(level: str = "warning", fmt: LogFormat = "console", stream: TextIO | None = None) -> None:
     """Set up logging for a run; may be called again (tests do)."""
     stream = stream or sys.stderr
@@ -100,6 +113,7 @@ def configure(level: str = "warning", fmt: LogFormat = "console", stream: TextIO
             foreign_pre_chain=shared,
         )
     )
+    handler.addFilter(_no_foreign_tracebacks)
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())

@@ -185,3 +185,19 @@ def test_a_change_that_fails_at_apply_is_an_error_event_at_the_default_level(tmp
     failed = [e for e in events if e["event"] == "change"]
     assert [(e["level"], e["address"], e["status"]) for e in failed] == [("error", "APP_K0", "failed")]
     assert failed[0]["run_id"] and "conflict" in failed[0]["error"]
+
+
+def test_an_sdk_logging_a_traceback_gives_one_line() -> None:
+    """botocore logs a failed credential refresh at WARNING with its traceback: the line keeps the SDK's message and
+    the exception's type, never the traceback, while syncd's own debug tracebacks stay."""
+    stream = io.StringIO()
+    logs.configure("debug", "console", stream=stream)
+    try:
+        raise ValueError("refresh failed")
+    except ValueError:
+        logging.getLogger("botocore.credentials").warning("Refreshing temporary credentials failed", exc_info=True)
+        structlog.get_logger("syncd.engine").debug("unexpected error", exc_info=True)
+    text = stream.getvalue()
+    sdk_line = next(line for line in text.splitlines() if "Refreshing temporary credentials failed" in line)
+    assert "(ValueError)" in sdk_line
+    assert text.count("Traceback") == 1 and text.index("Traceback") > text.index("unexpected error")
