@@ -182,6 +182,13 @@ UNREADABLE = (
     f"the document is nested more than {LIBYAML_DEPTH} levels deep here, in a way syncd cannot set apart from the"
     " rest, so no part of the file is read"
 )
+# Each deep block (indented) part costs one more parse of the whole text: past this many, the file is refused,
+# so the work stays linear in its size.
+MAX_DEEP_BLOCK_PARTS = 8
+TOO_MANY_DEEP_PARTS = (
+    f"more than {MAX_DEEP_BLOCK_PARTS} indented parts are nested more than {LIBYAML_DEPTH} levels deep, the last"
+    " here, so no part of the file is read"
+)
 
 
 def too_deep(max_depth: int) -> str:
@@ -233,6 +240,7 @@ def load_yaml(
     # Collections past libyaml's limit, blanked out of the text: by start offset, what stands in their place.
     blanks: dict[int, Any] = {}
     source = text
+    block_parts = 0
     while True:
         events = loader(source)
         builder = _Builder(events, scalar, key, max_depth, mark_deep, record, blanks)
@@ -250,6 +258,10 @@ def load_yaml(
                 source = _blank_deep_brackets(source, max_depth, blanks)
                 if blanks:
                     continue
+            block_parts += 1
+            if block_parts > MAX_DEEP_BLOCK_PARTS:
+                line, column = mark.line + 1, mark.column + 1
+                raise DocumentError(line, column, TOO_MANY_DEEP_PARTS, kind="too-deep") from None
             source = _blank_deep_part(source, mark, scalar, key, max_depth, loader, yaml, blanks)
             continue
         except yaml.YAMLError as exc:

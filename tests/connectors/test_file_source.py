@@ -745,3 +745,31 @@ def test_many_parts_past_libyamls_limit_cost_one_more_parse(tmp_path: Path, monk
     assert values(source, "apps/ok") == {"k": "v"}
     assert "'d49' is nested more than 100 levels deep" in source_error(lambda: source.read("d49"))
     assert len(parsers) == 2
+
+
+def test_many_indented_parts_past_libyamls_limit_refuse_the_file_after_a_bounded_number_of_parses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each indented part past libyaml's limit costs one more parse of the file: past a few, the file is refused
+    with one message, so 40 such parts cost at most a handful of parses, not one each."""
+    from syncd import documents
+
+    parsers = []
+    loader_class = documents._loader_class()
+
+    def counting_loader() -> Any:
+        def make(text: str) -> Any:
+            parsers.append(len(text))
+            return loader_class(text)
+
+        return make
+
+    monkeypatch.setattr(documents, "_loader_class", counting_loader)
+    forbid_pure_python_parser(monkeypatch)
+    deep = "".join(f"d{i}:\n  {'- ' * 1001}x\n" for i in range(40))
+    file = write(tmp_path / "fl.yaml", f"apps:\n  ok:\n    k: v\n{deep}")
+    source = make_source(file)
+    message = source_error(lambda: source.read("apps/ok"))
+    assert f"more than {documents.MAX_DEEP_BLOCK_PARTS} indented parts are nested" in message
+    # Each part set apart costs a parse of the file and one of the text up to the part.
+    assert len(parsers) <= 2 * documents.MAX_DEEP_BLOCK_PARTS + 2
