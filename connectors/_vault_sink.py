@@ -46,11 +46,12 @@ is overwritten (or deleted): that window is unprotected.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -414,46 +415,27 @@ class VaultSink(Sink):
     def _unmark(self, kv: KvV2, actual: ActualItem, meta: Metadata | None) -> None:
         """Take `actual`'s owner's marker off while it vouches for no live data (a version syncd just deleted, a
         leftover); a marker that names the live current version again (another run of this instance wrote it) stays."""
-        for _ in range(METADATA_ATTEMPTS):
-            if meta is None:
-                return
-            marker = _marker(meta.custom_metadata)
-            if marker is None or marker.owner != actual.owner or _stands(marker, meta):
-                return
-            try:
-                kv.set_custom_metadata(
-                    actual.address, _without_marker(meta.custom_metadata), exists=True, metadata_cas=_cas(meta)
-                )
-                return
-            except CasMismatch:
-                meta = kv.metadata(actual.address)
-        raise self._busy(actual.address)
+
+        def keep(marker: Marker | None, meta: Metadata) -> bool:
+            return marker is None or marker.owner != actual.owner or _stands(marker, meta)
+
+        if not _take_marker_off(kv, actual.address, meta, keep):
+            raise self._busy(actual.address)
 
     def _drop_leftover(self, kv: KvV2, item: DesiredItem, data: Mapping[str, str]) -> None:
         """Best effort, when a write fails: take this instance's marker off the path if it vouches for no data of
         syncd's, so that no version someone writes later carries it. A marker naming the live current version,
         or the version before one that holds exactly `data` (a write of ours whose answer was lost, which a
         retry confirms), stays. Touches no data; a failure here is left to the next plan (it lists the marker)."""
-        try:
-            meta = kv.metadata(item.address)
-            for _ in range(METADATA_ATTEMPTS):
-                marker = _marker(meta.custom_metadata) if meta is not None else None
-                if meta is None or marker is None or marker.owner.instance != item.owner.instance:
-                    return
-                current = meta.current_version
-                if _stands(marker, meta) or (
-                    meta.live and marker.version == current - 1 and self._holds(kv, item.address, current, data)
-                ):
-                    return
-                try:
-                    kv.set_custom_metadata(
-                        item.address, _without_marker(meta.custom_metadata), exists=True, metadata_cas=_cas(meta)
-                    )
-                    return
-                except CasMismatch:
-                    meta = kv.metadata(item.address)
-        except SyncdError:
-            return
+
+        def keep(marker: Marker | None, meta: Metadata) -> bool:
+            if marker is None or marker.owner.instance != item.owner.instance or _stands(marker, meta):
+                return True
+            current = meta.current_version
+            return meta.live and marker.version == current - 1 and self._holds(kv, item.address, current, data)
+
+        with contextlib.suppress(SyncdError):
+            _take_marker_off(kv, item.address, kv.metadata(item.address), keep)
 
     def _busy(self, address: str) -> TransientError:
         return TransientError(
@@ -548,6 +530,23 @@ def _marker(custom: Mapping[str, str]) -> Marker | None:
 def _owner(custom: Mapping[str, str]) -> Ownership | None:
     instance, sync = custom.get(MARKER_INSTANCE), custom.get(MARKER_SYNC)
     return Ownership(instance, sync) if instance and sync else None
+
+
+def _take_marker_off(
+    kv: KvV2, address: str, meta: Metadata | None, keep: Callable[[Marker | None, Metadata], bool]
+) -> bool:
+    """Remove the marker keys from `address`'s custom_metadata with metadata check-and-set, unless `keep` says the
+    marker stands (or there is no path); re-read and decide again when another writer got there first. False
+    when the metadata kept changing for every attempt."""
+    for _ in range(METADATA_ATTEMPTS):
+        if meta is None or keep(_marker(meta.custom_metadata), meta):
+            return True
+        try:
+            kv.set_custom_metadata(address, _without_marker(meta.custom_metadata), exists=True, metadata_cas=_cas(meta))
+            return True
+        except CasMismatch:
+            meta = kv.metadata(address)
+    return False
 
 
 def _without_marker(custom: Mapping[str, str]) -> dict[str, str]:
