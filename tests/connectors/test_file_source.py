@@ -722,12 +722,11 @@ def test_a_duplicate_key_at_the_top_fails_the_whole_file(tmp_path: Path) -> None
     assert source_error(lambda: source.read("b")) == f"{file}:5:1: duplicate key 'a'"
 
 
-def test_many_parts_past_libyamls_limit_cost_one_more_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fifty runs of brackets past libyaml's limit are blanked out together: the file is parsed twice in all, not
-    once more per deep part, and each part fails alone."""
+def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of the text each libyaml parse is given, from now on; PyYAML's own parser is forbidden."""
     from syncd import documents
 
-    parsers = []
+    parsers: list[int] = []
     loader_class = documents._loader_class()
 
     def counting_loader() -> Any:
@@ -739,6 +738,14 @@ def test_many_parts_past_libyamls_limit_cost_one_more_parse(tmp_path: Path, monk
 
     monkeypatch.setattr(documents, "_loader_class", counting_loader)
     forbid_pure_python_parser(monkeypatch)
+    return parsers
+
+
+def test_many_parts_past_libyamls_limit_cost_one_more_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fifty runs of brackets past libyaml's limit are blanked out together: the file is parsed twice in all, not
+    once more per deep part, and each part fails alone."""
+
+    parsers = count_parses(monkeypatch)
     deep = "".join(f"d{i}: {'[' * 1001}{']' * 1001}\n" for i in range(50))
     file = write(tmp_path / "fl.yaml", f"apps:\n  ok:\n    k: v\n{deep}")
     source = make_source(file)
@@ -754,18 +761,7 @@ def test_many_indented_parts_past_libyamls_limit_refuse_the_file_after_a_bounded
     with one message, so 40 such parts cost at most a handful of parses, not one each."""
     from syncd import documents
 
-    parsers = []
-    loader_class = documents._loader_class()
-
-    def counting_loader() -> Any:
-        def make(text: str) -> Any:
-            parsers.append(len(text))
-            return loader_class(text)
-
-        return make
-
-    monkeypatch.setattr(documents, "_loader_class", counting_loader)
-    forbid_pure_python_parser(monkeypatch)
+    parsers = count_parses(monkeypatch)
     deep = "".join(f"d{i}:\n  {'- ' * 1001}x\n" for i in range(40))
     file = write(tmp_path / "fl.yaml", f"apps:\n  ok:\n    k: v\n{deep}")
     source = make_source(file)
