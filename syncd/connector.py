@@ -1,13 +1,17 @@
-"""The connector contract: what a source or sink plugin must provide.
+"""The connector contract (v2): what a source or sink plugin must provide.
 
 The core decides; the connector carries out. A plugin module exposes a
 `ConnectorSpec` through the entry-point group `syncd.connectors`. Options
 models are pydantic models; the core validates a manifest's target options
 and `to` entries against them, so a plugin never sees unchecked input.
 
-Sinks implement five small methods. Everything else (diffing, ownership
-decisions, retries, concurrency, reports) lives in the core, so every sink
-behaves alike.
+A sink implements three methods: `observe` (what is there, in one pass, for
+one run), `write(item, expected, difference)` and `delete(expected)`, each
+applied only if the item is still as the plan saw it (else `ItemMoved`).
+Everything else (checking items, diffing, ownership decisions, retries,
+rate limits, concurrency, reports) lives in the core, so every sink behaves
+alike. A sink keeps nothing between calls: what outlives a run (a session,
+a renewed token) is its connection, made once by `connect`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import urllib.parse
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -28,15 +32,54 @@ from pydantic import BaseModel, ConfigDict, Field
 # Parsing a document a person wrote, without quoting it: connectors may import only this module, the model,
 # the errors and secrets, so it is offered here.
 from syncd.documents import BadPart, DocumentError, TooDeep, load_json, load_yaml  # noqa: F401
-from syncd.errors import SyncdError
-from syncd.model import ActualItem, DesiredItem, Granularity, SourceSecret
+from syncd.errors import ItemMoved, SyncdError
+from syncd.model import ActualItem, DesiredItem, Difference, Granularity, Ownership, SourceSecret
+from syncd.ratelimit import UNLIMITED, RateLimiter
 
-# Names of the ownership marker, for sinks that hold key/value metadata.
 T = TypeVar("T")
 R = TypeVar("R")
 
+# Names of the ownership marker, for sinks that hold key/value metadata (tags, labels, custom metadata).
 MARKER_INSTANCE = "syncd.io/instance"
 MARKER_SYNC = "syncd.io/sync"
+MARKER_PREFIX = "syncd.io/"
+
+
+def marker_tags(owner: Ownership) -> dict[str, str]:
+    """The marker as key/value metadata: `syncd.io/instance` and `syncd.io/sync`."""
+    return {MARKER_INSTANCE: owner.instance, MARKER_SYNC: owner.sync}
+
+
+def owner_of(tags: Mapping[str, str]) -> Ownership | None:
+    """The owner a set of key/value metadata names; None without a whole marker."""
+    instance, sync = tags.get(MARKER_INSTANCE), tags.get(MARKER_SYNC)
+    return Ownership(instance, sync) if instance and sync else None
+
+
+def user_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """The metadata that is not syncd's own (the marker and anything else under `syncd.io/`)."""
+    return {k: v for k, v in tags.items() if not k.startswith(MARKER_PREFIX)}
+
+
+def expect_unmoved(target: str, expected: ActualItem | None, current: ActualItem | None) -> None:
+    """Raise ItemMoved unless `current` (read just now) is still the item the plan saw as `expected`: both absent,
+    or both present with the same owner and, when the sink reports versions, the same version."""
+    address = (expected or current).address if (expected or current) else "?"
+    if expected is None and current is None:
+        return
+    if expected is None:
+        raise ItemMoved("it was created by another writer since the plan", target=target, address=address)
+    if current is None:
+        raise ItemMoved("it was deleted by another writer since the plan", target=target, address=address)
+    if current.owner != expected.owner:
+        raise ItemMoved("its ownership marker changed since the plan", target=target, address=address)
+    if expected.version is not None and current.version != expected.version:
+        raise ItemMoved(
+            f"its version moved from {expected.version} to {current.version} since the plan",
+            target=target,
+            address=address,
+        )
+
 
 # Where a target's items or a source's secrets live, from the widest name to the narrowest: ("file", "/", "srv",
 # "app.env"), ("vault", "https://vault:8200", "secret", "team"). Two places overlap when one is a prefix of the other.
@@ -119,18 +162,94 @@ class NoOptions(Options):
     """For connectors or destinations that take no options of their own."""
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a connector can do, as data the core reads (no "did the subclass override this?" checks).
+
+    `granularities`: the first is the default, a `to` entry may ask for another. `tags`, `description`: the
+    sink stores them per item. `versions`: `ActualItem.version` is set, and writes are conditional on it.
+    `batch_writes`: the API writes many items per call. `buffered`: writes are held and committed at the end of
+    `batch()` (a file written whole). `max_concurrency`: how many calls may run at once against it.
+    """
+
+    granularities: tuple[Granularity, ...] = (Granularity.DOCUMENT,)
+    tags: bool = False
+    description: bool = False
+    versions: bool = False
+    batch_writes: bool = False
+    buffered: bool = False
+    max_concurrency: int = 16
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the manifest maps into one target: the address patterns its syncs may write ('*' is what the source
+    decides), and the instance whose items are asked for. A sink lists only inside `prefixes` (the literal start
+    of each pattern: a name prefix, a path, later a namespace or a project), and the core prunes only items
+    `covers` names, so syncd needs no right beyond what the manifest maps."""
+
+    instance: str
+    patterns: tuple[str, ...] = ()
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """The literal start of each pattern, narrowest first removed: "apps/" for "apps/*", a whole name for a
+        literal one."""
+        starts = sorted({p.split("*", 1)[0] for p in self.patterns})
+        return tuple(s for s in starts if not any(o != s and s.startswith(o) for o in starts))
+
+    def covers(self, address: str) -> bool:
+        return any(address.startswith(prefix) for prefix in self.prefixes)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One run's view of a target: `items` holds what exists among the desired addresses (absent ones omitted);
+    `owned` every item inside the scope carrying the scope's instance marker (values need not be read)."""
+
+    items: Mapping[str, ActualItem]
+    owned: Mapping[str, ActualItem]
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """The least privilege a part needs, in its own access system's language.
+
+    `kind` names the system ("iam", "vault", later "rbac", "gitlab"); `text` is the policy as that system
+    reads it (an IAM policy document as JSON, Vault HCL, RBAC YAML).
+    """
+
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ItemDefaults:
+    """What a target's options put on every item: tags (a `to` entry's own tags win) and a description."""
+
+    tags: Mapping[str, str] = field(default_factory=dict)
+    description: str | None = None
+
+
 class Source(ABC):
     """Where the truth lives. Reads never write."""
 
     Options: ClassVar[type[BaseModel]] = NoOptions
-    # How many reads may run at once: `read_many` calls side by side, and the reads within the default one.
-    # Local sources gain nothing from threads.
-    max_concurrency: ClassVar[int] = 8
+    # `max_concurrency`: how many reads may run at once (`read_many` calls side by side, and the reads within the
+    # default one). Local sources gain nothing from threads.
+    capabilities: ClassVar[Capabilities] = Capabilities(max_concurrency=8)
 
-    def __init__(self, options: Any, client: Any = None) -> None:
-        """`options` is an instance of `Options`; `client` an optional ready-made SDK client."""
+    def __init__(self, options: Any, connection: Any = None) -> None:
+        """`options` is an instance of `Options`; `connection` what `connect` returned (shared across runs)."""
         self.options = options
-        self.client = client
+        self.connection = connection
+
+    @classmethod
+    def connect(cls, options: Any, client: Any = None, limiter: RateLimiter = UNLIMITED) -> Any:
+        """A long-lived connection (SDK session, auth, token renewal), made once per process and shared by every
+        run; every API call goes through `limiter`. `client` is a ready-made SDK client (tests, embedding).
+        The default, for sources with nothing to keep, returns `client`."""
+        return client
 
     @abstractmethod
     def read(self, path: str) -> SourceSecret:
@@ -154,7 +273,8 @@ class Source(ABC):
                 return exc
 
         unique = list(dict.fromkeys(paths))
-        return dict(zip(unique, in_parallel(read_one, unique, self.max_concurrency), strict=True))
+        workers = self.capabilities.max_concurrency
+        return dict(zip(unique, in_parallel(read_one, unique, workers), strict=True))
 
     def location(self, path: str) -> Location | None:
         """Where the secrets at or below `path` live (see `Location`), computed from the options alone, with no
@@ -162,20 +282,13 @@ class Source(ABC):
         None, the default, means unknown: never refused."""
         return None
 
-    def access_policy(self, patterns: Sequence[str]) -> list[dict[str, Any]] | None:
-        """IAM policy statements that let syncd read the paths matching `patterns` ('*' is a wildcard).
-
-        None when the source is not governed by IAM; `syncd iam-policy` prints what AWS connectors return.
-        """
-        return None
-
-    def vault_policy(self, patterns: Sequence[str]) -> str | None:
-        """The Vault policy (HCL) that lets syncd read the paths matching `patterns`; None when Vault does not
-        govern the source. `syncd vault-policy` prints it."""
+    def required_access(self, patterns: Sequence[str]) -> AccessPolicy | None:
+        """The policy that lets syncd read the paths matching `patterns` ('*' is a wildcard); None when no
+        access system governs the source. `syncd policy` prints it."""
         return None
 
     def close(self) -> None:
-        """Release connections; the default has none."""
+        """End what this run opened; the connection stays (see `connect`). The default has nothing."""
 
 
 class Sink(ABC):
@@ -184,18 +297,22 @@ class Sink(ABC):
     Options: ClassVar[type[BaseModel]] = NoOptions
     # The connector-specific part of a sync's `to` entry.
     Destination: ClassVar[type[BaseModel]] = NoOptions
-    # The first one is the default; a `to` entry may ask for another.
-    granularities: ClassVar[tuple[Granularity, ...]] = (Granularity.DOCUMENT,)
-    supports_tags: ClassVar[bool] = False
-    supports_description: ClassVar[bool] = False
-    # How many changes apply may run at once against this sink.
-    max_concurrency: ClassVar[int] = 16
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
-    def __init__(self, target: str, options: Any, client: Any = None) -> None:
-        """`options` is an instance of `Options`; `client` an optional ready-made SDK client."""
+    def __init__(self, target: str, options: Any, connection: Any = None) -> None:
+        """`options` is an instance of `Options`; `connection` what `connect` returned (shared across runs)."""
         self.target = target
         self.options = options
-        self.client = client
+        self.connection = connection
+
+    @classmethod
+    def connect(cls, target: str, options: Any, client: Any = None, limiter: RateLimiter = UNLIMITED) -> Any:
+        """A long-lived connection (SDK session, auth, token renewal), made once per process and shared by every
+        run of `target`; every API call goes through `limiter`. `client` is a ready-made SDK client (tests,
+        embedding). The default, for sinks with nothing to keep, returns `client`."""
+        return client
+
+    # Naming and rules: pure, no call.
 
     def address(self, destination: BaseModel, name: str) -> str:
         """The sink's own name for an item called `name` under `destination`."""
@@ -206,75 +323,58 @@ class Sink(ABC):
         return {}
 
     def check(self, item: DesiredItem) -> list[str]:
-        """The sink's own rules (name charset, sizes); each problem is one sentence naming no value."""
+        """The sink's own rules (name charset, sizes); each problem is one sentence naming no value. The core
+        calls it once per item, before any call: a write never sees an item that fails it."""
         return []
 
-    def default_tags(self) -> Mapping[str, str]:
-        """Tags the target's options put on every item; a `to` entry's own tags win over them."""
-        return {}
-
-    def default_description(self) -> str | None:
-        """The description the target's options give items whose `to` entry sets none."""
-        return None
-
-    def access_policy(self, patterns: Sequence[str]) -> list[dict[str, Any]] | None:
-        """IAM policy statements that let syncd manage the items whose addresses match `patterns`.
-
-        '*' in a pattern is a wildcard. None when the sink is not governed by IAM.
-        """
-        return None
-
-    def vault_policy(self, patterns: Sequence[str]) -> str | None:
-        """The Vault policy (HCL) that lets syncd manage the items whose addresses match `patterns`; None when
-        Vault does not govern the sink. `syncd vault-policy` prints it."""
-        return None
-
-    def prepare(self, items: Sequence[DesiredItem]) -> None:
-        """The run's desired items for this sink (those `check` passed), given just before `read`.
-
-        A hint for reading cheaply: a sink may remember what each item should
-        look like (its owner, tags, layout) and confirm it in bulk instead of
-        fetching everything per item. `read` must still report what is there.
-        """
-
-    @abstractmethod
-    def read(self, addresses: Sequence[str]) -> dict[str, ActualItem]:
-        """The items that exist among `addresses`, in as few calls as the API allows. Absent is omitted."""
-
-    @abstractmethod
-    def list_owned(self, instance: str) -> dict[str, ActualItem]:
-        """Every item carrying `instance`'s ownership marker; values need not be read."""
-
-    @abstractmethod
-    def write(self, item: DesiredItem, actual: ActualItem | None) -> None:
-        """Make the sink hold `item`, stamped with its owner. Idempotent."""
-
-    @abstractmethod
-    def delete(self, actual: ActualItem) -> None:
-        """Remove an owned item. Idempotent: an item already gone is success."""
-
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """Apply runs every write and delete of one run inside this.
-
-        Sinks that can only write whole (a dotenv file) buffer changes and
-        flush on exit; the default does nothing.
-        """
-        yield
+    def item_defaults(self) -> ItemDefaults:
+        """Tags and a description the target's options put on every item."""
+        return ItemDefaults()
 
     def describe(self) -> str:
         """A short human name for reports, e.g. 'us-east-1' or './out/.env'."""
         return ""
 
     def location(self) -> Location | None:
-        """Where this target's items live, as far as `list_owned` and `write` reach (see `Location`), computed
+        """Where this target's items live, as far as `observe` and `write` reach (see `Location`), computed
         from the options alone, with no call. The core refuses two targets whose locations overlap (one is a
         prefix of the other): they would overwrite and prune each other's items. None, the default, means
         unknown: never refused."""
         return None
 
+    def required_access(self, patterns: Sequence[str]) -> AccessPolicy | None:
+        """The policy that lets syncd manage the items whose addresses match `patterns` ('*' is a wildcard);
+        None when no access system governs the sink. `syncd policy` prints it."""
+        return None
+
+    # The three calls that reach the backend.
+
+    @abstractmethod
+    def observe(self, desired: Sequence[DesiredItem], scope: Scope) -> Observation:
+        """What the target holds for one run, in as few calls as the API allows: the items among `desired`'s
+        addresses (with their data), and the items inside `scope` carrying its instance's marker. Keeps
+        nothing: the next run observes again."""
+
+    @abstractmethod
+    def write(self, item: DesiredItem, expected: ActualItem | None, difference: Difference) -> None:
+        """Make the sink hold `item`, stamped with its owner, writing only what `difference` names (a create's
+        difference names everything). Only if the item is still `expected` (None: still absent), by the API's
+        own check (a version, a check-and-set, a re-read of the marker): otherwise raise ItemMoved. Idempotent:
+        a retry after a lost answer finds its own write done and succeeds."""
+
+    @abstractmethod
+    def delete(self, expected: ActualItem) -> None:
+        """Remove an owned item, only if it is still `expected` (else ItemMoved). Idempotent: an item already
+        gone is success."""
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Apply runs every write and delete of one run inside this. A buffered sink (`capabilities.buffered`)
+        holds its changes and commits them on exit; the default does nothing."""
+        yield
+
     def close(self) -> None:
-        """Release connections; the default has none."""
+        """End what this run opened; the connection stays (see `connect`). The default has nothing."""
 
 
 @dataclass(frozen=True)

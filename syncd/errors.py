@@ -3,9 +3,10 @@
     SyncdError
     ├── ConfigError            manifest, flags, references: fatal before any call
     ├── ConnectorError(target, address)
-    │   ├── TransientError     throttling, 5xx, timeouts: retried with backoff
+    │   ├── TransientError     throttling, 5xx, timeouts: retried with backoff (and the server's Retry-After)
     │   └── PermanentError     auth, permission, missing source: reported, not retried
-    │       └── SourceError    a source path that cannot be read (missing, empty, denied)
+    │       ├── SourceError    a source path that cannot be read (missing, empty, denied)
+    │       └── ItemMoved      an item changed between the plan and its write: left alone, planned again next run
     └── StalePlanError         a saved plan no longer matches the world
 
 Messages never contain a secret value: they name targets, addresses,
@@ -51,7 +52,17 @@ class ConnectorError(SyncdError):
 
 
 class TransientError(ConnectorError):
-    """Worth retrying: throttling, server errors, timeouts, a sealed Vault."""
+    """Worth retrying: throttling, server errors, timeouts, a sealed Vault.
+
+    `retry_after` is the wait in seconds the server asked for (an HTTP `Retry-After`), when it said one; the
+    core waits at least that long before the next attempt.
+    """
+
+    def __init__(
+        self, message: str, *, target: str | None = None, address: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, target=target, address=address)
+        self.retry_after = retry_after
 
 
 class PermanentError(ConnectorError):
@@ -60,6 +71,11 @@ class PermanentError(ConnectorError):
 
 class SourceError(PermanentError):
     """A source path that is missing, empty or unreadable: an error for its sync, never a delete."""
+
+
+class ItemMoved(PermanentError):
+    """The item is no longer as the plan saw it (another writer changed its value, version or marker since):
+    the change is not made, and the next run plans it again from what is there then."""
 
 
 class StalePlanError(SyncdError):

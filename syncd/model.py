@@ -113,8 +113,76 @@ class ActualItem:
 
 
 @dataclass(frozen=True)
+class Difference:
+    """Which fields of an item differ from what the manifest wants: the diff as data.
+
+    Computed once by the core (`syncd.diff.difference`); reasons are rendered from it, a sink writes only the
+    fields it names, and a saved plan's stale check compares it. Key names and tag keys are names, never values.
+    """
+
+    value: bool = False
+    # For a document item: the keys to add, to change and to remove.
+    added_keys: tuple[str, ...] = ()
+    changed_keys: tuple[str, ...] = ()
+    removed_keys: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    description: bool = False
+    flags: tuple[str, ...] = ()
+    # The sync named in the item's marker when another sync of this instance takes it over.
+    owner_was: str | None = None
+    # The item carries no marker yet (`on_conflict: adopt`), or is this instance's, scheduled for deletion.
+    adopt: bool = False
+    restore: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.value or self.tags or self.description or self.flags or self.owner_was or self.adopt)
+
+    @property
+    def marker(self) -> bool:
+        """The ownership marker must be (re)written: a new owner, an adopted item."""
+        return self.adopt or self.owner_was is not None
+
+    def reasons(self) -> tuple[str, ...]:
+        """The display reasons of a plan, in a fixed order."""
+        reasons: list[str] = []
+        if self.restore:
+            reasons.append("restore from scheduled deletion")
+        if self.adopt:
+            reasons.append("adopt")
+        if self.owner_was is not None:
+            reasons.append(f"owner (was sync {self.owner_was!r})")
+        if self.value:
+            keys = [f"+{k}" for k in self.added_keys] + [f"~{k}" for k in self.changed_keys]
+            keys += [f"-{k}" for k in self.removed_keys]
+            reasons.append("value (keys " + " ".join(keys) + ")" if keys else "value")
+        if self.tags:
+            reasons.append("tags (" + ", ".join(self.tags) + ")")
+        if self.description:
+            reasons.append("description")
+        if self.flags:
+            reasons.append("flags (" + ", ".join(self.flags) + ")")
+        return tuple(reasons)
+
+    def to_data(self) -> dict[str, Any]:
+        """The fields that differ, for a saved plan: names only."""
+        data: dict[str, Any] = {}
+        for name in ("value", "description", "adopt", "restore"):
+            if getattr(self, name):
+                data[name] = True
+        for name in ("added_keys", "changed_keys", "removed_keys", "tags", "flags"):
+            if getattr(self, name):
+                data[name] = list(getattr(self, name))
+        if self.owner_was is not None:
+            data["owner_was"] = self.owner_was
+        return data
+
+
+@dataclass(frozen=True)
 class Change:
-    """What apply will do to one item, and why (the reasons are for display only)."""
+    """What apply will do to one item, and why (the reasons are for display only).
+
+    `difference` is what a create or an update must write (None for a delete, a conflict or no change).
+    """
 
     target: str
     address: str
@@ -123,6 +191,7 @@ class Change:
     reasons: tuple[str, ...] = ()
     desired: DesiredItem | None = field(default=None, compare=False, repr=False)
     actual: ActualItem | None = field(default=None, compare=False, repr=False)
+    difference: Difference | None = None
 
     @property
     def actual_version(self) -> str | None:
