@@ -34,7 +34,7 @@ Run = Callable[..., tuple[int, str, str]]
 
 
 def make_registry() -> Registry:
-    registry = Registry({"file": "connectors.file_source:spec"})
+    registry = Registry({"file": "connectors.local:file_spec"})
     registry.register(spec)
     return registry
 

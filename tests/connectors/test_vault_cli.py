@@ -16,7 +16,7 @@ from typing import Any
 import hvac
 import pytest
 
-from connectors import dotenv_sink, vault
+from connectors import local, vault
 from syncd import apply, cli, engine
 from syncd.cli import main
 from syncd.registry import Registry
@@ -41,7 +41,7 @@ def run(capsys: pytest.CaptureFixture[str]) -> Run:
     def run_main(
         *argv: str, clients: dict[str, Any] | None = None, env: dict[str, str] | None = None
     ) -> tuple[int, str, str]:
-        registry = Registry({"vault": vault.spec, "dotenv": dotenv_sink.spec})
+        registry = Registry({"vault": vault.spec, "dotenv": local.dotenv_spec})
         code = main(list(argv), registry=registry, clients=clients, env=env or {"VAULT_TOKEN": "root"})
         captured = capsys.readouterr()
         return code, captured.out, captured.err

@@ -153,7 +153,7 @@ def test_bad_selections_are_one_clear_error_and_print_nothing(
 
 
 def test_a_manifest_without_vault_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from connectors import dotenv_sink, file_source
+    from connectors import local
 
     (tmp_path / "secrets.yaml").write_text("db: {K: v}\n")
     manifest = tmp_path / "syncd.yaml"
@@ -161,7 +161,7 @@ def test_a_manifest_without_vault_is_refused(tmp_path: Path, capsys: pytest.Capt
         "version: 1\ninstance: t\nsource: {type: file, path: secrets.yaml}\n"
         "targets: {env: {type: dotenv, path: out.env}}\nsyncs: [{name: db, from: db, to: [{target: env}]}]\n"
     )
-    registry = Registry({"file": file_source.spec, "dotenv": dotenv_sink.spec})
+    registry = Registry({"file": local.file_spec, "dotenv": local.dotenv_spec})
     assert main(["vault-policy", "-c", str(manifest)], registry=registry) == 1
     err = capsys.readouterr().err
     assert "neither the source nor any target of the manifest is governed by Vault policies" in err

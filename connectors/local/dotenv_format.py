@@ -63,7 +63,8 @@ class Entry:
 
 
 def parse(text: str, *, raw: bool = False) -> list[Entry]:
-    """Every entry of `text` in order; joining their `raw` gives `text` back exactly.
+    """Every entry of `text` in order; joining their `raw` gives `text` back exactly. A variable set twice is an
+    error on its second line.
 
     With `raw`, a value is the rest of its line as it stands, as Docker's `--env-file` reads it.
     """
@@ -116,23 +117,12 @@ def parse(text: str, *, raw: bool = False) -> list[Entry]:
         else:
             value = re.split(r"[ \t]#", rest, maxsplit=1)[0].strip(" \t\r\n")
         entries.append(Entry(start + 1, "".join(lines[start:index]), match.group(1), value))
+    first: dict[str, int] = {}
+    for entry in entries:
+        if entry.key is not None and first.setdefault(entry.key, entry.line) != entry.line:
+            again = f"variable {entry.key!r} is set again (first on line {first[entry.key]})"
+            raise DotenvSyntaxError(entry.line, again)
     return entries
-
-
-def parse_variables(text: str) -> dict[str, str]:
-    """The variables of `text`; a variable set twice is an error on the second line."""
-    found: dict[str, str] = {}
-    first_line: dict[str, int] = {}
-    for entry in parse(text):
-        if entry.key is None or entry.value is None:
-            continue
-        if entry.key in found:
-            raise DotenvSyntaxError(
-                entry.line, f"variable {entry.key!r} is set again (first on line {first_line[entry.key]})"
-            )
-        found[entry.key] = entry.value
-        first_line[entry.key] = entry.line
-    return found
 
 
 def unwritable(value: str, dialect: Dialect) -> str | None:

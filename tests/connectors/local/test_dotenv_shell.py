@@ -18,11 +18,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors import _dotenv_format as dotenv
-from connectors.dotenv_sink import DotenvSink, DotenvSinkOptions
-from connectors.file_source import FileSource, FileSourceOptions
+from connectors.local import dotenv_format as dotenv
+from connectors.local.dotenv_sink import DotenvSink
+from connectors.local.file_source import FileSource
+from connectors.local.options import DotenvSinkOptions, FileSourceOptions
 from syncd.model import DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
+from tests.connectors.local.dotenv_support import observed, write
 
 OWNER = Ownership("shell-test", "awkward")
 SHELLS = [shell for shell in (["sh"], ["bash", "--posix"]) if shutil.which(shell[0])]
@@ -66,7 +68,7 @@ def write_all(path: Path, values: Mapping[str, str], dialect: dotenv.Dialect) ->
     sink = DotenvSink("shell", DotenvSinkOptions(path=str(path), dialect=dialect))
     with sink.batch():
         for name, value in values.items():
-            sink.write(desired(name, value), None)
+            write(sink, desired(name, value))
 
 
 def sourced(shell: list[str], path: Path, names: list[str]) -> dict[str, str]:
@@ -132,7 +134,7 @@ def test_docker_env_file_dialect_writes_values_unquoted(tmp_path: Path) -> None:
     write_all(path, held, "docker-env-file")
     assert path.read_text().splitlines()[2::2] == ["SPACES=  a 'b' \"c\" $HOME #d  ", "EMPTY="]
     sink = DotenvSink("shell", DotenvSinkOptions(path=str(path), dialect="docker-env-file"))
-    assert {name: value.data[name].reveal() for name, value in sink.read(list(held)).items()} == held
+    assert {name: value.data[name].reveal() for name, value in observed(sink, list(held)).items()} == held
     problem = sink.check(desired("MULTI", "one\ntwo"))
     assert len(problem) == 1 and "MULTI" in problem[0] and "line break" in problem[0]
 

@@ -16,7 +16,7 @@ from syncd.engine import make_plan
 from syncd.manifest import load_manifest
 from syncd.model import Action, Plan
 from syncd.registry import default_registry
-from tests.connectors.dotenv_support import (
+from tests.connectors.local.dotenv_support import (
     FORK,
     apply_args,
     markers_sit_on_syncd_lines,

@@ -1,11 +1,12 @@
 """An error at, or a kill right after, each filesystem call of a dotenv apply; then the next run converges.
 
 The apply (creates, an update and prune deletes, all flushed in one batch)
-runs in a forked child whose `connectors.dotenv_sink` module sees `os` and
-`fcntl` through a proxy that counts each call. At call N the proxy either
-raises OSError (EIO) instead of making it, or makes it and ends the process
-with `os._exit`, which runs no `finally`, `except` or cleanup: what SIGKILL
-would do at that instant.
+runs in a forked child whose `connectors.local.dotenv_file` module, which
+makes every filesystem call of the sink, sees `os` and `fcntl` through a
+proxy that counts each call. At call N the proxy either raises OSError (EIO)
+instead of making it, or makes it and ends the process with `os._exit`,
+which runs no `finally`, `except` or cleanup: what SIGKILL would do at that
+instant.
 
 After each fault: the file holds the old variables or the new ones, never a
 mix, and every marker sits above a value syncd wrote; a second apply exits
@@ -24,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from connectors import dotenv_sink
-from tests.connectors.dotenv_support import (
+from connectors.local import dotenv_file, dotenv_sink
+from tests.connectors.local.dotenv_support import (
     apply_args,
     markers_sit_on_syncd_lines,
     results,
@@ -90,8 +91,8 @@ class Faulty:
 
 def faulty(log: Path, fail_at: int | None, kill: bool) -> Any:
     def install() -> None:
-        dotenv_sink.os = Faulty(os, str(log), fail_at, kill)  # type: ignore[assignment]
-        dotenv_sink.fcntl = Faulty(fcntl, str(log), fail_at, kill)  # type: ignore[assignment]
+        dotenv_file.os = Faulty(os, str(log), fail_at, kill)  # type: ignore[assignment]
+        dotenv_file.fcntl = Faulty(fcntl, str(log), fail_at, kill)  # type: ignore[assignment]
         batch = dotenv_sink.DotenvSink.batch
 
         def armed_batch(self: dotenv_sink.DotenvSink) -> Any:

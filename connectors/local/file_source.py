@@ -43,37 +43,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from connectors import _dotenv_format as dotenv
-from syncd.connector import (
-    BadPart,
-    ConnectorSpec,
-    DocumentError,
-    Options,
-    Source,
-    TooDeep,
-    file_location,
-    load_json,
-    load_yaml,
-    path_field,
-)
+from connectors.local import dotenv_format as dotenv
+from connectors.local.options import FileSourceOptions, FormatOption
+from syncd.connector import BadPart, Capabilities, DocumentError, Source, TooDeep, file_location, load_json, load_yaml
 from syncd.errors import SourceError
 from syncd.model import SourceSecret
 from syncd.secret import Secret
 
 Format = Literal["yaml", "json", "dotenv"]
-FormatOption = Literal["auto", "yaml", "json", "dotenv"]
 
 SOPS_TIMEOUT_SECONDS = 120
 # Folders and secrets nested deeper than this are refused (YAML: that part only; JSON: the file).
 MAX_DEPTH = 100
 _FORMAT_BY_SUFFIX: dict[str, Format] = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv"}
-
-
-class FileSourceOptions(Options):
-    # Marked as a path: the core makes a relative one relative to the manifest's folder.
-    path: str = path_field()
-    format: FormatOption = "auto"
-    sops: Literal["auto", "never", "always"] = "auto"
 
 
 @dataclass(frozen=True)
@@ -92,10 +74,11 @@ class FileSource(Source):
     """Reads secrets from a file or a directory tree of files; see the module docstring for the layout."""
 
     Options = FileSourceOptions
-    max_concurrency = 1
+    # Reading files gains nothing from threads; each file is parsed once, whatever the number of readers.
+    capabilities = Capabilities(max_concurrency=1)
 
-    def __init__(self, options: FileSourceOptions, client: Any = None) -> None:
-        super().__init__(options, client)
+    def __init__(self, options: FileSourceOptions, connection: Any = None) -> None:
+        super().__init__(options, connection)
         self.options: FileSourceOptions = options
         self._lock = threading.Lock()
         self._layout: dict[str, tuple[Path, Format]] | None = None
@@ -314,7 +297,7 @@ def _parse(text: str, fmt: Format, where: str) -> Any:
     """
     if fmt == "dotenv":
         try:
-            return dotenv.parse_variables(text)
+            return {entry.key: entry.value for entry in dotenv.parse(text) if entry.key is not None}
         except dotenv.DotenvSyntaxError as exc:
             raise SourceError(f"{where}:{exc.line}:{exc.column}: {exc.problem}") from None
     try:
@@ -456,10 +439,3 @@ def _scalar(value: Any, key: Any, where: str, file: Path) -> str:
     else:
         problem = "holds a value that is not text"
     raise SourceError(f"key {key!r} of secret {_display(where)!r} in {file} {problem}")
-
-
-spec = ConnectorSpec(
-    name="file",
-    summary="Secrets in a YAML, JSON or dotenv file, or a directory of them; SOPS files are decrypted.",
-    source=FileSource,
-)

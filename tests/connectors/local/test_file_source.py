@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
-from connectors import file_source
-from connectors.file_source import FileSource, FileSourceOptions
+from connectors import local
+from connectors.local import file_source
+from connectors.local.file_source import FileSource
+from connectors.local.options import FileSourceOptions
 from syncd.errors import SourceError
 from syncd.secret import Secret
 
@@ -61,10 +63,11 @@ def tree(tmp_path: Path) -> Path:
 
 
 def test_spec_names_the_file_source() -> None:
-    """The module exports a spec called 'file' whose source is FileSource."""
-    assert file_source.spec.name == "file"
-    assert file_source.spec.source is FileSource
-    assert file_source.spec.roles == ("source",)
+    """The local family exports a spec called 'file' whose source is FileSource, read on one thread."""
+    assert local.file_spec.name == "file"
+    assert local.file_spec.source is FileSource
+    assert local.file_spec.roles == ("source",)
+    assert FileSource.capabilities.max_concurrency == 1
 
 
 def test_path_option_is_marked_for_the_core_to_resolve() -> None:

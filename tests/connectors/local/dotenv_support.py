@@ -1,4 +1,5 @@
-"""Manifests and child processes for the dotenv sink's concurrency and fault tests.
+"""The dotenv sink's calls as a plan and an apply make them, and manifests and child processes for its
+concurrency and fault tests.
 
 `syncd apply` runs in a forked child so that two of them race for real, or so
 that a hook can end one with `os._exit`: a kill runs no `finally`, no
@@ -12,16 +13,40 @@ import multiprocessing
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from connectors.local.dotenv_sink import DotenvSink
+from connectors.local.options import DotenvSinkOptions
 from syncd.cli import main
+from syncd.connector import Scope
+from syncd.diff import difference
+from syncd.model import ActualItem, DesiredItem, Granularity, Ownership
+from syncd.secret import Secret
 
 FORK = multiprocessing.get_context("fork")
+# The instance `observed` asks for; its items are what a plan of another instance would see.
+READER = Ownership("reader", "reader")
 MARKER = re.compile(r"# syncd: owner=([A-Za-z0-9._-]+)/([A-Za-z0-9._-]+)")
+
+
+def observed(sink: DotenvSink, names: Sequence[str]) -> dict[str, ActualItem]:
+    """The variables among `names` the file holds, as a plan's `observe` reports them."""
+    wanted = [DesiredItem(sink.target, name, READER, {name: Secret("")}, Granularity.PER_KEY) for name in names]
+    return dict(sink.observe(wanted, Scope(READER.instance)).items)
+
+
+def owned(sink: DotenvSink, instance: str, *patterns: str) -> dict[str, ActualItem]:
+    """The variables `observe` reports as `instance`'s within `patterns` (all of them by default)."""
+    return dict(sink.observe([], Scope(instance, patterns or ("*",))).owned)
+
+
+def write(sink: DotenvSink, item: DesiredItem, expected: ActualItem | None = None) -> None:
+    """Write `item` as apply does after a plan that saw `expected` (None: absent)."""
+    sink.write(item, expected, difference(item, expected))
 
 
 def write_manifest(folder: Path, instance: str, target: Path, values: Mapping[str, str]) -> Path:
@@ -79,9 +104,7 @@ def results(output: Path) -> list[dict[str, Any]]:
 
 def variables(path: Path) -> dict[str, tuple[str | None, str]]:
     """Each variable of the dotenv file: its owner instance (None without a marker) and its value."""
-    from connectors.dotenv_sink import DotenvSink, DotenvSinkOptions
-
-    found = DotenvSink("check", DotenvSinkOptions(path=str(path))).read(_names(path))
+    found = observed(DotenvSink("check", DotenvSinkOptions(path=str(path))), _names(path))
     return {
         name: (item.owner.instance if item.owner else None, next(iter((item.data or {}).values())).reveal())
         for name, item in found.items()

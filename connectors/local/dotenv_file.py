@@ -1,0 +1,322 @@
+"""The `dotenv` sink's file: its blocks of lines, and every filesystem call made to read, lock and replace it.
+
+A document is the file as blocks: a variable with syncd's marker above it, a variable, or a blank or comment
+line. Every line syncd does not own stays byte for byte in its block, so writing the document back changes
+only the variables syncd wrote, and the header.
+
+Writers take an advisory lock (`flock`) on a lock file beside the target, `<file>.lock`, and hold it from
+reading the file to replacing it. The lock cannot sit on the target itself: each write replaces the target by
+renaming a new file over it, and a lock on the old inode would not stop a writer that opened the new one. The
+file is replaced atomically, with `mode` set before the content lands at its path; a symbolic link at `path`
+is written through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from connectors.local import dotenv_format as dotenv
+from syncd.errors import PermanentError
+from syncd.model import ActualItem, Ownership
+from syncd.secret import Secret
+
+HEADER = (
+    '# Managed in part by syncd. A variable below a "# syncd: owner=..." line is overwritten or '
+    "removed by syncd; every other line is left as it is."
+)
+LOCK_SUFFIX = ".lock"
+_READ_CHUNK = 1 << 20
+_MARKER = re.compile(r"# syncd: owner=([A-Za-z0-9._-]+)/([A-Za-z0-9._-]+)[ \t]*\r?\n?")
+
+
+@dataclass
+class Block:
+    """A piece of the file: a variable with its marker, a variable, or a blank or comment line."""
+
+    raw: str
+    key: str | None = None
+    value: str | None = None
+    owner: Ownership | None = None
+
+    def actual(self, version: str | None) -> ActualItem:
+        assert self.key is not None and self.value is not None
+        return ActualItem(address=self.key, owner=self.owner, data={self.key: Secret(self.value)}, version=version)
+
+
+@dataclass
+class Document:
+    blocks: list[Block] = field(default_factory=list)
+    version: str | None = None
+    # What the file was when read (device, inode, mtime, size); None when it did not exist.
+    identity: tuple[int, ...] | None = None
+    changed: bool = False
+    has_header: bool = False
+    # The line ending of the file: CRLF when most of its lines end so.
+    newline: str = "\n"
+    # key → position in `blocks`; rebuilt after a removal shifts positions.
+    index: dict[str, int] | None = None
+
+    def __post_init__(self) -> None:
+        self.has_header = any(b.key is None and b.raw.rstrip("\r\n") == HEADER for b in self.blocks)
+        text = self.text()
+        crlf = text.count("\r\n")
+        if crlf and crlf > text.count("\n") - crlf:
+            self.newline = "\r\n"
+
+    def find(self, key: str) -> int | None:
+        if self.index is None:
+            self.index = {block.key: i for i, block in enumerate(self.blocks) if block.key is not None}
+        return self.index.get(key)
+
+    def block(self, key: str) -> Block | None:
+        index = self.find(key)
+        return None if index is None else self.blocks[index]
+
+    def variables(self) -> list[Block]:
+        return [block for block in self.blocks if block.key is not None]
+
+    def set(self, key: str, value: str, owner: Ownership, dialect: dotenv.Dialect) -> None:
+        index = self.find(key)
+        if index is not None and self.blocks[index].owner == owner and self.blocks[index].value == value:
+            return
+        block = Block(_render(key, value, owner, dialect, self.newline), key, value, owner)
+        if index is None:
+            if self.blocks and not self.blocks[-1].raw.endswith("\n"):
+                self.blocks[-1].raw += self.newline
+            self.blocks.append(block)
+            assert self.index is not None
+            self.index[key] = len(self.blocks) - 1
+        else:
+            self.blocks[index] = block
+        if not self.has_header:
+            self.blocks.insert(0, Block(HEADER + self.newline))
+            self.has_header = True
+            self.index = None
+        self.changed = True
+
+    def remove(self, key: str) -> None:
+        index = self.find(key)
+        if index is not None:
+            del self.blocks[index]
+            self.index = None
+            self.changed = True
+
+    def text(self) -> str:
+        return "".join(block.raw for block in self.blocks)
+
+
+def _parse_blocks(text: str, where: str, target: str, *, raw: bool) -> list[Block]:
+    """The blocks of `text`, a marker joined to the variable below it; an error names `where` and the line."""
+    try:
+        entries = dotenv.parse(text, raw=raw)
+    except dotenv.DotenvSyntaxError as exc:
+        raise PermanentError(f"{where}:{exc.line}: {exc.problem}", target=target) from None
+    blocks: list[Block] = []
+    index = 0
+    while index < len(entries):
+        entry = entries[index]
+        after = entries[index + 1] if index + 1 < len(entries) else None
+        marker = _MARKER.fullmatch(entry.raw)
+        if marker and after is not None and after.key is not None:
+            owner = Ownership(marker.group(1), marker.group(2))
+            blocks.append(Block(entry.raw + after.raw, after.key, after.value, owner))
+            index += 2
+        else:
+            blocks.append(Block(entry.raw, entry.key, entry.value))
+            index += 1
+    return blocks
+
+
+def moved(current: Block | None, planned: ActualItem | None) -> str | None:
+    """How the variable differs from what the plan saw, or None when it is as the plan saw it.
+
+    The file's version (its mtime) moves with every write to any line, so the variable's own owner and value
+    are compared instead: a change to another line is no reason to refuse this one.
+    """
+    if planned is None:
+        return None if current is None else "it was created since"
+    if current is None:
+        return "it was removed since"
+    if current.owner != planned.owner:
+        return "its ownership marker changed since"
+    if planned.data is not None and current.value != _value(planned):
+        return "its value changed since"
+    return None
+
+
+def _value(actual: ActualItem) -> str | None:
+    assert actual.data is not None
+    return next(iter(actual.data.values())).reveal() if len(actual.data) == 1 else None
+
+
+def _render(key: str, value: str, owner: Ownership, dialect: dotenv.Dialect, newline: str) -> str:
+    marker = f"# syncd: owner={owner.instance}/{owner.sync}"
+    return f"{marker}{newline}{dotenv.format_assignment(key, value, dialect)}{newline}"
+
+
+@dataclass(frozen=True)
+class Locked:
+    """The file read under the lock, and the lock file's descriptor that holds it."""
+
+    lock: int
+    document: Document
+
+
+@dataclass(frozen=True)
+class DotenvFile:
+    """One target's file: where it is, how it is parsed and written. Holds settings only, never content."""
+
+    path: str
+    target: str
+    permissions: int
+    # Docker's --env-file: a value is the rest of its line, as it stands.
+    raw: bool = False
+
+    def real_path(self) -> Path:
+        # Locks and writes go to the file a symbolic link points to, so two paths to one file share one lock.
+        return Path(os.path.realpath(self.path))
+
+    def load(self) -> Document:
+        """The file as it is now; an absent file is an empty document."""
+        path = Path(self.path)
+        try:
+            descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return Document()
+        except OSError as exc:
+            raise self._error(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            info = os.fstat(descriptor)
+            chunks = []
+            while chunk := os.read(descriptor, _READ_CHUNK):
+                chunks.append(chunk)
+        except OSError as exc:
+            raise self._error(f"cannot read {path}: {exc.strerror}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(descriptor)
+        try:
+            text = b"".join(chunks).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise self._error(f"{path} is not valid UTF-8 (byte {exc.start})") from None
+        blocks = _parse_blocks(text, str(path), self.target, raw=self.raw)
+        return Document(blocks, str(info.st_mtime_ns), _identity(info))
+
+    def lock_and_load(self) -> Locked:
+        """Take the lock (waiting for another writer to finish), then read the file."""
+        path = self.real_path()
+        lock_path = f"{path}{LOCK_SUFFIX}"
+        try:
+            os.makedirs(path.parent, exist_ok=True)
+            lock = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise self._error(f"cannot open the lock file {lock_path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return Locked(lock, self.load())
+        except BaseException as exc:
+            unlock(lock)
+            if isinstance(exc, OSError):
+                raise self._error(f"cannot lock {lock_path}: {exc.strerror}") from None
+            raise
+
+    def save(self, document: Document) -> None:
+        """Replace the file with `document`; the caller holds the lock."""
+        path = self.real_path()
+        _remove_leftovers(path)
+        temporary = path.parent / f".{path.name}.syncd-{secrets.token_hex(8)}.tmp"
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            try:
+                os.fchmod(descriptor, self.permissions)
+                data = memoryview(document.text().encode("utf-8"))
+                while data:
+                    data = data[os.write(descriptor, data) :]
+                _move_mtime_past(descriptor, path)
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+            if _current_identity(path) != document.identity:
+                raise self._error(
+                    f"{path} changed while syncd was writing it, without taking {path.name}{LOCK_SUFFIX}; "
+                    f"it was left as the other writer made it. Plan again"
+                )
+            os.replace(temporary, path)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            if isinstance(exc, OSError):
+                raise self._error(f"cannot write {path}: {exc.strerror}") from None
+            raise
+        document.changed = False
+        _sync_directory(path.parent)
+
+    def _error(self, message: str) -> PermanentError:
+        return PermanentError(message, target=self.target)
+
+
+def unlock(lock: int) -> None:
+    # Closing the descriptor releases the lock as well, so a failed unlock loses nothing.
+    with contextlib.suppress(OSError):
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    with contextlib.suppress(OSError):
+        os.close(lock)
+
+
+def _identity(info: os.stat_result) -> tuple[int, ...]:
+    return (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+def _current_identity(path: Path) -> tuple[int, ...] | None:
+    try:
+        return _identity(os.stat(path))
+    except FileNotFoundError:
+        return None
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Remove temporary files a killed writer left beside `path`; under the lock no writer is using one."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.syncd-[0-9a-f]{{16}}\.tmp")
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return
+    for name in names:
+        if pattern.fullmatch(name):
+            with contextlib.suppress(OSError):
+                os.unlink(path.parent / name)
+
+
+def _sync_directory(directory: Path) -> None:
+    """Flush the rename to disk, so the new file survives a power cut.
+
+    Best effort: the new file is already in place for every reader, so a folder that cannot be synced (some
+    file systems refuse) does not turn the write into a failure.
+    """
+    with contextlib.suppress(OSError):
+        descriptor = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _move_mtime_past(descriptor: int, path: Path) -> None:
+    """Give the new file a later mtime than the one it replaces, so the version always moves.
+
+    File timestamps come from a coarse clock (a few milliseconds on Linux):
+    two writes in one tick would otherwise show the same version.
+    """
+    try:
+        previous = os.stat(path).st_mtime_ns
+    except FileNotFoundError:
+        return
+    info = os.fstat(descriptor)
+    if info.st_mtime_ns <= previous:
+        os.utime(descriptor, ns=(info.st_atime_ns, previous + 1))

@@ -1,0 +1,168 @@
+"""The `dotenv` sink: one variable per item, in a dotenv file people may also edit by hand.
+
+syncd owns a variable when a marker comment sits on the line just above it::
+
+    # Managed in part by syncd. A variable below a "# syncd: owner=..." line ...
+    OTHER=kept
+    # syncd: owner=prod-eu/payments-db
+    DB_USER='alice'
+
+Every other line (comments, blank lines, variables without a marker) is
+kept byte for byte, in its place. A variable without a marker reads as an
+unowned item; writing it (adopting) puts the marker above it in place.
+
+The sink is buffered: inside `batch()` the lock on `<file>.lock` is taken at
+the first change, the file is read again under it, and each write or delete
+is checked against what the plan saw (`expected`): a variable that moved
+since (created, removed, given another marker or another value) fails with
+`ItemMoved` ("moved since the plan") and is left as it is, and every other
+line is kept. The file is written once, at the end of the batch, and the lock
+released (see dotenv_file.py). A write or delete outside a batch does the
+same for itself alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from connectors.local import dotenv_format as dotenv
+from connectors.local.dotenv_file import Block, Document, DotenvFile, Locked, moved, unlock
+from connectors.local.options import DotenvSinkOptions
+from syncd.connector import Capabilities, Observation, Scope, Sink, file_location
+from syncd.errors import ItemMoved, PermanentError
+from syncd.model import ActualItem, DesiredItem, Difference, Granularity
+from syncd.secret import is_text
+
+_OWNER_NAME = re.compile(r"[A-Za-z0-9._-]+")
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class DotenvSink(Sink):
+    """Writes each item as one variable of a dotenv file, leaving lines it does not own alone."""
+
+    Options = DotenvSinkOptions
+    capabilities = Capabilities(granularities=(Granularity.PER_KEY,), buffered=True)
+
+    def __init__(self, target: str, options: DotenvSinkOptions, connection: Any = None) -> None:
+        super().__init__(target, options, connection)
+        self.options: DotenvSinkOptions = options
+        raw = options.dialect == "docker-env-file"
+        self._file = DotenvFile(options.path, target, options.permissions, raw)
+        # Guards the batch below: threads of one apply write into one held document.
+        self._lock = threading.Lock()
+        # Set only while a batch is open: how deep, and the file held under the lock since its first change.
+        self._batch_depth = 0
+        self._held: Locked | None = None
+
+    def check(self, item: DesiredItem) -> list[str]:
+        problems = []
+        if not _VARIABLE.fullmatch(item.address):
+            problems.append(
+                f"The variable name {item.address!r} is not valid: use letters, digits and '_', "
+                f"not starting with a digit."
+            )
+        if len(item.data) != 1:
+            problems.append(f"Item {item.address!r} holds {len(item.data)} keys; a variable holds one.")
+        elif not is_text(value := item.single_value().reveal()):
+            problems.append(f"The value of {item.address!r} holds a lone surrogate, which UTF-8 cannot encode.")
+        elif (problem := dotenv.unwritable(value, self.options.dialect)) is not None:
+            problems.append(f"The value of {item.address!r} holds {problem} (dialect {self.options.dialect}).")
+        if not (_OWNER_NAME.fullmatch(item.owner.instance) and _OWNER_NAME.fullmatch(item.owner.sync)):
+            problems.append(
+                f"The owner of {item.address!r} has an instance or sync name with characters "
+                f"other than letters, digits and ._-, which the marker cannot hold."
+            )
+        return problems
+
+    def observe(self, desired: Sequence[DesiredItem], scope: Scope) -> Observation:
+        """One read of the file: the desired variables there, and the variables in scope marked by the instance."""
+        wanted = {item.address for item in desired}
+        with self._lock:
+            document = self._held.document if self._held else self._file.load()
+        variables = document.variables()
+        items = {b.key: b.actual(document.version) for b in variables if b.key in wanted}
+        owned = {
+            b.key: b.actual(document.version)
+            for b in variables
+            if b.owner is not None and b.owner.instance == scope.instance and scope.covers(b.key)
+        }
+        return Observation(items, owned)  # type: ignore[arg-type]
+
+    def write(self, item: DesiredItem, expected: ActualItem | None, difference: Difference) -> None:
+        # A variable is one line under its marker: value and marker are written together, whatever differs.
+        value = item.single_value().reveal()
+        with self._lock, self._locked_document() as document:
+            current = document.block(item.address)
+            if current is not None and current.owner == item.owner and current.value == value:
+                return
+            self._refuse_if_moved(item.address, current, expected)
+            document.set(item.address, value, item.owner, self.options.dialect)
+
+    def delete(self, expected: ActualItem) -> None:
+        if expected.owner is None:
+            raise PermanentError(
+                "not deleted: it carries no syncd marker", target=self.target, address=expected.address
+            )
+        with self._lock, self._locked_document() as document:
+            current = document.block(expected.address)
+            if current is None:
+                return
+            self._refuse_if_moved(expected.address, current, expected)
+            document.remove(expected.address)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        with self._lock:
+            self._batch_depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._batch_depth -= 1
+                if self._batch_depth == 0 and self._held is not None:
+                    held, self._held = self._held, None
+                    # Writes that returned count as done, so they are saved even when the block failed.
+                    try:
+                        if held.document.changed:
+                            self._file.save(held.document)
+                    finally:
+                        unlock(held.lock)
+
+    def describe(self) -> str:
+        return self.options.path
+
+    def location(self) -> tuple[str, ...]:
+        return file_location(self.options.path)
+
+    @contextlib.contextmanager
+    def _locked_document(self) -> Iterator[Document]:
+        """The file as read under the lock, or inside a batch as the batch has changed it.
+
+        Outside a batch the change is saved and the lock released on leaving; inside one, the lock taken at
+        the batch's first change is held until the batch ends. The caller holds `self._lock`.
+        """
+        if self._batch_depth:
+            if self._held is None:
+                self._held = self._file.lock_and_load()
+            yield self._held.document
+            return
+        held = self._file.lock_and_load()
+        try:
+            yield held.document
+            if held.document.changed:
+                self._file.save(held.document)
+        finally:
+            unlock(held.lock)
+
+    def _refuse_if_moved(self, address: str, current: Block | None, expected: ActualItem | None) -> None:
+        reason = moved(current, expected)
+        if reason is not None:
+            raise ItemMoved(
+                f"moved since the plan ({reason}); it was left as it is. Plan again to see it as it is now",
+                target=self.target,
+                address=address,
+            )
