@@ -1,8 +1,7 @@
 """The `dotenv` sink's file: its blocks of lines, and every filesystem call made to read, lock and replace it.
 
-A document is the file as blocks: a variable with syncd's marker above it, a variable, or a blank or comment
-line. Every line syncd does not own stays byte for byte in its block, so writing the document back changes
-only the variables syncd wrote, and the header.
+A document is the file as blocks (a variable with syncd's marker above it, a variable, a blank or comment line),
+each kept byte for byte until syncd writes its variable.
 
 Writers take an advisory lock (`flock`) on a lock file beside the target, `<file>.lock`, and hold it from
 reading the file to replacing it. The lock cannot sit on the target itself: each write replaces the target by
@@ -78,8 +77,8 @@ class Document:
         index = self.find(key)
         return None if index is None else self.blocks[index]
 
-    def variables(self) -> list[Block]:
-        return [block for block in self.blocks if block.key is not None]
+    def variables(self) -> dict[str, Block]:
+        return {block.key: block for block in self.blocks if block.key is not None}
 
     def set(self, key: str, value: str, owner: Ownership, dialect: dotenv.Dialect) -> None:
         index = self.find(key)

@@ -7,18 +7,14 @@ syncd owns a variable when a marker comment sits on the line just above it::
     # syncd: owner=prod-eu/payments-db
     DB_USER='alice'
 
-Every other line (comments, blank lines, variables without a marker) is
-kept byte for byte, in its place. A variable without a marker reads as an
-unowned item; writing it (adopting) puts the marker above it in place.
+Every other line is kept byte for byte, in its place; a variable without a
+marker is an unowned item, and adopting it puts the marker above it.
 
-The sink is buffered: inside `batch()` the lock on `<file>.lock` is taken at
-the first change, the file is read again under it, and each write or delete
-is checked against what the plan saw (`expected`): a variable that moved
-since (created, removed, given another marker or another value) fails with
-`ItemMoved` ("moved since the plan") and is left as it is, and every other
-line is kept. The file is written once, at the end of the batch, and the lock
-released (see dotenv_file.py). A write or delete outside a batch does the
-same for itself alone.
+Buffered: inside `batch()` the lock on `<file>.lock` (dotenv_file.py) is
+taken at the first change and the file read again under it; a write or
+delete whose variable moved since the plan saw it as `expected` (created,
+removed, re-marked, another value) raises `ItemMoved` and leaves it as it is.
+The file is written once, when the batch ends.
 """
 
 from __future__ import annotations
@@ -50,8 +46,7 @@ class DotenvSink(Sink):
     def __init__(self, target: str, options: DotenvSinkOptions, connection: Any = None) -> None:
         super().__init__(target, options, connection)
         self.options: DotenvSinkOptions = options
-        raw = options.dialect == "docker-env-file"
-        self._file = DotenvFile(options.path, target, options.permissions, raw)
+        self._file = DotenvFile(options.path, target, options.permissions, raw=options.dialect == "docker-env-file")
         # Guards the batch below: threads of one apply write into one held document.
         self._lock = threading.Lock()
         # Set only while a batch is open: how deep, and the file held under the lock since its first change.
@@ -84,18 +79,18 @@ class DotenvSink(Sink):
         with self._lock:
             document = self._held.document if self._held else self._file.load()
         variables = document.variables()
-        items = {b.key: b.actual(document.version) for b in variables if b.key in wanted}
+        items = {key: block.actual(document.version) for key, block in variables.items() if key in wanted}
         owned = {
-            b.key: b.actual(document.version)
-            for b in variables
-            if b.owner is not None and b.owner.instance == scope.instance and scope.covers(b.key)
+            key: block.actual(document.version)
+            for key, block in variables.items()
+            if block.owner is not None and block.owner.instance == scope.instance and scope.covers(key)
         }
-        return Observation(items, owned)  # type: ignore[arg-type]
+        return Observation(items, owned)
 
     def write(self, item: DesiredItem, expected: ActualItem | None, difference: Difference) -> None:
         # A variable is one line under its marker: value and marker are written together, whatever differs.
         value = item.single_value().reveal()
-        with self._lock, self._locked_document() as document:
+        with self._change() as document:
             current = document.block(item.address)
             if current is not None and current.owner == item.owner and current.value == value:
                 return
@@ -107,7 +102,7 @@ class DotenvSink(Sink):
             raise PermanentError(
                 "not deleted: it carries no syncd marker", target=self.target, address=expected.address
             )
-        with self._lock, self._locked_document() as document:
+        with self._change() as document:
             current = document.block(expected.address)
             if current is None:
                 return
@@ -123,14 +118,9 @@ class DotenvSink(Sink):
         finally:
             with self._lock:
                 self._batch_depth -= 1
+                # Writes that returned count as done, so they are saved even when the block failed.
                 if self._batch_depth == 0 and self._held is not None:
-                    held, self._held = self._held, None
-                    # Writes that returned count as done, so they are saved even when the block failed.
-                    try:
-                        if held.document.changed:
-                            self._file.save(held.document)
-                    finally:
-                        unlock(held.lock)
+                    self._release()
 
     def describe(self) -> str:
         return self.options.path
@@ -139,20 +129,23 @@ class DotenvSink(Sink):
         return file_location(self.options.path)
 
     @contextlib.contextmanager
-    def _locked_document(self) -> Iterator[Document]:
-        """The file as read under the lock, or inside a batch as the batch has changed it.
-
-        Outside a batch the change is saved and the lock released on leaving; inside one, the lock taken at
-        the batch's first change is held until the batch ends. The caller holds `self._lock`.
-        """
-        if self._batch_depth:
+    def _change(self) -> Iterator[Document]:
+        """The file as read under the lock; inside a batch, as read at its first change, with its changes since.
+        Outside a batch the change is saved and the lock released on leaving: it is on disk when the call returns."""
+        with self._lock:
             if self._held is None:
                 self._held = self._file.lock_and_load()
-            yield self._held.document
-            return
-        held = self._file.lock_and_load()
+            try:
+                yield self._held.document
+            finally:
+                if not self._batch_depth:
+                    self._release()
+
+    def _release(self) -> None:
+        """Save the held file if it changed, and release the lock; the caller holds `self._lock`."""
+        held, self._held = self._held, None
+        assert held is not None
         try:
-            yield held.document
             if held.document.changed:
                 self._file.save(held.document)
         finally:

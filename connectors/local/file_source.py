@@ -39,7 +39,7 @@ import shutil
 import stat
 import subprocess
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -62,12 +62,14 @@ _FORMAT_BY_SUFFIX: dict[str, Format] = {".yaml": "yaml", ".yml": "yaml", ".json"
 class _Tree:
     """What one file holds, by path relative to the file ("" is the file itself)."""
 
-    secrets: dict[str, dict[str, str]]
-    folders: frozenset[str]
     version: str
+    # How messages about the document name it: the file, or sops's output of it.
+    where: str
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+    folders: set[str] = field(default_factory=set)
     # Paths whose content cannot be read (nested too deep, or holding an alias, a tag or a key given twice), with
     # the message that says so.
-    broken: dict[str, str]
+    broken: dict[str, str] = field(default_factory=dict)
 
 
 class FileSource(Source):
@@ -255,29 +257,21 @@ def _load(file: Path, fmt: Format, sops: str) -> _Tree:
         raise SourceError(f"cannot read {file}: {exc.strerror}") from None
     version = f"{info.st_mtime_ns}-{info.st_size}"
     where = str(file)
-    if sops == "always":
-        where = _sops_output(file)
+    content = None if sops == "always" else _parse(_decode(raw, file), fmt, where)
+    if sops == "always" or (sops == "auto" and _is_encrypted(content, fmt)):
+        where = f"{file} (as decrypted by sops)"
         content = _parse(_decrypt(file, fmt), fmt, where)
-    else:
-        content = _parse(_decode(raw, file), fmt, where)
-        if sops == "auto" and _is_encrypted(content, fmt):
-            where = _sops_output(file)
-            content = _parse(_decrypt(file, fmt), fmt, where)
     if fmt == "dotenv":
-        return _Tree({"": content}, frozenset(), version, {})
+        return _Tree(version, where, {"": content})
     if content is None:  # an empty YAML file
         content = {}
     if isinstance(content, BadPart):  # the top-level mapping holds a key twice, or a bad key
         raise SourceError(_message(content.error, where))
     if not isinstance(content, dict):
         raise SourceError(f"the top level of {file} is not a mapping")
-    found = _Found({}, set(), {}, where)
-    _walk(content, "", file, found)
-    return _Tree(found.secrets, frozenset(found.folders), version, found.broken)
-
-
-def _sops_output(file: Path) -> str:
-    return f"{file} (as decrypted by sops)"
+    tree = _Tree(version, where)
+    _walk(content, "", file, tree)
+    return tree
 
 
 def _decode(raw: bytes, file: Path) -> str:
@@ -358,15 +352,6 @@ def _decrypt(file: Path, fmt: Format) -> str:
     return _decode(done.stdout, file)
 
 
-@dataclass(frozen=True)
-class _Found:
-    secrets: dict[str, dict[str, str]]
-    folders: set[str]
-    broken: dict[str, str]
-    # How messages about the document name it: the file, or sops's output of it.
-    where: str
-
-
 def _unreadable(value: Any) -> TooDeep | BadPart | None:
     """What makes `value` unreadable: itself, or, for a list, the first part nested too deep inside it (a list
     is no secret, but one that holds such a part is reported as too deep)."""
@@ -386,7 +371,7 @@ def _is_bad_scalar(value: Any) -> bool:
     return isinstance(value, BadPart) and not value.collection
 
 
-def _walk(mapping: dict[Any, Any], where: str, file: Path, found: _Found) -> None:
+def _walk(mapping: dict[Any, Any], where: str, file: Path, found: _Tree) -> None:
     parts = {name: _unreadable(value) for name, value in mapping.items()}
     nested = [
         isinstance(value, dict) or (parts[name] is not None and not _is_bad_scalar(value))
