@@ -89,6 +89,8 @@ class DotenvSink(Sink):
 
     def write(self, item: DesiredItem, expected: ActualItem | None, difference: Difference) -> None:
         # A variable is one line under its marker: value and marker are written together, whatever differs.
+        if not _VARIABLE.fullmatch(item.address):  # `check` refuses it first; written, the file would not parse again
+            raise PermanentError(f"{item.address!r} is not a variable name", target=self.target, address=item.address)
         value = item.single_value().reveal()
         with self._change() as document:
             current = document.block(item.address)

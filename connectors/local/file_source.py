@@ -308,10 +308,8 @@ def _message(exc: DocumentError, where: str) -> str:
     return f"{where}:{exc.line}:{exc.column}: {problem}"
 
 
-class _NotText:
-    """A YAML `!!binary` value: read, but no secret's value can be one."""
-
-
+# A YAML `!!binary` value: read, but no secret's value can be one.
+_NOT_TEXT = object()
 _NULL = "tag:yaml.org,2002:null"
 _BINARY = "tag:yaml.org,2002:binary"
 
@@ -321,7 +319,7 @@ def _as_written(tag: str, value: str, event: Any) -> Any:
     if tag == _NULL:
         return None
     if tag == _BINARY:
-        return _NotText()
+        return _NOT_TEXT
     return value
 
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from connectors import local
 from connectors.local import dotenv_format as dotenv
-from connectors.local.dotenv_file import HEADER
+from connectors.local.dotenv_file import HEADER, DotenvFile
 from connectors.local.dotenv_sink import DotenvSink
 from connectors.local.file_source import FileSource
 from connectors.local.options import DotenvSinkOptions, FileSourceOptions
@@ -94,8 +94,12 @@ class TestDotenvSinkContract(SinkContract):
     @pytest.fixture
     def plant_unowned(self, tmp_path: Path) -> PlantUnowned:
         def plant(address: str, data: Mapping[str, str]) -> None:
-            with open(tmp_path / "contract.env", "a", encoding="utf-8") as handle:
-                handle.write(dotenv.format_assignment(address, next(iter(data.values()))) + "\n")
+            """Put the variable in the file without a marker, in place of what was there, as a person would."""
+            path = tmp_path / "contract.env"
+            document = DotenvFile(str(path), TARGET, 0o600).load()
+            document.remove(address)
+            text = document.text() + dotenv.format_assignment(address, next(iter(data.values()))) + "\n"
+            path.write_text(text, encoding="utf-8")
 
         return plant
 
@@ -576,6 +580,14 @@ def test_check_refuses_more_than_one_key(env: Path) -> None:
 def test_check_refuses_an_owner_the_marker_cannot_hold(env: Path) -> None:
     """Instance and sync names outside [A-Za-z0-9._-] cannot be written into a marker."""
     assert len(make_sink(env).check(item("A", "1", owner=Ownership("prod eu", "s")))) == 1
+
+
+def test_write_of_a_name_that_is_no_variable_is_refused_without_touching_the_file(env: Path) -> None:
+    """A name check refuses, written all the same (check is the core's to call), is refused: the file would not
+    parse again. The error shows no value."""
+    error = permanent_error(lambda: write(make_sink(env), item("BAD NAME", PLANTED)))
+    assert error.address == "BAD NAME"
+    assert not env.exists()
 
 
 @pytest.mark.parametrize(
