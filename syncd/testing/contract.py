@@ -547,11 +547,13 @@ class SourceContract:
         before = source.read(path)
         if before.version is None:
             pytest.skip("the source reports no versions")
-        plant(path, self.secret_data("version-two"))
+        # A longer value: a version made of a file's modification time and size moves even within one tick of
+        # the file system's clock.
+        plant(path, self.secret_data("version-two, longer"))
         after = source.read(path)
         assert after.version is not None
         assert after.version != before.version
-        assert plain(after.data) == self.secret_data("version-two")
+        assert plain(after.data) == self.secret_data("version-two, longer")
 
     def test_special_values_roundtrip(self, source: Source, plant: Plant) -> None:
         """Values with newlines, quotes, $, #, unicode, and of 4 KiB read back unchanged."""
@@ -584,8 +586,8 @@ class SourceContract:
         plant(first, self.secret_data("first-run"))
         assert plain(source.read(first).data) == self.secret_data("first-run")
         assert source.list(self.folder) == [first]
-        plant(first, self.secret_data("second-run"))
-        plant(second, self.secret_data("second-run"))
-        assert plain(source.read(first).data) == self.secret_data("second-run")
-        assert plain(source.read_many([second])[second].data) == self.secret_data("second-run")  # type: ignore[union-attr]
+        plant(first, self.secret_data("second-run, changed"))
+        plant(second, self.secret_data("second-run, changed"))
+        assert plain(source.read(first).data) == self.secret_data("second-run, changed")
+        assert plain(source.read_many([second])[second].data) == self.secret_data("second-run, changed")  # type: ignore[union-attr]
         assert source.list(self.folder) == sorted([first, second])
