@@ -14,8 +14,8 @@ from typing import Any, Literal, TypeVar
 import hvac
 import hvac.exceptions
 
-from connectors._vault_client import MAX_IN_FLIGHT, VaultClient
-from connectors._vault_errors import Operation
+from connectors.vault.client import MAX_IN_FLIGHT, VaultClient
+from connectors.vault.errors import Operation
 from syncd.connector import in_parallel
 
 T = TypeVar("T")
@@ -66,6 +66,10 @@ class Metadata:
     def created(self, version: int) -> str | None:
         return self.created_times.get(version)
 
+    def entry(self) -> Entry:
+        """The current version as a read without its data would answer it."""
+        return Entry(None, self.current_version, self.custom_metadata, self.state(self.current_version))
+
 
 def parallel(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """`fn` of each item, in order, a few at a time; the first error is raised."""
@@ -79,6 +83,15 @@ def text(value: Any) -> str | None:
     if isinstance(value, bool | int | float):
         return json.dumps(value)
     return None
+
+
+def plain(data: Mapping[str, Any]) -> dict[str, str]:
+    """A KV version's data as text: a number, list or object another writer stored reads as its JSON text, which
+    differs from any string syncd writes."""
+    return {
+        key: found if (found := text(value)) is not None else json.dumps(value, sort_keys=True)
+        for key, value in data.items()
+    }
 
 
 class KvV2:
@@ -236,20 +249,34 @@ class KvV1:
         )
 
 
-def walk(kv: KvV1 | KvV2, folder: str) -> list[str]:
-    """Every secret path below `folder` ('' for the whole mount), recursively, sorted; [] when it is missing.
+def walk(kv: KvV1 | KvV2, prefixes: Sequence[str]) -> list[str]:
+    """Every secret path that starts with one of `prefixes` ('' for the whole mount), recursively, sorted.
 
-    LIST answers one level, with folders ending in '/'; each level's folders are listed together.
+    LIST answers one folder level, with folders ending in '/'. Each prefix's folder is listed, and only the
+    folders that lie inside a prefix or lead to one are listed further, each folder once; a level's folders
+    are listed together. A missing folder lists nothing.
     """
+
+    def wanted(name: str) -> bool:
+        return any(name.startswith(p) or (name.endswith("/") and p.startswith(name)) for p in prefixes)
+
     found: list[str] = []
-    level = [folder]
+    listed: set[str] = set()
+    level = sorted({p.rpartition("/")[0] for p in prefixes})
     while level:
-        below: list[str] = []
+        listed.update(level)
+        below: set[str] = set()
         for base, keys in zip(level, parallel(kv.list, level), strict=True):
             for key in keys or []:
                 # A name may be both a secret ("db") and a folder ("db/").
-                (below if key.endswith("/") else found).append(_join(base, key.rstrip("/")))
-        level = below
+                name = _join(base, key)
+                if not wanted(name):
+                    continue
+                if key.endswith("/"):
+                    below.add(name.rstrip("/"))
+                else:
+                    found.append(name)
+        level = sorted(below - listed)
     return sorted(found)
 
 

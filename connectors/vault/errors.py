@@ -2,7 +2,7 @@
 
     hvac Forbidden (403)                 → permanent: "permission denied: needs 'read' on secret/data/apps/x"
     hvac VaultDown (503, sealed)         → transient: "Vault at ADDRESS is sealed or unavailable"
-    hvac 500, 502, 429, other statuses  → transient
+    hvac 500, 502, 429, other statuses  → transient, waiting the server's Retry-After when it sent one
     requests ConnectionError, Timeout    → transient: "Vault at ADDRESS is unreachable"
     requests SSLError                    → permanent: the certificate is not trusted
     hvac InvalidRequest (400) and others → permanent, with Vault's own reason
@@ -15,6 +15,8 @@ error is raised `from None` so no traceback shows the original.
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import re
 from dataclasses import dataclass
 
@@ -78,12 +80,12 @@ def reason(exc: hvac.exceptions.VaultError) -> str:
     return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
 
 
-def translate(exc: Exception, op: Operation, context: ErrorContext) -> ConnectorError:
-    """The syncd error for `exc`, raised by a call doing `op`."""
+def translate(exc: Exception, op: Operation, context: ErrorContext, retry_after: float | None = None) -> ConnectorError:
+    """The syncd error for `exc`, raised by a call doing `op`; `retry_after` is the wait the answer asked for."""
     where = f"Vault at {context.vault}"
     transient = _transient(exc, where, context)
     if transient is not None:
-        return TransientError(transient, target=context.target, address=op.address)
+        return TransientError(transient, target=context.target, address=op.address, retry_after=retry_after)
     if isinstance(exc, hvac.exceptions.Forbidden):
         needs = " or ".join(repr(c) for c in op.capability.split("|"))
         message = op.denied or f"permission denied: needs {needs} on {op.api_path}"
@@ -103,12 +105,14 @@ def translate(exc: Exception, op: Operation, context: ErrorContext) -> Connector
     return context.fail(message, op.address)
 
 
-def translate_login(exc: Exception, method: str, mount_path: str, context: ErrorContext) -> ConnectorError:
+def translate_login(
+    exc: Exception, method: str, mount_path: str, context: ErrorContext, retry_after: float | None = None
+) -> ConnectorError:
     """The syncd error for a failed login or token lookup: transient when Vault is away, else an auth failure."""
     where = f"Vault at {context.vault}"
     transient = _transient(exc, where, context)
     if transient is not None:
-        return TransientError(transient, target=context.target)
+        return TransientError(transient, target=context.target, retry_after=retry_after)
     if isinstance(exc, requests.exceptions.SSLError):
         return context.fail(_tls_problem(exc, where))
     if isinstance(exc, hvac.exceptions.InvalidPath):
@@ -121,6 +125,20 @@ def translate_login(exc: Exception, method: str, mount_path: str, context: Error
     else:
         why = f"unexpected {type(exc).__name__}"
     return context.fail(f"authentication failed (method {method} at auth/{mount_path}): {why}")
+
+
+def parse_retry_after(header: str | None, now: float) -> float | None:
+    """The seconds an HTTP `Retry-After` header asks to wait (a number of seconds or an HTTP date, `now` being
+    the epoch time); None when absent or unreadable."""
+    if not header:
+        return None
+    with contextlib.suppress(ValueError):
+        return max(0.0, float(header))
+    try:
+        when = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now) if when.tzinfo else None
 
 
 def _transient(exc: Exception, where: str, context: ErrorContext) -> str | None:
