@@ -1,20 +1,9 @@
-"""The `vault` connector: a source and a sink for Vault and OpenBao KV secrets engines, through hvac.
+"""The `vault` connector: a source and a sink for Vault and OpenBao KV secrets engines (KV v2 and KV v1), through
+hvac. One KV path is one secret, its keys the secret's keys.
 
-Both KV versions: version 2 (versions, custom_metadata, check-and-set) and
-version 1 (plain paths), told apart by asking the mount, or set with
-`kv_version`. One KV path is one secret: its keys are the secret's keys.
-
-* `source.py`: reads paths, lists prefixes recursively, pins KV v2
-  versions; its connection remembers what it read, so that an unchanged
-  secret costs one metadata read.
-* `sink.py`: one path per item below the target's `prefix`; the ownership
-  marker is in custom_metadata (KV v2, written in the order `kv2_marker.py`
-  gives) or a reserved data key (KV v1); writes use check-and-set.
-* `client.py` (the connection: login, token renewal, rate limit),
-  `errors.py` (every hvac or requests error as a transient or permanent
-  syncd error naming the path and the capability, never a value or a
-  credential), `kv.py` (the KV calls), `policy.py` (the HCL `syncd policy`
-  prints), `options.py` (one connection model shared by source and sink).
+`source.py` and `sink.py` (the KV v2 marker protocol in `kv2_marker.py`) work through `kv.py` (the KV calls) on
+`client.py` (the connection: login, token renewal, rate limit); `errors.py` maps every hvac and requests error,
+`policy.py` gives the HCL `syncd policy` prints, `options.py` the options both roles share.
 """
 
 from __future__ import annotations

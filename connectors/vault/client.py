@@ -1,8 +1,5 @@
-"""The long-lived connection to Vault of a source or a sink (what `connect` returns): login, token lifetime,
-bounded concurrency, the target's rate limit, and errors as syncd's.
-
-The daemon keeps its connectors for months, so the token's lifetime is
-tracked against a clock (injectable, for tests):
+"""The long-lived connection to Vault of a source or a sink (what `connect` returns). It lives as long as the
+process, so the token's lifetime is tracked against a clock (injectable, for tests):
 
 * Before each call, when less than a third of the token's TTL remains, the
   token is renewed (renew-self) while it is renewable and renewing still
@@ -15,11 +12,10 @@ tracked against a clock (injectable, for tests):
 * A 403 may mean the token was revoked: lookup-self tells, and a login
   method logs in again and retries the call once.
 
-Every request goes out through `_send`, which waits for the target's rate
-limiter and a free slot. hvac has no retries of its own (its requests
-session mounts urllib3 adapters with `max_retries=0`, which sends each
-request once), so the core's retry policy is the only one; an error answer
-that carries `Retry-After` becomes a TransientError asking for that wait.
+Every request goes out through `_send`: the target's rate limiter, then a
+free slot. hvac never retries (its requests adapters have `max_retries=0`:
+one attempt), so the core's policy is the only retry layer; it waits as
+long as an error answer's `Retry-After` asks.
 
 Every token, role_id, secret_id and service account token is registered
 with the redactor before it is sent. hvac's habit of reading VAULT_TOKEN,
@@ -140,20 +136,17 @@ class VaultClient:
         self._answers.retry_after = None if response.ok else response.headers.get("Retry-After")
 
     def _retry_after(self) -> float | None:
-        return parse_retry_after(getattr(self._answers, "retry_after", None), time.time())
+        return parse_retry_after(getattr(self._answers, "retry_after", None))
 
     def kv_version(self) -> int:
         """The mount's KV version: the `kv_version` option, or asked of Vault once."""
         if self._kv_version is None:
             mount = self.mount
-            op = Operation(
-                "read",
-                f"sys/internal/ui/mounts/{mount}",
-                denied=(
-                    f"cannot tell the KV version of mount {mount!r}: there is no such mount, or no policy grants "
-                    f"access below it; set kv_version to 1 or 2 to skip this check"
-                ),
+            denied = (
+                f"cannot tell the KV version of mount {mount!r}: there is no such mount, or no policy grants access "
+                "below it; set kv_version to 1 or 2 to skip this check"
             )
+            op = Operation("read", f"sys/internal/ui/mounts/{mount}", denied=denied)
             answer = self.call(lambda client: client.adapter.get(f"/v1/sys/internal/ui/mounts/{mount}"), op)
             data = answer.get("data") or {}
             if data.get("type") not in ("kv", "generic"):

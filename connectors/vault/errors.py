@@ -15,8 +15,6 @@ error is raised `from None` so no traceback shows the original.
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
 import re
 from dataclasses import dataclass
 
@@ -127,18 +125,12 @@ def translate_login(
     return context.fail(f"authentication failed (method {method} at auth/{mount_path}): {why}")
 
 
-def parse_retry_after(header: str | None, now: float) -> float | None:
-    """The seconds an HTTP `Retry-After` header asks to wait (a number of seconds or an HTTP date, `now` being
-    the epoch time); None when absent or unreadable."""
-    if not header:
-        return None
-    with contextlib.suppress(ValueError):
-        return max(0.0, float(header))
+def parse_retry_after(header: str | None) -> float | None:
+    """The seconds a `Retry-After` header asks to wait; None without one (Vault sends seconds, never a date)."""
     try:
-        when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
+        return max(0.0, float(header)) if header else None
+    except ValueError:
         return None
-    return max(0.0, when.timestamp() - now) if when.tzinfo else None
 
 
 def _transient(exc: Exception, where: str, context: ErrorContext) -> str | None:

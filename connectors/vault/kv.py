@@ -17,9 +17,9 @@ import hvac.exceptions
 from connectors.vault.client import MAX_IN_FLIGHT, VaultClient
 from connectors.vault.errors import Operation
 from syncd.connector import in_parallel
+from syncd.secret import Secret
 
 T = TypeVar("T")
-R = TypeVar("R")
 State = Literal["live", "deleted", "destroyed", "missing"]
 
 
@@ -71,11 +71,6 @@ class Metadata:
         return Entry(None, self.current_version, self.custom_metadata, self.state(self.current_version))
 
 
-def parallel(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """`fn` of each item, in order, a few at a time; the first error is raised."""
-    return in_parallel(fn, items, MAX_IN_FLIGHT)
-
-
 def text(value: Any) -> str | None:
     """A KV value as text: strings as they are, numbers and booleans in their JSON spelling; None otherwise."""
     if isinstance(value, str):
@@ -94,8 +89,12 @@ def plain(data: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-class KvV2:
-    """KV version 2: data, metadata with custom_metadata, versions, check-and-set."""
+def secrets(data: Mapping[str, Any]) -> dict[str, Secret]:
+    return {key: Secret(value) for key, value in plain(data).items()}
+
+
+class _Kv:
+    """What both KV versions share: the connection, the mount, and one way to make a call."""
 
     def __init__(self, vault: VaultClient, *, name_items: bool) -> None:
         self.vault = vault
@@ -103,9 +102,23 @@ class KvV2:
         # Sink errors name the item (the path); source errors name the path in their sentence instead.
         self._name_items = name_items
 
-    def _op(self, capability: str, kind: str, path: str, *, optional: bool = False) -> Operation:
+    def _call(
+        self, fn: Callable[[hvac.Client], T], capability: str, api_path: str, path: str, *, optional: bool = False
+    ) -> T | None:
+        """`fn(client)`, a 404 answering None; its errors name `capability` on `MOUNT/api_path`."""
+
+        def run(client: hvac.Client) -> T | None:
+            try:
+                return fn(client)
+            except hvac.exceptions.InvalidPath:
+                return None
+
         address = path if self._name_items else None
-        return Operation(capability, f"{self.mount}/{kind}/{path}", address, optional=optional)
+        return self.vault.call(run, Operation(capability, f"{self.mount}/{api_path}", address, optional=optional))
+
+
+class KvV2(_Kv):
+    """KV version 2: data, metadata with custom_metadata, versions, check-and-set."""
 
     def read(self, path: str, version: int | None = None) -> Entry | None:
         def get(client: hvac.Client) -> Entry | None:
@@ -124,37 +137,30 @@ class KvV2:
             custom = meta.get("custom_metadata") or {}
             return Entry(answer["data"]["data"] or {}, meta["version"], custom, "live", meta.get("created_time"))
 
-        return self.vault.call(get, self._op("read", "data", path))
+        return self._call(get, "read", f"data/{path}", path)
 
     def metadata(self, path: str, *, optional: bool = False) -> Metadata | None:
         """The path's metadata, None when it has none; with `optional`, a 403 raises Denied."""
 
-        def get(client: hvac.Client) -> Metadata | None:
-            try:
-                data = client.secrets.kv.v2.read_secret_metadata(path, mount_point=self.mount)["data"]
-            except hvac.exceptions.InvalidPath:
-                return None
+        def get(client: hvac.Client) -> Metadata:
+            data = client.secrets.kv.v2.read_secret_metadata(path, mount_point=self.mount)["data"]
             versions = {int(number): info for number, info in (data.get("versions") or {}).items()}
             states = {number: _state(info) for number, info in versions.items()}
             created = {number: info["created_time"] for number, info in versions.items() if info.get("created_time")}
-            return Metadata(
-                data.get("current_version") or 0,
-                data.get("custom_metadata") or {},
-                states,
-                created,
-                data.get("current_metadata_version"),
-            )
+            custom = data.get("custom_metadata") or {}
+            current = data.get("current_version") or 0
+            return Metadata(current, custom, states, created, data.get("current_metadata_version"))
 
-        return self.vault.call(get, self._op("read", "metadata", path, optional=optional))
+        return self._call(get, "read", f"metadata/{path}", path, optional=optional)
 
     def list(self, folder: str) -> list[str] | None:
-        def get(client: hvac.Client) -> list[str] | None:
-            try:
-                return client.secrets.kv.v2.list_secrets(folder, mount_point=self.mount)["data"]["keys"]
-            except hvac.exceptions.InvalidPath:
-                return None
-
-        return self.vault.call(get, self._op("list", "metadata", folder + "/" if folder else ""))
+        below = folder + "/" if folder else ""
+        return self._call(
+            lambda c: c.secrets.kv.v2.list_secrets(folder, mount_point=self.mount)["data"]["keys"],
+            "list",
+            f"metadata/{below}",
+            below,
+        )
 
     def write(self, path: str, data: Mapping[str, str], cas: int) -> int:
         """Write a new version if the current one is still `cas` (0: none yet); returns the new version."""
@@ -168,7 +174,7 @@ class KvV2:
                 raise
             return int(answer["data"]["version"])
 
-        return self.vault.call(post, self._op("create|update", "data", path))
+        return self.vault.call(post, Operation("create|update", f"{self.mount}/data/{path}", path))
 
     def set_custom_metadata(
         self, path: str, custom: Mapping[str, str], *, exists: bool, metadata_cas: int | None = None
@@ -189,63 +195,46 @@ class KvV2:
                     raise CasMismatch() from None
                 raise
 
-        self.vault.call(post, self._op("update" if exists else "create", "metadata", path))
+        self.vault.call(post, Operation("update" if exists else "create", f"{self.mount}/metadata/{path}", path))
 
     def delete_version(self, path: str, version: int) -> None:
         self.vault.call(
             lambda client: client.secrets.kv.v2.delete_secret_versions(path, [version], mount_point=self.mount),
-            self._op("update", "delete", path),
+            Operation("update", f"{self.mount}/delete/{path}", path),
         )
 
     def destroy(self, path: str) -> None:
         self.vault.call(
             lambda client: client.secrets.kv.v2.delete_metadata_and_all_versions(path, mount_point=self.mount),
-            self._op("delete", "metadata", path),
+            Operation("delete", f"{self.mount}/metadata/{path}", path),
         )
 
 
-class KvV1:
+class KvV1(_Kv):
     """KV version 1: plain key/value paths, no versions, no metadata."""
 
-    def __init__(self, vault: VaultClient, *, name_items: bool) -> None:
-        self.vault = vault
-        self.mount = vault.mount
-        self._name_items = name_items
-
-    def _op(self, capability: str, path: str) -> Operation:
-        return Operation(capability, f"{self.mount}/{path}", path if self._name_items else None)
-
     def read(self, path: str) -> Entry | None:
-        def get(client: hvac.Client) -> Entry | None:
-            try:
-                return Entry(client.secrets.kv.v1.read_secret(path, mount_point=self.mount)["data"] or {})
-            except hvac.exceptions.InvalidPath:
-                return None
-
-        return self.vault.call(get, self._op("read", path))
+        return self._call(
+            lambda c: Entry(c.secrets.kv.v1.read_secret(path, mount_point=self.mount)["data"] or {}), "read", path, path
+        )
 
     def list(self, folder: str) -> list[str] | None:
-        def get(client: hvac.Client) -> list[str] | None:
-            try:
-                return client.secrets.kv.v1.list_secrets(folder, mount_point=self.mount)["data"]["keys"]
-            except hvac.exceptions.InvalidPath:
-                return None
-
-        return self.vault.call(get, self._op("list", folder + "/" if folder else ""))
+        below = folder + "/" if folder else ""
+        return self._call(
+            lambda c: c.secrets.kv.v1.list_secrets(folder, mount_point=self.mount)["data"]["keys"], "list", below, below
+        )
 
     def write(self, path: str, data: Mapping[str, str]) -> None:
         # With a method, hvac sends the write alone instead of reading the path first to pick POST or PUT.
-        self.vault.call(
-            lambda client: client.secrets.kv.v1.create_or_update_secret(
-                path, dict(data), method="PUT", mount_point=self.mount
-            ),
-            self._op("create|update", path),
-        )
+        def put(client: hvac.Client) -> None:
+            client.secrets.kv.v1.create_or_update_secret(path, dict(data), method="PUT", mount_point=self.mount)
+
+        self.vault.call(put, Operation("create|update", f"{self.mount}/{path}", path))
 
     def delete(self, path: str) -> None:
         self.vault.call(
             lambda client: client.secrets.kv.v1.delete_secret(path, mount_point=self.mount),
-            self._op("delete", path),
+            Operation("delete", f"{self.mount}/{path}", path),
         )
 
 
@@ -266,7 +255,7 @@ def walk(kv: KvV1 | KvV2, prefixes: Sequence[str]) -> list[str]:
     while level:
         listed.update(level)
         below: set[str] = set()
-        for base, keys in zip(level, parallel(kv.list, level), strict=True):
+        for base, keys in zip(level, in_parallel(kv.list, level, MAX_IN_FLIGHT), strict=True):
             for key in keys or []:
                 # A name may be both a secret ("db") and a folder ("db/").
                 name = _join(base, key)

@@ -1,40 +1,25 @@
-"""The vault sink's KV v2 marker and the order of calls that keeps it only on data syncd wrote.
+"""The vault sink's KV v2 marker, and the order of calls that keeps it only on versions syncd wrote.
 
-The ownership marker is three custom_metadata keys: instance, sync and the
-KV version syncd wrote (`syncd.io/version`). A marker owns only the version
-it names: once anyone writes a newer version, the path is no longer syncd's
-(a hand edit is a conflict, never overwritten or pruned). Every marker
-change is a metadata write with check-and-set on the metadata version
-(OpenBao's `metadata_cas`), so it never overwrites a marker or a
-custom_metadata key someone changed since syncd read them; data writes use
-check-and-set on the data version. The order of calls keeps every state in
-between safe:
+The marker is three custom_metadata keys: instance, sync and the KV version syncd wrote (`syncd.io/version`). It
+owns only the version it names: once anyone writes a newer one, the path is no longer syncd's (a hand edit is a
+conflict, never overwritten or pruned). Marker changes are metadata writes with check-and-set on the metadata
+version (OpenBao's `metadata_cas`), so they never overwrite a marker or key someone changed since syncd read them;
+data writes use check-and-set on the data version. Every state in between is safe:
 
-* create (absent, soft-deleted or only a claim): read the metadata; claim
-  the path (marker naming the current version, which holds no live data);
-  write with cas on that version; confirm (marker naming the version
-  written). A claim owns no data: a version someone else writes after it
-  is theirs. A data write that fails after the claim takes the claim off
-  again (unless a version of ours landed: the retry confirms it).
-* update and adopt: read the metadata; write with cas on the planned
-  version; confirm.
-* prune: read the metadata; soft-delete the marked version (exactly that
-  version); take the marker off. A path whose marked version is already
-  deleted still has its marker taken off: the retry, or the next run (it
-  observes such a path as owned), finishes the prune.
-* leftover markers: a marker of this instance that vouches for no live
-  data of syncd's (it names a deleted or destroyed version, a claim, or a
-  version older than the current one) is observed as `marker_only`; its
-  delete only takes the marker off, never touching a version. A write that
-  finds the path moved to someone else's version takes this instance's
-  leftover marker off before failing.
+* create (absent, soft-deleted or only a claim): read the metadata; claim the path (a marker naming the current
+  version, which holds no live data, so a version someone else writes after it is theirs); write with cas on that
+  version; confirm (the marker names the version written). A data write that fails after the claim takes the
+  claim off again, unless a version of ours landed: the retry confirms it.
+* update and adopt: read the metadata; write with cas on the planned version; confirm.
+* prune: read the metadata; soft-delete exactly the marked version; take the marker off. A marked version already
+  deleted still has its marker taken off: the retry, or the next run (it observes the path as owned), finishes.
+* leftover markers (naming a deleted or destroyed version, a claim, or a version older than the current one)
+  vouch for no live data and are observed as `marker_only`: their delete only takes the marker off. A write that
+  finds the path moved to someone else's version takes this instance's leftover marker off before failing.
 
-A write stopped between its data write and its confirmation (a kill, a
-lost answer) left a version syncd wrote under a marker naming the version
-before it. A retry, and the next plan, recognise it only when that newer
-version holds exactly the desired data, and confirm it; anything else is
-someone else's version. The loser of a check-and-set race touches nothing
-of the winner's.
+A write stopped between its data write and its confirmation (a kill, a lost answer) left a version syncd wrote
+under a marker naming the version before it: a retry, and the next plan, confirm it only when it holds exactly the
+desired data; anything else is someone else's. The loser of a check-and-set race touches nothing of the winner's.
 """
 
 from __future__ import annotations
@@ -43,7 +28,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from connectors.vault.kv import CasMismatch, KvV2, Metadata, plain
+from connectors.vault.kv import CasMismatch, Entry, KvV2, Metadata, plain, secrets
 from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, marker_tags, owner_of
 from syncd.errors import ItemMoved, SyncdError, TransientError
 from syncd.model import ActualItem, DesiredItem, Ownership
@@ -92,6 +77,35 @@ def unconfirmed(marker: Marker, version: int, wanted: DesiredItem, data: Mapping
         and marker.version == version - 1
         and dict(data) == dict(wanted.data)
     )
+
+
+def observed(address: str, entry: Entry | None, wanted: DesiredItem) -> ActualItem | None:
+    """A desired path as the plan sees it; None when it holds no version (absent, or only a claim)."""
+    if entry is None or entry.version is None:
+        return None
+    marker = marker_of(entry.custom_metadata)
+    standing = marker is not None and marker.names(entry.version)
+    found = ActualItem(
+        address, marker.owner if marker and standing else None, version=str(entry.version), flags=CONFIRMED
+    )
+    if entry.state != "live" or entry.data is None:
+        # Vault answers a deleted latest version with its metadata, marker included: no further request.
+        return replace(found, pending_deletion=True) if standing else None
+    data = secrets(entry.data)
+    if marker is not None and not standing and unconfirmed(marker, entry.version, wanted, data):
+        return replace(found, owner=marker.owner, data=data, flags=UNCONFIRMED)
+    return replace(found, data=data)
+
+
+def listed(address: str, entry: Entry | None) -> ActualItem | None:
+    """A marked path, as observed for prune. A marker naming the live current version owns it; any other marker
+    vouches for no live data of syncd's and is observed as `marker_only`, so that the next apply takes it off."""
+    marker = marker_of(entry.custom_metadata) if entry is not None else None
+    if entry is None or marker is None:
+        return None
+    current = entry.version or 0
+    leftover = not (entry.state == "live" and marker.names(current))
+    return ActualItem(address, marker.owner, version=str(current), flags=CONFIRMED, marker_only=leftover)
 
 
 class MarkedWrites:
@@ -235,7 +249,7 @@ class MarkedWrites:
             if expected.marker_only or not meta.live:
                 return  # done, or someone else's to finish
             self._unmoved(expected, current)
-            raise self._moved_marker(expected)
+            raise marker_moved(self.target, expected.address)
         if expected.marker_only:
             # The plan saw only a leftover marker: its delete never touches data.
             if meta.live:
@@ -294,28 +308,12 @@ class MarkedWrites:
 
     def _moved(self, item: DesiredItem, expected: ActualItem | None, now: int | None) -> ItemMoved:
         then = f"version {expected.version}" if expected is not None and expected.version else "absent"
-        seen = f" ({then} then, version {now} now)" if now is not None else ""
-        return ItemMoved(
-            f"changed in Vault since the plan{seen}; nothing was written, run plan again",
-            target=self.target,
-            address=item.address,
-        )
-
-    def _moved_marker(self, expected: ActualItem) -> ItemMoved:
-        return ItemMoved(
-            "no longer carries the ownership marker the plan saw; left alone",
-            target=self.target,
-            address=expected.address,
-        )
+        return moved(self.target, item.address, f" ({then} then, version {now} now)" if now is not None else "")
 
     def _not_anothers(self, item: DesiredItem, marker: Marker | None, current: int) -> None:
         """Refuse a path whose marker names another instance at its current version, whatever the plan says."""
         if marker is not None and marker.owner.instance != item.owner.instance and marker.names(current):
-            raise ItemMoved(
-                f"carries the ownership marker of syncd instance {marker.owner.instance!r}; nothing was written",
-                target=self.target,
-                address=item.address,
-            )
+            raise anothers(self.target, item.address, marker.owner.instance)
 
     def _unmoved(self, expected: ActualItem, current: int) -> None:
         if expected.version is not None and expected.version != str(current):
@@ -325,6 +323,21 @@ class MarkedWrites:
                 target=self.target,
                 address=expected.address,
             )
+
+
+def moved(target: str, address: str, seen: str = "") -> ItemMoved:
+    return ItemMoved(
+        f"changed in Vault since the plan{seen}; nothing was written, run plan again", target=target, address=address
+    )
+
+
+def anothers(target: str, address: str, instance: str) -> ItemMoved:
+    message = f"carries the ownership marker of syncd instance {instance!r}; nothing was written"
+    return ItemMoved(message, target=target, address=address)
+
+
+def marker_moved(target: str, address: str) -> ItemMoved:
+    return ItemMoved("no longer carries the ownership marker the plan saw; left alone", target=target, address=address)
 
 
 def stands(marker: Marker, meta: Metadata) -> bool:

@@ -21,24 +21,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from connectors.vault import kv2_marker
 from connectors.vault.client import MAX_IN_FLIGHT, VaultClient
-from connectors.vault.kv import Entry, KvV1, KvV2, parallel, plain, walk
-from connectors.vault.kv2_marker import CONFIRMED, UNCONFIRMED, MarkedWrites, marker_of, unconfirmed
+from connectors.vault.kv import Entry, KvV1, KvV2, secrets, walk
 from connectors.vault.options import VaultSinkOptions
 from connectors.vault.policy import sink_policy
-from syncd.connector import (
-    UNLIMITED,
-    AccessPolicy,
-    Capabilities,
-    Location,
-    Observation,
-    RateLimiter,
-    Scope,
-    Sink,
-)
-from syncd.errors import ItemMoved, PermanentError
+from syncd.connector import UNLIMITED, AccessPolicy, Capabilities, Observation, RateLimiter, Scope, Sink, in_parallel
+from syncd.errors import PermanentError
 from syncd.model import ActualItem, DesiredItem, Difference, Granularity, Ownership
-from syncd.secret import Secret
 
 # KV v1 only: the data key that holds "instance/sync".
 OWNER_KEY = "syncd.io/owner"
@@ -85,7 +75,7 @@ class VaultSink(Sink):
         return f"{self.options.prefix}/{name}" if self.options.prefix else name
 
     def flags(self, destination: BaseModel) -> Mapping[str, Any]:
-        return CONFIRMED
+        return kv2_marker.CONFIRMED
 
     def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
         return AccessPolicy("vault", sink_policy(self.options, patterns))
@@ -101,26 +91,27 @@ class VaultSink(Sink):
     def describe(self) -> str:
         return f"vault {self.options.address} {self.options.mount}/{self.options.prefix}"
 
-    def location(self) -> Location:
+    def location(self) -> tuple[str, ...]:
         return self.options.location(self.options.prefix)
 
     def observe(self, desired: Sequence[DesiredItem], scope: Scope) -> Observation:
         kv = self._store()
         wanted = {item.address: item for item in desired}
         addresses = list(wanted)
-        entries = dict(zip(addresses, parallel(kv.read, addresses), strict=True))
+        entries = dict(zip(addresses, in_parallel(kv.read, addresses, MAX_IN_FLIGHT), strict=True))
         paths = walk(kv, self._listed_prefixes(scope))
         if isinstance(kv, KvV1):
             unread = [path for path in paths if path not in entries]
-            entries.update(zip(unread, parallel(kv.read, unread), strict=True))
+            entries.update(zip(unread, in_parallel(kv.read, unread, MAX_IN_FLIGHT), strict=True))
             found = {a: _v1_item(a, entries[a], with_data=True) for a in addresses}
             listed = {p: _v1_item(p, entries[p]) for p in paths}
         else:
-            found = {a: _v2_item(a, entries[a], wanted[a]) for a in addresses}
+            found = {a: kv2_marker.observed(a, entries[a], wanted[a]) for a in addresses}
             # A desired path's read answered its current version and custom_metadata: no metadata read for it.
             unread = [path for path in paths if getattr(entries.get(path), "version", None) is None]
-            entries.update(zip(unread, [m and m.entry() for m in parallel(kv.metadata, unread)], strict=True))
-            listed = {p: _v2_listed(p, entries[p]) for p in paths}
+            metas = in_parallel(kv.metadata, unread, MAX_IN_FLIGHT)
+            entries.update(zip(unread, [meta and meta.entry() for meta in metas], strict=True))
+            listed = {p: kv2_marker.listed(p, entries[p]) for p in paths}
         owned = {
             address: listing
             for address, listing in listed.items()
@@ -143,18 +134,10 @@ class VaultSink(Sink):
         if entry is not None:
             owner = _v1_owner(entry.data or {})
             if owner is not None and owner.instance != item.owner.instance:
-                raise ItemMoved(
-                    f"carries the ownership marker of syncd instance {owner.instance!r}; nothing was written",
-                    target=self.target,
-                    address=item.address,
-                )
+                raise kv2_marker.anothers(self.target, item.address, owner.instance)
             # The owner the plan saw, or this item's own (a retry of this write, whose answer was lost).
             if owner != item.owner and (expected is None or owner != expected.owner):
-                raise ItemMoved(
-                    "changed in Vault since the plan; nothing was written, run plan again",
-                    target=self.target,
-                    address=item.address,
-                )
+                raise kv2_marker.moved(self.target, item.address)
         kv.write(item.address, {**data, OWNER_KEY: f"{item.owner.instance}/{item.owner.sync}"})
 
     def delete(self, expected: ActualItem) -> None:
@@ -166,19 +149,15 @@ class VaultSink(Sink):
         if entry is None:
             return
         if _v1_owner(entry.data or {}) != expected.owner:
-            raise ItemMoved(
-                "no longer carries the ownership marker the plan saw; left alone",
-                target=self.target,
-                address=expected.address,
-            )
+            raise kv2_marker.marker_moved(self.target, expected.address)
         kv.delete(expected.address)
 
     def _store(self) -> KvV1 | KvV2:
         kind = KvV2 if self.connection.kv_version() == 2 else KvV1
         return kind(self.connection, name_items=True)
 
-    def _marked(self, kv: KvV2) -> MarkedWrites:
-        return MarkedWrites(kv, self.target, destroy_on_delete=self.options.destroy_on_delete)
+    def _marked(self, kv: KvV2) -> kv2_marker.MarkedWrites:
+        return kv2_marker.MarkedWrites(kv, self.target, destroy_on_delete=self.options.destroy_on_delete)
 
     def _listed_prefixes(self, scope: Scope) -> list[str]:
         """The scope's prefixes, kept inside the target's `prefix` folder (a wider one, '*' for instance, is
@@ -192,38 +171,6 @@ class VaultSink(Sink):
         return sorted(p for p in inside if not any(o != p and p.startswith(o) for o in inside))
 
 
-def _v2_item(address: str, entry: Entry | None, wanted: DesiredItem) -> ActualItem | None:
-    """A desired KV v2 path as the plan sees it; None when it holds no version (absent, or only a claim)."""
-    if entry is None or entry.version is None:
-        return None
-    marker = marker_of(entry.custom_metadata)
-    standing = marker is not None and marker.names(entry.version)
-    version = str(entry.version)
-    if entry.state != "live" or entry.data is None:
-        # Vault answers a deleted latest version with its metadata, marker included: no further request.
-        if marker is None or not standing:
-            return None
-        return ActualItem(address=address, owner=marker.owner, version=version, pending_deletion=True, flags=CONFIRMED)
-    data = _secrets(entry.data)
-    if marker is not None and standing:
-        return ActualItem(address=address, owner=marker.owner, data=data, version=version, flags=CONFIRMED)
-    if marker is not None and unconfirmed(marker, entry.version, wanted, data):
-        return ActualItem(address=address, owner=marker.owner, data=data, version=version, flags=UNCONFIRMED)
-    return ActualItem(address=address, owner=None, data=data, version=version, flags=CONFIRMED)
-
-
-def _v2_listed(address: str, entry: Entry | None) -> ActualItem | None:
-    """A marked path, as observed for prune. A marker naming the live current version owns it; any other marker
-    (naming a deleted or destroyed version, a claim, a version older than the current one) vouches for no live
-    data of syncd's and is observed as `marker_only`, so that the next apply takes it off."""
-    marker = marker_of(entry.custom_metadata) if entry is not None else None
-    if entry is None or marker is None:
-        return None
-    current = entry.version or 0
-    leftover = not (entry.state == "live" and marker.names(current))
-    return ActualItem(address=address, owner=marker.owner, version=str(current), flags=CONFIRMED, marker_only=leftover)
-
-
 def _v1_owner(data: Mapping[str, Any]) -> Ownership | None:
     instance, slash, sync = str(data.get(OWNER_KEY, "")).partition("/")
     return Ownership(instance, sync) if instance and slash and sync else None
@@ -235,8 +182,6 @@ def _v1_item(address: str, entry: Entry | None, *, with_data: bool = False) -> A
     data = dict(entry.data or {})
     owner = _v1_owner(data)
     data.pop(OWNER_KEY, None)
-    return ActualItem(address=address, owner=owner, data=_secrets(data) if with_data else None, flags=CONFIRMED)
-
-
-def _secrets(data: Mapping[str, Any]) -> dict[str, Secret]:
-    return {key: Secret(value) for key, value in plain(data).items()}
+    return ActualItem(
+        address=address, owner=owner, data=secrets(data) if with_data else None, flags=kv2_marker.CONFIRMED
+    )

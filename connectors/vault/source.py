@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.vault.client import MAX_IN_FLIGHT, Clock, VaultClient
+from connectors.vault.client import MAX_IN_FLIGHT, VaultClient
 from connectors.vault.errors import Denied
-from connectors.vault.kv import KvV1, KvV2, Metadata, State, parallel, text, walk
+from connectors.vault.kv import KvV1, KvV2, Metadata, State, text, walk
 from connectors.vault.options import VaultSourceOptions, clean_path
 from connectors.vault.policy import source_policy
-from syncd.connector import UNLIMITED, AccessPolicy, Capabilities, Location, RateLimiter, Source
+from syncd.connector import UNLIMITED, AccessPolicy, Capabilities, Location, RateLimiter, Source, in_parallel
 from syncd.errors import SourceError
 from syncd.model import SourceSecret
 from syncd.secret import Secret
@@ -72,15 +71,8 @@ class VaultSource(Source):
         self._listed: dict[str, Metadata] = {}
 
     @classmethod
-    def connect(
-        cls,
-        options: VaultSourceOptions,
-        client: Any = None,
-        limiter: RateLimiter = UNLIMITED,
-        *,
-        clock: Clock = time.monotonic,
-    ) -> SourceConnection:
-        return SourceConnection(options, client, clock=clock, limiter=limiter)
+    def connect(cls, options: VaultSourceOptions, client: Any = None, limiter: RateLimiter = UNLIMITED) -> Any:
+        return SourceConnection(options, client, limiter=limiter)
 
     def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
         return AccessPolicy("vault", source_policy(self.options, patterns))
@@ -102,7 +94,7 @@ class VaultSource(Source):
         if isinstance(kv, KvV1) or not paths or not self.connection.metadata_readable:
             return paths
         try:
-            metas = parallel(lambda path: kv.metadata(path, optional=True), paths)
+            metas = in_parallel(lambda path: kv.metadata(path, optional=True), paths, MAX_IN_FLIGHT)
         except Denied:
             self._metadata_denied()
             return paths

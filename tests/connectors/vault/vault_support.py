@@ -10,6 +10,7 @@ from typing import Any
 import hvac
 
 from connectors.vault import VaultSink, VaultSinkOptions, VaultSource, VaultSourceOptions
+from connectors.vault.source import SourceConnection
 from syncd.connector import Observation, Scope, Sink
 from syncd.diff import difference
 from syncd.model import ActualItem, DesiredItem, Granularity, Ownership
@@ -60,7 +61,7 @@ def source_on(
     options: VaultSourceOptions, client: hvac.Client | None = None, clock: Callable[[], float] | None = None
 ) -> VaultSource:
     """A source on a connection of its own (through `client`, on `clock` when given)."""
-    return VaultSource(options, VaultSource.connect(options, client, **({"clock": clock} if clock else {})))
+    return VaultSource(options, SourceConnection(options, client, **({"clock": clock} if clock else {})))
 
 
 def make_sink(server: OpenBaoServer, prefix: str, target: str = "vault-target", **options: Any) -> VaultSink:
