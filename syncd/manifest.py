@@ -15,7 +15,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,25 +95,38 @@ class Manifest:
     def base_dir(self) -> Path:
         return self.path.parent
 
-    def open_source(self, env: Mapping[str, str] | None = None, client: Any = None, *, lenient: bool = False) -> Source:
-        """The source connector with references resolved (a run-time step: reads env and files).
+    def source_options(self, env: Mapping[str, str] | None = None, *, lenient: bool = False) -> BaseModel:
+        """The source's options with references resolved (a run-time step: reads env and files).
 
         `lenient` keeps a reference that cannot be resolved as written, and fails only when a field that
         holds one is invalid that way: for commands that use a few options and make no call (the policies).
         """
         cls = self.source_connector.source
         assert cls is not None
-        options = self._resolved_options(cls.Options, self.spec.source, ("source",), env, lenient)
-        return cls(options, client=client)
+        return self._resolved_options(cls.Options, self.spec.source, ("source",), env, lenient)
+
+    def target_options(self, target: str, env: Mapping[str, str] | None = None, *, lenient: bool = False) -> BaseModel:
+        """One target's options with references resolved (see `source_options`)."""
+        cls = self.target_connectors[target].sink
+        assert cls is not None
+        return self._resolved_options(cls.Options, self.spec.targets[target], ("targets", target), env, lenient)
+
+    def open_source(self, env: Mapping[str, str] | None = None, client: Any = None, *, lenient: bool = False) -> Source:
+        """The source connector on a connection of its own: for one-off use (tests, policies). A process that
+        runs more than once keeps its connections in `syncd.run.Connections`."""
+        cls = self.source_connector.source
+        assert cls is not None
+        options = self.source_options(env, lenient=lenient)
+        return cls(options, cls.connect(options, client))
 
     def open_sink(
         self, target: str, env: Mapping[str, str] | None = None, client: Any = None, *, lenient: bool = False
     ) -> Sink:
+        """One target's sink on a connection of its own (see `open_source`)."""
         cls = self.target_connectors[target].sink
         assert cls is not None
-        spec = self.spec.targets[target]
-        options = self._resolved_options(cls.Options, spec, ("targets", target), env, lenient)
-        return cls(target, options, client=client)
+        options = self.target_options(target, env, lenient=lenient)
+        return cls(target, options, cls.connect(target, options, client))
 
     def _resolved_options(
         self,
@@ -147,38 +160,6 @@ class Manifest:
     def _reference_issue(self, loc: Loc, error: references.BadReference) -> Issue:
         path = (*loc, *error.path)
         return Issue(self.located.where(path), _dotted(path), error.message)
-
-    def open_connectors(
-        self, targets: Sequence[str], env: Mapping[str, str] | None = None, clients: Mapping[str, Any] | None = None
-    ) -> tuple[Source, dict[str, Sink]]:
-        """The source and the sinks of `targets`, opened; the problems of all of them (every unset variable,
-        every invalid option) are raised together as one ManifestError, with nothing left open."""
-        clients = clients or {}
-        opened: list[Source | Sink] = []
-        issues: list[Issue] = []
-        source: Source | None = None
-        sinks: dict[str, Sink] = {}
-        try:
-            try:
-                source = self.open_source(env, client=clients.get("source"))
-                opened.append(source)
-            except ManifestError as exc:
-                issues += exc.issues
-            for target in targets:
-                try:
-                    sinks[target] = self.open_sink(target, env, client=clients.get(target))
-                    opened.append(sinks[target])
-                except ManifestError as exc:
-                    issues += exc.issues
-            if issues:
-                raise ManifestError(issues)
-        except BaseException:
-            for connector in opened:
-                with contextlib.suppress(Exception):
-                    connector.close()
-            raise
-        assert source is not None
-        return source, sinks
 
 
 def _alternatives(annotation: Any) -> list[Any]:
@@ -586,19 +567,20 @@ class _Checker:
         if conn is None or conn.sink is None:
             return None
         sink = conn.sink
-        granularity = dest.granularity or sink.granularities[0]
+        can = sink.capabilities
+        granularity = dest.granularity or can.granularities[0]
         ok = True
-        if granularity not in sink.granularities:
-            supported = ", ".join(sink.granularities)
+        if granularity not in can.granularities:
+            supported = ", ".join(can.granularities)
             self.add(
                 (*loc, "granularity"),
                 f"connector {conn.name!r} supports granularity {supported}, not {granularity.value!r}",
             )
             ok = False
-        if dest.tags and not sink.supports_tags:
+        if dest.tags and not can.tags:
             self.add((*loc, "tags"), f"connector {conn.name!r} has no tags")
             ok = False
-        if dest.description is not None and not sink.supports_description:
+        if dest.description is not None and not can.description:
             self.add((*loc, "description"), f"connector {conn.name!r} has no description")
             ok = False
         options: BaseModel | None = None
