@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import hvac.exceptions
 import requests
 
-from syncd.errors import ConnectorError, PermanentError, TransientError
+from syncd.errors import ConnectorError, ItemMoved, PermanentError, TransientError
 from syncd.secret import REDACTOR
 
 _MAX_REASON = 200
@@ -76,6 +76,23 @@ def reason(exc: hvac.exceptions.VaultError) -> str:
     text = re.sub(r"\s*\n\s*\*\s*", "; ", text).strip(" ;")
     text = " ".join(REDACTOR.redact(text).split())
     return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
+
+
+# The sink's ItemMoved errors, for KV v2 and KV v1 alike: the item is no longer as the plan saw it.
+
+
+def moved(target: str, address: str, seen: str = "") -> ItemMoved:
+    message = f"changed in Vault since the plan{seen}; nothing was written, run plan again"
+    return ItemMoved(message, target=target, address=address)
+
+
+def anothers(target: str, address: str, instance: str) -> ItemMoved:
+    message = f"carries the ownership marker of syncd instance {instance!r}; nothing was written"
+    return ItemMoved(message, target=target, address=address)
+
+
+def marker_moved(target: str, address: str) -> ItemMoved:
+    return ItemMoved("no longer carries the ownership marker the plan saw; left alone", target=target, address=address)
 
 
 def translate(exc: Exception, op: Operation, context: ErrorContext, retry_after: float | None = None) -> ConnectorError:

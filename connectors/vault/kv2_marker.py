@@ -28,6 +28,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from connectors.vault import errors
 from connectors.vault.kv import CasMismatch, Entry, KvV2, Metadata, plain, secrets
 from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, marker_tags, owner_of
 from syncd.errors import ItemMoved, SyncdError, TransientError
@@ -249,7 +250,7 @@ class MarkedWrites:
             if expected.marker_only or not meta.live:
                 return  # done, or someone else's to finish
             self._unmoved(expected, current)
-            raise marker_moved(self.target, expected.address)
+            raise errors.marker_moved(self.target, expected.address)
         if expected.marker_only:
             # The plan saw only a leftover marker: its delete never touches data.
             if meta.live:
@@ -308,12 +309,12 @@ class MarkedWrites:
 
     def _moved(self, item: DesiredItem, expected: ActualItem | None, now: int | None) -> ItemMoved:
         then = f"version {expected.version}" if expected is not None and expected.version else "absent"
-        return moved(self.target, item.address, f" ({then} then, version {now} now)" if now is not None else "")
+        return errors.moved(self.target, item.address, f" ({then} then, version {now} now)" if now is not None else "")
 
     def _not_anothers(self, item: DesiredItem, marker: Marker | None, current: int) -> None:
         """Refuse a path whose marker names another instance at its current version, whatever the plan says."""
         if marker is not None and marker.owner.instance != item.owner.instance and marker.names(current):
-            raise anothers(self.target, item.address, marker.owner.instance)
+            raise errors.anothers(self.target, item.address, marker.owner.instance)
 
     def _unmoved(self, expected: ActualItem, current: int) -> None:
         if expected.version is not None and expected.version != str(current):
@@ -323,21 +324,6 @@ class MarkedWrites:
                 target=self.target,
                 address=expected.address,
             )
-
-
-def moved(target: str, address: str, seen: str = "") -> ItemMoved:
-    return ItemMoved(
-        f"changed in Vault since the plan{seen}; nothing was written, run plan again", target=target, address=address
-    )
-
-
-def anothers(target: str, address: str, instance: str) -> ItemMoved:
-    message = f"carries the ownership marker of syncd instance {instance!r}; nothing was written"
-    return ItemMoved(message, target=target, address=address)
-
-
-def marker_moved(target: str, address: str) -> ItemMoved:
-    return ItemMoved("no longer carries the ownership marker the plan saw; left alone", target=target, address=address)
 
 
 def stands(marker: Marker, meta: Metadata) -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from connectors.vault import kv2_marker
+from connectors.vault import errors, kv2_marker
 from connectors.vault.client import MAX_IN_FLIGHT, VaultClient
 from connectors.vault.kv import Entry, KvV1, KvV2, secrets, walk
 from connectors.vault.options import VaultSinkOptions
@@ -112,11 +112,7 @@ class VaultSink(Sink):
             metas = in_parallel(kv.metadata, unread, MAX_IN_FLIGHT)
             entries.update(zip(unread, [meta and meta.entry() for meta in metas], strict=True))
             listed = {p: kv2_marker.listed(p, entries[p]) for p in paths}
-        owned = {
-            address: listing
-            for address, listing in listed.items()
-            if listing is not None and listing.owner is not None and listing.owner.instance == scope.instance
-        }
+        owned = {a: i for a, i in listed.items() if i is not None and i.owner and i.owner.instance == scope.instance}
         return Observation({a: item for a, item in found.items() if item is not None}, owned)
 
     def write(self, item: DesiredItem, expected: ActualItem | None, difference: Difference) -> None:
@@ -134,10 +130,10 @@ class VaultSink(Sink):
         if entry is not None:
             owner = _v1_owner(entry.data or {})
             if owner is not None and owner.instance != item.owner.instance:
-                raise kv2_marker.anothers(self.target, item.address, owner.instance)
+                raise errors.anothers(self.target, item.address, owner.instance)
             # The owner the plan saw, or this item's own (a retry of this write, whose answer was lost).
             if owner != item.owner and (expected is None or owner != expected.owner):
-                raise kv2_marker.moved(self.target, item.address)
+                raise errors.moved(self.target, item.address)
         kv.write(item.address, {**data, OWNER_KEY: f"{item.owner.instance}/{item.owner.sync}"})
 
     def delete(self, expected: ActualItem) -> None:
@@ -149,7 +145,7 @@ class VaultSink(Sink):
         if entry is None:
             return
         if _v1_owner(entry.data or {}) != expected.owner:
-            raise kv2_marker.marker_moved(self.target, expected.address)
+            raise errors.marker_moved(self.target, expected.address)
         kv.delete(expected.address)
 
     def _store(self) -> KvV1 | KvV2:
