@@ -58,6 +58,7 @@ class VaultSink(Sink):
     """Writes each item to one KV path; see the module docstrings for markers, check-and-set and deletes."""
 
     Options = VaultSinkOptions
+    # Versions on KV v2; a KV v1 mount reports none, and its writes re-read the owner instead.
     capabilities = Capabilities(granularities=(Granularity.DOCUMENT,), versions=True, max_concurrency=MAX_IN_FLIGHT)
 
     def __init__(self, target: str, options: VaultSinkOptions, connection: VaultClient | None = None) -> None:
