@@ -6,11 +6,11 @@ process, across runs): a later read of an unchanged KV v2 path reads only
 its metadata and takes the keys from memory; the data is read again only
 when the version, or that version's created_time, moved (a path removed
 with `kv metadata delete` and written again starts again at version 1,
-with a new created_time). `list` fetches each path's metadata anyway (to
-leave out secrets whose latest version is deleted), and the read that
-follows uses it instead of asking again. A policy that grants no `read`
-on the metadata paths turns both off, once: every read then fetches the
-data, and lists keep soft-deleted secrets (whose read fails).
+with a new created_time). `list` fetches each path's metadata too, to
+leave out secrets whose latest version is deleted; the source object keeps
+nothing from one call to the next. A policy that grants no `read` on the
+metadata paths turns both off, once: every read then fetches the data, and
+lists keep soft-deleted secrets (whose read fails).
 """
 
 from __future__ import annotations
@@ -67,8 +67,6 @@ class VaultSource(Source):
         super().__init__(options, connection)
         self.options: VaultSourceOptions = options
         self.connection: SourceConnection = connection or self.connect(options)
-        # Metadata that list() just fetched in this run, used (once) by the next read of each path.
-        self._listed: dict[str, Metadata] = {}
 
     @classmethod
     def connect(cls, options: VaultSourceOptions, client: Any = None, limiter: RateLimiter = UNLIMITED) -> Any:
@@ -98,14 +96,8 @@ class VaultSource(Source):
         except Denied:
             self._metadata_denied()
             return paths
-        live = []
-        for path, meta in zip(paths, metas, strict=True):
-            # A secret whose latest version was deleted is gone, as far as syncs of its folder go.
-            if meta is not None and meta.live:
-                live.append(path)
-                with self.connection.reads_lock:
-                    self._listed[path] = meta
-        return live
+        # A secret whose latest version was deleted is gone, as far as syncs of its folder go.
+        return [path for path, meta in zip(paths, metas, strict=True) if meta is not None and meta.live]
 
     def describe(self) -> str:
         return f"vault {self.options.address} {self.options.mount}/"
@@ -123,9 +115,7 @@ class VaultSource(Source):
         pin = self.options.versions.get(key)
         with self.connection.reads_lock:
             cached = self.connection.reads.get(key)
-            meta = self._listed.pop(key, None)
-        if cached is not None and meta is None:
-            meta = self._metadata(kv, key)
+        meta = self._metadata(kv, key) if cached is not None else None
         wanted = pin
         if meta is not None:
             wanted = pin or meta.current_version

@@ -211,23 +211,43 @@ def test_a_path_deleted_and_written_again_is_read_again(openbao: OpenBaoServer, 
     assert paths == [path] and plain(source.read(path).data) == {"k": "third"}
 
 
-def test_a_read_after_list_uses_the_metadata_list_fetched(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
-    """list reads each path's metadata; the reads that follow do not read it again."""
+def test_a_later_run_on_the_connection_reads_unchanged_secrets_metadata_only(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """The connection remembers what its runs read: a later run (a new source object on it) reads only the
+    metadata of an unchanged secret, and the data of a changed one, including a change made between its list and
+    its read."""
     for name in ("a", "b"):
         put(root, f"{vault_prefix}/{name}", {"k": name})
     client, session = counted_client(openbao)
-    source = source_on(source_options(openbao, kv_version=2), client)
-    paths = source.list(f"{vault_prefix}/")
-    source.read_many(paths)
+    options = source_options(openbao, kv_version=2)
+    first = source_on(options, client)
+    first.read_many(first.list(f"{vault_prefix}/"))
     session.reset()
-    paths = source.list(f"{vault_prefix}/")
-    found = source.read_many(paths)
-    assert session.count("GET", "secret/data/") == 0
-    assert session.count("GET", f"secret/metadata/{vault_prefix}/") == 2
+    later = VaultSource(options, first.connection)
+    paths = later.list(f"{vault_prefix}/")
+    put(root, f"{vault_prefix}/a", {"k": "changed"})
+    found = later.read_many(paths)
+    assert session.count("GET", "secret/data/") == 1
+    assert session.count("GET", f"secret/metadata/{vault_prefix}/") == 4
     assert {p: plain(s.data) for p, s in found.items() if isinstance(s, SourceSecret)} == {
-        f"{vault_prefix}/a": {"k": "a"},
+        f"{vault_prefix}/a": {"k": "changed"},
         f"{vault_prefix}/b": {"k": "b"},
     }
+
+
+def test_one_source_object_sees_a_change_made_between_its_list_and_its_read(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """A source keeps nothing from one call to the next: after a read and a list, a read of the same object sees
+    a version written since."""
+    path = f"{vault_prefix}/a"
+    put(root, path, {"k": "first"})
+    source = make_source(openbao, kv_version=2)
+    source.read(path)
+    assert source.list(f"{vault_prefix}/") == [path]
+    put(root, path, {"k": "second"})
+    assert plain(source.read(path).data) == {"k": "second"}
 
 
 def test_read_many_returns_each_secret_or_its_error(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
