@@ -287,7 +287,8 @@ def test_observe_lists_only_inside_the_prefix(openbao: OpenBaoServer, root, vaul
 
 def test_observe_lists_only_the_folders_of_the_scope(openbao: OpenBaoServer, vault_prefix: str) -> None:
     """With a scope narrower than the prefix, observe lists only the folders leading into the scope's prefixes
-    and reports as owned only the items inside them."""
+    and reports as owned only the items inside them; a scope outside the prefix lists nothing, and a wider one
+    ('*') lists the prefix's folders and nothing above them."""
     sink = make_sink(openbao, vault_prefix)
     for name in ("a", "deep/b", "deep/other/c", "deeper/d", "wide/e"):
         write(sink, item(f"{vault_prefix}/{name}", {"k": "v"}), None)
@@ -303,6 +304,17 @@ def test_observe_lists_only_the_folders_of_the_scope(openbao: OpenBaoServer, vau
         f"LIST secret/metadata/{vault_prefix}": 1,
         f"LIST secret/metadata/{vault_prefix}/deep": 1,
         f"LIST secret/metadata/{vault_prefix}/deep/other": 1,
+    }
+    session.reset()
+    assert counted.observe([], Scope(OWNER.instance, ("elsewhere/*",))).owned == {}
+    assert session.count("LIST") == 0
+    counted.observe([], Scope(OWNER.instance, ("*",)))
+    assert {call for call in session.calls if call.startswith("LIST")} == {
+        f"LIST secret/metadata/{vault_prefix}",
+        f"LIST secret/metadata/{vault_prefix}/deep",
+        f"LIST secret/metadata/{vault_prefix}/deep/other",
+        f"LIST secret/metadata/{vault_prefix}/deeper",
+        f"LIST secret/metadata/{vault_prefix}/wide",
     }
 
 
