@@ -247,28 +247,27 @@ def test_a_missing_source_secret_deletes_nothing(
 def test_a_leftover_marker_on_a_persons_write_is_taken_off_without_prune(
     openbao: OpenBaoServer, openbao_other: OpenBaoServer, vault_prefix: str, tmp_path: Path, run: Run
 ) -> None:
-    """A person writes over syncd's item, then the manifest moves the item elsewhere (prune off): the plan shows
-    one delete that only takes syncd's leftover marker off the person's secret, apply does so and leaves their
-    data, and the next plan is clean."""
-    openbao.client().secrets.kv.v2.create_or_update_secret(f"{vault_prefix}/db", {"k": "v"})
+    """A person writes over syncd's item, then its source secret goes (prune off): the plan shows one delete that
+    only takes syncd's leftover marker off the person's secret, apply does so and leaves their data, and the next
+    plan is clean."""
+    source = openbao.client()
+    source.secrets.kv.v2.create_or_update_secret(f"{vault_prefix}/src/old", {"k": "v"})
     target = openbao_other.client()
-
-    def manifest_to(name: str) -> str:
-        return write_manifest(
-            tmp_path,
-            vault_options(openbao),
-            {"copy": vault_options(openbao_other, prefix=f"{vault_prefix}/out")},
-            f"""
-            - name: db
-              from: {vault_prefix}/db
-              to: [{{target: copy, name: {name}}}]
-            """,
-            prune=False,
-        )
-
-    assert run("apply", "-c", manifest_to("old"), "--yes")[0] == 0
+    manifest = write_manifest(
+        tmp_path,
+        vault_options(openbao),
+        {"copy": vault_options(openbao_other, prefix=f"{vault_prefix}/out")},
+        f"""
+        - name: db
+          from: {vault_prefix}/src/
+          to: [{{target: copy, name: "{{relpath}}"}}]
+        """,
+        prune=False,
+    )
+    assert run("apply", "-c", manifest, "--yes")[0] == 0
     target.secrets.kv.v2.create_or_update_secret(f"{vault_prefix}/out/old", {"k": "a person's"})
-    manifest = manifest_to("new")
+    source.secrets.kv.v2.delete_metadata_and_all_versions(f"{vault_prefix}/src/old")
+    source.secrets.kv.v2.create_or_update_secret(f"{vault_prefix}/src/new", {"k": "v"})
     code, out, _ = run("plan", "-c", manifest, "--detailed-exitcode")
     assert code == 2
     assert "1 to create, 0 to update, 1 to delete" in out

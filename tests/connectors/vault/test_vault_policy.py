@@ -15,8 +15,8 @@ import hvac
 import pytest
 
 from connectors import vault
-from connectors._vault_options import VaultSinkOptions, VaultSourceOptions
-from connectors._vault_policy import sink_policy, source_policy
+from connectors.vault.options import VaultSinkOptions, VaultSourceOptions
+from connectors.vault.policy import sink_policy, source_policy
 from syncd import apply, engine
 from syncd import run as run_service
 from syncd.cli import main
