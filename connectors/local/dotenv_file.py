@@ -144,14 +144,9 @@ def moved(current: Block | None, planned: ActualItem | None) -> str | None:
         return "it was removed since"
     if current.owner != planned.owner:
         return "its ownership marker changed since"
-    if planned.data is not None and current.value != _value(planned):
+    if planned.data is not None and [current.value] != [value.reveal() for value in planned.data.values()]:
         return "its value changed since"
     return None
-
-
-def _value(actual: ActualItem) -> str | None:
-    assert actual.data is not None
-    return next(iter(actual.data.values())).reveal() if len(actual.data) == 1 else None
 
 
 def _render(key: str, value: str, owner: Ownership, dialect: dotenv.Dialect, newline: str) -> str:
@@ -241,7 +236,7 @@ class DotenvFile:
                 os.fsync(descriptor)
             finally:
                 os.close(descriptor)
-            if _current_identity(path) != document.identity:
+            if current_identity(path) != document.identity:
                 raise self._error(
                     f"{path} changed while syncd was writing it, without taking {path.name}{LOCK_SUFFIX}; "
                     f"it was left as the other writer made it. Plan again"
@@ -272,7 +267,8 @@ def _identity(info: os.stat_result) -> tuple[int, ...]:
     return (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
 
 
-def _current_identity(path: Path) -> tuple[int, ...] | None:
+def current_identity(path: Path) -> tuple[int, ...] | None:
+    """What `path` is now (device, inode, mtime, size), to tell that it moved; None when it is absent."""
     try:
         return _identity(os.stat(path))
     except FileNotFoundError:

@@ -27,9 +27,11 @@ With `sops: auto` a YAML or JSON file with a top-level `sops` key, or a
 dotenv file with a `sops_version` variable, is decrypted by the `sops`
 program; `always` decrypts every file and `never` reads every file as it is.
 
-Each file is read and parsed at most once per source instance, so one run
-sees one consistent snapshot. A secret's version is its file's
-modification time and size.
+A source keeps nothing that can go stale: a file is parsed again when its
+identity (device, inode, modification time, size) moved since it was read,
+and otherwise once, whatever the number of readers; `list`, and a read that
+finds no file for its path, scan the directory again. A secret's version is
+its file's modification time and size.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from connectors.local import dotenv_format as dotenv
+from connectors.local.dotenv_file import current_identity
 from connectors.local.options import FileSourceOptions, FormatOption
 from syncd.connector import BadPart, Capabilities, DocumentError, Source, TooDeep, file_location, load_json, load_yaml
 from syncd.errors import SourceError
@@ -76,7 +79,7 @@ class FileSource(Source):
     """Reads secrets from a file or a directory tree of files; see the module docstring for the layout."""
 
     Options = FileSourceOptions
-    # Reading files gains nothing from threads; each file is parsed once, whatever the number of readers.
+    # Reading files gains nothing from threads.
     capabilities = Capabilities(max_concurrency=1)
 
     def __init__(self, options: FileSourceOptions, connection: Any = None) -> None:
@@ -84,33 +87,15 @@ class FileSource(Source):
         self.options: FileSourceOptions = options
         self._lock = threading.Lock()
         self._layout: dict[str, tuple[Path, Format]] | None = None
-        self._file_locks: dict[Path, threading.Lock] = {}
-        # A file's tree, or the message of the error reading it, so a bad file is read once too.
-        self._trees: dict[Path, _Tree | str] = {}
+        # A file's tree, or the message of the error reading it (so a bad file is read once too), and the file's
+        # identity when it was read.
+        self._trees: dict[Path, tuple[tuple[int, ...] | None, _Tree | str]] = {}
 
     def read(self, path: str) -> SourceSecret:
         key = _normalize(path)
-        found: list[tuple[Path, _Tree, str]] = []
-        is_folder = False
-        files = self._files()
-        # Only a file starting at the path or at one of its parents can hold it: look those up
-        # instead of scanning every file, so reading a directory of n files stays O(n).
-        parts = key.split("/") if key else []
-        for base in dict.fromkeys(["", *("/".join(parts[:i]) for i in range(1, len(parts) + 1))]):
-            if base not in files:
-                continue
-            file, fmt = files[base]
-            tree = self._tree(file, fmt)
-            rel = key[len(base) :].lstrip("/")
-            for broken, message in tree.broken.items():
-                if broken == rel or _within(rel, broken):
-                    raise SourceError(message)
-            if rel in tree.secrets:
-                found.append((file, tree, rel))
-            elif rel in tree.folders:
-                is_folder = True
-        if not found and not is_folder:
-            is_folder = any(_within(base, key) for base in files)
+        found, is_folder = self._find(key, self._files())
+        if not found and not is_folder:  # a file added since the last scan may hold it
+            found, is_folder = self._find(key, self._files(scan=True))
         where = self.options.path
         if len(found) > 1:
             files = " and ".join(str(file) for file, _, _ in found)
@@ -130,8 +115,8 @@ class FileSource(Source):
     def list(self, prefix: str) -> list[str]:
         key = _normalize(prefix)
         found: dict[str, Path] = {}
-        for base, (file, fmt) in self._files().items():
-            if not (base == key or _within(base, key) or _within(key, base)):
+        for base, (file, fmt) in self._files(scan=True).items():
+            if not _overlaps(base, key):
                 continue
             tree = self._tree(file, fmt)
             for broken, message in tree.broken.items():
@@ -150,24 +135,50 @@ class FileSource(Source):
         # Every file of the source is read whatever the path, so the whole file or folder is where it reads.
         return file_location(self.options.path)
 
-    def _files(self) -> dict[str, tuple[Path, Format]]:
-        """Each file of the source by the secret path it starts at ("" for a single file)."""
+    def _find(self, key: str, files: dict[str, tuple[Path, Format]]) -> tuple[list[tuple[Path, _Tree, str]], bool]:
+        """The secrets at `key` (a file, its tree, the path in it), and whether `key` is a folder."""
+        found: list[tuple[Path, _Tree, str]] = []
+        is_folder = False
+        # Only a file starting at the path or at one of its parents can hold it: look those up
+        # instead of scanning every file, so reading a directory of n files stays O(n).
+        parts = key.split("/") if key else []
+        for base in dict.fromkeys(["", *("/".join(parts[:i]) for i in range(1, len(parts) + 1))]):
+            if base not in files:
+                continue
+            file, fmt = files[base]
+            tree = self._tree(file, fmt)
+            rel = key[len(base) :].lstrip("/")
+            for broken, message in tree.broken.items():
+                if broken == rel or _within(rel, broken):
+                    raise SourceError(message)
+            if rel in tree.secrets:
+                found.append((file, tree, rel))
+            elif rel in tree.folders:
+                is_folder = True
+        return found, is_folder or (not found and any(_within(base, key) for base in files))
+
+    def _files(self, scan: bool = False) -> dict[str, tuple[Path, Format]]:
+        """Each file of the source by the secret path it starts at ("" for a single file), as found by the last
+        scan of the folder, or by a new one when `scan` is set."""
         with self._lock:
-            if self._layout is None:
+            if scan or self._layout is None:
                 self._layout = _scan(Path(self.options.path), self.options.format)
             return self._layout
 
     def _tree(self, file: Path, fmt: Format) -> _Tree:
+        """What `file` holds, parsed again only when its identity (device, inode, mtime, size) moved."""
+        # Under the lock, so that readers on many threads parse a file once (the core reads on one).
         with self._lock:
-            file_lock = self._file_locks.setdefault(file, threading.Lock())
-        # One lock per file: other files, and their sops runs, need not wait for this one.
-        with file_lock:
-            if file not in self._trees:
+            try:
+                identity = current_identity(file)
+            except OSError:  # unreadable: the load says why
+                identity = None
+            if file not in self._trees or self._trees[file][0] != identity:
                 try:
-                    self._trees[file] = _load(file, fmt, self.options.sops)
+                    self._trees[file] = (identity, _load(file, fmt, self.options.sops))
                 except SourceError as exc:
-                    self._trees[file] = exc.message
-            tree = self._trees[file]
+                    self._trees[file] = (identity, exc.message)
+            tree = self._trees[file][1]
         if isinstance(tree, str):
             raise SourceError(tree)
         return tree
@@ -194,10 +205,7 @@ def _within(path: str, folder: str) -> bool:
 
 
 def _detect(path: Path) -> Format | None:
-    found = _FORMAT_BY_SUFFIX.get(path.suffix.lower())
-    if found is None and _is_dotenv_name(path.name):
-        return "dotenv"
-    return found
+    return _FORMAT_BY_SUFFIX.get(path.suffix.lower()) or ("dotenv" if _is_dotenv_name(path.name) else None)
 
 
 def _is_dotenv_name(name: str) -> bool:
@@ -237,9 +245,7 @@ def _scan(root: Path, wanted: FormatOption) -> dict[str, tuple[Path, Format]]:
         for name in sorted(names):
             file = Path(directory, name)
             fmt = _detect(file)
-            if fmt is None or (name.startswith(".") and not _is_dotenv_name(name)):
-                continue
-            if wanted not in ("auto", fmt):
+            if fmt is None or (name.startswith(".") and not _is_dotenv_name(name)) or wanted not in ("auto", fmt):
                 continue
             path = _secret_path(file.relative_to(root))
             if path in layout:
@@ -258,7 +264,9 @@ def _load(file: Path, fmt: Format, sops: str) -> _Tree:
     version = f"{info.st_mtime_ns}-{info.st_size}"
     where = str(file)
     content = None if sops == "always" else _parse(_decode(raw, file), fmt, where)
-    if sops == "always" or (sops == "auto" and _is_encrypted(content, fmt)):
+    # sops marks what it encrypts with a top-level `sops` key, or a `sops_version` variable in a dotenv file.
+    marker = "sops_version" if fmt == "dotenv" else "sops"
+    if sops == "always" or (sops == "auto" and isinstance(content, dict) and marker in content):
         where = f"{file} (as decrypted by sops)"
         content = _parse(_decrypt(file, fmt), fmt, where)
     if fmt == "dotenv":
@@ -321,11 +329,6 @@ def _as_written(tag: str, value: str, event: Any) -> Any:
     if tag == _BINARY:
         return _NOT_TEXT
     return value
-
-
-def _is_encrypted(content: Any, fmt: Format) -> bool:
-    marker = "sops_version" if fmt == "dotenv" else "sops"
-    return isinstance(content, dict) and marker in content
 
 
 def _decrypt(file: Path, fmt: Format) -> str:

@@ -2,25 +2,70 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from connectors import local
+from connectors.local import dotenv_format as dotenv
 from connectors.local import file_source
 from connectors.local.file_source import FileSource
 from connectors.local.options import FileSourceOptions
 from syncd.errors import SourceError
 from syncd.secret import Secret
+from syncd.testing.contract import Plant, SourceContract
 
 PLANTED = "PLANTED-7f3a-secret"
+
+
+class TestFileSourceContract(SourceContract):
+    """A directory of YAML files, one secret per file."""
+
+    suffix = ".yaml"
+
+    @pytest.fixture
+    def source(self, tmp_path: Path) -> FileSource:
+        return make_source(tmp_path / "tree")
+
+    @pytest.fixture
+    def plant(self, tmp_path: Path) -> Plant:
+        def plant(path: str, data: Mapping[str, str]) -> None:
+            file = tmp_path / "tree" / f"{path}{self.suffix}"
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(self.document(data), encoding="utf-8")
+
+        (tmp_path / "tree").mkdir()
+        return plant
+
+    def document(self, data: Mapping[str, str]) -> str:
+        return yaml.safe_dump(dict(data), allow_unicode=True)
+
+
+class TestJsonFileSourceContract(TestFileSourceContract):
+    """A directory of JSON files."""
+
+    suffix = ".json"
+
+    def document(self, data: Mapping[str, str]) -> str:
+        return json.dumps(data)
+
+
+class TestDotenvFileSourceContract(TestFileSourceContract):
+    """A directory of dotenv files, written in the sh dialect, which holds every value of the contract."""
+
+    suffix = ".env"
+
+    def document(self, data: Mapping[str, str]) -> str:
+        return "".join(dotenv.format_assignment(key, value, "sh") + "\n" for key, value in data.items())
 
 
 def make_source(path: Path, **options: str) -> FileSource:
@@ -454,8 +499,29 @@ def test_secrets_of_one_file_share_its_version(tmp_path: Path) -> None:
     assert source.read("a").version == source.read("b").version is not None
 
 
-def test_each_file_is_parsed_once_per_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One instance parses a file once, even from many threads, and then serves that snapshot."""
+def test_the_directory_is_scanned_again_only_by_list_and_by_a_read_that_finds_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads of paths the last scan found walk the directory no more; a read of a path no file held, and each list,
+    scan it again, and so find a file added since."""
+    scans: list[Path] = []
+    real_scan = file_source._scan
+    monkeypatch.setattr(file_source, "_scan", lambda root, wanted: scans.append(root) or real_scan(root, wanted))
+    write(tmp_path / "a.yaml", "k: 1\n")
+    write(tmp_path / "b.yaml", "k: 2\n")
+    source = make_source(tmp_path)
+    assert [values(source, path) for path in ("a", "b", "a")] == [{"k": "1"}, {"k": "2"}, {"k": "1"}]
+    assert len(scans) == 1
+    write(tmp_path / "c.yaml", "k: 3\n")
+    assert values(source, "c") == {"k": "3"}
+    assert len(scans) == 2
+    assert source.list("") == ["a", "b", "c"]
+    assert len(scans) == 3
+
+
+def test_each_file_is_parsed_once_while_it_is_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One instance parses a file once, even from many threads, while the file is unchanged; once it changes, the
+    next read parses it again and sees the change."""
     file = write(tmp_path / "s.yaml", "a:\n  k: one\nb:\n  k: two\n")
     calls: list[Path] = []
     lock = threading.Lock()
@@ -473,7 +539,9 @@ def test_each_file_is_parsed_once_per_instance(tmp_path: Path, monkeypatch: pyte
     assert calls == [file]
     assert results[0] == {"k": "one"} and results[1] == {"k": "two"}
     write(file, "a:\n  k: changed\n")
-    assert values(source, "a") == {"k": "one"}
+    assert values(source, "a") == {"k": "changed"}
+    assert values(source, "a") == {"k": "changed"}
+    assert calls == [file, file]
 
 
 def test_a_bad_file_fails_only_the_paths_it_holds(tmp_path: Path) -> None:
@@ -647,7 +715,6 @@ def test_parse_errors_reach_no_report_and_no_saved_plan(
 
 def forbid_pure_python_parser(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make PyYAML's own parser fail if anything builds one: its cost grows with the square of the depth."""
-    import yaml
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("PyYAML's pure-Python parser was used")
