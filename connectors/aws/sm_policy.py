@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from connectors._aws import AwsConnection
+from connectors.aws.options import AwsConnection
 
 LIST_ACTIONS = ("secretsmanager:BatchGetSecretValue", "secretsmanager:ListSecrets")
 SINK_ACTIONS = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from connectors._aws_ssm_rules import parameter_arn
+from connectors.aws.ssm_rules import parameter_arn
 
 SINK_ACTIONS = (
     "ssm:AddTagsToResource",
