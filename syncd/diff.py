@@ -14,9 +14,9 @@ Ownership is decided here, once, for every sink alike:
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from syncd.model import Action, ActualItem, Change, ConflictPolicy, DesiredItem, Granularity
+from syncd.model import Action, ActualItem, Change, ConflictPolicy, DesiredItem, Difference, Granularity
 
 
 @dataclass(frozen=True)
@@ -40,58 +40,72 @@ class PruneScope:
     prune_orphans: bool = False
 
 
-def compare(desired: DesiredItem, actual: ActualItem) -> tuple[str, ...]:
-    """Why `actual` differs from `desired`, as display reasons; empty when equal."""
-    reasons: list[str] = []
+def difference(desired: DesiredItem, actual: ActualItem | None) -> Difference:
+    """Which fields of `actual` differ from `desired`, as data (see `Difference`); against None (a create),
+    every field the item sets."""
+    if actual is None:
+        return Difference(
+            value=True,
+            tags=tuple(sorted(desired.tags)),
+            description=desired.description is not None,
+            flags=tuple(sorted(desired.flags)),
+        )
+    value, added, changed, removed = False, (), (), ()
     if actual.data is None:
-        reasons.append("value")
+        value = True
     elif desired.granularity is Granularity.PER_KEY:
         # A per-key sink names its item by address, not by the source key: compare the one value.
-        if list(actual.data.values()) != [desired.single_value()]:
-            reasons.append("value")
+        value = list(actual.data.values()) != [desired.single_value()]
     elif actual.data != desired.data:
-        added = sorted(set(desired.data) - set(actual.data))
-        removed = sorted(set(actual.data) - set(desired.data))
-        changed = sorted(k for k in set(desired.data) & set(actual.data) if desired.data[k] != actual.data[k])
+        value = True
+        added = tuple(sorted(set(desired.data) - set(actual.data)))
+        removed = tuple(sorted(set(actual.data) - set(desired.data)))
+        changed = tuple(sorted(k for k in set(desired.data) & set(actual.data) if desired.data[k] != actual.data[k]))
         if len(desired.data) == 1 and len(actual.data) == 1 and not added and not removed:
-            reasons.append("value")
-        else:
-            detail = [f"+{k}" for k in added] + [f"~{k}" for k in changed] + [f"-{k}" for k in removed]
-            reasons.append("value (keys " + " ".join(detail) + ")")
-    wrong_tags = sorted(k for k, v in desired.tags.items() if actual.tags.get(k) != v)
-    if wrong_tags:
-        reasons.append("tags (" + ", ".join(wrong_tags) + ")")
-    if desired.description is not None and desired.description != (actual.description or ""):
-        reasons.append("description")
-    wrong_flags = sorted(k for k, v in desired.flags.items() if actual.flags.get(k) != v)
-    if wrong_flags:
-        reasons.append("flags (" + ", ".join(wrong_flags) + ")")
-    return tuple(reasons)
+            changed = ()
+    return Difference(
+        value=value,
+        added_keys=added,
+        changed_keys=changed,
+        removed_keys=removed,
+        tags=tuple(sorted(k for k, v in desired.tags.items() if actual.tags.get(k) != v)),
+        description=desired.description is not None and desired.description != (actual.description or ""),
+        flags=tuple(sorted(k for k, v in desired.flags.items() if actual.flags.get(k) != v)),
+    )
+
+
+def compare(desired: DesiredItem, actual: ActualItem) -> tuple[str, ...]:
+    """Why `actual` differs from `desired`, as display reasons; empty when equal."""
+    return difference(desired, actual).reasons()
 
 
 def diff_item(instance: str, desired: DesiredItem, actual: ActualItem | None, policy: Policy) -> Change:
-    def change(action: Action, *reasons: str) -> Change:
-        return Change(desired.target, desired.address, action, desired.sync, reasons, desired, actual)
+    def change(action: Action, found: Difference | None = None, *reasons: str) -> Change:
+        if found is not None and action is Action.UPDATE:
+            reasons = found.reasons()
+        return Change(desired.target, desired.address, action, desired.sync, reasons, desired, actual, found)
 
     if actual is None:
-        return change(Action.CREATE)
+        return change(Action.CREATE, difference(desired, None))
     owner = actual.owner
     if actual.pending_deletion:
         # Only this instance's own deleted item comes back; anyone else's stays as its owner left it.
         if owner is not None and owner.instance == instance:
-            return change(Action.CREATE, "restore from scheduled deletion")
+            return change(
+                Action.CREATE, replace(difference(desired, None), restore=True), "restore from scheduled deletion"
+            )
         whose = f"syncd instance {owner.instance!r}" if owner else "nobody syncd knows"
-        return change(Action.CONFLICT, f"scheduled for deletion by its owner ({whose})")
+        return change(Action.CONFLICT, None, f"scheduled for deletion by its owner ({whose})")
     if owner is None:
         if policy.on_conflict is ConflictPolicy.ADOPT:
-            return change(Action.UPDATE, "adopt", *compare(desired, actual))
-        return change(Action.CONFLICT, "exists without syncd's marker (set on_conflict: adopt to take it over)")
+            return change(Action.UPDATE, replace(difference(desired, actual), adopt=True))
+        return change(Action.CONFLICT, None, "exists without syncd's marker (set on_conflict: adopt to take it over)")
     if owner.instance != instance:
-        return change(Action.CONFLICT, f"owned by syncd instance {owner.instance!r}")
-    reasons = compare(desired, actual)
+        return change(Action.CONFLICT, None, f"owned by syncd instance {owner.instance!r}")
+    found = difference(desired, actual)
     if owner.sync != desired.sync:
-        reasons = (f"owner (was sync {owner.sync!r})", *reasons)
-    return change(Action.UPDATE, *reasons) if reasons else change(Action.NOOP)
+        found = replace(found, owner_was=owner.sync)
+    return change(Action.UPDATE, found) if found else change(Action.NOOP)
 
 
 def _may_prune(item: ActualItem, scope: PruneScope) -> bool:

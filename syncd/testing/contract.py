@@ -16,7 +16,9 @@ fixture (a fresh, empty sink); the contract's tests then run against it::
         def plant_unowned(self, sink: MySink) -> PlantUnowned:
             return lambda address, data: ...  # write straight to the backend, no marker
 
-Without `plant_unowned` the tests about unowned items are skipped. Set
+The tests reach the sink only through the contract's three calls (`observe`,
+`write`, `delete`), as the core does. Without `plant_unowned` the tests about
+unowned items (and about an item that moved since the plan) are skipped. Set
 `granularity` to run the suite for a granularity other than the sink's
 first, `destination` when the sink's Destination has required fields, and
 `special_values` to leave out values the sink rightly refuses.
@@ -34,8 +36,10 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
-from syncd.connector import Sink
-from syncd.model import DesiredItem, Granularity, Ownership
+from syncd.connector import Scope, Sink
+from syncd.diff import difference
+from syncd.errors import ItemMoved
+from syncd.model import ActualItem, DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
 from syncd.testing.leaks import redactor_off
 
@@ -81,10 +85,9 @@ def no_leak(value: str) -> Iterator[None]:
         raise
 
 
-def gone(sink: Sink, address: str) -> bool:
-    """True when `address` reads as absent, or as scheduled for deletion (a sink with a recovery window)."""
-    found = sink.read([address])
-    return address not in found or found[address].pending_deletion
+def everywhere(instance: str) -> Scope:
+    """A scope that covers every address: the whole target."""
+    return Scope(instance, ("*",))
 
 
 class SinkContract:
@@ -99,6 +102,32 @@ class SinkContract:
     def plant_unowned(self) -> PlantUnowned:
         pytest.skip("the sink's contract tests provide no plant_unowned fixture")
 
+    # The three calls, as the core makes them.
+
+    def read(self, sink: Sink, addresses: Sequence[str]) -> dict[str, ActualItem]:
+        """What `observe` finds at `addresses`."""
+        desired = [self.desired_item(sink, address) for address in addresses]
+        return dict(sink.observe(desired, everywhere(OWNER.instance)).items)
+
+    def owned(self, sink: Sink, instance: str, scope: Scope | None = None) -> dict[str, ActualItem]:
+        """What `observe` reports as `instance`'s (in the whole target unless `scope` is given)."""
+        return dict(sink.observe([], scope or everywhere(instance)).owned)
+
+    def put(self, sink: Sink, item: DesiredItem, expected: ActualItem | None) -> None:
+        """Write `item` over `expected` with the difference the core would compute (an item found without a
+        marker is adopted, one of another sync taken over)."""
+        found = difference(item, expected)
+        if expected is not None and expected.owner is None:
+            found = replace(found, adopt=True)
+        elif expected is not None and expected.owner != item.owner:
+            found = replace(found, owner_was=expected.owner.sync)
+        sink.write(item, expected, found)
+
+    def gone(self, sink: Sink, address: str) -> bool:
+        """True when `address` reads as absent, or as scheduled for deletion (a sink with a recovery window)."""
+        found = self.read(sink, [address])
+        return address not in found or found[address].pending_deletion
+
     def desired_item(
         self,
         sink: Sink,
@@ -110,7 +139,7 @@ class SinkContract:
         description: str | None = None,
     ) -> DesiredItem:
         """An item for `address` holding `value`: in a document with two more keys, or alone per key."""
-        granularity = self.granularity or sink.granularities[0]
+        granularity = self.granularity or sink.capabilities.granularities[0]
         if granularity is Granularity.PER_KEY:
             data = {address.rsplit("/", 1)[-1]: value}
         else:
@@ -131,15 +160,15 @@ class SinkContract:
 
     def test_read_of_absent_addresses_returns_nothing(self, sink: Sink) -> None:
         """Reading addresses that hold nothing returns an empty mapping."""
-        assert sink.read(list(self.addresses)) == {}
-        assert sink.read([]) == {}
+        assert self.read(sink, list(self.addresses)) == {}
+        assert self.read(sink, []) == {}
 
     def test_write_then_read_returns_the_data_and_owner(self, sink: Sink) -> None:
         """An item read after a write holds the written data and the owner."""
         address = self.addresses[0]
         item = self.desired_item(sink, address)
-        sink.write(item, None)
-        found = sink.read([address])
+        self.put(sink, item, None)
+        found = self.read(sink, [address])
         assert list(found) == [address]
         assert found[address].address == address
         assert plain(found[address].data) == plain(item.data)
@@ -148,8 +177,8 @@ class SinkContract:
     def test_read_values_are_secrets(self, sink: Sink) -> None:
         """The values of a read item are Secret objects, never plain strings."""
         address = self.addresses[0]
-        sink.write(self.desired_item(sink, address), None)
-        data = sink.read([address])[address].data
+        self.put(sink, self.desired_item(sink, address), None)
+        data = self.read(sink, [address])[address].data
         assert data
         assert all(isinstance(value, Secret) for value in data.values())
 
@@ -158,8 +187,8 @@ class SinkContract:
         first, absent, last = self.addresses[:3]
         items = {a: self.desired_item(sink, a, f"value-of-{a}") for a in (first, last)}
         for item in items.values():
-            sink.write(item, None)
-        found = sink.read([first, absent, last])
+            self.put(sink, item, None)
+        found = self.read(sink, [first, absent, last])
         assert set(found) == {first, last}
         for address, item in items.items():
             assert plain(found[address].data) == plain(item.data)
@@ -168,88 +197,88 @@ class SinkContract:
         """Writing the same item twice, as a retry would, leaves one item with the same data."""
         address = self.addresses[0]
         item = self.desired_item(sink, address)
-        sink.write(item, None)
-        sink.write(item, None)
-        assert plain(sink.read([address])[address].data) == plain(item.data)
-        assert list(sink.list_owned(OWNER.instance)) == [address]
+        self.put(sink, item, None)
+        self.put(sink, item, None)
+        assert plain(self.read(sink, [address])[address].data) == plain(item.data)
+        assert list(self.owned(sink, OWNER.instance)) == [address]
 
     def test_update_changes_the_data(self, sink: Sink) -> None:
         """Writing new data over an owned item replaces its data."""
         address = self.addresses[0]
-        sink.write(self.desired_item(sink, address, "before-update"), None)
-        actual = sink.read([address])[address]
+        self.put(sink, self.desired_item(sink, address, "before-update"), None)
+        actual = self.read(sink, [address])[address]
         updated = self.desired_item(sink, address, "after-update")
-        sink.write(updated, actual)
-        assert plain(sink.read([address])[address].data) == plain(updated.data)
+        self.put(sink, updated, actual)
+        assert plain(self.read(sink, [address])[address].data) == plain(updated.data)
 
     def test_owner_marker_carries_instance_and_sync(self, sink: Sink) -> None:
         """A written item's owner, read or listed, carries both the instance and the sync."""
         address = self.addresses[0]
-        sink.write(self.desired_item(sink, address, owner=OTHER_OWNER), None)
-        assert sink.read([address])[address].owner == OTHER_OWNER
-        assert sink.list_owned(OTHER_OWNER.instance)[address].owner == OTHER_OWNER
+        self.put(sink, self.desired_item(sink, address, owner=OTHER_OWNER), None)
+        assert self.read(sink, [address])[address].owner == OTHER_OWNER
+        assert self.owned(sink, OTHER_OWNER.instance)[address].owner == OTHER_OWNER
 
     def test_list_owned_returns_only_that_instances_items(self, sink: Sink) -> None:
         """list_owned returns the items of the instance asked for and none of another's."""
         mine, theirs = self.addresses[:2]
-        sink.write(self.desired_item(sink, mine, owner=OWNER), None)
-        sink.write(self.desired_item(sink, theirs, owner=OTHER_OWNER), None)
-        assert set(sink.list_owned(OWNER.instance)) == {mine}
-        assert set(sink.list_owned(OTHER_OWNER.instance)) == {theirs}
-        assert sink.list_owned("contract-nobody") == {}
+        self.put(sink, self.desired_item(sink, mine, owner=OWNER), None)
+        self.put(sink, self.desired_item(sink, theirs, owner=OTHER_OWNER), None)
+        assert set(self.owned(sink, OWNER.instance)) == {mine}
+        assert set(self.owned(sink, OTHER_OWNER.instance)) == {theirs}
+        assert self.owned(sink, "contract-nobody") == {}
 
     def test_list_owned_omits_a_deleted_item(self, sink: Sink) -> None:
         """An item deleted is no longer listed among its instance's items."""
         kept, deleted = self.addresses[:2]
         for address in (kept, deleted):
-            sink.write(self.desired_item(sink, address), None)
-        sink.delete(sink.read([deleted])[deleted])
-        assert set(sink.list_owned(OWNER.instance)) == {kept}
+            self.put(sink, self.desired_item(sink, address), None)
+        sink.delete(self.read(sink, [deleted])[deleted])
+        assert set(self.owned(sink, OWNER.instance)) == {kept}
 
     def test_delete_removes_the_item(self, sink: Sink) -> None:
         """A deleted item reads as absent."""
         address = self.addresses[0]
-        sink.write(self.desired_item(sink, address), None)
-        sink.delete(sink.read([address])[address])
-        assert gone(sink, address)
+        self.put(sink, self.desired_item(sink, address), None)
+        sink.delete(self.read(sink, [address])[address])
+        assert self.gone(sink, address)
 
     def test_delete_of_a_deleted_item_does_not_raise(self, sink: Sink) -> None:
         """Deleting an item that is already gone succeeds and leaves it absent."""
         address = self.addresses[0]
-        sink.write(self.desired_item(sink, address), None)
-        actual = sink.read([address])[address]
+        self.put(sink, self.desired_item(sink, address), None)
+        actual = self.read(sink, [address])[address]
         sink.delete(actual)
         sink.delete(actual)
-        assert gone(sink, address)
+        assert self.gone(sink, address)
 
     def test_unowned_item_reads_without_owner_and_is_not_listed(self, sink: Sink, plant_unowned: PlantUnowned) -> None:
         """An item syncd did not write reads with no owner and is not among any instance's items."""
         address = self.addresses[0]
         data = plain(self.desired_item(sink, address, "planted-unowned").data)
         plant_unowned(address, data)
-        found = sink.read([address])[address]
+        found = self.read(sink, [address])[address]
         assert found.owner is None
         assert plain(found.data) == data
-        assert address not in sink.list_owned(OWNER.instance)
+        assert address not in self.owned(sink, OWNER.instance)
 
     def test_writing_over_an_unowned_item_stamps_the_marker(self, sink: Sink, plant_unowned: PlantUnowned) -> None:
         """Adopting an unowned item by writing over it gives it the owner's marker and the new data."""
         address = self.addresses[0]
         plant_unowned(address, plain(self.desired_item(sink, address, "planted-unowned").data))
         item = self.desired_item(sink, address, "adopted")
-        sink.write(item, sink.read([address])[address])
-        found = sink.read([address])[address]
+        self.put(sink, item, self.read(sink, [address])[address])
+        found = self.read(sink, [address])[address]
         assert found.owner == OWNER
         assert plain(found.data) == plain(item.data)
-        assert address in sink.list_owned(OWNER.instance)
+        assert address in self.owned(sink, OWNER.instance)
 
     def test_writes_in_a_batch_are_visible_after_it(self, sink: Sink) -> None:
         """Every item written inside a batch block reads back after the block ends."""
         items = [self.desired_item(sink, a, f"batched-{a}") for a in self.addresses]
         with sink.batch():
             for item in items:
-                sink.write(item, None)
-        found = sink.read(list(self.addresses))
+                self.put(sink, item, None)
+        found = self.read(sink, list(self.addresses))
         assert {a: plain(found[a].data) for a in found} == {i.address: plain(i.data) for i in items}
 
     def test_special_values_roundtrip(self, sink: Sink) -> None:
@@ -257,28 +286,28 @@ class SinkContract:
         for index, value in enumerate(self.special_values):
             address = self.addresses[index % len(self.addresses)]
             item = self.desired_item(sink, address, value)
-            sink.write(item, sink.read([address]).get(address))
-            found = sink.read([address])[address]
+            self.put(sink, item, self.read(sink, [address]).get(address))
+            found = self.read(sink, [address])[address]
             assert plain(found.data) == plain(item.data), f"special value #{index} changed"
 
     def test_tags_roundtrip(self, sink: Sink) -> None:
         """The tags of a written item read back, when the sink supports tags."""
-        if not sink.supports_tags:
+        if not sink.capabilities.tags:
             pytest.skip("the sink does not support tags")
         address = self.addresses[0]
         tags = {"team": "platform", "env": "contract"}
-        sink.write(self.desired_item(sink, address, tags=tags), None)
-        found = sink.read([address])[address]
+        self.put(sink, self.desired_item(sink, address, tags=tags), None)
+        found = self.read(sink, [address])[address]
         assert tags.items() <= dict(found.tags).items()
 
     def test_description_roundtrips(self, sink: Sink) -> None:
         """The description of a written item reads back, when the sink supports descriptions."""
-        if not sink.supports_description:
+        if not sink.capabilities.description:
             pytest.skip("the sink does not support descriptions")
         address = self.addresses[0]
         description = "Written by the syncd sink contract."
-        sink.write(self.desired_item(sink, address, description=description), None)
-        assert sink.read([address])[address].description == description
+        self.put(sink, self.desired_item(sink, address, description=description), None)
+        assert self.read(sink, [address])[address].description == description
 
     def test_check_finds_no_problem_in_a_valid_item(self, sink: Sink) -> None:
         """check returns an empty list for an item at each sample address."""
@@ -288,12 +317,12 @@ class SinkContract:
     def test_version_changes_after_an_update(self, sink: Sink) -> None:
         """An item's version moves when its data is updated, when the sink reports versions."""
         address = self.addresses[0]
-        sink.write(self.desired_item(sink, address, "version-one"), None)
-        before = sink.read([address])[address]
+        self.put(sink, self.desired_item(sink, address, "version-one"), None)
+        before = self.read(sink, [address])[address]
         if before.version is None:
             pytest.skip("the sink reports no item versions")
-        sink.write(self.desired_item(sink, address, "version-two"), before)
-        assert sink.read([address])[address].version != before.version
+        self.put(sink, self.desired_item(sink, address, "version-two"), before)
+        assert self.read(sink, [address])[address].version != before.version
 
     def test_errors_and_reprs_never_show_a_planted_value(self, sink: Sink) -> None:
         """No exception, check problem or item repr from the sink shows a value it was given."""
@@ -304,18 +333,111 @@ class SinkContract:
         with no_leak(planted):
             problems = sink.check(item) + sink.check(invalid)
             assert not any(planted in problem for problem in problems)
-            sink.write(item, None)
-            actual = sink.read([address])[address]
-            assert planted not in repr(actual) + repr(sink.list_owned(OWNER.instance))
+            self.put(sink, item, None)
+            actual = self.read(sink, [address])[address]
+            assert planted not in repr(actual) + repr(self.owned(sink, OWNER.instance))
             sink.delete(actual)
             sink.delete(actual)
-            assert gone(sink, address)
+            assert self.gone(sink, address)
         # A write the sink may rightly refuse: its error must not show the value either.
         try:
             with redactor_off():
-                sink.write(invalid, None)
+                self.put(sink, invalid, None)
         except Exception as exc:
             assert planted not in shown(exc), f"{type(exc).__name__} raised by the sink shows a secret value"
         else:
-            for accepted in sink.read([invalid.address]).values():
+            for accepted in self.read(sink, [invalid.address]).values():
                 sink.delete(accepted)
+
+    def test_two_observations_of_one_sink_object_see_a_change_between_them(self, sink: Sink) -> None:
+        """A sink keeps nothing between runs: the second observe of the same object sees the item written since
+        the first, and its new value."""
+        address = self.addresses[0]
+        assert self.read(sink, [address]) == {}
+        self.put(sink, self.desired_item(sink, address, "first-run"), None)
+        first = self.read(sink, [address])[address]
+        assert address in self.owned(sink, OWNER.instance)
+        updated = self.desired_item(sink, address, "second-run")
+        self.put(sink, updated, first)
+        assert plain(self.read(sink, [address])[address].data) == plain(updated.data)
+
+    def test_observe_reports_as_owned_only_the_items_inside_the_scope(self, sink: Sink) -> None:
+        """Owned items outside the scope's patterns are not reported: prune never sees them."""
+        inside, outside = self.addresses[:2]
+        for address in (inside, outside):
+            self.put(sink, self.desired_item(sink, address), None)
+        owned = self.owned(sink, OWNER.instance, Scope(OWNER.instance, (inside,)))
+        assert inside in owned
+        assert outside not in owned
+
+    def test_observe_finds_desired_items_whatever_the_scope(self, sink: Sink) -> None:
+        """The items at the desired addresses are reported even with an empty scope."""
+        address = self.addresses[0]
+        self.put(sink, self.desired_item(sink, address), None)
+        observed = sink.observe([self.desired_item(sink, address)], Scope(OWNER.instance))
+        assert list(observed.items) == [address]
+        assert dict(observed.owned) == {}
+
+    def test_an_update_retried_after_a_lost_answer_succeeds(self, sink: Sink) -> None:
+        """A write repeated with the same expected item (its first answer lost) finds its own write done."""
+        address = self.addresses[0]
+        self.put(sink, self.desired_item(sink, address, "before-retry"), None)
+        expected = self.read(sink, [address])[address]
+        updated = self.desired_item(sink, address, "after-retry")
+        self.put(sink, updated, expected)
+        self.put(sink, updated, expected)
+        assert plain(self.read(sink, [address])[address].data) == plain(updated.data)
+
+    def test_a_create_refuses_an_item_that_appeared_since_the_plan(
+        self, sink: Sink, plant_unowned: PlantUnowned
+    ) -> None:
+        """A create planned on an absent item raises ItemMoved when someone else's item is there now, and
+        leaves it as it is."""
+        address = self.addresses[0]
+        theirs = plain(self.desired_item(sink, address, "appeared-meanwhile").data)
+        plant_unowned(address, theirs)
+        with pytest.raises(ItemMoved):
+            self.put(sink, self.desired_item(sink, address, "planned-create"), None)
+        found = self.read(sink, [address])[address]
+        assert found.owner is None
+        assert plain(found.data) == theirs
+
+    def test_a_write_refuses_an_item_whose_marker_moved_since_the_plan(
+        self, sink: Sink, plant_unowned: PlantUnowned
+    ) -> None:
+        """An update planned on an owned item raises ItemMoved when the item lost its marker since (another
+        writer replaced it), and leaves the other writer's data."""
+        address = self.addresses[0]
+        self.put(sink, self.desired_item(sink, address, "owned-at-plan"), None)
+        expected = self.read(sink, [address])[address]
+        theirs = plain(self.desired_item(sink, address, "replaced-meanwhile").data)
+        plant_unowned(address, theirs)
+        with pytest.raises(ItemMoved):
+            self.put(sink, self.desired_item(sink, address, "planned-update"), expected)
+        assert plain(self.read(sink, [address])[address].data) == theirs
+
+    def test_a_write_refuses_an_item_whose_version_moved_since_the_plan(self, sink: Sink) -> None:
+        """An update planned on one version raises ItemMoved when another writer wrote a newer one since, when
+        the sink reports versions, and the newer value stays."""
+        address = self.addresses[0]
+        self.put(sink, self.desired_item(sink, address, "version-at-plan"), None)
+        expected = self.read(sink, [address])[address]
+        if expected.version is None:
+            pytest.skip("the sink reports no item versions")
+        meanwhile = self.desired_item(sink, address, "written-meanwhile")
+        self.put(sink, meanwhile, expected)
+        with pytest.raises(ItemMoved):
+            self.put(sink, self.desired_item(sink, address, "planned-update"), expected)
+        assert plain(self.read(sink, [address])[address].data) == plain(meanwhile.data)
+
+    def test_a_delete_refuses_an_item_that_moved_since_the_plan(self, sink: Sink, plant_unowned: PlantUnowned) -> None:
+        """A delete planned on an owned item raises ItemMoved when the item lost its marker since, and the item
+        stays."""
+        address = self.addresses[0]
+        self.put(sink, self.desired_item(sink, address, "owned-at-plan"), None)
+        expected = self.read(sink, [address])[address]
+        theirs = plain(self.desired_item(sink, address, "replaced-meanwhile").data)
+        plant_unowned(address, theirs)
+        with pytest.raises(ItemMoved):
+            sink.delete(expected)
+        assert plain(self.read(sink, [address])[address].data) == theirs

@@ -11,7 +11,7 @@ from syncd.errors import ConnectorError, TransientError
 from syncd.testing.recording import HOOKED_METHODS, DelegatingSink
 
 # Methods that concern no single address, so a failure cannot be aimed at one.
-_ADDRESSLESS = ("list_owned", "batch", "close")
+_ADDRESSLESS = ("batch", "close")
 
 
 @dataclass
@@ -28,10 +28,10 @@ class _Rule:
 class FailingSink(DelegatingSink):
     """Delegates to `inner`, raising an injected error where `fail_on` says.
 
-    `attempts` counts every call per (method, address), failed or not; a
-    read of many addresses counts once for each, and methods without an
-    address count under (method, None). A failing `batch` raises on entering
-    the block, before anything in it runs.
+    `attempts` counts every call per (method, address), failed or not; an
+    observe of many addresses counts once for each, and a call without an
+    address (an observe of nothing, a batch) under (method, None). A failing
+    `batch` raises on entering the block, before anything in it runs.
     """
 
     def __init__(self, inner: Sink) -> None:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from syncd import connector
 from syncd.errors import PermanentError, SourceError
-from syncd.model import ActualItem, DesiredItem, Granularity, Ownership, SourceSecret
+from syncd.model import ActualItem, DesiredItem, Difference, Granularity, Ownership, SourceSecret
 from syncd.secret import Secret
 
 ADDRESS_PATTERN = re.compile(r"^[A-Za-z0-9/_.+=@-]+$")
@@ -34,10 +34,10 @@ class MemorySource(connector.Source):
     def __init__(
         self,
         options: Any = None,
-        client: Any = None,
+        connection: Any = None,
         secrets: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
-        super().__init__(options if options is not None else self.Options(), client)
+        super().__init__(options if options is not None else self.Options(), connection)
         self._lock = threading.Lock()
         self._data: dict[str, dict[str, str]] = {}
         # Kept across `remove`, so a path that comes back gets a new version.
@@ -114,12 +114,12 @@ class MemorySink(connector.Sink):
         # Reported by `flags`, so tests can see the core compare flags.
         flavor: str | None = None
 
-    granularities = (Granularity.DOCUMENT, Granularity.PER_KEY)
-    supports_tags = True
-    supports_description = True
+    capabilities = connector.Capabilities(
+        granularities=(Granularity.DOCUMENT, Granularity.PER_KEY), tags=True, description=True, versions=True
+    )
 
-    def __init__(self, target: str = "memory", options: Any = None, client: Any = None) -> None:
-        super().__init__(target, options if options is not None else self.Options(), client)
+    def __init__(self, target: str = "memory", options: Any = None, connection: Any = None) -> None:
+        super().__init__(target, options if options is not None else self.Options(), connection)
         self._lock = threading.Lock()
         self._items: dict[str, ActualItem] = {}
         self._version = 0
@@ -146,39 +146,50 @@ class MemorySink(connector.Sink):
             problems.append(f"The item address {address!r} holds characters other than letters, digits and /_.+=@-.")
         return problems
 
-    def read(self, addresses: Sequence[str]) -> dict[str, ActualItem]:
+    def observe(self, desired: Sequence[DesiredItem], scope: connector.Scope) -> connector.Observation:
+        """The desired addresses' items, and the scope's owned items without their values (`data` is None)."""
         with self._lock:
-            return {a: _copy(self._items[a]) for a in addresses if a in self._items}
-
-    def list_owned(self, instance: str) -> dict[str, ActualItem]:
-        """Owned items without their values (`data` is None), as the contract allows."""
-        with self._lock:
-            return {
+            items = {i.address: _copy(self._items[i.address]) for i in desired if i.address in self._items}
+            owned = {
                 address: replace(_copy(item), data=None)
                 for address, item in self._items.items()
-                if item.owner is not None and item.owner.instance == instance
+                if item.owner is not None and item.owner.instance == scope.instance and scope.covers(address)
             }
+        return connector.Observation(items, owned)
 
-    def write(self, item: DesiredItem, actual: ActualItem | None) -> None:
-        problems = self.check(item)
-        if problems:
-            raise PermanentError(" ".join(problems), target=self.target, address=item.address)
+    def write(self, item: DesiredItem, expected: ActualItem | None, difference: Difference) -> None:
         limit = self.options.max_items
         with self._lock:
-            existing = self._items.get(item.address)
-            if existing is None and limit is not None and len(self._items) >= limit:
+            current = self._items.get(item.address)
+            if not _holds(current, item):
+                # A retry after a lost answer finds its own write done; anything else must be as planned.
+                connector.expect_unmoved(self.target, expected, current)
+            if current is None and limit is not None and len(self._items) >= limit:
                 raise PermanentError(
                     f"the sink already holds its maximum of {limit} items",
                     target=self.target,
                     address=item.address,
                 )
-            tags = {**(existing.tags if existing else {}), **item.tags}
-            self._store(item.address, item.owner, item.data, tags, item.description, item.flags)
+            if current is None:
+                self._store(item.address, item.owner, item.data, item.tags, item.description, item.flags)
+                return
+            self._store(
+                item.address,
+                item.owner,
+                item.data if difference.value else current.data or {},
+                {**current.tags, **item.tags},
+                item.description if difference.description else current.description,
+                {**current.flags, **item.flags},
+            )
 
-    def delete(self, actual: ActualItem) -> None:
+    def delete(self, expected: ActualItem) -> None:
         with self._lock:
-            if self._items.pop(actual.address, None) is not None:
-                self._version += 1
+            current = self._items.get(expected.address)
+            if current is None:
+                return
+            connector.expect_unmoved(self.target, expected, current)
+            del self._items[expected.address]
+            self._version += 1
 
     def describe(self) -> str:
         return "in memory"
@@ -238,6 +249,18 @@ class MemorySink(connector.Sink):
 
     def __repr__(self) -> str:
         return f"MemorySink(target={self.target!r}, items={len(self._items)})"
+
+
+def _holds(current: ActualItem | None, item: DesiredItem) -> bool:
+    """Whether `current` is already `item` as written: owner, data, tags, description and flags."""
+    return (
+        current is not None
+        and current.owner == item.owner
+        and current.data == item.data
+        and all(current.tags.get(k) == v for k, v in item.tags.items())
+        and (item.description is None or current.description == item.description)
+        and all(current.flags.get(k) == v for k, v in item.flags.items())
+    )
 
 
 def _copy(item: ActualItem) -> ActualItem:

@@ -10,34 +10,27 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from syncd.connector import Location, Sink
-from syncd.model import ActualItem, DesiredItem
+from syncd.connector import AccessPolicy, ItemDefaults, Location, Observation, Scope, Sink
+from syncd.model import ActualItem, DesiredItem, Difference
 
 # The calls a wrapper sees through `_before`: the ones that reach the backend.
-HOOKED_METHODS = ("read", "list_owned", "write", "delete", "batch", "close")
+HOOKED_METHODS = ("observe", "write", "delete", "batch", "close")
 
 # Class attributes a wrapper copies from the wrapped sink onto itself.
-_MIRRORED = (
-    "Options",
-    "Destination",
-    "granularities",
-    "supports_tags",
-    "supports_description",
-    "max_concurrency",
-)
+_MIRRORED = ("Options", "Destination", "capabilities")
 
 
 class DelegatingSink(Sink):
     """A sink that passes every method to `inner` and looks like it.
 
-    The wrapped sink's class attributes (Options, Destination, granularities,
-    supports_*, max_concurrency) are mirrored on the instance. Subclasses
+    The wrapped sink's class attributes (Options, Destination, capabilities)
+    are mirrored on the instance. Subclasses
     override `_before`, called ahead of each method in `HOOKED_METHODS`
     with the addresses it concerns (`batch` is called on entering the block).
     """
 
     def __init__(self, inner: Sink) -> None:
-        super().__init__(inner.target, inner.options, inner.client)
+        super().__init__(inner.target, inner.options, inner.connection)
         self.inner = inner
         for name in _MIRRORED:
             setattr(self, name, getattr(inner, name))
@@ -54,33 +47,23 @@ class DelegatingSink(Sink):
     def check(self, item: DesiredItem) -> list[str]:
         return self.inner.check(item)
 
-    def default_tags(self) -> Mapping[str, str]:
-        return self.inner.default_tags()
+    def item_defaults(self) -> ItemDefaults:
+        return self.inner.item_defaults()
 
-    def default_description(self) -> str | None:
-        return self.inner.default_description()
+    def required_access(self, patterns: Sequence[str]) -> AccessPolicy | None:
+        return self.inner.required_access(patterns)
 
-    def access_policy(self, patterns: Sequence[str]) -> list[dict[str, Any]] | None:
-        return self.inner.access_policy(patterns)
+    def observe(self, desired: Sequence[DesiredItem], scope: Scope) -> Observation:
+        self._before("observe", tuple(i.address for i in desired))
+        return self.inner.observe(desired, scope)
 
-    def prepare(self, items: Sequence[DesiredItem]) -> None:
-        self.inner.prepare(items)
-
-    def read(self, addresses: Sequence[str]) -> dict[str, ActualItem]:
-        self._before("read", tuple(addresses))
-        return self.inner.read(addresses)
-
-    def list_owned(self, instance: str) -> dict[str, ActualItem]:
-        self._before("list_owned", ())
-        return self.inner.list_owned(instance)
-
-    def write(self, item: DesiredItem, actual: ActualItem | None) -> None:
+    def write(self, item: DesiredItem, expected: ActualItem | None, difference: Difference) -> None:
         self._before("write", (item.address,))
-        self.inner.write(item, actual)
+        self.inner.write(item, expected, difference)
 
-    def delete(self, actual: ActualItem) -> None:
-        self._before("delete", (actual.address,))
-        self.inner.delete(actual)
+    def delete(self, expected: ActualItem) -> None:
+        self._before("delete", (expected.address,))
+        self.inner.delete(expected)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -111,7 +94,7 @@ class Call:
 
 
 class RecordingSink(DelegatingSink):
-    """Delegates to `inner` and records each read, list_owned, write, delete, batch and close.
+    """Delegates to `inner` and records each observe, write, delete, batch and close.
 
     A call is recorded before it is passed on, so a call that fails is
     recorded too. Leaving a `batch` block records `Call("batch_end")`.
@@ -151,8 +134,8 @@ class RecordingSink(DelegatingSink):
 
     @property
     def reads(self) -> list[Call]:
-        """The read and list_owned calls, oldest first."""
-        return [c for c in self.calls if c.method in ("read", "list_owned")]
+        """The observe calls, oldest first."""
+        return [c for c in self.calls if c.method == "observe"]
 
     def clear(self) -> None:
         """Forget every recorded call."""
