@@ -37,7 +37,7 @@ from syncd.connector import (
     marker_tags,
 )
 from syncd.errors import ItemMoved, PermanentError
-from syncd.model import ActualItem, DesiredItem, Difference, Granularity, Ownership
+from syncd.model import ActualItem, DesiredItem, Difference, Granularity
 from syncd.secret import Secret
 
 # ListSecrets takes at most 10 values in one filter.
@@ -59,7 +59,11 @@ class SecretsManagerSink(AwsSink):
 
     Options = SecretsManagerTargetOptions
     capabilities = Capabilities(
-        granularities=(Granularity.DOCUMENT, Granularity.PER_KEY), tags=True, description=True, max_concurrency=8
+        granularities=(Granularity.DOCUMENT, Granularity.PER_KEY),
+        tags=True,
+        description=True,
+        versions=True,
+        max_concurrency=8,
     )
 
     def __init__(self, target: str, options: SecretsManagerTargetOptions, connection: Any = None) -> None:
@@ -185,22 +189,23 @@ class SecretsManagerSink(AwsSink):
         if expected is None:
             self._create(item)
             return
-        info = self._unmoved(expected, also=item.owner)
+        info = self._unmoved(expected, item=item)
+        assert info is not None
         if info.scheduled_for_deletion:
             if info.owner is None or info.owner.instance != item.owner.instance:
+                whose = f"syncd instance {info.owner.instance!r}" if info.owner else "nobody syncd knows"
                 raise ItemMoved(
-                    "the secret is scheduled for deletion by its owner", target=self.target, address=item.address
+                    f"the secret is scheduled for deletion by its owner ({whose}); it was left alone",
+                    target=self.target,
+                    address=item.address,
                 )
             self._restore(item.address)
         self._update(item, difference, restamp=difference.marker or info.owner != item.owner)
 
     def delete(self, expected: ActualItem) -> None:
         address = expected.address
-        info = self.api.describe(address)
-        if info is None or info.scheduled_for_deletion:
+        if self._unmoved(expected) is None:
             return
-        if info.owner != expected.owner:
-            raise _moved_marker(info, self.target, address)
         if self.options.force_delete:
             params: dict[str, Any] = {"ForceDeleteWithoutRecovery": True}
         else:
@@ -275,22 +280,37 @@ class SecretsManagerSink(AwsSink):
     def _restore(self, address: str) -> None:
         self.api.call("RestoreSecret", address=address, SecretId=address)
 
-    def _unmoved(self, expected: ActualItem, *, also: Ownership) -> SecretInfo:
-        """The secret as it is now (one DescribeSecret), refusing one deleted or re-marked since the plan read it.
-
-        The marker `also` names is accepted too: an earlier attempt of this write stamped it, and its answer was
-        lost.
-        """
-        info = self.api.describe(expected.address)
+    def _unmoved(self, expected: ActualItem, *, item: DesiredItem | None = None) -> SecretInfo | None:
+        """The secret as it is now (one DescribeSecret), refusing one deleted, re-marked or given a new version
+        since the plan read it. For a write (`item`), its own marker and value are accepted too: an earlier attempt
+        of this write stamped or stored them, and its answer was lost (one GetSecretValue tells, only when the
+        version moved). A delete gets None for a secret already gone or scheduled for deletion."""
+        address = expected.address
+        info = self.api.describe(address)
+        if item is None and (info is None or info.scheduled_for_deletion):
+            return None
         if info is None:
             raise ItemMoved(
-                "the secret was deleted since the plan; nothing was written",
-                target=self.target,
-                address=expected.address,
+                "the secret was deleted since the plan; nothing was written", target=self.target, address=address
             )
-        if info.owner != expected.owner and info.owner != also:
-            raise _moved_marker(info, self.target, expected.address)
+        if info.owner != expected.owner and (item is None or info.owner != item.owner):
+            raise _moved_marker(info, self.target, address)
+        moved = expected.version is not None and info.version is not None and info.version != expected.version
+        if moved and (item is None or not self._holds(item)):
+            raise ItemMoved(
+                f"its version moved from {expected.version} to {info.version} since the plan; it was left alone",
+                target=self.target,
+                address=address,
+            )
         return info
+
+    def _holds(self, item: DesiredItem) -> bool:
+        """Whether the secret's current value is `item`'s."""
+        entry, _ = self.api.get_value(item.address)
+        text = entry.get("SecretString") if entry is not None else None
+        if text is None:
+            return False
+        return layout.decode(item.address, text, raw=item.granularity is Granularity.PER_KEY) == dict(item.data)
 
 
 def _moved_marker(info: SecretInfo, target: str, address: str) -> ItemMoved:

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connectors import aws_ssm
-from connectors._aws_ssm_rules import ADVANCED, STANDARD, tier_for
-from connectors._aws_ssm_source import SsmSource, SsmSourceOptions
-from connectors.aws_ssm import SsmDestination, SsmSink, SsmTargetOptions
+from connectors.aws import ssm_spec
+from connectors.aws.ssm_rules import ADVANCED, STANDARD, tier_for
+from connectors.aws import SsmSource, SsmSourceOptions
+from connectors.aws import SsmDestination, SsmSink, SsmTargetOptions
 from syncd.model import DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
 
@@ -49,8 +49,8 @@ def problems(sink: SsmSink, desired: DesiredItem) -> list[str]:
 
 def test_spec_names_the_connector_and_its_roles() -> None:
     """The module exports 'aws-ssm' as both a per-key sink with tags and descriptions, and a source."""
-    assert aws_ssm.spec.name == "aws-ssm"
-    assert aws_ssm.spec.sink is SsmSink and aws_ssm.spec.source is SsmSource
+    assert ssm_spec.name == "aws-ssm"
+    assert ssm_spec.sink is SsmSink and ssm_spec.source is SsmSource
     assert SsmSink.granularities == (Granularity.PER_KEY,)
     assert SsmSink.supports_tags and SsmSink.supports_description
     assert SsmSink.max_concurrency == 8

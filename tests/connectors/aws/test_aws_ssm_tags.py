@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from connectors._aws_ssm_tags import IDLE_SWEEPS
-from connectors.aws_ssm import SsmDestination, SsmSink, SsmTargetOptions
+from connectors.aws.ssm_tags import IDLE_SWEEPS
+from connectors.aws import SsmDestination, SsmSink, SsmTargetOptions
 from syncd.diff import Policy, compare, diff_item
 from syncd.model import Action, ActualItem, DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
@@ -96,7 +96,7 @@ def marker(owner: Ownership = OWNER) -> dict[str, str]:
 def plan_read(sink: SsmSink, items: list[DesiredItem]) -> dict[str, ActualItem]:
     """What the engine does before diffing one target: prepare, then read."""
     sink.prepare(items)
-    return sink.read([item.address for item in items])
+    return read(sink, [item.address for item in items])
 
 
 def tag_requests(sent: Requests) -> list[dict[str, Any]]:
@@ -123,7 +123,7 @@ def test_a_tag_edited_out_of_band_is_drift_read_with_one_tag_call(
     assert [request["ResourceId"] for request in tag_requests(sent)] == ["/prod/db/KEY_07"]
     assert actual["/prod/db/KEY_07"].owner == OWNER
     assert aws_fake.writes() == []
-    sink.write(items[7], actual[items[7].address])
+    write(sink, items[7], actual[items[7].address])
     assert [call.operation for call in aws_fake.writes()] == ["AddTagsToResource"]
     sent.clear()
     actual = plan_read(sink, items)
@@ -261,7 +261,7 @@ def test_a_read_confirms_only_the_names_prepare_gave(sink: SsmSink, ssm: Any, aw
     for item in items:
         plant(ssm, item.address, {**TEAM, **marker()})
     sink.prepare(items[:1])
-    actual = sink.read([item.address for item in items])
+    actual = read(sink, [item.address for item in items])
     assert [compare(item, actual[item.address]) for item in items] == [(), ()]
     assert aws_fake.count("ListTagsForResource") == 1
 
@@ -284,7 +284,7 @@ def test_owned_parameters_no_longer_desired_get_their_sync_in_bulk(
         plant(ssm, f"/old/b/KEY_{index}", marker(old_b))
     plant(ssm, "/old/c/THEIRS", marker(Ownership("staging", "old-a")))
     plan_read(sink, kept)
-    owned = sink.list_owned(OWNER.instance)
+    owned = owned(sink, OWNER.instance)
     assert {name: item.owner for name, item in owned.items()} == {
         **{item.address: OWNER for item in kept},
         **{f"/old/a/KEY_{index:02}": old_a for index in range(60)},
@@ -311,8 +311,8 @@ def test_owned_parameters_of_many_small_syncs_stop_being_swept(
     for index in range(10):
         plant(ssm, f"/old/KEY_{index}", marker(Ownership("prod-eu", f"sync-{index}")))
     sink.prepare([])
-    sink.read([])
-    owned = sink.list_owned(OWNER.instance)
+    read(sink, [])
+    owned = owned(sink, OWNER.instance)
     assert {name: item.owner for name, item in owned.items()} == {
         f"/old/KEY_{index}": Ownership("prod-eu", f"sync-{index}") for index in range(10)
     }

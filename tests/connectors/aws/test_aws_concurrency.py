@@ -24,7 +24,7 @@ import pytest
 
 from syncd.model import Action
 from syncd.testing import MemorySource
-from tests.connectors.aws_apply_support import (
+from tests.connectors.aws.aws_apply_support import (
     REGION,
     Held,
     ParametersStore,

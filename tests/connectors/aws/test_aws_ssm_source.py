@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connectors._aws_ssm_source import SsmSource, SsmSourceOptions
+from connectors.aws import SsmSource, SsmSourceOptions
 from syncd.errors import SourceError, TransientError
 from syncd.model import SourceSecret
 from syncd.secret import Secret

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from connectors.aws_secrets_manager import spec
+from connectors.aws import secrets_manager_spec as spec
 from syncd.cli import main
 from syncd.registry import Registry
 from tests.fakes.aws import DEFAULT_ACCOUNT, AwsFake

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from connectors.aws_secrets_manager import SecretsManagerSource, SecretsManagerSourceOptions
+from connectors.aws import SecretsManagerSource, SecretsManagerSourceOptions
 from syncd.errors import SourceError, TransientError
 from tests.fakes.aws import AwsFake
 
@@ -109,7 +109,7 @@ def test_a_secret_throttled_inside_the_batch_is_a_transient_error(
 ) -> None:
     """BatchGetSecretValue can fail one secret and answer the rest: a throttled one is transient (the core reads it
     again), a denied one is a SourceError for its sync. moto never answers so, hence the stand-in batch."""
-    from connectors._aws_sm_api import BatchAnswer
+    from connectors.aws.sm_api import BatchAnswer
 
     answer = BatchAnswer(
         values={"apps/ok": {"Name": "apps/ok", "SecretString": '{"K": "v"}', "VersionId": "v1"}},

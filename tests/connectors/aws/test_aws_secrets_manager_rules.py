@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from connectors import _aws_sm_layout as layout
-from connectors._aws_sm_api import BatchAnswer, SecretsApi
-from connectors.aws_secrets_manager import (
+from connectors.aws import sm_layout as layout
+from connectors.aws.sm_api import BatchAnswer, SecretsApi
+from connectors.aws import (
     SecretsManagerSink,
     SecretsManagerSource,
     SecretsManagerSourceOptions,

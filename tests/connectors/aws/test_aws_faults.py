@@ -37,7 +37,7 @@ from botocore.exceptions import ClientError
 
 from syncd.model import Ownership
 from syncd.testing import MemorySource
-from tests.connectors.aws_apply_support import (
+from tests.connectors.aws.aws_apply_support import (
     REGION,
     Expectations,
     Held,
