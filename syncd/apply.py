@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import structlog
 
@@ -22,28 +21,12 @@ from syncd.connector import Sink
 from syncd.engine import describe_error
 from syncd.errors import SyncdError, TransientError
 from syncd.model import Action, Change, ChangeResult, Plan, Status
-from syncd.retry import DEFAULT_RETRY, RetryPolicy
+from syncd.retry import RetryPolicy
+from syncd.settings import DEFAULT_BREAKER, DEFAULT_SETTINGS, Settings, TargetBreaker
 
 log = structlog.get_logger("syncd.apply")
 
 Progress = Callable[[ChangeResult], None]
-
-
-@dataclass(frozen=True)
-class TargetBreaker:
-    """When apply takes a target as down and stops its remaining changes.
-
-    A change counts against its target when it still fails with a transient error (throttling, 5xx, a timeout,
-    a refused connection) once its retries are spent. The target is taken as down after `consecutive` such
-    changes in a row (a success resets the run) or `total` of them in one apply, whichever comes first: its
-    changes not yet started are not attempted, those in flight stop retrying, and each gets the same error.
-    """
-
-    consecutive: int = 3
-    total: int = 10
-
-
-DEFAULT_BREAKER = TargetBreaker()
 
 
 class _TargetDown(SyncdError):
@@ -100,8 +83,8 @@ def _run_change(sink: Sink, change: Change, retry: RetryPolicy, breaker: _Breake
             assert change.actual is not None
             sink.delete(change.actual)
         else:
-            assert change.desired is not None
-            sink.write(change.desired, change.actual)
+            assert change.desired is not None and change.difference is not None
+            sink.write(change.desired, change.actual, change.difference)
 
     try:
         retry.call(once)
@@ -132,11 +115,11 @@ def _apply_target(
     for result in results:
         progress(result)
     # A buffered sink commits at the end of its batch: its successes are reported only then.
-    report_at_once = not _buffered(sink)
+    report_at_once = not sink.capabilities.buffered
     done: list[ChangeResult] = []
     try:
         with sink.batch():
-            workers = max(1, min(concurrency, sink.max_concurrency, len(to_run) or 1))
+            workers = max(1, min(concurrency, sink.capabilities.max_concurrency, len(to_run) or 1))
             down = _Breaker(target, breaker)
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"syncd-{target}") as pool:
                 for result in pool.map(lambda c: _run_change(sink, c, retry, down), to_run):
@@ -158,21 +141,20 @@ def _apply_target(
     return results + done
 
 
-def _buffered(sink: Sink) -> bool:
-    return type(sink).batch is not Sink.batch
-
-
 def apply_plan(
     plan: Plan,
     sinks: Mapping[str, Sink],
     *,
-    retry: RetryPolicy = DEFAULT_RETRY,
+    retry: RetryPolicy | None = None,
     concurrency: Mapping[str, int] | None = None,
     progress: Progress | None = None,
-    breaker: TargetBreaker = DEFAULT_BREAKER,
+    breaker: TargetBreaker | None = None,
+    settings: Settings = DEFAULT_SETTINGS,
 ) -> tuple[ChangeResult, ...]:
     """Carry out every change of `plan`; targets the delete guard refused are left alone, and a target `breaker`
     takes as down gets its remaining changes failed without a call."""
+    retry = retry or settings.retry
+    breaker = breaker or settings.breaker
     lock = threading.Lock()
 
     def report(result: ChangeResult) -> None:
@@ -203,7 +185,8 @@ def apply_plan(
             report(result)
             results.append(result)
     limits = concurrency or {}
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(by_target))), thread_name_prefix="syncd-apply") as pool:
+    workers = max(1, min(settings.apply_targets, len(by_target)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="syncd-apply") as pool:
         futures = [
             pool.submit(_apply_target, t, sinks[t], changes, retry, limits.get(t, 4), report, breaker)
             for t, changes in by_target.items()

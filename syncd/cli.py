@@ -1,4 +1,4 @@
-"""The command line: validate, plan, apply, iam-policy, vault-policy, schema, version.
+"""The command line: validate, plan, apply, policy (iam-policy, vault-policy), schema, version.
 
 Exit codes: 0 success (in sync), 1 error, 2 drift found (plan with
 --detailed-exitcode). Usage errors exit 1 too, so 2 always means drift.
@@ -33,8 +33,9 @@ if TYPE_CHECKING:
     from syncd.engine import Selection
     from syncd.manifest import Manifest
     from syncd.model import ChangeResult, Plan
-    from syncd.policy import PolicyKind
     from syncd.registry import Registry
+    from syncd.run import Runner
+    from syncd.settings import Settings
 
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT = 0, 1, 2
 
@@ -88,26 +89,13 @@ app = typer.Typer(
 )
 
 
-def make_plan(*args: Any, **kwargs: Any) -> Plan:
-    """`syncd.engine.make_plan`, imported on first use. Tests replace this name to plan with other retries."""
-    from syncd.engine import make_plan as make
-
-    return make(*args, **kwargs)
-
-
-def apply_plan(*args: Any, **kwargs: Any) -> tuple[ChangeResult, ...]:
-    """`syncd.apply.apply_plan`, imported on first use. Tests replace this name to apply with other retries."""
-    from syncd.apply import apply_plan as apply
-
-    return apply(*args, **kwargs)
-
-
 class _Run:
-    """What one invocation was handed from outside: the registry and any ready-made SDK clients."""
+    """What one invocation was handed from outside: the registry, any ready-made SDK clients, the settings."""
 
     registry: Registry | None = None
     clients: Mapping[str, Any] = {}
     env: Mapping[str, str] | None = None
+    settings: Settings | None = None
     argv: Sequence[str] = ()
     # Set once logging is set up; errors before that (usage errors) look at argv.
     log_format: LogFormat | None = None
@@ -137,20 +125,22 @@ def _selection(syncs: list[str] | None, targets: list[str] | None) -> Selection:
 
 
 @contextlib.contextmanager
-def _connectors(manifest: Manifest, selection: Selection) -> Iterator[tuple[Source, dict[str, Sink]]]:
-    selection.check(manifest)
-    # Every unset variable and invalid option of the source and the targets, reported together.
-    source, sinks = manifest.open_connectors(selection.pick_targets(manifest), _Run.env, _Run.clients)
-    for connector in (source, *sinks.values()):
-        _allow_configuration(connector)
+def _runner(manifest: Manifest, selection: Selection) -> Iterator[tuple[Runner, Source, dict[str, Sink]]]:
+    """The run service for this invocation, with the run's source and sinks; every connection is closed after,
+    since a command line process runs once."""
+    from syncd.run import Connections, Runner
+    from syncd.settings import DEFAULT_SETTINGS
+
+    connections = Connections(_Run.env, _Run.clients)
+    runner = Runner(manifest, connections, _Run.settings or DEFAULT_SETTINGS)
     try:
-        yield source, sinks
+        # Every unset variable and invalid option of the source and the targets, reported together.
+        with runner.connectors(selection) as (source, sinks):
+            for connector in (source, *sinks.values()):
+                _allow_configuration(connector)
+            yield runner, source, sinks
     finally:
-        for sink in sinks.values():
-            with contextlib.suppress(Exception):
-                sink.close()
-        with contextlib.suppress(Exception):
-            source.close()
+        connections.close()
 
 
 def _printable(text: str) -> str:
@@ -285,8 +275,8 @@ def plan(
     _setup_logging(log_level, log_format)
     manifest = _load(config)
     selection = _selection(sync, target)
-    with _connectors(manifest, selection) as (source, sinks):
-        result = make_plan(manifest, source, sinks, selection, allow_mass_delete=allow_mass_delete)
+    with _runner(manifest, selection) as (runner, source, sinks):
+        result = runner.plan(source, sinks, selection, allow_mass_delete=allow_mass_delete)
     _allow_names(result, manifest)
     if out is not None:
         _write_plan_file(out, result, manifest)
@@ -364,8 +354,8 @@ def apply(
     else:
         manifest = _load(config)
         selection = _selection(sync, target)
-    with _connectors(manifest, selection) as (source, sinks):
-        fresh = make_plan(manifest, source, sinks, selection, allow_mass_delete=allow_mass_delete)
+    with _runner(manifest, selection) as (runner, source, sinks):
+        fresh = runner.plan(source, sinks, selection, allow_mass_delete=allow_mass_delete)
         _allow_names(fresh, manifest)
         if saved is not None:
             check_stale(saved, fresh)
@@ -376,11 +366,8 @@ def apply(
             raise typer.Exit(EXIT_ERROR if fresh.problems else EXIT_OK)
         if saved is None and not yes:
             _confirm(fresh)
-        concurrency = {
-            t: spec.concurrency or manifest.spec.defaults.concurrency for t, spec in manifest.spec.targets.items()
-        }
         with _progress(len(fresh.drift)) as advance:
-            results = apply_plan(fresh, sinks, concurrency=concurrency, progress=advance)
+            results = runner.apply(fresh, sinks, progress=advance)
     _show_results(fresh, results, fmt, manifest)
     if fresh.problems or not all(r.ok for r in results):
         raise typer.Exit(EXIT_ERROR)
@@ -400,26 +387,61 @@ PolicyTargetOpt = Annotated[
 PolicySourceOpt = Annotated[bool, typer.Option("--source", help="Print only the source's policy.")]
 
 
-def _policies(config: Path | None, target: str | None, source_only: bool, kind: PolicyKind) -> dict[str, Any]:
-    from syncd.policy import access_policies, governs_access
+def _policies(config: Path | None, target: str | None, source_only: bool, kind: str | None) -> dict[str, Any]:
+    from syncd.policy import access_policies
 
     if target and source_only:
         raise ConfigError("--target and --source each select one policy; give one of them")
     manifest = _load(config)
-    if source_only and not governs_access(manifest.source_connector.source, kind):
-        source_type = manifest.source_connector.name
-        raise ConfigError(f"the source uses connector {source_type!r}, which {kind.name} does not govern")
+
+    # Lenient: credentials the policies do not need may be unreadable here (an operator's laptop). No call is made.
+    def open_source() -> Any:
+        return _allow_configuration(manifest.open_source(_Run.env, client=_Run.clients.get("source"), lenient=True))
+
+    def open_sink(name: str) -> Any:
+        return _allow_configuration(manifest.open_sink(name, _Run.env, client=_Run.clients.get(name), lenient=True))
+
     return access_policies(
         manifest,
-        # Lenient: credentials the policies do not need may be unreadable here (an operator's laptop).
-        lambda: _allow_configuration(manifest.open_source(_Run.env, client=_Run.clients.get("source"), lenient=True)),
-        lambda name: _allow_configuration(
-            manifest.open_sink(name, _Run.env, client=_Run.clients.get(name), lenient=True)
-        ),
+        open_source,
+        open_sink,
         targets=[target] if target else [] if source_only else None,
         include_source=not target,
         kind=kind,
     )
+
+
+@app.command("policy")
+def policy(
+    config: ConfigOpt = None,
+    target: PolicyTargetOpt = None,
+    source_only: PolicySourceOpt = False,
+    log_format: LogFormatOpt = LogFormat.console,
+    log_level: LogLevelOpt = LogLevel.warning,
+) -> None:
+    """Print the least privilege each part needs, in its own access system's language (IAM JSON, Vault HCL).
+    No network call. With --target or --source, only that policy, ready to load."""
+    from syncd.policy import kind_name
+
+    _setup_logging(log_level, log_format)
+    policies = _policies(config, target, source_only, None)
+    if target or source_only:
+        _out_policy(next(iter(policies.values())))
+        return
+    for index, (part, answer) in enumerate(policies.items()):
+        title = "source" if part == "source" else f"target {part!r}"
+        _out(f"{chr(10) * (index > 0)}# {title}: {kind_name(answer.kind)} policy\n")
+        _out_policy(answer)
+
+
+def _out_policy(answer: Any) -> None:
+    """One policy as its system reads it: JSON redacted value by value (never its text), anything else as text."""
+    import json
+
+    if answer.kind == "iam":
+        _out_json(json.loads(answer.text))
+    else:
+        _out(answer.text if answer.text.endswith("\n") else answer.text + "\n")
 
 
 @app.command("iam-policy")
@@ -430,17 +452,19 @@ def iam_policy(
     log_format: LogFormatOpt = LogFormat.console,
     log_level: LogLevelOpt = LogLevel.warning,
 ) -> None:
-    """Print the least-privilege IAM policy each AWS target (and an AWS source) needs. No network call."""
-    from syncd.policy import IAM
+    """Print the least-privilege IAM policy each AWS target (and an AWS source) needs, as JSON ('syncd policy'
+    for every kind). No network call."""
+    import json
 
     _setup_logging(log_level, log_format)
-    policies = _policies(config, target, source_only, IAM)
-    if source_only:
-        _out_json(policies["source"])
-    elif target:
-        _out_json(policies["targets"][target])
-    else:
-        _out_json(policies)
+    policies = {part: json.loads(answer.text) for part, answer in _policies(config, target, source_only, "iam").items()}
+    if source_only or target:
+        _out_json(next(iter(policies.values())))
+        return
+    document: dict[str, Any] = {"source": policies.pop("source")} if "source" in policies else {}
+    if policies:
+        document["targets"] = policies
+    _out_json(document)
 
 
 @app.command("vault-policy")
@@ -451,14 +475,11 @@ def vault_policy(
     log_format: LogFormatOpt = LogFormat.console,
     log_level: LogLevelOpt = LogLevel.warning,
 ) -> None:
-    """Print the least-privilege Vault policy (HCL) of a Vault source and each Vault target. No network call."""
-    from syncd.policy import VAULT
-
+    """Print the least-privilege Vault policy (HCL) of a Vault source and each Vault target ('syncd policy' for
+    every kind). No network call."""
     _setup_logging(log_level, log_format)
-    policies = _policies(config, target, source_only, VAULT)
-    parts = [policies["source"]] if "source" in policies else []
-    parts += list(policies.get("targets", {}).values())
-    _out("\n".join(parts))
+    policies = _policies(config, target, source_only, "vault")
+    _out("\n".join(answer.text for answer in policies.values()))
 
 
 @app.command("schema")
@@ -511,9 +532,11 @@ def main(
     registry: Registry | None = None,
     clients: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
 ) -> int:
-    """Run the command line; returns the exit code. `registry`, `clients` and `env` are for embedding and tests."""
-    _Run.registry, _Run.clients, _Run.env = registry, clients or {}, env
+    """Run the command line; returns the exit code. `registry`, `clients`, `env` and `settings` (the run's tuning
+    values: retries, readers, the breaker) are for embedding and tests."""
+    _Run.registry, _Run.clients, _Run.env, _Run.settings = registry, clients or {}, env, settings
     _Run.argv, _Run.log_format = list(argv) if argv is not None else sys.argv[1:], None
     command = typer.main.get_command(app)
     try:

@@ -10,20 +10,19 @@ from typing import Any
 
 import structlog
 
-from syncd.connector import Sink, Source
+from syncd.connector import Scope, Sink, Source
 from syncd.diff import Policy, PruneScope, diff_target
 from syncd.errors import ConfigError, SourceError, SyncdError, TransientError
 from syncd.expand import Expansion, expand
 from syncd.locations import refuse_overlaps, unselected_targets
 from syncd.manifest import Manifest, Sync
 from syncd.model import Action, ActualItem, Change, Plan, Problem, SourceSecret
+from syncd.policy import target_patterns
 from syncd.registry import did_you_mean
-from syncd.retry import DEFAULT_RETRY, RetryPolicy
+from syncd.retry import RetryPolicy
+from syncd.settings import DEFAULT_SETTINGS, Settings
 
 log = structlog.get_logger("syncd.engine")
-
-SOURCE_READERS = 8
-TARGET_READERS = 8
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,9 @@ class SourceRead:
     versions: dict[str, str | None] = field(default_factory=dict)
 
 
-def read_sources(source: Source, syncs: Iterable[Sync], retry: RetryPolicy) -> SourceRead:
+def read_sources(
+    source: Source, syncs: Iterable[Sync], retry: RetryPolicy, settings: Settings = DEFAULT_SETTINGS
+) -> SourceRead:
     """Every path each sync needs, each read once; a sync with any unreadable path gets nothing."""
     out = SourceRead()
     paths_by_sync: dict[str, list[str]] = {}
@@ -99,7 +100,8 @@ def read_sources(source: Source, syncs: Iterable[Sync], retry: RetryPolicy) -> S
             out.problems.append(Problem(f"source: {describe_error(exc)}", sync=sync.name))
     unique = sorted({p for paths in paths_by_sync.values() for p in paths})
     results: dict[str, SourceSecret | SyncdError] = {}
-    chunks = [unique[i : i + 50] for i in range(0, len(unique), 50)]
+    size = settings.source_chunk
+    chunks = [unique[i : i + size] for i in range(0, len(unique), size)]
 
     def read_chunk(chunk: list[str]) -> dict[str, SourceSecret | SyncdError]:
         found: dict[str, SourceSecret | SyncdError] = {}
@@ -133,7 +135,7 @@ def read_sources(source: Source, syncs: Iterable[Sync], retry: RetryPolicy) -> S
                     found[path] = SourceError(f"secret {path!r}: {describe_error(exc)}")
         return found
 
-    workers = max(1, min(SOURCE_READERS, source.max_concurrency, len(chunks)))
+    workers = max(1, min(settings.source_readers, source.capabilities.max_concurrency, len(chunks)))
     if workers == 1:
         for chunk in chunks:
             results.update(read_chunk(chunk))
@@ -190,12 +192,18 @@ def _holds_data(item: ActualItem) -> bool:
     return not (item.marker_only or item.pending_deletion)
 
 
+def target_scope(manifest: Manifest, target: str, sink: Sink) -> Scope:
+    """What the manifest maps into `target`: the address patterns of every sync's destinations there (all
+    syncs, selected or not, so a selection never narrows what the target's owned items are compared with)."""
+    return Scope(manifest.instance, tuple(target_patterns(manifest, target, sink)))
+
+
 def _plan_target(
     manifest: Manifest,
     target: str,
     sink: Sink,
     expansion: Expansion,
-    scope: PruneScope,
+    prune: PruneScope,
     retry: RetryPolicy,
     allow_mass_delete: bool,
 ) -> tuple[list[Change], list[Problem], bool]:
@@ -210,13 +218,13 @@ def _plan_target(
                 held.add(item.address)
             else:
                 items.append(item)
-        sink.prepare(items)
-        actual, _ = retry.call(lambda: sink.read([i.address for i in items]))
-        owned, _ = retry.call(lambda: sink.list_owned(manifest.instance))
+        scope = target_scope(manifest, target, sink)
+        observed, _ = retry.call(lambda: sink.observe(items, scope))
     except Exception as exc:
         # Nothing is known of this target: no change is planned for it, so nothing is deleted.
         return [], [*problems, Problem(describe_error(exc), target=target)], False
-    changes = diff_target(manifest.instance, target, items, actual, owned, scope, held)
+    owned = {address: item for address, item in observed.owned.items() if scope.covers(address)}
+    changes = diff_target(manifest.instance, target, items, observed.items, owned, prune, held)
     refusal = _guard(changes, owned, manifest)
     if refusal and not allow_mass_delete:
         return changes, [*problems, Problem(refusal, target=target)], True
@@ -229,17 +237,19 @@ def make_plan(
     sinks: Mapping[str, Sink],
     selection: Selection = Selection(),
     *,
-    retry: RetryPolicy = DEFAULT_RETRY,
+    retry: RetryPolicy | None = None,
+    settings: Settings = DEFAULT_SETTINGS,
     allow_mass_delete: bool = False,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> Plan:
     """Read everything the selection needs and compute the plan. Calls only read methods."""
+    retry = retry or settings.retry
     selection.check(manifest)
     syncs = selection.pick_syncs(manifest)
     targets = [t for t in selection.pick_targets(manifest) if t in sinks]
     with unselected_targets(manifest, targets) as others:
         refuse_overlaps(source, syncs, {t: sinks[t] for t in targets}, others)
-    read = read_sources(source, syncs, retry)
+    read = read_sources(source, syncs, retry, settings)
     log.debug("source read", syncs=len(syncs), paths=len(read.versions), problems=len(read.problems))
     expansion = expand(manifest.instance, syncs, read.secrets, {t: sinks[t] for t in targets})
     scope = PruneScope(
@@ -251,7 +261,7 @@ def make_plan(
     changes: list[Change] = []
     problems = [*read.problems, *expansion.problems]
     refused: list[str] = []
-    with ThreadPoolExecutor(max_workers=TARGET_READERS, thread_name_prefix="syncd-plan") as pool:
+    with ThreadPoolExecutor(max_workers=settings.target_readers, thread_name_prefix="syncd-plan") as pool:
         futures = {
             t: pool.submit(_plan_target, manifest, t, sinks[t], expansion, scope, retry, allow_mass_delete)
             for t in targets

@@ -144,6 +144,7 @@ def _items(
         parts = [(_render(dest, {**variables, "key": key}), {key: value}) for key, value in data.items()]
     owner = Ownership(instance, sync.name)
     flags = dict(sink.flags(dest.options))
+    defaults = sink.item_defaults()
     return [
         DesiredItem(
             target=dest.spec.target,
@@ -152,8 +153,8 @@ def _items(
             data=item_data,
             granularity=dest.granularity,
             source_paths=(secret.path,),
-            tags={**sink.default_tags(), **dest.spec.tags},
-            description=dest.spec.description if dest.spec.description is not None else sink.default_description(),
+            tags={**defaults.tags, **dest.spec.tags},
+            description=dest.spec.description if dest.spec.description is not None else defaults.description,
             flags=flags,
             destination=dest.options,
         )

@@ -95,25 +95,38 @@ class Manifest:
     def base_dir(self) -> Path:
         return self.path.parent
 
-    def open_source(self, env: Mapping[str, str] | None = None, client: Any = None, *, lenient: bool = False) -> Source:
-        """The source connector with references resolved (a run-time step: reads env and files).
+    def source_options(self, env: Mapping[str, str] | None = None, *, lenient: bool = False) -> BaseModel:
+        """The source's options with references resolved (a run-time step: reads env and files).
 
         `lenient` keeps a reference that cannot be resolved as written, and fails only when a field that
         holds one is invalid that way: for commands that use a few options and make no call (the policies).
         """
         cls = self.source_connector.source
         assert cls is not None
-        options = self._resolved_options(cls.Options, self.spec.source, ("source",), env, lenient)
-        return cls(options, client=client)
+        return self._resolved_options(cls.Options, self.spec.source, ("source",), env, lenient)
+
+    def target_options(self, target: str, env: Mapping[str, str] | None = None, *, lenient: bool = False) -> BaseModel:
+        """One target's options with references resolved (see `source_options`)."""
+        cls = self.target_connectors[target].sink
+        assert cls is not None
+        return self._resolved_options(cls.Options, self.spec.targets[target], ("targets", target), env, lenient)
+
+    def open_source(self, env: Mapping[str, str] | None = None, client: Any = None, *, lenient: bool = False) -> Source:
+        """The source connector on a connection of its own: for one-off use (tests, policies). A process that
+        runs more than once keeps its connections in `syncd.run.Connections`."""
+        cls = self.source_connector.source
+        assert cls is not None
+        options = self.source_options(env, lenient=lenient)
+        return cls(options, cls.connect(options, client))
 
     def open_sink(
         self, target: str, env: Mapping[str, str] | None = None, client: Any = None, *, lenient: bool = False
     ) -> Sink:
+        """One target's sink on a connection of its own (see `open_source`)."""
         cls = self.target_connectors[target].sink
         assert cls is not None
-        spec = self.spec.targets[target]
-        options = self._resolved_options(cls.Options, spec, ("targets", target), env, lenient)
-        return cls(target, options, client=client)
+        options = self.target_options(target, env, lenient=lenient)
+        return cls(target, options, cls.connect(target, options, client))
 
     def _resolved_options(
         self,
@@ -586,19 +599,20 @@ class _Checker:
         if conn is None or conn.sink is None:
             return None
         sink = conn.sink
-        granularity = dest.granularity or sink.granularities[0]
+        can = sink.capabilities
+        granularity = dest.granularity or can.granularities[0]
         ok = True
-        if granularity not in sink.granularities:
-            supported = ", ".join(sink.granularities)
+        if granularity not in can.granularities:
+            supported = ", ".join(can.granularities)
             self.add(
                 (*loc, "granularity"),
                 f"connector {conn.name!r} supports granularity {supported}, not {granularity.value!r}",
             )
             ok = False
-        if dest.tags and not sink.supports_tags:
+        if dest.tags and not can.tags:
             self.add((*loc, "tags"), f"connector {conn.name!r} has no tags")
             ok = False
-        if dest.description is not None and not sink.supports_description:
+        if dest.description is not None and not can.description:
             self.add((*loc, "description"), f"connector {conn.name!r} has no description")
             ok = False
         options: BaseModel | None = None

@@ -40,6 +40,7 @@ def _change(change: Change) -> dict[str, Any]:
         "action": change.action.value,
         "sync": change.sync,
         "reasons": list(change.reasons),
+        "difference": change.difference.to_data() if change.difference is not None else None,
         "actual_version": change.actual_version,
     }
 
@@ -115,8 +116,15 @@ def saved_manifest_path(saved: dict[str, Any]) -> Path | None:
     return Path(path) if isinstance(path, str) and path else None
 
 
-def _fingerprint(changes: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
-    return {(c["target"], c["address"], c["action"], tuple(c["reasons"]), c["actual_version"]) for c in changes}
+def _fingerprint(changes: list[dict[str, Any]], by_difference: bool) -> set[tuple[Any, ...]]:
+    """Each change as what it would do: the fields it writes (its difference) for a create or an update, its
+    reasons for a delete or a conflict. A plan saved before differences were recorded is compared on reasons."""
+
+    def what(change: dict[str, Any]) -> Any:
+        found = change.get("difference") if by_difference else None
+        return json.dumps(found, sort_keys=True) if found is not None else tuple(change["reasons"])
+
+    return {(c["target"], c["address"], c["action"], what(c), c["actual_version"]) for c in changes}
 
 
 def check_stale(saved: dict[str, Any], fresh: Plan) -> None:
@@ -138,7 +146,8 @@ def check_stale(saved: dict[str, Any], fresh: Plan) -> None:
         reasons.append(
             f"source secret {moved[0]!r} moved" + (f" (and {len(moved) - 1} more)" if len(moved) > 1 else "")
         )
-    old, new = _fingerprint(saved["changes"]), _fingerprint(now["changes"])
+    by_difference = all("difference" in c for c in saved["changes"])
+    old, new = _fingerprint(saved["changes"], by_difference), _fingerprint(now["changes"], by_difference)
     if old != new:
         differing = sorted({(c[0], c[1]) for c in old ^ new})
         target, address = differing[0]

@@ -2,26 +2,23 @@
 
 Names are known only once the source is read, so every name template
 becomes a pattern with `*` for each placeholder (`prod/{relpath}` →
-`prod/*`); a literal name stays exact. The connectors turn patterns into
-their own IAM statements; nothing here makes a network call.
+`prod/*`); a literal name stays exact. Each connector turns patterns into
+its own access system's policy (`Sink.required_access`); nothing here makes a network call.
 
-Items the manifest no longer maps (left from a removed sync) may sit outside
-every pattern: pruning them is then refused by AWS with a clear access-denied
-error, which is the point of least privilege.
+The same patterns are each target's scope (`syncd.engine.target_scope`):
+items the manifest no longer maps that lie outside every pattern (left from a
+removed sync) are neither listed nor pruned, so syncd never needs a right the
+policy does not grant.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
-from syncd.connector import Sink, Source
+from syncd.connector import AccessPolicy, Sink, Source
 from syncd.errors import ConfigError
 from syncd.manifest import Manifest
-
-POLICY_VERSION = "2012-10-17"
 
 
 def source_patterns(manifest: Manifest) -> list[str]:
@@ -47,29 +44,12 @@ def _narrowest(patterns: set[str]) -> list[str]:
     return sorted(p for p in patterns if not any(q != p and rx.fullmatch(p) for q, rx in wildcards))
 
 
-@dataclass(frozen=True)
-class PolicyKind:
-    """One access-control system: the connector method that answers for it, and how a part's answer is shown."""
-
-    name: str
-    method: str
-    wrap: Callable[[Any], Any]
+# The access systems `syncd policy` knows by name; a connector may answer with any other kind.
+KIND_NAMES = {"iam": "IAM", "vault": "Vault", "rbac": "Kubernetes RBAC", "gitlab": "GitLab token"}
 
 
-def _iam_document(statements: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"Version": POLICY_VERSION, "Statement": statements}
-
-
-IAM = PolicyKind("IAM", "access_policy", _iam_document)
-VAULT = PolicyKind("Vault", "vault_policy", lambda hcl: hcl)
-
-
-def governs_access(cls: type[Source] | type[Sink] | None, kind: PolicyKind = IAM) -> bool:
-    """True when the connector class answers for `kind` (it overrides that method)."""
-    if cls is None:
-        return False
-    base = Source if issubclass(cls, Source) else Sink
-    return getattr(cls, kind.method) is not getattr(base, kind.method)
+def kind_name(kind: str) -> str:
+    return KIND_NAMES.get(kind, kind)
 
 
 def access_policies(
@@ -78,43 +58,43 @@ def access_policies(
     open_sink: Callable[[str], Sink],
     targets: list[str] | None = None,
     include_source: bool = True,
-    kind: PolicyKind = IAM,
-) -> dict[str, Any]:
-    """`{"source": policy?, "targets": {name: policy}}` for every part of the manifest that `kind` governs.
+    kind: str | None = None,
+) -> dict[str, AccessPolicy]:
+    """Each part's least-privilege policy, keyed "source" or by target name, in the manifest's order; only
+    parts an access system governs (of `kind`, when given).
 
-    `targets` names the targets wanted (None: all); naming one that `kind` does not govern is a ConfigError.
+    `targets` names the targets wanted (None: all); naming one that has no policy (of `kind`) is a ConfigError,
+    as is asking for the source's when it has none.
     """
     known = manifest.spec.targets
     wanted = list(known) if targets is None else targets
     for name in wanted:
         if name not in known:
             raise ConfigError(f"--target {name!r} is not a target of the manifest (targets: {', '.join(known)})")
-    result: dict[str, Any] = {}
-    if include_source and governs_access(manifest.source_connector.source, kind):
+    governed = f"which {kind_name(kind)} policies do not govern" if kind else "which needs no access policy"
+    result: dict[str, AccessPolicy] = {}
+    if include_source:
         source = open_source()
         try:
-            answer = getattr(source, kind.method)(source_patterns(manifest))
+            answer = source.required_access(source_patterns(manifest))
         finally:
             source.close()
-        if answer:
-            result["source"] = kind.wrap(answer)
-    policies: dict[str, Any] = {}
+        if answer is not None and (kind is None or answer.kind == kind):
+            result["source"] = answer
+        elif targets == []:
+            raise ConfigError(f"the source uses connector {manifest.source_connector.name!r}, {governed}")
     for name in wanted:
-        connector = manifest.target_connectors[name]
-        if not governs_access(connector.sink, kind):
-            if targets is not None:
-                message = f"target {name!r} uses connector {connector.name!r}, which {kind.name} does not govern"
-                raise ConfigError(message)
-            continue
         sink = open_sink(name)
         try:
-            answer = getattr(sink, kind.method)(target_patterns(manifest, name, sink))
+            answer = sink.required_access(target_patterns(manifest, name, sink))
         finally:
             sink.close()
-        if answer:
-            policies[name] = kind.wrap(answer)
-    if policies:
-        result["targets"] = policies
+        if answer is not None and (kind is None or answer.kind == kind):
+            result[name] = answer
+        elif targets is not None:
+            connector = manifest.target_connectors[name].name
+            raise ConfigError(f"target {name!r} uses connector {connector!r}, {governed}")
     if not result:
-        raise ConfigError(f"neither the source nor any target of the manifest is governed by {kind.name} policies")
+        which = f"governed by {kind_name(kind)} policies" if kind else "governed by an access policy"
+        raise ConfigError(f"neither the source nor any target of the manifest is {which}")
     return result

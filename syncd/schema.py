@@ -46,11 +46,15 @@ class Defaults(Strict):
 
 class SourceSpec(Open):
     type: str
+    # Calls per second to the source, across all its threads (a token bucket); None: no limit.
+    rate_limit: float | None = Field(None, gt=0, le=10000)
 
 
 class TargetSpec(Open):
     type: str
     concurrency: int | None = Field(None, ge=1, le=64)
+    # Calls per second to this target, across all its threads (a token bucket); None: no limit.
+    rate_limit: float | None = Field(None, gt=0, le=10000)
 
 
 RESERVED_TAG_PREFIX = "syncd.io/"

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syncd.apply import apply_plan
+from syncd.connector import Scope
 from syncd.diff import Policy, PruneScope, diff_target
 from syncd.model import Action, ConflictPolicy, DesiredItem, Granularity, Ownership, Plan
 from syncd.retry import NO_RETRY
@@ -38,8 +39,8 @@ def _desired(state: dict[str, tuple[str, str]]) -> list[DesiredItem]:
 
 
 def _plan(sink: MemorySink, desired: list[DesiredItem], scope: PruneScope) -> Plan:
-    addresses = [d.address for d in desired]
-    changes = diff_target(INSTANCE, "t", desired, sink.read(addresses), sink.list_owned(INSTANCE), scope)
+    observed = sink.observe(desired, Scope(INSTANCE, ("*",)))
+    changes = diff_target(INSTANCE, "t", desired, observed.items, observed.owned, scope)
     return Plan(INSTANCE, "digest", "now", ("t",), SYNCS, tuple(changes))
 
 

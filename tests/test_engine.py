@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from syncd.apply import apply_plan
+from syncd.connector import ItemDefaults, Scope
 from syncd.engine import Selection, make_plan
 from syncd.errors import ConfigError, PermanentError, TransientError
 from syncd.model import Action, ActualItem, Ownership, Status
@@ -89,7 +92,7 @@ def test_plan_writes_nothing(write_manifest, source) -> None:
     plan = make_plan(manifest, source, {"a": a, "b": b}, retry=FAST_RETRY)
     assert plan.has_drift
     assert a.writes == [] and b.writes == []
-    assert {c.method for c in a.calls} <= {"check", "read", "list_owned", "address", "flags"}
+    assert {c.method for c in a.calls} == {"observe"}
 
 
 def test_value_edited_out_of_band_is_repaired(write_manifest, source) -> None:
@@ -269,7 +272,7 @@ def test_unreadable_target_is_a_problem_and_others_plan(write_manifest, source) 
     """A target whose read fails gives a problem naming it; other targets still get their changes."""
     manifest = write_manifest(manifest_text())
     broken = FailingSink(MemorySink("a"))
-    broken.fail_on("read", error=PermanentError)
+    broken.fail_on("observe", error=PermanentError)
     plan = make_plan(manifest, source, {"a": broken, "b": MemorySink("b")}, retry=FAST_RETRY)
     assert [p.target for p in plan.problems] == ["a"]
     assert {c.target for c in plan.changes} == {"b"}
@@ -303,12 +306,24 @@ def test_sync_filter_limits_the_plan_and_keeps_orphans(write_manifest, source) -
     """--sync plans only that sync, on its targets, and never prunes items of other or removed syncs."""
     manifest = write_manifest(manifest_text(prune=True))
     targets = sinks()
-    targets["a"].put_owned("gone/x", {"k": "v"}, Ownership("prod", "removed-sync"))
+    targets["a"].put_owned("api/gone", {"k": "v"}, Ownership("prod", "removed-sync"))
     plan = make_plan(manifest, source, targets, Selection(syncs=frozenset({"api"})), retry=FAST_RETRY)
     assert {c.sync for c in plan.changes} == {"api"}
     assert plan.targets == ("a",)
     full = make_plan(manifest, source, targets, retry=FAST_RETRY)
-    assert any(c.address == "gone/x" and c.action is Action.DELETE for c in full.changes)
+    assert any(c.address == "api/gone" and c.action is Action.DELETE for c in full.changes)
+
+
+def test_an_owned_item_outside_every_mapping_is_outside_the_scope_and_stays(write_manifest, source) -> None:
+    """An item of this instance that no destination of the manifest could name (a removed sync wrote it under a
+    prefix nothing maps now) is not in the target's scope: it is neither reported as owned nor pruned."""
+    manifest = write_manifest(manifest_text(prune=True))
+    targets = {"a": RecordingSink(MemorySink("a")), "b": MemorySink("b")}
+    targets["a"].inner.put_owned("gone/x", {"k": "v"}, Ownership("prod", "removed-sync"))
+    targets["a"].inner.put_owned("api/gone", {"k": "v"}, Ownership("prod", "removed-sync"))
+    plan = make_plan(manifest, source, targets, retry=FAST_RETRY)
+    deletes = {c.address for c in plan.changes if c.action is Action.DELETE}
+    assert deletes == {"api/gone"}
 
 
 def test_unknown_selection_names_are_config_errors(write_manifest, source) -> None:
@@ -389,6 +404,8 @@ def test_a_batch_that_cannot_commit_fails_its_changes_once(write_manifest, sourc
     import contextlib
 
     class CommitFails(MemorySink):
+        capabilities = dataclasses.replace(MemorySink.capabilities, buffered=True)
+
         @contextlib.contextmanager
         def batch(self):
             yield
@@ -410,11 +427,8 @@ def test_a_batch_that_cannot_commit_fails_its_changes_once(write_manifest, sourc
 class DefaultingSink(MemorySink):
     """A sink whose target options give every item tags and a description."""
 
-    def default_tags(self) -> dict[str, str]:
-        return {"team": "platform", "cost-center": "42"}
-
-    def default_description(self) -> str:
-        return "Managed by syncd."
+    def item_defaults(self) -> ItemDefaults:
+        return ItemDefaults({"team": "platform", "cost-center": "42"}, "Managed by syncd.")
 
 
 def test_sink_defaults_fill_tags_and_description_the_to_entry_leaves_out(write_manifest, source) -> None:
@@ -471,26 +485,24 @@ def test_a_path_still_transient_after_the_retries_fails_its_sync_only(write_mani
     assert {c.sync for c in plan.changes} == {"db"}
 
 
-class PreparedSink(MemorySink):
-    """Remembers the items `prepare` was given, and what `read` was asked after it."""
+class ObservedSink(MemorySink):
+    """Remembers the items and the scope each `observe` was given."""
 
     def __init__(self, target: str) -> None:
         super().__init__(target)
-        self.events: list[tuple[str, tuple[str, ...]]] = []
+        self.observed: list[tuple[tuple[str, ...], Scope]] = []
 
-    def prepare(self, items) -> None:
-        self.events.append(("prepare", tuple(sorted(i.address for i in items))))
-
-    def read(self, addresses):
-        self.events.append(("read", tuple(sorted(addresses))))
-        return super().read(addresses)
+    def observe(self, desired, scope):
+        self.observed.append((tuple(sorted(i.address for i in desired)), scope))
+        return super().observe(desired, scope)
 
 
-def test_prepare_gets_the_checked_items_just_before_read(write_manifest, source) -> None:
-    """The engine hands a sink the items that passed check, then reads exactly those addresses."""
+def test_observe_gets_the_checked_items_and_the_targets_scope_once(write_manifest, source) -> None:
+    """The engine observes a target once per plan, with the items that passed check and the address patterns
+    of every destination mapped into it as its scope."""
     manifest = write_manifest(manifest_text())
-    targets = {"a": PreparedSink("a"), "b": MemorySink("b")}
+    targets = {"a": ObservedSink("a"), "b": MemorySink("b")}
     source.put("apps/api/bad name", {"key": "x"})
     make_plan(manifest, source, targets, retry=FAST_RETRY)
     wanted = ("api/github", "api/stripe", "prod/db")
-    assert targets["a"].events == [("prepare", wanted), ("read", wanted)]
+    assert targets["a"].observed == [(wanted, Scope("prod", ("api/*", "prod/*")))]

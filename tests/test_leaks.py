@@ -139,10 +139,10 @@ def test_values_in_a_broken_source_file_are_not_echoed(tmp_path: Path, capsys: p
 
 def _plan_with_a_value_in_it(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     """Every plan the CLI makes carries `value` in a reason and in a problem, as a bug would put it there."""
-    import syncd.cli
+    import syncd.run
     from syncd.model import Problem
 
-    real = syncd.cli.make_plan
+    real = syncd.run.make_plan
 
     def leaky(*args, **kwargs):  # type: ignore[no-untyped-def]
         plan = real(*args, **kwargs)
@@ -150,7 +150,7 @@ def _plan_with_a_value_in_it(monkeypatch: pytest.MonkeyPatch, value: str) -> Non
         problem = Problem(f"odd answer {value}", target=first.target, address=first.address)
         return dataclasses.replace(plan, changes=(first, *plan.changes[1:]), problems=(*plan.problems, problem))
 
-    monkeypatch.setattr(syncd.cli, "make_plan", leaky)
+    monkeypatch.setattr(syncd.run, "make_plan", leaky)
 
 
 def test_the_redactor_hides_a_value_printed_by_mistake_and_keeps_json_whole(

@@ -17,7 +17,7 @@ import hvac
 import pytest
 
 from connectors import dotenv_sink, vault
-from syncd import apply, cli, engine
+from syncd import apply, cli, engine, run
 from syncd.cli import main
 from syncd.registry import Registry
 from tests.conftest import FAST_RETRY
@@ -30,8 +30,8 @@ Run = Callable[..., tuple[int, str, str]]
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI's plan and apply, retrying transient errors without waiting."""
-    monkeypatch.setattr(cli, "make_plan", functools.partial(engine.make_plan, retry=FAST_RETRY))
-    monkeypatch.setattr(cli, "apply_plan", functools.partial(apply.apply_plan, retry=FAST_RETRY))
+    monkeypatch.setattr(run, "make_plan", functools.partial(engine.make_plan, retry=FAST_RETRY))
+    monkeypatch.setattr(run, "apply_plan", functools.partial(apply.apply_plan, retry=FAST_RETRY))
 
 
 @pytest.fixture
@@ -175,13 +175,13 @@ def test_a_target_that_stops_before_apply_reports_each_change(
           to: [{{target: dead}}]
         """,
     )
-    real_apply = cli.apply_plan
+    real_apply = run.apply_plan
 
     def stop_then_apply(*args: Any, **kwargs: Any) -> Any:
         fresh_openbao.kill()
         return real_apply(*args, **kwargs)
 
-    monkeypatch.setattr(cli, "apply_plan", stop_then_apply)
+    monkeypatch.setattr(run, "apply_plan", stop_then_apply)
     code, out, _ = run("apply", "-c", manifest, "--yes")
     assert code == 1
     assert "0 applied, 2 failed." in out
@@ -207,13 +207,13 @@ def test_an_edit_between_plan_and_apply_is_kept(
     )
     assert run("apply", "-c", manifest, "--yes")[0] == 0
     openbao.client().secrets.kv.v2.create_or_update_secret(f"{vault_prefix}/db", {"k": "v2"})
-    real_apply = cli.apply_plan
+    real_apply = run.apply_plan
 
     def edit_then_apply(*args: Any, **kwargs: Any) -> Any:
         openbao_other.client().secrets.kv.v2.create_or_update_secret(address, {"k": "hand edit"})
         return real_apply(*args, **kwargs)
 
-    monkeypatch.setattr(cli, "apply_plan", edit_then_apply)
+    monkeypatch.setattr(run, "apply_plan", edit_then_apply)
     code, out, _ = run("apply", "-c", manifest, "--yes")
     assert code == 1
     assert "changed in Vault since the plan (version 1 then, version 2 now); nothing was written, run plan again" in out

@@ -17,7 +17,7 @@ import pytest
 from connectors import vault
 from connectors._vault_options import VaultSinkOptions, VaultSourceOptions
 from connectors._vault_policy import sink_policy, source_policy
-from syncd import apply, cli, engine
+from syncd import apply, cli, engine, run
 from syncd.cli import main
 from syncd.registry import Registry
 from tests.conftest import FAST_RETRY
@@ -46,8 +46,8 @@ syncs:
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "make_plan", functools.partial(engine.make_plan, retry=FAST_RETRY))
-    monkeypatch.setattr(cli, "apply_plan", functools.partial(apply.apply_plan, retry=FAST_RETRY))
+    monkeypatch.setattr(run, "make_plan", functools.partial(engine.make_plan, retry=FAST_RETRY))
+    monkeypatch.setattr(run, "apply_plan", functools.partial(apply.apply_plan, retry=FAST_RETRY))
 
 
 def run(capsys: pytest.CaptureFixture[str], token: str, *argv: str) -> tuple[int, str, str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd import apply, cli, engine
+from syncd import apply, cli, engine, run
 from syncd.cli import main
 from tests.conftest import FAST_RETRY
 from tests.fakes.aws import AwsFake
@@ -59,8 +59,8 @@ syncs:
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "make_plan", functools.partial(engine.make_plan, retry=FAST_RETRY))
-    monkeypatch.setattr(cli, "apply_plan", functools.partial(apply.apply_plan, retry=FAST_RETRY))
+    monkeypatch.setattr(run, "make_plan", functools.partial(engine.make_plan, retry=FAST_RETRY))
+    monkeypatch.setattr(run, "apply_plan", functools.partial(apply.apply_plan, retry=FAST_RETRY))
 
 
 @pytest.fixture
