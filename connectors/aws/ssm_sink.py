@@ -15,16 +15,19 @@ the parameters found, DescribeParameters confirms tags in bulk: per set of expec
 marker), one call per 50 names with a `Name` filter and one `tag:KEY` filter per tag. A parameter it returns
 carries every expected tag; its metadata comes with it. Only the others (a tag drifted, unowned, another
 instance's or sync's) cost ceil(m/50) DescribeParameters by name and one ListTagsForResource each. The owned
-parameters are DescribeParameters on the instance tag and, per folder of the scope, a recursive `Path` filter
-(50 a page); owned parameters not among the desired (prune candidates) get their sync from one
+parameters are DescribeParameters on the instance tag and a recursive `Path` filter on the deepest folder holding
+the whole scope (50 a page); owned parameters not among the desired (prune candidates) get their sync from one
 ListTagsForResource per sync plus one sweep per 50 names by `tag:syncd.io/sync`.
 
-A write or a delete first reads the marker again (one ListTagsForResource: SSM has no conditional write) and
-stops with ItemMoved when the parameter was deleted or re-marked since the plan.
+A write or a delete first reads the marker again (one ListTagsForResource: SSM has no conditional write) and, when
+it writes or deletes a value, the version (one GetParameters); it stops with ItemMoved when the parameter was
+deleted, re-marked or given a new version since the plan (its own value from a write whose answer was lost
+excepted).
 """
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -67,7 +70,9 @@ class SsmSink(AwsSink):
 
     Options = SsmTargetOptions
     Destination = SsmDestination
-    capabilities = Capabilities(granularities=(Granularity.PER_KEY,), tags=True, description=True, max_concurrency=8)
+    capabilities = Capabilities(
+        granularities=(Granularity.PER_KEY,), tags=True, description=True, versions=True, max_concurrency=8
+    )
 
     def __init__(self, target: str, options: SsmTargetOptions, connection: Any = None) -> None:
         super().__init__(target, options, connection)
@@ -154,11 +159,12 @@ class SsmSink(AwsSink):
         return found, tags
 
     def _owned(self, scope: Scope, seen: Mapping[str, Mapping[str, str]]) -> dict[str, ActualItem]:
-        """DescribeParameters filtered on the instance tag, per folder of the scope (50 a page); the sync of those
+        """DescribeParameters filtered on the instance tag and the scope's folder (50 a page); the sync of those
         the desired items did not name is found by sync in bulk (see `TagReader.owners_of`)."""
         marker = {"Key": f"tag:{MARKER_INSTANCE}", "Option": "Equals", "Values": [scope.instance]}
         described: dict[str, dict[str, Any]] = {}
-        for folder in _folders(scope.prefixes):
+        if scope.prefixes:
+            folder = _folder(scope.prefixes)
             path = [{"Key": "Path", "Option": "Recursive", "Values": [folder]}] if folder else []
             request = {"ParameterFilters": [marker, *path], "MaxResults": DESCRIBE_MAX}
             for meta in self.session.entries("ssm", "DescribeParameters", request, "Parameters"):
@@ -198,25 +204,25 @@ class SsmSink(AwsSink):
                 )
             if owner_of(now) != item.owner:
                 raise ItemMoved(
-                    "the parameter was created by another writer since the plan and does not carry this sync's "
-                    "marker; it is left alone (on_conflict: adopt takes it over)",
+                    "a parameter of that name was created by someone else since the plan (it does not carry this "
+                    "sync's marker); it is left alone (plan again; on_conflict: adopt takes it over)",
                     target=self.target,
                     address=item.address,
                 )
             everything = Difference(value=True, tags=tuple(item.tags), description=item.description is not None)
             self._update(item, None, everything, restamp=False)
             return
-        now = self._tags.list_tags(item.address)
+        needs_put = bool(difference.value or difference.description or difference.flags)
+        now = self._unmoved(expected, item=item, version=needs_put)
         if now is None:
             raise ItemMoved("the parameter was deleted since the plan", target=self.target, address=item.address)
-        owner = owner_of(now)
-        _check_marker(owner, expected, self.target, also=item.owner)
-        self._update(item, expected, difference, restamp=difference.marker or owner != item.owner)
+        self._update(item, expected, difference, restamp=difference.marker or owner_of(now) != item.owner)
 
     def _update(self, item: DesiredItem, expected: ActualItem | None, difference: Difference, *, restamp: bool) -> None:
         tags = {key: item.tags[key] for key in difference.tags if key in item.tags}
-        needs_put = bool(difference.value or difference.description or difference.flags)
-        if needs_put and self._put(item, expected, overwrite=True) == 1:
+        if (difference.value or difference.description or difference.flags) and self._put(
+            item, expected, overwrite=True
+        ) == 1:
             # Version 1: the parameter was deleted after its marker was read and Overwrite made it anew, untagged.
             tags, restamp = dict(item.tags), True
         if restamp:
@@ -250,14 +256,37 @@ class SsmSink(AwsSink):
         return None if answer is None else int(answer.get("Version", 0))
 
     def delete(self, expected: ActualItem) -> None:
-        """DeleteParameter, once the marker is found unmoved (SSM keeps no deleted parameter); already gone is
-        success."""
-        now = self._tags.list_tags(expected.address)
-        if now is None:
+        """DeleteParameter, once the marker and the version are found unmoved (SSM keeps no deleted parameter);
+        already gone is success."""
+        if self._unmoved(expected, version=True) is None:
             return
-        _check_marker(owner_of(now), expected, self.target)
         request = {"Name": expected.address}
         self._tags.call("DeleteParameter", request, address=expected.address, absent=("ParameterNotFound",))
+
+    def _unmoved(
+        self, expected: ActualItem, *, item: DesiredItem | None = None, version: bool
+    ) -> dict[str, str] | None:
+        """The parameter's tags now (one ListTagsForResource), None when it is gone, once its marker is found as
+        the plan saw it and, when `version` asks (a value is about to be written or deleted), its version too (one
+        GetParameters). For a write, `item`'s own marker and value are accepted as well: an earlier attempt of the
+        write stamped or stored them, and its answer was lost."""
+        address = expected.address
+        tags = self._tags.list_tags(address)
+        if tags is None:
+            return None
+        _check_marker(owner_of(tags), expected, self.target, also=item.owner if item else None)
+        if version and expected.version is not None:
+            current = self._get_parameters([address]).get(address)
+            if current is None:
+                return None
+            now = str(current.get("Version"))
+            if now != expected.version and (item is None or current.get("Value") != item.single_value().reveal()):
+                raise ItemMoved(
+                    f"its version moved from {expected.version} to {now} since the plan; it was left alone",
+                    target=self.target,
+                    address=address,
+                )
+        return tags
 
 
 def _check_marker(now: Ownership | None, expected: ActualItem, target: str, *, also: Ownership | None = None) -> None:
@@ -272,16 +301,14 @@ def _check_marker(now: Ownership | None, expected: ActualItem, target: str, *, a
         )
 
 
-def _folders(prefixes: Sequence[str]) -> list[str | None]:
-    """The folders to list for the scope's prefixes, none inside another: "/prod/db" for "/prod/db/" or
-    "/prod/db/DB_"; [None] (no Path filter) when a prefix is at the root or not a hierarchy."""
-    folders = set()
-    for prefix in prefixes:
-        folder = prefix[: prefix.rfind("/")] if prefix.startswith("/") else ""
-        if not folder:
-            return [None]
-        folders.add(folder)
-    return sorted(f for f in folders if not any(f.startswith(other + "/") for other in folders))
+def _folder(prefixes: Sequence[str]) -> str | None:
+    """The one folder to list for the scope's prefixes: the deepest holding all of them ("/prod" for "/prod/db/"
+    and "/prod/web/X"), so the listing costs no more calls than one of the whole region; None (no Path filter)
+    when that is the root or a prefix is not a hierarchy."""
+    if not prefixes or not all(prefix.startswith("/") for prefix in prefixes):
+        return None
+    common = posixpath.commonpath([prefix[: prefix.rfind("/")] or "/" for prefix in prefixes])
+    return common if common != "/" else None
 
 
 def _flags(meta: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from syncd.connector import Scope, Sink
 from syncd.diff import difference
-from syncd.model import ActualItem, DesiredItem, Difference
+from syncd.model import ActualItem, DesiredItem, Difference, Ownership
 from syncd.secret import Secret
 
 EVERYWHERE = ("*",)
@@ -15,8 +15,6 @@ EVERYWHERE = ("*",)
 
 def desired_at(sink: Sink, addresses: Sequence[str | DesiredItem], instance: str) -> list[DesiredItem]:
     """Desired items for `addresses` (a DesiredItem is taken as it is): what a run would ask `observe` about."""
-    from syncd.model import Granularity, Ownership
-
     made = []
     for entry in addresses:
         if isinstance(entry, DesiredItem):

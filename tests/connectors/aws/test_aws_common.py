@@ -15,8 +15,8 @@ from connectors.aws.errors import translate
 from connectors.aws.options import AwsConnection, AwsTargetOptions, tag_list, tag_problems
 from syncd.connector import Scope, marker_tags, owner_of, user_tags
 from syncd.errors import PermanentError, TransientError
-from syncd.ratelimit import RateLimiter
 from syncd.model import Ownership
+from syncd.ratelimit import RateLimiter
 from syncd.secret import Secret
 from tests.fakes.aws import AwsFake
 

@@ -45,7 +45,8 @@ NAMES = 20
 ROUNDS = 3
 SHIFT = 4
 # Messages of a change that lost a race to another writer: each names who holds the item now.
-CLEAR = ("conflict: owned by syncd instance", "created by someone else", "does not carry this instance's marker")
+# A conflict the plan saw, or an item another run wrote between this run's plan and its write (ItemMoved).
+CLEAR = ("conflict: owned by syncd instance", "created by someone else", "since the plan")
 
 MANIFEST = """
 version: 1

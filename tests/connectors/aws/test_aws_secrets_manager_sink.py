@@ -479,7 +479,7 @@ def test_writing_over_an_unmarked_scheduled_secret_is_refused(aws_fake: AwsFake,
     client = backdoor(aws_fake, "secretsmanager")
     client.create_secret(Name="prod/theirs", SecretString="x")
     client.delete_secret(SecretId="prod/theirs", RecoveryWindowInDays=7)
-    with pytest.raises(ItemMoved, match="scheduled for deletion by its owner .nobody syncd knows.; it was left alone"):
+    with pytest.raises(ItemMoved, match=r"scheduled for deletion by its owner .nobody syncd knows.; it was left alone"):
         write(sink, item(sink, "prod/theirs", {"K": "mine"}), read(sink, ["prod/theirs"])["prod/theirs"])
     assert "DeletedDate" in client.describe_secret(SecretId="prod/theirs")
     assert aws_fake.writes() == []
@@ -509,7 +509,7 @@ def test_another_instances_pending_secret_is_never_restored(aws_fake: AwsFake, s
     pending = read(sink, ["prod/db"])["prod/db"]
     assert pending.pending_deletion and pending.owner == other
     aws_fake.reset_counts()
-    with pytest.raises(ItemMoved, match="scheduled for deletion by its owner .syncd instance 'staging'."):
+    with pytest.raises(ItemMoved, match=r"scheduled for deletion by its owner .syncd instance 'staging'."):
         write(sink, item(sink, "prod/db", {"K": PLANTED}), pending)
     assert aws_fake.writes() == []
 

@@ -142,10 +142,13 @@ def test_access_denied_is_a_source_error_naming_path_and_action(source: SsmSourc
 
 
 @pytest.mark.usefixtures("ssm", "aws_no_backoff")
-def test_throttling_is_retried_and_then_transient(source: SsmSource, aws_fake: AwsFake) -> None:
-    """A throttle or two is ridden out; one that lasts is a TransientError for the core to retry."""
-    aws_fake.fail("GetParametersByPath", "ThrottlingException", times=2)
+def test_throttling_is_transient_after_one_attempt(source: SsmSource, aws_fake: AwsFake) -> None:
+    """A throttle is a TransientError at once (botocore does not retry: the core does), and the next read works."""
+    aws_fake.fail("GetParametersByPath", "ThrottlingException")
+    with pytest.raises(TransientError, match="cannot read '/prod/payments/db'"):
+        source.read("/prod/payments/db")
     assert len(source.read("/prod/payments/db").data) == 2
+    assert aws_fake.count("GetParametersByPath", faulted=True) == 1
     aws_fake.fail("DescribeParameters", "ThrottlingException", times=None)
     with pytest.raises(TransientError, match="cannot read '/prod/'"):
         source.list("/prod/")

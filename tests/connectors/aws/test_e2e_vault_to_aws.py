@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd import apply, cli, engine, run
+from syncd import apply, engine, run
 from syncd.cli import main
 from tests.conftest import FAST_RETRY
 from tests.fakes.aws import AwsFake
