@@ -66,6 +66,16 @@ class AwsConnection(Options):
     def _url_form(cls, value: str | None) -> str | None:
         return _matching(value, URL, "must be an http:// or https:// URL")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_sdk_retries(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "max_attempts" in data:
+            raise ValueError(
+                "max_attempts is no longer an option: each AWS call is made once and syncd retries the change "
+                "(remove the key)"
+            )
+        return data
+
     @model_validator(mode="after")
     def _external_id_needs_a_role(self) -> AwsConnection:
         if self.external_id and not self.role_arn:

@@ -161,6 +161,12 @@ def test_bad_connection_options_are_refused(options: dict[str, object], message:
         AwsConnection.model_validate(options)
 
 
+def test_max_attempts_is_refused_with_the_reason() -> None:
+    """The option of botocore's retries is gone (one retry layer, syncd's): a manifest that sets it is told why."""
+    with pytest.raises(ValidationError, match="max_attempts is no longer an option: each AWS call is made once"):
+        AwsConnection.model_validate({"region": "us-east-1", "max_attempts": 3})
+
+
 def test_target_tags_are_checked_against_aws_rules() -> None:
     with pytest.raises(ValidationError, match="aws:"):
         AwsTargetOptions(region="us-east-1", tags={"aws:x": "y"})
