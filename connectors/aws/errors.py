@@ -102,14 +102,6 @@ def retry_after(exc: BaseException) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def kms_failure(operation: str, code: str, kms_key_id: str | None) -> str:
-    key = kms_key_id or "aws/secretsmanager (the default key)"
-    return (
-        f"{operation} failed: {code}: the KMS key {key} cannot be used; the caller needs kms:GenerateDataKey and "
-        "kms:Decrypt on it, and the key must be enabled, symmetric and in this region"
-    )
-
-
 def translate(
     exc: BaseException,
     target: str,
@@ -132,8 +124,6 @@ def translate(
         if code in TRANSIENT_CODES or status >= 500:
             message = f"{operation} failed: {code} (HTTP {status})"
             raise TransientError(message, target=target, address=address, retry_after=retry_after(exc)) from None
-        if code in SM_KMS_FAILURES and operation.startswith("secretsmanager:"):
-            raise PermanentError(kms_failure(operation, code, kms_key_id), target=target, address=address) from None
         if code in KMS_CODES or (code in ACCESS_DENIED_CODES and "kms" in message.lower()):
             key = kms_key_id or "the default key aws/secretsmanager or aws/ssm"
             raise PermanentError(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from syncd.connector import MARKER_PREFIX, AccessPolicy, Options, secret_field, url_location
+from syncd.connector import MARKER_PREFIX, Options, secret_field, url_location
 
 ROLE_ARN = r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
 REGION = r"^[a-z]{2}(-[a-z]+)+-\d+$"
@@ -163,8 +162,3 @@ def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
 def tag_map(entries: Any) -> dict[str, str]:
     """Tags as AWS answers them ([{"Key": ..., "Value": ...}]) as a mapping."""
     return {entry["Key"]: entry.get("Value", "") for entry in entries or ()}
-
-
-def iam_policy(statements: Sequence[Mapping[str, Any]]) -> AccessPolicy:
-    """IAM statements as the policy document `syncd policy` prints."""
-    return AccessPolicy("iam", json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, indent=2))

@@ -25,7 +25,8 @@ from pydantic import BaseModel, Field
 
 from connectors.aws import sm_layout as layout
 from connectors.aws.client import AwsSink
-from connectors.aws.options import AwsTargetOptions, iam_policy, tag_list
+from connectors.aws.options import AwsTargetOptions, tag_list
+from connectors.aws.policy import iam_policy
 from connectors.aws.sm_api import NOT_FOUND, SCHEDULED, BatchAnswer, SecretInfo, SecretsApi
 from connectors.aws.sm_policy import sink_statements
 from syncd.connector import (

@@ -19,7 +19,8 @@ from pydantic import Field
 from connectors.aws import sm_layout as layout
 from connectors.aws.client import AwsSource
 from connectors.aws.errors import TRANSIENT_CODES
-from connectors.aws.options import AwsConnection, iam_policy
+from connectors.aws.options import AwsConnection
+from connectors.aws.policy import iam_policy
 from connectors.aws.sm_api import NOT_FOUND, SCHEDULED, SecretsApi
 from connectors.aws.sm_policy import source_statements
 from syncd.connector import AccessPolicy

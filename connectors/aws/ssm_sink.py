@@ -32,7 +32,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.aws.client import AwsSink
-from connectors.aws.options import iam_policy, item_tag_problems, tag_list
+from connectors.aws.options import item_tag_problems, tag_list
+from connectors.aws.policy import iam_policy
 from connectors.aws.ssm_options import SsmDestination, SsmTargetOptions
 from connectors.aws.ssm_policy import sink_statements
 from connectors.aws.ssm_rules import (

@@ -19,7 +19,7 @@ from typing import Any
 
 from connectors.aws import ssm_policy as policy
 from connectors.aws.client import AwsSource
-from connectors.aws.options import iam_policy
+from connectors.aws.policy import iam_policy
 from connectors.aws.ssm_options import SsmSourceOptions
 from connectors.aws.ssm_rules import folder, leaf
 from syncd.connector import AccessPolicy, Capabilities, path_parts

@@ -155,7 +155,6 @@ def lost(instance: str, done: Run, state: dict[str, Held], expected: dict[str, s
     return found
 
 
-@pytest.mark.usefixtures("aws_no_backoff")
 @pytest.mark.parametrize("service", SERVICES)
 @pytest.mark.parametrize("instances", [("prod", "prod"), ("prod", "staging")], ids=["one-instance", "two-instances"])
 def test_two_applies_at_once_end_converged_or_in_a_clear_conflict(

@@ -324,7 +324,6 @@ def _clean_apply(fake: AwsFake, case: Case, fresh: Callable[[Case], Store], fold
     return [(call.operation, call.is_write) for call in fake.calls if call.service == case.service]
 
 
-@pytest.mark.usefixtures("aws_no_backoff")
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", CASES)
 def test_a_fault_at_any_write_call_then_a_second_run_converges_with_markers_only_on_syncds_data(
@@ -366,7 +365,6 @@ def test_a_fault_at_any_write_call_then_a_second_run_converges_with_markers_only
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.usefixtures("aws_no_backoff")
 @pytest.mark.parametrize("name", [name for name in CASES if "adopt" in name or "create" in name])
 def test_a_persons_change_after_a_kill_survives_the_next_run(
     aws_fake: AwsFake, fresh: Callable[[Case], Store], tmp_path: Path, name: str

@@ -278,7 +278,6 @@ def test_an_unowned_secret_is_a_conflict_until_adopted(aws_fake: AwsFake, workdi
     assert run("plan", "-c", manifest, "--detailed-exitcode")[0] == 0
 
 
-@pytest.mark.usefixtures("aws_no_backoff")
 def test_throttled_writes_are_retried_until_they_succeed(aws_fake: AwsFake, workdir: Path, run: Run) -> None:
     manifest = setup(workdir, aws_fake, TWO_REGIONS, TWO_REGION_SECRETS)
     assert run("apply", "-c", manifest, "--yes")[0] == 0

@@ -141,7 +141,7 @@ def test_access_denied_is_a_source_error_naming_path_and_action(source: SsmSourc
     assert "cannot read '/prod/payments/db'" in text and "grant the IAM action ssm:GetParametersByPath" in text
 
 
-@pytest.mark.usefixtures("ssm", "aws_no_backoff")
+@pytest.mark.usefixtures("ssm")
 def test_throttling_is_transient_after_one_attempt(source: SsmSource, aws_fake: AwsFake) -> None:
     """A throttle is a TransientError at once (botocore does not retry: the core does), and the next read works."""
     aws_fake.fail("GetParametersByPath", "ThrottlingException")
