@@ -193,13 +193,18 @@ class Scope:
 
     @property
     def prefixes(self) -> tuple[str, ...]:
-        """The literal start of each pattern, narrowest first removed: "apps/" for "apps/*", a whole name for a
+        """The literal start of each pattern, those inside another left out: "apps/" for "apps/*", a whole name for a
         literal one."""
         starts = sorted({p.split("*", 1)[0] for p in self.patterns})
         return tuple(s for s in starts if not any(o != s and s.startswith(o) for o in starts))
 
     def covers(self, address: str) -> bool:
-        return any(address.startswith(prefix) for prefix in self.prefixes)
+        """Whether a destination could name `address`: it starts with a pattern's literal start, or it is a
+        literal name itself (`prod/db` covers `prod/db`, not `prod/db2`)."""
+        return any(
+            address.startswith(pattern.split("*", 1)[0]) if "*" in pattern else address == pattern
+            for pattern in self.patterns
+        )
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,38 +160,6 @@ class Manifest:
     def _reference_issue(self, loc: Loc, error: references.BadReference) -> Issue:
         path = (*loc, *error.path)
         return Issue(self.located.where(path), _dotted(path), error.message)
-
-    def open_connectors(
-        self, targets: Sequence[str], env: Mapping[str, str] | None = None, clients: Mapping[str, Any] | None = None
-    ) -> tuple[Source, dict[str, Sink]]:
-        """The source and the sinks of `targets`, opened; the problems of all of them (every unset variable,
-        every invalid option) are raised together as one ManifestError, with nothing left open."""
-        clients = clients or {}
-        opened: list[Source | Sink] = []
-        issues: list[Issue] = []
-        source: Source | None = None
-        sinks: dict[str, Sink] = {}
-        try:
-            try:
-                source = self.open_source(env, client=clients.get("source"))
-                opened.append(source)
-            except ManifestError as exc:
-                issues += exc.issues
-            for target in targets:
-                try:
-                    sinks[target] = self.open_sink(target, env, client=clients.get(target))
-                    opened.append(sinks[target])
-                except ManifestError as exc:
-                    issues += exc.issues
-            if issues:
-                raise ManifestError(issues)
-        except BaseException:
-            for connector in opened:
-                with contextlib.suppress(Exception):
-                    connector.close()
-            raise
-        assert source is not None
-        return source, sinks
 
 
 def _alternatives(annotation: Any) -> list[Any]:

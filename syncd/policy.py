@@ -71,7 +71,7 @@ def access_policies(
     for name in wanted:
         if name not in known:
             raise ConfigError(f"--target {name!r} is not a target of the manifest (targets: {', '.join(known)})")
-    governed = f"which {kind_name(kind)} policies do not govern" if kind else "which needs no access policy"
+    governed = f"which {kind_name(kind)} does not govern" if kind else "which needs no access policy"
     result: dict[str, AccessPolicy] = {}
     if include_source:
         source = open_source()

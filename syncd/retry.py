@@ -8,8 +8,9 @@ next run tries again.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import tenacity
@@ -25,6 +26,7 @@ class RetryPolicy:
     initial_delay: float = 0.5
     max_delay: float = 20.0
     max_retry_after: float = 60.0
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
 
     def call(self, fn: Callable[[], T]) -> tuple[T, int]:
         """Run `fn`, retrying TransientError; returns its result and the number of attempts.
@@ -33,7 +35,9 @@ class RetryPolicy:
         any other error is raised at once.
         """
         backoff = (
-            tenacity.wait_exponential_jitter(initial=self.initial_delay, max=self.max_delay, jitter=self.initial_delay)
+            tenacity.wait_exponential_jitter(
+                multiplier=self.initial_delay, max=self.max_delay, jitter=self.initial_delay
+            )
             if self.initial_delay > 0
             else tenacity.wait_none()
         )
@@ -50,7 +54,7 @@ class RetryPolicy:
             return asked is None or asked <= self.max_retry_after
 
         retrying = tenacity.Retrying(
-            retry=retry, wait=wait, stop=tenacity.stop_after_attempt(self.attempts), reraise=True
+            retry=retry, wait=wait, stop=tenacity.stop_after_attempt(self.attempts), reraise=True, sleep=self.sleep
         )
         attempts = 0
         for attempt in retrying:

@@ -138,7 +138,9 @@ class Runner:
             self.manifest, source, sinks, selection, settings=self.settings, allow_mass_delete=allow_mass_delete
         )
 
-    def apply(self, plan: Plan, sinks: Mapping[str, Sink], progress: Progress | None = None) -> tuple[ChangeResult, ...]:
+    def apply(
+        self, plan: Plan, sinks: Mapping[str, Sink], progress: Progress | None = None
+    ) -> tuple[ChangeResult, ...]:
         defaults = self.manifest.spec.defaults.concurrency
         concurrency = {t: spec.concurrency or defaults for t, spec in self.manifest.spec.targets.items()}
         return apply_plan(plan, sinks, concurrency=concurrency, progress=progress, settings=self.settings)

@@ -77,7 +77,7 @@ def test_json_format_is_versioned(quickstart: Path, capsys) -> None:
     assert data["format"] == "syncd.plan/v1"
     assert data["summary"]["create"] == 6
     assert {c["action"] for c in data["changes"]} == {"create"}
-    assert set(data["changes"][0]) == {"target", "address", "action", "sync", "reasons", "actual_version"}
+    assert set(data["changes"][0]) == {"target", "address", "action", "sync", "reasons", "difference", "actual_version"}
 
 
 def test_markdown_format_is_ready_for_a_merge_request(quickstart: Path, capsys) -> None:

@@ -41,5 +41,5 @@ def test_a_plan_imports_only_the_connectors_its_manifest_uses() -> None:
     """The quickstart's plan (file source, dotenv sinks) imports neither the AWS nor the Vault connector or SDK."""
     modules = _module_names_after("from syncd.cli import main\nmain(['plan', '-c', 'examples/quickstart/syncd.yaml'])")
     assert {"connectors.file_source", "connectors.dotenv_sink"} <= modules
-    assert not {m for m in modules if m.startswith(("connectors._aws", "connectors.aws", "connectors._vault"))}
+    assert not {m for m in modules if m.startswith(("connectors._aws", "connectors.aws", "connectors.vault"))}
     assert not {m.split(".")[0] for m in modules} & {"boto3", "botocore", "hvac", "requests"}

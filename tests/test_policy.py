@@ -12,9 +12,13 @@ import pytest
 from pydantic import BaseModel
 
 from syncd.cli import main
-from syncd.connector import ConnectorSpec
+from syncd.connector import AccessPolicy, ConnectorSpec
 from syncd.registry import Registry
 from syncd.testing import MemorySink, MemorySource
+
+
+def _iam(statements: list[dict[str, Any]]) -> AccessPolicy:
+    return AccessPolicy("iam", json.dumps({"Version": "2012-10-17", "Statement": statements}))
 
 
 class IamSink(MemorySink):
@@ -26,13 +30,13 @@ class IamSink(MemorySink):
     def address(self, destination: Any, name: str) -> str:
         return destination.prefix + name
 
-    def access_policy(self, patterns: Sequence[str]) -> list[dict[str, Any]]:
-        return [{"Effect": "Allow", "Action": ["demo:Write"], "Resource": [f"arn:demo:{p}" for p in patterns]}]
+    def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
+        return _iam([{"Effect": "Allow", "Action": ["demo:Write"], "Resource": [f"arn:demo:{p}" for p in patterns]}])
 
 
 class IamSource(MemorySource):
-    def access_policy(self, patterns: Sequence[str]) -> list[dict[str, Any]]:
-        return [{"Effect": "Allow", "Action": ["demo:Read"], "Resource": [f"arn:demo:{p}" for p in patterns]}]
+    def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
+        return _iam([{"Effect": "Allow", "Action": ["demo:Read"], "Resource": [f"arn:demo:{p}" for p in patterns]}])
 
 
 MANIFEST = """
@@ -154,3 +158,32 @@ def test_patterns_covered_by_a_wildcard_are_left_out(tmp_path: Path, registry: R
     policies = json.loads(out)
     assert policies["targets"]["cloud"]["Statement"][0]["Resource"] == ["arn:demo:prod-db[1]", "arn:demo:prod/*"]
     assert policies["source"]["Statement"][0]["Resource"] == ["arn:demo:apps/*"]
+
+
+class HclSink(MemorySink):
+    """A memory sink governed by Vault policies."""
+
+    def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
+        return AccessPolicy("vault", "".join(f'path "kv/data/{p}" {{ capabilities = ["update"] }}\n' for p in patterns))
+
+
+def test_policy_prints_each_part_in_its_own_language(tmp_path: Path, registry: Registry, capsys) -> None:
+    """`syncd policy` prints every governed part under a heading naming it and its access system: IAM as JSON,
+    Vault as HCL; a part no access system governs is left out."""
+    registry.register(ConnectorSpec("hcl", "governed by Vault", sink=HclSink))
+    path = tmp_path / "syncd.yaml"
+    path.write_text(
+        textwrap.dedent(MANIFEST).replace("SOURCE", "iam").replace("local: {type: memory}", "local: {type: hcl}")
+    )
+    code = main(["policy", "-c", str(path)], registry=registry)
+    out = capsys.readouterr().out
+    assert code == 0
+    sections = out.split("\n# ")
+    assert sections[0].startswith("# source: IAM policy\n")
+    assert json.loads(sections[0].split("\n", 1)[1])["Statement"][0]["Action"] == ["demo:Read"]
+    assert sections[1].startswith("target 'cloud': IAM policy\n")
+    assert sections[2] == "target 'local': Vault policy\n" + 'path "kv/data/*" { capabilities = ["update"] }\n'
+    code = main(["policy", "-c", str(path), "--target", "local"], registry=registry)
+    assert (code, capsys.readouterr().out) == (0, 'path "kv/data/*" { capabilities = ["update"] }\n')
+    code = main(["vault-policy", "-c", str(path)], registry=registry)
+    assert (code, capsys.readouterr().out) == (0, 'path "kv/data/*" { capabilities = ["update"] }\n')

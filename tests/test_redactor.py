@@ -69,9 +69,9 @@ def test_a_disabled_redactor_replaces_nothing(redactor: Redactor) -> None:
 def test_credentials_are_secret_and_configuration_is_not() -> None:
     """Fields typed SecretStr or declared with secret_field() are secret, at any depth; a region, an address, a
     role ARN or a path is not; an option the model does not describe is."""
-    from connectors._vault_options import VaultSinkOptions as Vault
     from connectors.aws import SecretsManagerTargetOptions as Aws
     from connectors.dotenv_sink import DotenvSinkOptions as Dotenv
+    from connectors.vault.options import VaultSinkOptions as Vault
 
     secret = [(Vault, ("auth", "token")), (Vault, ("auth", "secret_id")), (Aws, ("external_id",)), (Vault, ("x",))]
     plain = [(Vault, ("address",)), (Vault, ("auth", "role")), (Vault, ("auth", "method")), (Aws, ("region",))]

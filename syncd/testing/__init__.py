@@ -2,7 +2,7 @@
 
 `MemorySource` and `MemorySink` are working connectors with no backend;
 `RecordingSink` and `FailingSink` wrap any sink to record its calls or make
-them fail. The sink contract suite lives in `syncd.testing.contract`, which
+them fail. The source and sink contract suites live in `syncd.testing.contract`, which
 imports pytest and so is not imported here.
 """
 

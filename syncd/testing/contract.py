@@ -1,4 +1,5 @@
-"""The sink contract: the behaviour every sink must show, as a pytest class to subclass.
+"""The source and sink contracts: the behaviour every source and every sink must show, as pytest classes to
+subclass (`SourceContract` is described at its class).
 
 A connector's test module subclasses `SinkContract` and provides a `sink`
 fixture (a fresh, empty sink); the contract's tests then run against it::
@@ -36,15 +37,17 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
-from syncd.connector import Scope, Sink
+from syncd.connector import Scope, Sink, Source
 from syncd.diff import difference
-from syncd.errors import ItemMoved
-from syncd.model import ActualItem, DesiredItem, Granularity, Ownership
+from syncd.errors import ItemMoved, SourceError
+from syncd.model import ActualItem, DesiredItem, Granularity, Ownership, SourceSecret
 from syncd.secret import Secret
 from syncd.testing.leaks import redactor_off
 
 # Puts an item with no syncd marker straight into the backend: (address, plain data).
 PlantUnowned = Callable[[str, Mapping[str, str]], None]
+# Writes a secret straight into a source's backend, replacing what the path held: (path, plain keys and values).
+Plant = Callable[[str, Mapping[str, str]], None]
 
 OWNER = Ownership(instance="contract-instance", sync="contract-sync")
 OTHER_OWNER = Ownership(instance="contract-other-instance", sync="contract-other-sync")
@@ -441,3 +444,150 @@ class SinkContract:
         with pytest.raises(ItemMoved):
             sink.delete(expected)
         assert plain(self.read(sink, [address])[address].data) == theirs
+
+
+class SourceContract:
+    """Contract tests every source must pass; subclass it and provide two fixtures::
+
+        class TestMySourceContract(SourceContract):
+            @pytest.fixture
+            def source(self) -> MySource:
+                return MySource(MySource.Options(...))  # a fresh source over an empty backend
+
+            @pytest.fixture
+            def plant(self, source: MySource) -> Plant:
+                return lambda path, data: ...  # write the secret straight to the backend
+
+    The tests plant the paths of `folder` (one a level deeper) and of `outside` (a sibling folder whose name
+    starts like the folder's, and another folder), then reach the source only through `read`, `list` and
+    `read_many`, as the core does. Override them when your backend names paths differently, and
+    `special_values` to leave out values the backend rightly cannot hold.
+    """
+
+    folder: ClassVar[str] = "contract/app"
+    paths: ClassVar[Sequence[str]] = ("contract/app/alpha", "contract/app/beta", "contract/app/nested/gamma")
+    outside: ClassVar[Sequence[str]] = ("contract/apparel/delta", "contract/other/epsilon")
+    missing: ClassVar[str] = "contract/app/missing"
+    special_values: ClassVar[Sequence[str]] = SPECIAL_VALUES
+
+    @staticmethod
+    def secret_data(value: str = "contract-value-1") -> dict[str, str]:
+        """The keys planted at a path: `value` and two more."""
+        return {"PASSWORD": value, "USERNAME": "contract-user", "NOTE": "planted by the source contract"}
+
+    def plant_all(self, plant: Plant, value: str = "contract-value") -> dict[str, dict[str, str]]:
+        """Plant every path of `paths` and `outside`, each with a value of its own; returns what was planted."""
+        every = (*self.paths, *self.outside)
+        planted = {path: self.secret_data(f"{value}-{index}") for index, path in enumerate(every)}
+        for path, data in planted.items():
+            plant(path, data)
+        return planted
+
+    def test_read_returns_the_planted_keys_as_secrets(self, source: Source, plant: Plant) -> None:
+        """A read returns the path it was asked for and every planted key, each value a Secret."""
+        path = self.paths[0]
+        data = self.secret_data()
+        plant(path, data)
+        secret = source.read(path)
+        assert isinstance(secret, SourceSecret)
+        assert secret.path == path
+        assert all(isinstance(value, Secret) for value in secret.data.values())
+        assert plain(secret.data) == data
+
+    def test_read_of_a_missing_path_raises_a_source_error_naming_the_path(self, source: Source, plant: Plant) -> None:
+        """Reading a path that holds nothing raises SourceError; its message names the path and no value."""
+        planted = self.plant_all(plant, f"PLANTED-missing-{uuid.uuid4().hex}")
+        with redactor_off(), pytest.raises(SourceError) as raised:
+            source.read(self.missing)
+        assert self.missing in str(raised.value)
+        for data in planted.values():
+            assert data["PASSWORD"] not in shown(raised.value), "the error shows a planted value"
+
+    def test_list_returns_every_path_below_the_folder_recursively_and_sorted(
+        self, source: Source, plant: Plant
+    ) -> None:
+        """`list` of a folder returns each path below it, at any depth, sorted, and none beside it (not those of a
+        folder whose name merely starts like it); the folder with or without a trailing '/' alike."""
+        self.plant_all(plant)
+        expected = sorted(self.paths)
+        assert source.list(self.folder) == expected
+        assert source.list(self.folder + "/") == expected
+
+    def test_list_of_a_folder_holding_nothing_finds_nothing(self, source: Source, plant: Plant) -> None:
+        """`list` of a folder with no secret below it returns no path (or raises SourceError naming it)."""
+        self.plant_all(plant)
+        empty = self.folder + "-empty"
+        try:
+            found = source.list(empty)
+        except SourceError as exc:
+            assert empty in str(exc)
+        else:
+            assert found == []
+
+    def test_read_many_answers_each_path_with_its_secret_or_its_error(self, source: Source, plant: Plant) -> None:
+        """`read_many` answers every path asked, once: the planted ones with their secret, a missing one with a
+        SourceError; one bad path never makes the whole call raise."""
+        first, second = self.paths[:2]
+        planted = {first: self.secret_data("read-many-1"), second: self.secret_data("read-many-2")}
+        for path, data in planted.items():
+            plant(path, data)
+        answer = source.read_many([first, self.missing, second])
+        assert set(answer) == {first, self.missing, second}
+        assert isinstance(answer[self.missing], SourceError)
+        for path, data in planted.items():
+            found = answer[path]
+            assert isinstance(found, SourceSecret), f"{path}: {found!r}"
+            assert found.path == path
+            assert plain(found.data) == data
+
+    def test_version_moves_when_the_secret_changes(self, source: Source, plant: Plant) -> None:
+        """A secret's version changes when its value does, when the source reports versions."""
+        path = self.paths[0]
+        plant(path, self.secret_data("version-one"))
+        before = source.read(path)
+        if before.version is None:
+            pytest.skip("the source reports no versions")
+        # A longer value: a version made of a file's modification time and size moves even within one tick of
+        # the file system's clock.
+        plant(path, self.secret_data("version-two, longer"))
+        after = source.read(path)
+        assert after.version is not None
+        assert after.version != before.version
+        assert plain(after.data) == self.secret_data("version-two, longer")
+
+    def test_special_values_roundtrip(self, source: Source, plant: Plant) -> None:
+        """Values with newlines, quotes, $, #, unicode, and of 4 KiB read back unchanged."""
+        for index, value in enumerate(self.special_values):
+            path = self.paths[index % len(self.paths)]
+            plant(path, self.secret_data(value))
+            assert plain(source.read(path).data) == self.secret_data(value), f"special value #{index} changed"
+
+    def test_errors_and_reprs_never_show_a_planted_value(self, source: Source, plant: Plant) -> None:
+        """No exception, answer or repr of the source shows a value planted in it, with the redactor off."""
+        planted = f"PLANTED-source-{uuid.uuid4().hex}"
+        path = self.paths[0]
+        plant(path, self.secret_data(planted))
+        with no_leak(planted):
+            secret = source.read(path)
+            answer = source.read_many([path, self.missing])
+            listed = source.list(self.folder)
+            texts = [repr(secret), str(secret), repr(secret.data), repr(answer), repr(listed), repr(source)]
+            texts.append(shown(answer[self.missing]))  # type: ignore[arg-type]
+            try:
+                source.read(self.missing)
+            except SourceError as exc:
+                texts.append(shown(exc))
+            assert not any(planted in text for text in texts), "the source's answers show a planted value"
+
+    def test_two_reads_of_one_source_object_see_a_change_between_them(self, source: Source, plant: Plant) -> None:
+        """A source keeps nothing between runs: the same object reads a value and a path planted since its last
+        read and listing."""
+        first, second = self.paths[:2]
+        plant(first, self.secret_data("first-run"))
+        assert plain(source.read(first).data) == self.secret_data("first-run")
+        assert source.list(self.folder) == [first]
+        plant(first, self.secret_data("second-run, changed"))
+        plant(second, self.secret_data("second-run, changed"))
+        assert plain(source.read(first).data) == self.secret_data("second-run, changed")
+        assert plain(source.read_many([second])[second].data) == self.secret_data("second-run, changed")  # type: ignore[union-attr]
+        assert source.list(self.folder) == sorted([first, second])

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from syncd import apply, engine, run
+from syncd import apply, engine
+from syncd import run as run_service
 from syncd.cli import main
 from tests.conftest import FAST_RETRY
 from tests.fakes.aws import AwsFake
@@ -59,8 +60,8 @@ syncs:
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(run, "make_plan", functools.partial(engine.make_plan, retry=FAST_RETRY))
-    monkeypatch.setattr(run, "apply_plan", functools.partial(apply.apply_plan, retry=FAST_RETRY))
+    monkeypatch.setattr(run_service, "make_plan", functools.partial(engine.make_plan, retry=FAST_RETRY))
+    monkeypatch.setattr(run_service, "apply_plan", functools.partial(apply.apply_plan, retry=FAST_RETRY))
 
 
 @pytest.fixture

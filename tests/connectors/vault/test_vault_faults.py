@@ -14,7 +14,7 @@ import requests
 
 from syncd.diff import MARKER_ONLY_REASON, Policy
 from syncd.model import Action, Change
-from tests.connectors.vault_runs import (
+from tests.connectors.vault.vault_runs import (
     FaultSession,
     Killed,
     actions,
@@ -29,7 +29,7 @@ from tests.connectors.vault_runs import (
     syncd_keys,
     v2_data,
 )
-from tests.connectors.vault_support import OWNER, ensure_kv1, item
+from tests.connectors.vault.vault_support import OWNER, ensure_kv1, item, write
 from tests.fakes.openbao import OpenBaoServer
 
 INSTANCE = OWNER.instance
@@ -61,8 +61,8 @@ class Scenario:
             self.p: [{"k": "p-old"}],
         }
         setup = self.sink()
-        setup.write(item(self.u, {"k": "u-old"}), None)
-        setup.write(item(self.p, {"k": "p-old"}), None)
+        write(setup, item(self.u, {"k": "u-old"}), None)
+        write(setup, item(self.p, {"k": "p-old"}), None)
         self.person_writes(self.a, {"k": "a-person"})
 
     def sink(self, session: FaultSession | None = None):
@@ -170,7 +170,7 @@ def test_a_500_to_the_unmark_of_a_prune_is_retried_and_a_later_write_is_not_prun
     """Issue 8 item 4(a): one 500 answered to the metadata update of a prune; the retry finds the version
     already deleted yet still takes the marker off, so a person's later write to that path is never pruned."""
     path = f"{vault_prefix}/pruned"
-    sink_on(openbao, vault_prefix, kv_version=2).write(item(path, {"k": "syncd"}), None)
+    write(sink_on(openbao, vault_prefix, kv_version=2), item(path, {"k": "syncd"}), None)
     changes = plan(sink_on(openbao, vault_prefix), [], INSTANCE)
     assert actions(changes) == {path: Action.DELETE}
     session = FaultSession("error", 3)  # metadata, delete the version, then the metadata update answers 500
@@ -254,7 +254,7 @@ def test_a_prune_whose_unmark_keeps_failing_leaves_no_marker_on_a_later_write(
     paths = [f"{vault_prefix}/p00{n}" for n in (1, 2, 3)]
     setup = sink_on(openbao, vault_prefix, kv_version=2)
     for path in paths:
-        setup.write(item(path, {"k": "syncd"}), None)
+        write(setup, item(path, {"k": "syncd"}), None)
     changes = plan(sink_on(openbao, vault_prefix), [], INSTANCE)
     assert set(actions(changes).values()) == {Action.DELETE}
     session = FaultSession()
@@ -278,7 +278,7 @@ def test_a_kill_after_a_prunes_delete_is_finished_by_the_next_run(
     """Issue 8 item 4(b): a run killed right after soft-deleting a pruned version leaves it marked; the next run
     lists it as owned and takes the marker off, so no deleted path stays marked."""
     path = f"{vault_prefix}/pruned"
-    sink_on(openbao, vault_prefix, kv_version=2).write(item(path, {"k": "syncd"}), None)
+    write(sink_on(openbao, vault_prefix, kv_version=2), item(path, {"k": "syncd"}), None)
     changes = plan(sink_on(openbao, vault_prefix), [], INSTANCE)
     session = FaultSession("kill", 2)  # metadata, then the delete of the version, then killed
     with pytest.raises(Killed):
@@ -298,7 +298,7 @@ def test_a_kill_after_a_prunes_delete_then_a_persons_write_leaves_no_marker_on_i
     """A run killed right after soft-deleting a pruned version, then a person's write there: the next apply takes
     the leftover marker off without touching the person's version or undeleting syncd's."""
     path = f"{vault_prefix}/pruned"
-    sink_on(openbao, vault_prefix, kv_version=2).write(item(path, {"k": "syncd"}), None)
+    write(sink_on(openbao, vault_prefix, kv_version=2), item(path, {"k": "syncd"}), None)
     session = FaultSession("kill", 2)  # metadata, then the delete of the version, then killed
     with pytest.raises(Killed):
         apply(sink_on(openbao, vault_prefix, session), plan(sink_on(openbao, vault_prefix), [], INSTANCE), INSTANCE)
@@ -322,7 +322,7 @@ def test_a_version_syncd_wrote_but_did_not_mark_is_marked_without_a_new_version(
     """A run killed between an update's data write and its marker: the next plan recognises the version by its
     data (reason `flags (marker)`), and its apply only marks it, writing no further version."""
     path = f"{vault_prefix}/updated"
-    sink_on(openbao, vault_prefix, kv_version=2).write(item(path, {"k": "one"}), None)
+    write(sink_on(openbao, vault_prefix, kv_version=2), item(path, {"k": "one"}), None)
     wanted = [item(path, {"k": "two"})]
     session = FaultSession("kill", 2)  # metadata, then the data write, then killed
     with pytest.raises(Killed):
@@ -342,7 +342,7 @@ def test_a_version_written_over_syncds_item_is_the_writers(
     """A version someone writes over syncd's item makes the path theirs: a conflict while it is wanted, never
     overwritten, and never pruned once it is not: that apply only takes syncd's marker off."""
     path = f"{vault_prefix}/edited"
-    sink_on(openbao, vault_prefix, kv_version=2).write(item(path, {"k": "syncd"}), None)
+    write(sink_on(openbao, vault_prefix, kv_version=2), item(path, {"k": "syncd"}), None)
     root.secrets.kv.v2.create_or_update_secret(path, {"k": "by hand"})
     wanted = [item(path, {"k": "syncd"})]
     assert actions(plan(sink_on(openbao, vault_prefix), wanted, INSTANCE, Policy(prune=True))) == {

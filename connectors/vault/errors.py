@@ -2,7 +2,7 @@
 
     hvac Forbidden (403)                 → permanent: "permission denied: needs 'read' on secret/data/apps/x"
     hvac VaultDown (503, sealed)         → transient: "Vault at ADDRESS is sealed or unavailable"
-    hvac 500, 502, 429, other statuses  → transient
+    hvac 500, 502, 429, other statuses  → transient, waiting the server's Retry-After when it sent one
     requests ConnectionError, Timeout    → transient: "Vault at ADDRESS is unreachable"
     requests SSLError                    → permanent: the certificate is not trusted
     hvac InvalidRequest (400) and others → permanent, with Vault's own reason
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import hvac.exceptions
 import requests
 
-from syncd.errors import ConnectorError, PermanentError, TransientError
+from syncd.errors import ConnectorError, ItemMoved, PermanentError, TransientError
 from syncd.secret import REDACTOR
 
 _MAX_REASON = 200
@@ -78,12 +78,29 @@ def reason(exc: hvac.exceptions.VaultError) -> str:
     return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
 
 
-def translate(exc: Exception, op: Operation, context: ErrorContext) -> ConnectorError:
-    """The syncd error for `exc`, raised by a call doing `op`."""
+# The sink's ItemMoved errors, for KV v2 and KV v1 alike: the item is no longer as the plan saw it.
+
+
+def moved(target: str, address: str, seen: str = "") -> ItemMoved:
+    message = f"changed in Vault since the plan{seen}; nothing was written, run plan again"
+    return ItemMoved(message, target=target, address=address)
+
+
+def anothers(target: str, address: str, instance: str) -> ItemMoved:
+    message = f"carries the ownership marker of syncd instance {instance!r}; nothing was written"
+    return ItemMoved(message, target=target, address=address)
+
+
+def marker_moved(target: str, address: str) -> ItemMoved:
+    return ItemMoved("no longer carries the ownership marker the plan saw; left alone", target=target, address=address)
+
+
+def translate(exc: Exception, op: Operation, context: ErrorContext, retry_after: float | None = None) -> ConnectorError:
+    """The syncd error for `exc`, raised by a call doing `op`; `retry_after` is the wait the answer asked for."""
     where = f"Vault at {context.vault}"
     transient = _transient(exc, where, context)
     if transient is not None:
-        return TransientError(transient, target=context.target, address=op.address)
+        return TransientError(transient, target=context.target, address=op.address, retry_after=retry_after)
     if isinstance(exc, hvac.exceptions.Forbidden):
         needs = " or ".join(repr(c) for c in op.capability.split("|"))
         message = op.denied or f"permission denied: needs {needs} on {op.api_path}"
@@ -103,12 +120,14 @@ def translate(exc: Exception, op: Operation, context: ErrorContext) -> Connector
     return context.fail(message, op.address)
 
 
-def translate_login(exc: Exception, method: str, mount_path: str, context: ErrorContext) -> ConnectorError:
+def translate_login(
+    exc: Exception, method: str, mount_path: str, context: ErrorContext, retry_after: float | None = None
+) -> ConnectorError:
     """The syncd error for a failed login or token lookup: transient when Vault is away, else an auth failure."""
     where = f"Vault at {context.vault}"
     transient = _transient(exc, where, context)
     if transient is not None:
-        return TransientError(transient, target=context.target)
+        return TransientError(transient, target=context.target, retry_after=retry_after)
     if isinstance(exc, requests.exceptions.SSLError):
         return context.fail(_tls_problem(exc, where))
     if isinstance(exc, hvac.exceptions.InvalidPath):
@@ -121,6 +140,14 @@ def translate_login(exc: Exception, method: str, mount_path: str, context: Error
     else:
         why = f"unexpected {type(exc).__name__}"
     return context.fail(f"authentication failed (method {method} at auth/{mount_path}): {why}")
+
+
+def parse_retry_after(header: str | None) -> float | None:
+    """The seconds a `Retry-After` header asks to wait; None without one (Vault sends seconds, never a date)."""
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None
 
 
 def _transient(exc: Exception, where: str, context: ErrorContext) -> str | None:

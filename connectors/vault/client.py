@@ -1,7 +1,5 @@
-"""One authenticated connection to Vault for a source or a sink: login, token lifetime, bounded concurrency.
-
-The daemon keeps its connectors for months, so the token's lifetime is
-tracked against a clock (injectable, for tests):
+"""The long-lived connection to Vault of a source or a sink (what `connect` returns). It lives as long as the
+process, so the token's lifetime is tracked against a clock (injectable, for tests):
 
 * Before each call, when less than a third of the token's TTL remains, the
   token is renewed (renew-self) while it is renewable and renewing still
@@ -13,6 +11,11 @@ tracked against a clock (injectable, for tests):
   a clear authentication error.
 * A 403 may mean the token was revoked: lookup-self tells, and a login
   method logs in again and retries the call once.
+
+Every request goes out through `_send`: the target's rate limiter, then a
+free slot. hvac never retries (its requests adapters have `max_retries=0`:
+one attempt), so the core's policy is the only retry layer; it waits as
+long as an error answer's `Retry-After` asks.
 
 Every token, role_id, secret_id and service account token is registered
 with the redactor before it is sent. hvac's habit of reading VAULT_TOKEN,
@@ -34,8 +37,16 @@ import hvac
 import hvac.exceptions
 import requests
 
-from connectors._vault_errors import Denied, ErrorContext, Operation, translate, translate_login
-from connectors._vault_options import KubernetesAuth, TokenAuth, VaultConnection
+from connectors.vault.errors import (
+    Denied,
+    ErrorContext,
+    Operation,
+    parse_retry_after,
+    translate,
+    translate_login,
+)
+from connectors.vault.options import KubernetesAuth, TokenAuth, VaultConnection
+from syncd.connector import UNLIMITED, RateLimiter
 from syncd.errors import PermanentError
 from syncd.secret import Secret
 
@@ -74,13 +85,18 @@ class VaultClient:
         target: str | None = None,
         permanent: type[PermanentError] = PermanentError,
         clock: Clock = time.monotonic,
+        limiter: RateLimiter = UNLIMITED,
     ) -> None:
         self.options = options
         self.errors = ErrorContext(options.address, options.timeout, target, permanent)
         self._clock = clock
+        self._limiter = limiter
         self._hvac = client if client is not None else build_hvac_client(options)
         if client is not None and options.namespace:
             client.adapter.namespace = options.namespace
+        # The Retry-After of the last error answer each thread received (hvac's exceptions do not carry headers).
+        self._answers = threading.local()
+        self._hvac.adapter.session.hooks["response"].append(self._note_retry_after)
         self._lock = threading.Lock()
         self._lease: _Lease | None = None
         self._refused: tuple[PermanentError, float] | None = None
@@ -98,8 +114,7 @@ class VaultClient:
         for attempt in (1, 2):
             generation = self._fresh_token()
             try:
-                with self._slots:
-                    return fn(self._hvac)
+                return self._send(fn)
             except hvac.exceptions.Forbidden as exc:
                 if attempt == 1 and self._token_was_refused(generation):
                     continue
@@ -107,21 +122,31 @@ class VaultClient:
                     raise Denied() from None
                 raise translate(exc, op, self.errors) from None
             except (hvac.exceptions.VaultError, OSError) as exc:
-                raise translate(exc, op, self.errors) from None
+                raise translate(exc, op, self.errors, self._retry_after()) from None
         raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _send(self, fn: Callable[[hvac.Client], T]) -> T:
+        """The one way a request goes out: after the rate limiter, within the in-flight bound."""
+        self._limiter.acquire()
+        self._answers.retry_after = None
+        with self._slots:
+            return fn(self._hvac)
+
+    def _note_retry_after(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._answers.retry_after = None if response.ok else response.headers.get("Retry-After")
+
+    def _retry_after(self) -> float | None:
+        return parse_retry_after(getattr(self._answers, "retry_after", None))
 
     def kv_version(self) -> int:
         """The mount's KV version: the `kv_version` option, or asked of Vault once."""
         if self._kv_version is None:
             mount = self.mount
-            op = Operation(
-                "read",
-                f"sys/internal/ui/mounts/{mount}",
-                denied=(
-                    f"cannot tell the KV version of mount {mount!r}: there is no such mount, or no policy grants "
-                    f"access below it; set kv_version to 1 or 2 to skip this check"
-                ),
+            denied = (
+                f"cannot tell the KV version of mount {mount!r}: there is no such mount, or no policy grants access "
+                "below it; set kv_version to 1 or 2 to skip this check"
             )
+            op = Operation("read", f"sys/internal/ui/mounts/{mount}", denied=denied)
             answer = self.call(lambda client: client.adapter.get(f"/v1/sys/internal/ui/mounts/{mount}"), op)
             data = answer.get("data") or {}
             if data.get("type") not in ("kv", "generic"):
@@ -183,17 +208,20 @@ class VaultClient:
         auth = self.options.auth
         assert not isinstance(auth, TokenAuth)
         try:
-            with self._slots:
-                if isinstance(auth, KubernetesAuth):
-                    jwt = self._service_account_token(auth)
-                    answer = self._hvac.auth.kubernetes.login(auth.role, jwt, mount_point=auth.mount_path)
-                else:
-                    role_id, secret_id = auth.role_id.get_secret_value(), auth.secret_id.get_secret_value()
-                    Secret(role_id)
-                    Secret(secret_id)
-                    answer = self._hvac.auth.approle.login(role_id, secret_id, mount_point=auth.mount_path)
+            if isinstance(auth, KubernetesAuth):
+                jwt = self._service_account_token(auth)
+                answer = self._send(
+                    lambda client: client.auth.kubernetes.login(auth.role, jwt, mount_point=auth.mount_path)
+                )
+            else:
+                role_id, secret_id = auth.role_id.get_secret_value(), auth.secret_id.get_secret_value()
+                Secret(role_id)
+                Secret(secret_id)
+                answer = self._send(
+                    lambda client: client.auth.approle.login(role_id, secret_id, mount_point=auth.mount_path)
+                )
         except (hvac.exceptions.VaultError, OSError) as exc:
-            raise translate_login(exc, auth.method, auth.mount_path, self.errors) from None
+            raise translate_login(exc, auth.method, auth.mount_path, self.errors, self._retry_after()) from None
         granted = answer["auth"]
         Secret(granted["client_token"])
         self._lease = self._lease_of(granted["lease_duration"], granted["lease_duration"], granted["renewable"])
@@ -215,26 +243,24 @@ class VaultClient:
     def _look_up_token(self) -> None:
         """Learn the given token's lifetime; a refused token is an authentication error."""
         try:
-            with self._slots:
-                data = self._hvac.auth.token.lookup_self()["data"]
+            data = self._send(lambda client: client.auth.token.lookup_self())["data"]
         except hvac.exceptions.Forbidden:
             raise self.errors.fail(TOKEN_REFUSED) from None
         except (hvac.exceptions.VaultError, OSError) as exc:
-            raise translate_login(exc, "token", "token", self.errors) from None
+            raise translate_login(exc, "token", "token", self.errors, self._retry_after()) from None
         left = data.get("ttl") or 0
         self._lease = self._lease_of(left, data.get("creation_ttl") or left, bool(data.get("renewable")))
 
     def _renew(self, lease: _Lease) -> bool:
         """Renew the token; False when the token must be replaced (a login method near its max TTL)."""
         try:
-            with self._slots:
-                granted = self._hvac.auth.token.renew_self()["auth"]
+            granted = self._send(lambda client: client.auth.token.renew_self())["auth"]
         except (hvac.exceptions.Forbidden, hvac.exceptions.InvalidRequest):
             log.warning("the Vault token could not be renewed (method %s)", self.options.auth.method)
             lease.renewable = False
             return False
         except (hvac.exceptions.VaultError, OSError) as exc:
-            raise translate_login(exc, self.options.auth.method, "token", self.errors) from None
+            raise translate_login(exc, self.options.auth.method, "token", self.errors, self._retry_after()) from None
         duration = granted["lease_duration"]
         if duration < lease.period * RENEW_WHEN_LEFT:
             # Capped by the token's max TTL: renewing again would not help.
@@ -250,13 +276,13 @@ class VaultClient:
             if generation != self._generation:
                 return True
             try:
-                with self._slots:
-                    self._hvac.auth.token.lookup_self()
+                self._send(lambda client: client.auth.token.lookup_self())
                 return False
             except hvac.exceptions.Forbidden:
                 pass
             except (hvac.exceptions.VaultError, OSError) as exc:
-                raise translate_login(exc, self.options.auth.method, "token", self.errors) from None
+                method = self.options.auth.method
+                raise translate_login(exc, method, "token", self.errors, self._retry_after()) from None
             if isinstance(self.options.auth, TokenAuth):
                 raise self.errors.fail(TOKEN_REFUSED)
             self._authenticate_anew()
@@ -280,6 +306,7 @@ def build_hvac_client(options: VaultConnection) -> hvac.Client:
             "path can read and change what syncd sends and receives, secrets and tokens included",
             options.address,
         )
+    # A plain session: its adapters send each request once (max_retries=0), leaving retries to the core.
     session = requests.Session()
     session.verify = False if options.tls_skip_verify else (options.ca_cert or True)
     cert: Any = (options.client_cert, options.client_key) if options.client_key else options.client_cert

@@ -13,7 +13,7 @@ import pytest
 
 from syncd.diff import Policy
 from syncd.model import Action, ChangeResult, DesiredItem, Ownership
-from tests.connectors.vault_runs import (
+from tests.connectors.vault.vault_runs import (
     FaultSession,
     actions,
     apply,
@@ -24,7 +24,7 @@ from tests.connectors.vault_runs import (
     standing_markers,
     v2_data,
 )
-from tests.connectors.vault_support import ensure_kv1, item
+from tests.connectors.vault.vault_support import ensure_kv1, item, write
 from tests.fakes.openbao import OpenBaoServer
 
 ONE = "instance-one"
@@ -166,7 +166,7 @@ def test_a_run_that_loses_the_race_to_another_run_of_its_instance_keeps_the_mark
         address = path.removeprefix("secret/data/")
         if method == "POST" and path.startswith("secret/data/") and address not in raced:
             raced.add(address)
-            other.write(next(one for one in desired if one.address == address), None)
+            write(other, next(one for one in desired if one.address == address), None)
 
     session.before = other_run_writes_first
     results = apply(sink_on(openbao, vault_prefix, session), changes, ONE)
@@ -190,7 +190,7 @@ def test_an_instance_that_loses_the_race_leaves_the_winners_marker(
     def other_instance_writes_first(call: str) -> None:
         if call == f"POST secret/metadata/{path}":
             session.before = None
-            sink_on(openbao, vault_prefix).write(theirs, None)
+            write(sink_on(openbao, vault_prefix), theirs, None)
 
     session.before = other_instance_writes_first
     (result,) = apply(sink_on(openbao, vault_prefix, session), changes, ONE)

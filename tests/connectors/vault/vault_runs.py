@@ -12,14 +12,15 @@ from urllib.parse import urlsplit
 import hvac
 import requests
 
-from connectors._vault_sink import MARKER_VERSION, OWNER_KEY
 from connectors.vault import VaultSink
+from connectors.vault.kv2_marker import MARKER_VERSION
+from connectors.vault.sink import OWNER_KEY
 from syncd.apply import apply_plan
-from syncd.connector import MARKER_INSTANCE
+from syncd.connector import MARKER_INSTANCE, Scope
 from syncd.diff import Policy, PruneScope, diff_target
 from syncd.model import Action, Change, ChangeResult, ConflictPolicy, DesiredItem, Plan
 from syncd.retry import RetryPolicy
-from tests.connectors.vault_support import sink_options
+from tests.connectors.vault.vault_support import sink_options, sink_with
 from tests.fakes.openbao import OpenBaoServer
 
 TARGET = "vault-target"
@@ -84,18 +85,17 @@ class FaultSession(requests.Session):
 def sink_on(server: OpenBaoServer, prefix: str, session: requests.Session | None = None, **options: Any) -> VaultSink:
     """A fresh sink (its own hvac client, through `session` when given) for one run."""
     client = hvac.Client(url=server.address, token="", session=session or requests.Session())
-    return VaultSink(TARGET, sink_options(server, prefix, **options), client)
+    return sink_with(TARGET, sink_options(server, prefix, **options), client)
 
 
 def plan(
     sink: VaultSink, desired: Sequence[DesiredItem], instance: str, policy: Policy = ADOPT_AND_PRUNE
 ) -> list[Change]:
-    """What a plan of `desired` by `instance` would do: read, list owned, diff, as the engine does (which gives
+    """What a plan of `desired` by `instance` would do: observe, diff, as the engine does (which gives
     each desired item the sink's flags)."""
     desired = [dataclasses.replace(item, flags=dict(sink.flags(sink.Destination()))) for item in desired]
-    sink.prepare(desired)
-    actual = sink.read([item.address for item in desired])
-    owned = sink.list_owned(instance)
+    observation = sink.observe(desired, Scope(instance, ("*",)))
+    actual, owned = observation.items, observation.owned
     syncs = {item.owner.sync for item in desired} | {"app"}
     scope = PruneScope(policies=dict.fromkeys(syncs, policy), known_syncs=syncs, prune_orphans=True)
     return diff_target(instance, TARGET, list(desired), actual, owned, scope)

@@ -14,12 +14,12 @@ from typing import Any, Literal, TypeVar
 import hvac
 import hvac.exceptions
 
-from connectors._vault_client import MAX_IN_FLIGHT, VaultClient
-from connectors._vault_errors import Operation
+from connectors.vault.client import MAX_IN_FLIGHT, VaultClient
+from connectors.vault.errors import Operation
 from syncd.connector import in_parallel
+from syncd.secret import Secret
 
 T = TypeVar("T")
-R = TypeVar("R")
 State = Literal["live", "deleted", "destroyed", "missing"]
 
 
@@ -66,10 +66,9 @@ class Metadata:
     def created(self, version: int) -> str | None:
         return self.created_times.get(version)
 
-
-def parallel(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """`fn` of each item, in order, a few at a time; the first error is raised."""
-    return in_parallel(fn, items, MAX_IN_FLIGHT)
+    def entry(self) -> Entry:
+        """The current version as a read without its data would answer it."""
+        return Entry(None, self.current_version, self.custom_metadata, self.state(self.current_version))
 
 
 def text(value: Any) -> str | None:
@@ -81,8 +80,21 @@ def text(value: Any) -> str | None:
     return None
 
 
-class KvV2:
-    """KV version 2: data, metadata with custom_metadata, versions, check-and-set."""
+def plain(data: Mapping[str, Any]) -> dict[str, str]:
+    """A KV version's data as text: a number, list or object another writer stored reads as its JSON text, which
+    differs from any string syncd writes."""
+    return {
+        key: found if (found := text(value)) is not None else json.dumps(value, sort_keys=True)
+        for key, value in data.items()
+    }
+
+
+def secrets(data: Mapping[str, Any]) -> dict[str, Secret]:
+    return {key: Secret(value) for key, value in plain(data).items()}
+
+
+class _Kv:
+    """What both KV versions share: the connection, the mount, and one way to make a call."""
 
     def __init__(self, vault: VaultClient, *, name_items: bool) -> None:
         self.vault = vault
@@ -90,9 +102,23 @@ class KvV2:
         # Sink errors name the item (the path); source errors name the path in their sentence instead.
         self._name_items = name_items
 
-    def _op(self, capability: str, kind: str, path: str, *, optional: bool = False) -> Operation:
+    def _call(
+        self, fn: Callable[[hvac.Client], T], capability: str, api_path: str, path: str, *, optional: bool = False
+    ) -> T | None:
+        """`fn(client)`, a 404 answering None; its errors name `capability` on `MOUNT/api_path`."""
+
+        def run(client: hvac.Client) -> T | None:
+            try:
+                return fn(client)
+            except hvac.exceptions.InvalidPath:
+                return None
+
         address = path if self._name_items else None
-        return Operation(capability, f"{self.mount}/{kind}/{path}", address, optional=optional)
+        return self.vault.call(run, Operation(capability, f"{self.mount}/{api_path}", address, optional=optional))
+
+
+class KvV2(_Kv):
+    """KV version 2: data, metadata with custom_metadata, versions, check-and-set."""
 
     def read(self, path: str, version: int | None = None) -> Entry | None:
         def get(client: hvac.Client) -> Entry | None:
@@ -111,37 +137,30 @@ class KvV2:
             custom = meta.get("custom_metadata") or {}
             return Entry(answer["data"]["data"] or {}, meta["version"], custom, "live", meta.get("created_time"))
 
-        return self.vault.call(get, self._op("read", "data", path))
+        return self._call(get, "read", f"data/{path}", path)
 
     def metadata(self, path: str, *, optional: bool = False) -> Metadata | None:
         """The path's metadata, None when it has none; with `optional`, a 403 raises Denied."""
 
-        def get(client: hvac.Client) -> Metadata | None:
-            try:
-                data = client.secrets.kv.v2.read_secret_metadata(path, mount_point=self.mount)["data"]
-            except hvac.exceptions.InvalidPath:
-                return None
+        def get(client: hvac.Client) -> Metadata:
+            data = client.secrets.kv.v2.read_secret_metadata(path, mount_point=self.mount)["data"]
             versions = {int(number): info for number, info in (data.get("versions") or {}).items()}
             states = {number: _state(info) for number, info in versions.items()}
             created = {number: info["created_time"] for number, info in versions.items() if info.get("created_time")}
-            return Metadata(
-                data.get("current_version") or 0,
-                data.get("custom_metadata") or {},
-                states,
-                created,
-                data.get("current_metadata_version"),
-            )
+            custom = data.get("custom_metadata") or {}
+            current = data.get("current_version") or 0
+            return Metadata(current, custom, states, created, data.get("current_metadata_version"))
 
-        return self.vault.call(get, self._op("read", "metadata", path, optional=optional))
+        return self._call(get, "read", f"metadata/{path}", path, optional=optional)
 
     def list(self, folder: str) -> list[str] | None:
-        def get(client: hvac.Client) -> list[str] | None:
-            try:
-                return client.secrets.kv.v2.list_secrets(folder, mount_point=self.mount)["data"]["keys"]
-            except hvac.exceptions.InvalidPath:
-                return None
-
-        return self.vault.call(get, self._op("list", "metadata", folder + "/" if folder else ""))
+        below = folder + "/" if folder else ""
+        return self._call(
+            lambda c: c.secrets.kv.v2.list_secrets(folder, mount_point=self.mount)["data"]["keys"],
+            "list",
+            f"metadata/{below}",
+            below,
+        )
 
     def write(self, path: str, data: Mapping[str, str], cas: int) -> int:
         """Write a new version if the current one is still `cas` (0: none yet); returns the new version."""
@@ -155,7 +174,7 @@ class KvV2:
                 raise
             return int(answer["data"]["version"])
 
-        return self.vault.call(post, self._op("create|update", "data", path))
+        return self.vault.call(post, Operation("create|update", f"{self.mount}/data/{path}", path))
 
     def set_custom_metadata(
         self, path: str, custom: Mapping[str, str], *, exists: bool, metadata_cas: int | None = None
@@ -176,80 +195,77 @@ class KvV2:
                     raise CasMismatch() from None
                 raise
 
-        self.vault.call(post, self._op("update" if exists else "create", "metadata", path))
+        self.vault.call(post, Operation("update" if exists else "create", f"{self.mount}/metadata/{path}", path))
 
     def delete_version(self, path: str, version: int) -> None:
         self.vault.call(
             lambda client: client.secrets.kv.v2.delete_secret_versions(path, [version], mount_point=self.mount),
-            self._op("update", "delete", path),
+            Operation("update", f"{self.mount}/delete/{path}", path),
         )
 
     def destroy(self, path: str) -> None:
         self.vault.call(
             lambda client: client.secrets.kv.v2.delete_metadata_and_all_versions(path, mount_point=self.mount),
-            self._op("delete", "metadata", path),
+            Operation("delete", f"{self.mount}/metadata/{path}", path),
         )
 
 
-class KvV1:
+class KvV1(_Kv):
     """KV version 1: plain key/value paths, no versions, no metadata."""
 
-    def __init__(self, vault: VaultClient, *, name_items: bool) -> None:
-        self.vault = vault
-        self.mount = vault.mount
-        self._name_items = name_items
-
-    def _op(self, capability: str, path: str) -> Operation:
-        return Operation(capability, f"{self.mount}/{path}", path if self._name_items else None)
-
     def read(self, path: str) -> Entry | None:
-        def get(client: hvac.Client) -> Entry | None:
-            try:
-                return Entry(client.secrets.kv.v1.read_secret(path, mount_point=self.mount)["data"] or {})
-            except hvac.exceptions.InvalidPath:
-                return None
-
-        return self.vault.call(get, self._op("read", path))
+        return self._call(
+            lambda c: Entry(c.secrets.kv.v1.read_secret(path, mount_point=self.mount)["data"] or {}), "read", path, path
+        )
 
     def list(self, folder: str) -> list[str] | None:
-        def get(client: hvac.Client) -> list[str] | None:
-            try:
-                return client.secrets.kv.v1.list_secrets(folder, mount_point=self.mount)["data"]["keys"]
-            except hvac.exceptions.InvalidPath:
-                return None
-
-        return self.vault.call(get, self._op("list", folder + "/" if folder else ""))
+        below = folder + "/" if folder else ""
+        return self._call(
+            lambda c: c.secrets.kv.v1.list_secrets(folder, mount_point=self.mount)["data"]["keys"], "list", below, below
+        )
 
     def write(self, path: str, data: Mapping[str, str]) -> None:
         # With a method, hvac sends the write alone instead of reading the path first to pick POST or PUT.
-        self.vault.call(
-            lambda client: client.secrets.kv.v1.create_or_update_secret(
-                path, dict(data), method="PUT", mount_point=self.mount
-            ),
-            self._op("create|update", path),
-        )
+        def put(client: hvac.Client) -> None:
+            client.secrets.kv.v1.create_or_update_secret(path, dict(data), method="PUT", mount_point=self.mount)
+
+        self.vault.call(put, Operation("create|update", f"{self.mount}/{path}", path))
 
     def delete(self, path: str) -> None:
         self.vault.call(
             lambda client: client.secrets.kv.v1.delete_secret(path, mount_point=self.mount),
-            self._op("delete", path),
+            Operation("delete", f"{self.mount}/{path}", path),
         )
 
 
-def walk(kv: KvV1 | KvV2, folder: str) -> list[str]:
-    """Every secret path below `folder` ('' for the whole mount), recursively, sorted; [] when it is missing.
+def walk(kv: KvV1 | KvV2, prefixes: Sequence[str]) -> list[str]:
+    """Every secret path that starts with one of `prefixes` ('' for the whole mount), recursively, sorted.
 
-    LIST answers one level, with folders ending in '/'; each level's folders are listed together.
+    LIST answers one folder level, with folders ending in '/'. Each prefix's folder is listed, and only the
+    folders that lie inside a prefix or lead to one are listed further, each folder once; a level's folders
+    are listed together. A missing folder lists nothing.
     """
+
+    def wanted(name: str) -> bool:
+        return any(name.startswith(p) or (name.endswith("/") and p.startswith(name)) for p in prefixes)
+
     found: list[str] = []
-    level = [folder]
+    listed: set[str] = set()
+    level = sorted({p.rpartition("/")[0] for p in prefixes})
     while level:
-        below: list[str] = []
-        for base, keys in zip(level, parallel(kv.list, level), strict=True):
+        listed.update(level)
+        below: set[str] = set()
+        for base, keys in zip(level, in_parallel(kv.list, level, MAX_IN_FLIGHT), strict=True):
             for key in keys or []:
                 # A name may be both a secret ("db") and a folder ("db/").
-                (below if key.endswith("/") else found).append(_join(base, key.rstrip("/")))
-        level = below
+                name = _join(base, key)
+                if not wanted(name):
+                    continue
+                if key.endswith("/"):
+                    below.add(name.rstrip("/"))
+                else:
+                    found.append(name)
+        level = sorted(below - listed)
     return sorted(found)
 
 

@@ -17,7 +17,8 @@ import hvac
 import pytest
 
 from connectors import dotenv_sink, vault
-from syncd import apply, cli, engine, run
+from syncd import apply, engine
+from syncd import run as run_service
 from syncd.cli import main
 from syncd.registry import Registry
 from tests.conftest import FAST_RETRY
@@ -30,8 +31,8 @@ Run = Callable[..., tuple[int, str, str]]
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI's plan and apply, retrying transient errors without waiting."""
-    monkeypatch.setattr(run, "make_plan", functools.partial(engine.make_plan, retry=FAST_RETRY))
-    monkeypatch.setattr(run, "apply_plan", functools.partial(apply.apply_plan, retry=FAST_RETRY))
+    monkeypatch.setattr(run_service, "make_plan", functools.partial(engine.make_plan, retry=FAST_RETRY))
+    monkeypatch.setattr(run_service, "apply_plan", functools.partial(apply.apply_plan, retry=FAST_RETRY))
 
 
 @pytest.fixture
@@ -175,13 +176,13 @@ def test_a_target_that_stops_before_apply_reports_each_change(
           to: [{{target: dead}}]
         """,
     )
-    real_apply = run.apply_plan
+    real_apply = run_service.apply_plan
 
     def stop_then_apply(*args: Any, **kwargs: Any) -> Any:
         fresh_openbao.kill()
         return real_apply(*args, **kwargs)
 
-    monkeypatch.setattr(run, "apply_plan", stop_then_apply)
+    monkeypatch.setattr(run_service, "apply_plan", stop_then_apply)
     code, out, _ = run("apply", "-c", manifest, "--yes")
     assert code == 1
     assert "0 applied, 2 failed." in out
@@ -207,13 +208,13 @@ def test_an_edit_between_plan_and_apply_is_kept(
     )
     assert run("apply", "-c", manifest, "--yes")[0] == 0
     openbao.client().secrets.kv.v2.create_or_update_secret(f"{vault_prefix}/db", {"k": "v2"})
-    real_apply = run.apply_plan
+    real_apply = run_service.apply_plan
 
     def edit_then_apply(*args: Any, **kwargs: Any) -> Any:
         openbao_other.client().secrets.kv.v2.create_or_update_secret(address, {"k": "hand edit"})
         return real_apply(*args, **kwargs)
 
-    monkeypatch.setattr(run, "apply_plan", edit_then_apply)
+    monkeypatch.setattr(run_service, "apply_plan", edit_then_apply)
     code, out, _ = run("apply", "-c", manifest, "--yes")
     assert code == 1
     assert "changed in Vault since the plan (version 1 then, version 2 now); nothing was written, run plan again" in out
@@ -246,28 +247,27 @@ def test_a_missing_source_secret_deletes_nothing(
 def test_a_leftover_marker_on_a_persons_write_is_taken_off_without_prune(
     openbao: OpenBaoServer, openbao_other: OpenBaoServer, vault_prefix: str, tmp_path: Path, run: Run
 ) -> None:
-    """A person writes over syncd's item, then the manifest moves the item elsewhere (prune off): the plan shows
-    one delete that only takes syncd's leftover marker off the person's secret, apply does so and leaves their
-    data, and the next plan is clean."""
-    openbao.client().secrets.kv.v2.create_or_update_secret(f"{vault_prefix}/db", {"k": "v"})
+    """A person writes over syncd's item, then its source secret goes (prune off): the plan shows one delete that
+    only takes syncd's leftover marker off the person's secret, apply does so and leaves their data, and the next
+    plan is clean."""
+    source = openbao.client()
+    source.secrets.kv.v2.create_or_update_secret(f"{vault_prefix}/src/old", {"k": "v"})
     target = openbao_other.client()
-
-    def manifest_to(name: str) -> str:
-        return write_manifest(
-            tmp_path,
-            vault_options(openbao),
-            {"copy": vault_options(openbao_other, prefix=f"{vault_prefix}/out")},
-            f"""
-            - name: db
-              from: {vault_prefix}/db
-              to: [{{target: copy, name: {name}}}]
-            """,
-            prune=False,
-        )
-
-    assert run("apply", "-c", manifest_to("old"), "--yes")[0] == 0
+    manifest = write_manifest(
+        tmp_path,
+        vault_options(openbao),
+        {"copy": vault_options(openbao_other, prefix=f"{vault_prefix}/out")},
+        f"""
+        - name: db
+          from: {vault_prefix}/src/
+          to: [{{target: copy, name: "{{relpath}}"}}]
+        """,
+        prune=False,
+    )
+    assert run("apply", "-c", manifest, "--yes")[0] == 0
     target.secrets.kv.v2.create_or_update_secret(f"{vault_prefix}/out/old", {"k": "a person's"})
-    manifest = manifest_to("new")
+    source.secrets.kv.v2.delete_metadata_and_all_versions(f"{vault_prefix}/src/old")
+    source.secrets.kv.v2.create_or_update_secret(f"{vault_prefix}/src/new", {"k": "v"})
     code, out, _ = run("plan", "-c", manifest, "--detailed-exitcode")
     assert code == 2
     assert "1 to create, 0 to update, 1 to delete" in out

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import hvac
 
 from connectors.vault import VaultSink, VaultSinkOptions, VaultSource, VaultSourceOptions
-from syncd.model import DesiredItem, Granularity, Ownership
+from connectors.vault.source import SourceConnection
+from syncd.connector import Observation, Scope, Sink
+from syncd.diff import difference
+from syncd.model import ActualItem, DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
 from tests.fakes.openbao import CountingSession, OpenBaoServer
 
@@ -53,8 +57,49 @@ def make_source(server: OpenBaoServer, **options: Any) -> VaultSource:
     return VaultSource(source_options(server, **options))
 
 
+def source_on(
+    options: VaultSourceOptions, client: hvac.Client | None = None, clock: Callable[[], float] | None = None
+) -> VaultSource:
+    """A source on a connection of its own (through `client`, on `clock` when given)."""
+    return VaultSource(options, SourceConnection(options, client, **({"clock": clock} if clock else {})))
+
+
 def make_sink(server: OpenBaoServer, prefix: str, target: str = "vault-target", **options: Any) -> VaultSink:
     return VaultSink(target, sink_options(server, prefix, **options))
+
+
+def sink_with(target: str, options: VaultSinkOptions, client: hvac.Client | None = None) -> VaultSink:
+    """A sink on a connection of its own, through `client` when given."""
+    return VaultSink(target, options, VaultSink.connect(target, options, client))
+
+
+# The sink's three calls, as the core makes them.
+
+
+def observe(sink: Sink, desired: Sequence[DesiredItem] = (), instance: str = OWNER.instance) -> Observation:
+    """What `sink` observes for `desired`, with a scope covering the whole target."""
+    return sink.observe(desired, Scope(instance, ("*",)))
+
+
+def read(sink: Sink, addresses: Sequence[str]) -> dict[str, ActualItem]:
+    """What `observe` finds at `addresses` (desired items holding no data)."""
+    return dict(observe(sink, [item(address, {}) for address in addresses]).items)
+
+
+def owned(sink: Sink, instance: str = OWNER.instance) -> dict[str, ActualItem]:
+    """What `observe` reports as `instance`'s, in the whole target."""
+    return dict(observe(sink, [], instance).owned)
+
+
+def write(sink: Sink, desired: DesiredItem, expected: ActualItem | None) -> None:
+    """Write `desired` over `expected` with the difference the core computes (adopting an item found without a
+    marker, taking over one of another sync)."""
+    found = difference(desired, expected)
+    if expected is not None and expected.owner is None:
+        found = replace(found, adopt=True)
+    elif expected is not None and expected.owner != desired.owner:
+        found = replace(found, owner_was=expected.owner.sync)
+    sink.write(desired, expected, found)
 
 
 def item(address: str, data: Mapping[str, str], owner: Ownership = OWNER, target: str = "vault-target") -> DesiredItem:

@@ -1,8 +1,8 @@
-"""The least-privilege Vault policy (HCL) of a `vault` source or sink, as `syncd vault-policy` prints it.
+"""The least-privilege Vault policy (HCL) of a `vault` source or sink, as `syncd policy` prints it.
 
 Paths come from the manifest: each `from` of the source, each item name
 pattern of a target (`*` where the source decides), and the sink's
-`prefix`, which `list_owned` walks. KV v2 splits a secret into API paths
+`prefix`, below which `observe` lists. KV v2 splits a secret into API paths
 (`MOUNT/data/...`, `MOUNT/metadata/...`, `MOUNT/delete/...`); KV v1 has one.
 With `kv_version: auto` the mount's version cannot be known offline, so
 KV v2 is assumed and the policy says so.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connectors._vault_options import VaultConnection, VaultSinkOptions
+from connectors.vault.options import VaultConnection, VaultSinkOptions
 
 # Token lookups and renewals are granted by Vault's `default` policy; a token made without it needs them.
 TOKEN_SELF = (

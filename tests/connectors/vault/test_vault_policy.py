@@ -15,9 +15,10 @@ import hvac
 import pytest
 
 from connectors import vault
-from connectors._vault_options import VaultSinkOptions, VaultSourceOptions
-from connectors._vault_policy import sink_policy, source_policy
-from syncd import apply, cli, engine, run
+from connectors.vault.options import VaultSinkOptions, VaultSourceOptions
+from connectors.vault.policy import sink_policy, source_policy
+from syncd import apply, engine
+from syncd import run as run_service
 from syncd.cli import main
 from syncd.registry import Registry
 from tests.conftest import FAST_RETRY
@@ -46,8 +47,8 @@ syncs:
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(run, "make_plan", functools.partial(engine.make_plan, retry=FAST_RETRY))
-    monkeypatch.setattr(run, "apply_plan", functools.partial(apply.apply_plan, retry=FAST_RETRY))
+    monkeypatch.setattr(run_service, "make_plan", functools.partial(engine.make_plan, retry=FAST_RETRY))
+    monkeypatch.setattr(run_service, "apply_plan", functools.partial(apply.apply_plan, retry=FAST_RETRY))
 
 
 def run(capsys: pytest.CaptureFixture[str], token: str, *argv: str) -> tuple[int, str, str]:

@@ -18,21 +18,25 @@ import hvac
 import pytest
 
 from connectors import vault
-from connectors._vault_client import build_hvac_client
-from connectors.vault import VaultSink, VaultSinkOptions, VaultSource, VaultSourceOptions
+from connectors.vault import VaultSink, VaultSinkOptions, VaultSourceOptions
+from connectors.vault.client import build_hvac_client
 from syncd.errors import ConnectorError, PermanentError, SourceError, TransientError
 from syncd.manifest import ManifestError, load_manifest
 from syncd.registry import Registry
-from tests.connectors.vault_support import (
+from tests.connectors.vault.vault_support import (
     OWNER,
     FakeClock,
     approle_for,
     counted_client,
     item,
     make_source,
+    owned,
     plain,
+    read,
+    source_on,
     source_options,
     token_with_policy,
+    write,
 )
 from tests.fakes.openbao import FakeTokenReviewer, OpenBaoServer, start_openbao
 
@@ -194,7 +198,7 @@ def test_a_token_renewed_during_a_run(openbao: OpenBaoServer, root, vault_prefix
     token = token_with_policy(root, source_policy(vault_prefix), ttl="60s", renewable=True)
     clock = FakeClock()
     client, session = counted_client(openbao)
-    source = VaultSource(source_options(openbao, auth={"method": "token", "token": token}), client, clock=clock)
+    source = source_on(source_options(openbao, auth={"method": "token", "token": token}), client, clock)
     assert plain(source.read(f"{vault_prefix}/db").data) == {"k": "v"}
     assert "last_renewal" not in root.auth.token.lookup(token)["data"]
     clock.advance(30)  # half the TTL left: nothing to do
@@ -217,7 +221,7 @@ def test_a_token_that_cannot_be_renewed_is_used_until_vault_refuses_it(
     token = token_with_policy(root, source_policy(vault_prefix), ttl="60s", renewable=False)
     clock = FakeClock()
     client, session = counted_client(openbao)
-    source = VaultSource(source_options(openbao, auth={"method": "token", "token": token}), client, clock=clock)
+    source = source_on(source_options(openbao, auth={"method": "token", "token": token}), client, clock)
     source.read(f"{vault_prefix}/db")
     clock.advance(50)
     with caplog.at_level(logging.WARNING, logger="syncd.connectors.vault"):
@@ -275,13 +279,13 @@ def test_approle_with_the_minimal_policies_reads_and_writes(openbao: OpenBaoServ
         {"address": openbao.address, "auth": approle_auth(*sink_ids), "prefix": f"{vault_prefix}/dst"}
     ))  # fmt: skip
     address = sink.address(VaultSink.Destination(), "app/db")
-    sink.write(item(address, plain(secret.data)), None)
-    actual = sink.read([address])[address]
-    sink.write(item(address, {"password": "rotated"}), actual)
-    owned = sink.list_owned(OWNER.instance)
-    sink.delete(owned[address])
-    sink.write(item(address, {"password": "back"}), None)
-    assert plain(sink.read([address])[address].data) == {"password": "back"}
+    write(sink, item(address, plain(secret.data)), None)
+    actual = read(sink, [address])[address]
+    write(sink, item(address, {"password": "rotated"}), actual)
+    mine = owned(sink, OWNER.instance)
+    sink.delete(mine[address])
+    write(sink, item(address, {"password": "back"}), None)
+    assert plain(read(sink, [address])[address].data) == {"password": "back"}
 
 
 def test_a_path_outside_the_policy_names_the_path_and_capability(
@@ -300,7 +304,7 @@ def test_a_path_outside_the_policy_names_the_path_and_capability(
     sink = VaultSink("vault-target", VaultSinkOptions.model_validate(
         {"address": openbao.address, "auth": approle_auth(role_id, secret_id), "prefix": vault_prefix, "kv_version": 2}
     ))  # fmt: skip
-    assert raised(PermanentError, lambda: sink.write(item(f"{vault_prefix}/mine/x", {"k": PLANTED}), None)) == (
+    assert raised(PermanentError, lambda: write(sink, item(f"{vault_prefix}/mine/x", {"k": PLANTED}), None)) == (
         f"target 'vault-target', item '{vault_prefix}/mine/x': permission denied: needs 'create' on "
         f"secret/metadata/{vault_prefix}/mine/x"
     )
@@ -314,7 +318,7 @@ def test_a_bad_secret_id_is_an_auth_error_naming_the_method(openbao: OpenBaoServ
         "authentication failed (method approle at auth/approle): invalid role or secret ID"
     )
     client, session = counted_client(openbao)
-    many = VaultSource(source_options(openbao, auth=approle_auth(role_id, PLANTED), kv_version=2), client)
+    many = source_on(source_options(openbao, auth=approle_auth(role_id, PLANTED), kv_version=2), client)
     found = many.read_many([f"{vault_prefix}/{i}" for i in range(6)])
     assert {str(error) for error in found.values()} == {
         "authentication failed (method approle at auth/approle): invalid role or secret ID"
@@ -333,7 +337,7 @@ def test_a_short_ttl_approle_token_is_renewed_then_replaced(openbao: OpenBaoServ
     ids = approle_for(root, source_policy(vault_prefix), token_ttl="3s", token_max_ttl="1h")
     clock = FakeClock()
     client, session = counted_client(openbao)
-    source = VaultSource(source_options(openbao, auth=approle_auth(*ids)), client, clock=clock)
+    source = source_on(source_options(openbao, auth=approle_auth(*ids)), client, clock)
     source.read(f"{vault_prefix}/db")
     first_token = client.token
     clock.advance(2.5)
@@ -354,7 +358,7 @@ def test_a_revoked_approle_token_is_replaced_and_the_call_retried(
     root.secrets.kv.v2.create_or_update_secret(f"{vault_prefix}/db", {"k": "v"})
     ids = approle_for(root, source_policy(vault_prefix))
     client, session = counted_client(openbao)
-    source = VaultSource(source_options(openbao, auth=approle_auth(*ids)), client)
+    source = source_on(source_options(openbao, auth=approle_auth(*ids)), client)
     source.read(f"{vault_prefix}/db")
     root.auth.token.revoke(client.token)
     assert plain(source.read(f"{vault_prefix}/db").data) == {"k": "v"}
@@ -405,7 +409,7 @@ def test_kubernetes_login_reads_the_service_account_token(
     first = reviewer.service_account_token("secrets", "syncd")
     token_file.write_text(first + "\n")
     clock = FakeClock()
-    source = VaultSource(source_options(openbao, auth=kubernetes_auth(kubernetes_mount, token_file)), clock=clock)
+    source = source_on(source_options(openbao, auth=kubernetes_auth(kubernetes_mount, token_file)), clock=clock)
     assert plain(source.read(f"{vault_prefix}/db").data) == {"k": "v"}
     rotated = reviewer.service_account_token("secrets", "syncd")
     token_file.write_text(rotated)
@@ -490,8 +494,8 @@ def test_a_stopped_vault_is_a_transient_error(fresh_openbao: OpenBaoServer) -> N
     sink = VaultSink("t", VaultSinkOptions.model_validate(
         {"address": fresh_openbao.address, "auth": {"method": "token", "token": "root"}, "prefix": "p"}
     ))  # fmt: skip
-    sink.write(item("p/db", {"k": PLANTED}), None)
+    write(sink, item("p/db", {"k": PLANTED}), None)
     fresh_openbao.kill()
-    assert raised(TransientError, lambda: sink.read(["p/db"])) == (
+    assert raised(TransientError, lambda: read(sink, ["p/db"])) == (
         f"target 't', item 'p/db': Vault at {fresh_openbao.address} is unreachable (connection failed)"
     )

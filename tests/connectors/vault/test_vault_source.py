@@ -15,11 +15,12 @@ from connectors.vault import VaultSink, VaultSource
 from syncd.errors import SourceError, SyncdError, TransientError
 from syncd.model import Granularity, SourceSecret
 from syncd.secret import Secret
-from tests.connectors.vault_support import (
+from tests.connectors.vault.vault_support import (
     counted_client,
     ensure_kv1,
     make_source,
     plain,
+    source_on,
     source_options,
     token_auth,
     token_with_policy,
@@ -51,8 +52,9 @@ def test_spec_names_the_vault_source_and_sink() -> None:
     assert vault.spec.name == "vault"
     assert vault.spec.roles == ("source", "sink")
     assert vault.spec.source is VaultSource and vault.spec.sink is VaultSink
-    assert VaultSink.granularities == (Granularity.DOCUMENT,)
-    assert VaultSource.max_concurrency == VaultSink.max_concurrency == 8
+    assert VaultSink.capabilities.granularities == (Granularity.DOCUMENT,)
+    assert VaultSink.capabilities.versions
+    assert VaultSource.capabilities.max_concurrency == VaultSink.capabilities.max_concurrency == 8
 
 
 def test_reads_a_kv2_secret_as_secrets_with_its_version(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
@@ -178,7 +180,7 @@ def test_an_unchanged_secret_costs_one_metadata_read(openbao: OpenBaoServer, roo
     path = f"{vault_prefix}/cached"
     put(root, path, {"k": "v1"})
     client, session = counted_client(openbao)
-    source = VaultSource(source_options(openbao, kv_version=2), client)
+    source = source_on(source_options(openbao, kv_version=2), client)
     first = source.read(path)
     assert session.count("GET", f"secret/data/{path}") == 1
     session.reset()
@@ -209,23 +211,43 @@ def test_a_path_deleted_and_written_again_is_read_again(openbao: OpenBaoServer, 
     assert paths == [path] and plain(source.read(path).data) == {"k": "third"}
 
 
-def test_a_read_after_list_uses_the_metadata_list_fetched(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
-    """list reads each path's metadata; the reads that follow do not read it again."""
+def test_a_later_run_on_the_connection_reads_unchanged_secrets_metadata_only(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """The connection remembers what its runs read: a later run (a new source object on it) reads only the
+    metadata of an unchanged secret, and the data of a changed one, including a change made between its list and
+    its read."""
     for name in ("a", "b"):
         put(root, f"{vault_prefix}/{name}", {"k": name})
     client, session = counted_client(openbao)
-    source = VaultSource(source_options(openbao, kv_version=2), client)
-    paths = source.list(f"{vault_prefix}/")
-    source.read_many(paths)
+    options = source_options(openbao, kv_version=2)
+    first = source_on(options, client)
+    first.read_many(first.list(f"{vault_prefix}/"))
     session.reset()
-    paths = source.list(f"{vault_prefix}/")
-    found = source.read_many(paths)
-    assert session.count("GET", "secret/data/") == 0
-    assert session.count("GET", f"secret/metadata/{vault_prefix}/") == 2
+    later = VaultSource(options, first.connection)
+    paths = later.list(f"{vault_prefix}/")
+    put(root, f"{vault_prefix}/a", {"k": "changed"})
+    found = later.read_many(paths)
+    assert session.count("GET", "secret/data/") == 1
+    assert session.count("GET", f"secret/metadata/{vault_prefix}/") == 4
     assert {p: plain(s.data) for p, s in found.items() if isinstance(s, SourceSecret)} == {
-        f"{vault_prefix}/a": {"k": "a"},
+        f"{vault_prefix}/a": {"k": "changed"},
         f"{vault_prefix}/b": {"k": "b"},
     }
+
+
+def test_one_source_object_sees_a_change_made_between_its_list_and_its_read(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """A source keeps nothing from one call to the next: after a read and a list, a read of the same object sees
+    a version written since."""
+    path = f"{vault_prefix}/a"
+    put(root, path, {"k": "first"})
+    source = make_source(openbao, kv_version=2)
+    source.read(path)
+    assert source.list(f"{vault_prefix}/") == [path]
+    put(root, path, {"k": "second"})
+    assert plain(source.read(path).data) == {"k": "second"}
 
 
 def test_read_many_returns_each_secret_or_its_error(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
@@ -275,7 +297,7 @@ def test_set_kv_version_asks_the_mount_nothing(openbao: OpenBaoServer, root, vau
     """kv_version: 2 skips the mount lookup."""
     put(root, f"{vault_prefix}/k", {"k": "v"})
     client, session = counted_client(openbao)
-    VaultSource(source_options(openbao, kv_version=2), client).read(f"{vault_prefix}/k")
+    source_on(source_options(openbao, kv_version=2), client).read(f"{vault_prefix}/k")
     assert session.count(path="sys/internal/ui/mounts") == 0
 
 
@@ -296,7 +318,7 @@ def test_without_read_on_metadata_every_read_fetches_the_data(openbao: OpenBaoSe
     put(root, path, {"k": "v1"})
     token = token_with_policy(root, f'path "secret/data/{vault_prefix}/*" {{ capabilities = ["read"] }}')
     client, session = counted_client(openbao)
-    source = VaultSource(source_options(openbao, auth=token_auth(token), kv_version=2), client)
+    source = source_on(source_options(openbao, auth=token_auth(token), kv_version=2), client)
     for _ in range(3):
         assert plain(source.read(path).data) == {"k": "v1"}
     put(root, path, {"k": "v2"})
@@ -315,8 +337,12 @@ def test_read_many_returns_a_transient_error_per_path(fresh_openbao: OpenBaoServ
     assert all(isinstance(error, TransientError) and "is unreachable" in str(error) for error in found.values())
 
 
-def test_close_closes_the_session(openbao: OpenBaoServer) -> None:
-    """close() closes the requests session."""
+def test_the_connection_closes_the_session_and_a_run_leaves_it_open(openbao: OpenBaoServer) -> None:
+    """A source's close() ends nothing its connection owns; the connection's close() closes the requests
+    session."""
     client, session = counted_client(openbao)
-    VaultSource(source_options(openbao), client).close()
+    source = source_on(source_options(openbao), client)
+    source.close()
+    assert not session.closed
+    source.connection.close()
     assert session.closed

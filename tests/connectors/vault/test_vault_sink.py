@@ -1,5 +1,5 @@
 """The `vault` sink against a real OpenBao: the sink contract on KV v2 and KV v1, the custom_metadata marker,
-check-and-set against edits made since the plan, soft deletes and destroys, and list_owned scoped to the prefix."""
+check-and-set against edits made since the plan, soft deletes and destroys, and observe scoped to the prefix."""
 
 from __future__ import annotations
 
@@ -11,22 +11,28 @@ import hvac
 import pytest
 import requests
 
-from connectors._vault_sink import MARKER_VERSION, MAX_PATH_LENGTH, OWNER_KEY
 from connectors.vault import VaultSink
-from syncd.connector import MARKER_INSTANCE, MARKER_SYNC
+from connectors.vault.kv2_marker import MARKER_VERSION
+from connectors.vault.sink import MAX_PATH_LENGTH, OWNER_KEY
+from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, Scope
 from syncd.diff import Policy, diff_item
 from syncd.errors import PermanentError
 from syncd.model import Action, Ownership
 from syncd.retry import RetryPolicy
 from syncd.testing.contract import PlantUnowned, SinkContract
-from tests.connectors.vault_support import (
+from tests.connectors.vault.vault_support import (
     OWNER,
     counted_client,
     ensure_kv1,
     item,
     make_sink,
+    observe,
+    owned,
     plain,
+    read,
     sink_options,
+    sink_with,
+    write,
 )
 from tests.fakes.openbao import OpenBaoServer
 
@@ -125,7 +131,7 @@ def test_write_stamps_the_marker_in_custom_metadata_and_keeps_other_settings(
     root.secrets.kv.v2.create_or_update_secret(path, {"k": "old"})
     root.secrets.kv.v2.update_metadata(path, max_versions=4, delete_version_after="1h", custom_metadata={"team": "x"})
     sink = make_sink(openbao, vault_prefix)
-    sink.write(item(path, {"k": "new"}), sink.read([path])[path])
+    write(sink, item(path, {"k": "new"}), read(sink, [path])[path])
     meta = metadata(root, path)
     assert meta["custom_metadata"] == {
         "team": "x",
@@ -141,20 +147,20 @@ def test_read_gives_the_kv_version_and_owner(openbao: OpenBaoServer, vault_prefi
     """A read item carries its KV version, which moves with each write, and its owner."""
     path = f"{vault_prefix}/v"
     sink = make_sink(openbao, vault_prefix)
-    sink.write(item(path, {"k": "1"}), None)
-    first = sink.read([path])[path]
-    sink.write(item(path, {"k": "2"}), first)
-    assert (first.version, sink.read([path])[path].version, first.owner) == ("1", "2", OWNER)
+    write(sink, item(path, {"k": "1"}), None)
+    first = read(sink, [path])[path]
+    write(sink, item(path, {"k": "2"}), first)
+    assert (first.version, read(sink, [path])[path].version, first.owner) == ("1", "2", OWNER)
 
 
 def test_an_edit_since_the_plan_fails_the_write_and_is_kept(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
     """Check-and-set: a version written by someone else since the plan is never overwritten."""
     path = f"{vault_prefix}/cas"
     sink = make_sink(openbao, vault_prefix)
-    sink.write(item(path, {"k": "ours"}), None)
-    planned = sink.read([path])[path]
+    write(sink, item(path, {"k": "ours"}), None)
+    planned = read(sink, [path])[path]
     root.secrets.kv.v2.create_or_update_secret(path, {"k": "edited by hand"})
-    error = permanent_error(lambda: sink.write(item(path, {"k": PLANTED}), planned))
+    error = permanent_error(lambda: write(sink, item(path, {"k": PLANTED}), planned))
     assert str(error) == (
         f"target 'vault-target', item '{path}': changed in Vault since the plan "
         "(version 1 then, version 2 now); nothing was written, run plan again"
@@ -167,10 +173,10 @@ def test_a_secret_created_since_the_plan_is_left_alone(openbao: OpenBaoServer, r
     """A create planned for an absent path fails when someone created it meanwhile; no marker lands on it."""
     path = f"{vault_prefix}/raced"
     sink = make_sink(openbao, vault_prefix)
-    assert sink.read([path]) == {}
+    assert read(sink, [path]) == {}
     root.secrets.kv.v2.create_or_update_secret(path, {"k": "theirs"})
     assert "changed in Vault since the plan (absent then, version 1 now)" in str(
-        permanent_error(lambda: sink.write(item(path, {"k": PLANTED}), None))
+        permanent_error(lambda: write(sink, item(path, {"k": PLANTED}), None))
     )
     assert data_at(root, path) == {"k": "theirs"}
     assert not metadata(root, path)["custom_metadata"]
@@ -183,8 +189,8 @@ def test_a_version_slipping_in_before_the_write_is_caught_by_check_and_set(
     path = f"{vault_prefix}/race"
     root.secrets.kv.v2.create_or_update_secret(path, {"k": "theirs"})
     client, session = counted_client(openbao)
-    sink = VaultSink("t", sink_options(openbao, vault_prefix, kv_version=2), client)
-    planned = sink.read([path])[path]
+    sink = sink_with("t", sink_options(openbao, vault_prefix, kv_version=2), client)
+    planned = read(sink, [path])[path]
 
     def sneak_in(call: str) -> None:
         if call == f"POST secret/data/{path}":
@@ -192,7 +198,7 @@ def test_a_version_slipping_in_before_the_write_is_caught_by_check_and_set(
             root.secrets.kv.v2.create_or_update_secret(path, {"k": "sneaked in"})
 
     session.before = sneak_in
-    error = permanent_error(lambda: sink.write(item(path, {"k": "x"}), planned))
+    error = permanent_error(lambda: write(sink, item(path, {"k": "x"}), planned))
     assert "changed in Vault since the plan" in str(error)
     assert data_at(root, path) == {"k": "sneaked in"}
     assert not metadata(root, path)["custom_metadata"]
@@ -202,10 +208,10 @@ def test_a_retried_write_whose_answer_was_lost_is_a_no_op(openbao: OpenBaoServer
     """Writing the same item again with the plan's old version (a retry) writes no second version."""
     path = f"{vault_prefix}/retry"
     sink = make_sink(openbao, vault_prefix)
-    sink.write(item(path, {"k": "v1"}), None)
-    planned = sink.read([path])[path]
-    sink.write(item(path, {"k": "v2"}), planned)
-    sink.write(item(path, {"k": "v2"}), planned)
+    write(sink, item(path, {"k": "v1"}), None)
+    planned = read(sink, [path])[path]
+    write(sink, item(path, {"k": "v2"}), planned)
+    write(sink, item(path, {"k": "v2"}), planned)
     assert metadata(root, path)["current_version"] == 2
 
 
@@ -215,12 +221,12 @@ def test_delete_soft_deletes_and_takes_the_marker_off(openbao: OpenBaoServer, ro
     root.secrets.kv.v2.create_or_update_secret(path, {"k": "v"})
     root.secrets.kv.v2.update_metadata(path, custom_metadata={"team": "x"})
     sink = make_sink(openbao, vault_prefix)
-    sink.write(item(path, {"k": "ours"}), sink.read([path])[path])
-    sink.delete(sink.read([path])[path])
+    write(sink, item(path, {"k": "ours"}), read(sink, [path])[path])
+    sink.delete(read(sink, [path])[path])
     meta = metadata(root, path)
     assert meta["versions"]["2"]["deletion_time"] and not meta["versions"]["2"]["destroyed"]
     assert meta["custom_metadata"] == {"team": "x"}
-    assert sink.read([path]) == {} and sink.list_owned(OWNER.instance) == {}
+    assert read(sink, [path]) == {} and owned(sink, OWNER.instance) == {}
     root.secrets.kv.v2.undelete_secret_versions(path, [2])
     assert data_at(root, path) == {"k": "ours"}
 
@@ -229,10 +235,10 @@ def test_a_deleted_path_can_be_written_again(openbao: OpenBaoServer, root, vault
     """After a soft delete the path reads as absent, and a create writes the next version with the marker."""
     path = f"{vault_prefix}/back"
     sink = make_sink(openbao, vault_prefix)
-    sink.write(item(path, {"k": "one"}), None)
-    sink.delete(sink.read([path])[path])
-    sink.write(item(path, {"k": "two"}), None)
-    found = sink.read([path])[path]
+    write(sink, item(path, {"k": "one"}), None)
+    sink.delete(read(sink, [path])[path])
+    write(sink, item(path, {"k": "two"}), None)
+    found = read(sink, [path])[path]
     assert (found.version, found.owner, plain(found.data)) == ("2", OWNER, {"k": "two"})
 
 
@@ -240,12 +246,12 @@ def test_destroy_on_delete_removes_every_version(openbao: OpenBaoServer, root, v
     """With destroy_on_delete, a delete removes the metadata and every version; a new write starts at version 1."""
     path = f"{vault_prefix}/destroyed"
     sink = make_sink(openbao, vault_prefix, destroy_on_delete=True)
-    sink.write(item(path, {"k": "v"}), None)
-    sink.delete(sink.read([path])[path])
+    write(sink, item(path, {"k": "v"}), None)
+    sink.delete(read(sink, [path])[path])
     with pytest.raises(hvac.exceptions.InvalidPath):
         root.secrets.kv.v2.read_secret_metadata(path)
-    sink.write(item(path, {"k": "again"}), None)
-    assert sink.read([path])[path].version == "1"
+    write(sink, item(path, {"k": "again"}), None)
+    assert read(sink, [path])[path].version == "1"
 
 
 def test_delete_leaves_a_secret_that_changed_or_changed_hands(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
@@ -253,8 +259,8 @@ def test_delete_leaves_a_secret_that_changed_or_changed_hands(openbao: OpenBaoSe
     edited, taken = f"{vault_prefix}/edited", f"{vault_prefix}/taken"
     sink = make_sink(openbao, vault_prefix)
     for path in (edited, taken):
-        sink.write(item(path, {"k": "v"}), None)
-    planned = sink.read([edited, taken])
+        write(sink, item(path, {"k": "v"}), None)
+    planned = read(sink, [edited, taken])
     root.secrets.kv.v2.create_or_update_secret(edited, {"k": "edited"})
     root.secrets.kv.v2.update_metadata(taken, custom_metadata={MARKER_INSTANCE: "someone", MARKER_SYNC: "else"})
     assert "not deleted, run plan again" in str(permanent_error(lambda: sink.delete(planned[edited])))
@@ -262,21 +268,54 @@ def test_delete_leaves_a_secret_that_changed_or_changed_hands(openbao: OpenBaoSe
     assert data_at(root, edited) == {"k": "edited"} and data_at(root, taken) == {"k": "v"}
 
 
-def test_list_owned_walks_only_the_prefix(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
-    """list_owned lists the prefix's folders and reads their metadata, nothing outside; another's items are left out."""
+def test_observe_lists_only_inside_the_prefix(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """observe lists the prefix's folders and reads their metadata, nothing outside; another's items are left out."""
     sink = make_sink(openbao, f"{vault_prefix}/syncd")
     outside = make_sink(openbao, f"{vault_prefix}/elsewhere")
-    sink.write(item(f"{vault_prefix}/syncd/a", {"k": "v"}), None)
-    sink.write(item(f"{vault_prefix}/syncd/deep/b", {"k": "v"}), None)
-    sink.write(item(f"{vault_prefix}/syncd/theirs", {"k": "v"}, owner=OTHER), None)
-    outside.write(item(f"{vault_prefix}/elsewhere/c", {"k": "v"}), None)
+    write(sink, item(f"{vault_prefix}/syncd/a", {"k": "v"}), None)
+    write(sink, item(f"{vault_prefix}/syncd/deep/b", {"k": "v"}), None)
+    write(sink, item(f"{vault_prefix}/syncd/theirs", {"k": "v"}, owner=OTHER), None)
+    write(outside, item(f"{vault_prefix}/elsewhere/c", {"k": "v"}), None)
     client, session = counted_client(openbao)
-    counted = VaultSink("t", sink_options(openbao, f"{vault_prefix}/syncd", kv_version=2), client)
-    owned = counted.list_owned(OWNER.instance)
-    assert sorted(owned) == [f"{vault_prefix}/syncd/a", f"{vault_prefix}/syncd/deep/b"]
-    assert all(i.owner == OWNER and i.version == "1" and i.data is None for i in owned.values())
+    counted = sink_with("t", sink_options(openbao, f"{vault_prefix}/syncd", kv_version=2), client)
+    mine = owned(counted, OWNER.instance)
+    assert sorted(mine) == [f"{vault_prefix}/syncd/a", f"{vault_prefix}/syncd/deep/b"]
+    assert all(i.owner == OWNER and i.version == "1" and i.data is None for i in mine.values())
     touched = {call.partition(" ")[2] for call in session.calls if "auth/token" not in call}
     assert touched and all(path.startswith(f"secret/metadata/{vault_prefix}/syncd") for path in touched)
+
+
+def test_observe_lists_only_the_folders_of_the_scope(openbao: OpenBaoServer, vault_prefix: str) -> None:
+    """With a scope narrower than the prefix, observe lists only the folders leading into the scope's prefixes
+    and reports as owned only the items inside them; a scope outside the prefix lists nothing, and a wider one
+    ('*') lists the prefix's folders and nothing above them."""
+    sink = make_sink(openbao, vault_prefix)
+    for name in ("a", "deep/b", "deep/other/c", "deeper/d", "wide/e"):
+        write(sink, item(f"{vault_prefix}/{name}", {"k": "v"}), None)
+    client, session = counted_client(openbao)
+    counted = sink_with("t", sink_options(openbao, vault_prefix, kv_version=2), client)
+    scope = Scope(OWNER.instance, (f"{vault_prefix}/deep/*", f"{vault_prefix}/a"))
+    assert sorted(counted.observe([], scope).owned) == [
+        f"{vault_prefix}/a",
+        f"{vault_prefix}/deep/b",
+        f"{vault_prefix}/deep/other/c",
+    ]
+    assert {call: n for call, n in session.calls.items() if call.startswith("LIST")} == {
+        f"LIST secret/metadata/{vault_prefix}": 1,
+        f"LIST secret/metadata/{vault_prefix}/deep": 1,
+        f"LIST secret/metadata/{vault_prefix}/deep/other": 1,
+    }
+    session.reset()
+    assert counted.observe([], Scope(OWNER.instance, ("elsewhere/*",))).owned == {}
+    assert session.count("LIST") == 0
+    counted.observe([], Scope(OWNER.instance, ("*",)))
+    assert {call for call in session.calls if call.startswith("LIST")} == {
+        f"LIST secret/metadata/{vault_prefix}",
+        f"LIST secret/metadata/{vault_prefix}/deep",
+        f"LIST secret/metadata/{vault_prefix}/deep/other",
+        f"LIST secret/metadata/{vault_prefix}/deeper",
+        f"LIST secret/metadata/{vault_prefix}/wide",
+    }
 
 
 def test_values_another_writer_stored_as_numbers_read_as_json_text(
@@ -285,7 +324,7 @@ def test_values_another_writer_stored_as_numbers_read_as_json_text(
     """A number or an object in a sink's secret reads as JSON text, so it differs from the string syncd writes."""
     path = f"{vault_prefix}/typed"
     root.secrets.kv.v2.create_or_update_secret(path, {"port": 5432, "obj": {"a": 1}})
-    found = make_sink(openbao, vault_prefix).read([path])[path]
+    found = read(make_sink(openbao, vault_prefix), [path])[path]
     assert plain(found.data) == {"port": "5432", "obj": '{"a": 1}'}
 
 
@@ -294,10 +333,10 @@ def test_kv1_marker_is_a_reserved_key_hidden_on_read(openbao: OpenBaoServer, roo
     mount = ensure_kv1(root)
     path = f"{vault_prefix}/db"
     sink = make_sink(openbao, vault_prefix, mount=mount)
-    sink.write(item(path, {"user": "u"}), None)
+    write(sink, item(path, {"user": "u"}), None)
     stored = root.secrets.kv.v1.read_secret(path, mount_point=mount)["data"]
     assert stored == {"user": "u", OWNER_KEY: f"{OWNER.instance}/{OWNER.sync}"}
-    found = sink.read([path])[path]
+    found = read(sink, [path])[path]
     assert (plain(found.data), found.owner, found.version) == ({"user": "u"}, OWNER, None)
 
 
@@ -308,18 +347,19 @@ def test_kv1_write_and_delete_leave_a_secret_that_changed_hands(
     mount = ensure_kv1(root)
     path = f"{vault_prefix}/taken"
     sink = make_sink(openbao, vault_prefix, mount=mount)
-    sink.write(item(path, {"k": "v"}), None)
-    planned = sink.read([path])[path]
+    write(sink, item(path, {"k": "v"}), None)
+    planned = read(sink, [path])[path]
     root.secrets.kv.v1.create_or_update_secret(path, {"k": "theirs"}, mount_point=mount)
-    permanent_error(lambda: sink.write(item(path, {"k": PLANTED}), planned))
+    permanent_error(lambda: write(sink, item(path, {"k": PLANTED}), planned))
     permanent_error(lambda: sink.delete(planned))
     assert root.secrets.kv.v1.read_secret(path, mount_point=mount)["data"] == {"k": "theirs"}
 
 
-def test_write_refuses_an_item_check_refuses(openbao: OpenBaoServer, vault_prefix: str) -> None:
-    """A write re-checks the item: a '..' path never reaches Vault, whose URL handling would resolve it."""
+def test_write_refuses_a_path_vault_would_read_as_another(openbao: OpenBaoServer, vault_prefix: str) -> None:
+    """A write refuses a path its URL would change: a '..' path never reaches Vault, whose URL handling would
+    resolve it."""
     sink = make_sink(openbao, vault_prefix)
-    error = permanent_error(lambda: sink.write(item(f"{vault_prefix}/../x", {"k": "v"}), None))
+    error = permanent_error(lambda: write(sink, item(f"{vault_prefix}/../x", {"k": "v"}), None))
     assert "'.' or '..' segment" in str(error)
 
 
@@ -329,11 +369,11 @@ def test_kv1_a_retried_adopting_write_succeeds(openbao: OpenBaoServer, root, vau
     path = f"{vault_prefix}/adopt"
     root.secrets.kv.v1.create_or_update_secret(path, {"k": "theirs"}, mount_point=mount)
     sink = make_sink(openbao, vault_prefix, mount=mount)
-    planned = sink.read([path])[path]
+    planned = read(sink, [path])[path]
     assert planned.owner is None
-    sink.write(item(path, {"k": "ours"}), planned)
-    sink.write(item(path, {"k": "ours"}), planned)
-    found = sink.read([path])[path]
+    write(sink, item(path, {"k": "ours"}), planned)
+    write(sink, item(path, {"k": "ours"}), planned)
+    found = read(sink, [path])[path]
     assert (found.owner, plain(found.data)) == (OWNER, {"k": "ours"})
 
 
@@ -344,8 +384,8 @@ def test_destroy_spares_a_soft_deleted_secret_that_changed_hands(
     ours, theirs = f"{vault_prefix}/ours", f"{vault_prefix}/theirs"
     sink = make_sink(openbao, vault_prefix, destroy_on_delete=True)
     for path in (ours, theirs):
-        sink.write(item(path, {"k": "v"}), None)
-    planned = sink.read([ours, theirs])
+        write(sink, item(path, {"k": "v"}), None)
+    planned = read(sink, [ours, theirs])
     root.secrets.kv.v2.update_metadata(theirs, custom_metadata={MARKER_INSTANCE: "someone", MARKER_SYNC: "else"})
     for path in (ours, theirs):
         root.secrets.kv.v2.delete_latest_version_of_secret(path)
@@ -355,25 +395,27 @@ def test_destroy_spares_a_soft_deleted_secret_that_changed_hands(
     assert metadata(root, theirs)["custom_metadata"] == {MARKER_INSTANCE: "someone", MARKER_SYNC: "else"}
 
 
-def test_list_owned_right_after_read_reads_no_metadata_again(openbao: OpenBaoServer, vault_prefix: str) -> None:
-    """A plan's list_owned reuses what its read just found; a later one, or one after a write, asks Vault again."""
+def test_observe_reads_no_metadata_of_a_desired_path_and_keeps_nothing(
+    openbao: OpenBaoServer, vault_prefix: str
+) -> None:
+    """observe takes a desired path's marker from its data read, not from a metadata read; a second observe of the
+    same sink object asks Vault again and sees a write made in between."""
     client, session = counted_client(openbao)
-    sink = VaultSink("vault-target", sink_options(openbao, vault_prefix), client)
-    addresses = [f"{vault_prefix}/app{i}" for i in range(3)]
-    for address in addresses:
-        sink.write(item(address, {"K": "v"}), None)
-    sink.read(addresses)
+    sink = sink_with("vault-target", sink_options(openbao, vault_prefix), client)
+    desired = [item(f"{vault_prefix}/app{i}", {"K": "v"}) for i in range(3)]
+    for wanted in desired:
+        write(sink, wanted, None)
     session.reset()
-    assert set(sink.list_owned(OWNER.instance)) == set(addresses)
+    first = observe(sink, desired)
+    assert set(first.owned) == set(first.items) == {wanted.address for wanted in desired}
     assert session.count("GET", "secret/metadata/") == 0
-    assert set(sink.list_owned(OWNER.instance)) == set(addresses)
-    assert session.count("GET", "secret/metadata/") == 3
-    found = sink.read(addresses)
-    sink.write(item(addresses[0], {"K": "changed"}), found[addresses[0]])
+    assert session.count("GET", "secret/data/") == 3
+    write(sink, item(desired[0].address, {"K": "changed"}), first.items[desired[0].address])
     session.reset()
-    owned = sink.list_owned(OWNER.instance)
-    assert session.count("GET", "secret/metadata/") == 3
-    assert owned[addresses[0]].version == "2"
+    second = observe(sink, desired)
+    assert session.count("GET", "secret/metadata/") == 0
+    assert second.owned[desired[0].address].version == "2"
+    assert plain(second.items[desired[0].address].data) == {"K": "changed"}
 
 
 def test_another_instances_soft_deleted_secret_is_a_conflict_and_never_written(
@@ -382,19 +424,19 @@ def test_another_instances_soft_deleted_secret_is_a_conflict_and_never_written(
     """A path another instance owns whose latest version was soft-deleted reads as pending with that owner: the
     diff makes it a conflict, and a write refuses it whatever the plan says."""
     path = f"{vault_prefix}/theirs"
-    make_sink(openbao, vault_prefix).write(item(path, {"k": "theirs"}, owner=OTHER), None)
+    write(make_sink(openbao, vault_prefix), item(path, {"k": "theirs"}, owner=OTHER), None)
     root.secrets.kv.v2.delete_latest_version_of_secret(path)
     sink = make_sink(openbao, vault_prefix)
     wanted = item(path, {"k": PLANTED})
-    actual = sink.read([path]).get(path)
+    actual = read(sink, [path]).get(path)
     assert actual is not None
     assert (actual.owner, actual.data, actual.version, actual.pending_deletion) == (OTHER, None, "1", True)
     change = diff_item(OWNER.instance, wanted, actual, Policy())
     assert change.action is Action.CONFLICT
     # Listed as the other instance's, not pending: its own prune takes the marker off a path deleted by hand.
-    assert [(i.address, i.pending_deletion) for i in sink.list_owned(OTHER.instance).values()] == [(path, False)]
+    assert [(i.address, i.pending_deletion) for i in owned(sink, OTHER.instance).values()] == [(path, False)]
     for planned in (actual, None):
-        error = permanent_error(lambda planned=planned: sink.write(wanted, planned))
+        error = permanent_error(lambda planned=planned: write(sink, wanted, planned))
         assert str(error) == (
             f"target 'vault-target', item '{path}': carries the ownership marker of syncd instance "
             f"'{OTHER.instance}'; nothing was written"
@@ -408,10 +450,10 @@ def test_a_write_never_lands_on_another_instances_live_secret(openbao: OpenBaoSe
     """Defence in depth: even with a plan that saw the other owner, a write over another instance's marker fails."""
     path = f"{vault_prefix}/theirs"
     sink = make_sink(openbao, vault_prefix)
-    sink.write(item(path, {"k": "theirs"}, owner=OTHER), None)
-    planned = sink.read([path])[path]
+    write(sink, item(path, {"k": "theirs"}, owner=OTHER), None)
+    planned = read(sink, [path])[path]
     assert "carries the ownership marker of syncd instance" in str(
-        permanent_error(lambda: sink.write(item(path, {"k": PLANTED}), planned))
+        permanent_error(lambda: write(sink, item(path, {"k": PLANTED}), planned))
     )
     assert data_at(root, path) == {"k": "theirs"} and metadata(root, path)["current_version"] == 1
 
@@ -421,10 +463,10 @@ def test_kv1_a_write_never_lands_on_another_instances_secret(openbao: OpenBaoSer
     mount = ensure_kv1(root)
     path = f"{vault_prefix}/theirs"
     sink = make_sink(openbao, vault_prefix, mount=mount)
-    sink.write(item(path, {"k": "theirs"}, owner=OTHER), None)
-    planned = sink.read([path])[path]
+    write(sink, item(path, {"k": "theirs"}, owner=OTHER), None)
+    planned = read(sink, [path])[path]
     assert "carries the ownership marker of syncd instance" in str(
-        permanent_error(lambda: sink.write(item(path, {"k": PLANTED}), planned))
+        permanent_error(lambda: write(sink, item(path, {"k": PLANTED}), planned))
     )
     stored = root.secrets.kv.v1.read_secret(path, mount_point=mount)["data"]
     assert stored["k"] == "theirs"
@@ -437,17 +479,17 @@ def test_our_soft_deleted_secret_is_restored_with_a_new_version(
     take the marker off), and the diff's restore writes the next version with check-and-set on the deleted one."""
     path = f"{vault_prefix}/ours"
     sink = make_sink(openbao, vault_prefix)
-    sink.write(item(path, {"k": "one"}), None)
+    write(sink, item(path, {"k": "one"}), None)
     root.secrets.kv.v2.delete_latest_version_of_secret(path)
-    actual = sink.read([path])[path]
+    actual = read(sink, [path])[path]
     assert (actual.owner, actual.data, actual.version, actual.pending_deletion) == (OWNER, None, "1", True)
-    assert set(sink.list_owned(OWNER.instance)) == {path}  # right after read, from what it found
-    assert set(sink.list_owned(OWNER.instance)) == {path}  # from the metadata
+    assert set(owned(sink, OWNER.instance)) == {path}  # right after read, from what it found
+    assert set(owned(sink, OWNER.instance)) == {path}  # from the metadata
     wanted = item(path, {"k": "two"})
     change = diff_item(OWNER.instance, wanted, actual, Policy())
     assert (change.action, change.reasons) == (Action.CREATE, ("restore from scheduled deletion",))
-    sink.write(wanted, actual)
-    found = sink.read([path])[path]
+    write(sink, wanted, actual)
+    found = read(sink, [path])[path]
     assert (found.version, found.owner, found.pending_deletion, plain(found.data)) == ("2", OWNER, False, {"k": "two"})
     assert metadata(root, path)["versions"]["1"]["deletion_time"]
 
@@ -463,10 +505,10 @@ def test_a_transient_failure_after_stamping_the_marker_is_finished_by_the_retry(
     if before is None:
         root.secrets.kv.v2.create_or_update_secret(path, {"k": "old"})
     else:
-        make_sink(openbao, vault_prefix).write(item(path, {"k": "old"}, owner=before), None)
+        write(make_sink(openbao, vault_prefix), item(path, {"k": "old"}, owner=before), None)
     client, session = counted_client(openbao)
-    sink = VaultSink("vault-target", sink_options(openbao, vault_prefix, kv_version=2), client)
-    planned = sink.read([path])[path]
+    sink = sink_with("vault-target", sink_options(openbao, vault_prefix, kv_version=2), client)
+    planned = read(sink, [path])[path]
     assert (planned.owner, planned.version) == (before, "1")
     failed: list[str] = []
 
@@ -476,7 +518,7 @@ def test_a_transient_failure_after_stamping_the_marker_is_finished_by_the_retry(
             raise requests.ConnectionError("connection reset")
 
     session.before = fail_once
-    _, attempts = RetryPolicy(attempts=3, initial_delay=0).call(lambda: sink.write(item(path, {"k": "new"}), planned))
+    _, attempts = RetryPolicy(attempts=3, initial_delay=0).call(lambda: write(sink, item(path, {"k": "new"}), planned))
     assert (failed, attempts) == ([f"POST secret/data/{path}"], 2)
     meta = metadata(root, path)
     assert meta["current_version"] == 2
@@ -492,8 +534,8 @@ def test_a_retry_after_the_marker_was_stamped_still_fails_when_the_path_moved(
     path = f"{vault_prefix}/raced"
     root.secrets.kv.v2.create_or_update_secret(path, {"k": "old"})
     client, session = counted_client(openbao)
-    sink = VaultSink("vault-target", sink_options(openbao, vault_prefix, kv_version=2), client)
-    planned = sink.read([path])[path]
+    sink = sink_with("vault-target", sink_options(openbao, vault_prefix, kv_version=2), client)
+    planned = read(sink, [path])[path]
 
     def fail_and_sneak_in(call: str) -> None:
         if call == f"POST secret/data/{path}":
@@ -503,7 +545,7 @@ def test_a_retry_after_the_marker_was_stamped_still_fails_when_the_path_moved(
 
     session.before = fail_and_sneak_in
     error = permanent_error(
-        lambda: RetryPolicy(attempts=3, initial_delay=0).call(lambda: sink.write(item(path, {"k": PLANTED}), planned))
+        lambda: RetryPolicy(attempts=3, initial_delay=0).call(lambda: write(sink, item(path, {"k": PLANTED}), planned))
     )
     assert "changed in Vault since the plan (version 1 then, version 2 now)" in str(error)
     assert data_at(root, path) == {"k": "sneaked in"}

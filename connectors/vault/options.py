@@ -11,6 +11,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     Field,
     SecretStr,
@@ -44,6 +45,9 @@ def clean_path(value: str, what: str, *, allow_empty: bool) -> str:
     return cleaned
 
 
+MountPath = Annotated[str, AfterValidator(lambda value: clean_path(value, "mount_path", allow_empty=False))]
+
+
 class TokenAuth(Options):
     """Use a token given to syncd (a Vault Agent sink file, a CI variable)."""
 
@@ -57,12 +61,7 @@ class AppRoleAuth(Options):
     method: Literal["approle"]
     role_id: SecretStr
     secret_id: SecretStr
-    mount_path: str = "approle"
-
-    @field_validator("mount_path")
-    @classmethod
-    def _mount_path(cls, value: str) -> str:
-        return clean_path(value, "mount_path", allow_empty=False)
+    mount_path: MountPath = "approle"
 
 
 class KubernetesAuth(Options):
@@ -71,12 +70,7 @@ class KubernetesAuth(Options):
     method: Literal["kubernetes"]
     role: str = Field(min_length=1)
     token_path: str = DEFAULT_KUBERNETES_TOKEN_PATH
-    mount_path: str = "kubernetes"
-
-    @field_validator("mount_path")
-    @classmethod
-    def _mount_path(cls, value: str) -> str:
-        return clean_path(value, "mount_path", allow_empty=False)
+    mount_path: MountPath = "kubernetes"
 
     @field_validator("token_path")
     @classmethod

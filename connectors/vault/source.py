@@ -1,37 +1,32 @@
 """The `vault` source: each KV path is a secret, its keys the secret's keys.
 
 KV v2 values may be pinned to a version with the `versions` option. The
-source remembers what it read (per instance, and the daemon keeps its
-instance across runs): a later read of an unchanged KV v2 path reads only
+source's connection remembers what it read (it lives as long as the
+process, across runs): a later read of an unchanged KV v2 path reads only
 its metadata and takes the keys from memory; the data is read again only
 when the version, or that version's created_time, moved (a path removed
 with `kv metadata delete` and written again starts again at version 1,
-with a new created_time). `list` fetches each path's metadata anyway (to
-leave out secrets whose latest version is deleted), and the read that
-follows uses it instead of asking again. A policy that grants no `read`
-on the metadata paths turns both off, once: every read then fetches the
-data, and lists keep soft-deleted secrets (whose read fails).
-
-`read_many` reads in parallel and returns each path's secret or permanent
-error, but raises the first transient error, so that the core retries the
-whole batch (paths already read cost one metadata read each).
+with a new created_time). `list` fetches each path's metadata too, to
+leave out secrets whose latest version is deleted; the source object keeps
+nothing from one call to the next. A policy that grants no `read` on the
+metadata paths turns both off, once: every read then fetches the data, and
+lists keep soft-deleted secrets (whose read fails).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connectors._vault_client import MAX_IN_FLIGHT, Clock, VaultClient
-from connectors._vault_errors import Denied
-from connectors._vault_kv import KvV1, KvV2, Metadata, State, parallel, text, walk
-from connectors._vault_options import VaultSourceOptions, clean_path
-from connectors._vault_policy import source_policy
-from syncd.connector import Source
+from connectors.vault.client import MAX_IN_FLIGHT, VaultClient
+from connectors.vault.errors import Denied
+from connectors.vault.kv import KvV1, KvV2, Metadata, State, text, walk
+from connectors.vault.options import VaultSourceOptions, clean_path
+from connectors.vault.policy import source_policy
+from syncd.connector import UNLIMITED, AccessPolicy, Capabilities, Location, RateLimiter, Source, in_parallel
 from syncd.errors import SourceError
 from syncd.model import SourceSecret
 from syncd.secret import Secret
@@ -51,25 +46,34 @@ class _Read:
         return self.version == version and self.created is not None and self.created == meta.created(version)
 
 
+class SourceConnection(VaultClient):
+    """The source's connection, and what it learns across runs: each path's last read, and whether the policy lets
+    it read metadata."""
+
+    def __init__(self, options: VaultSourceOptions, client: Any = None, **kwargs: Any) -> None:
+        super().__init__(options, client, permanent=SourceError, **kwargs)
+        self.reads_lock = threading.Lock()
+        self.reads: dict[str, _Read] = {}
+        self.metadata_readable = True
+
+
 class VaultSource(Source):
-    """Reads secrets from a KV v2 or KV v1 mount; see the module docstring for what is cached."""
+    """Reads secrets from a KV v2 or KV v1 mount; see the module docstring for what is remembered."""
 
     Options = VaultSourceOptions
-    max_concurrency = MAX_IN_FLIGHT
+    capabilities = Capabilities(max_concurrency=MAX_IN_FLIGHT)
 
-    def __init__(self, options: VaultSourceOptions, client: Any = None, *, clock: Clock = time.monotonic) -> None:
-        super().__init__(options, client)
+    def __init__(self, options: VaultSourceOptions, connection: SourceConnection | None = None) -> None:
+        super().__init__(options, connection)
         self.options: VaultSourceOptions = options
-        self._vault = VaultClient(options, client, permanent=SourceError, clock=clock)
-        self._kv: KvV1 | KvV2 | None = None
-        self._lock = threading.Lock()
-        self._cache: dict[str, _Read] = {}
-        # Metadata that list() just fetched, used (once) by the next read of each path.
-        self._listed: dict[str, Metadata] = {}
-        self._metadata_readable = True
+        self.connection: SourceConnection = connection or self.connect(options)
 
-    def vault_policy(self, patterns: Sequence[str]) -> str:
-        return source_policy(self.options, patterns)
+    @classmethod
+    def connect(cls, options: VaultSourceOptions, client: Any = None, limiter: RateLimiter = UNLIMITED) -> Any:
+        return SourceConnection(options, client, limiter=limiter)
+
+    def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
+        return AccessPolicy("vault", source_policy(self.options, patterns))
 
     def read(self, path: str) -> SourceSecret:
         key = self._key(path, allow_root=False)
@@ -84,47 +88,34 @@ class VaultSource(Source):
     def list(self, prefix: str) -> list[str]:
         folder = self._key(prefix, allow_root=True)
         kv = self._store()
-        paths = walk(kv, folder)
-        if isinstance(kv, KvV1) or not paths or not self._metadata_readable:
+        paths = walk(kv, [f"{folder}/" if folder else ""])
+        if isinstance(kv, KvV1) or not paths or not self.connection.metadata_readable:
             return paths
         try:
-            metas = parallel(lambda path: kv.metadata(path, optional=True), paths)
+            metas = in_parallel(lambda path: kv.metadata(path, optional=True), paths, MAX_IN_FLIGHT)
         except Denied:
             self._metadata_denied()
             return paths
-        live = []
-        for path, meta in zip(paths, metas, strict=True):
-            # A secret whose latest version was deleted is gone, as far as syncs of its folder go.
-            if meta is not None and meta.live:
-                live.append(path)
-                with self._lock:
-                    self._listed[path] = meta
-        return live
+        # A secret whose latest version was deleted is gone, as far as syncs of its folder go.
+        return [path for path, meta in zip(paths, metas, strict=True) if meta is not None and meta.live]
 
     def describe(self) -> str:
         return f"vault {self.options.address} {self.options.mount}/"
 
-    def location(self, path: str) -> tuple[str, ...]:
+    def location(self, path: str) -> Location:
         return self.options.location(path)
 
-    def close(self) -> None:
-        self._vault.close()
-
     def _store(self) -> KvV1 | KvV2:
-        if self._kv is None:
-            version = self._vault.kv_version()
-            if version == 1 and self.options.versions:
-                raise SourceError(f"versions needs KV version 2, and mount {self.options.mount!r} is KV version 1")
-            self._kv = KvV2(self._vault, name_items=False) if version == 2 else KvV1(self._vault, name_items=False)
-        return self._kv
+        version = self.connection.kv_version()
+        if version == 1 and self.options.versions:
+            raise SourceError(f"versions needs KV version 2, and mount {self.options.mount!r} is KV version 1")
+        return KvV2(self.connection, name_items=False) if version == 2 else KvV1(self.connection, name_items=False)
 
     def _read_v2(self, kv: KvV2, path: str, key: str) -> SourceSecret:
         pin = self.options.versions.get(key)
-        with self._lock:
-            cached = self._cache.get(key)
-            meta = self._listed.pop(key, None)
-        if cached is not None and meta is None:
-            meta = self._metadata(kv, key)
+        with self.connection.reads_lock:
+            cached = self.connection.reads.get(key)
+        meta = self._metadata(kv, key) if cached is not None else None
         wanted = pin
         if meta is not None:
             wanted = pin or meta.current_version
@@ -138,13 +129,13 @@ class VaultSource(Source):
             raise SourceError(self._missing(key))
         self._check(key, entry.version, entry.state, pinned=pin is not None)
         data = self._values(key, entry.data)
-        with self._lock:
-            self._cache[key] = _Read(entry.version, entry.created, data)
+        with self.connection.reads_lock:
+            self.connection.reads[key] = _Read(entry.version, entry.created, data)
         return SourceSecret(path=path, data=data, version=str(entry.version))
 
     def _metadata(self, kv: KvV2, key: str) -> Metadata | None:
         """The path's metadata; None when the policy does not allow reading it. No metadata at all is an error."""
-        if not self._metadata_readable:
+        if not self.connection.metadata_readable:
             return None
         try:
             meta = kv.metadata(key, optional=True)
@@ -156,8 +147,8 @@ class VaultSource(Source):
         return meta
 
     def _metadata_denied(self) -> None:
-        if self._metadata_readable:
-            self._metadata_readable = False
+        if self.connection.metadata_readable:
+            self.connection.metadata_readable = False
             log.info(
                 "the Vault policy grants no 'read' on %s/metadata/: every run reads every secret's data again",
                 self.options.mount,

@@ -1,0 +1,366 @@
+"""The vault sink's KV v2 marker, and the order of calls that keeps it only on versions syncd wrote.
+
+The marker is three custom_metadata keys: instance, sync and the KV version syncd wrote (`syncd.io/version`). It
+owns only the version it names: once anyone writes a newer one, the path is no longer syncd's (a hand edit is a
+conflict, never overwritten or pruned). Marker changes are metadata writes with check-and-set on the metadata
+version (OpenBao's `metadata_cas`), so they never overwrite a marker or key someone changed since syncd read them;
+data writes use check-and-set on the data version. Every state in between is safe:
+
+* create (absent, soft-deleted or only a claim): read the metadata; claim the path (a marker naming the current
+  version, which holds no live data, so a version someone else writes after it is theirs); write with cas on that
+  version; confirm (the marker names the version written). A data write that fails after the claim takes the
+  claim off again, unless a version of ours landed: the retry confirms it.
+* update and adopt: read the metadata; write with cas on the planned version; confirm.
+* prune: read the metadata; soft-delete exactly the marked version; take the marker off. A marked version already
+  deleted still has its marker taken off: the retry, or the next run (it observes the path as owned), finishes.
+* leftover markers (naming a deleted or destroyed version, a claim, or a version older than the current one)
+  vouch for no live data and are observed as `marker_only`: their delete only takes the marker off. A write that
+  finds the path moved to someone else's version takes this instance's leftover marker off before failing.
+
+A write stopped between its data write and its confirmation (a kill, a lost answer) left a version syncd wrote
+under a marker naming the version before it: a retry, and the next plan, confirm it only when it holds exactly the
+desired data; anything else is someone else's. The loser of a check-and-set race touches nothing of the winner's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+from connectors.vault import errors
+from connectors.vault.kv import CasMismatch, Entry, KvV2, Metadata, plain, secrets
+from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, marker_tags, owner_of
+from syncd.errors import ItemMoved, SyncdError, TransientError
+from syncd.model import ActualItem, DesiredItem, Ownership
+from syncd.secret import Secret
+
+# The custom_metadata key naming the version the marker owns.
+MARKER_VERSION = "syncd.io/version"
+# The flag observed items carry: "unconfirmed" for a version syncd wrote but did not mark, so the diff plans a write.
+MARKER_FLAG = "marker"
+# Plain dicts (a mapping proxy cannot be deep-copied); never changed in place.
+CONFIRMED: Mapping[str, str] = {MARKER_FLAG: "confirmed"}
+UNCONFIRMED: Mapping[str, str] = {MARKER_FLAG: "unconfirmed"}
+# Metadata writes lost to another metadata writer, re-read and tried again before giving up (transiently). A
+# check-and-set loop that resolves a lost race, not a retry of failed calls.
+METADATA_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class Marker:
+    """syncd's KV v2 marker: who owns the path, and which version. `version` None: a marker written before
+    versions were recorded, taken to own the current version."""
+
+    owner: Ownership
+    version: int | None
+
+    def names(self, version: int) -> bool:
+        return self.version is None or self.version == version
+
+
+def marker_of(custom: Mapping[str, str]) -> Marker | None:
+    owner = owner_of(custom)
+    if owner is None:
+        return None
+    raw = custom.get(MARKER_VERSION)
+    if raw is None:
+        return Marker(owner, None)
+    # A version that is not a number owns nothing.
+    return Marker(owner, int(raw) if raw.isdigit() else -1)
+
+
+def unconfirmed(marker: Marker, version: int, wanted: DesiredItem, data: Mapping[str, Secret]) -> bool:
+    """Whether `version` is one syncd wrote and stopped before marking: the marker names the wanted item's
+    instance at the version before it, and it holds exactly the wanted data."""
+    return (
+        marker.owner.instance == wanted.owner.instance
+        and marker.version == version - 1
+        and dict(data) == dict(wanted.data)
+    )
+
+
+def observed(address: str, entry: Entry | None, wanted: DesiredItem) -> ActualItem | None:
+    """A desired path as the plan sees it; None when it holds no version (absent, or only a claim)."""
+    if entry is None or entry.version is None:
+        return None
+    marker = marker_of(entry.custom_metadata)
+    standing = marker is not None and marker.names(entry.version)
+    found = ActualItem(
+        address, marker.owner if marker and standing else None, version=str(entry.version), flags=CONFIRMED
+    )
+    if entry.state != "live" or entry.data is None:
+        # Vault answers a deleted latest version with its metadata, marker included: no further request.
+        return replace(found, pending_deletion=True) if standing else None
+    data = secrets(entry.data)
+    if marker is not None and not standing and unconfirmed(marker, entry.version, wanted, data):
+        return replace(found, owner=marker.owner, data=data, flags=UNCONFIRMED)
+    return replace(found, data=data)
+
+
+def listed(address: str, entry: Entry | None) -> ActualItem | None:
+    """A marked path, as observed for prune. A marker naming the live current version owns it; any other marker
+    vouches for no live data of syncd's and is observed as `marker_only`, so that the next apply takes it off."""
+    marker = marker_of(entry.custom_metadata) if entry is not None else None
+    if entry is None or marker is None:
+        return None
+    current = entry.version or 0
+    leftover = not (entry.state == "live" and marker.names(current))
+    return ActualItem(address, marker.owner, version=str(current), flags=CONFIRMED, marker_only=leftover)
+
+
+class MarkedWrites:
+    """Writes and deletes of one KV v2 target, in the order the module docstring gives."""
+
+    def __init__(self, kv: KvV2, target: str, *, destroy_on_delete: bool) -> None:
+        self.kv = kv
+        self.target = target
+        self.destroy_on_delete = destroy_on_delete
+
+    def write(self, item: DesiredItem, expected: ActualItem | None, data: dict[str, str]) -> None:
+        kv = self.kv
+        meta = kv.metadata(item.address)
+        if self._settled(item, expected, meta, data):
+            return
+        claimed = meta is None or not meta.live
+        if claimed:
+            meta = self._claim(item, expected, meta, data)
+            if meta is None:
+                return
+        assert meta is not None
+        try:
+            written = kv.write(item.address, data, cas=meta.current_version)
+        except CasMismatch:
+            # Someone else's version won; only another run of this instance that wrote the same data is success.
+            again = kv.metadata(item.address)
+            if again is not None and again.live and self._ours_to_confirm(item, None, again, data):
+                self._confirm(item, again.current_version, again)
+                return
+            self._drop_leftover(item, data)
+            raise self._moved(item, expected, None) from None
+        except Exception:
+            if claimed:
+                # The claim owns no data; left on, it would sit on whatever version someone writes next.
+                self._drop_leftover(item, data)
+            raise
+        self._confirm(item, written, meta)
+
+    def _settled(
+        self, item: DesiredItem, expected: ActualItem | None, meta: Metadata | None, data: Mapping[str, str]
+    ) -> bool:
+        """Whether the write is already done (confirming it if needed); False to go on; raises when the path
+        moved since the plan or carries another instance's marker."""
+        current = meta.current_version if meta else 0
+        self._not_anothers(item, marker_of(meta.custom_metadata) if meta else None, current)
+        if meta is not None and meta.live:
+            if expected is not None and not expected.pending_deletion and _version(expected) == current:
+                if expected.flags.get(MARKER_FLAG) == UNCONFIRMED[MARKER_FLAG] and self._ours_to_confirm(
+                    item, expected, meta, data
+                ):
+                    self._confirm(item, current, meta)  # the plan found our unmarked version: only mark it
+                    return True
+                return False
+            # Moved since the plan: a retry of this write whose answer was lost, or another run of this instance.
+            if self._ours_to_confirm(item, expected, meta, data):
+                self._confirm(item, current, meta)
+                return True
+            self._drop_leftover(item, data)
+            raise self._moved(item, expected, current)
+        if expected is not None and not expected.pending_deletion:
+            raise self._moved(item, expected, current)  # live in the plan, deleted since
+        return False
+
+    def _ours_to_confirm(
+        self, item: DesiredItem, expected: ActualItem | None, meta: Metadata, data: Mapping[str, str]
+    ) -> bool:
+        """Whether the live current version is one this instance wrote: it holds exactly `data`, and the marker
+        names this instance at it or the version before it (or, for an adopt, no marker at the version after
+        the planned one)."""
+        current = meta.current_version
+        marker = marker_of(meta.custom_metadata)
+        if marker is not None:
+            if marker.owner.instance != item.owner.instance:
+                return False
+            if not (marker.names(current) or marker.version == current - 1):
+                return False
+        elif expected is None or expected.owner is not None or _version(expected) != current - 1:
+            return False
+        return self._holds(item.address, current, data)
+
+    def _claim(
+        self, item: DesiredItem, expected: ActualItem | None, meta: Metadata | None, data: Mapping[str, str]
+    ) -> Metadata | None:
+        """Stamp the marker naming the current version (no live data) before creating the next one; the metadata
+        after it, or None when another run of this instance created the item meanwhile."""
+        for _ in range(METADATA_ATTEMPTS):
+            current = meta.current_version if meta else 0
+            if meta is not None and meta.live:
+                if self._ours_to_confirm(item, None, meta, data):
+                    self._confirm(item, current, meta)
+                    return None
+                self._drop_leftover(item, data)
+                raise self._moved(item, expected, current)
+            custom = dict(meta.custom_metadata) if meta else {}
+            self._not_anothers(item, marker_of(custom), current)
+            claim = _with_marker(custom, item.owner, current)
+            if meta is not None and claim == custom:
+                return meta
+            try:
+                self.kv.set_custom_metadata(item.address, claim, exists=meta is not None, metadata_cas=_cas(meta))
+            except CasMismatch:
+                meta = self.kv.metadata(item.address)
+                continue
+            after = None if meta is None or meta.metadata_version is None else meta.metadata_version + 1
+            return Metadata(current, claim, meta.states if meta else {}, metadata_version=1 if meta is None else after)
+        raise self._busy(item.address)
+
+    def _confirm(self, item: DesiredItem, version: int, meta: Metadata | None) -> None:
+        """Stamp the marker naming `version`, which this instance wrote. `meta` is the metadata as last known;
+        without a metadata version to check against, it is read again first."""
+        if meta is None or meta.metadata_version is None:
+            meta = self.kv.metadata(item.address)
+        for _ in range(METADATA_ATTEMPTS):
+            if meta is None:
+                raise self._moved(item, None, None)
+            custom = dict(meta.custom_metadata)
+            # A newer version is someone else's: marking the one written is harmless, as it owns only that one.
+            self._not_anothers(item, marker_of(custom), max(version, meta.current_version))
+            stamped = _with_marker(custom, item.owner, version)
+            if stamped == custom:
+                return
+            try:
+                self.kv.set_custom_metadata(item.address, stamped, exists=True, metadata_cas=meta.metadata_version)
+                return
+            except CasMismatch:
+                meta = self.kv.metadata(item.address)
+        raise self._busy(item.address)
+
+    def delete(self, expected: ActualItem) -> None:
+        kv = self.kv
+        meta = kv.metadata(expected.address)
+        if meta is None:
+            return
+        current = meta.current_version
+        marker = marker_of(meta.custom_metadata)
+        ours = marker is not None and marker.owner == expected.owner
+        if not (ours and marker.names(current)):
+            # Nothing of syncd's at the current version: at most a leftover marker to take off, never any data.
+            if ours:
+                self._unmark(expected, meta)
+            if expected.marker_only or not meta.live:
+                return  # done, or someone else's to finish
+            self._unmoved(expected, current)
+            raise errors.marker_moved(self.target, expected.address)
+        if expected.marker_only:
+            # The plan saw only a leftover marker: its delete never touches data.
+            if meta.live:
+                raise ItemMoved(
+                    f"holds syncd's data again (version {current}), not only a leftover marker; left alone, "
+                    "run plan again",
+                    target=self.target,
+                    address=expected.address,
+                )
+            self._unmark(expected, meta)
+            return
+        self._unmoved(expected, current)
+        if self.destroy_on_delete:
+            kv.destroy(expected.address)
+            return
+        if meta.live:
+            kv.delete_version(expected.address, current)
+        # The marker goes too: whoever writes the path next creates an unowned secret, not one of ours.
+        self._unmark(expected, replace(meta, states={**meta.states, current: "deleted"}))
+
+    def _unmark(self, expected: ActualItem, meta: Metadata | None) -> None:
+        """Take `expected`'s owner's marker off while it vouches for no live data (a version syncd just deleted, a
+        leftover); a marker that names the live current version again (another run of this instance wrote it)
+        stays."""
+
+        def keep(marker: Marker | None, meta: Metadata) -> bool:
+            return marker is None or marker.owner != expected.owner or stands(marker, meta)
+
+        if not _take_marker_off(self.kv, expected.address, meta, keep):
+            raise self._busy(expected.address)
+
+    def _drop_leftover(self, item: DesiredItem, data: Mapping[str, str]) -> None:
+        """Best effort, when a write fails: take this instance's marker off the path if it vouches for no data of
+        syncd's, so that no version someone writes later carries it. A marker naming the live current version,
+        or the version before one that holds exactly `data` (a write of ours whose answer was lost, which a
+        retry confirms), stays. Touches no data; a failure here is left to the next plan (it observes the
+        marker)."""
+
+        def keep(marker: Marker | None, meta: Metadata) -> bool:
+            if marker is None or marker.owner.instance != item.owner.instance or stands(marker, meta):
+                return True
+            current = meta.current_version
+            return meta.live and marker.version == current - 1 and self._holds(item.address, current, data)
+
+        with contextlib.suppress(SyncdError):
+            _take_marker_off(self.kv, item.address, self.kv.metadata(item.address), keep)
+
+    def _holds(self, address: str, version: int, data: Mapping[str, str]) -> bool:
+        entry = self.kv.read(address, version)
+        return entry is not None and entry.data is not None and plain(entry.data) == dict(data)
+
+    def _busy(self, address: str) -> TransientError:
+        return TransientError(
+            "its custom_metadata kept changing while syncd wrote its marker", target=self.target, address=address
+        )
+
+    def _moved(self, item: DesiredItem, expected: ActualItem | None, now: int | None) -> ItemMoved:
+        then = f"version {expected.version}" if expected is not None and expected.version else "absent"
+        return errors.moved(self.target, item.address, f" ({then} then, version {now} now)" if now is not None else "")
+
+    def _not_anothers(self, item: DesiredItem, marker: Marker | None, current: int) -> None:
+        """Refuse a path whose marker names another instance at its current version, whatever the plan says."""
+        if marker is not None and marker.owner.instance != item.owner.instance and marker.names(current):
+            raise errors.anothers(self.target, item.address, marker.owner.instance)
+
+    def _unmoved(self, expected: ActualItem, current: int) -> None:
+        if expected.version is not None and expected.version != str(current):
+            raise ItemMoved(
+                f"changed in Vault since the plan (version {expected.version} then, version {current} now); "
+                f"not deleted, run plan again",
+                target=self.target,
+                address=expected.address,
+            )
+
+
+def stands(marker: Marker, meta: Metadata) -> bool:
+    """Whether `marker` vouches for live data: it names the path's current version, and that version is live."""
+    return meta.live and marker.names(meta.current_version)
+
+
+def _version(actual: ActualItem | None) -> int | None:
+    return int(actual.version) if actual is not None and actual.version and actual.version.isdigit() else None
+
+
+def _cas(meta: Metadata | None) -> int | None:
+    """The metadata check-and-set version for a write over `meta`: 0 when the path has no metadata."""
+    return 0 if meta is None else meta.metadata_version
+
+
+def _take_marker_off(
+    kv: KvV2, address: str, meta: Metadata | None, keep: Callable[[Marker | None, Metadata], bool]
+) -> bool:
+    """Remove the marker keys from `address`'s custom_metadata with metadata check-and-set, unless `keep` says the
+    marker stands (or there is no path); re-read and decide again when another writer got there first. False
+    when the metadata kept changing for every attempt."""
+    for _ in range(METADATA_ATTEMPTS):
+        if meta is None or keep(marker_of(meta.custom_metadata), meta):
+            return True
+        try:
+            kv.set_custom_metadata(address, _without_marker(meta.custom_metadata), exists=True, metadata_cas=_cas(meta))
+            return True
+        except CasMismatch:
+            meta = kv.metadata(address)
+    return False
+
+
+def _without_marker(custom: Mapping[str, str]) -> dict[str, str]:
+    return {key: value for key, value in custom.items() if key not in (MARKER_INSTANCE, MARKER_SYNC, MARKER_VERSION)}
+
+
+def _with_marker(custom: Mapping[str, str], owner: Ownership, version: int) -> dict[str, str]:
+    """`custom` with `owner`'s marker naming `version` in place of any marker it has."""
+    return {**_without_marker(custom), **marker_tags(owner), MARKER_VERSION: str(version)}
