@@ -3,7 +3,7 @@
 A secret holding a JSON object is a map of keys (values that are not
 strings read as their JSON text); any other text is one key named after the
 last segment of the secret's name. `read_many` reads 20 secrets a call
-through BatchGetSecretValue; `list` pages through ListSecrets with a name
+through BatchGetSecretValue; `list` of a folder pages through ListSecrets with a name
 prefix filter. A missing, empty, binary or deleted secret, or one whose JSON
 is nested more than 100 levels deep or holds a key twice, is a SourceError
 naming its path, never an empty secret, and fails only that path.
@@ -78,10 +78,12 @@ class SecretsManagerSource(AwsSource):
         return found
 
     def list(self, prefix: str) -> list[str]:
-        filters = [{"Key": "name", "Values": [prefix]}] if prefix else []
+        # A prefix is a folder: "apps" lists what is below "apps/", not "apps-old/x".
+        folder = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
+        filters = [{"Key": "name", "Values": [folder]}] if folder else []
         found = self.api.list_secrets(filters, include_planned_deletion=False)
         # The name filter is a prefix match; checking it again guards against a looser match.
-        return sorted(info.name for info in found if info.name.startswith(prefix))
+        return sorted(info.name for info in found if info.name.startswith(folder))
 
     def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
         return iam_policy(source_statements(self.options, self.options.kms_key_id, patterns))

@@ -14,6 +14,7 @@ import pytest
 
 from connectors.aws import SecretsManagerSource, SecretsManagerSourceOptions
 from syncd.errors import SourceError, TransientError
+from syncd.testing.contract import Plant, SourceContract
 from tests.fakes.aws import AwsFake
 
 
@@ -35,6 +36,27 @@ def source(aws_fake: AwsFake) -> Iterator[SecretsManagerSource]:
 
 def plant(fake: AwsFake, name: str, text: str) -> None:
     backdoor(fake, "secretsmanager", "eu-west-1").create_secret(Name=name, SecretString=text)
+
+
+class TestSecretsManagerSourceContract(SourceContract):
+    """Each path is one secret holding a JSON document."""
+
+    @pytest.fixture
+    def source(self, aws_fake: AwsFake) -> Iterator[SecretsManagerSource]:
+        made = SecretsManagerSource(SecretsManagerSourceOptions(region="eu-west-1", endpoint_url=aws_fake.endpoint))
+        yield made
+        made.close()
+
+    @pytest.fixture
+    def plant(self, aws_fake: AwsFake) -> Plant:
+        def put(path: str, data: dict[str, str]) -> None:
+            client = backdoor(aws_fake, "secretsmanager", "eu-west-1")
+            try:
+                client.create_secret(Name=path, SecretString=json.dumps(data))
+            except client.exceptions.ResourceExistsException:
+                client.put_secret_value(SecretId=path, SecretString=json.dumps(data))
+
+        return put
 
 
 def values(secret: object) -> dict[str, str]:

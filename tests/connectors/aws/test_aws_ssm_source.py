@@ -12,6 +12,7 @@ from connectors.aws import SsmSource, SsmSourceOptions
 from syncd.errors import SourceError, TransientError
 from syncd.model import SourceSecret
 from syncd.secret import Secret
+from syncd.testing.contract import Plant, SourceContract
 from tests.fakes.aws import AwsFake
 
 REGION = "us-east-1"
@@ -23,6 +24,31 @@ def source(aws_fake: AwsFake) -> Iterator[SsmSource]:
     made = SsmSource(SsmSourceOptions(region=REGION, endpoint_url=aws_fake.endpoint))
     yield made
     made.close()
+
+
+class TestSsmSourceContract(SourceContract):
+    """Each path is a folder; its keys are the parameters directly under it."""
+
+    folder = "/contract/app"
+    paths = ("/contract/app/alpha", "/contract/app/beta", "/contract/app/nested/gamma")
+    outside = ("/contract/apparel/delta", "/contract/other/epsilon")
+    missing = "/contract/app/missing"
+
+    @pytest.fixture
+    def source(self, aws_fake: AwsFake) -> Iterator[SsmSource]:
+        made = SsmSource(SsmSourceOptions(region=REGION, endpoint_url=aws_fake.endpoint))
+        yield made
+        made.close()
+
+    @pytest.fixture
+    def plant(self, aws_fake: AwsFake) -> Plant:
+        client = aws_fake.client("ssm", REGION)
+
+        def put(path: str, data: dict[str, str]) -> None:
+            for key, value in data.items():
+                client.put_parameter(Name=f"{path}/{key}", Value=value, Type="SecureString", Overwrite=True)
+
+        return put
 
 
 @pytest.fixture
