@@ -130,11 +130,13 @@ class SsmSink(AwsSink):
 
     def observe(self, desired: Sequence[DesiredItem], scope: Scope) -> Observation:
         expected = {item.address: {**item.tags, **marker_tags(item.owner)} for item in desired}
-        items, seen = self._read(sorted(expected), expected)
-        return Observation(items, self._owned(scope, seen))
+        # A reader per observation: its one warning about refused filters is per run.
+        reader = TagReader(self.session, self.options.kms_key_id)
+        items, seen = self._read(reader, sorted(expected), expected)
+        return Observation(items, self._owned(reader, scope, seen))
 
     def _read(
-        self, names: Sequence[str], expected: Mapping[str, Mapping[str, str]]
+        self, reader: TagReader, names: Sequence[str], expected: Mapping[str, Mapping[str, str]]
     ) -> tuple[dict[str, ActualItem], dict[str, dict[str, str]]]:
         """The parameters among `names` that exist, and the tags known of each: GetParameters (10 names a call);
         DescribeParameters confirming the expected tags (50 names a call); DescribeParameters by name (50 a call)
@@ -144,14 +146,14 @@ class SsmSink(AwsSink):
             parameters.update(batch)
         confirmable = {name: expected[name] for name in parameters if name in expected}
         # Those carrying every expected tag come back with their metadata: nothing more to ask of them.
-        metadata = self._tags.confirm(confirmable, sorted(parameters))
+        metadata = reader.confirm(confirmable, sorted(parameters))
         tags = {name: dict(confirmable[name]) for name in metadata}
         rest = sorted(name for name in parameters if name not in metadata)
         described: dict[str, dict[str, Any]] = {}
         for batch in in_parallel(self._describe_named, chunks(rest, DESCRIBE_MAX), READERS):
             described.update(batch)
         metadata.update(described)
-        tags.update(self._tags.tags_of(sorted(described)))
+        tags.update(reader.tags_of(sorted(described)))
         found = {}
         for name, meta in metadata.items():
             actual = _actual(meta, tags.get(name), parameter=parameters[name])
@@ -159,7 +161,7 @@ class SsmSink(AwsSink):
                 found[name] = actual
         return found, tags
 
-    def _owned(self, scope: Scope, seen: Mapping[str, Mapping[str, str]]) -> dict[str, ActualItem]:
+    def _owned(self, reader: TagReader, scope: Scope, seen: Mapping[str, Mapping[str, str]]) -> dict[str, ActualItem]:
         """DescribeParameters filtered on the instance tag and the scope's folder (50 a page); the sync of those
         the desired items did not name is found by sync in bulk (see `TagReader.owners_of`)."""
         marker = {"Key": f"tag:{MARKER_INSTANCE}", "Option": "Equals", "Values": [scope.instance]}
@@ -172,7 +174,7 @@ class SsmSink(AwsSink):
                 if scope.covers(meta["Name"]):
                     described[meta["Name"]] = meta
         known = {name: dict(tags) for name, tags in seen.items() if tags.get(MARKER_INSTANCE) == scope.instance}
-        tags = {**self._tags.owners_of(scope.instance, [name for name in described if name not in known]), **known}
+        tags = {**reader.owners_of(scope.instance, [name for name in described if name not in known]), **known}
         owned = {}
         for name, meta in described.items():
             actual = _actual(meta, tags.get(name), parameter=None)
