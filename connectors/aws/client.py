@@ -82,14 +82,7 @@ class AwsSession:
             code = error_code(exc)
             if code is not None and code in tolerate:
                 return None, code
-            translate(
-                exc,
-                self.target,
-                operation=f"{service}:{operation}",
-                address=address,
-                resource=address,
-                kms_key_id=kms_key_id,
-            )
+            translate(exc, self.target, operation=f"{service}:{operation}", address=address, kms_key_id=kms_key_id)
 
     def pages(
         self, service: str, operation: str, params: dict[str, Any], *, tolerate: tuple[str, ...] = ()

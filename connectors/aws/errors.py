@@ -48,10 +48,11 @@ CREDENTIAL_CODES = frozenset(
         "MissingAuthenticationToken",
     }
 )
-# Secrets Manager's own answers for a KMS key it cannot use.
-SM_KMS_FAILURES = frozenset({"EncryptionFailure", "DecryptionFailure"})
-KMS_CODES = SM_KMS_FAILURES | frozenset(
+# A KMS key that cannot be used (EncryptionFailure and DecryptionFailure are Secrets Manager's answers).
+KMS_CODES = frozenset(
     {
+        "EncryptionFailure",
+        "DecryptionFailure",
         "KMSAccessDeniedException",
         "KMSDisabledException",
         "KMSInvalidStateException",
@@ -111,11 +112,13 @@ def translate(
     resource: str | None = None,
     kms_key_id: str | None = None,
 ) -> NoReturn:
-    """Raise syncd's error for a botocore exception raised by `operation` (e.g. 'secretsmanager:PutSecretValue')."""
+    """Raise syncd's error for a botocore exception raised by `operation` (e.g. 'secretsmanager:PutSecretValue') on
+    `resource` (by default the item's `address`)."""
     if isinstance(exc, ConnectorError):
         raise exc
     from botocore import exceptions as boto
 
+    resource = resource or address
     where = f" on {resource}" if resource else ""
     if isinstance(exc, boto.ClientError):
         code = error_code(exc) or "Unknown"

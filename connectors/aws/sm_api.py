@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.aws.client import AwsSession
-from connectors.aws.errors import SM_KMS_FAILURES, TRANSIENT_CODES
+from connectors.aws.errors import KMS_CODES, TRANSIENT_CODES
 from connectors.aws.options import tag_map
 from syncd.connector import owner_of
 from syncd.errors import PermanentError, TransientError
@@ -121,7 +121,7 @@ class SecretsApi:
         if all(code in TRANSIENT_CODES for code in failures.values()):
             raise TransientError(f"{SERVICE}:BatchGetSecretValue could not read {listed}", target=self.target)
         hint = "grant secretsmanager:GetSecretValue on each"
-        if any(code in SM_KMS_FAILURES for code in failures.values()):
+        if any(code in KMS_CODES for code in failures.values()):
             hint += ", and kms:Decrypt on the KMS key it is encrypted with"
         raise PermanentError(
             f"{SERVICE}:BatchGetSecretValue could not read {listed}; {hint} (syncd iam-policy prints the policy)",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import field_validator
+from pydantic import AfterValidator, field_validator
 
 from connectors.aws.options import AwsConnection, AwsTargetOptions
 from connectors.aws.ssm_rules import KMS_KEY_ID, KMS_KEY_ID_RULE, MAX_DESCRIPTION, SECURE_STRING, path_problems
@@ -19,16 +19,16 @@ def _ssm_key_id(key_id: str | None) -> str | None:
     return key_id
 
 
+# A KMS key as SSM takes it (see `KMS_KEY_ID_RULE`).
+SsmKeyId = Annotated[str | None, AfterValidator(_ssm_key_id)]
+
+
 class SsmTargetOptions(AwsTargetOptions):
     """An SSM target: the shared AWS options, plus the parameter type and whether Advanced parameters may be made."""
 
+    kms_key_id: SsmKeyId = None
     parameter_type: ParameterType = SECURE_STRING
     allow_advanced_tier: bool = False
-
-    @field_validator("kms_key_id")
-    @classmethod
-    def _ssm_key_id(cls, key_id: str | None) -> str | None:
-        return _ssm_key_id(key_id)
 
     @field_validator("description")
     @classmethod
@@ -58,9 +58,4 @@ class SsmDestination(Options):
 class SsmSourceOptions(AwsConnection):
     """Where to read: one account and region; `kms_key_id` only narrows the policy `syncd policy` prints."""
 
-    kms_key_id: str | None = None
-
-    @field_validator("kms_key_id")
-    @classmethod
-    def _ssm_key_id(cls, key_id: str | None) -> str | None:
-        return _ssm_key_id(key_id)
+    kms_key_id: SsmKeyId = None
