@@ -526,6 +526,16 @@ def test_delete_leaves_a_secret_whose_marker_changed(aws_fake: AwsFake, sink: Se
     assert aws_fake.count("DeleteSecret") == 0
 
 
+def test_delete_leaves_a_secret_given_a_new_value_since_the_plan(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """A secret that still carries the marker but holds a version someone wrote since the plan is not deleted."""
+    write(sink, item(sink, "prod/db", {"K": "v"}), None)
+    planned = read(sink, ["prod/db"])["prod/db"]
+    backdoor(aws_fake, "secretsmanager").put_secret_value(SecretId="prod/db", SecretString=json.dumps({"K": "new"}))
+    with pytest.raises(ItemMoved, match="version moved from"):
+        sink.delete(planned)
+    assert aws_fake.count("DeleteSecret") == 0
+
+
 def test_delete_of_an_absent_secret_succeeds(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
     """Deleting a secret that is not there is success, with no DeleteSecret call."""
     sink.delete(ActualItem(address="prod/gone", owner=OWNER))
