@@ -17,7 +17,6 @@ from syncd.diff import compare
 from syncd.errors import ItemMoved, PermanentError, TransientError
 from syncd.model import DesiredItem, Granularity, Ownership
 from syncd.secret import REDACTOR, Secret
-from syncd.testing.contract import OWNER as CONTRACT_OWNER
 from syncd.testing.contract import PlantUnowned, SinkContract
 from tests.connectors.aws.support import owned, read, write
 from tests.fakes.aws import AwsFake
@@ -143,17 +142,6 @@ class TestSsmSinkContract(SinkContract):
             )
 
         return plant
-
-    def test_tags_roundtrip(self, sink: SsmSink) -> None:  # type: ignore[override]
-        """The tags of a written item read back when the item is observed with them: `observe` confirms the
-        desired tags in bulk, so it reports the tags the desired items name (the only ones the core compares),
-        not every tag a parameter carries."""
-        address = self.addresses[0]
-        tags = {"team": "platform", "env": "contract"}
-        item = self.desired_item(sink, address, tags=tags)
-        self.put(sink, item, None)
-        found = sink.observe([item], Scope(CONTRACT_OWNER.instance)).items[address]
-        assert tags.items() <= dict(found.tags).items()
 
 
 # Creating
