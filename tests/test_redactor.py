@@ -69,7 +69,7 @@ def test_a_disabled_redactor_replaces_nothing(redactor: Redactor) -> None:
 def test_credentials_are_secret_and_configuration_is_not() -> None:
     """Fields typed SecretStr or declared with secret_field() are secret, at any depth; a region, an address, a
     role ARN or a path is not; an option the model does not describe is."""
-    from connectors._aws_sm_sink import SecretsManagerTargetOptions as Aws
+    from connectors.aws import SecretsManagerTargetOptions as Aws
     from connectors.local.options import DotenvSinkOptions as Dotenv
     from connectors.vault.options import VaultSinkOptions as Vault
 

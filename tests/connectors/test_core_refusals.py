@@ -10,7 +10,8 @@ from pathlib import Path
 import hvac
 import pytest
 
-from connectors import aws_secrets_manager, aws_ssm, vault
+from connectors import vault
+from connectors.aws import secrets_manager_spec, ssm_spec
 from syncd.apply import apply_plan
 from syncd.connector import Source
 from syncd.engine import make_plan
@@ -93,9 +94,7 @@ AWS_SYNCS = "  - {name: db, from: apps/db, to: [{target: a, name: 'a-db'}, {targ
 def test_two_aws_targets_in_one_account_and_region_are_refused(kind: str, aws_fake: AwsFake, tmp_path: Path) -> None:
     """Two targets of one service in one account and region list and prune each other's items: refused with no call,
     whether the account is implied (same credentials), given as account_id, or the account of a role."""
-    registry = Registry(
-        {"memory": MEMORY, kind: aws_secrets_manager.spec if kind.endswith("manager") else aws_ssm.spec}
-    )
+    registry = Registry({"memory": MEMORY, kind: secrets_manager_spec if kind.endswith("manager") else ssm_spec})
     syncs = AWS_SYNCS.replace("-db", "-{key}") if kind == "aws-ssm" else AWS_SYNCS
     same_account = [
         ({}, {}),
@@ -124,7 +123,7 @@ def test_a_secrets_manager_target_in_the_source_account_and_region_is_refused(
 ) -> None:
     """A Secrets Manager source and a Secrets Manager target in one account and region: the sync would read back
     what it writes, so the target is refused before any call."""
-    registry = Registry({"aws-secrets-manager": aws_secrets_manager.spec})
+    registry = Registry({"aws-secrets-manager": secrets_manager_spec})
     targets = {"a": aws("aws-secrets-manager", aws_fake)}
     manifest = load(
         tmp_path,
@@ -198,7 +197,7 @@ def test_a_secrets_manager_target_answering_503_to_everything_costs_a_bounded_nu
     """With AWS answering 503 to every call, a plan's read of the target and an apply of 40 changes each stop after
     a bounded number of calls (counted, not timed): apply takes the target as down after 3 changes in a row failed,
     instead of retrying every change."""
-    registry = Registry({"memory": MEMORY, "aws-secrets-manager": aws_secrets_manager.spec})
+    registry = Registry({"memory": MEMORY, "aws-secrets-manager": secrets_manager_spec})
     syncs = "  - {name: fleet, from: apps/, to: [{target: a, name: 'fleet/{relpath}'}]}\n"
     manifest = load(tmp_path, "{type: memory}", {"a": aws("aws-secrets-manager", aws_fake)}, syncs, registry)
     source = MemorySource(secrets={f"apps/s{i:02}": {"k": f"v{i}"} for i in range(40)})

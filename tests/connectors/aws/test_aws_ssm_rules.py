@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from connectors import aws_ssm
-from connectors._aws_ssm_rules import ADVANCED, STANDARD, tier_for
-from connectors._aws_ssm_source import SsmSource, SsmSourceOptions
-from connectors.aws_ssm import SsmDestination, SsmSink, SsmTargetOptions
+from connectors.aws import SsmDestination, SsmSink, SsmSource, SsmSourceOptions, SsmTargetOptions, ssm_spec
+from connectors.aws.ssm_rules import ADVANCED, STANDARD, tier_for
 from syncd.model import DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
 
 TARGET = "params-dr"
+
+
+def statements_of(part: SsmSink | SsmSource, patterns: list[str]) -> list[dict[str, Any]]:
+    """The IAM statements of `part`'s required access."""
+    policy = part.required_access(patterns)
+    assert policy is not None and policy.kind == "iam"
+    return json.loads(policy.text)["Statement"]
+
+
 OWNER = Ownership("prod-eu", "payments-db")
 PLANTED = "PLANTED-ssm-rules-91c2"
 ACCOUNT = "222222222222"
@@ -49,11 +57,11 @@ def problems(sink: SsmSink, desired: DesiredItem) -> list[str]:
 
 def test_spec_names_the_connector_and_its_roles() -> None:
     """The module exports 'aws-ssm' as both a per-key sink with tags and descriptions, and a source."""
-    assert aws_ssm.spec.name == "aws-ssm"
-    assert aws_ssm.spec.sink is SsmSink and aws_ssm.spec.source is SsmSource
-    assert SsmSink.granularities == (Granularity.PER_KEY,)
-    assert SsmSink.supports_tags and SsmSink.supports_description
-    assert SsmSink.max_concurrency == 8
+    assert ssm_spec.name == "aws-ssm"
+    assert ssm_spec.sink is SsmSink and ssm_spec.source is SsmSource
+    assert SsmSink.capabilities.granularities == (Granularity.PER_KEY,)
+    assert SsmSink.capabilities.tags and SsmSink.capabilities.description
+    assert SsmSink.capabilities.max_concurrency == 8
 
 
 # Names
@@ -213,9 +221,9 @@ def test_flags_carry_the_type_and_the_targets_kms_key_for_secure_strings() -> No
 
 def test_target_tags_and_description_are_the_defaults() -> None:
     sink = make_sink(tags={"team": "payments"}, description="Managed by syncd.")
-    assert sink.default_tags() == {"team": "payments"}
-    assert sink.default_description() == "Managed by syncd."
-    assert make_sink().default_description() is None
+    assert sink.item_defaults().tags == {"team": "payments"}
+    assert sink.item_defaults().description == "Managed by syncd."
+    assert make_sink().item_defaults().description is None
 
 
 @pytest.mark.parametrize(
@@ -251,7 +259,7 @@ def test_describe_names_region_and_account() -> None:
 def test_sink_policy_scopes_parameters_by_arn_and_describe_to_star() -> None:
     """Parameter actions go on each pattern's ARN (no doubled '/'), DescribeParameters on '*', tag reads on every
     parameter of the region (list_owned must learn the sync of owned parameters outside the patterns); no KMS."""
-    statements = make_sink(role_arn=ROLE).access_policy(["/prod/payments/*", "/prod/api/TOKEN"])
+    statements = statements_of(make_sink(role_arn=ROLE), ["/prod/payments/*", "/prod/api/TOKEN"])
     assert statements == [
         {"Sid": "SyncdSsmDescribe", "Effect": "Allow", "Action": ["ssm:DescribeParameters"], "Resource": ["*"]},
         {
@@ -279,8 +287,8 @@ def test_sink_policy_scopes_parameters_by_arn_and_describe_to_star() -> None:
 
 def test_sink_policy_is_deterministic_and_uses_star_without_an_account() -> None:
     sink = make_sink()
-    first = sink.access_policy(["/b/*", "/a/*", "/b/*"])
-    assert first == sink.access_policy(["/a/*", "/b/*"])
+    first = statements_of(sink, ["/b/*", "/a/*", "/b/*"])
+    assert first == statements_of(sink, ["/a/*", "/b/*"])
     assert first is not None
     assert first[2]["Resource"] == [
         "arn:aws:ssm:eu-central-1:*:parameter/a/*",
@@ -311,7 +319,7 @@ def test_sink_policy_is_deterministic_and_uses_star_without_an_account() -> None
 )
 def test_sink_policy_lets_the_target_key_be_used_through_ssm_only(key: str, resource: str, alias: str | None) -> None:
     """With kms_key_id: Encrypt and Decrypt on that key (an alias: kms:ResourceAliases), via SSM in the region."""
-    statements = make_sink(role_arn=ROLE, kms_key_id=key).access_policy(["/prod/*"])
+    statements = statements_of(make_sink(role_arn=ROLE, kms_key_id=key), ["/prod/*"])
     assert statements is not None
     kms = statements[-1]
     assert kms["Action"] == ["kms:Decrypt", "kms:Encrypt"]
@@ -322,7 +330,7 @@ def test_sink_policy_lets_the_target_key_be_used_through_ssm_only(key: str, reso
 
 def test_sink_policy_adds_generate_data_key_for_advanced_parameters() -> None:
     """Advanced parameters are encrypted through a data key, so allowing them adds kms:GenerateDataKey."""
-    statements = make_sink(kms_key_id="alias/p", allow_advanced_tier=True).access_policy(["/prod/*"])
+    statements = statements_of(make_sink(kms_key_id="alias/p", allow_advanced_tier=True), ["/prod/*"])
     assert statements is not None
     assert statements[-1]["Action"] == ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
 
@@ -330,7 +338,7 @@ def test_sink_policy_adds_generate_data_key_for_advanced_parameters() -> None:
 def test_source_policy_is_read_only() -> None:
     """The source reads by path, lists with DescribeParameters and decrypts through SSM; it writes nothing."""
     source = SsmSource(SsmSourceOptions(region="us-east-1", account_id="111111111111"))
-    statements = source.access_policy(["/prod/payments/*"])
+    statements = statements_of(source, ["/prod/payments/*"])
     assert statements is not None
     actions = sorted(action for statement in statements for action in statement["Action"])
     assert actions == ["kms:Decrypt", "ssm:DescribeParameters", "ssm:GetParametersByPath"]
@@ -341,7 +349,7 @@ def test_source_policy_is_read_only() -> None:
 
 def test_source_policy_decrypts_with_the_named_key_only() -> None:
     source = SsmSource(SsmSourceOptions(region="us-east-1", account_id="111111111111", kms_key_id="alias/params"))
-    statements = source.access_policy(["/prod/*"])
+    statements = statements_of(source, ["/prod/*"])
     assert statements is not None
     assert statements[2]["Condition"]["ForAnyValue:StringEquals"] == {"kms:ResourceAliases": "alias/params"}
     with pytest.raises(ValidationError, match="at most 256"):
@@ -350,6 +358,6 @@ def test_source_policy_decrypts_with_the_named_key_only() -> None:
 
 def test_kms_via_service_uses_the_china_domain_in_china_regions() -> None:
     sink = make_sink(region="cn-north-1", kms_key_id="alias/params")
-    statements = sink.access_policy(["/prod/*"])
+    statements = statements_of(sink, ["/prod/*"])
     assert statements is not None
     assert statements[-1]["Condition"]["StringEquals"] == {"kms:ViaService": "ssm.cn-north-1.amazonaws.com.cn"}

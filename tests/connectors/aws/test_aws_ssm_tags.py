@@ -1,6 +1,6 @@
 """The `aws-ssm` sink's tag reads against moto's server: tags confirmed in bulk by DescribeParameters filters
-after `prepare`, ListTagsForResource only for what the filters leave out, and owners of prune candidates found
-by sync.
+from the desired items `observe` is given, ListTagsForResource only for what the filters leave out, and owners of
+prune candidates found by sync.
 
 What moto does here as AWS documents it (checked by these tests): filters are AND-ed, a `Name` filter takes up to
 50 names (51 is refused), a `tag:KEY` filter matches the tag's value exactly. Where it differs: moto takes any
@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 
-from connectors._aws_ssm_tags import IDLE_SWEEPS
-from connectors.aws_ssm import SsmDestination, SsmSink, SsmTargetOptions
+from connectors.aws import SsmDestination, SsmSink, SsmTargetOptions
+from connectors.aws.ssm_tags import IDLE_SWEEPS
+from syncd.connector import Scope
 from syncd.diff import Policy, compare, diff_item
 from syncd.model import Action, ActualItem, DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
+from tests.connectors.aws.support import owned, write
 from tests.fakes.aws import AwsFake
 
 TARGET = "params"
@@ -62,7 +64,7 @@ def sent(clients: dict[str, Any]) -> Iterator[Requests]:
 
 @pytest.fixture
 def sink(aws_fake: AwsFake, clients: dict[str, Any]) -> Iterator[SsmSink]:
-    made = SsmSink(TARGET, SsmTargetOptions(region=REGION, endpoint_url=aws_fake.endpoint), client=clients["sink"])
+    made = SsmSink(TARGET, SsmTargetOptions(region=REGION, endpoint_url=aws_fake.endpoint), clients["sink"])
     yield made
     made.close()
 
@@ -94,9 +96,8 @@ def marker(owner: Ownership = OWNER) -> dict[str, str]:
 
 
 def plan_read(sink: SsmSink, items: list[DesiredItem]) -> dict[str, ActualItem]:
-    """What the engine does before diffing one target: prepare, then read."""
-    sink.prepare(items)
-    return sink.read([item.address for item in items])
+    """What a plan finds of `items` (with a scope owning nothing, so no owned listing)."""
+    return dict(sink.observe(items, Scope(OWNER.instance)).items)
 
 
 def tag_requests(sent: Requests) -> list[dict[str, Any]]:
@@ -123,7 +124,7 @@ def test_a_tag_edited_out_of_band_is_drift_read_with_one_tag_call(
     assert [request["ResourceId"] for request in tag_requests(sent)] == ["/prod/db/KEY_07"]
     assert actual["/prod/db/KEY_07"].owner == OWNER
     assert aws_fake.writes() == []
-    sink.write(items[7], actual[items[7].address])
+    write(sink, items[7], actual[items[7].address])
     assert [call.operation for call in aws_fake.writes()] == ["AddTagsToResource"]
     sent.clear()
     actual = plan_read(sink, items)
@@ -244,7 +245,7 @@ def test_a_tag_with_an_empty_value_is_read_with_list_tags(sink: SsmSink, ssm: An
 def test_filters_aws_refuses_fall_back_to_reading_each_parameters_tags(
     sink: SsmSink, ssm: Any, aws_fake: AwsFake
 ) -> None:
-    """Were AWS to refuse a confirmation (say, too many filters), the read goes on as without `prepare`."""
+    """Were AWS to refuse a confirmation (say, too many filters), the read goes on with each parameter's tags."""
     items = [desired("A"), desired("B")]
     for item in items:
         plant(ssm, item.address, {**TEAM, **marker()})
@@ -255,14 +256,16 @@ def test_filters_aws_refuses_fall_back_to_reading_each_parameters_tags(
     assert aws_fake.count("ListTagsForResource") == 2
 
 
-def test_a_read_confirms_only_the_names_prepare_gave(sink: SsmSink, ssm: Any, aws_fake: AwsFake) -> None:
-    """A name `prepare` did not cover is read with ListTagsForResource; the others are still confirmed."""
+def test_an_observation_confirms_each_name_by_its_own_desired_tags(sink: SsmSink, ssm: Any, aws_fake: AwsFake) -> None:
+    """A parameter desired by another sync than its marker names is read with ListTagsForResource (and shows the
+    sync to move from); the others are still confirmed in bulk."""
     items = [desired("A"), desired("B")]
     for item in items:
         plant(ssm, item.address, {**TEAM, **marker()})
-    sink.prepare(items[:1])
-    actual = sink.read([item.address for item in items])
-    assert [compare(item, actual[item.address]) for item in items] == [(), ()]
+    moved = desired("B", owner=Ownership("prod-eu", "another-sync"))
+    actual = plan_read(sink, [items[0], moved])
+    assert compare(items[0], actual[items[0].address]) == ()
+    assert actual[moved.address].owner == OWNER
     assert aws_fake.count("ListTagsForResource") == 1
 
 
@@ -273,7 +276,7 @@ def test_owned_parameters_no_longer_desired_get_their_sync_in_bulk(
     sink: SsmSink, ssm: Any, aws_fake: AwsFake, sent: Requests
 ) -> None:
     """Prune candidates of two syncs (60 and 3 parameters): one ListTagsForResource per sync learns it, sweeps by
-    `tag:syncd.io/sync` find the rest; the desired parameters reuse what read confirmed."""
+    `tag:syncd.io/sync` find the rest; the desired parameters reuse what the same observation confirmed."""
     kept = [desired(f"KEEP_{index}") for index in range(5)]
     for item in kept:
         plant(ssm, item.address, {**TEAM, **marker()})
@@ -283,9 +286,8 @@ def test_owned_parameters_no_longer_desired_get_their_sync_in_bulk(
     for index in range(3):
         plant(ssm, f"/old/b/KEY_{index}", marker(old_b))
     plant(ssm, "/old/c/THEIRS", marker(Ownership("staging", "old-a")))
-    plan_read(sink, kept)
-    owned = sink.list_owned(OWNER.instance)
-    assert {name: item.owner for name, item in owned.items()} == {
+    mine = sink.observe(kept, Scope(OWNER.instance, ("*",))).owned
+    assert {name: item.owner for name, item in mine.items()} == {
         **{item.address: OWNER for item in kept},
         **{f"/old/a/KEY_{index:02}": old_a for index in range(60)},
         **{f"/old/b/KEY_{index}": old_b for index in range(3)},
@@ -310,10 +312,8 @@ def test_owned_parameters_of_many_small_syncs_stop_being_swept(
     """Sweeps that save nothing stop after IDLE_SWEEPS: the rest cost one ListTagsForResource each, as before."""
     for index in range(10):
         plant(ssm, f"/old/KEY_{index}", marker(Ownership("prod-eu", f"sync-{index}")))
-    sink.prepare([])
-    sink.read([])
-    owned = sink.list_owned(OWNER.instance)
-    assert {name: item.owner for name, item in owned.items()} == {
+    mine = owned(sink, OWNER.instance)
+    assert {name: item.owner for name, item in mine.items()} == {
         f"/old/KEY_{index}": Ownership("prod-eu", f"sync-{index}") for index in range(10)
     }
     assert aws_fake.count("ListTagsForResource") == 10

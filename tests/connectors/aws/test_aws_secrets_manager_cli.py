@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from connectors.aws_secrets_manager import spec
+from connectors.aws import secrets_manager_spec as spec
 from syncd.cli import main
 from syncd.registry import Registry
 from tests.fakes.aws import DEFAULT_ACCOUNT, AwsFake
@@ -220,7 +220,7 @@ PRUNED = """
     targets:
       use1: {type: aws-secrets-manager, region: us-east-1, endpoint_url: "{endpoint}", recovery_window_days: 7}
     syncs:
-      - {name: keep, from: apps/keep, to: [{target: use1, name: prod/keep}]}
+      - {name: apps, from: apps/, to: [{target: use1, name: "prod/{relpath}"}]}
 """
 PRUNED_SECRETS = {"apps": {"keep": {"a": "1"}, "old": {"b": "2"}}}
 
@@ -228,17 +228,16 @@ PRUNED_SECRETS = {"apps": {"keep": {"a": "1"}, "old": {"b": "2"}}}
 def test_prune_schedules_deletion_with_the_window_and_mapping_again_restores(
     aws_fake: AwsFake, workdir: Path, run: Run
 ) -> None:
-    both = PRUNED + "      - {name: old, from: apps/old, to: [{target: use1, name: prod/old}]}\n"
-    manifest = setup(workdir, aws_fake, both, PRUNED_SECRETS)
-    assert run("apply", "-c", manifest, "--yes")[0] == 0
     manifest = setup(workdir, aws_fake, PRUNED, PRUNED_SECRETS)
+    assert run("apply", "-c", manifest, "--yes")[0] == 0
+    manifest = setup(workdir, aws_fake, PRUNED, {"apps": {"keep": {"a": "1"}}})
     assert changes(plan_json(run, manifest)) == {("use1", "prod/old"): ("delete", ["no longer mapped"])}
     assert run("apply", "-c", manifest, "--yes")[0] == 0
     deleted = secret(aws_fake, "prod/old")
     assert (deleted["DeletedDate"] - deleted["LastChangedDate"]).days in (6, 7)
     # Pending deletion is not deleted again, and not listed as owned.
     assert run("plan", "-c", manifest, "--detailed-exitcode")[0] == 0
-    manifest = setup(workdir, aws_fake, both, PRUNED_SECRETS)
+    manifest = setup(workdir, aws_fake, PRUNED, PRUNED_SECRETS)
     assert changes(plan_json(run, manifest)) == {("use1", "prod/old"): ("create", ["restore from scheduled deletion"])}
     aws_fake.reset_counts()
     assert run("apply", "-c", manifest, "--yes")[0] == 0
@@ -246,6 +245,17 @@ def test_prune_schedules_deletion_with_the_window_and_mapping_again_restores(
     restored = secret(aws_fake, "prod/old")
     assert "DeletedDate" not in restored and json.loads(restored["SecretString"]) == {"b": "2"}
     assert run("plan", "-c", manifest, "--detailed-exitcode")[0] == 0
+
+
+def test_an_owned_secret_outside_every_mapped_name_is_never_pruned(aws_fake: AwsFake, workdir: Path, run: Run) -> None:
+    """A secret of a sync since removed, whose name no remaining `to` entry could produce, is outside the target's
+    scope: the plan neither lists nor deletes it (syncd needs no right beyond the names the manifest maps)."""
+    both = PRUNED + "      - {name: old, from: apps/old, to: [{target: use1, name: legacy/old}]}\n"
+    manifest = setup(workdir, aws_fake, both, PRUNED_SECRETS)
+    assert run("apply", "-c", manifest, "--yes")[0] == 0
+    manifest = setup(workdir, aws_fake, PRUNED, PRUNED_SECRETS)
+    assert changes(plan_json(run, manifest)) == {}
+    assert "DeletedDate" not in secret(aws_fake, "legacy/old")
 
 
 def test_an_unowned_secret_is_a_conflict_until_adopted(aws_fake: AwsFake, workdir: Path, run: Run) -> None:
@@ -268,7 +278,6 @@ def test_an_unowned_secret_is_a_conflict_until_adopted(aws_fake: AwsFake, workdi
     assert run("plan", "-c", manifest, "--detailed-exitcode")[0] == 0
 
 
-@pytest.mark.usefixtures("aws_no_backoff")
 def test_throttled_writes_are_retried_until_they_succeed(aws_fake: AwsFake, workdir: Path, run: Run) -> None:
     manifest = setup(workdir, aws_fake, TWO_REGIONS, TWO_REGION_SECRETS)
     assert run("apply", "-c", manifest, "--yes")[0] == 0

@@ -7,11 +7,7 @@ every secret it returns, which the per-secret statement grants. A secret's
 ARN ends with "-" and six random characters, so an exact name becomes
 `NAME-??????` and a wildcard pattern `PATTERN*` covers the suffix anyway.
 
-A KMS key is named in `Resource` by its key ARN; an alias cannot be (a
-policy naming an alias ARN governs the alias, not the key), so an alias
-grants on the account's keys with the condition `kms:ResourceAliases`.
-Either way `kms:ViaService` limits the grant to Secrets Manager in the
-target's region.
+The KMS statement is `policy.kms_grant`'s, through Secrets Manager.
 """
 
 from __future__ import annotations
@@ -19,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from connectors._aws import AwsConnection
+from connectors.aws.options import AwsConnection
+from connectors.aws.policy import kms_grant
 
 LIST_ACTIONS = ("secretsmanager:BatchGetSecretValue", "secretsmanager:ListSecrets")
 SINK_ACTIONS = (
@@ -70,20 +67,11 @@ def _statements(
 
 
 def _kms_statement(options: AwsConnection, kms_key_id: str, actions: Iterable[str]) -> dict[str, Any]:
-    region, part = options.region, options.partition
     account = options.expected_account or "*"
-    suffix = "amazonaws.com.cn" if part == "aws-cn" else "amazonaws.com"
-    condition: dict[str, Any] = {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.{suffix}"}}
-    if kms_key_id.startswith("arn:"):
-        _, _, _, key_region, key_account, resource = kms_key_id.split(":", 5)
-        if resource.startswith("alias/"):
-            condition["ForAnyValue:StringEquals"] = {"kms:ResourceAliases": resource}
-            return _allow(actions, f"arn:{part}:kms:{key_region}:{key_account}:key/*", condition)
-        return _allow(actions, kms_key_id, condition)
-    if kms_key_id.startswith("alias/"):
-        condition["ForAnyValue:StringEquals"] = {"kms:ResourceAliases": kms_key_id}
-        return _allow(actions, f"arn:{part}:kms:{region}:{account}:key/*", condition)
-    return _allow(actions, f"arn:{part}:kms:{region}:{account}:key/{kms_key_id}", condition)
+    resource, condition = kms_grant(
+        kms_key_id, service="secretsmanager", partition=options.partition, region=options.region, account=account
+    )
+    return _allow(actions, resource, condition)
 
 
 def _allow(

@@ -8,14 +8,15 @@ from typing import Any
 
 import pytest
 
-from connectors import _aws_sm_layout as layout
-from connectors._aws_sm_api import BatchAnswer, SecretsApi
-from connectors.aws_secrets_manager import (
+from connectors.aws import (
     SecretsManagerSink,
     SecretsManagerSource,
     SecretsManagerSourceOptions,
     SecretsManagerTargetOptions,
 )
+from connectors.aws import sm_layout as layout
+from connectors.aws.client import AwsSession
+from connectors.aws.sm_api import BatchAnswer, SecretsApi
 from syncd.errors import PermanentError, TransientError
 from syncd.model import DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
@@ -26,7 +27,7 @@ ACCOUNT = "111111111111"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/syncd"
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 # A closed local port: building, checking and policies make no call, and a regression could not reach real AWS.
-NO_CALLS = {"region": "eu-west-1", "endpoint_url": "http://127.0.0.1:9", "max_attempts": 1, "connect_timeout": 0.5}
+NO_CALLS = {"region": "eu-west-1", "endpoint_url": "http://127.0.0.1:9", "connect_timeout": 0.5}
 
 
 def sink(**options: Any) -> SecretsManagerSink:
@@ -131,13 +132,6 @@ def test_several_problems_are_each_reported() -> None:
     assert len(problems) == 3
 
 
-def test_write_refuses_what_check_refuses_before_any_call() -> None:
-    """The endpoint is a closed port: reaching it would fail differently, so the refusal came first."""
-    with pytest.raises(PermanentError) as info:
-        sink().write(item("bad name"), None)
-    assert "does not allow" in str(info.value) and PLANTED not in repr(info.value.args)
-
-
 # Layout
 
 
@@ -193,7 +187,7 @@ def test_kms_references_are_compared_in_a_short_form(key: str | None, reference:
 
 
 def test_per_secret_errors_name_each_secret_and_the_permission() -> None:
-    api = SecretsApi(session=None, target="aws-prod")  # type: ignore[arg-type]
+    api = SecretsApi(AwsSession("aws-prod", SecretsManagerSourceOptions(**NO_CALLS)))
     answer = BatchAnswer(
         errors={"a": "ResourceNotFoundException", "b": "AccessDeniedException", "c": "DecryptionFailure"}
     )
@@ -211,7 +205,9 @@ def test_per_secret_errors_name_each_secret_and_the_permission() -> None:
 
 
 def statements(patterns: list[str], **options: Any) -> list[dict[str, Any]]:
-    return sink(**options).access_policy(patterns)
+    policy = sink(**options).required_access(patterns)
+    assert policy.kind == "iam"
+    return json.loads(policy.text)["Statement"]
 
 
 def test_policy_for_exact_names_without_account_or_key() -> None:
@@ -283,7 +279,7 @@ def test_policy_in_china_uses_its_partition() -> None:
 def test_source_policy_is_read_only() -> None:
     """The source reads: GetSecretValue on its secrets, the list calls, kms:Decrypt alone."""
     source = SecretsManagerSource(SecretsManagerSourceOptions(**NO_CALLS, account_id=ACCOUNT, kms_key_id=KEY_ID))
-    found = source.access_policy(["apps/*"])
+    found = json.loads(source.required_access(["apps/*"]).text)["Statement"]
     assert found[0]["Action"] == ["secretsmanager:BatchGetSecretValue", "secretsmanager:ListSecrets"]
     assert found[1] == {
         "Effect": "Allow",

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from connectors.aws_secrets_manager import SecretsManagerSource, SecretsManagerSourceOptions
+from connectors.aws import SecretsManagerSource, SecretsManagerSourceOptions
 from syncd.errors import SourceError, TransientError
+from syncd.testing.contract import Plant, SourceContract
 from tests.fakes.aws import AwsFake
 
 
@@ -35,6 +36,27 @@ def source(aws_fake: AwsFake) -> Iterator[SecretsManagerSource]:
 
 def plant(fake: AwsFake, name: str, text: str) -> None:
     backdoor(fake, "secretsmanager", "eu-west-1").create_secret(Name=name, SecretString=text)
+
+
+class TestSecretsManagerSourceContract(SourceContract):
+    """Each path is one secret holding a JSON document."""
+
+    @pytest.fixture
+    def source(self, aws_fake: AwsFake) -> Iterator[SecretsManagerSource]:
+        made = SecretsManagerSource(SecretsManagerSourceOptions(region="eu-west-1", endpoint_url=aws_fake.endpoint))
+        yield made
+        made.close()
+
+    @pytest.fixture
+    def plant(self, aws_fake: AwsFake) -> Plant:
+        def put(path: str, data: dict[str, str]) -> None:
+            client = backdoor(aws_fake, "secretsmanager", "eu-west-1")
+            try:
+                client.create_secret(Name=path, SecretString=json.dumps(data))
+            except client.exceptions.ResourceExistsException:
+                client.put_secret_value(SecretId=path, SecretString=json.dumps(data))
+
+        return put
 
 
 def values(secret: object) -> dict[str, str]:
@@ -109,7 +131,7 @@ def test_a_secret_throttled_inside_the_batch_is_a_transient_error(
 ) -> None:
     """BatchGetSecretValue can fail one secret and answer the rest: a throttled one is transient (the core reads it
     again), a denied one is a SourceError for its sync. moto never answers so, hence the stand-in batch."""
-    from connectors._aws_sm_api import BatchAnswer
+    from connectors.aws.sm_api import BatchAnswer
 
     answer = BatchAnswer(
         values={"apps/ok": {"Name": "apps/ok", "SecretString": '{"K": "v"}', "VersionId": "v1"}},

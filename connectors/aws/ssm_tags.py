@@ -4,12 +4,12 @@ SSM has no batch tag read: ListTagsForResource answers for one parameter.
 DescribeParameters, however, takes `tag:KEY` filters (AND-ed with each other
 and with a `Name` filter of up to 50 names) and returns only the parameters
 that carry every one of those tags. So when the sink knows what tags a
-parameter should carry (`SsmSink.prepare`), one DescribeParameters call
+parameter should carry (its desired item's tags and marker), one DescribeParameters call
 confirms up to 50 parameters at once, and only those it leaves out need
 ListTagsForResource. A confirmation is exact for the tags asked about and
 says nothing of the others, which the core never compares.
 
-The same filters find the sync of owned parameters `read` did not see
+The same filters find the sync of owned parameters the desired items do not name
 (prune candidates): one ListTagsForResource learns a sync, one sweep per 50
 names finds the others of that sync (see `TagReader.owners_of`).
 """
@@ -22,11 +22,15 @@ from typing import Any
 
 import structlog
 
-from connectors._aws_ssm_api import SsmApi, in_parallel
-from connectors._aws_ssm_rules import chunks
-from syncd.connector import MARKER_INSTANCE, MARKER_SYNC
+from connectors.aws.client import AwsSession
+from connectors.aws.options import tag_map
+from connectors.aws.ssm_rules import chunks
+from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, in_parallel
 
-log = structlog.get_logger("connectors.aws_ssm")
+log = structlog.get_logger("connectors.aws.ssm")
+
+# How many calls one observation fans out to at once (ListTagsForResource has no batch form).
+READERS = 8
 
 # ParameterStringFilter `Values`: 1 to 50 values of 1 to 1,024 characters (service model).
 NAMES_PER_FILTER = 50
@@ -79,9 +83,19 @@ def groups(expected: Mapping[str, Tags], names: Sequence[str]) -> list[tuple[Tag
 class TagReader:
     """The tag reads of one sink: bulk confirmation, sweeps by sync, and ListTagsForResource for the rest."""
 
-    def __init__(self, api: SsmApi) -> None:
-        self._api = api
+    def __init__(self, session: AwsSession, kms_key_id: str | None = None) -> None:
+        self.session = session
+        self.kms_key_id = kms_key_id
         self._warned = False
+
+    def call(
+        self, operation: str, request: dict[str, Any], *, address: str | None = None, absent: tuple[str, ...] = ()
+    ) -> Any:
+        """The answer to SSM's `operation`, or None when it failed with one of the `absent` error codes."""
+        answer, _ = self.session.call(
+            "ssm", operation, request, address=address, tolerate=absent, kms_key_id=self.kms_key_id
+        )
+        return answer
 
     # In bulk
 
@@ -92,7 +106,7 @@ class TagReader:
         express, are left out, as are parameters a tag differs on or lacks.
         """
         confirmed: dict[str, dict[str, Any]] = {}
-        for batch in in_parallel(self._confirm_chunk, groups(expected, names)):
+        for batch in in_parallel(self._confirm_chunk, groups(expected, names), READERS):
             confirmed.update(batch)
         return confirmed
 
@@ -149,6 +163,7 @@ class TagReader:
         answers = in_parallel(
             lambda chunk: self.describe([name_filter(chunk), *tag_filters(marker)]),
             chunks(names, NAMES_PER_FILTER),
+            READERS,
         )
         if any(answer is None for answer in answers):
             return None
@@ -158,42 +173,36 @@ class TagReader:
         """Every page of DescribeParameters with `filters`, by name; None when AWS refused the filters."""
         request: dict[str, Any] = {"ParameterFilters": filters, "MaxResults": DESCRIBE_MAX}
         found: dict[str, dict[str, Any]] = {}
-        token: str | None = None
-        while True:
-            page = self._api.call(
-                "DescribeParameters", {**request, "NextToken": token} if token else request, absent=REFUSED
-            )
+        for page in self.session.pages("ssm", "DescribeParameters", request, tolerate=REFUSED):
             if page is None:
                 self._refused()
                 return None
             found.update((meta["Name"], meta) for meta in page.get("Parameters", []))
-            token = page.get("NextToken")
-            if not token:
-                return found
+        return found
 
     def _refused(self) -> None:
         if not self._warned:
             self._warned = True
             log.warning(
                 "DescribeParameters refused the tag filters; tags are read one parameter at a time instead",
-                target=self._api.session.target,
+                target=self.session.target,
             )
 
     # One by one
 
     def tags_of(self, names: Sequence[str]) -> dict[str, dict[str, str]]:
         """Each parameter's tags by ListTagsForResource, on a few threads; one deleted meanwhile is left out."""
-        answers = in_parallel(self.list_tags, list(names))
+        answers = in_parallel(self.list_tags, list(names), READERS)
         return {name: tags for name, tags in zip(names, answers, strict=True) if tags is not None}
 
     def list_tags(self, name: str) -> dict[str, str] | None:
-        answer = self._api.call(
+        answer = self.call(
             "ListTagsForResource",
             {"ResourceType": "Parameter", "ResourceId": name},
             address=name,
             absent=("InvalidResourceId", "ParameterNotFound"),
         )
-        return None if answer is None else {tag["Key"]: tag["Value"] for tag in answer.get("TagList", [])}
+        return None if answer is None else tag_map(answer.get("TagList"))
 
 
 def chunks_of_filters(filters: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -9,18 +9,14 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from pydantic import ValidationError
 
-from connectors._aws import (
-    AwsConnection,
-    AwsSession,
-    AwsTargetOptions,
-    marker_tags,
-    owner_from_tags,
-    tag_problems,
-    translate,
-    user_tags,
-)
+from connectors.aws import SecretsManagerSink, SecretsManagerTargetOptions, SsmSink, SsmTargetOptions
+from connectors.aws.client import AwsSession
+from connectors.aws.errors import translate
+from connectors.aws.options import AwsConnection, AwsTargetOptions, tag_list, tag_problems
+from syncd.connector import Scope, marker_tags, owner_of, user_tags
 from syncd.errors import PermanentError, TransientError
 from syncd.model import Ownership
+from syncd.ratelimit import RateLimiter
 from syncd.secret import Secret
 from tests.fakes.aws import AwsFake
 
@@ -28,8 +24,9 @@ ROLE = "arn:aws:iam::222222222222:role/syncd"
 PLANTED = "PLANTED-aws-common-5d1c"
 
 
-def client_error(code: str, message: str = "", status: int = 400) -> ClientError:
-    response = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+def client_error(code: str, message: str = "", status: int = 400, headers: dict[str, str] | None = None) -> ClientError:
+    metadata = {"HTTPStatusCode": status, "HTTPHeaders": headers or {}}
+    response = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": metadata}
     return ClientError(response, "PutSecretValue")  # type: ignore[arg-type]
 
 
@@ -123,9 +120,30 @@ def test_tag_rules() -> None:
 def test_marker_tags_roundtrip() -> None:
     owner = Ownership("prod-eu", "payments-db")
     tags = {**marker_tags(owner), "team": "payments"}
-    assert owner_from_tags(tags) == owner
+    assert owner_of(tags) == owner
     assert user_tags(tags) == {"team": "payments"}
-    assert owner_from_tags({"team": "payments"}) is None
+    assert owner_of({"team": "payments"}) is None
+    assert tag_list({"b": "2", "a": "1"}) == [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]
+
+
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [({"retry-after": "7"}, 7.0), ({"Retry-After": "2.5"}, 2.5), ({}, None), ({"retry-after": "soon"}, None)],
+)
+def test_a_retry_after_header_goes_with_the_transient_error(headers: dict[str, str], wait: float | None) -> None:
+    """A throttle's Retry-After (in seconds) is carried by the TransientError, for the core's retry to wait."""
+    error = translated(client_error("ThrottlingException", status=429, headers=headers))
+    assert isinstance(error, TransientError)
+    assert error.retry_after == wait
+
+
+def test_a_retry_after_date_is_turned_into_seconds() -> None:
+    """An HTTP-date Retry-After becomes the seconds left until then."""
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=120)
+    header = when.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    error = translated(client_error("ServiceUnavailable", status=503, headers={"retry-after": header}))
+    assert isinstance(error, TransientError)
+    assert error.retry_after is not None and 100 < error.retry_after <= 120
 
 
 @pytest.mark.parametrize(
@@ -141,6 +159,12 @@ def test_marker_tags_roundtrip() -> None:
 def test_bad_connection_options_are_refused(options: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         AwsConnection.model_validate(options)
+
+
+def test_max_attempts_is_refused_with_the_reason() -> None:
+    """The option of botocore's retries is gone (one retry layer, syncd's): a manifest that sets it is told why."""
+    with pytest.raises(ValidationError, match="max_attempts is no longer an option: each AWS call is made once"):
+        AwsConnection.model_validate({"region": "us-east-1", "max_attempts": 3})
 
 
 def test_target_tags_are_checked_against_aws_rules() -> None:
@@ -160,7 +184,44 @@ def session(fake: AwsFake, **options: object) -> AwsSession:
 
 def test_building_a_session_makes_no_call(aws_fake: AwsFake) -> None:
     session(aws_fake, role_arn=ROLE)
+    options = SecretsManagerTargetOptions(region="eu-west-1", endpoint_url=aws_fake.endpoint, role_arn=ROLE)
+    SecretsManagerSink.connect("aws-prod", options)
     assert aws_fake.calls == []
+
+
+def test_the_sdk_makes_one_attempt_per_call(aws_fake: AwsFake) -> None:
+    """botocore does not retry a throttled call: the core's retry is the only layer."""
+    aws_fake.fail("ListSecrets", "ThrottlingException", times=2)
+    sink = SecretsManagerSink(
+        "aws-prod", SecretsManagerTargetOptions(region="eu-west-1", endpoint_url=aws_fake.endpoint)
+    )
+    with pytest.raises(TransientError, match="ThrottlingException"):
+        sink.observe([], Scope("prod", ("prod/",)))
+    assert aws_fake.count("ListSecrets") == 1
+
+
+class CountingLimiter(RateLimiter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.acquired = 0
+
+    def acquire(self) -> float:
+        self.acquired += 1
+        return 0.0
+
+
+@pytest.mark.parametrize("role", [None, ROLE])
+def test_every_request_of_a_connection_waits_for_its_rate_limiter(aws_fake: AwsFake, role: str | None) -> None:
+    """Each request of both AWS sinks, STS included, goes through the target's limiter first."""
+    limiter = CountingLimiter()
+    extra = {"role_arn": role} if role else {}
+    sm_options = SecretsManagerTargetOptions(region="eu-west-1", endpoint_url=aws_fake.endpoint, **extra)
+    ssm_options = SsmTargetOptions(region="eu-west-1", endpoint_url=aws_fake.endpoint, **extra)
+    sm = SecretsManagerSink("sm", sm_options, SecretsManagerSink.connect("sm", sm_options, limiter=limiter))
+    ssm = SsmSink("ssm", ssm_options, SsmSink.connect("ssm", ssm_options, limiter=limiter))
+    sm.observe([], Scope("prod", ("prod/",)))
+    ssm.observe([], Scope("prod", ("/prod/",)))
+    assert limiter.acquired == len(aws_fake.calls) > 0
 
 
 def test_an_assumed_role_acts_in_its_account_and_is_refreshed_before_it_expires(aws_fake: AwsFake) -> None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from connectors._aws_ssm_rules import parameter_arn
+from connectors.aws.policy import kms_grant
+from connectors.aws.ssm_rules import parameter_arn
 
 SINK_ACTIONS = (
     "ssm:AddTagsToResource",
@@ -51,29 +52,8 @@ def _kms_statement(
     actions: Sequence[str], key_id: str | None, *, partition: str, region: str, account: str
 ) -> dict[str, Any]:
     """KMS use through SSM in `region`: on one key when `key_id` names it, else on any key of the account."""
-    suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
-    via_ssm = {"kms:ViaService": f"ssm.{region}.{suffix}"}
-    any_key = f"arn:{partition}:kms:{region}:{account}:key/*"
-    if key_id is None:
-        return _statement("SyncdSsmKms", actions, [any_key], StringEquals=via_ssm)
-    if key_id.startswith("arn:") and ":key/" in key_id:
-        return _statement("SyncdSsmKms", actions, [key_id], StringEquals=via_ssm)
-    if key_id.startswith("alias/") or (key_id.startswith("arn:") and ":alias/" in key_id):
-        # An alias is no IAM resource: allow the account's keys, but only the one the alias points at.
-        alias = "alias/" + key_id.split(":alias/", 1)[-1].removeprefix("alias/")
-        if key_id.startswith("arn:"):
-            key_partition, _, key_region, key_account = key_id.split(":")[1:5]
-            any_key = f"arn:{key_partition}:kms:{key_region}:{key_account}:key/*"
-        return _statement(
-            "SyncdSsmKms",
-            actions,
-            [any_key],
-            StringEquals=via_ssm,
-            **{"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}},
-        )
-    return _statement(
-        "SyncdSsmKms", actions, [f"arn:{partition}:kms:{region}:{account}:key/{key_id}"], StringEquals=via_ssm
-    )
+    resource, condition = kms_grant(key_id, service="ssm", partition=partition, region=region, account=account)
+    return _statement("SyncdSsmKms", actions, [resource], **condition)
 
 
 def sink_statements(

@@ -1,21 +1,16 @@
-"""The Secrets Manager calls the sink and the source share, each mapped to syncd's errors in one place.
-
-`SecretsApi.call` runs one operation and turns any failure into a
-TransientError or PermanentError through `_aws.translate`; the codes
-Secrets Manager uses for a KMS key it cannot use (EncryptionFailure,
-DecryptionFailure) are explained here. Reads are batched: values through
-BatchGetSecretValue, 20 ids a call, and metadata through ListSecrets, 100
-secrets a page.
-"""
+"""The Secrets Manager calls the sink and the source share. Reads are batched: values through BatchGetSecretValue,
+20 ids a call, and metadata through ListSecrets, 100 secrets a page."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any
 
-from connectors._aws import TRANSIENT_CODES, AwsSession, error_code, owner_from_tags, translate
+from connectors.aws.client import AwsSession
+from connectors.aws.errors import KMS_CODES, TRANSIENT_CODES
+from connectors.aws.options import tag_map
+from syncd.connector import owner_of
 from syncd.errors import PermanentError, TransientError
 from syncd.model import Ownership
 
@@ -25,8 +20,6 @@ LIST_PAGE = 100
 NOT_FOUND = "ResourceNotFoundException"
 # GetSecretValue's answer for a secret scheduled for deletion.
 SCHEDULED = "InvalidRequestException"
-KMS_FAILURES = frozenset({"EncryptionFailure", "DecryptionFailure"})
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -42,7 +35,7 @@ class SecretInfo:
 
     @property
     def owner(self) -> Ownership | None:
-        return owner_from_tags(self.tags)
+        return owner_of(self.tags)
 
     @classmethod
     def from_answer(cls, answer: Mapping[str, Any]) -> SecretInfo:
@@ -51,7 +44,7 @@ class SecretInfo:
         current = next((v for v, labels in stages.items() if "AWSCURRENT" in labels), None)
         return cls(
             name=answer["Name"],
-            tags={tag["Key"]: tag.get("Value", "") for tag in answer.get("Tags") or ()},
+            tags=tag_map(answer.get("Tags")),
             description=answer.get("Description"),
             kms_key_id=answer.get("KmsKeyId"),
             scheduled_for_deletion=answer.get("DeletedDate") is not None,
@@ -72,12 +65,20 @@ class BatchAnswer:
 
 
 class SecretsApi:
-    """One target's Secrets Manager client, with errors translated; `kms_key_id` only words KMS errors."""
+    """One target's Secrets Manager calls; `kms_key_id` only words KMS errors."""
 
-    def __init__(self, session: AwsSession, target: str, kms_key_id: str | None = None) -> None:
+    def __init__(self, session: AwsSession, kms_key_id: str | None = None) -> None:
         self.session = session
-        self.target = target
+        self.target = session.target
         self.kms_key_id = kms_key_id
+
+    def attempt(
+        self, operation: str, *, address: str | None = None, tolerate: tuple[str, ...] = (), **params: Any
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """(answer, None), or (None, code) for an error whose code is in `tolerate`."""
+        return self.session.call(
+            SERVICE, operation, params, address=address, tolerate=tolerate, kms_key_id=self.kms_key_id
+        )
 
     def call(
         self, operation: str, *, address: str | None = None, tolerate: tuple[str, ...] = (), **params: Any
@@ -85,27 +86,9 @@ class SecretsApi:
         """Run `operation` (e.g. 'PutSecretValue'); an error whose code is in `tolerate` gives None."""
         return self.attempt(operation, address=address, tolerate=tolerate, **params)[0]
 
-    def attempt(
-        self, operation: str, *, address: str | None = None, tolerate: tuple[str, ...] = (), **params: Any
-    ) -> tuple[dict[str, Any] | None, str | None]:
-        """Like `call`, with the code of a tolerated error: (answer, None) or (None, code)."""
-        try:
-            return self._invoke(operation, **params), None
-        except Exception as exc:
-            code = error_code(exc)
-            if code in tolerate:
-                return None, code
-            self._raise(exc, operation, address)
-
     def get_value(self, name: str) -> tuple[dict[str, Any] | None, str | None]:
         """The secret's current value entry, or None and the code when it is absent or scheduled for deletion."""
-        try:
-            return self._invoke("GetSecretValue", SecretId=name), None
-        except Exception as exc:
-            code = error_code(exc)
-            if code in (NOT_FOUND, SCHEDULED):
-                return None, code
-            self._raise(exc, "GetSecretValue", name)
+        return self.attempt("GetSecretValue", address=name, tolerate=(NOT_FOUND, SCHEDULED), SecretId=name)
 
     def describe(self, name: str) -> SecretInfo | None:
         """The secret's metadata, or None when there is no secret by that name."""
@@ -116,26 +99,19 @@ class SecretsApi:
         """The current value of each secret, 20 ids a call."""
         answer = BatchAnswer()
         for start in range(0, len(names), BATCH_IDS):
-            chunk = list(names[start : start + BATCH_IDS])
-            for page in self._pages("BatchGetSecretValue", SecretIdList=chunk):
-                for entry in page.get("SecretValues") or ():
+            params = {"SecretIdList": list(names[start : start + BATCH_IDS])}
+            for page in self.session.pages(SERVICE, "BatchGetSecretValue", params):
+                for entry in (page or {}).get("SecretValues") or ():
                     answer.values[entry["Name"]] = entry
-                for error in page.get("Errors") or ():
+                for error in (page or {}).get("Errors") or ():
                     answer.errors[error["SecretId"]] = error.get("ErrorCode") or "Unknown"
         return answer
 
     def list_secrets(self, filters: list[dict[str, Any]], *, include_planned_deletion: bool) -> list[SecretInfo]:
         """Every secret matching `filters`, 100 a page."""
-        return [
-            SecretInfo.from_answer(entry)
-            for page in self._pages(
-                "ListSecrets",
-                Filters=filters,
-                IncludePlannedDeletion=include_planned_deletion,
-                MaxResults=LIST_PAGE,
-            )
-            for entry in page.get("SecretList") or ()
-        ]
+        params = {"Filters": filters, "IncludePlannedDeletion": include_planned_deletion, "MaxResults": LIST_PAGE}
+        entries = self.session.entries(SERVICE, "ListSecrets", params, "SecretList")
+        return [SecretInfo.from_answer(entry) for entry in entries]
 
     def raise_unreadable(self, failures: Mapping[str, str]) -> None:
         """Raise one error naming every secret BatchGetSecretValue could not read, and why (never a value)."""
@@ -145,39 +121,9 @@ class SecretsApi:
         if all(code in TRANSIENT_CODES for code in failures.values()):
             raise TransientError(f"{SERVICE}:BatchGetSecretValue could not read {listed}", target=self.target)
         hint = "grant secretsmanager:GetSecretValue on each"
-        if any(code in KMS_FAILURES for code in failures.values()):
+        if any(code in KMS_CODES for code in failures.values()):
             hint += ", and kms:Decrypt on the KMS key it is encrypted with"
         raise PermanentError(
             f"{SERVICE}:BatchGetSecretValue could not read {listed}; {hint} (syncd iam-policy prints the policy)",
             target=self.target,
         )
-
-    def _invoke(self, operation: str, **params: Any) -> dict[str, Any]:
-        client = self.session.client(SERVICE)
-        return getattr(client, _CAMEL.sub("_", operation).lower())(**params)
-
-    def _raise(self, exc: Exception, operation: str, address: str | None) -> NoReturn:
-        """Raise syncd's error for `exc`, raised by `operation` on `address`."""
-        qualified = f"{SERVICE}:{operation}"
-        code = error_code(exc)
-        if code in KMS_FAILURES:
-            raise PermanentError(kms_failure(qualified, code, self.kms_key_id), target=self.target, address=address)
-        translate(exc, self.target, operation=qualified, address=address, resource=address, kms_key_id=self.kms_key_id)
-
-    def _pages(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
-        token = None
-        while True:
-            page = self.call(operation, **params, **({"NextToken": token} if token else {}))
-            assert page is not None
-            yield page
-            token = page.get("NextToken")
-            if not token:
-                return
-
-
-def kms_failure(operation: str, code: str, kms_key_id: str | None) -> str:
-    key = kms_key_id or "aws/secretsmanager (the default key)"
-    return (
-        f"{operation} failed: {code}: the KMS key {key} cannot be used; the caller needs kms:GenerateDataKey and "
-        "kms:Decrypt on it, and the key must be enabled, symmetric and in this region"
-    )

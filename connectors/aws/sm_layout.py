@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from typing import Any
 
-from connectors._aws import tag_problems
+from connectors.aws.options import item_tag_problems
 from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, DocumentError, load_json
 from syncd.errors import SourceError
 from syncd.model import DesiredItem, Granularity
@@ -88,15 +87,6 @@ def _json(secret: str, text: str) -> Any:
         ) from None
 
 
-def holds(item: DesiredItem, data: Mapping[str, Secret] | None) -> bool:
-    """True when stored `data` already holds `item`'s value, compared as the core's diff compares it."""
-    if data is None:
-        return False
-    if item.granularity is Granularity.PER_KEY:
-        return list(data.values()) == [item.single_value()]
-    return dict(data) == dict(item.data)
-
-
 def kms_reference(key: str | None) -> str | None:
     """A KMS key as AWS may report it: 'alias/NAME' for an alias (name or ARN), else the bare key id."""
     if not key:
@@ -112,8 +102,7 @@ def item_problems(item: DesiredItem) -> list[str]:
     name = item.address
     problems = _name_problems(name)
     problems.extend(_value_problems(item))
-    for problem in tag_problems(item.tags, reserved=2):
-        problems.append(f"{problem[0].upper()}{problem[1:]}.")
+    problems.extend(item_tag_problems(item.tags))
     for key in sorted({MARKER_INSTANCE, MARKER_SYNC} & set(item.tags)):
         problems.append(f"The tag {key!r} is syncd's ownership marker, which the manifest cannot set.")
     if item.description is not None and len(item.description) > MAX_DESCRIPTION:

@@ -3,7 +3,7 @@
 A secret holding a JSON object is a map of keys (values that are not
 strings read as their JSON text); any other text is one key named after the
 last segment of the secret's name. `read_many` reads 20 secrets a call
-through BatchGetSecretValue; `list` pages through ListSecrets with a name
+through BatchGetSecretValue; `list` of a folder pages through ListSecrets with a name
 prefix filter. A missing, empty, binary or deleted secret, or one whose JSON
 is nested more than 100 levels deep or holds a key twice, is a SourceError
 naming its path, never an empty secret, and fails only that path.
@@ -16,11 +16,14 @@ from typing import Any
 
 from pydantic import Field
 
-from connectors import _aws_sm_layout as layout
-from connectors._aws import TRANSIENT_CODES, AwsConnection, AwsSession
-from connectors._aws_sm_api import NOT_FOUND, SCHEDULED, SecretsApi
-from connectors._aws_sm_policy import source_statements
-from syncd.connector import Source
+from connectors.aws import sm_layout as layout
+from connectors.aws.client import AwsSource
+from connectors.aws.errors import TRANSIENT_CODES
+from connectors.aws.options import AwsConnection
+from connectors.aws.policy import iam_policy
+from connectors.aws.sm_api import NOT_FOUND, SCHEDULED, SecretsApi
+from connectors.aws.sm_policy import source_statements
+from syncd.connector import AccessPolicy
 from syncd.errors import SourceError, SyncdError, TransientError
 from syncd.model import SourceSecret
 
@@ -39,16 +42,15 @@ class SecretsManagerSourceOptions(AwsConnection):
     kms_key_id: str | None = Field(None, min_length=1, max_length=2048)
 
 
-class SecretsManagerSource(Source):
+class SecretsManagerSource(AwsSource):
     """Reads secrets from AWS Secrets Manager; never writes."""
 
     Options = SecretsManagerSourceOptions
 
-    def __init__(self, options: SecretsManagerSourceOptions, client: Any = None) -> None:
-        super().__init__(options, client)
+    def __init__(self, options: SecretsManagerSourceOptions, connection: Any = None) -> None:
+        super().__init__(options, connection)
         self.options: SecretsManagerSourceOptions = options
-        self.session = AwsSession("source", options, client)
-        self.api = SecretsApi(self.session, "source", options.kms_key_id)
+        self.api = SecretsApi(self.session, options.kms_key_id)
 
     def read(self, path: str) -> SourceSecret:
         answer, code = self.api.get_value(path)
@@ -76,19 +78,18 @@ class SecretsManagerSource(Source):
         return found
 
     def list(self, prefix: str) -> list[str]:
-        filters = [{"Key": "name", "Values": [prefix]}] if prefix else []
+        # A prefix is a folder: "apps" lists what is below "apps/", not "apps-old/x".
+        folder = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
+        filters = [{"Key": "name", "Values": [folder]}] if folder else []
         found = self.api.list_secrets(filters, include_planned_deletion=False)
         # The name filter is a prefix match; checking it again guards against a looser match.
-        return sorted(info.name for info in found if info.name.startswith(prefix))
+        return sorted(info.name for info in found if info.name.startswith(folder))
 
-    def access_policy(self, patterns: Sequence[str]) -> list[dict[str, Any]]:
-        return source_statements(self.options, self.options.kms_key_id, patterns)
+    def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
+        return iam_policy(source_statements(self.options, self.options.kms_key_id, patterns))
 
     def location(self, path: str) -> tuple[str, ...]:
         return self.options.location("aws-secretsmanager")
-
-    def close(self) -> None:
-        self.session.close()
 
     def _secret(self, path: str, answer: Mapping[str, Any]) -> SourceSecret:
         text = answer.get("SecretString")

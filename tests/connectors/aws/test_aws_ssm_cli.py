@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from connectors import aws_ssm
+from connectors.aws import ssm_spec
 from syncd.cli import main
 from syncd.registry import Registry
 from tests.fakes.aws import AwsFake
@@ -87,7 +87,7 @@ def target_ssm(aws_fake: AwsFake) -> Any:
 def run(capsys: pytest.CaptureFixture[str]) -> Run:
     """Runs the CLI with a registry holding aws-ssm; returns the exit code, stdout and stderr."""
     registry = Registry({})
-    registry.register(aws_ssm.spec)
+    registry.register(ssm_spec)
 
     def invoke(*argv: str) -> tuple[int, str, str]:
         code = main(list(argv), registry=registry)

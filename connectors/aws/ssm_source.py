@@ -17,45 +17,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import field_validator
-
-from connectors import _aws_ssm_policy as policy
-from connectors._aws import AwsConnection, AwsSession
-from connectors._aws_ssm_api import SsmApi
-from connectors._aws_ssm_rules import KMS_KEY_ID, KMS_KEY_ID_RULE, folder, leaf
-from syncd.connector import Source, path_parts
+from connectors.aws import ssm_policy as policy
+from connectors.aws.client import AwsSource
+from connectors.aws.policy import iam_policy
+from connectors.aws.ssm_options import SsmSourceOptions
+from connectors.aws.ssm_rules import folder, leaf
+from syncd.connector import AccessPolicy, Capabilities, path_parts
 from syncd.errors import ConnectorError, SourceError, TransientError
 from syncd.model import SourceSecret
 from syncd.secret import Secret
 
 PATH_PAGE = 10
 DESCRIBE_PAGE = 50
-# Parallel reads within one `read_many` chunk; the core runs several chunks at once too.
 
 
-class SsmSourceOptions(AwsConnection):
-    """Where to read: one account and region; `kms_key_id` only narrows the policy `syncd iam-policy` prints."""
-
-    kms_key_id: str | None = None
-
-    @field_validator("kms_key_id")
-    @classmethod
-    def _ssm_key_id(cls, key_id: str | None) -> str | None:
-        if key_id is not None and not KMS_KEY_ID.fullmatch(key_id):
-            raise ValueError(KMS_KEY_ID_RULE)
-        return key_id
-
-
-class SsmSource(Source):
+class SsmSource(AwsSource):
     """Reads folders of SSM parameters; see the module docstring."""
 
     Options = SsmSourceOptions
-    max_concurrency = 4
+    capabilities = Capabilities(max_concurrency=4)
 
-    def __init__(self, options: SsmSourceOptions, client: Any = None) -> None:
-        super().__init__(options, client)
+    def __init__(self, options: SsmSourceOptions, connection: Any = None) -> None:
+        super().__init__(options, connection)
         self.options: SsmSourceOptions = options
-        self._api = SsmApi(AwsSession("source", options, client))
 
     def read(self, path: str) -> SourceSecret:
         where = folder(path)
@@ -83,21 +67,20 @@ class SsmSource(Source):
         style = "/" if prefix.startswith("/") else ""
         return [style + f for f in below]
 
-    def access_policy(self, patterns: Sequence[str]) -> list[dict[str, Any]] | None:
+    def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
         options = self.options
-        return policy.source_statements(
-            patterns,
-            partition=options.partition,
-            region=options.region,
-            account=options.expected_account or "*",
-            kms_key_id=options.kms_key_id,
+        return iam_policy(
+            policy.source_statements(
+                patterns,
+                partition=options.partition,
+                region=options.region,
+                account=options.expected_account or "*",
+                kms_key_id=options.kms_key_id,
+            )
         )
 
     def location(self, path: str) -> tuple[str, ...]:
         return self.options.location("aws-ssm", *path_parts(path))
-
-    def close(self) -> None:
-        self._api.close()
 
     def _all(self, path: str, operation: str, request: dict[str, Any]) -> list[dict[str, Any]]:
         """Every parameter of every page of `operation` for `path`.
@@ -105,7 +88,7 @@ class SsmSource(Source):
         A permanent failure becomes a SourceError naming `path`; a transient one stays transient, for the core to retry.
         """
         try:
-            return list(self._api.pages(operation, request, "Parameters"))
+            return list(self.session.entries("ssm", operation, request, "Parameters"))
         except TransientError as exc:
             raise TransientError(f"cannot read {path!r}: {exc.message}") from None
         except ConnectorError as exc:

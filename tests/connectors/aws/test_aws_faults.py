@@ -9,9 +9,9 @@ aimed at call N:
 
 - refused, at every call: the call is answered with a 500 that moto never carried out (the sink makes one
   attempt per call, so the error reaches syncd's retry of the whole write);
-- lost, at every write: moto carries the call out and the client is answered a 500, with botocore retrying the
-  same request (`max_attempts: 2`), or with no botocore retry, so syncd's retry sends the write again from its
-  start (a retried CreateSecret or PutParameter then finds the name taken by its own first attempt);
+- lost, at every write: moto carries the call out and the client is answered a 500; botocore does not retry
+  (one attempt per call), so syncd's retry sends the write again from its start (a retried CreateSecret or
+  PutParameter then finds the name taken by its own first attempt);
 - killed, right after every write: moto carries the call out and answers it, and from then on nothing of that
   run reaches moto (`AwsFake.fail_at` in `kill` mode). The server then holds exactly what a process killed
   right after call N would have left, whatever the run's remaining code does, finally blocks included. (A kill
@@ -37,7 +37,7 @@ from botocore.exceptions import ClientError
 
 from syncd.model import Ownership
 from syncd.testing import MemorySource
-from tests.connectors.aws_apply_support import (
+from tests.connectors.aws.aws_apply_support import (
     REGION,
     Expectations,
     Held,
@@ -281,8 +281,8 @@ PARAMETERS = [
 ]
 
 CASES = {f"{case.service}-{case.name}": case for case in [*SECRETS, SECRETS_FORCED, *PARAMETERS]}
-# Step mode and botocore's attempts per call in the faulted run.
-MODES = {"refused": ("refuse", 1), "lost": ("lose", 1), "lost-botocore-retry": ("lose", 2), "killed": ("kill", 3)}
+# The step mode of each kind of fault.
+MODES = {"refused": "refuse", "lost": "lose", "killed": "kill"}
 
 
 @pytest.fixture
@@ -324,7 +324,6 @@ def _clean_apply(fake: AwsFake, case: Case, fresh: Callable[[Case], Store], fold
     return [(call.operation, call.is_write) for call in fake.calls if call.service == case.service]
 
 
-@pytest.mark.usefixtures("aws_no_backoff")
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", CASES)
 def test_a_fault_at_any_write_call_then_a_second_run_converges_with_markers_only_on_syncds_data(
@@ -333,12 +332,12 @@ def test_a_fault_at_any_write_call_then_a_second_run_converges_with_markers_only
     """A fault at each write call leaves syncd's marker only on data syncd wrote and nobody else's item changed;
     an error or a lost answer is recovered within the run, and after a kill a second run converges."""
     case = CASES[name]
-    step_mode, attempts = MODES[mode]
+    step_mode = MODES[mode]
     # A refused read is an error syncd must handle too; a read answered and then lost or killed is a state some
     # write's fault already covers, as reads change nothing.
     writes_only = step_mode != "refuse"
     calls = calls_of_a_clean_apply(aws_fake, case, fresh, tmp_path, writes_only=writes_only)
-    faulted = write_manifest(tmp_path, case.text(aws_fake, max_attempts=attempts), "faulted.yaml")
+    faulted = write_manifest(tmp_path, case.text(aws_fake), "faulted.yaml")
     again = write_manifest(tmp_path, case.text(aws_fake), "again.yaml")
     source = MemorySource(secrets=case.source)
     problems: list[str] = []
@@ -366,7 +365,6 @@ def test_a_fault_at_any_write_call_then_a_second_run_converges_with_markers_only
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.usefixtures("aws_no_backoff")
 @pytest.mark.parametrize("name", [name for name in CASES if "adopt" in name or "create" in name])
 def test_a_persons_change_after_a_kill_survives_the_next_run(
     aws_fake: AwsFake, fresh: Callable[[Case], Store], tmp_path: Path, name: str

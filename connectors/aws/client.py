@@ -1,0 +1,286 @@
+"""One AWS connection: the SDK session of a target or source, living as long as the process.
+
+Credentials come from the usual chain (environment, profile, instance or task role), optionally through
+`sts:AssumeRole` into another account; botocore refreshes assumed-role credentials before they expire, so a daemon
+that runs for months keeps working. Clients are built on first use: connecting makes no call, which lets
+`validate` and `syncd policy` work offline. The account is checked once, on the first client.
+
+One retry layer: the core's. Every client makes one attempt per call (`total_max_attempts: 1` counts the first
+attempt, so 1 is no retry; the legacy `max_attempts` key counts retries only) and every request waits for the
+target's rate limiter first (a `before-send` hook on each client, STS included).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from connectors.aws.errors import error_code, translate
+from connectors.aws.options import AwsConnection, AwsTargetOptions
+from syncd.connector import UNLIMITED, ItemDefaults, RateLimiter, Sink, Source
+from syncd.errors import PermanentError
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def method_of(operation: str) -> str:
+    """The boto3 method of an API operation: PutParameter is put_parameter."""
+    return _CAMEL.sub("_", operation).lower()
+
+
+class AwsSession:
+    """Clients for one target or source, built on first use and shared by every run and thread.
+
+    `client` is a ready-made boto3 client a caller (a test) may hand in; it is then used for its own service as is
+    (the rate-limit hook is added to it).
+    """
+
+    def __init__(
+        self, target: str, options: AwsConnection, client: Any = None, limiter: RateLimiter = UNLIMITED
+    ) -> None:
+        self.target = target
+        self.options = options
+        self.limiter = limiter
+        self._given = client
+        if client is not None:
+            self._limit(client)
+        self._clients: dict[str, Any] = {}
+        self._session: Any = None
+        self._lock = threading.Lock()
+        self._account_checked = False
+
+    def client(self, service: str) -> Any:
+        given = self._given
+        if given is not None and given.meta.service_model.service_name == service:
+            return given
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._build(service)
+            client = self._clients[service]
+        if not self._account_checked and self.options.account_id:
+            self._check_account()
+        return client
+
+    def call(
+        self,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        *,
+        address: str | None = None,
+        tolerate: tuple[str, ...] = (),
+        kms_key_id: str | None = None,
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """(answer, None), or (None, code) when the call failed with an error code in `tolerate`; any other failure
+        is raised as syncd's error (see `errors.translate`)."""
+        try:
+            return getattr(self.client(service), method_of(operation))(**params), None
+        except Exception as exc:
+            code = error_code(exc)
+            if code is not None and code in tolerate:
+                return None, code
+            translate(exc, self.target, operation=f"{service}:{operation}", address=address, kms_key_id=kms_key_id)
+
+    def pages(
+        self, service: str, operation: str, params: dict[str, Any], *, tolerate: tuple[str, ...] = ()
+    ) -> Iterator[dict[str, Any] | None]:
+        """Every page of `operation`, following NextToken; None (and no more pages) for a tolerated error."""
+        token: str | None = None
+        while True:
+            page, _ = self.call(
+                service, operation, {**params, "NextToken": token} if token else params, tolerate=tolerate
+            )
+            yield page
+            token = page.get("NextToken") if page is not None else None
+            if not token:
+                return
+
+    def entries(self, service: str, operation: str, params: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
+        """Every entry under `key` of every page of `operation`."""
+        for page in self.pages(service, operation, params):
+            yield from (page or {}).get(key) or ()
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
+    # Building
+
+    def _limit(self, client: Any) -> Any:
+        client.meta.events.register("before-send", self._wait_for_limiter, unique_id=f"syncd-limit-{id(self)}")
+        return client
+
+    def _wait_for_limiter(self, **_: Any) -> None:
+        # Returning None lets botocore send the request.
+        self.limiter.acquire()
+
+    def _boto_session(self) -> Any:
+        if self._session is None:
+            try:
+                import boto3
+            except ImportError as exc:  # the registry normally catches this first, with an install hint
+                raise PermanentError("boto3 is not installed: pip install 'syncd[aws]'", target=self.target) from exc
+            try:
+                session = boto3.Session(
+                    botocore_session=_botocore_session(),
+                    profile_name=self.options.profile,
+                    region_name=self.options.region,
+                )
+                if self.options.role_arn:
+                    self._assume_role(session)
+            except Exception as exc:
+                raise self._setup_error(exc) from None
+            self._session = session
+        return self._session
+
+    def _setup_error(self, exc: Exception) -> PermanentError:
+        """A profile that does not exist, or a config file that does not parse."""
+        message = f"cannot set up AWS credentials: {type(exc).__name__}"
+        if type(exc).__name__ == "ProfileNotFound":
+            message += f" (profile {self.options.profile!r})"
+        return PermanentError(message, target=self.target)
+
+    def _config(self) -> Any:
+        from botocore.config import Config
+
+        return Config(
+            # One attempt per call: the core retries (see the module docstring).
+            retries={"mode": "standard", "total_max_attempts": 1},
+            connect_timeout=self.options.connect_timeout,
+            read_timeout=self.options.read_timeout,
+            user_agent_appid="syncd",
+        )
+
+    def _build(self, service: str) -> Any:
+        session = self._boto_session()
+        try:
+            return self._limit(session.client(service, endpoint_url=self.options.endpoint_url, config=self._config()))
+        except Exception as exc:
+            raise self._setup_error(exc) from None
+
+    def _sts(self, session: Any) -> Any:
+        options = self.options
+        endpoint = options.sts_endpoint_url or options.endpoint_url
+        return self._limit(
+            session.client("sts", region_name=options.region, endpoint_url=endpoint, config=self._config())
+        )
+
+    def _assume_role(self, session: Any) -> None:
+        """Swap the session's credentials for assumed-role ones that botocore refreshes before expiry."""
+        from botocore.credentials import DeferredRefreshableCredentials
+
+        options = self.options
+        sts = self._sts(session)
+
+        def fetch() -> dict[str, str]:
+            request: dict[str, Any] = {
+                "RoleArn": options.role_arn,
+                "RoleSessionName": options.role_session_name,
+                "DurationSeconds": options.role_duration_seconds,
+            }
+            if options.external_id:
+                request["ExternalId"] = options.external_id
+            try:
+                creds = sts.assume_role(**request)["Credentials"]
+            except Exception as exc:
+                translate(exc, self.target, operation="sts:AssumeRole", resource=options.role_arn)
+            expiry = creds["Expiration"]
+            if not isinstance(expiry, datetime):
+                expiry = datetime.fromisoformat(str(expiry))
+            return {
+                "access_key": creds["AccessKeyId"],
+                "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"],
+                "expiry_time": expiry.isoformat(),
+            }
+
+        credentials = DeferredRefreshableCredentials(refresh_using=fetch, method="sts-assume-role")
+        # botocore refreshes when less than 15 minutes (advisory) or 10 (mandatory) remain: a session of 15 to 20
+        # minutes would then be refreshed on every call. Refresh in the last third and sixth of the session instead.
+        duration = options.role_duration_seconds
+        credentials._advisory_refresh_timeout = min(credentials._advisory_refresh_timeout, duration // 3)
+        credentials._mandatory_refresh_timeout = min(credentials._mandatory_refresh_timeout, duration // 6)
+        session._session._credentials = credentials
+
+    def _check_account(self) -> None:
+        try:
+            account = self._sts(self._boto_session()).get_caller_identity()["Account"]
+        except Exception as exc:
+            translate(exc, self.target, operation="sts:GetCallerIdentity")
+        if account != self.options.account_id:
+            raise PermanentError(
+                f"the credentials act in account {account}, but the target says account_id {self.options.account_id}; "
+                "nothing is read or written there",
+                target=self.target,
+            )
+        self._account_checked = True
+
+
+def session_of(target: str, options: AwsConnection, connection: Any) -> tuple[AwsSession, bool]:
+    """The connection a sink or source was built with, or one of its own (True) when it was given none or a bare
+    boto3 client (tests, embedding)."""
+    if isinstance(connection, AwsSession):
+        return connection, False
+    return AwsSession(target, options, connection), True
+
+
+class AwsSink(Sink):
+    """What both AWS sinks do alike: the connection, and the target's `tags` and `description` on every item."""
+
+    options: AwsTargetOptions
+
+    def __init__(self, target: str, options: AwsTargetOptions, connection: Any = None) -> None:
+        self.session, self._owns_session = session_of(target, options, connection)
+        super().__init__(target, options, self.session)
+
+    @classmethod
+    def connect(cls, target: str, options: Any, client: Any = None, limiter: RateLimiter = UNLIMITED) -> AwsSession:
+        return AwsSession(target, options, client, limiter)
+
+    def item_defaults(self) -> ItemDefaults:
+        return ItemDefaults(dict(self.options.tags), self.options.description)
+
+    def close(self) -> None:
+        if self._owns_session:
+            self.session.close()
+
+
+class AwsSource(Source):
+    """What both AWS sources do alike: the connection."""
+
+    options: AwsConnection
+
+    def __init__(self, options: AwsConnection, connection: Any = None) -> None:
+        self.session, self._owns_session = session_of("source", options, connection)
+        super().__init__(options, self.session)
+
+    @classmethod
+    def connect(cls, options: Any, client: Any = None, limiter: RateLimiter = UNLIMITED) -> AwsSession:
+        return AwsSession("source", options, client, limiter)
+
+    def close(self) -> None:
+        if self._owns_session:
+            self.session.close()
+
+
+_LOADER_LOCK = threading.Lock()
+_loader: Any = None
+
+
+def _botocore_session() -> Any:
+    """A fresh botocore session sharing one model loader: parsing the service models once, not per target."""
+    global _loader
+    import botocore.loaders
+    import botocore.session
+
+    with _LOADER_LOCK:
+        if _loader is None:
+            _loader = botocore.loaders.create_loader()
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _loader)
+    return session

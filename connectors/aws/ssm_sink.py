@@ -1,0 +1,341 @@
+"""The `aws-ssm` sink: SSM Parameter Store, one parameter per key.
+
+Layout: a `to` entry's `path` is a prefix such as `/prod/payments/db/`, and each key becomes the parameter
+`path + name` (name template `{key}` by default). Values are SecureStrings encrypted with the target's KMS key
+unless `parameter_type: String` says otherwise. The tier follows the size: Standard up to 4,096 bytes, Advanced up
+to 8,192 when the target allows it; a parameter that is Advanced stays Advanced, since AWS cannot downgrade one.
+
+Ownership is two tags, `syncd.io/instance` and `syncd.io/sync`. PutParameter refuses Tags together with
+Overwrite, so tags go with the create call and later through AddTagsToResource, only those `difference` names.
+Tags syncd does not list are left alone. PutParameter (Overwrite) is called when the value, the description or a
+flag (type, KMS key) differs: SSM has no other way to set a description.
+
+Calls of `observe` for n desired parameters (see `ssm_tags`): ceil(n/10) GetParameters for the values; then, for
+the parameters found, DescribeParameters confirms tags in bulk: per set of expected tags (the item's tags and the
+marker), one call per 50 names with a `Name` filter and one `tag:KEY` filter per tag. A parameter it returns
+carries every expected tag; its metadata comes with it. Only the others (a tag drifted, unowned, another
+instance's or sync's) cost ceil(m/50) DescribeParameters by name and one ListTagsForResource each. The owned
+parameters are DescribeParameters on the instance tag and a recursive `Path` filter on the deepest folder holding
+the whole scope (50 a page); owned parameters not among the desired (prune candidates) get their sync from one
+ListTagsForResource per sync plus one sweep per 50 names by `tag:syncd.io/sync`.
+
+A write or a delete first reads the marker again (one ListTagsForResource: SSM has no conditional write) and, when
+it writes or deletes a value, the version (one GetParameters); it stops with ItemMoved when the parameter was
+deleted, re-marked or given a new version since the plan (its own value from a write whose answer was lost
+excepted).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from connectors.aws.client import AwsSink
+from connectors.aws.options import item_tag_problems, tag_list
+from connectors.aws.policy import iam_policy
+from connectors.aws.ssm_options import SsmDestination, SsmTargetOptions
+from connectors.aws.ssm_policy import sink_statements
+from connectors.aws.ssm_rules import (
+    SECURE_STRING,
+    STANDARD,
+    chunks,
+    description_problems,
+    leaf,
+    name_problems,
+    shown,
+    tier_for,
+    value_problems,
+)
+from connectors.aws.ssm_tags import DESCRIBE_MAX, READERS, TagReader, name_filter
+from syncd.connector import (
+    MARKER_INSTANCE,
+    AccessPolicy,
+    Capabilities,
+    Observation,
+    Scope,
+    in_parallel,
+    marker_tags,
+    owner_of,
+    user_tags,
+)
+from syncd.errors import ItemMoved, TransientError
+from syncd.model import ActualItem, DesiredItem, Difference, Granularity, Ownership
+from syncd.secret import Secret
+
+GET_PARAMETERS_MAX = 10
+
+
+class SsmSink(AwsSink):
+    """Writes each item as one SSM parameter; see the module docstring for layout, tiers, tags and calls."""
+
+    Options = SsmTargetOptions
+    Destination = SsmDestination
+    capabilities = Capabilities(
+        granularities=(Granularity.PER_KEY,), tags=True, description=True, versions=True, max_concurrency=8
+    )
+
+    def __init__(self, target: str, options: SsmTargetOptions, connection: Any = None) -> None:
+        super().__init__(target, options, connection)
+        self.options: SsmTargetOptions = options
+        self._tags = TagReader(self.session, options.kms_key_id)
+
+    # Conventions (no call)
+
+    def address(self, destination: SsmDestination, name: str) -> str:
+        return destination.path + name
+
+    def flags(self, destination: SsmDestination) -> Mapping[str, Any]:
+        kind = destination.parameter_type or self.options.parameter_type
+        if kind == SECURE_STRING and self.options.kms_key_id:
+            return {"type": kind, "key_id": self.options.kms_key_id}
+        return {"type": kind}
+
+    def describe(self) -> str:
+        account = self.options.expected_account
+        return f"{self.options.region}, account {account}" if account else self.options.region
+
+    def location(self) -> tuple[str, ...]:
+        # The overlap check knows no path of a target: its `to` entries name them. A target is its whole region.
+        return self.options.location("aws-ssm")
+
+    def check(self, item: DesiredItem) -> list[str]:
+        options = self.options
+        problems = name_problems(item.address, partition=options.partition, region=options.region)
+        if len(item.data) != 1:
+            problems.append(f"Item {shown(item.address)} holds {len(item.data)} keys; a parameter holds one.")
+        else:
+            problems += value_problems(
+                item.address,
+                item.single_value().reveal(),
+                target=self.target,
+                advanced_allowed=options.allow_advanced_tier,
+            )
+        problems += description_problems(item.address, item.description)
+        return problems + item_tag_problems(item.tags)
+
+    def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
+        options = self.options
+        statements = sink_statements(
+            patterns,
+            partition=options.partition,
+            region=options.region,
+            account=options.expected_account or "*",
+            kms_key_id=options.kms_key_id,
+            advanced_allowed=options.allow_advanced_tier,
+        )
+        return iam_policy(statements)
+
+    # Reads
+
+    def observe(self, desired: Sequence[DesiredItem], scope: Scope) -> Observation:
+        expected = {item.address: {**item.tags, **marker_tags(item.owner)} for item in desired}
+        # A reader per observation: its one warning about refused filters is per run.
+        reader = TagReader(self.session, self.options.kms_key_id)
+        items, seen = self._read(reader, sorted(expected), expected)
+        return Observation(items, self._owned(reader, scope, seen))
+
+    def _read(
+        self, reader: TagReader, names: Sequence[str], expected: Mapping[str, Mapping[str, str]]
+    ) -> tuple[dict[str, ActualItem], dict[str, dict[str, str]]]:
+        """The parameters among `names` that exist, and the tags known of each: GetParameters (10 names a call);
+        DescribeParameters confirming the expected tags (50 names a call); DescribeParameters by name (50 a call)
+        and ListTagsForResource only for the parameters not confirmed."""
+        parameters: dict[str, dict[str, Any]] = {}
+        for batch in in_parallel(self._get_parameters, chunks(names, GET_PARAMETERS_MAX), READERS):
+            parameters.update(batch)
+        confirmable = {name: expected[name] for name in parameters if name in expected}
+        # Those carrying every expected tag come back with their metadata: nothing more to ask of them.
+        metadata = reader.confirm(confirmable, sorted(parameters))
+        tags = {name: dict(confirmable[name]) for name in metadata}
+        rest = sorted(name for name in parameters if name not in metadata)
+        described: dict[str, dict[str, Any]] = {}
+        for batch in in_parallel(self._describe_named, chunks(rest, DESCRIBE_MAX), READERS):
+            described.update(batch)
+        metadata.update(described)
+        tags.update(reader.tags_of(sorted(described)))
+        found = {}
+        for name, meta in metadata.items():
+            actual = _actual(meta, tags.get(name), parameter=parameters[name])
+            if actual is not None:
+                found[name] = actual
+        return found, tags
+
+    def _owned(self, reader: TagReader, scope: Scope, seen: Mapping[str, Mapping[str, str]]) -> dict[str, ActualItem]:
+        """DescribeParameters filtered on the instance tag and the scope's folder (50 a page); the sync of those
+        the desired items did not name is found by sync in bulk (see `TagReader.owners_of`)."""
+        marker = {"Key": f"tag:{MARKER_INSTANCE}", "Option": "Equals", "Values": [scope.instance]}
+        described: dict[str, dict[str, Any]] = {}
+        if scope.prefixes:
+            folder = _folder(scope.prefixes)
+            path = [{"Key": "Path", "Option": "Recursive", "Values": [folder]}] if folder else []
+            request = {"ParameterFilters": [marker, *path], "MaxResults": DESCRIBE_MAX}
+            for meta in self.session.entries("ssm", "DescribeParameters", request, "Parameters"):
+                if scope.covers(meta["Name"]):
+                    described[meta["Name"]] = meta
+        known = {name: dict(tags) for name, tags in seen.items() if tags.get(MARKER_INSTANCE) == scope.instance}
+        tags = {**reader.owners_of(scope.instance, [name for name in described if name not in known]), **known}
+        owned = {}
+        for name, meta in described.items():
+            actual = _actual(meta, tags.get(name), parameter=None)
+            if actual is not None and actual.owner is not None and actual.owner.instance == scope.instance:
+                owned[name] = actual
+        return owned
+
+    def _get_parameters(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        # Names that do not exist come back in InvalidParameters: absent, not an error.
+        answer = self._tags.call("GetParameters", {"Names": names, "WithDecryption": True})
+        return {parameter["Name"]: parameter for parameter in answer.get("Parameters", [])}
+
+    def _describe_named(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        request = {"ParameterFilters": [name_filter(names)], "MaxResults": DESCRIBE_MAX}
+        return {meta["Name"]: meta for meta in self.session.entries("ssm", "DescribeParameters", request, "Parameters")}
+
+    # Writes
+
+    def write(self, item: DesiredItem, expected: ActualItem | None, difference: Difference) -> None:
+        """PutParameter with Tags to create; else PutParameter (Overwrite) and/or AddTagsToResource, as `difference`
+        says, once the marker is found unmoved."""
+        if expected is None:
+            if self._put(item, None, overwrite=False) is not None:
+                return
+            # The name is taken: ours only if it carries this very marker (a create retried after its answer was lost).
+            now = self._tags.list_tags(item.address)
+            if now is None:
+                raise TransientError(
+                    "the parameter was deleted while syncd created it", target=self.target, address=item.address
+                )
+            if owner_of(now) != item.owner:
+                raise ItemMoved(
+                    "a parameter of that name was created by someone else since the plan (it does not carry this "
+                    "sync's marker); it is left alone (plan again; on_conflict: adopt takes it over)",
+                    target=self.target,
+                    address=item.address,
+                )
+            everything = Difference(value=True, tags=tuple(item.tags), description=item.description is not None)
+            self._update(item, None, everything, restamp=False)
+            return
+        needs_put = bool(difference.value or difference.description or difference.flags)
+        now = self._unmoved(expected, item=item, version=needs_put)
+        if now is None:
+            raise ItemMoved("the parameter was deleted since the plan", target=self.target, address=item.address)
+        self._update(item, expected, difference, restamp=difference.marker or owner_of(now) != item.owner)
+
+    def _update(self, item: DesiredItem, expected: ActualItem | None, difference: Difference, *, restamp: bool) -> None:
+        tags = {key: item.tags[key] for key in difference.tags if key in item.tags}
+        if (difference.value or difference.description or difference.flags) and self._put(
+            item, expected, overwrite=True
+        ) == 1:
+            # Version 1: the parameter was deleted after its marker was read and Overwrite made it anew, untagged.
+            tags, restamp = dict(item.tags), True
+        if restamp:
+            tags.update(marker_tags(item.owner))
+        if tags:
+            request = {"ResourceType": "Parameter", "ResourceId": item.address, "Tags": tag_list(tags)}
+            self._tags.call("AddTagsToResource", request, address=item.address)
+
+    def _put(self, item: DesiredItem, actual: ActualItem | None, *, overwrite: bool) -> int | None:
+        """PutParameter; the parameter's new version, or None when creating found the name taken."""
+        value = item.single_value().reveal()
+        kind = item.flags.get("type", self.options.parameter_type)
+        request: dict[str, Any] = {
+            "Name": item.address,
+            "Value": value,
+            "Type": kind,
+            "Tier": tier_for(value, actual.flags.get("tier") if actual else None),
+        }
+        # Keep the key a parameter was adopted with unless the target names one.
+        key_id = self.options.kms_key_id or (actual.flags.get("key_id") if actual else None)
+        if kind == SECURE_STRING and key_id:
+            request["KeyId"] = key_id
+        if item.description is not None:
+            request["Description"] = item.description
+        if overwrite:
+            request["Overwrite"] = True
+        else:
+            request["Tags"] = tag_list({**marker_tags(item.owner), **item.tags})
+        absent = () if overwrite else ("ParameterAlreadyExists",)
+        answer = self._tags.call("PutParameter", request, address=item.address, absent=absent)
+        return None if answer is None else int(answer.get("Version", 0))
+
+    def delete(self, expected: ActualItem) -> None:
+        """DeleteParameter, once the marker and the version are found unmoved (SSM keeps no deleted parameter);
+        already gone is success."""
+        if self._unmoved(expected, version=True) is None:
+            return
+        request = {"Name": expected.address}
+        self._tags.call("DeleteParameter", request, address=expected.address, absent=("ParameterNotFound",))
+
+    def _unmoved(
+        self, expected: ActualItem, *, item: DesiredItem | None = None, version: bool
+    ) -> dict[str, str] | None:
+        """The parameter's tags now (one ListTagsForResource), None when it is gone, once its marker is found as
+        the plan saw it and, when `version` asks (a value is about to be written or deleted), its version too (one
+        GetParameters). For a write, `item`'s own marker and value are accepted as well: an earlier attempt of the
+        write stamped or stored them, and its answer was lost."""
+        address = expected.address
+        tags = self._tags.list_tags(address)
+        if tags is None:
+            return None
+        _check_marker(owner_of(tags), expected, self.target, also=item.owner if item else None)
+        if version and expected.version is not None:
+            current = self._get_parameters([address]).get(address)
+            if current is None:
+                return None
+            now = str(current.get("Version"))
+            if now != expected.version and (item is None or current.get("Value") != item.single_value().reveal()):
+                raise ItemMoved(
+                    f"its version moved from {expected.version} to {now} since the plan; it was left alone",
+                    target=self.target,
+                    address=address,
+                )
+        return tags
+
+
+def _check_marker(now: Ownership | None, expected: ActualItem, target: str, *, also: Ownership | None = None) -> None:
+    """Raise ItemMoved unless the marker is still the planned one (or `also`: an earlier attempt of this write
+    stamped it, and its answer was lost)."""
+    if now != expected.owner and (also is None or now != also):
+        whose = f"syncd instance {now.instance!r} (sync {now.sync!r})" if now else "nobody syncd knows"
+        raise ItemMoved(
+            f"the parameter's ownership marker changed since the plan (it now belongs to {whose}); it was left alone",
+            target=target,
+            address=expected.address,
+        )
+
+
+def _folder(prefixes: Sequence[str]) -> str | None:
+    """The one folder to list for the scope's prefixes: the deepest holding all of them ("/prod" for "/prod/db/"
+    and "/prod/web/X"), so the listing costs no more calls than one of the whole region; None (no Path filter)
+    when that is the root or a prefix is not a hierarchy."""
+    if not prefixes or not all(prefix.startswith("/") for prefix in prefixes):
+        return None
+    common = posixpath.commonpath([prefix[: prefix.rfind("/")] or "/" for prefix in prefixes])
+    return common if common != "/" else None
+
+
+def _flags(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """What DescribeParameters says of a parameter besides its value: type, tier, and KMS key of a SecureString."""
+    flags = {"type": meta.get("Type"), "tier": meta.get("Tier", STANDARD)}
+    if meta.get("Type") == SECURE_STRING and meta.get("KeyId"):
+        flags["key_id"] = meta["KeyId"]
+    return flags
+
+
+def _actual(
+    meta: Mapping[str, Any], tags: Mapping[str, str] | None, *, parameter: Mapping[str, Any] | None
+) -> ActualItem | None:
+    """The item for one described parameter, with its value when read; None when its tags could not be read."""
+    if tags is None:
+        return None
+    name = meta["Name"]
+    version = (parameter or meta).get("Version")
+    return ActualItem(
+        address=name,
+        owner=owner_of(tags),
+        data={leaf(name): Secret(parameter["Value"])} if parameter is not None else None,
+        tags=user_tags(tags),
+        description=meta.get("Description"),
+        flags=_flags(meta),
+        version=str(version) if version is not None else None,
+    )
