@@ -9,6 +9,7 @@ and passes it on unchanged over one kept-alive connection per client connection.
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -85,6 +86,10 @@ class CountingProxy:
 def _handler(proxy: CountingProxy, host: str, port: int) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Small writes go out at once, and an answer's head and body in one write: otherwise Nagle's algorithm and
+        # delayed acknowledgements hold each answer back for tens of milliseconds.
+        disable_nagle_algorithm = True
+        wbufsize = 64 * 1024
         upstream: http.client.HTTPConnection | None = None
 
         def _forward(self) -> None:
@@ -100,12 +105,15 @@ def _handler(proxy: CountingProxy, host: str, port: int) -> type[BaseHTTPRequest
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+            self.wfile.flush()
 
         def _send_upstream(self, body: bytes | None, headers: dict[str, str]) -> tuple[Any, bytes]:
             # A kept-alive connection the server closed meanwhile fails once; a new one is tried then.
             for attempt in (1, 2):
                 if self.upstream is None:
                     self.upstream = http.client.HTTPConnection(host, port, timeout=60)
+                    self.upstream.connect()
+                    self.upstream.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 try:
                     self.upstream.request(self.command, self.path, body=body, headers=headers)
                     answer = self.upstream.getresponse()
