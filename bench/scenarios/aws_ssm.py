@@ -1,0 +1,93 @@
+"""file source → aws-ssm: one parameter per key (per-key), so 2 parameters per source secret, on the fake AWS.
+
+Floors, for n source secrets (p = 2n parameters), from the API's limits:
+
+* steady-state plan: ⌈p/10⌉ GetParameters (values, at most 10 names a call) + ⌈p/50⌉ DescribeParameters
+  filtered on the path and the ownership tag (description, key, type and which are owned; at most 50 a page, at
+  least one call). GetParametersByPath also pages by 10, so it does no better for the values.
+* first apply: 1 DescribeParameters (the path holds nothing) + p PutParameter (tags in the same call).
+
+moto pages DescribeParameters by 10 whatever MaxResults says, so calls_total can exceed what AWS would answer
+with; the floor is AWS's.
+
+Naive reader: DescribeParameters under the path (what the target holds, 50 a page on AWS, 10 on moto), then per
+parameter GetParameter (the value) and ListTagsForResource (the ownership marker): ⌈p/50⌉ + 2p calls on AWS.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from bench import aws_fake
+from bench.workload import (
+    Counted,
+    Result,
+    batches,
+    pages,
+    result,
+    run_cycle,
+    source_secrets,
+    syncd_env,
+    write_file_source,
+)
+
+CONNECTOR = "aws-ssm"
+SOURCE = "file"
+GET_PARAMETERS_NAMES = 10
+DESCRIBE_PAGE = 50
+
+MANIFEST = """
+version: 1
+instance: bench
+defaults: {{prune: true, concurrency: 16}}
+source: {{type: file, path: secrets.json}}
+targets:
+  ssm: {{type: aws-ssm, region: {region}, endpoint_url: "{endpoint}"}}
+syncs:
+  - name: apps
+    from: apps/
+    to: [{{target: ssm, path: /bench/, name: "{{relpath}}/{{key}}"}}]
+"""
+
+
+def calls_floor(parameters: int) -> int:
+    return batches(parameters, GET_PARAMETERS_NAMES) + pages(parameters, DESCRIBE_PAGE)
+
+
+def first_apply_floor(parameters: int) -> int:
+    return pages(0, DESCRIBE_PAGE) + parameters
+
+
+def run(secrets: int, workdir: Path) -> Result:
+    names = [f"/bench/{relpath}/{key}" for relpath, keys in source_secrets(secrets).items() for key in keys]
+    with aws_fake.running_fake() as fake:
+        counter = aws_fake.FakeCounter(fake)
+        write_file_source(workdir, secrets)
+        manifest = MANIFEST.format(region=aws_fake.REGION, endpoint=fake.endpoint)
+        (workdir / "syncd.yaml").write_text(textwrap.dedent(manifest))
+        cycle = run_cycle(counter, workdir, syncd_env(aws_fake.aws_env(fake, workdir)), items=len(names))
+        client = aws_fake.client(fake, "ssm")
+
+        def read(name: str) -> None:
+            client.get_parameter(Name=name, WithDecryption=True)
+            client.list_tags_for_resource(ResourceType="Parameter", ResourceId=name)
+
+        counter.reset()
+        for _ in client.get_paginator("describe_parameters").paginate(
+            ParameterFilters=[{"Key": "Path", "Option": "Recursive", "Values": ["/bench"]}],
+            PaginationConfig={"PageSize": DESCRIBE_PAGE},
+        ):
+            pass
+        aws_fake.read_each(names, read)
+        naive = Counted(counter.counts(), counter.writes())
+    return result(
+        connector=CONNECTOR,
+        source=SOURCE,
+        secrets=secrets,
+        items=len(names),
+        cycle=cycle,
+        naive=naive,
+        calls_floor=calls_floor(len(names)),
+        first_apply_floor=first_apply_floor(len(names)),
+    )
