@@ -17,7 +17,7 @@ import yaml
 
 from connectors import local
 from connectors.local import dotenv_format as dotenv
-from connectors.local import file_source
+from connectors.local import file_source, file_tree
 from connectors.local.file_source import FileSource
 from connectors.local.options import FileSourceOptions
 from syncd.errors import SourceError
@@ -525,14 +525,14 @@ def test_each_file_is_parsed_once_while_it_is_unchanged(tmp_path: Path, monkeypa
     file = write(tmp_path / "s.yaml", "a:\n  k: one\nb:\n  k: two\n")
     calls: list[Path] = []
     lock = threading.Lock()
-    real_load = file_source._load
+    real_load = file_tree.load
 
     def counting_load(path: Path, *args: Any) -> Any:
         with lock:
             calls.append(path)
         return real_load(path, *args)
 
-    monkeypatch.setattr(file_source, "_load", counting_load)
+    monkeypatch.setattr(file_tree, "load", counting_load)
     source = make_source(file)
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda i: values(source, "ab"[i % 2]), range(64)))
