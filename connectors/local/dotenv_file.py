@@ -1,13 +1,8 @@
 """The `dotenv` sink's file: its blocks of lines, and every filesystem call made to read, lock and replace it.
 
-A document is the file as blocks (a variable with syncd's marker above it, a variable, a blank or comment line),
-each kept byte for byte until syncd writes its variable.
-
-Writers take an advisory lock (`flock`) on a lock file beside the target, `<file>.lock`, and hold it from
-reading the file to replacing it. The lock cannot sit on the target itself: each write replaces the target by
-renaming a new file over it, and a lock on the old inode would not stop a writer that opened the new one. The
-file is replaced atomically, with `mode` set before the content lands at its path; a symbolic link at `path`
-is written through.
+Each block (a variable with syncd's marker above it, a variable, a blank or comment line) is kept byte for byte
+until syncd writes its variable. The advisory lock sits on `<file>.lock`, not on the file: each write renames a
+new file over the target, and a lock on the old inode would not stop a writer that opened the new one.
 """
 
 from __future__ import annotations
@@ -82,8 +77,6 @@ class Document:
 
     def set(self, key: str, value: str, owner: Ownership, dialect: dotenv.Dialect) -> None:
         index = self.find(key)
-        if index is not None and self.blocks[index].owner == owner and self.blocks[index].value == value:
-            return
         block = Block(_render(key, value, owner, dialect, self.newline), key, value, owner)
         if index is None:
             if self.blocks and not self.blocks[-1].raw.endswith("\n"):
@@ -132,23 +125,6 @@ def _parse_blocks(text: str, where: str, target: str, *, raw: bool) -> list[Bloc
     return blocks
 
 
-def moved(current: Block | None, planned: ActualItem | None) -> str | None:
-    """How the variable differs from what the plan saw, or None when it is as the plan saw it.
-
-    The file's version (its mtime) moves with every write to any line, so the variable's own owner and value
-    are compared instead: a change to another line is no reason to refuse this one.
-    """
-    if planned is None:
-        return None if current is None else "it was created since"
-    if current is None:
-        return "it was removed since"
-    if current.owner != planned.owner:
-        return "its ownership marker changed since"
-    if planned.data is not None and [current.value] != [value.reveal() for value in planned.data.values()]:
-        return "its value changed since"
-    return None
-
-
 def _render(key: str, value: str, owner: Ownership, dialect: dotenv.Dialect, newline: str) -> str:
     marker = f"# syncd: owner={owner.instance}/{owner.sync}"
     return f"{marker}{newline}{dotenv.format_assignment(key, value, dialect)}{newline}"
@@ -171,10 +147,6 @@ class DotenvFile:
     permissions: int
     # Docker's --env-file: a value is the rest of its line, as it stands.
     raw: bool = False
-
-    def real_path(self) -> Path:
-        # Locks and writes go to the file a symbolic link points to, so two paths to one file share one lock.
-        return Path(os.path.realpath(self.path))
 
     def load(self) -> Document:
         """The file as it is now; an absent file is an empty document."""
@@ -204,7 +176,8 @@ class DotenvFile:
 
     def lock_and_load(self) -> Locked:
         """Take the lock (waiting for another writer to finish), then read the file."""
-        path = self.real_path()
+        # The lock and the write go to the file a symbolic link points to: two paths to one file share one lock.
+        path = Path(os.path.realpath(self.path))
         lock_path = f"{path}{LOCK_SUFFIX}"
         try:
             os.makedirs(path.parent, exist_ok=True)
@@ -222,7 +195,7 @@ class DotenvFile:
 
     def save(self, document: Document) -> None:
         """Replace the file with `document`; the caller holds the lock."""
-        path = self.real_path()
+        path = Path(os.path.realpath(self.path))
         _remove_leftovers(path)
         temporary = path.parent / f".{path.name}.syncd-{secrets.token_hex(8)}.tmp"
         try:
@@ -289,11 +262,8 @@ def _remove_leftovers(path: Path) -> None:
 
 
 def _sync_directory(directory: Path) -> None:
-    """Flush the rename to disk, so the new file survives a power cut.
-
-    Best effort: the new file is already in place for every reader, so a folder that cannot be synced (some
-    file systems refuse) does not turn the write into a failure.
-    """
+    """Flush the rename to disk, so the new file survives a power cut. Best effort: the new file is already in place
+    for every reader, so a folder that cannot be synced (some file systems refuse) does not fail the write."""
     with contextlib.suppress(OSError):
         descriptor = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -303,11 +273,8 @@ def _sync_directory(directory: Path) -> None:
 
 
 def _move_mtime_past(descriptor: int, path: Path) -> None:
-    """Give the new file a later mtime than the one it replaces, so the version always moves.
-
-    File timestamps come from a coarse clock (a few milliseconds on Linux):
-    two writes in one tick would otherwise show the same version.
-    """
+    """Give the new file a later mtime than the one it replaces, so the version always moves: file timestamps come
+    from a coarse clock (a few milliseconds on Linux), and two writes in one tick would show the same version."""
     try:
         previous = os.stat(path).st_mtime_ns
     except FileNotFoundError:

@@ -1,28 +1,8 @@
 """The dotenv text syncd reads (file source) and writes (dotenv sink).
 
-One entry per line, except that a quoted value may run over several lines:
-
-* blank lines, and lines whose first non-blank character is `#`;
-* `KEY=VALUE` or `export KEY=VALUE`, spaces allowed around `=`; a key is a
-  letter or `_` followed by letters, digits, `_`, `.` or `-`.
-
-A value is single-quoted (taken literally; `'\\''` between two quoted parts
-is a single quote, as in `sh`), double-quoted (`\\n`, `\\r`, `\\t`,
-`\\"` and `\\\\` are escapes; any other backslash is kept as written) or
-unquoted (trimmed; a `#` after a space starts a comment). There is no
-variable expansion: `$` is an ordinary character. In `raw` mode (Docker's
-`--env-file`) a value is the rest of its line, exactly.
-
-Writing, a dialect says who must read the value back exactly:
-
-* `portable`: POSIX `sh` (`set -a; . ./file`), Docker Compose and
-  python-dotenv. Single quotes where they are enough, else double quotes
-  with `\\\\` and `\\"`; a value they would read differently is refused.
-* `sh`: POSIX `sh` alone; single quotes, `'\\''` for a quote. Holds any text.
-* `docker-env-file`: `docker run --env-file`, which takes the rest of the
-  line as it is: no quoting, so no line breaks.
-
-Errors carry a line number and a problem, never the text of the line.
+The grammar read is in docs/connectors.md ("Formats" of the `file` source); `raw` mode reads a value as Docker's
+`--env-file` does, the rest of its line. The dialects a value is written for, and why `portable` refuses what it
+does, are in "Quoting and dialects". Errors carry a line number and a problem, never the text of the line.
 """
 
 from __future__ import annotations

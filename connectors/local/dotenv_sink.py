@@ -1,20 +1,9 @@
 """The `dotenv` sink: one variable per item, in a dotenv file people may also edit by hand.
 
-syncd owns a variable when a marker comment sits on the line just above it::
-
-    # Managed in part by syncd. A variable below a "# syncd: owner=..." line ...
-    OTHER=kept
-    # syncd: owner=prod-eu/payments-db
-    DB_USER='alice'
-
-Every other line is kept byte for byte, in its place; a variable without a
-marker is an unowned item, and adopting it puts the marker above it.
-
-Buffered: inside `batch()` the lock on `<file>.lock` (dotenv_file.py) is
-taken at the first change and the file read again under it; a write or
-delete whose variable moved since the plan saw it as `expected` (created,
-removed, re-marked, another value) raises `ItemMoved` and leaves it as it is.
-The file is written once, when the batch ends.
+syncd owns a variable when a `# syncd: owner=INSTANCE/SYNC` marker sits on the line just above it; every other
+line is kept byte for byte (docs/connectors.md, "`dotenv` sink"). Buffered: inside `batch()` the lock is taken at
+the first change and the file read again under it, each change checked against what the plan saw; the file is
+written once, when the batch ends.
 """
 
 from __future__ import annotations
@@ -26,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from connectors.local import dotenv_format as dotenv
-from connectors.local.dotenv_file import Block, Document, DotenvFile, Locked, moved, unlock
+from connectors.local.dotenv_file import Block, Document, DotenvFile, Locked, unlock
 from connectors.local.options import DotenvSinkOptions
 from syncd.connector import Capabilities, Observation, Scope, Sink, file_location
 from syncd.errors import ItemMoved, PermanentError
@@ -154,10 +143,23 @@ class DotenvSink(Sink):
             unlock(held.lock)
 
     def _refuse_if_moved(self, address: str, current: Block | None, expected: ActualItem | None) -> None:
-        reason = moved(current, expected)
-        if reason is not None:
-            raise ItemMoved(
-                f"moved since the plan ({reason}); it was left as it is. Plan again to see it as it is now",
-                target=self.target,
-                address=address,
-            )
+        """Raise ItemMoved unless the variable is as the plan saw it. The file's version (its mtime) moves with every
+        write to any line, so the variable's own owner and value are compared: a change to another line is no
+        reason to refuse this one."""
+        if expected is None and current is None:
+            return
+        if expected is None:
+            reason = "it was created since"
+        elif current is None:
+            reason = "it was removed since"
+        elif current.owner != expected.owner:
+            reason = "its ownership marker changed since"
+        elif expected.data is not None and [current.value] != [value.reveal() for value in expected.data.values()]:
+            reason = "its value changed since"
+        else:
+            return
+        raise ItemMoved(
+            f"moved since the plan ({reason}); it was left as it is. Plan again to see it as it is now",
+            target=self.target,
+            address=address,
+        )

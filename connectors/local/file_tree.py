@@ -189,18 +189,13 @@ def _walk(mapping: dict[Any, Any], where: str, file: Path, found: Tree) -> None:
         if bad is not None:  # a value with an alias or a tag: its secret is unreadable, nothing else
             found.broken[where] = _message(bad.error, found.where)
             return
-        found.secrets[where] = {
-            _key(key, where, file): _scalar(value, key, where, file) for key, value in mapping.items()
-        }
+        found.secrets[where] = {key: _text(key, value, where, file) for key, value in mapping.items()}
 
 
-def _key(key: Any, where: str, file: Path) -> str:
+def _text(key: Any, value: Any, where: str, file: Path) -> str:
+    """The value of `key` in the secret at `where` as text, or the error naming the key or the value's kind."""
     if not isinstance(key, str):
         raise SourceError(f"secret {display(where)!r} in {file} has a key that is not text")
-    return key
-
-
-def _scalar(value: Any, key: Any, where: str, file: Path) -> str:
     if isinstance(value, bool):  # only JSON gives booleans; YAML ones are kept as written
         return "true" if value else "false"
     if isinstance(value, str):

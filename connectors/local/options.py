@@ -14,14 +14,12 @@ FormatOption = Literal["auto", "yaml", "json", "dotenv"]
 
 
 class FileSourceOptions(Options):
-    # Marked as a path: the core makes a relative one relative to the manifest's folder.
     path: str = path_field()
     format: FormatOption = "auto"
     sops: Literal["auto", "never", "always"] = "auto"
 
 
 class DotenvSinkOptions(Options):
-    # Marked as a path: the core makes a relative one relative to the manifest's folder.
     path: str = path_field()
     # Text, not a number: YAML would read an unquoted 0600 as 384.
     mode: str = "0600"
