@@ -77,7 +77,8 @@ class Document:
 
     def set(self, key: str, value: str, owner: Ownership, dialect: dotenv.Dialect) -> None:
         index = self.find(key)
-        block = Block(_render(key, value, owner, dialect, self.newline), key, value, owner)
+        marker = f"# syncd: owner={owner.instance}/{owner.sync}{self.newline}"
+        block = Block(marker + dotenv.format_assignment(key, value, dialect) + self.newline, key, value, owner)
         if index is None:
             if self.blocks and not self.blocks[-1].raw.endswith("\n"):
                 self.blocks[-1].raw += self.newline
@@ -123,11 +124,6 @@ def _parse_blocks(text: str, where: str, target: str, *, raw: bool) -> list[Bloc
             blocks.append(Block(entry.raw, entry.key, entry.value))
             index += 1
     return blocks
-
-
-def _render(key: str, value: str, owner: Ownership, dialect: dotenv.Dialect, newline: str) -> str:
-    marker = f"# syncd: owner={owner.instance}/{owner.sync}"
-    return f"{marker}{newline}{dotenv.format_assignment(key, value, dialect)}{newline}"
 
 
 @dataclass(frozen=True)

@@ -127,27 +127,22 @@ def unwritable(value: str, dialect: Dialect) -> str | None:
     return None
 
 
-def format_value(value: str, dialect: Dialect = "portable") -> str:
-    """`value` written so that `dialect`'s readers, and `parse`, read it back exactly.
-
-    Raises ValueError (saying why, never quoting the value) when `dialect` cannot hold it.
-    """
+def format_assignment(key: str, value: str, dialect: Dialect = "portable") -> str:
+    """The line `KEY='value'`, without a line ending, written so that `dialect`'s readers, and `parse`, read the value
+    back exactly. Raises ValueError (saying why, never quoting the value) when `dialect` cannot hold it."""
     problem = unwritable(value, dialect)
     if problem is not None:
         raise ValueError(f"the value holds {problem}")
     if dialect == "docker-env-file":
-        return value
-    if dialect == "sh":
-        return "'" + value.replace("'", "'" + _SH_QUOTE) + "'"
-    if _fits_single_quotes(value):
-        return f"'{value}'"
-    # No '$' or '`' here: inside double quotes sh, Compose and python-dotenv then only read `\\` and `\"`.
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def format_assignment(key: str, value: str, dialect: Dialect = "portable") -> str:
-    """The line `KEY='value'`, without a line ending."""
-    return f"{key}={format_value(value, dialect)}"
+        quoted = value
+    elif dialect == "sh":
+        quoted = "'" + value.replace("'", "'" + _SH_QUOTE) + "'"
+    elif _fits_single_quotes(value):
+        quoted = f"'{value}'"
+    else:
+        # No '$' or '`' here: inside double quotes sh, Compose and python-dotenv then only read `\\` and `\"`.
+        quoted = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{key}={quoted}"
 
 
 def _fits_single_quotes(value: str) -> bool:
