@@ -13,6 +13,8 @@ from typing import Literal
 
 _ASSIGNMENT = re.compile(r"[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*=")
 _PHYSICAL_LINE = re.compile(r"[^\n]*\n|[^\n]+")
+# Text up to the closing double quote: a backslash escapes the character after it.
+_TO_DOUBLE_QUOTE = re.compile(r'(?:[^"\\]|\\.)*"', re.DOTALL)
 _UNESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 _SH_QUOTE = "\\''"
 # What python-dotenv's default interpolation replaces, in any quotes.
@@ -155,16 +157,8 @@ def _closing_quote(body: str, quote: str, start: int) -> int | None:
     if quote == "'":
         end = body.find("'", start)
         return end if end >= 0 else None
-    escaped = False
-    for position in range(start, len(body)):
-        char = body[position]
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == '"':
-            return position
-    return None
+    match = _TO_DOUBLE_QUOTE.match(body, start)
+    return match.end() - 1 if match else None
 
 
 def _unescape(body: str) -> str:

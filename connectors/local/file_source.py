@@ -167,9 +167,7 @@ def _secret_path(relative: Path) -> str:
     name = relative.name
     if relative.suffix.lower() in _FORMAT_BY_SUFFIX:
         name = name[: -len(relative.suffix)]
-    name = name.removeprefix(".")
-    parent = relative.parent.as_posix()
-    return name if parent == "." else f"{parent}/{name}"
+    return (relative.parent / name.removeprefix(".")).as_posix()
 
 
 def _scan(root: Path, wanted: FormatOption) -> dict[str, tuple[Path, Format]]:
