@@ -217,7 +217,6 @@ class DotenvFile:
             if isinstance(exc, OSError):
                 raise self._error(f"cannot write {path}: {exc.strerror}") from None
             raise
-        document.changed = False
         _sync_directory(path.parent)
 
     def _error(self, message: str) -> PermanentError:

@@ -1,8 +1,7 @@
 """The dotenv text syncd reads (file source) and writes (dotenv sink).
 
-The grammar read is in docs/connectors.md ("Formats" of the `file` source); `raw` mode reads a value as Docker's
-`--env-file` does, the rest of its line. The dialects a value is written for, and why `portable` refuses what it
-does, are in "Quoting and dialects". Errors carry a line number and a problem, never the text of the line.
+The grammar is in docs/connectors.md ("Formats" of the `file` source); the dialects a value is written for, and
+why `portable` refuses what it does, in "Quoting and dialects". Errors name a line, never its text.
 """
 
 from __future__ import annotations
@@ -46,10 +45,8 @@ class Entry:
 
 def parse(text: str, *, raw: bool = False) -> list[Entry]:
     """Every entry of `text` in order; joining their `raw` gives `text` back exactly. A variable set twice is an
-    error on its second line.
-
-    With `raw`, a value is the rest of its line as it stands, as Docker's `--env-file` reads it.
-    """
+    error on its second line. With `raw`, a value is the rest of its line as it stands, as Docker's `--env-file`
+    reads it."""
     lines = _PHYSICAL_LINE.findall(text)
     entries: list[Entry] = []
     index = 0

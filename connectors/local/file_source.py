@@ -1,8 +1,7 @@
 """The `file` source: secrets kept in a YAML, JSON or dotenv file, or in a directory of them.
 
-This module maps secret paths to files (a directory's file contributes at its path without the extension, a
-`.env` file losing its leading dot) and finds the secret a path names; file_tree.py reads one file. The layout
-and the rules are in docs/connectors.md ("`file` source").
+This module maps secret paths to the files of a directory and finds the secret a path names; file_tree.py reads
+one file. The layout and the rules are in docs/connectors.md ("`file` source").
 
 A source keeps nothing that can go stale: a file is parsed again when its identity (device, inode, modification
 time, size) moved since it was read, and otherwise once, whatever the number of readers; `list`, and a read that

@@ -105,17 +105,12 @@ def _message(exc: DocumentError, where: str) -> str:
 
 # A YAML `!!binary` value: read, but no secret's value can be one.
 _NOT_TEXT = object()
-_NULL = "tag:yaml.org,2002:null"
-_BINARY = "tag:yaml.org,2002:binary"
+_BY_TAG: dict[str, Any] = {"tag:yaml.org,2002:null": None, "tag:yaml.org,2002:binary": _NOT_TEXT}
 
 
 def _as_written(tag: str, value: str, event: Any) -> Any:
     """A scalar kept as written, so `0600` stays "0600" and `yes` stays "yes"; a null is None."""
-    if tag == _NULL:
-        return None
-    if tag == _BINARY:
-        return _NOT_TEXT
-    return value
+    return _BY_TAG.get(tag, value)
 
 
 def _decrypt(file: Path, fmt: Format) -> str:
