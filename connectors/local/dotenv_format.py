@@ -64,6 +64,7 @@ def parse(text: str, *, raw: bool = False) -> list[Entry]:
         # Spaces before a value are not kept, but they tell `KEY= #comment` from `KEY=#value`.
         rest = line[match.end() :]
         quoted = rest.lstrip(" \t")
+        column = len(line) - len(quoted) + 1  # where the value starts
         if raw:
             value = rest.removesuffix("\n").removesuffix("\r")
         elif quoted[:1] in ("'", '"'):
@@ -74,7 +75,6 @@ def parse(text: str, *, raw: bool = False) -> list[Entry]:
                 end = _closing_quote(body, quote, searched)
                 if end is None:
                     if index == len(lines):
-                        column = len(line) - len(quoted) + 1
                         raise DotenvSyntaxError(start + 1, "a quoted value has no closing quote", column)
                     # Each line ends in a newline, so no escape runs over into the next one.
                     searched = len(body)
@@ -90,7 +90,6 @@ def parse(text: str, *, raw: bool = False) -> list[Entry]:
                 break
             tail = body[end + 1 :].strip()
             if tail and not tail.startswith("#"):
-                column = len(line) - len(quoted) + 1
                 raise DotenvSyntaxError(start + 1, "unexpected text after the closing quote", column)
             value = "".join(parts) if quote == "'" else _unescape("".join(parts))
         else:
