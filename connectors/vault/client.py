@@ -1,25 +1,10 @@
 """The long-lived connection to Vault of a source or a sink (what `connect` returns). It lives as long as the
-process, so the token's lifetime is tracked against a clock (injectable, for tests):
+process, so the token's lifetime is tracked against a clock (injectable, for tests) and the token renewed, or the
+login repeated, as docs/connectors.md (Login) describes.
 
-* Before each call, when less than a third of the token's TTL remains, the
-  token is renewed (renew-self) while it is renewable and renewing still
-  extends it; otherwise AppRole and Kubernetes log in again. The
-  Kubernetes service account token is read again at every login, since
-  projected tokens rotate.
-* A `token` method token that cannot be renewed is used until it expires;
-  then lookup-self decides: valid still (renewed elsewhere, by an agent) or
-  a clear authentication error.
-* A 403 may mean the token was revoked: lookup-self tells, and a login
-  method logs in again and retries the call once.
-
-Every request goes out through `_send`: the target's rate limiter, then a
-free slot. hvac never retries (its requests adapters have `max_retries=0`:
-one attempt), so the core's policy is the only retry layer; it waits as
-long as an error answer's `Retry-After` asks.
-
-Every token, role_id, secret_id and service account token is registered
-with the redactor before it is sent. hvac's habit of reading VAULT_TOKEN,
-VAULT_ADDR and VAULT_CLIENT_CERT from the environment is switched off: the
+Every request goes out through `_send`: the rate limiter, then a free slot. hvac sends each request once
+(`max_retries=0`), so the core's policy is the only retry layer. Every credential is registered with the redactor
+before it is sent; hvac's reading of VAULT_TOKEN, VAULT_ADDR and VAULT_CLIENT_CERT is switched off, since the
 manifest says where each credential comes from.
 """
 
@@ -88,7 +73,7 @@ class VaultClient:
         limiter: RateLimiter = UNLIMITED,
     ) -> None:
         self.options = options
-        self.errors = ErrorContext(options.address, options.timeout, target, permanent)
+        self.errors = ErrorContext(f"Vault at {options.address}", options.timeout, target, permanent)
         self._clock = clock
         self._limiter = limiter
         self._hvac = client if client is not None else build_hvac_client(options)
@@ -104,10 +89,6 @@ class VaultClient:
         self._generation = 0
         self._slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
         self._kv_version: int | None = None if options.kv_version == "auto" else options.kv_version
-
-    @property
-    def mount(self) -> str:
-        return self.options.mount
 
     def call(self, fn: Callable[[hvac.Client], T], op: Operation) -> T:
         """`fn(client)` with a fresh token; hvac and requests errors come out as syncd's."""
@@ -141,7 +122,7 @@ class VaultClient:
     def kv_version(self) -> int:
         """The mount's KV version: the `kv_version` option, or asked of Vault once."""
         if self._kv_version is None:
-            mount = self.mount
+            mount = self.options.mount
             denied = (
                 f"cannot tell the KV version of mount {mount!r}: there is no such mount, or no policy grants access "
                 "below it; set kv_version to 1 or 2 to skip this check"

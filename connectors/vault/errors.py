@@ -1,16 +1,7 @@
-"""hvac's and requests' errors turned into syncd's, in one place.
+"""hvac's and requests' errors turned into syncd's, in one place (docs/connectors.md, Errors, has the table).
 
-    hvac Forbidden (403)                 → permanent: "permission denied: needs 'read' on secret/data/apps/x"
-    hvac VaultDown (503, sealed)         → transient: "Vault at ADDRESS is sealed or unavailable"
-    hvac 500, 502, 429, other statuses  → transient, waiting the server's Retry-After when it sent one
-    requests ConnectionError, Timeout    → transient: "Vault at ADDRESS is unreachable"
-    requests SSLError                    → permanent: the certificate is not trusted
-    hvac InvalidRequest (400) and others → permanent, with Vault's own reason
-    a failed login                       → permanent: "authentication failed (method approle at auth/approle): ..."
-
-hvac's exceptions carry the response text and the URL; only Vault's error
-sentences are kept, passed through the redactor and cut short, and every
-error is raised `from None` so no traceback shows the original.
+hvac's exceptions carry the response text and the URL; only Vault's error sentences are kept, passed through the
+redactor and cut short, and every error is raised `from None` so no traceback shows the original.
 """
 
 from __future__ import annotations
@@ -45,10 +36,6 @@ class Operation:
     # A call the caller can do without: a 403 to it raises Denied, for the caller to fall back.
     optional: bool = False
 
-    @property
-    def verb(self) -> str:
-        return self.capability.replace("|", "/")
-
 
 class Denied(Exception):
     """A 403 to an optional call, with a token Vault still accepts: the policy lacks that capability."""
@@ -56,9 +43,9 @@ class Denied(Exception):
 
 @dataclass(frozen=True)
 class ErrorContext:
-    """Who is calling: the Vault address for messages, the sink's target name, and the permanent error class."""
+    """Who is calling: the Vault server for messages, the sink's target name, and the permanent error class."""
 
-    vault: str
+    where: str  # "Vault at ADDRESS"
     timeout: float
     target: str | None = None
     permanent: type[PermanentError] = PermanentError
@@ -97,8 +84,8 @@ def marker_moved(target: str, address: str) -> ItemMoved:
 
 def translate(exc: Exception, op: Operation, context: ErrorContext, retry_after: float | None = None) -> ConnectorError:
     """The syncd error for `exc`, raised by a call doing `op`; `retry_after` is the wait the answer asked for."""
-    where = f"Vault at {context.vault}"
-    transient = _transient(exc, where, context)
+    where, verb = context.where, op.capability.replace("|", "/")
+    transient = _transient(exc, context)
     if transient is not None:
         return TransientError(transient, target=context.target, address=op.address, retry_after=retry_after)
     if isinstance(exc, hvac.exceptions.Forbidden):
@@ -114,9 +101,9 @@ def translate(exc: Exception, op: Operation, context: ErrorContext, retry_after:
         message = f"{where} is not initialized"
     elif isinstance(exc, hvac.exceptions.VaultError):
         why = reason(exc)
-        message = f"Vault refused to {op.verb} {op.api_path}" + (f": {why}" if why else "")
+        message = f"Vault refused to {verb} {op.api_path}" + (f": {why}" if why else "")
     else:
-        message = f"{op.verb} {op.api_path} failed: unexpected {type(exc).__name__}"
+        message = f"{verb} {op.api_path} failed: unexpected {type(exc).__name__}"
     return context.fail(message, op.address)
 
 
@@ -124,12 +111,11 @@ def translate_login(
     exc: Exception, method: str, mount_path: str, context: ErrorContext, retry_after: float | None = None
 ) -> ConnectorError:
     """The syncd error for a failed login or token lookup: transient when Vault is away, else an auth failure."""
-    where = f"Vault at {context.vault}"
-    transient = _transient(exc, where, context)
+    transient = _transient(exc, context)
     if transient is not None:
         return TransientError(transient, target=context.target, retry_after=retry_after)
     if isinstance(exc, requests.exceptions.SSLError):
-        return context.fail(_tls_problem(exc, where))
+        return context.fail(_tls_problem(exc, context.where))
     if isinstance(exc, hvac.exceptions.InvalidPath):
         why = f"no auth method is enabled at auth/{mount_path}"
     elif isinstance(exc, hvac.exceptions.Forbidden):
@@ -150,7 +136,8 @@ def parse_retry_after(header: str | None) -> float | None:
         return None
 
 
-def _transient(exc: Exception, where: str, context: ErrorContext) -> str | None:
+def _transient(exc: Exception, context: ErrorContext) -> str | None:
+    where = context.where
     if isinstance(exc, hvac.exceptions.VaultDown):
         return f"{where} is sealed or unavailable (HTTP 503)"
     status = next((code for cls, code in _TRANSIENT_STATUS.items() if isinstance(exc, cls)), None)

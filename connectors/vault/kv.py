@@ -63,9 +63,6 @@ class Metadata:
     def state(self, version: int) -> State:
         return self.states.get(version, "missing")
 
-    def created(self, version: int) -> str | None:
-        return self.created_times.get(version)
-
     def entry(self) -> Entry:
         """The current version as a read without its data would answer it."""
         return Entry(None, self.current_version, self.custom_metadata, self.state(self.current_version))
@@ -98,7 +95,7 @@ class _Kv:
 
     def __init__(self, vault: VaultClient, *, name_items: bool) -> None:
         self.vault = vault
-        self.mount = vault.mount
+        self.mount = vault.options.mount
         # Sink errors name the item (the path); source errors name the path in their sentence instead.
         self._name_items = name_items
 
@@ -258,7 +255,7 @@ def walk(kv: KvV1 | KvV2, prefixes: Sequence[str]) -> list[str]:
         for base, keys in zip(level, in_parallel(kv.list, level, MAX_IN_FLIGHT), strict=True):
             for key in keys or []:
                 # A name may be both a secret ("db") and a folder ("db/").
-                name = _join(base, key)
+                name = f"{base}/{key}" if base else key
                 if not wanted(name):
                     continue
                 if key.endswith("/"):
@@ -275,7 +272,3 @@ def _state(meta: Mapping[str, Any]) -> State:
     if meta.get("deletion_time"):
         return "deleted"
     return "live"
-
-
-def _join(base: str, name: str) -> str:
-    return f"{base}/{name}" if base else name

@@ -1,16 +1,7 @@
 """The least-privilege Vault policy (HCL) of a `vault` source or sink, as `syncd policy` prints it.
 
-Paths come from the manifest: each `from` of the source, each item name
-pattern of a target (`*` where the source decides), and the sink's
-`prefix`, below which `observe` lists. KV v2 splits a secret into API paths
-(`MOUNT/data/...`, `MOUNT/metadata/...`, `MOUNT/delete/...`); KV v1 has one.
-With `kv_version: auto` the mount's version cannot be known offline, so
-KV v2 is assumed and the policy says so.
-
-Paths are relative to the namespace the connector logs in to, as Vault
-reads a policy written in that namespace. Within one policy Vault applies
-the most specific matching path alone, so every rule repeats the
-capabilities a broader one grants (`list` and `read` below the prefix).
+Paths are relative to the namespace the connector logs in to. Within one policy Vault applies the most specific
+matching path alone, so every rule repeats the capabilities a broader one grants (`list` and `read` below the prefix).
 """
 
 from __future__ import annotations

@@ -1,16 +1,9 @@
 """The `vault` source: each KV path is a secret, its keys the secret's keys.
 
-KV v2 values may be pinned to a version with the `versions` option. The
-source's connection remembers what it read (it lives as long as the
-process, across runs): a later read of an unchanged KV v2 path reads only
-its metadata and takes the keys from memory; the data is read again only
-when the version, or that version's created_time, moved (a path removed
-with `kv metadata delete` and written again starts again at version 1,
-with a new created_time). `list` fetches each path's metadata too, to
-leave out secrets whose latest version is deleted; the source object keeps
-nothing from one call to the next. A policy that grants no `read` on the
-metadata paths turns both off, once: every read then fetches the data, and
-lists keep soft-deleted secrets (whose read fails).
+The connection (it lives across runs) remembers each KV v2 path's last read: a later read fetches only the metadata,
+and the data again only when the version, or that version's created_time, moved (a path removed with `kv metadata
+delete` and written again restarts at version 1). `list` reads each path's metadata to leave out secrets whose latest
+version is deleted. A policy without `read` on the metadata turns both off, once.
 """
 
 from __future__ import annotations
@@ -43,7 +36,7 @@ class _Read:
 
     def still(self, version: int, meta: Metadata) -> bool:
         """Whether `version` in `meta` is the very version read, not only one with the same number."""
-        return self.version == version and self.created is not None and self.created == meta.created(version)
+        return self.version == version and self.created is not None and self.created == meta.created_times.get(version)
 
 
 class SourceConnection(VaultClient):
