@@ -22,14 +22,7 @@ import hvac
 import hvac.exceptions
 import requests
 
-from connectors.vault.errors import (
-    Denied,
-    ErrorContext,
-    Operation,
-    parse_retry_after,
-    translate,
-    translate_login,
-)
+from connectors.vault.errors import Denied, ErrorContext, Operation, translate, translate_login
 from connectors.vault.options import KubernetesAuth, TokenAuth, VaultConnection
 from syncd.connector import UNLIMITED, RateLimiter
 from syncd.errors import PermanentError
@@ -117,7 +110,12 @@ class VaultClient:
         self._answers.retry_after = None if response.ok else response.headers.get("Retry-After")
 
     def _retry_after(self) -> float | None:
-        return parse_retry_after(getattr(self._answers, "retry_after", None))
+        """The seconds the last error answer's `Retry-After` asks to wait (Vault sends seconds, never a date)."""
+        header = getattr(self._answers, "retry_after", None)
+        try:
+            return max(0.0, float(header)) if header else None
+        except ValueError:
+            return None
 
     def kv_version(self) -> int:
         """The mount's KV version: the `kv_version` option, or asked of Vault once."""
@@ -223,12 +221,9 @@ class VaultClient:
 
     def _look_up_token(self) -> None:
         """Learn the given token's lifetime; a refused token is an authentication error."""
-        try:
-            data = self._send(lambda client: client.auth.token.lookup_self())["data"]
-        except hvac.exceptions.Forbidden:
-            raise self.errors.fail(TOKEN_REFUSED) from None
-        except (hvac.exceptions.VaultError, OSError) as exc:
-            raise translate_login(exc, "token", "token", self.errors, self._retry_after()) from None
+        data = self._lookup_self()
+        if data is None:
+            raise self.errors.fail(TOKEN_REFUSED)
         left = data.get("ttl") or 0
         self._lease = self._lease_of(left, data.get("creation_ttl") or left, bool(data.get("renewable")))
 
@@ -256,18 +251,21 @@ class VaultClient:
         with self._lock:
             if generation != self._generation:
                 return True
-            try:
-                self._send(lambda client: client.auth.token.lookup_self())
+            if self._lookup_self() is not None:
                 return False
-            except hvac.exceptions.Forbidden:
-                pass
-            except (hvac.exceptions.VaultError, OSError) as exc:
-                method = self.options.auth.method
-                raise translate_login(exc, method, "token", self.errors, self._retry_after()) from None
             if isinstance(self.options.auth, TokenAuth):
                 raise self.errors.fail(TOKEN_REFUSED)
             self._authenticate_anew()
             return True
+
+    def _lookup_self(self) -> dict[str, Any] | None:
+        """The token's lookup-self data; None when Vault refuses the token."""
+        try:
+            return self._send(lambda client: client.auth.token.lookup_self())["data"]
+        except hvac.exceptions.Forbidden:
+            return None
+        except (hvac.exceptions.VaultError, OSError) as exc:
+            raise translate_login(exc, self.options.auth.method, "token", self.errors, self._retry_after()) from None
 
     def _lease_of(self, left: float, period: float, renewable: bool) -> _Lease:
         return _Lease(None if left <= 0 else self._clock() + left, period, renewable)

@@ -82,7 +82,9 @@ def marker_moved(target: str, address: str) -> ItemMoved:
     return ItemMoved("no longer carries the ownership marker the plan saw; left alone", target=target, address=address)
 
 
-def translate(exc: Exception, op: Operation, context: ErrorContext, retry_after: float | None = None) -> ConnectorError:
+def translate(
+    exc: hvac.exceptions.VaultError | OSError, op: Operation, context: ErrorContext, retry_after: float | None = None
+) -> ConnectorError:
     """The syncd error for `exc`, raised by a call doing `op`; `retry_after` is the wait the answer asked for."""
     where, verb = context.where, op.capability.replace("|", "/")
     transient = _transient(exc, context)
@@ -99,11 +101,9 @@ def translate(exc: Exception, op: Operation, context: ErrorContext, retry_after:
         message = f"{op.api_path} does not exist"
     elif isinstance(exc, hvac.exceptions.VaultNotInitialized):
         message = f"{where} is not initialized"
-    elif isinstance(exc, hvac.exceptions.VaultError):
+    else:
         why = reason(exc)
         message = f"Vault refused to {verb} {op.api_path}" + (f": {why}" if why else "")
-    else:
-        message = f"{verb} {op.api_path} failed: unexpected {type(exc).__name__}"
     return context.fail(message, op.address)
 
 
@@ -126,14 +126,6 @@ def translate_login(
     else:
         why = f"unexpected {type(exc).__name__}"
     return context.fail(f"authentication failed (method {method} at auth/{mount_path}): {why}")
-
-
-def parse_retry_after(header: str | None) -> float | None:
-    """The seconds a `Retry-After` header asks to wait; None without one (Vault sends seconds, never a date)."""
-    try:
-        return max(0.0, float(header)) if header else None
-    except ValueError:
-        return None
 
 
 def _transient(exc: Exception, context: ErrorContext) -> str | None:

@@ -23,7 +23,6 @@ from pydantic import (
 
 from syncd.connector import Options, path_field, path_parts, url_location
 
-DEFAULT_KUBERNETES_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 _ADDRESS = re.compile(r"https?://[^/\s?#]+(/[^\s?#]*)?")
 
 
@@ -73,7 +72,7 @@ class KubernetesAuth(Options):
 
     method: Literal["kubernetes"]
     role: str = Field(min_length=1)
-    token_path: str = DEFAULT_KUBERNETES_TOKEN_PATH
+    token_path: str = "/var/run/secrets/kubernetes.io/serviceaccount/token"
     mount_path: MountPath = "kubernetes"
 
     @field_validator("token_path")

@@ -31,11 +31,6 @@ def _header(options: VaultConnection, role: str) -> list[str]:
     return lines
 
 
-def _folder(prefix: str) -> str:
-    """The glob of everything below `prefix` ('' is the whole mount)."""
-    return f"{prefix.strip('/')}/*" if prefix.strip("/") else "*"
-
-
 def source_policy(options: VaultConnection, patterns: Sequence[str]) -> str:
     """Read the secrets the syncs name; list and read metadata below their prefixes (to skip unchanged ones)."""
     mount = options.mount
@@ -55,7 +50,7 @@ def sink_policy(options: VaultSinkOptions, patterns: Sequence[str]) -> str:
     Items of a sync removed from the manifest may lie outside every pattern:
     Vault then refuses to prune them, with a permission error naming the path.
     """
-    mount, below = options.mount, _folder(options.prefix)
+    mount, below = options.mount, f"{options.prefix}/*" if options.prefix else "*"
     if options.kv_version == 1:
         rules = [_rule(f"{mount}/{below}", ["list", "read"])]
         rules += [_rule(f"{mount}/{p}", ["create", "delete", "list", "read", "update"]) for p in patterns]
