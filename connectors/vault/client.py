@@ -173,6 +173,7 @@ class VaultClient:
             raise
 
     def _authenticate(self) -> None:
+        """Look the given token up, or log in with AppRole or Kubernetes."""
         self._check_tls_files()
         auth = self.options.auth
         if isinstance(auth, TokenAuth):
@@ -180,12 +181,7 @@ class VaultClient:
             Secret(token)
             self._hvac.token = token
             self._look_up_token()
-        else:
-            self._login()
-
-    def _login(self) -> None:
-        auth = self.options.auth
-        assert not isinstance(auth, TokenAuth)
+            return
         try:
             if isinstance(auth, KubernetesAuth):
                 jwt = self._service_account_token(auth)

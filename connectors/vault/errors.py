@@ -68,8 +68,8 @@ def reason(exc: hvac.exceptions.VaultError) -> str:
 # The sink's ItemMoved errors, for KV v2 and KV v1 alike: the item is no longer as the plan saw it.
 
 
-def moved(target: str, address: str, seen: str = "") -> ItemMoved:
-    message = f"changed in Vault since the plan{seen}; nothing was written, run plan again"
+def moved(target: str, address: str, seen: str = "", outcome: str = "nothing was written") -> ItemMoved:
+    message = f"changed in Vault since the plan{seen}; {outcome}, run plan again"
     return ItemMoved(message, target=target, address=address)
 
 

@@ -309,12 +309,8 @@ class MarkedWrites:
 
     def _unmoved(self, expected: ActualItem, current: int) -> None:
         if expected.version is not None and expected.version != str(current):
-            raise ItemMoved(
-                f"changed in Vault since the plan (version {expected.version} then, version {current} now); "
-                f"not deleted, run plan again",
-                target=self.target,
-                address=expected.address,
-            )
+            seen = f" (version {expected.version} then, version {current} now)"
+            raise errors.moved(self.target, expected.address, seen, outcome="not deleted")
 
 
 def stands(marker: Marker, meta: Metadata) -> bool:
