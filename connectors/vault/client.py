@@ -29,7 +29,6 @@ from syncd.errors import PermanentError
 from syncd.secret import Secret
 
 T = TypeVar("T")
-Clock = Callable[[], float]
 
 log = logging.getLogger("syncd.connectors.vault")
 
@@ -62,7 +61,7 @@ class VaultClient:
         *,
         target: str | None = None,
         permanent: type[PermanentError] = PermanentError,
-        clock: Clock = time.monotonic,
+        clock: Callable[[], float] = time.monotonic,
         limiter: RateLimiter = UNLIMITED,
     ) -> None:
         self.options = options

@@ -29,11 +29,8 @@ class CasMismatch(Exception):
 
 @dataclass(frozen=True)
 class Entry:
-    """One read of a KV path. `data` is None when the version read is deleted or destroyed.
-
-    `created` is that version's created_time, which tells a version 1 written after `kv metadata delete` from
-    the version 1 before it.
-    """
+    """One read of a KV path. `data` is None when the version read is deleted or destroyed; `created` is that
+    version's created_time."""
 
     data: dict[str, Any] | None
     version: int | None = None
@@ -236,12 +233,9 @@ class KvV1(_Kv):
 
 
 def walk(kv: KvV1 | KvV2, prefixes: Sequence[str]) -> list[str]:
-    """Every secret path that starts with one of `prefixes` ('' for the whole mount), recursively, sorted.
-
-    LIST answers one folder level, with folders ending in '/'. Each prefix's folder is listed, and only the
-    folders that lie inside a prefix or lead to one are listed further, each folder once; a level's folders
-    are listed together. A missing folder lists nothing.
-    """
+    """Every secret path that starts with one of `prefixes` ('' for the whole mount), recursively, sorted. LIST
+    answers one folder level (folders end in '/'): only folders inside a prefix or leading to one are listed, each
+    once, a level's folders together; a missing folder lists nothing."""
 
     def wanted(name: str) -> bool:
         return any(name.startswith(p) or (name.endswith("/") and p.startswith(name)) for p in prefixes)

@@ -108,8 +108,7 @@ class MarkedWrites:
         self.destroy_on_delete = destroy_on_delete
 
     def write(self, item: DesiredItem, expected: ActualItem | None, data: dict[str, str]) -> None:
-        kv = self.kv
-        meta = kv.metadata(item.address)
+        meta = self.kv.metadata(item.address)
         if self._settled(item, expected, meta, data):
             return
         claimed = meta is None or not meta.live
@@ -119,10 +118,10 @@ class MarkedWrites:
                 return
         assert meta is not None
         try:
-            written = kv.write(item.address, data, cas=meta.current_version)
+            written = self.kv.write(item.address, data, cas=meta.current_version)
         except CasMismatch:
             # Someone else's version won; only another run of this instance that wrote the same data is success.
-            again = kv.metadata(item.address)
+            again = self.kv.metadata(item.address)
             if again is not None and again.live and self._ours_to_confirm(item, None, again, data):
                 self._confirm(item, again.current_version, again)
                 return
@@ -227,8 +226,7 @@ class MarkedWrites:
         raise self._busy(item.address)
 
     def delete(self, expected: ActualItem) -> None:
-        kv = self.kv
-        meta = kv.metadata(expected.address)
+        meta = self.kv.metadata(expected.address)
         if meta is None:
             return
         current = meta.current_version
@@ -255,10 +253,10 @@ class MarkedWrites:
             return
         self._unmoved(expected, current)
         if self.destroy_on_delete:
-            kv.destroy(expected.address)
+            self.kv.destroy(expected.address)
             return
         if meta.live:
-            kv.delete_version(expected.address, current)
+            self.kv.delete_version(expected.address, current)
         # The marker goes too: whoever writes the path next creates an unowned secret, not one of ours.
         self._unmark(expected, replace(meta, states={**meta.states, current: "deleted"}))
 
@@ -274,11 +272,9 @@ class MarkedWrites:
             raise self._busy(expected.address)
 
     def _drop_leftover(self, item: DesiredItem, data: Mapping[str, str]) -> None:
-        """Best effort, when a write fails: take this instance's marker off the path if it vouches for no data of
-        syncd's, so that no version someone writes later carries it. A marker naming the live current version,
-        or the version before one that holds exactly `data` (a write of ours whose answer was lost, which a
-        retry confirms), stays. Touches no data; a failure here is left to the next plan (it observes the
-        marker)."""
+        """Best effort, when a write fails: take this instance's marker off unless it vouches for data of syncd's (the
+        live current version, or the version before one holding exactly `data`: a lost answer, which the retry
+        confirms), so that no version someone writes later carries it. A failure is left to the next plan."""
 
         def keep(marker: Marker | None, meta: Metadata) -> bool:
             if marker is None or marker.owner.instance != item.owner.instance or stands(marker, meta):

@@ -1,9 +1,5 @@
-"""Options of the `vault` connector: the connection and login shared by source and sink, and each role's own.
-
-Credentials are `SecretStr`, so a repr of the options never shows them; the
-manifest gives them as `${env:NAME}` or `${file:PATH}` references, which the
-core resolves before the connector is built.
-"""
+"""Options of the `vault` connector: the connection and login shared by source and sink (credentials as
+`SecretStr`, so a repr never shows them), and each role's own."""
 
 from __future__ import annotations
 
