@@ -1,8 +1,6 @@
-"""hvac's and requests' errors turned into syncd's, in one place (docs/connectors.md, Errors, has the table).
-
-hvac's exceptions carry the response text and the URL; only Vault's error sentences are kept, passed through the
-redactor and cut short, and every error is raised `from None` so no traceback shows the original.
-"""
+"""hvac's and requests' errors turned into syncd's, in one place (docs/connectors.md, Errors, has the table). hvac's
+exceptions carry the response text and the URL: only Vault's error sentences are kept, redacted and cut short, and
+every error is raised `from None` so no traceback shows the original."""
 
 from __future__ import annotations
 

@@ -41,11 +41,9 @@ class Entry:
 
 @dataclass(frozen=True)
 class Metadata:
-    """A KV v2 path's metadata: its current version, each version's state and created_time, its custom_metadata.
-
-    `metadata_version` counts the writes to the metadata itself (OpenBao's current_metadata_version, the
-    check-and-set version for metadata writes); None when the server does not report it (HashiCorp Vault).
-    """
+    """A KV v2 path's metadata: its current version, each version's state and created_time, its custom_metadata,
+    and `metadata_version`, the check-and-set version of metadata writes (OpenBao's current_metadata_version; None
+    from HashiCorp Vault, which does not report it)."""
 
     current_version: int
     custom_metadata: Mapping[str, str]

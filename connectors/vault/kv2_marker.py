@@ -290,9 +290,8 @@ class MarkedWrites:
         return entry is not None and entry.data is not None and plain(entry.data) == dict(data)
 
     def _busy(self, address: str) -> TransientError:
-        return TransientError(
-            "its custom_metadata kept changing while syncd wrote its marker", target=self.target, address=address
-        )
+        message = "its custom_metadata kept changing while syncd wrote its marker"
+        return TransientError(message, target=self.target, address=address)
 
     def _moved(self, item: DesiredItem, expected: ActualItem | None, now: int | None) -> ItemMoved:
         then = f"version {expected.version}" if expected is not None and expected.version else "absent"

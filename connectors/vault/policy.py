@@ -36,20 +36,17 @@ def source_policy(options: VaultConnection, patterns: Sequence[str]) -> str:
     mount = options.mount
     rules = []
     for pattern in patterns:
+        readable = ["read", "list"] if "*" in pattern else ["read"]
         if options.kv_version == 1:
-            rules.append(_rule(f"{mount}/{pattern}", ["read", "list"] if "*" in pattern else ["read"]))
+            rules.append(_rule(f"{mount}/{pattern}", readable))
         else:
-            rules.append(_rule(f"{mount}/data/{pattern}", ["read"]))
-            rules.append(_rule(f"{mount}/metadata/{pattern}", ["read", "list"] if "*" in pattern else ["read"]))
+            rules += [_rule(f"{mount}/data/{pattern}", ["read"]), _rule(f"{mount}/metadata/{pattern}", readable)]
     return "\n".join([*_header(options, "source"), *rules, TOKEN_SELF]) + "\n"
 
 
 def sink_policy(options: VaultSinkOptions, patterns: Sequence[str]) -> str:
     """Write the items the syncs map; list and read everything below `prefix`; soft-delete (or destroy) owned items.
-
-    Items of a sync removed from the manifest may lie outside every pattern:
-    Vault then refuses to prune them, with a permission error naming the path.
-    """
+    Items of a sync removed from the manifest may lie outside every pattern: Vault refuses to prune them then."""
     mount, below = options.mount, f"{options.prefix}/*" if options.prefix else "*"
     if options.kv_version == 1:
         rules = [_rule(f"{mount}/{below}", ["list", "read"])]
