@@ -1,9 +1,5 @@
 """The `vault` connector: a source and a sink for Vault and OpenBao KV secrets engines (KV v2 and KV v1), through
-hvac. One KV path is one secret, its keys the secret's keys.
-
-`source.py` and `sink.py` (the KV v2 marker protocol in `kv2_marker.py`) work through `kv.py` (the KV calls) on
-`client.py` (the connection: login, token renewal, rate limit); `errors.py` maps every hvac and requests error,
-`policy.py` gives the HCL `syncd policy` prints, `options.py` the options both roles share.
+hvac. docs/connectors.md (`vault`) says what each module holds.
 """
 
 from __future__ import annotations

@@ -1,25 +1,10 @@
 """The long-lived connection to Vault of a source or a sink (what `connect` returns). It lives as long as the
-process, so the token's lifetime is tracked against a clock (injectable, for tests):
+process, so the token's lifetime is tracked against a clock (injectable, for tests) and the token renewed, or the
+login repeated, as docs/connectors.md (Login) describes.
 
-* Before each call, when less than a third of the token's TTL remains, the
-  token is renewed (renew-self) while it is renewable and renewing still
-  extends it; otherwise AppRole and Kubernetes log in again. The
-  Kubernetes service account token is read again at every login, since
-  projected tokens rotate.
-* A `token` method token that cannot be renewed is used until it expires;
-  then lookup-self decides: valid still (renewed elsewhere, by an agent) or
-  a clear authentication error.
-* A 403 may mean the token was revoked: lookup-self tells, and a login
-  method logs in again and retries the call once.
-
-Every request goes out through `_send`: the target's rate limiter, then a
-free slot. hvac never retries (its requests adapters have `max_retries=0`:
-one attempt), so the core's policy is the only retry layer; it waits as
-long as an error answer's `Retry-After` asks.
-
-Every token, role_id, secret_id and service account token is registered
-with the redactor before it is sent. hvac's habit of reading VAULT_TOKEN,
-VAULT_ADDR and VAULT_CLIENT_CERT from the environment is switched off: the
+Every request goes out through `_send`: the rate limiter, then a free slot. hvac sends each request once
+(`max_retries=0`), so the core's policy is the only retry layer. Every credential is registered with the redactor
+before it is sent; hvac's reading of VAULT_TOKEN, VAULT_ADDR and VAULT_CLIENT_CERT is switched off, since the
 manifest says where each credential comes from.
 """
 
@@ -37,21 +22,13 @@ import hvac
 import hvac.exceptions
 import requests
 
-from connectors.vault.errors import (
-    Denied,
-    ErrorContext,
-    Operation,
-    parse_retry_after,
-    translate,
-    translate_login,
-)
+from connectors.vault.errors import Denied, ErrorContext, Operation, translate, translate_login
 from connectors.vault.options import KubernetesAuth, TokenAuth, VaultConnection
 from syncd.connector import UNLIMITED, RateLimiter
 from syncd.errors import PermanentError
 from syncd.secret import Secret
 
 T = TypeVar("T")
-Clock = Callable[[], float]
 
 log = logging.getLogger("syncd.connectors.vault")
 
@@ -84,11 +61,11 @@ class VaultClient:
         *,
         target: str | None = None,
         permanent: type[PermanentError] = PermanentError,
-        clock: Clock = time.monotonic,
+        clock: Callable[[], float] = time.monotonic,
         limiter: RateLimiter = UNLIMITED,
     ) -> None:
         self.options = options
-        self.errors = ErrorContext(options.address, options.timeout, target, permanent)
+        self.errors = ErrorContext(f"Vault at {options.address}", options.timeout, target, permanent)
         self._clock = clock
         self._limiter = limiter
         self._hvac = client if client is not None else build_hvac_client(options)
@@ -104,10 +81,6 @@ class VaultClient:
         self._generation = 0
         self._slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
         self._kv_version: int | None = None if options.kv_version == "auto" else options.kv_version
-
-    @property
-    def mount(self) -> str:
-        return self.options.mount
 
     def call(self, fn: Callable[[hvac.Client], T], op: Operation) -> T:
         """`fn(client)` with a fresh token; hvac and requests errors come out as syncd's."""
@@ -136,12 +109,17 @@ class VaultClient:
         self._answers.retry_after = None if response.ok else response.headers.get("Retry-After")
 
     def _retry_after(self) -> float | None:
-        return parse_retry_after(getattr(self._answers, "retry_after", None))
+        """The seconds the last error answer's `Retry-After` asks to wait (Vault sends seconds, never a date)."""
+        header = getattr(self._answers, "retry_after", None)
+        try:
+            return max(0.0, float(header)) if header else None
+        except ValueError:
+            return None
 
     def kv_version(self) -> int:
         """The mount's KV version: the `kv_version` option, or asked of Vault once."""
         if self._kv_version is None:
-            mount = self.mount
+            mount = self.options.mount
             denied = (
                 f"cannot tell the KV version of mount {mount!r}: there is no such mount, or no policy grants access "
                 "below it; set kv_version to 1 or 2 to skip this check"
@@ -194,6 +172,7 @@ class VaultClient:
             raise
 
     def _authenticate(self) -> None:
+        """Look the given token up, or log in with AppRole or Kubernetes."""
         self._check_tls_files()
         auth = self.options.auth
         if isinstance(auth, TokenAuth):
@@ -201,12 +180,7 @@ class VaultClient:
             Secret(token)
             self._hvac.token = token
             self._look_up_token()
-        else:
-            self._login()
-
-    def _login(self) -> None:
-        auth = self.options.auth
-        assert not isinstance(auth, TokenAuth)
+            return
         try:
             if isinstance(auth, KubernetesAuth):
                 jwt = self._service_account_token(auth)
@@ -242,12 +216,9 @@ class VaultClient:
 
     def _look_up_token(self) -> None:
         """Learn the given token's lifetime; a refused token is an authentication error."""
-        try:
-            data = self._send(lambda client: client.auth.token.lookup_self())["data"]
-        except hvac.exceptions.Forbidden:
-            raise self.errors.fail(TOKEN_REFUSED) from None
-        except (hvac.exceptions.VaultError, OSError) as exc:
-            raise translate_login(exc, "token", "token", self.errors, self._retry_after()) from None
+        data = self._lookup_self()
+        if data is None:
+            raise self.errors.fail(TOKEN_REFUSED)
         left = data.get("ttl") or 0
         self._lease = self._lease_of(left, data.get("creation_ttl") or left, bool(data.get("renewable")))
 
@@ -275,18 +246,21 @@ class VaultClient:
         with self._lock:
             if generation != self._generation:
                 return True
-            try:
-                self._send(lambda client: client.auth.token.lookup_self())
+            if self._lookup_self() is not None:
                 return False
-            except hvac.exceptions.Forbidden:
-                pass
-            except (hvac.exceptions.VaultError, OSError) as exc:
-                method = self.options.auth.method
-                raise translate_login(exc, method, "token", self.errors, self._retry_after()) from None
             if isinstance(self.options.auth, TokenAuth):
                 raise self.errors.fail(TOKEN_REFUSED)
             self._authenticate_anew()
             return True
+
+    def _lookup_self(self) -> dict[str, Any] | None:
+        """The token's lookup-self data; None when Vault refuses the token."""
+        try:
+            return self._send(lambda client: client.auth.token.lookup_self())["data"]
+        except hvac.exceptions.Forbidden:
+            return None
+        except (hvac.exceptions.VaultError, OSError) as exc:
+            raise translate_login(exc, self.options.auth.method, "token", self.errors, self._retry_after()) from None
 
     def _lease_of(self, left: float, period: float, renewable: bool) -> _Lease:
         return _Lease(None if left <= 0 else self._clock() + left, period, renewable)

@@ -1,17 +1,6 @@
-"""hvac's and requests' errors turned into syncd's, in one place.
-
-    hvac Forbidden (403)                 → permanent: "permission denied: needs 'read' on secret/data/apps/x"
-    hvac VaultDown (503, sealed)         → transient: "Vault at ADDRESS is sealed or unavailable"
-    hvac 500, 502, 429, other statuses  → transient, waiting the server's Retry-After when it sent one
-    requests ConnectionError, Timeout    → transient: "Vault at ADDRESS is unreachable"
-    requests SSLError                    → permanent: the certificate is not trusted
-    hvac InvalidRequest (400) and others → permanent, with Vault's own reason
-    a failed login                       → permanent: "authentication failed (method approle at auth/approle): ..."
-
-hvac's exceptions carry the response text and the URL; only Vault's error
-sentences are kept, passed through the redactor and cut short, and every
-error is raised `from None` so no traceback shows the original.
-"""
+"""hvac's and requests' errors turned into syncd's, in one place (docs/connectors.md, Errors, has the table). hvac's
+exceptions carry the response text and the URL: only Vault's error sentences are kept, redacted and cut short, and
+every error is raised `from None` so no traceback shows the original."""
 
 from __future__ import annotations
 
@@ -45,10 +34,6 @@ class Operation:
     # A call the caller can do without: a 403 to it raises Denied, for the caller to fall back.
     optional: bool = False
 
-    @property
-    def verb(self) -> str:
-        return self.capability.replace("|", "/")
-
 
 class Denied(Exception):
     """A 403 to an optional call, with a token Vault still accepts: the policy lacks that capability."""
@@ -56,9 +41,9 @@ class Denied(Exception):
 
 @dataclass(frozen=True)
 class ErrorContext:
-    """Who is calling: the Vault address for messages, the sink's target name, and the permanent error class."""
+    """Who is calling: the Vault server for messages, the sink's target name, and the permanent error class."""
 
-    vault: str
+    where: str  # "Vault at ADDRESS"
     timeout: float
     target: str | None = None
     permanent: type[PermanentError] = PermanentError
@@ -81,8 +66,8 @@ def reason(exc: hvac.exceptions.VaultError) -> str:
 # The sink's ItemMoved errors, for KV v2 and KV v1 alike: the item is no longer as the plan saw it.
 
 
-def moved(target: str, address: str, seen: str = "") -> ItemMoved:
-    message = f"changed in Vault since the plan{seen}; nothing was written, run plan again"
+def moved(target: str, address: str, seen: str = "", outcome: str = "nothing was written") -> ItemMoved:
+    message = f"changed in Vault since the plan{seen}; {outcome}, run plan again"
     return ItemMoved(message, target=target, address=address)
 
 
@@ -95,10 +80,12 @@ def marker_moved(target: str, address: str) -> ItemMoved:
     return ItemMoved("no longer carries the ownership marker the plan saw; left alone", target=target, address=address)
 
 
-def translate(exc: Exception, op: Operation, context: ErrorContext, retry_after: float | None = None) -> ConnectorError:
+def translate(
+    exc: hvac.exceptions.VaultError | OSError, op: Operation, context: ErrorContext, retry_after: float | None = None
+) -> ConnectorError:
     """The syncd error for `exc`, raised by a call doing `op`; `retry_after` is the wait the answer asked for."""
-    where = f"Vault at {context.vault}"
-    transient = _transient(exc, where, context)
+    where, verb = context.where, op.capability.replace("|", "/")
+    transient = _transient(exc, context)
     if transient is not None:
         return TransientError(transient, target=context.target, address=op.address, retry_after=retry_after)
     if isinstance(exc, hvac.exceptions.Forbidden):
@@ -112,11 +99,9 @@ def translate(exc: Exception, op: Operation, context: ErrorContext, retry_after:
         message = f"{op.api_path} does not exist"
     elif isinstance(exc, hvac.exceptions.VaultNotInitialized):
         message = f"{where} is not initialized"
-    elif isinstance(exc, hvac.exceptions.VaultError):
-        why = reason(exc)
-        message = f"Vault refused to {op.verb} {op.api_path}" + (f": {why}" if why else "")
     else:
-        message = f"{op.verb} {op.api_path} failed: unexpected {type(exc).__name__}"
+        why = reason(exc)
+        message = f"Vault refused to {verb} {op.api_path}" + (f": {why}" if why else "")
     return context.fail(message, op.address)
 
 
@@ -124,12 +109,11 @@ def translate_login(
     exc: Exception, method: str, mount_path: str, context: ErrorContext, retry_after: float | None = None
 ) -> ConnectorError:
     """The syncd error for a failed login or token lookup: transient when Vault is away, else an auth failure."""
-    where = f"Vault at {context.vault}"
-    transient = _transient(exc, where, context)
+    transient = _transient(exc, context)
     if transient is not None:
         return TransientError(transient, target=context.target, retry_after=retry_after)
     if isinstance(exc, requests.exceptions.SSLError):
-        return context.fail(_tls_problem(exc, where))
+        return context.fail(_tls_problem(exc, context.where))
     if isinstance(exc, hvac.exceptions.InvalidPath):
         why = f"no auth method is enabled at auth/{mount_path}"
     elif isinstance(exc, hvac.exceptions.Forbidden):
@@ -142,15 +126,8 @@ def translate_login(
     return context.fail(f"authentication failed (method {method} at auth/{mount_path}): {why}")
 
 
-def parse_retry_after(header: str | None) -> float | None:
-    """The seconds a `Retry-After` header asks to wait; None without one (Vault sends seconds, never a date)."""
-    try:
-        return max(0.0, float(header)) if header else None
-    except ValueError:
-        return None
-
-
-def _transient(exc: Exception, where: str, context: ErrorContext) -> str | None:
+def _transient(exc: Exception, context: ErrorContext) -> str | None:
+    where = context.where
     if isinstance(exc, hvac.exceptions.VaultDown):
         return f"{where} is sealed or unavailable (HTTP 503)"
     status = next((code for cls, code in _TRANSIENT_STATUS.items() if isinstance(exc, cls)), None)

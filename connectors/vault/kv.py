@@ -29,11 +29,8 @@ class CasMismatch(Exception):
 
 @dataclass(frozen=True)
 class Entry:
-    """One read of a KV path. `data` is None when the version read is deleted or destroyed.
-
-    `created` is that version's created_time, which tells a version 1 written after `kv metadata delete` from
-    the version 1 before it.
-    """
+    """One read of a KV path. `data` is None when the version read is deleted or destroyed; `created` is that
+    version's created_time."""
 
     data: dict[str, Any] | None
     version: int | None = None
@@ -44,11 +41,9 @@ class Entry:
 
 @dataclass(frozen=True)
 class Metadata:
-    """A KV v2 path's metadata: its current version, each version's state and created_time, its custom_metadata.
-
-    `metadata_version` counts the writes to the metadata itself (OpenBao's current_metadata_version, the
-    check-and-set version for metadata writes); None when the server does not report it (HashiCorp Vault).
-    """
+    """A KV v2 path's metadata: its current version, each version's state and created_time, its custom_metadata,
+    and `metadata_version`, the check-and-set version of metadata writes (OpenBao's current_metadata_version; None
+    from HashiCorp Vault, which does not report it)."""
 
     current_version: int
     custom_metadata: Mapping[str, str]
@@ -62,9 +57,6 @@ class Metadata:
 
     def state(self, version: int) -> State:
         return self.states.get(version, "missing")
-
-    def created(self, version: int) -> str | None:
-        return self.created_times.get(version)
 
     def entry(self) -> Entry:
         """The current version as a read without its data would answer it."""
@@ -98,7 +90,7 @@ class _Kv:
 
     def __init__(self, vault: VaultClient, *, name_items: bool) -> None:
         self.vault = vault
-        self.mount = vault.mount
+        self.mount = vault.options.mount
         # Sink errors name the item (the path); source errors name the path in their sentence instead.
         self._name_items = name_items
 
@@ -239,12 +231,9 @@ class KvV1(_Kv):
 
 
 def walk(kv: KvV1 | KvV2, prefixes: Sequence[str]) -> list[str]:
-    """Every secret path that starts with one of `prefixes` ('' for the whole mount), recursively, sorted.
-
-    LIST answers one folder level, with folders ending in '/'. Each prefix's folder is listed, and only the
-    folders that lie inside a prefix or lead to one are listed further, each folder once; a level's folders
-    are listed together. A missing folder lists nothing.
-    """
+    """Every secret path that starts with one of `prefixes` ('' for the whole mount), recursively, sorted. LIST
+    answers one folder level (folders end in '/'): only folders inside a prefix or leading to one are listed, each
+    once, a level's folders together; a missing folder lists nothing."""
 
     def wanted(name: str) -> bool:
         return any(name.startswith(p) or (name.endswith("/") and p.startswith(name)) for p in prefixes)
@@ -258,7 +247,7 @@ def walk(kv: KvV1 | KvV2, prefixes: Sequence[str]) -> list[str]:
         for base, keys in zip(level, in_parallel(kv.list, level, MAX_IN_FLIGHT), strict=True):
             for key in keys or []:
                 # A name may be both a secret ("db") and a folder ("db/").
-                name = _join(base, key)
+                name = f"{base}/{key}" if base else key
                 if not wanted(name):
                     continue
                 if key.endswith("/"):
@@ -275,7 +264,3 @@ def _state(meta: Mapping[str, Any]) -> State:
     if meta.get("deletion_time"):
         return "deleted"
     return "live"
-
-
-def _join(base: str, name: str) -> str:
-    return f"{base}/{name}" if base else name

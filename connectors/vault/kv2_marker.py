@@ -1,25 +1,15 @@
-"""The vault sink's KV v2 marker, and the order of calls that keeps it only on versions syncd wrote.
+"""The vault sink's KV v2 marker, and the order of calls that keeps it only on versions syncd wrote (each step,
+and the state it leaves, is in docs/connectors.md: Writes, Deletes).
 
 The marker is three custom_metadata keys: instance, sync and the KV version syncd wrote (`syncd.io/version`). It
-owns only the version it names: once anyone writes a newer one, the path is no longer syncd's (a hand edit is a
-conflict, never overwritten or pruned). Marker changes are metadata writes with check-and-set on the metadata
-version (OpenBao's `metadata_cas`), so they never overwrite a marker or key someone changed since syncd read them;
-data writes use check-and-set on the data version. Every state in between is safe:
-
-* create (absent, soft-deleted or only a claim): read the metadata; claim the path (a marker naming the current
-  version, which holds no live data, so a version someone else writes after it is theirs); write with cas on that
-  version; confirm (the marker names the version written). A data write that fails after the claim takes the
-  claim off again, unless a version of ours landed: the retry confirms it.
-* update and adopt: read the metadata; write with cas on the planned version; confirm.
-* prune: read the metadata; soft-delete exactly the marked version; take the marker off. A marked version already
-  deleted still has its marker taken off: the retry, or the next run (it observes the path as owned), finishes.
-* leftover markers (naming a deleted or destroyed version, a claim, or a version older than the current one)
-  vouch for no live data and are observed as `marker_only`: their delete only takes the marker off. A write that
-  finds the path moved to someone else's version takes this instance's leftover marker off before failing.
-
-A write stopped between its data write and its confirmation (a kill, a lost answer) left a version syncd wrote
-under a marker naming the version before it: a retry, and the next plan, confirm it only when it holds exactly the
-desired data; anything else is someone else's. The loser of a check-and-set race touches nothing of the winner's.
+owns only that version: once anyone writes a newer one, the path is no longer syncd's. Data writes use check-and-set
+on the data version, marker changes on the metadata version (OpenBao's `metadata_cas`), so neither overwrites what
+someone changed since syncd read it. A create claims the path (a marker naming the current version, which holds no
+live data), writes with cas on it, then confirms (the marker names the version written); an update or adopt writes
+with cas on the planned version and confirms; a prune soft-deletes exactly the marked version, then takes the marker
+off. Any other marker of this instance is a leftover (`marker_only`) whose delete only takes it off. A version syncd
+wrote but did not mark (a kill or a lost answer before the confirmation) is confirmed only when it holds exactly the
+desired data; anything else is someone else's.
 """
 
 from __future__ import annotations
@@ -118,8 +108,7 @@ class MarkedWrites:
         self.destroy_on_delete = destroy_on_delete
 
     def write(self, item: DesiredItem, expected: ActualItem | None, data: dict[str, str]) -> None:
-        kv = self.kv
-        meta = kv.metadata(item.address)
+        meta = self.kv.metadata(item.address)
         if self._settled(item, expected, meta, data):
             return
         claimed = meta is None or not meta.live
@@ -129,10 +118,10 @@ class MarkedWrites:
                 return
         assert meta is not None
         try:
-            written = kv.write(item.address, data, cas=meta.current_version)
+            written = self.kv.write(item.address, data, cas=meta.current_version)
         except CasMismatch:
             # Someone else's version won; only another run of this instance that wrote the same data is success.
-            again = kv.metadata(item.address)
+            again = self.kv.metadata(item.address)
             if again is not None and again.live and self._ours_to_confirm(item, None, again, data):
                 self._confirm(item, again.current_version, again)
                 return
@@ -205,13 +194,14 @@ class MarkedWrites:
             claim = _with_marker(custom, item.owner, current)
             if meta is not None and claim == custom:
                 return meta
+            cas = 0 if meta is None else meta.metadata_version
             try:
-                self.kv.set_custom_metadata(item.address, claim, exists=meta is not None, metadata_cas=_cas(meta))
+                self.kv.set_custom_metadata(item.address, claim, exists=meta is not None, metadata_cas=cas)
             except CasMismatch:
                 meta = self.kv.metadata(item.address)
                 continue
-            after = None if meta is None or meta.metadata_version is None else meta.metadata_version + 1
-            return Metadata(current, claim, meta.states if meta else {}, metadata_version=1 if meta is None else after)
+            after = None if cas is None else cas + 1
+            return Metadata(current, claim, meta.states if meta else {}, metadata_version=after)
         raise self._busy(item.address)
 
     def _confirm(self, item: DesiredItem, version: int, meta: Metadata | None) -> None:
@@ -236,8 +226,7 @@ class MarkedWrites:
         raise self._busy(item.address)
 
     def delete(self, expected: ActualItem) -> None:
-        kv = self.kv
-        meta = kv.metadata(expected.address)
+        meta = self.kv.metadata(expected.address)
         if meta is None:
             return
         current = meta.current_version
@@ -264,10 +253,10 @@ class MarkedWrites:
             return
         self._unmoved(expected, current)
         if self.destroy_on_delete:
-            kv.destroy(expected.address)
+            self.kv.destroy(expected.address)
             return
         if meta.live:
-            kv.delete_version(expected.address, current)
+            self.kv.delete_version(expected.address, current)
         # The marker goes too: whoever writes the path next creates an unowned secret, not one of ours.
         self._unmark(expected, replace(meta, states={**meta.states, current: "deleted"}))
 
@@ -283,11 +272,9 @@ class MarkedWrites:
             raise self._busy(expected.address)
 
     def _drop_leftover(self, item: DesiredItem, data: Mapping[str, str]) -> None:
-        """Best effort, when a write fails: take this instance's marker off the path if it vouches for no data of
-        syncd's, so that no version someone writes later carries it. A marker naming the live current version,
-        or the version before one that holds exactly `data` (a write of ours whose answer was lost, which a
-        retry confirms), stays. Touches no data; a failure here is left to the next plan (it observes the
-        marker)."""
+        """Best effort, when a write fails: take this instance's marker off unless it vouches for data of syncd's (the
+        live current version, or the version before one holding exactly `data`: a lost answer, which the retry
+        confirms), so that no version someone writes later carries it. A failure is left to the next plan."""
 
         def keep(marker: Marker | None, meta: Metadata) -> bool:
             if marker is None or marker.owner.instance != item.owner.instance or stands(marker, meta):
@@ -303,9 +290,8 @@ class MarkedWrites:
         return entry is not None and entry.data is not None and plain(entry.data) == dict(data)
 
     def _busy(self, address: str) -> TransientError:
-        return TransientError(
-            "its custom_metadata kept changing while syncd wrote its marker", target=self.target, address=address
-        )
+        message = "its custom_metadata kept changing while syncd wrote its marker"
+        return TransientError(message, target=self.target, address=address)
 
     def _moved(self, item: DesiredItem, expected: ActualItem | None, now: int | None) -> ItemMoved:
         then = f"version {expected.version}" if expected is not None and expected.version else "absent"
@@ -318,12 +304,8 @@ class MarkedWrites:
 
     def _unmoved(self, expected: ActualItem, current: int) -> None:
         if expected.version is not None and expected.version != str(current):
-            raise ItemMoved(
-                f"changed in Vault since the plan (version {expected.version} then, version {current} now); "
-                f"not deleted, run plan again",
-                target=self.target,
-                address=expected.address,
-            )
+            seen = f" (version {expected.version} then, version {current} now)"
+            raise errors.moved(self.target, expected.address, seen, outcome="not deleted")
 
 
 def stands(marker: Marker, meta: Metadata) -> bool:
@@ -333,11 +315,6 @@ def stands(marker: Marker, meta: Metadata) -> bool:
 
 def _version(actual: ActualItem | None) -> int | None:
     return int(actual.version) if actual is not None and actual.version and actual.version.isdigit() else None
-
-
-def _cas(meta: Metadata | None) -> int | None:
-    """The metadata check-and-set version for a write over `meta`: 0 when the path has no metadata."""
-    return 0 if meta is None else meta.metadata_version
 
 
 def _take_marker_off(
@@ -350,7 +327,8 @@ def _take_marker_off(
         if meta is None or keep(marker_of(meta.custom_metadata), meta):
             return True
         try:
-            kv.set_custom_metadata(address, _without_marker(meta.custom_metadata), exists=True, metadata_cas=_cas(meta))
+            unmarked = _without_marker(meta.custom_metadata)
+            kv.set_custom_metadata(address, unmarked, exists=True, metadata_cas=meta.metadata_version)
             return True
         except CasMismatch:
             meta = kv.metadata(address)

@@ -1,9 +1,5 @@
-"""Options of the `vault` connector: the connection and login shared by source and sink, and each role's own.
-
-Credentials are `SecretStr`, so a repr of the options never shows them; the
-manifest gives them as `${env:NAME}` or `${file:PATH}` references, which the
-core resolves before the connector is built.
-"""
+"""Options of the `vault` connector: the connection and login shared by source and sink (credentials as
+`SecretStr`, so a repr never shows them), and each role's own."""
 
 from __future__ import annotations
 
@@ -23,7 +19,6 @@ from pydantic import (
 
 from syncd.connector import Options, path_field, path_parts, url_location
 
-DEFAULT_KUBERNETES_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 _ADDRESS = re.compile(r"https?://[^/\s?#]+(/[^\s?#]*)?")
 
 
@@ -45,7 +40,11 @@ def clean_path(value: str, what: str, *, allow_empty: bool) -> str:
     return cleaned
 
 
-MountPath = Annotated[str, AfterValidator(lambda value: clean_path(value, "mount_path", allow_empty=False))]
+def _cleaned(what: str, *, allow_empty: bool = False) -> AfterValidator:
+    return AfterValidator(lambda value: clean_path(value, what, allow_empty=allow_empty))
+
+
+MountPath = Annotated[str, _cleaned("mount_path")]
 
 
 class TokenAuth(Options):
@@ -69,7 +68,7 @@ class KubernetesAuth(Options):
 
     method: Literal["kubernetes"]
     role: str = Field(min_length=1)
-    token_path: str = DEFAULT_KUBERNETES_TOKEN_PATH
+    token_path: str = "/var/run/secrets/kubernetes.io/serviceaccount/token"
     mount_path: MountPath = "kubernetes"
 
     @field_validator("token_path")
@@ -89,8 +88,8 @@ class VaultConnection(Options):
 
     address: str
     auth: Auth
-    namespace: str | None = None
-    mount: str = "secret"
+    namespace: Annotated[str, _cleaned("namespace")] | None = None
+    mount: Annotated[str, _cleaned("mount")] = "secret"
     kv_version: Literal["auto", 1, 2] = "auto"
     # Marked as paths: the core makes a relative one relative to the manifest's folder.
     ca_cert: str | None = path_field(default=None)
@@ -131,16 +130,6 @@ class VaultConnection(Options):
             raise ValueError("address must be an http:// or https:// URL, such as https://vault.example.com:8200")
         return value.rstrip("/")
 
-    @field_validator("mount")
-    @classmethod
-    def _mount(cls, value: str) -> str:
-        return clean_path(value, "mount", allow_empty=False)
-
-    @field_validator("namespace")
-    @classmethod
-    def _namespace(cls, value: str | None) -> str | None:
-        return None if value is None else clean_path(value, "namespace", allow_empty=False)
-
     @field_validator("kv_version", mode="before")
     @classmethod
     def _kv_version(cls, value: Any) -> Any:
@@ -174,10 +163,5 @@ class VaultSourceOptions(VaultConnection):
 
 class VaultSinkOptions(VaultConnection):
     # The folder under the mount that syncd's items live in: names are relative to it and list_owned walks only it.
-    prefix: str
+    prefix: Annotated[str, _cleaned("prefix", allow_empty=True)]
     destroy_on_delete: bool = False
-
-    @field_validator("prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        return clean_path(value, "prefix", allow_empty=True)

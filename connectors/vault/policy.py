@@ -1,16 +1,7 @@
 """The least-privilege Vault policy (HCL) of a `vault` source or sink, as `syncd policy` prints it.
 
-Paths come from the manifest: each `from` of the source, each item name
-pattern of a target (`*` where the source decides), and the sink's
-`prefix`, below which `observe` lists. KV v2 splits a secret into API paths
-(`MOUNT/data/...`, `MOUNT/metadata/...`, `MOUNT/delete/...`); KV v1 has one.
-With `kv_version: auto` the mount's version cannot be known offline, so
-KV v2 is assumed and the policy says so.
-
-Paths are relative to the namespace the connector logs in to, as Vault
-reads a policy written in that namespace. Within one policy Vault applies
-the most specific matching path alone, so every rule repeats the
-capabilities a broader one grants (`list` and `read` below the prefix).
+Paths are relative to the namespace the connector logs in to. Within one policy Vault applies the most specific
+matching path alone, so every rule repeats the capabilities a broader one grants (`list` and `read` below the prefix).
 """
 
 from __future__ import annotations
@@ -40,31 +31,23 @@ def _header(options: VaultConnection, role: str) -> list[str]:
     return lines
 
 
-def _folder(prefix: str) -> str:
-    """The glob of everything below `prefix` ('' is the whole mount)."""
-    return f"{prefix.strip('/')}/*" if prefix.strip("/") else "*"
-
-
 def source_policy(options: VaultConnection, patterns: Sequence[str]) -> str:
     """Read the secrets the syncs name; list and read metadata below their prefixes (to skip unchanged ones)."""
     mount = options.mount
     rules = []
     for pattern in patterns:
+        readable = ["read", "list"] if "*" in pattern else ["read"]
         if options.kv_version == 1:
-            rules.append(_rule(f"{mount}/{pattern}", ["read", "list"] if "*" in pattern else ["read"]))
+            rules.append(_rule(f"{mount}/{pattern}", readable))
         else:
-            rules.append(_rule(f"{mount}/data/{pattern}", ["read"]))
-            rules.append(_rule(f"{mount}/metadata/{pattern}", ["read", "list"] if "*" in pattern else ["read"]))
+            rules += [_rule(f"{mount}/data/{pattern}", ["read"]), _rule(f"{mount}/metadata/{pattern}", readable)]
     return "\n".join([*_header(options, "source"), *rules, TOKEN_SELF]) + "\n"
 
 
 def sink_policy(options: VaultSinkOptions, patterns: Sequence[str]) -> str:
     """Write the items the syncs map; list and read everything below `prefix`; soft-delete (or destroy) owned items.
-
-    Items of a sync removed from the manifest may lie outside every pattern:
-    Vault then refuses to prune them, with a permission error naming the path.
-    """
-    mount, below = options.mount, _folder(options.prefix)
+    Items of a sync removed from the manifest may lie outside every pattern: Vault refuses to prune them then."""
+    mount, below = options.mount, f"{options.prefix}/*" if options.prefix else "*"
     if options.kv_version == 1:
         rules = [_rule(f"{mount}/{below}", ["list", "read"])]
         rules += [_rule(f"{mount}/{p}", ["create", "delete", "list", "read", "update"]) for p in patterns]

@@ -1,16 +1,9 @@
-"""The `vault` sink: one KV path per item, the item's keys its data.
+"""The `vault` sink: one KV path per item below the target's `prefix`, the item's keys its data.
 
-Items live below the target's `prefix`; `observe` reads the desired paths and lists only the folders of the
-scope's prefixes inside it.
-
-KV v2: the marker is in custom_metadata and every change follows the claim → check-and-set write → confirm order
-of `kv2_marker`, which keeps the marker only on versions syncd wrote.
-
-KV v1 has no metadata and no check-and-set: the marker is a reserved key in
-the data, written in the same request as the data (so it never sits on data
-syncd did not write), removed on read; the owner is read just before each
-write or delete, and a write landing between that read and syncd's request
-is overwritten (or deleted): that window is unprotected.
+KV v2 keeps the marker in custom_metadata, by the protocol of `kv2_marker`. KV v1 has no metadata and no
+check-and-set: the marker is a reserved data key written in the same request as the data (so it never sits on data
+syncd did not write); the owner is read just before each write or delete, and a write landing between that read and
+syncd's request is overwritten (or deleted): that window is unprotected.
 """
 
 from __future__ import annotations

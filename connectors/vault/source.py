@@ -1,16 +1,9 @@
 """The `vault` source: each KV path is a secret, its keys the secret's keys.
 
-KV v2 values may be pinned to a version with the `versions` option. The
-source's connection remembers what it read (it lives as long as the
-process, across runs): a later read of an unchanged KV v2 path reads only
-its metadata and takes the keys from memory; the data is read again only
-when the version, or that version's created_time, moved (a path removed
-with `kv metadata delete` and written again starts again at version 1,
-with a new created_time). `list` fetches each path's metadata too, to
-leave out secrets whose latest version is deleted; the source object keeps
-nothing from one call to the next. A policy that grants no `read` on the
-metadata paths turns both off, once: every read then fetches the data, and
-lists keep soft-deleted secrets (whose read fails).
+The connection (it lives across runs) remembers each KV v2 path's last read: a later read fetches only the metadata,
+and the data again only when the version, or that version's created_time, moved (a path removed with `kv metadata
+delete` and written again restarts at version 1). `list` reads each path's metadata to leave out secrets whose latest
+version is deleted. A policy without `read` on the metadata turns both off, once.
 """
 
 from __future__ import annotations
@@ -23,7 +16,7 @@ from typing import Any
 
 from connectors.vault.client import MAX_IN_FLIGHT, VaultClient
 from connectors.vault.errors import Denied
-from connectors.vault.kv import KvV1, KvV2, Metadata, State, text, walk
+from connectors.vault.kv import KvV1, KvV2, Metadata, State, secrets, text, walk
 from connectors.vault.options import VaultSourceOptions, clean_path
 from connectors.vault.policy import source_policy
 from syncd.connector import UNLIMITED, AccessPolicy, Capabilities, Location, RateLimiter, Source, in_parallel
@@ -43,7 +36,7 @@ class _Read:
 
     def still(self, version: int, meta: Metadata) -> bool:
         """Whether `version` in `meta` is the very version read, not only one with the same number."""
-        return self.version == version and self.created is not None and self.created == meta.created(version)
+        return self.version == version and self.created is not None and self.created == meta.created_times.get(version)
 
 
 class SourceConnection(VaultClient):
@@ -89,12 +82,8 @@ class VaultSource(Source):
         folder = self._key(prefix, allow_root=True)
         kv = self._store()
         paths = walk(kv, [f"{folder}/" if folder else ""])
-        if isinstance(kv, KvV1) or not paths or not self.connection.metadata_readable:
-            return paths
-        try:
-            metas = in_parallel(lambda path: kv.metadata(path, optional=True), paths, MAX_IN_FLIGHT)
-        except Denied:
-            self._metadata_denied()
+        metas = self._metadata(kv, paths) if isinstance(kv, KvV2) and paths else None
+        if metas is None:
             return paths
         # A secret whose latest version was deleted is gone, as far as syncs of its folder go.
         return [path for path, meta in zip(paths, metas, strict=True) if meta is not None and meta.live]
@@ -115,7 +104,10 @@ class VaultSource(Source):
         pin = self.options.versions.get(key)
         with self.connection.reads_lock:
             cached = self.connection.reads.get(key)
-        meta = self._metadata(kv, key) if cached is not None else None
+        metas = self._metadata(kv, [key]) if cached is not None else None
+        meta = metas[0] if metas else None
+        if metas and meta is None:
+            raise SourceError(self._missing(key))
         wanted = pin
         if meta is not None:
             wanted = pin or meta.current_version
@@ -133,26 +125,20 @@ class VaultSource(Source):
             self.connection.reads[key] = _Read(entry.version, entry.created, data)
         return SourceSecret(path=path, data=data, version=str(entry.version))
 
-    def _metadata(self, kv: KvV2, key: str) -> Metadata | None:
-        """The path's metadata; None when the policy does not allow reading it. No metadata at all is an error."""
+    def _metadata(self, kv: KvV2, paths: Sequence[str]) -> list[Metadata | None] | None:
+        """Each path's metadata (None for a path without any); None when the policy grants no 'read' on it."""
         if not self.connection.metadata_readable:
             return None
         try:
-            meta = kv.metadata(key, optional=True)
+            return in_parallel(lambda path: kv.metadata(path, optional=True), paths, MAX_IN_FLIGHT)
         except Denied:
-            self._metadata_denied()
+            if self.connection.metadata_readable:
+                self.connection.metadata_readable = False
+                log.info(
+                    "the Vault policy grants no 'read' on %s/metadata/: every run reads every secret's data again",
+                    self.options.mount,
+                )
             return None
-        if meta is None:
-            raise SourceError(self._missing(key))
-        return meta
-
-    def _metadata_denied(self) -> None:
-        if self.connection.metadata_readable:
-            self.connection.metadata_readable = False
-            log.info(
-                "the Vault policy grants no 'read' on %s/metadata/: every run reads every secret's data again",
-                self.options.mount,
-            )
 
     def _check(self, key: str, version: int, state: State, *, pinned: bool) -> None:
         if state == "live":
@@ -166,17 +152,14 @@ class VaultSource(Source):
     def _values(self, key: str, data: Mapping[str, Any] | None) -> dict[str, Secret]:
         if not data:
             raise SourceError(f"secret {key!r} in mount {self.options.mount!r} has no keys")
-        values: dict[str, Secret] = {}
         for name, value in data.items():
-            as_text = text(value)
-            if as_text is None:
+            if text(value) is None:
                 kind = "null" if value is None else "list" if isinstance(value, list) else "nested object"
                 raise SourceError(
                     f"key {name!r} of secret {key!r} in mount {self.options.mount!r} holds a {kind}, "
                     f"which syncd cannot copy; store it as text"
                 )
-            values[name] = Secret(as_text)
-        return values
+        return secrets(data)
 
     def _missing(self, key: str) -> str:
         return f"no secret at {key!r} in mount {self.options.mount!r}"
