@@ -6,6 +6,7 @@ capability and API path it needs, so a 403 says exactly what to grant.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -261,6 +262,16 @@ def walk(kv: KvV1 | KvV2, prefixes: Sequence[str]) -> list[str]:
 def _state(meta: Mapping[str, Any]) -> State:
     if meta.get("destroyed"):
         return "destroyed"
-    if meta.get("deletion_time"):
+    # With `delete_version_after` set, a live version carries the future time it will be deleted at.
+    deletion = meta.get("deletion_time")
+    if deletion and _passed(deletion):
         return "deleted"
     return "live"
+
+
+def _passed(moment: str) -> bool:
+    try:
+        when = dt.datetime.fromisoformat(moment)
+    except ValueError:
+        return True
+    return when <= dt.datetime.now(dt.UTC)

@@ -153,6 +153,23 @@ def test_read_gives_the_kv_version_and_owner(openbao: OpenBaoServer, vault_prefi
     assert (first.version, read(sink, [path])[path].version, first.owner) == ("1", "2", OWNER)
 
 
+def test_an_owned_secret_with_delete_version_after_is_live_and_in_sync(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """A secret syncd wrote, on which someone set `delete_version_after`, has a future deletion time on its live
+    version: it is observed as owned and live, so a plan finds nothing to do."""
+    path = f"{vault_prefix}/expiring"
+    sink = make_sink(openbao, vault_prefix)
+    wanted = item(path, {"k": "1"})
+    write(sink, wanted, None)
+    root.secrets.kv.v2.update_metadata(path, delete_version_after="1h", mount_point="secret")
+    write(sink, item(path, {"k": "2"}), read(sink, [path])[path])
+    wanted = item(path, {"k": "2"})
+    found = observe(sink, [wanted])
+    assert path in found.owned and not found.items[path].pending_deletion
+    assert diff_item(OWNER.instance, wanted, found.items[path], Policy()).action is Action.NOOP
+
+
 def test_an_edit_since_the_plan_fails_the_write_and_is_kept(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
     """Check-and-set: a version written by someone else since the plan is never overwritten."""
     path = f"{vault_prefix}/cas"
@@ -229,6 +246,22 @@ def test_delete_soft_deletes_and_takes_the_marker_off(openbao: OpenBaoServer, ro
     assert read(sink, [path]) == {} and owned(sink, OWNER.instance) == {}
     root.secrets.kv.v2.undelete_secret_versions(path, [2])
     assert data_at(root, path) == {"k": "ours"}
+
+
+def test_prune_deletes_a_secret_whose_live_version_has_a_future_deletion_time(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """With `delete_version_after` set, the live version carries a future deletion time; prune still soft-deletes
+    it (now), so its data is gone, and the marker goes."""
+    path = f"{vault_prefix}/expiring-pruned"
+    sink = make_sink(openbao, vault_prefix)
+    write(sink, item(path, {"k": "1"}), None)
+    root.secrets.kv.v2.update_metadata(path, delete_version_after="1h", mount_point="secret")
+    write(sink, item(path, {"k": "2"}), read(sink, [path])[path])
+    sink.delete(read(sink, [path])[path])
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        root.secrets.kv.v2.read_secret_version(path, raise_on_deleted_version=True)
+    assert owned(sink, OWNER.instance) == {}
 
 
 def test_a_deleted_path_can_be_written_again(openbao: OpenBaoServer, root, vault_prefix: str) -> None:

@@ -134,6 +134,20 @@ def test_list_is_recursive_sorted_and_skips_deleted_secrets(openbao: OpenBaoServ
     assert source.list(f"{vault_prefix}/a/deep/") == [f"{vault_prefix}/a/deep/er/y"]
 
 
+def test_a_secret_with_delete_version_after_is_live_until_that_time(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """With `delete_version_after` set, Vault gives a live version the future time it will be deleted at: such a
+    secret is listed and read like any other, not taken as deleted."""
+    path = f"{vault_prefix}/expiring"
+    put(root, path, {"k": "v1"})
+    root.secrets.kv.v2.update_metadata(path, delete_version_after="1h", mount_point="secret")
+    put(root, path, {"k": "v2"})
+    source = make_source(openbao)
+    assert source.list(f"{vault_prefix}/") == [path]
+    assert plain(source.read(path).data) == {"k": "v2"}
+
+
 def test_list_of_a_missing_prefix_is_empty(openbao: OpenBaoServer, vault_prefix: str) -> None:
     """An empty list, which the core reports as 'no secret below prefix', as it does for the file source."""
     assert make_source(openbao).list(f"{vault_prefix}/none/") == []
