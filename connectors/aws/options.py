@@ -37,6 +37,8 @@ class AwsConnection(Options):
     sts_endpoint_url: str | None = None
     connect_timeout: float = Field(5.0, gt=0, le=120)
     read_timeout: float = Field(30.0, gt=0, le=600)
+    # A target encrypts with it; for a source it only narrows the policy `syncd policy` prints. Errors name it.
+    kms_key_id: str | None = Field(None, min_length=1, max_length=2048)
 
     @field_validator("region")
     @classmethod
@@ -110,7 +112,6 @@ class AwsConnection(Options):
 class AwsTargetOptions(AwsConnection):
     """A sink's connection, plus what it stamps on every item it writes."""
 
-    kms_key_id: str | None = Field(None, min_length=1, max_length=2048)
     tags: dict[str, str] = Field(default_factory=dict)
     description: str | None = Field(None, max_length=2048)
 

@@ -26,9 +26,8 @@ from pydantic import BaseModel, Field
 from connectors.aws import sm_layout as layout
 from connectors.aws.client import AwsSink
 from connectors.aws.options import AwsTargetOptions, tag_list
-from connectors.aws.policy import iam_policy
 from connectors.aws.sm_api import NOT_FOUND, SCHEDULED, BatchAnswer, SecretInfo, SecretsApi
-from connectors.aws.sm_policy import sink_statements
+from connectors.aws.sm_policy import sink_policy
 from syncd.connector import (
     MARKER_INSTANCE,
     AccessPolicy,
@@ -82,7 +81,7 @@ class SecretsManagerSink(AwsSink):
         return layout.item_problems(item)
 
     def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
-        return iam_policy(sink_statements(self.options, self.options.kms_key_id, patterns))
+        return sink_policy(self.options, patterns)
 
     def describe(self) -> str:
         account = self.options.expected_account

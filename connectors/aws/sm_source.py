@@ -14,15 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import Field
-
 from connectors.aws import sm_layout as layout
 from connectors.aws.client import AwsSource
 from connectors.aws.errors import TRANSIENT_CODES
 from connectors.aws.options import AwsConnection
-from connectors.aws.policy import iam_policy
 from connectors.aws.sm_api import NOT_FOUND, SCHEDULED, SecretsApi
-from connectors.aws.sm_policy import source_statements
+from connectors.aws.sm_policy import source_policy
 from syncd.connector import AccessPolicy
 from syncd.errors import SourceError, SyncdError, TransientError
 from syncd.model import SourceSecret
@@ -36,10 +33,7 @@ _WHY = {
 
 
 class SecretsManagerSourceOptions(AwsConnection):
-    """Where the source's secrets live: one account and region."""
-
-    # The customer managed key the source's secrets are encrypted with; only `syncd iam-policy` uses it.
-    kms_key_id: str | None = Field(None, min_length=1, max_length=2048)
+    """Where the source's secrets live: one account and region (`kms_key_id`: the key they are encrypted with)."""
 
 
 class SecretsManagerSource(AwsSource):
@@ -86,7 +80,7 @@ class SecretsManagerSource(AwsSource):
         return sorted(info.name for info in found if info.name.startswith(folder))
 
     def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
-        return iam_policy(source_statements(self.options, self.options.kms_key_id, patterns))
+        return source_policy(self.options, patterns)
 
     def location(self, path: str) -> tuple[str, ...]:
         return self.options.location("aws-secretsmanager")

@@ -33,9 +33,8 @@ from typing import Any
 
 from connectors.aws.client import AwsSink
 from connectors.aws.options import item_tag_problems, tag_list
-from connectors.aws.policy import iam_policy
 from connectors.aws.ssm_options import SsmDestination, SsmTargetOptions
-from connectors.aws.ssm_policy import sink_statements
+from connectors.aws.ssm_policy import sink_policy
 from connectors.aws.ssm_rules import (
     SECURE_STRING,
     STANDARD,
@@ -115,16 +114,7 @@ class SsmSink(AwsSink):
         return problems + item_tag_problems(item.tags)
 
     def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
-        options = self.options
-        statements = sink_statements(
-            patterns,
-            partition=options.partition,
-            region=options.region,
-            account=options.expected_account or "*",
-            kms_key_id=options.kms_key_id,
-            advanced_allowed=options.allow_advanced_tier,
-        )
-        return iam_policy(statements)
+        return sink_policy(self.options, patterns)
 
     # Reads
 

@@ -17,10 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from connectors.aws import ssm_policy as policy
 from connectors.aws.client import AwsSource
-from connectors.aws.policy import iam_policy
 from connectors.aws.ssm_options import SsmSourceOptions
+from connectors.aws.ssm_policy import source_policy
 from connectors.aws.ssm_rules import folder, leaf
 from syncd.connector import AccessPolicy, Capabilities, path_parts
 from syncd.errors import ConnectorError, SourceError, TransientError
@@ -68,16 +67,7 @@ class SsmSource(AwsSource):
         return [style + f for f in below]
 
     def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
-        options = self.options
-        return iam_policy(
-            policy.source_statements(
-                patterns,
-                partition=options.partition,
-                region=options.region,
-                account=options.expected_account or "*",
-                kms_key_id=options.kms_key_id,
-            )
-        )
+        return source_policy(self.options, patterns)
 
     def location(self, path: str) -> tuple[str, ...]:
         return self.options.location("aws-ssm", *path_parts(path))
