@@ -12,7 +12,6 @@ target's rate limiter first (a `before-send` hook on each client, STS included).
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -22,13 +21,6 @@ from connectors.aws.errors import error_code, translate
 from connectors.aws.options import AwsConnection, AwsTargetOptions
 from syncd.connector import UNLIMITED, ItemDefaults, RateLimiter, Sink, Source
 from syncd.errors import PermanentError
-
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
-
-
-def method_of(operation: str) -> str:
-    """The boto3 method of an API operation: PutParameter is put_parameter."""
-    return _CAMEL.sub("_", operation).lower()
 
 
 class AwsSession:
@@ -64,6 +56,33 @@ class AwsSession:
             self._check_account()
         return client
 
+    def attempt(
+        self,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        *,
+        address: str | None = None,
+        tolerate: tuple[str, ...] = (),
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """(answer, None), or (None, code) when the call failed with an error code in `tolerate`; any other failure
+        is raised as syncd's error (see `errors.translate`)."""
+        from botocore import xform_name
+
+        try:
+            return getattr(self.client(service), xform_name(operation))(**params), None
+        except Exception as exc:
+            code = error_code(exc)
+            if code is not None and code in tolerate:
+                return None, code
+            translate(
+                exc,
+                self.target,
+                operation=f"{service}:{operation}",
+                address=address,
+                kms_key_id=self.options.kms_key_id,
+            )
+
     def call(
         self,
         service: str,
@@ -72,17 +91,9 @@ class AwsSession:
         *,
         address: str | None = None,
         tolerate: tuple[str, ...] = (),
-        kms_key_id: str | None = None,
-    ) -> tuple[dict[str, Any] | None, str | None]:
-        """(answer, None), or (None, code) when the call failed with an error code in `tolerate`; any other failure
-        is raised as syncd's error (see `errors.translate`)."""
-        try:
-            return getattr(self.client(service), method_of(operation))(**params), None
-        except Exception as exc:
-            code = error_code(exc)
-            if code is not None and code in tolerate:
-                return None, code
-            translate(exc, self.target, operation=f"{service}:{operation}", address=address, kms_key_id=kms_key_id)
+    ) -> dict[str, Any] | None:
+        """The answer to `operation` (e.g. 'PutParameter'), or None when it failed with an error code in `tolerate`."""
+        return self.attempt(service, operation, params, address=address, tolerate=tolerate)[0]
 
     def pages(
         self, service: str, operation: str, params: dict[str, Any], *, tolerate: tuple[str, ...] = ()
@@ -90,9 +101,7 @@ class AwsSession:
         """Every page of `operation`, following NextToken; None (and no more pages) for a tolerated error."""
         token: str | None = None
         while True:
-            page, _ = self.call(
-                service, operation, {**params, "NextToken": token} if token else params, tolerate=tolerate
-            )
+            page = self.call(service, operation, {**params, "NextToken": token} if token else params, tolerate=tolerate)
             yield page
             token = page.get("NextToken") if page is not None else None
             if not token:
@@ -221,22 +230,30 @@ class AwsSession:
         self._account_checked = True
 
 
-def session_of(target: str, options: AwsConnection, connection: Any) -> tuple[AwsSession, bool]:
-    """The connection a sink or source was built with, or one of its own (True) when it was given none or a bare
-    boto3 client (tests, embedding)."""
-    if isinstance(connection, AwsSession):
-        return connection, False
-    return AwsSession(target, options, connection), True
+class _OnSession:
+    """What both AWS sinks and sources do alike: run on the connection they were built with, or on one of their own
+    (closed with them) when given none or a bare boto3 client (tests, embedding)."""
+
+    session: AwsSession
+    _owns_session: bool
+
+    def _attach(self, target: str, options: AwsConnection, connection: Any) -> AwsSession:
+        self._owns_session = not isinstance(connection, AwsSession)
+        self.session = AwsSession(target, options, connection) if self._owns_session else connection
+        return self.session
+
+    def close(self) -> None:
+        if self._owns_session:
+            self.session.close()
 
 
-class AwsSink(Sink):
+class AwsSink(_OnSession, Sink):
     """What both AWS sinks do alike: the connection, and the target's `tags` and `description` on every item."""
 
     options: AwsTargetOptions
 
     def __init__(self, target: str, options: AwsTargetOptions, connection: Any = None) -> None:
-        self.session, self._owns_session = session_of(target, options, connection)
-        super().__init__(target, options, self.session)
+        super().__init__(target, options, self._attach(target, options, connection))
 
     @classmethod
     def connect(cls, target: str, options: Any, client: Any = None, limiter: RateLimiter = UNLIMITED) -> AwsSession:
@@ -245,27 +262,16 @@ class AwsSink(Sink):
     def item_defaults(self) -> ItemDefaults:
         return ItemDefaults(dict(self.options.tags), self.options.description)
 
-    def close(self) -> None:
-        if self._owns_session:
-            self.session.close()
 
-
-class AwsSource(Source):
-    """What both AWS sources do alike: the connection."""
-
+class AwsSource(_OnSession, Source):
     options: AwsConnection
 
     def __init__(self, options: AwsConnection, connection: Any = None) -> None:
-        self.session, self._owns_session = session_of("source", options, connection)
-        super().__init__(options, self.session)
+        super().__init__(options, self._attach("source", options, connection))
 
     @classmethod
     def connect(cls, options: Any, client: Any = None, limiter: RateLimiter = UNLIMITED) -> AwsSession:
         return AwsSession("source", options, client, limiter)
-
-    def close(self) -> None:
-        if self._owns_session:
-            self.session.close()
 
 
 _LOADER_LOCK = threading.Lock()

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from connectors.aws import sm_layout as layout
 from connectors.aws.client import AwsSink
 from connectors.aws.options import AwsTargetOptions, tag_list
-from connectors.aws.sm_api import NOT_FOUND, SCHEDULED, BatchAnswer, SecretInfo, SecretsApi
+from connectors.aws.sm_api import NOT_FOUND, SCHEDULED, SERVICE, BatchAnswer, SecretInfo, SecretsApi
 from connectors.aws.sm_policy import sink_policy
 from syncd.connector import (
     MARKER_INSTANCE,
@@ -69,7 +69,7 @@ class SecretsManagerSink(AwsSink):
     def __init__(self, target: str, options: SecretsManagerTargetOptions, connection: Any = None) -> None:
         super().__init__(target, options, connection)
         self.options: SecretsManagerTargetOptions = options
-        self.api = SecretsApi(self.session, options.kms_key_id)
+        self.api = SecretsApi(self.session)
 
     # What the core asks before any call
 
@@ -210,7 +210,8 @@ class SecretsManagerSink(AwsSink):
             params: dict[str, Any] = {"ForceDeleteWithoutRecovery": True}
         else:
             params = {"RecoveryWindowInDays": self.options.recovery_window_days}
-        if self.api.call("DeleteSecret", address=address, tolerate=(NOT_FOUND, SCHEDULED), SecretId=address, **params):
+        params["SecretId"] = address
+        if self.session.call(SERVICE, "DeleteSecret", params, address=address, tolerate=(NOT_FOUND, SCHEDULED)):
             return
         # Refused as already deleted: a retry of a DeleteSecret whose answer was lost, or another run's delete.
         now = self.api.describe(address)
@@ -232,8 +233,8 @@ class SecretsManagerSink(AwsSink):
             params["KmsKeyId"] = self.options.kms_key_id
         # AWS refuses a name in use with ResourceExistsException, or InvalidRequestException when the secret there is
         # scheduled for deletion (moto answers the former for both).
-        created, refusal = self.api.attempt(
-            "CreateSecret", address=address, tolerate=("ResourceExistsException", SCHEDULED), **params
+        created, refusal = self.session.attempt(
+            SERVICE, "CreateSecret", params, address=address, tolerate=("ResourceExistsException", SCHEDULED)
         )
         if created is not None:
             return
@@ -268,17 +269,18 @@ class SecretsManagerSink(AwsSink):
         if "kms_key_id" in difference.flags and self.options.kms_key_id:
             settings["KmsKeyId"] = self.options.kms_key_id
         if settings:
-            self.api.call("UpdateSecret", address=address, SecretId=address, **settings)
+            self.session.call(SERVICE, "UpdateSecret", {"SecretId": address, **settings}, address=address)
         if difference.value:
-            self.api.call("PutSecretValue", address=address, SecretId=address, SecretString=layout.encode(item))
+            value = {"SecretId": address, "SecretString": layout.encode(item)}
+            self.session.call(SERVICE, "PutSecretValue", value, address=address)
         tags = {key: item.tags[key] for key in difference.tags if key in item.tags}
         if restamp:
             tags.update(marker_tags(item.owner))
         if tags:
-            self.api.call("TagResource", address=address, SecretId=address, Tags=tag_list(tags))
+            self.session.call(SERVICE, "TagResource", {"SecretId": address, "Tags": tag_list(tags)}, address=address)
 
     def _restore(self, address: str) -> None:
-        self.api.call("RestoreSecret", address=address, SecretId=address)
+        self.session.call(SERVICE, "RestoreSecret", {"SecretId": address}, address=address)
 
     def _unmoved(self, expected: ActualItem, *, item: DesiredItem | None = None) -> SecretInfo | None:
         """The secret as it is now (one DescribeSecret), refusing one deleted, re-marked or given a new version

@@ -44,7 +44,7 @@ class SecretsManagerSource(AwsSource):
     def __init__(self, options: SecretsManagerSourceOptions, connection: Any = None) -> None:
         super().__init__(options, connection)
         self.options: SecretsManagerSourceOptions = options
-        self.api = SecretsApi(self.session, options.kms_key_id)
+        self.api = SecretsApi(self.session)
 
     def read(self, path: str) -> SourceSecret:
         answer, code = self.api.get_value(path)

@@ -77,7 +77,7 @@ class SsmSink(AwsSink):
     def __init__(self, target: str, options: SsmTargetOptions, connection: Any = None) -> None:
         super().__init__(target, options, connection)
         self.options: SsmTargetOptions = options
-        self._tags = TagReader(self.session, options.kms_key_id)
+        self._tags = TagReader(self.session)
 
     # Conventions (no call)
 
@@ -121,7 +121,7 @@ class SsmSink(AwsSink):
     def observe(self, desired: Sequence[DesiredItem], scope: Scope) -> Observation:
         expected = {item.address: {**item.tags, **marker_tags(item.owner)} for item in desired}
         # A reader per observation: its one warning about refused filters is per run.
-        reader = TagReader(self.session, self.options.kms_key_id)
+        reader = TagReader(self.session)
         items, seen = self._read(reader, sorted(expected), expected)
         return Observation(items, self._owned(reader, scope, seen))
 
@@ -174,7 +174,7 @@ class SsmSink(AwsSink):
 
     def _get_parameters(self, names: list[str]) -> dict[str, dict[str, Any]]:
         # Names that do not exist come back in InvalidParameters: absent, not an error.
-        answer = self._tags.call("GetParameters", {"Names": names, "WithDecryption": True})
+        answer = self.session.call("ssm", "GetParameters", {"Names": names, "WithDecryption": True})
         return {parameter["Name"]: parameter for parameter in answer.get("Parameters", [])}
 
     def _describe_named(self, names: list[str]) -> dict[str, dict[str, Any]]:
@@ -222,7 +222,7 @@ class SsmSink(AwsSink):
             tags.update(marker_tags(item.owner))
         if tags:
             request = {"ResourceType": "Parameter", "ResourceId": item.address, "Tags": tag_list(tags)}
-            self._tags.call("AddTagsToResource", request, address=item.address)
+            self.session.call("ssm", "AddTagsToResource", request, address=item.address)
 
     def _put(self, item: DesiredItem, actual: ActualItem | None, *, overwrite: bool) -> int | None:
         """PutParameter; the parameter's new version, or None when creating found the name taken."""
@@ -244,8 +244,8 @@ class SsmSink(AwsSink):
             request["Overwrite"] = True
         else:
             request["Tags"] = tag_list({**marker_tags(item.owner), **item.tags})
-        absent = () if overwrite else ("ParameterAlreadyExists",)
-        answer = self._tags.call("PutParameter", request, address=item.address, absent=absent)
+        taken = () if overwrite else ("ParameterAlreadyExists",)
+        answer = self.session.call("ssm", "PutParameter", request, address=item.address, tolerate=taken)
         return None if answer is None else int(answer.get("Version", 0))
 
     def delete(self, expected: ActualItem) -> None:
@@ -254,7 +254,7 @@ class SsmSink(AwsSink):
         if self._unmoved(expected, version=True) is None:
             return
         request = {"Name": expected.address}
-        self._tags.call("DeleteParameter", request, address=expected.address, absent=("ParameterNotFound",))
+        self.session.call("ssm", "DeleteParameter", request, address=expected.address, tolerate=("ParameterNotFound",))
 
     def _unmoved(
         self, expected: ActualItem, *, item: DesiredItem | None = None, version: bool

@@ -83,19 +83,9 @@ def groups(expected: Mapping[str, Tags], names: Sequence[str]) -> list[tuple[Tag
 class TagReader:
     """The tag reads of one sink: bulk confirmation, sweeps by sync, and ListTagsForResource for the rest."""
 
-    def __init__(self, session: AwsSession, kms_key_id: str | None = None) -> None:
+    def __init__(self, session: AwsSession) -> None:
         self.session = session
-        self.kms_key_id = kms_key_id
         self._warned = False
-
-    def call(
-        self, operation: str, request: dict[str, Any], *, address: str | None = None, absent: tuple[str, ...] = ()
-    ) -> Any:
-        """The answer to SSM's `operation`, or None when it failed with one of the `absent` error codes."""
-        answer, _ = self.session.call(
-            "ssm", operation, request, address=address, tolerate=absent, kms_key_id=self.kms_key_id
-        )
-        return answer
 
     # In bulk
 
@@ -196,11 +186,9 @@ class TagReader:
         return {name: tags for name, tags in zip(names, answers, strict=True) if tags is not None}
 
     def list_tags(self, name: str) -> dict[str, str] | None:
-        answer = self.call(
-            "ListTagsForResource",
-            {"ResourceType": "Parameter", "ResourceId": name},
-            address=name,
-            absent=("InvalidResourceId", "ParameterNotFound"),
+        request = {"ResourceType": "Parameter", "ResourceId": name}
+        answer = self.session.call(
+            "ssm", "ListTagsForResource", request, address=name, tolerate=("InvalidResourceId", "ParameterNotFound")
         )
         return None if answer is None else tag_map(answer.get("TagList"))
 
