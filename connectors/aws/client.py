@@ -13,14 +13,15 @@ target's rate limiter first (a `before-send` hook on each client, STS included).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 from connectors.aws.errors import error_code, translate
 from connectors.aws.options import AwsConnection, AwsTargetOptions
 from syncd.connector import UNLIMITED, ItemDefaults, RateLimiter, Sink, Source
-from syncd.errors import PermanentError
+from syncd.errors import ItemMoved, PermanentError
+from syncd.model import ActualItem, DesiredItem, Ownership
 
 
 class AwsSession:
@@ -261,6 +262,35 @@ class AwsSink(_OnSession, Sink):
 
     def item_defaults(self) -> ItemDefaults:
         return ItemDefaults(dict(self.options.tags), self.options.description)
+
+    # The re-read before a write or a delete: neither service has a conditional write. For a write (`item`), its own
+    # marker and value are accepted too: an earlier attempt of this write stamped or stored them, and its answer was
+    # lost.
+
+    def expect_owner(self, now: Ownership | None, expected: ActualItem, item: DesiredItem | None, noun: str) -> None:
+        """Raise ItemMoved unless the marker read just now (`now`) is still the planned one, or `item`'s own."""
+        if now != expected.owner and (item is None or now != item.owner):
+            raise ItemMoved(
+                f"the {noun}'s ownership marker changed since the plan (it now belongs to {whose(now)}); it was left "
+                "alone",
+                target=self.target,
+                address=expected.address,
+            )
+
+    def expect_version(self, expected: ActualItem, now: str | None, holds_item: Callable[[], bool]) -> None:
+        """Raise ItemMoved when the version moved since the plan, unless it holds the item's value (`holds_item`,
+        asked only then)."""
+        if expected.version is not None and now is not None and now != expected.version and not holds_item():
+            raise ItemMoved(
+                f"its version moved from {expected.version} to {now} since the plan; it was left alone",
+                target=self.target,
+                address=expected.address,
+            )
+
+
+def whose(owner: Ownership | None) -> str:
+    """The owner a marker names, for a message."""
+    return f"syncd instance {owner.instance!r} (sync {owner.sync!r})" if owner else "nobody syncd knows"
 
 
 class AwsSource(_OnSession, Source):

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from connectors.aws import sm_layout as layout
-from connectors.aws.client import AwsSink
+from connectors.aws.client import AwsSink, whose
 from connectors.aws.options import AwsTargetOptions, tag_list
 from connectors.aws.sm_api import NOT_FOUND, SCHEDULED, SERVICE, BatchAnswer, SecretInfo, SecretsApi
 from connectors.aws.sm_policy import sink_policy
@@ -193,9 +193,8 @@ class SecretsManagerSink(AwsSink):
         assert info is not None
         if info.scheduled_for_deletion:
             if info.owner is None or info.owner.instance != item.owner.instance:
-                whose = f"syncd instance {info.owner.instance!r}" if info.owner else "nobody syncd knows"
                 raise ItemMoved(
-                    f"the secret is scheduled for deletion by its owner ({whose}); it was left alone",
+                    f"the secret is scheduled for deletion by its owner ({whose(info.owner)}); it was left alone",
                     target=self.target,
                     address=item.address,
                 )
@@ -295,15 +294,8 @@ class SecretsManagerSink(AwsSink):
             raise ItemMoved(
                 "the secret was deleted since the plan; nothing was written", target=self.target, address=address
             )
-        if info.owner != expected.owner and (item is None or info.owner != item.owner):
-            raise _moved_marker(info, self.target, address)
-        moved = expected.version is not None and info.version is not None and info.version != expected.version
-        if moved and (item is None or not self._holds(item)):
-            raise ItemMoved(
-                f"its version moved from {expected.version} to {info.version} since the plan; it was left alone",
-                target=self.target,
-                address=address,
-            )
+        self.expect_owner(info.owner, expected, item, "secret")
+        self.expect_version(expected, info.version, lambda: item is not None and self._holds(item))
         return info
 
     def _holds(self, item: DesiredItem) -> bool:
@@ -313,15 +305,6 @@ class SecretsManagerSink(AwsSink):
         if text is None:
             return False
         return layout.decode(item.address, text, raw=item.granularity is Granularity.PER_KEY) == dict(item.data)
-
-
-def _moved_marker(info: SecretInfo, target: str, address: str) -> ItemMoved:
-    whose = f"syncd instance {info.owner.instance!r}" if info.owner else "nobody syncd knows"
-    return ItemMoved(
-        f"the secret's ownership marker changed since the plan (it now belongs to {whose}); it was left alone",
-        target=target,
-        address=address,
-    )
 
 
 def _names(names: Sequence[str]) -> str:

@@ -59,7 +59,7 @@ from syncd.connector import (
     user_tags,
 )
 from syncd.errors import ItemMoved, TransientError
-from syncd.model import ActualItem, DesiredItem, Difference, Granularity, Ownership
+from syncd.model import ActualItem, DesiredItem, Difference, Granularity
 from syncd.secret import Secret
 
 GET_PARAMETERS_MAX = 10
@@ -267,31 +267,18 @@ class SsmSink(AwsSink):
         tags = self._tags.list_tags(address)
         if tags is None:
             return None
-        _check_marker(owner_of(tags), expected, self.target, also=item.owner if item else None)
+        self.expect_owner(owner_of(tags), expected, item, "parameter")
         if version and expected.version is not None:
             current = self._get_parameters([address]).get(address)
             if current is None:
                 return None
-            now = str(current.get("Version"))
-            if now != expected.version and (item is None or current.get("Value") != item.single_value().reveal()):
-                raise ItemMoved(
-                    f"its version moved from {expected.version} to {now} since the plan; it was left alone",
-                    target=self.target,
-                    address=address,
-                )
+            value = current.get("Value")
+            self.expect_version(
+                expected,
+                str(current.get("Version")),
+                lambda: item is not None and value == item.single_value().reveal(),
+            )
         return tags
-
-
-def _check_marker(now: Ownership | None, expected: ActualItem, target: str, *, also: Ownership | None = None) -> None:
-    """Raise ItemMoved unless the marker is still the planned one (or `also`: an earlier attempt of this write
-    stamped it, and its answer was lost)."""
-    if now != expected.owner and (also is None or now != also):
-        whose = f"syncd instance {now.instance!r} (sync {now.sync!r})" if now else "nobody syncd knows"
-        raise ItemMoved(
-            f"the parameter's ownership marker changed since the plan (it now belongs to {whose}); it was left alone",
-            target=target,
-            address=expected.address,
-        )
 
 
 def _folder(prefixes: Sequence[str]) -> str | None:
