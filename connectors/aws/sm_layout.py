@@ -1,16 +1,8 @@
-"""How syncd lays items out in AWS Secrets Manager, and the rules an item must follow there. Pure: no call.
+"""How syncd lays items out in AWS Secrets Manager (docs/connectors.md, "Layout: document or raw"), and the rules
+an item must follow there. Pure: no call.
 
-A document item is stored as a JSON object of strings in `SecretString`; a
-per-key item as its raw string. Reading goes the other way: a JSON object
-whose values are all strings is a document, anything else a single value
-keyed by the last segment of the secret's name (`prod/app/DB_PASSWORD` →
-`DB_PASSWORD`). An address known to hold a per-key item is always read raw,
-so a per-key value that happens to be a JSON object (a service-account
-key) is compared as the string it is.
-
-As a source, a JSON object's other values (numbers, booleans, null, nested
-objects and lists) read as their JSON text, so an RDS secret's `"port": 5432`
-gives the key `port` the value "5432".
+An address known to hold a per-key item is always read raw, so a per-key value that happens to be a JSON object
+(a service-account key) is compared as the string it is.
 """
 
 from __future__ import annotations

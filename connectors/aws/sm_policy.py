@@ -1,13 +1,8 @@
-"""The least-privilege IAM statements an AWS Secrets Manager target or source needs (`syncd iam-policy`).
+"""The least-privilege IAM policy of an AWS Secrets Manager target or source (`syncd iam-policy`).
 
-ListSecrets and BatchGetSecretValue support no resource-level permission:
-AWS's service authorization reference lists no resource type for them, so
-they are granted on "*". BatchGetSecretValue also needs GetSecretValue on
-every secret it returns, which the per-secret statement grants. A secret's
-ARN ends with "-" and six random characters, so an exact name becomes
-`NAME-??????` and a wildcard pattern `PATTERN*` covers the suffix anyway.
-
-The KMS statement is `policy.kms_grant`'s, through Secrets Manager.
+ListSecrets and BatchGetSecretValue support no resource-level permission, so they are granted on "*";
+BatchGetSecretValue also needs GetSecretValue on every secret it returns. A secret's ARN ends with "-" and six
+random characters, so an exact name becomes `NAME-??????`, and a pattern `PATTERN*` covers the suffix anyway.
 """
 
 from __future__ import annotations

@@ -1,18 +1,7 @@
 """The `aws-secrets-manager` sink: one secret per item, observed in batches, written only where it differs.
 
-`observe` reads a target in two kinds of call: ListSecrets, filtered on the `syncd.io/instance` tag key and on the
-scope's name prefixes (up to 10; past that on the tag key alone), scheduled deletions included, gives the tags,
-description, KMS key and deletion date of every marked secret in the scope; BatchGetSecretValue gives the values
-of the desired secrets, 20 a call. Only a desired secret that exists without a marker (or outside the listing)
-costs one more call (DescribeSecret).
-
-A write re-reads the marker first (DescribeSecret: Secrets Manager has no conditional write) and stops with
-ItemMoved if the secret was deleted or re-marked since the plan; then it calls what `difference` names, in this
-order: UpdateSecret for the description or the KMS key, PutSecretValue for the value, TagResource for the tags
-and the marker. The marker comes last, so it never sits on a value syncd did not write; a create carries
-everything, marker included, in one CreateSecret. Tags the manifest does not list are left as they are. A secret
-of this instance scheduled for deletion is restored first. A delete schedules the deletion with a recovery
-window, unless the target says `force_delete: true`.
+docs/connectors.md lists the calls of `observe` and of each write. Secrets Manager has no conditional write, so a
+write or a delete re-reads the secret first (DescribeSecret) and stops with ItemMoved if it moved since the plan.
 """
 
 from __future__ import annotations

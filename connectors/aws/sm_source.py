@@ -1,12 +1,7 @@
 """The `aws-secrets-manager` source: secrets in one account and region as the source of truth.
 
-A secret holding a JSON object is a map of keys (values that are not
-strings read as their JSON text); any other text is one key named after the
-last segment of the secret's name. `read_many` reads 20 secrets a call
-through BatchGetSecretValue; `list` of a folder pages through ListSecrets with a name
-prefix filter. A missing, empty, binary or deleted secret, or one whose JSON
-is nested more than 100 levels deep or holds a key twice, is a SourceError
-naming its path, never an empty secret, and fails only that path.
+A missing, empty, binary or deleted secret, or one whose JSON is nested too deep or holds a key twice, is a
+SourceError naming its path, never an empty secret, and fails only that path.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""Least-privilege IAM statements for the `aws-ssm` sink and source, as `syncd iam-policy` prints them.
+"""The least-privilege IAM policy of an `aws-ssm` sink or source (`syncd iam-policy`).
 
-Parameters are IAM resources named `arn:PARTITION:ssm:REGION:ACCOUNT:parameter/NAME`,
-with the name's leading '/' dropped. DescribeParameters takes no resource
-(AWS's own examples grant it on "*"). GetParametersByPath is authorized on
-the path it is given, not on the parameters it returns. KMS statements are
-scoped to use through SSM in the target's region (`kms:ViaService`).
+DescribeParameters takes no resource, so it is granted on "*"; GetParametersByPath is authorized on the path it is
+given, not on the parameters it returns.
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ SINK_ACTIONS = (
     "ssm:GetParameters",
     "ssm:PutParameter",
 )
-# Reading tags shows no value. It is granted on every parameter of the region, because `list_owned` must learn
+# Reading tags shows no value. It is granted on every parameter of the region, because `observe` must learn
 # the sync of owned parameters outside today's patterns (left by a removed sync): denied, it would fail the target.
 TAG_READ_ACTIONS = ("ssm:ListTagsForResource",)
 SOURCE_ACTIONS = ("ssm:GetParametersByPath",)

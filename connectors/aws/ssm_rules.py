@@ -1,16 +1,6 @@
-"""SSM Parameter Store's own rules: names, values, tiers and paths, checked before any call.
-
-Every function here is pure. A problem is one sentence that names the
-parameter and never its value (nor its size: a size is derived from a value).
-
-The limits are AWS's (PutParameter in the SSM API reference):
-- a name uses only `a-zA-Z0-9_.-/`, may not begin with `aws` or `ssm` in any
-  case (after its leading `/`), and has at most 15 levels;
-- a name counts at most 1011 characters together with the ARN prefix
-  `arn:PARTITION:ssm:REGION:ACCOUNT:parameter/` that precedes it;
-- a value holds 1 to 4,096 bytes in the Standard tier, up to 8,192 in the
-  Advanced tier, and no `{{...}}` (SSM reads it as a reference to another parameter);
-- a description holds at most 1024 characters.
+"""SSM Parameter Store's own rules (PutParameter in the SSM API reference): names, values, tiers and paths,
+checked before any call. Pure. A problem is one sentence naming the parameter, never its value (nor its size: a
+size is derived from a value).
 """
 
 from __future__ import annotations

@@ -1,28 +1,9 @@
-"""The `aws-ssm` sink: SSM Parameter Store, one parameter per key.
+"""The `aws-ssm` sink: SSM Parameter Store, one parameter per key, at a `to` entry's `path` + name.
 
-Layout: a `to` entry's `path` is a prefix such as `/prod/payments/db/`, and each key becomes the parameter
-`path + name` (name template `{key}` by default). Values are SecureStrings encrypted with the target's KMS key
-unless `parameter_type: String` says otherwise. The tier follows the size: Standard up to 4,096 bytes, Advanced up
-to 8,192 when the target allows it; a parameter that is Advanced stays Advanced, since AWS cannot downgrade one.
-
-Ownership is two tags, `syncd.io/instance` and `syncd.io/sync`. PutParameter refuses Tags together with
-Overwrite, so tags go with the create call and later through AddTagsToResource, only those `difference` names.
-Tags syncd does not list are left alone. PutParameter (Overwrite) is called when the value, the description or a
-flag (type, KMS key) differs: SSM has no other way to set a description.
-
-Calls of `observe` for n desired parameters (see `ssm_tags`): ceil(n/10) GetParameters for the values; then, for
-the parameters found, DescribeParameters confirms tags in bulk: per set of expected tags (the item's tags and the
-marker), one call per 50 names with a `Name` filter and one `tag:KEY` filter per tag. A parameter it returns
-carries every expected tag; its metadata comes with it. Only the others (a tag drifted, unowned, another
-instance's or sync's) cost ceil(m/50) DescribeParameters by name and one ListTagsForResource each. The owned
-parameters are DescribeParameters on the instance tag and a recursive `Path` filter on the deepest folder holding
-the whole scope (50 a page); owned parameters not among the desired (prune candidates) get their sync from one
-ListTagsForResource per sync plus one sweep per 50 names by `tag:syncd.io/sync`.
-
-A write or a delete first reads the marker again (one ListTagsForResource: SSM has no conditional write) and, when
-it writes or deletes a value, the version (one GetParameters); it stops with ItemMoved when the parameter was
-deleted, re-marked or given a new version since the plan (its own value from a write whose answer was lost
-excepted).
+docs/connectors.md lists the calls of `observe` (tags confirmed in bulk: see `ssm_tags`) and of each write. What
+decides them: PutParameter refuses Tags together with Overwrite, so tags go with the create and later through
+AddTagsToResource; it is also the only call that sets a description; and SSM has no conditional write, so a
+write or a delete re-reads the marker (ListTagsForResource) and, before a value changes, the version.
 """
 
 from __future__ import annotations

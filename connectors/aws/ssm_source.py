@@ -1,15 +1,7 @@
 """The `aws-ssm` source: a path is a folder of parameters, and the parameters directly under it are its keys.
 
-`read("/prod/payments/db")` is GetParametersByPath on that folder, not
-recursive, decrypted, 10 parameters a page: `/prod/payments/db/DB_USER`
-gives the key `DB_USER`. A folder with no parameter directly under it is an
-error, never an empty secret. The version is the sorted `KEY:VERSION` list of
-its parameters, so it moves when any of them is changed, added or removed.
-
-`list(prefix)` is DescribeParameters with a recursive Path filter (50 names
-a page, no values read): every folder strictly below the prefix that directly
-holds a parameter, sorted, in the prefix's own style (with or without the
-leading '/').
+The version is the sorted `KEY:VERSION` list of the folder's parameters, so it moves when any is changed, added or
+removed; `list` reads names only (DescribeParameters), never values.
 """
 
 from __future__ import annotations

@@ -1,17 +1,10 @@
 """Reading SSM parameters' tags for the `aws-ssm` sink: in bulk where a filter can confirm them, else one by one.
 
-SSM has no batch tag read: ListTagsForResource answers for one parameter.
-DescribeParameters, however, takes `tag:KEY` filters (AND-ed with each other
-and with a `Name` filter of up to 50 names) and returns only the parameters
-that carry every one of those tags. So when the sink knows what tags a
-parameter should carry (its desired item's tags and marker), one DescribeParameters call
-confirms up to 50 parameters at once, and only those it leaves out need
-ListTagsForResource. A confirmation is exact for the tags asked about and
-says nothing of the others, which the core never compares.
-
-The same filters find the sync of owned parameters the desired items do not name
-(prune candidates): one ListTagsForResource learns a sync, one sweep per 50
-names finds the others of that sync (see `TagReader.owners_of`).
+SSM has no batch tag read, but DescribeParameters takes `tag:KEY` filters (AND-ed, with a `Name` filter of up to
+50 names) and returns only the parameters carrying every one of them. So one call confirms up to 50 parameters
+whose tags the sink expects (the desired item's tags and marker); only those it leaves out need
+ListTagsForResource. A confirmation is exact for the tags asked about and says nothing of the others, which the
+core never compares. The same filters sweep for the sync of owned parameters (see `TagReader.owners_of`).
 """
 
 from __future__ import annotations
