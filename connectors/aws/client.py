@@ -13,15 +13,22 @@ target's rate limiter first (a `before-send` hook on each client, STS included).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from connectors.aws.errors import error_code, translate
 from connectors.aws.options import AwsConnection, AwsTargetOptions
 from syncd.connector import UNLIMITED, ItemDefaults, RateLimiter, Sink, Source
 from syncd.errors import ItemMoved, PermanentError
 from syncd.model import ActualItem, DesiredItem, Ownership
+
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int) -> list[list[T]]:
+    """`items` in lists of at most `size`, for calls that take a bounded number of names or filters."""
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]
 
 
 class AwsSession:

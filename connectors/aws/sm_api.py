@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.aws.client import AwsSession
+from connectors.aws.client import AwsSession, chunks
 from connectors.aws.errors import KMS_CODES, TRANSIENT_CODES
 from connectors.aws.options import tag_map
 from syncd.connector import owner_of
@@ -85,9 +85,8 @@ class SecretsApi:
     def batch_get(self, names: Sequence[str]) -> BatchAnswer:
         """The current value of each secret, 20 ids a call."""
         answer = BatchAnswer()
-        for start in range(0, len(names), BATCH_IDS):
-            params = {"SecretIdList": list(names[start : start + BATCH_IDS])}
-            for page in self.session.pages(SERVICE, "BatchGetSecretValue", params):
+        for chunk in chunks(names, BATCH_IDS):
+            for page in self.session.pages(SERVICE, "BatchGetSecretValue", {"SecretIdList": chunk}):
                 for entry in (page or {}).get("SecretValues") or ():
                     answer.values[entry["Name"]] = entry
                 for error in (page or {}).get("Errors") or ():

@@ -7,6 +7,7 @@ An address known to hold a per-key item is always read raw, so a per-key value t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any
@@ -41,9 +42,10 @@ def encode(item: DesiredItem) -> str:
 def decode(name: str, text: str, *, raw: bool = False) -> dict[str, Secret]:
     """A stored SecretString as item data: a document when it is a JSON object of strings and `raw` is False."""
     if not raw:
-        document = _string_object(text)
-        if document is not None:
-            return {key: Secret(value) for key, value in document.items()}
+        with contextlib.suppress(DocumentError):
+            parsed = load_json(text, max_depth=MAX_DEPTH)
+            if isinstance(parsed, dict) and parsed and all(isinstance(v, str) for v in parsed.values()):
+                return {key: Secret(value) for key, value in parsed.items()}
     return {key_of(name): Secret(text)}
 
 
@@ -129,16 +131,6 @@ def _value_problems(item: DesiredItem) -> list[str]:
     if not is_text(stored):
         return [f"The value of {_shown(name)} holds a lone surrogate, which UTF-8 cannot encode."]
     return []
-
-
-def _string_object(text: str) -> dict[str, str] | None:
-    try:
-        parsed = load_json(text, max_depth=MAX_DEPTH)
-    except DocumentError:
-        return None
-    if isinstance(parsed, dict) and parsed and all(isinstance(v, str) for v in parsed.values()):
-        return parsed
-    return None
 
 
 def _shown(name: str) -> str:

@@ -6,7 +6,6 @@ size is derived from a value).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 STANDARD = "Standard"
 ADVANCED = "Advanced"
@@ -133,7 +132,3 @@ def tier_for(value: str, current_tier: str | None) -> str:
     if current_tier == ADVANCED or len(value.encode("utf-8")) > STANDARD_MAX_BYTES:
         return ADVANCED
     return STANDARD
-
-
-def chunks(items: Sequence[str], size: int) -> list[list[str]]:
-    return [list(items[start : start + size]) for start in range(0, len(items), size)]

@@ -12,14 +12,13 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from connectors.aws.client import AwsSink
+from connectors.aws.client import AwsSink, chunks
 from connectors.aws.options import item_tag_problems, tag_list
 from connectors.aws.ssm_options import SsmDestination, SsmTargetOptions
 from connectors.aws.ssm_policy import sink_policy
 from connectors.aws.ssm_rules import (
     SECURE_STRING,
     STANDARD,
-    chunks,
     description_problems,
     leaf,
     name_problems,
@@ -109,9 +108,7 @@ class SsmSink(AwsSink):
     def _read(
         self, reader: TagReader, names: Sequence[str], expected: Mapping[str, Mapping[str, str]]
     ) -> tuple[dict[str, ActualItem], dict[str, dict[str, str]]]:
-        """The parameters among `names` that exist, and the tags known of each: GetParameters (10 names a call);
-        DescribeParameters confirming the expected tags (50 names a call); DescribeParameters by name (50 a call)
-        and ListTagsForResource only for the parameters not confirmed."""
+        """The parameters among `names` that exist, and the tags known of each."""
         parameters: dict[str, dict[str, Any]] = {}
         for batch in in_parallel(self._get_parameters, chunks(names, GET_PARAMETERS_MAX), READERS):
             parameters.update(batch)
@@ -133,8 +130,7 @@ class SsmSink(AwsSink):
         return found, tags
 
     def _owned(self, reader: TagReader, scope: Scope, seen: Mapping[str, Mapping[str, str]]) -> dict[str, ActualItem]:
-        """DescribeParameters filtered on the instance tag and the scope's folder (50 a page); the sync of those
-        the desired items did not name is found by sync in bulk (see `TagReader.owners_of`)."""
+        """The parameters in the scope carrying its instance's marker; their sync is found in bulk."""
         marker = {"Key": f"tag:{MARKER_INSTANCE}", "Option": "Equals", "Values": [scope.instance]}
         described: dict[str, dict[str, Any]] = {}
         if scope.prefixes:

@@ -15,9 +15,8 @@ from typing import Any
 
 import structlog
 
-from connectors.aws.client import AwsSession
+from connectors.aws.client import AwsSession, chunks
 from connectors.aws.options import tag_map
-from connectors.aws.ssm_rules import chunks
 from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, in_parallel
 
 log = structlog.get_logger("connectors.aws.ssm")
@@ -97,7 +96,7 @@ class TagReader:
         tags, names = task
         kept: dict[str, dict[str, Any]] = {}
         remaining = names
-        for part in chunks_of_filters(tag_filters(dict(tags))):
+        for part in chunks(tag_filters(dict(tags)), TAG_FILTERS_PER_CALL):
             answer = self.describe([name_filter(remaining), *part])
             if answer is None:
                 return {}
@@ -108,15 +107,9 @@ class TagReader:
         return kept
 
     def owners_of(self, instance: str, names: Sequence[str]) -> dict[str, dict[str, str]]:
-        """Tags enough to tell the owner of each of `names`, parameters listed as carrying `instance`'s marker.
-
-        One ListTagsForResource learns a parameter's sync; then one
-        DescribeParameters per 50 of the other names (`tag:syncd.io/instance`
-        and `tag:syncd.io/sync` filters) finds those of the same sync, whose
-        tags are then known to hold that marker (their other tags are not
-        read). This repeats until a few sweeps have not paid for themselves
-        (`IDLE_SWEEPS`); the names left get ListTagsForResource each. A
-        parameter deleted meanwhile is left out.
+        """Tags enough to tell the owner of each of `names`, parameters listed as carrying `instance`'s marker;
+        one deleted meanwhile is left out. One ListTagsForResource learns a sync, one sweep per 50 names finds the
+        others of that sync (their other tags are not read), until `IDLE_SWEEPS` sweeps have not paid for themselves.
         """
         found: dict[str, dict[str, str]] = {}
         pending = sorted(set(names))
@@ -184,8 +177,3 @@ class TagReader:
             "ssm", "ListTagsForResource", request, address=name, tolerate=("InvalidResourceId", "ParameterNotFound")
         )
         return None if answer is None else tag_map(answer.get("TagList"))
-
-
-def chunks_of_filters(filters: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Tag filters in parts that fit one request beside the Name filter."""
-    return [filters[start : start + TAG_FILTERS_PER_CALL] for start in range(0, len(filters), TAG_FILTERS_PER_CALL)]
