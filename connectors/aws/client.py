@@ -24,6 +24,9 @@ from syncd.errors import ItemMoved, PermanentError
 from syncd.model import ActualItem, DesiredItem, Ownership
 
 T = TypeVar("T")
+# An AWS request or answer, and the error codes a call tolerates.
+Answer = dict[str, Any]
+Codes = tuple[str, ...]
 
 
 def chunks(items: Sequence[T], size: int) -> list[list[T]]:
@@ -65,14 +68,8 @@ class AwsSession:
         return client
 
     def attempt(
-        self,
-        service: str,
-        operation: str,
-        params: dict[str, Any],
-        *,
-        address: str | None = None,
-        tolerate: tuple[str, ...] = (),
-    ) -> tuple[dict[str, Any] | None, str | None]:
+        self, service: str, operation: str, params: Answer, *, address: str | None = None, tolerate: Codes = ()
+    ) -> tuple[Answer | None, str | None]:
         """(answer, None), or (None, code) when the call failed with an error code in `tolerate`; any other failure
         is raised as syncd's error (see `errors.translate`)."""
         from botocore import xform_name
@@ -83,29 +80,16 @@ class AwsSession:
             code = error_code(exc)
             if code is not None and code in tolerate:
                 return None, code
-            translate(
-                exc,
-                self.target,
-                operation=f"{service}:{operation}",
-                address=address,
-                kms_key_id=self.options.kms_key_id,
-            )
+            kms_key_id = self.options.kms_key_id
+            translate(exc, self.target, operation=f"{service}:{operation}", address=address, kms_key_id=kms_key_id)
 
     def call(
-        self,
-        service: str,
-        operation: str,
-        params: dict[str, Any],
-        *,
-        address: str | None = None,
-        tolerate: tuple[str, ...] = (),
-    ) -> dict[str, Any] | None:
+        self, service: str, operation: str, params: Answer, *, address: str | None = None, tolerate: Codes = ()
+    ) -> Answer | None:
         """The answer to `operation` (e.g. 'PutParameter'), or None when it failed with an error code in `tolerate`."""
         return self.attempt(service, operation, params, address=address, tolerate=tolerate)[0]
 
-    def pages(
-        self, service: str, operation: str, params: dict[str, Any], *, tolerate: tuple[str, ...] = ()
-    ) -> Iterator[dict[str, Any] | None]:
+    def pages(self, service: str, operation: str, params: Answer, *, tolerate: Codes = ()) -> Iterator[Answer | None]:
         """Every page of `operation`, following NextToken; None (and no more pages) for a tolerated error."""
         token: str | None = None
         while True:
@@ -115,7 +99,7 @@ class AwsSession:
             if not token:
                 return
 
-    def entries(self, service: str, operation: str, params: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
+    def entries(self, service: str, operation: str, params: Answer, key: str) -> Iterator[Answer]:
         """Every entry under `key` of every page of `operation`."""
         for page in self.pages(service, operation, params):
             yield from (page or {}).get(key) or ()

@@ -17,14 +17,7 @@ from connectors.aws.client import AwsSink, whose
 from connectors.aws.options import AwsTargetOptions, tag_list
 from connectors.aws.sm_api import NOT_FOUND, SCHEDULED, SERVICE, BatchAnswer, SecretInfo, SecretsApi
 from connectors.aws.sm_policy import sink_policy
-from syncd.connector import (
-    MARKER_INSTANCE,
-    AccessPolicy,
-    Capabilities,
-    Observation,
-    Scope,
-    marker_tags,
-)
+from syncd.connector import MARKER_INSTANCE, AccessPolicy, Capabilities, Observation, Scope, marker_tags
 from syncd.errors import ItemMoved, PermanentError
 from syncd.model import ActualItem, DesiredItem, Difference, Granularity
 from syncd.secret import Secret
@@ -47,6 +40,7 @@ class SecretsManagerSink(AwsSink):
     """Keeps AWS Secrets Manager secrets in one account and region equal to the manifest."""
 
     Options = SecretsManagerTargetOptions
+    options: SecretsManagerTargetOptions
     capabilities = Capabilities(
         granularities=(Granularity.DOCUMENT, Granularity.PER_KEY),
         tags=True,
@@ -57,7 +51,6 @@ class SecretsManagerSink(AwsSink):
 
     def __init__(self, target: str, options: SecretsManagerTargetOptions, connection: Any = None) -> None:
         super().__init__(target, options, connection)
-        self.options: SecretsManagerTargetOptions = options
         self.api = SecretsApi(self.session)
 
     # What the core asks before any call

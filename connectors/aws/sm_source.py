@@ -35,10 +35,10 @@ class SecretsManagerSource(AwsSource):
     """Reads secrets from AWS Secrets Manager; never writes."""
 
     Options = SecretsManagerSourceOptions
+    options: SecretsManagerSourceOptions
 
     def __init__(self, options: SecretsManagerSourceOptions, connection: Any = None) -> None:
         super().__init__(options, connection)
-        self.options: SecretsManagerSourceOptions = options
         self.api = SecretsApi(self.session)
 
     def read(self, path: str) -> SourceSecret:

@@ -49,6 +49,7 @@ class SsmSink(AwsSink):
     """Writes each item as one SSM parameter; see the module docstring for layout, tiers, tags and calls."""
 
     Options = SsmTargetOptions
+    options: SsmTargetOptions
     Destination = SsmDestination
     capabilities = Capabilities(
         granularities=(Granularity.PER_KEY,), tags=True, description=True, versions=True, max_concurrency=8
@@ -56,7 +57,6 @@ class SsmSink(AwsSink):
 
     def __init__(self, target: str, options: SsmTargetOptions, connection: Any = None) -> None:
         super().__init__(target, options, connection)
-        self.options: SsmTargetOptions = options
         self._tags = TagReader(self.session)
 
     # Conventions (no call)

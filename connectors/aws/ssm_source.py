@@ -26,11 +26,8 @@ class SsmSource(AwsSource):
     """Reads folders of SSM parameters; see the module docstring."""
 
     Options = SsmSourceOptions
+    options: SsmSourceOptions
     capabilities = Capabilities(max_concurrency=4)
-
-    def __init__(self, options: SsmSourceOptions, connection: Any = None) -> None:
-        super().__init__(options, connection)
-        self.options: SsmSourceOptions = options
 
     def read(self, path: str) -> SourceSecret:
         where = folder(path)
