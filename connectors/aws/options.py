@@ -22,7 +22,7 @@ MAX_TAG_VALUE = 256
 _TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$")
 
 
-def _matching(pattern: str, rule: str) -> AfterValidator:
+def matching(pattern: str, rule: str) -> AfterValidator:
     """A validator refusing text that does not match `pattern`, with `rule` as the message."""
 
     def check(value: str) -> str:
@@ -36,19 +36,19 @@ def _matching(pattern: str, rule: str) -> AfterValidator:
 class AwsConnection(Options):
     """Where and as whom: what every AWS source and target takes to reach one account and region."""
 
-    region: Annotated[str, _matching(REGION, "must be an AWS region name such as 'eu-west-1'")]
+    region: Annotated[str, matching(REGION, "must be an AWS region name such as 'eu-west-1'")]
     role_arn: (
-        Annotated[str, _matching(ROLE_ARN, "must be an IAM role ARN such as 'arn:aws:iam::111111111111:role/syncd'")]
+        Annotated[str, matching(ROLE_ARN, "must be an IAM role ARN such as 'arn:aws:iam::111111111111:role/syncd'")]
         | None
     ) = None
     external_id: str | None = secret_field(default=None, min_length=2, max_length=1224)
-    role_session_name: Annotated[str, _matching(SESSION_NAME, "must be 2 to 64 letters, digits or +=,.@_-")] = "syncd"
+    role_session_name: Annotated[str, matching(SESSION_NAME, "must be 2 to 64 letters, digits or +=,.@_-")] = "syncd"
     role_duration_seconds: int = Field(3600, ge=900, le=43200)
     profile: str | None = None
     # The account the credentials must resolve to; checked once per connection, and used by `syncd policy`.
-    account_id: Annotated[str, _matching(ACCOUNT, "must be 12 digits, such as '111111111111'")] | None = None
-    endpoint_url: Annotated[str, _matching(URL, "must be an http:// or https:// URL")] | None = None
-    sts_endpoint_url: Annotated[str, _matching(URL, "must be an http:// or https:// URL")] | None = None
+    account_id: Annotated[str, matching(ACCOUNT, "must be 12 digits, such as '111111111111'")] | None = None
+    endpoint_url: Annotated[str, matching(URL, "must be an http:// or https:// URL")] | None = None
+    sts_endpoint_url: Annotated[str, matching(URL, "must be an http:// or https:// URL")] | None = None
     connect_timeout: float = Field(5.0, gt=0, le=120)
     read_timeout: float = Field(30.0, gt=0, le=600)
     # A target encrypts with it; for a source it only narrows the policy `syncd policy` prints. Errors name it.

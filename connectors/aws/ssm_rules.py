@@ -23,11 +23,6 @@ _ACCOUNT_PLACEHOLDER = "0" * 12
 
 _NAME_CHARACTERS = re.compile(r"[a-zA-Z0-9_.\-/]+")
 _NESTED_REFERENCE = re.compile(r"\{\{.*?\}\}", re.DOTALL)
-KMS_KEY_ID = re.compile(r"[a-zA-Z0-9:/_-]{1,256}")
-KMS_KEY_ID_RULE = (
-    "SSM takes a KMS key as a key id, key ARN, alias/NAME or alias ARN: "
-    "at most 256 letters, digits and the symbols : / _ -"
-)
 
 
 def shown(name: str) -> str:
