@@ -26,7 +26,7 @@ from connectors.aws.ssm_rules import (
     tier_for,
     value_problems,
 )
-from connectors.aws.ssm_tags import DESCRIBE_MAX, READERS, TagReader, name_filter
+from connectors.aws.ssm_tags import DESCRIBE_MAX, READERS, TagReader, list_tags, name_filter
 from syncd.connector import (
     MARKER_INSTANCE,
     AccessPolicy,
@@ -54,10 +54,6 @@ class SsmSink(AwsSink):
     capabilities = Capabilities(
         granularities=(Granularity.PER_KEY,), tags=True, description=True, versions=True, max_concurrency=8
     )
-
-    def __init__(self, target: str, options: SsmTargetOptions, connection: Any = None) -> None:
-        super().__init__(target, options, connection)
-        self._tags = TagReader(self.session)
 
     # Conventions (no call)
 
@@ -167,7 +163,7 @@ class SsmSink(AwsSink):
             if self._put(item, None, overwrite=False) is not None:
                 return
             # The name is taken: ours only if it carries this very marker (a create retried after its answer was lost).
-            now = self._tags.list_tags(item.address)
+            now = list_tags(self.session, item.address)
             if now is None:
                 raise TransientError(
                     "the parameter was deleted while syncd created it", target=self.target, address=item.address
@@ -241,7 +237,7 @@ class SsmSink(AwsSink):
         GetParameters). For a write, `item`'s own marker and value are accepted as well: an earlier attempt of the
         write stamped or stored them, and its answer was lost."""
         address = expected.address
-        tags = self._tags.list_tags(address)
+        tags = list_tags(self.session, address)
         if tags is None:
             return None
         self.expect_owner(owner_of(tags), expected, item, "parameter")

@@ -116,7 +116,7 @@ class TagReader:
         idle = 0
         while len(pending) > 1 and idle < IDLE_SWEEPS:
             probe, pending = pending[0], pending[1:]
-            tags = self.list_tags(probe)
+            tags = list_tags(self.session, probe)
             if tags is None:
                 continue
             found[probe] = tags
@@ -168,12 +168,14 @@ class TagReader:
 
     def tags_of(self, names: Sequence[str]) -> dict[str, dict[str, str]]:
         """Each parameter's tags by ListTagsForResource, on a few threads; one deleted meanwhile is left out."""
-        answers = in_parallel(self.list_tags, list(names), READERS)
+        answers = in_parallel(lambda name: list_tags(self.session, name), list(names), READERS)
         return {name: tags for name, tags in zip(names, answers, strict=True) if tags is not None}
 
-    def list_tags(self, name: str) -> dict[str, str] | None:
-        request = {"ResourceType": "Parameter", "ResourceId": name}
-        answer = self.session.call(
-            "ssm", "ListTagsForResource", request, address=name, tolerate=("InvalidResourceId", "ParameterNotFound")
-        )
-        return None if answer is None else tag_map(answer.get("TagList"))
+
+def list_tags(session: AwsSession, name: str) -> dict[str, str] | None:
+    """A parameter's tags (ListTagsForResource); None when it does not exist."""
+    request = {"ResourceType": "Parameter", "ResourceId": name}
+    answer = session.call(
+        "ssm", "ListTagsForResource", request, address=name, tolerate=("InvalidResourceId", "ParameterNotFound")
+    )
+    return None if answer is None else tag_map(answer.get("TagList"))
