@@ -252,8 +252,8 @@ class SecretsManagerSink(AwsSink):
         if settings:
             self.session.call(SERVICE, "UpdateSecret", {"SecretId": address, **settings}, address=address)
         if difference.value:
-            value = {"SecretId": address, "SecretString": layout.encode(item)}
-            self.session.call(SERVICE, "PutSecretValue", value, address=address)
+            request = {"SecretId": address, "SecretString": layout.encode(item)}
+            self.session.call(SERVICE, "PutSecretValue", request, address=address)
         tags = {key: item.tags[key] for key in difference.tags if key in item.tags}
         if restamp:
             tags.update(marker_tags(item.owner))
