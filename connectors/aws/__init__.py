@@ -1,10 +1,6 @@
-"""The AWS connectors: Secrets Manager (`aws-secrets-manager`, sink and source) and SSM Parameter Store
-(`aws-ssm`, sink and source), one account and region per target.
-
-What they share lives once: `options` (connection and tag rules), `client` (the long-lived session: assumed
-role, account check, rate limit, one attempt per call), `errors` (botocore errors as syncd's, `Retry-After`).
-Secrets Manager is `sm_*` (layout, calls, policy, sink, source), SSM `ssm_*` (options, rules, tags, policy,
-sink, source).
+"""The AWS connectors: Secrets Manager (`aws-secrets-manager`, `sm_*`) and SSM Parameter Store (`aws-ssm`,
+`ssm_*`), each a sink and a source in one account and region. What they share lives once: `options`, `client`
+(the session), `errors`, `policy`.
 """
 
 from __future__ import annotations

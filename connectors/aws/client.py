@@ -12,23 +12,26 @@ target's rate limiter first (a `before-send` hook on each client, STS included).
 
 from __future__ import annotations
 
-import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from connectors.aws.errors import error_code, translate
 from connectors.aws.options import AwsConnection, AwsTargetOptions
 from syncd.connector import UNLIMITED, ItemDefaults, RateLimiter, Sink, Source
-from syncd.errors import PermanentError
+from syncd.errors import ItemMoved, PermanentError
+from syncd.model import ActualItem, DesiredItem, Ownership
 
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+T = TypeVar("T")
+# An AWS request or answer, and the error codes a call tolerates.
+Answer = dict[str, Any]
+Codes = tuple[str, ...]
 
 
-def method_of(operation: str) -> str:
-    """The boto3 method of an API operation: PutParameter is put_parameter."""
-    return _CAMEL.sub("_", operation).lower()
+def chunks(items: Sequence[T], size: int) -> list[list[T]]:
+    """`items` in lists of at most `size`, for calls that take a bounded number of names or filters."""
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]
 
 
 class AwsSession:
@@ -64,41 +67,39 @@ class AwsSession:
             self._check_account()
         return client
 
-    def call(
-        self,
-        service: str,
-        operation: str,
-        params: dict[str, Any],
-        *,
-        address: str | None = None,
-        tolerate: tuple[str, ...] = (),
-        kms_key_id: str | None = None,
-    ) -> tuple[dict[str, Any] | None, str | None]:
+    def attempt(
+        self, service: str, operation: str, params: Answer, *, address: str | None = None, tolerate: Codes = ()
+    ) -> tuple[Answer | None, str | None]:
         """(answer, None), or (None, code) when the call failed with an error code in `tolerate`; any other failure
         is raised as syncd's error (see `errors.translate`)."""
+        from botocore import xform_name
+
         try:
-            return getattr(self.client(service), method_of(operation))(**params), None
+            return getattr(self.client(service), xform_name(operation))(**params), None
         except Exception as exc:
             code = error_code(exc)
             if code is not None and code in tolerate:
                 return None, code
+            kms_key_id = self.options.kms_key_id
             translate(exc, self.target, operation=f"{service}:{operation}", address=address, kms_key_id=kms_key_id)
 
-    def pages(
-        self, service: str, operation: str, params: dict[str, Any], *, tolerate: tuple[str, ...] = ()
-    ) -> Iterator[dict[str, Any] | None]:
+    def call(
+        self, service: str, operation: str, params: Answer, *, address: str | None = None, tolerate: Codes = ()
+    ) -> Answer | None:
+        """The answer to `operation` (e.g. 'PutParameter'), or None when it failed with an error code in `tolerate`."""
+        return self.attempt(service, operation, params, address=address, tolerate=tolerate)[0]
+
+    def pages(self, service: str, operation: str, params: Answer, *, tolerate: Codes = ()) -> Iterator[Answer | None]:
         """Every page of `operation`, following NextToken; None (and no more pages) for a tolerated error."""
         token: str | None = None
         while True:
-            page, _ = self.call(
-                service, operation, {**params, "NextToken": token} if token else params, tolerate=tolerate
-            )
+            page = self.call(service, operation, {**params, "NextToken": token} if token else params, tolerate=tolerate)
             yield page
             token = page.get("NextToken") if page is not None else None
             if not token:
                 return
 
-    def entries(self, service: str, operation: str, params: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
+    def entries(self, service: str, operation: str, params: Answer, key: str) -> Iterator[Answer]:
         """Every entry under `key` of every page of `operation`."""
         for page in self.pages(service, operation, params):
             yield from (page or {}).get(key) or ()
@@ -221,22 +222,30 @@ class AwsSession:
         self._account_checked = True
 
 
-def session_of(target: str, options: AwsConnection, connection: Any) -> tuple[AwsSession, bool]:
-    """The connection a sink or source was built with, or one of its own (True) when it was given none or a bare
-    boto3 client (tests, embedding)."""
-    if isinstance(connection, AwsSession):
-        return connection, False
-    return AwsSession(target, options, connection), True
+class _OnSession:
+    """What both AWS sinks and sources do alike: run on the connection they were built with, or on one of their own
+    (closed with them) when given none or a bare boto3 client (tests, embedding)."""
+
+    session: AwsSession
+    _owns_session: bool
+
+    def _attach(self, target: str, options: AwsConnection, connection: Any) -> AwsSession:
+        self._owns_session = not isinstance(connection, AwsSession)
+        self.session = AwsSession(target, options, connection) if self._owns_session else connection
+        return self.session
+
+    def close(self) -> None:
+        if self._owns_session:
+            self.session.close()
 
 
-class AwsSink(Sink):
+class AwsSink(_OnSession, Sink):
     """What both AWS sinks do alike: the connection, and the target's `tags` and `description` on every item."""
 
     options: AwsTargetOptions
 
     def __init__(self, target: str, options: AwsTargetOptions, connection: Any = None) -> None:
-        self.session, self._owns_session = session_of(target, options, connection)
-        super().__init__(target, options, self.session)
+        super().__init__(target, options, self._attach(target, options, connection))
 
     @classmethod
     def connect(cls, target: str, options: Any, client: Any = None, limiter: RateLimiter = UNLIMITED) -> AwsSession:
@@ -245,27 +254,45 @@ class AwsSink(Sink):
     def item_defaults(self) -> ItemDefaults:
         return ItemDefaults(dict(self.options.tags), self.options.description)
 
-    def close(self) -> None:
-        if self._owns_session:
-            self.session.close()
+    # The re-read before a write or a delete: neither service has a conditional write. For a write (`item`), its own
+    # marker and value are accepted too: an earlier attempt of this write stamped or stored them, and its answer was
+    # lost.
+
+    def expect_owner(self, now: Ownership | None, expected: ActualItem, item: DesiredItem | None, noun: str) -> None:
+        """Raise ItemMoved unless the marker read just now (`now`) is still the planned one, or `item`'s own."""
+        if now != expected.owner and (item is None or now != item.owner):
+            raise ItemMoved(
+                f"the {noun}'s ownership marker changed since the plan (it now belongs to {whose(now)}); it was left "
+                "alone",
+                target=self.target,
+                address=expected.address,
+            )
+
+    def expect_version(self, expected: ActualItem, now: str | None, holds_item: Callable[[], bool]) -> None:
+        """Raise ItemMoved when the version moved since the plan, unless it holds the item's value (`holds_item`,
+        asked only then)."""
+        if expected.version is not None and now is not None and now != expected.version and not holds_item():
+            raise ItemMoved(
+                f"its version moved from {expected.version} to {now} since the plan; it was left alone",
+                target=self.target,
+                address=expected.address,
+            )
 
 
-class AwsSource(Source):
-    """What both AWS sources do alike: the connection."""
+def whose(owner: Ownership | None) -> str:
+    """The owner a marker names, for a message."""
+    return f"syncd instance {owner.instance!r} (sync {owner.sync!r})" if owner else "nobody syncd knows"
 
+
+class AwsSource(_OnSession, Source):
     options: AwsConnection
 
     def __init__(self, options: AwsConnection, connection: Any = None) -> None:
-        self.session, self._owns_session = session_of("source", options, connection)
-        super().__init__(options, self.session)
+        super().__init__(options, self._attach("source", options, connection))
 
     @classmethod
     def connect(cls, options: Any, client: Any = None, limiter: RateLimiter = UNLIMITED) -> AwsSession:
         return AwsSession("source", options, client, limiter)
-
-    def close(self) -> None:
-        if self._owns_session:
-            self.session.close()
 
 
 _LOADER_LOCK = threading.Lock()

@@ -116,50 +116,47 @@ def translate(
     `resource` (by default the item's `address`)."""
     if isinstance(exc, ConnectorError):
         raise exc
+    message, transient = _explain(exc, operation, resource or address, kms_key_id)
+    if transient:
+        raise TransientError(message, target=target, address=address, retry_after=retry_after(exc)) from None
+    raise PermanentError(message, target=target, address=address) from None
+
+
+def _explain(exc: BaseException, operation: str, resource: str | None, kms_key_id: str | None) -> tuple[str, bool]:
+    """What failed, in words that quote no input, and whether a retry may succeed."""
     from botocore import exceptions as boto
 
-    resource = resource or address
-    where = f" on {resource}" if resource else ""
     if isinstance(exc, boto.ClientError):
         code = error_code(exc) or "Unknown"
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         message = safe_message(exc)
         if code in TRANSIENT_CODES or status >= 500:
-            message = f"{operation} failed: {code} (HTTP {status})"
-            raise TransientError(message, target=target, address=address, retry_after=retry_after(exc)) from None
+            return f"{operation} failed: {code} (HTTP {status})", True
         if code in KMS_CODES or (code in ACCESS_DENIED_CODES and "kms" in message.lower()):
             key = kms_key_id or "the default key aws/secretsmanager or aws/ssm"
-            raise PermanentError(
+            return (
                 f"{operation} failed: {code}: the KMS key {key} cannot be used; the caller needs kms:Encrypt, "
                 "kms:Decrypt and kms:GenerateDataKey on it, and the key must be enabled, in this region"
-                + (f" ({message})" if message else ""),
-                target=target,
-                address=address,
-            ) from None
+                + (f" ({message})" if message else "")
+            ), False
         if code in ACCESS_DENIED_CODES:
-            raise PermanentError(
+            where = f" on {resource}" if resource else ""
+            return (
                 f"access denied: {operation} was refused{where}; grant the IAM action {operation} "
-                "(syncd iam-policy prints the policy this target needs)",
-                target=target,
-                address=address,
-            ) from None
+                "(syncd iam-policy prints the policy this target needs)"
+            ), False
         if code in CREDENTIAL_CODES:
-            raise PermanentError(
+            return (
                 f"{operation} failed: the AWS credentials were rejected ({code}); check the profile, role or keys",
-                target=target,
-                address=address,
-            ) from None
-        raise PermanentError(
-            f"{operation} failed: {code}" + (f": {message}" if message else ""), target=target, address=address
-        ) from None
-    if isinstance(exc, boto.NoCredentialsError | boto.PartialCredentialsError | boto.NoRegionError):
-        raise PermanentError(f"{operation} failed: {exc}", target=target, address=address) from None
-    if isinstance(exc, boto.ProfileNotFound):
-        raise PermanentError(f"{operation} failed: {exc}", target=target, address=address) from None
+                False,
+            )
+        return f"{operation} failed: {code}" + (f": {message}" if message else ""), False
+    if isinstance(
+        exc, boto.NoCredentialsError | boto.PartialCredentialsError | boto.NoRegionError | boto.ProfileNotFound
+    ):
+        return f"{operation} failed: {exc}", False
     if isinstance(exc, boto.EndpointConnectionError | boto.ConnectionError | boto.HTTPClientError):
-        raise TransientError(
-            f"{operation} failed: cannot reach the endpoint ({type(exc).__name__})", target=target, address=address
-        ) from None
+        return f"{operation} failed: cannot reach the endpoint ({type(exc).__name__})", True
     if isinstance(exc, boto.ParamValidationError):
-        raise PermanentError(f"{operation} failed: the request was invalid", target=target, address=address) from None
-    raise PermanentError(f"{operation} failed: {type(exc).__name__}", target=target, address=address) from None
+        return f"{operation} failed: the request was invalid", False
+    return f"{operation} failed: {type(exc).__name__}", False

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from syncd.connector import MARKER_PREFIX, Options, secret_field, url_location
 
@@ -22,48 +22,44 @@ MAX_TAG_VALUE = 256
 _TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$")
 
 
+def matching(pattern: str, rule: str) -> AfterValidator:
+    """A validator refusing text that does not match `pattern`, with `rule` as the message."""
+
+    def check(value: str) -> str:
+        if not re.match(pattern, value):
+            raise ValueError(rule)
+        return value
+
+    return AfterValidator(check)
+
+
 class AwsConnection(Options):
     """Where and as whom: what every AWS source and target takes to reach one account and region."""
 
-    region: str
-    role_arn: str | None = None
+    region: Annotated[str, matching(REGION, "must be an AWS region name such as 'eu-west-1'")]
+    role_arn: (
+        Annotated[str, matching(ROLE_ARN, "must be an IAM role ARN such as 'arn:aws:iam::111111111111:role/syncd'")]
+        | None
+    ) = None
     external_id: str | None = secret_field(default=None, min_length=2, max_length=1224)
-    role_session_name: str = "syncd"
+    role_session_name: Annotated[str, matching(SESSION_NAME, "must be 2 to 64 letters, digits or +=,.@_-")] = "syncd"
     role_duration_seconds: int = Field(3600, ge=900, le=43200)
     profile: str | None = None
     # The account the credentials must resolve to; checked once per connection, and used by `syncd policy`.
-    account_id: str | None = None
-    endpoint_url: str | None = None
-    sts_endpoint_url: str | None = None
+    account_id: Annotated[str, matching(ACCOUNT, "must be 12 digits, such as '111111111111'")] | None = None
+    endpoint_url: Annotated[str, matching(URL, "must be an http:// or https:// URL")] | None = None
+    sts_endpoint_url: Annotated[str, matching(URL, "must be an http:// or https:// URL")] | None = None
     connect_timeout: float = Field(5.0, gt=0, le=120)
     read_timeout: float = Field(30.0, gt=0, le=600)
-
-    @field_validator("region")
-    @classmethod
-    def _region_form(cls, value: str) -> str:
-        return _matching(value, REGION, "must be an AWS region name such as 'eu-west-1'")
-
-    @field_validator("role_arn")
-    @classmethod
-    def _role_arn_form(cls, value: str | None) -> str | None:
-        return _matching(value, ROLE_ARN, "must be an IAM role ARN such as 'arn:aws:iam::111111111111:role/syncd'")
-
-    @field_validator("role_session_name")
-    @classmethod
-    def _session_name_form(cls, value: str) -> str:
-        return _matching(value, SESSION_NAME, "must be 2 to 64 letters, digits or +=,.@_-")
+    # A target encrypts with it; for a source it only narrows the policy `syncd policy` prints. Errors name it.
+    kms_key_id: str | None = Field(None, min_length=1, max_length=2048)
 
     @field_validator("account_id", mode="before")
     @classmethod
-    def _account_form(cls, value: object) -> object:
+    def _account_is_quoted(cls, value: object) -> object:
         if isinstance(value, int):
             raise ValueError("must be 12 digits in quotes, such as '111111111111' (YAML reads a bare number)")
-        return _matching(value, ACCOUNT, "must be 12 digits, such as '111111111111'") if value is not None else None
-
-    @field_validator("endpoint_url", "sts_endpoint_url")
-    @classmethod
-    def _url_form(cls, value: str | None) -> str | None:
-        return _matching(value, URL, "must be an http:// or https:// URL")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -110,7 +106,6 @@ class AwsConnection(Options):
 class AwsTargetOptions(AwsConnection):
     """A sink's connection, plus what it stamps on every item it writes."""
 
-    kms_key_id: str | None = Field(None, min_length=1, max_length=2048)
     tags: dict[str, str] = Field(default_factory=dict)
     description: str | None = Field(None, max_length=2048)
 
@@ -122,12 +117,6 @@ class AwsTargetOptions(AwsConnection):
         if problems:
             raise ValueError(problems[0])
         return tags
-
-
-def _matching(value: Any, pattern: str, rule: str) -> Any:
-    if value is not None and (not isinstance(value, str) or not re.match(pattern, value)):
-        raise ValueError(rule)
-    return value
 
 
 def tag_problems(tags: Mapping[str, str], *, reserved: int = 0) -> list[str]:

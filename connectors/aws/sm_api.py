@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.aws.client import AwsSession
+from connectors.aws.client import AwsSession, chunks
 from connectors.aws.errors import KMS_CODES, TRANSIENT_CODES
 from connectors.aws.options import tag_map
 from syncd.connector import owner_of
@@ -65,42 +65,28 @@ class BatchAnswer:
 
 
 class SecretsApi:
-    """One target's Secrets Manager calls; `kms_key_id` only words KMS errors."""
+    """One target's or source's Secrets Manager reads."""
 
-    def __init__(self, session: AwsSession, kms_key_id: str | None = None) -> None:
+    def __init__(self, session: AwsSession) -> None:
         self.session = session
         self.target = session.target
-        self.kms_key_id = kms_key_id
-
-    def attempt(
-        self, operation: str, *, address: str | None = None, tolerate: tuple[str, ...] = (), **params: Any
-    ) -> tuple[dict[str, Any] | None, str | None]:
-        """(answer, None), or (None, code) for an error whose code is in `tolerate`."""
-        return self.session.call(
-            SERVICE, operation, params, address=address, tolerate=tolerate, kms_key_id=self.kms_key_id
-        )
-
-    def call(
-        self, operation: str, *, address: str | None = None, tolerate: tuple[str, ...] = (), **params: Any
-    ) -> dict[str, Any] | None:
-        """Run `operation` (e.g. 'PutSecretValue'); an error whose code is in `tolerate` gives None."""
-        return self.attempt(operation, address=address, tolerate=tolerate, **params)[0]
 
     def get_value(self, name: str) -> tuple[dict[str, Any] | None, str | None]:
         """The secret's current value entry, or None and the code when it is absent or scheduled for deletion."""
-        return self.attempt("GetSecretValue", address=name, tolerate=(NOT_FOUND, SCHEDULED), SecretId=name)
+        return self.session.attempt(
+            SERVICE, "GetSecretValue", {"SecretId": name}, address=name, tolerate=(NOT_FOUND, SCHEDULED)
+        )
 
     def describe(self, name: str) -> SecretInfo | None:
         """The secret's metadata, or None when there is no secret by that name."""
-        answer = self.call("DescribeSecret", address=name, tolerate=(NOT_FOUND,), SecretId=name)
+        answer = self.session.call(SERVICE, "DescribeSecret", {"SecretId": name}, address=name, tolerate=(NOT_FOUND,))
         return SecretInfo.from_answer(answer) if answer is not None else None
 
     def batch_get(self, names: Sequence[str]) -> BatchAnswer:
         """The current value of each secret, 20 ids a call."""
         answer = BatchAnswer()
-        for start in range(0, len(names), BATCH_IDS):
-            params = {"SecretIdList": list(names[start : start + BATCH_IDS])}
-            for page in self.session.pages(SERVICE, "BatchGetSecretValue", params):
+        for chunk in chunks(names, BATCH_IDS):
+            for page in self.session.pages(SERVICE, "BatchGetSecretValue", {"SecretIdList": chunk}):
                 for entry in (page or {}).get("SecretValues") or ():
                     answer.values[entry["Name"]] = entry
                 for error in (page or {}).get("Errors") or ():

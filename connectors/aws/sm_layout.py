@@ -1,20 +1,13 @@
-"""How syncd lays items out in AWS Secrets Manager, and the rules an item must follow there. Pure: no call.
+"""How syncd lays items out in AWS Secrets Manager (docs/connectors.md, "Layout: document or raw"), and the rules
+an item must follow there. Pure: no call.
 
-A document item is stored as a JSON object of strings in `SecretString`; a
-per-key item as its raw string. Reading goes the other way: a JSON object
-whose values are all strings is a document, anything else a single value
-keyed by the last segment of the secret's name (`prod/app/DB_PASSWORD` →
-`DB_PASSWORD`). An address known to hold a per-key item is always read raw,
-so a per-key value that happens to be a JSON object (a service-account
-key) is compared as the string it is.
-
-As a source, a JSON object's other values (numbers, booleans, null, nested
-objects and lists) read as their JSON text, so an RDS secret's `"port": 5432`
-gives the key `port` the value "5432".
+An address known to hold a per-key item is always read raw, so a per-key value that happens to be a JSON object
+(a service-account key) is compared as the string it is.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any
@@ -49,9 +42,10 @@ def encode(item: DesiredItem) -> str:
 def decode(name: str, text: str, *, raw: bool = False) -> dict[str, Secret]:
     """A stored SecretString as item data: a document when it is a JSON object of strings and `raw` is False."""
     if not raw:
-        document = _string_object(text)
-        if document is not None:
-            return {key: Secret(value) for key, value in document.items()}
+        with contextlib.suppress(DocumentError):
+            parsed = load_json(text, max_depth=MAX_DEPTH)
+            if isinstance(parsed, dict) and parsed and all(isinstance(v, str) for v in parsed.values()):
+                return {key: Secret(value) for key, value in parsed.items()}
     return {key_of(name): Secret(text)}
 
 
@@ -137,16 +131,6 @@ def _value_problems(item: DesiredItem) -> list[str]:
     if not is_text(stored):
         return [f"The value of {_shown(name)} holds a lone surrogate, which UTF-8 cannot encode."]
     return []
-
-
-def _string_object(text: str) -> dict[str, str] | None:
-    try:
-        parsed = load_json(text, max_depth=MAX_DEPTH)
-    except DocumentError:
-        return None
-    if isinstance(parsed, dict) and parsed and all(isinstance(v, str) for v in parsed.values()):
-        return parsed
-    return None
 
 
 def _shown(name: str) -> str:

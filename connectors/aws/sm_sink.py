@@ -1,18 +1,7 @@
 """The `aws-secrets-manager` sink: one secret per item, observed in batches, written only where it differs.
 
-`observe` reads a target in two kinds of call: ListSecrets, filtered on the `syncd.io/instance` tag key and on the
-scope's name prefixes (up to 10; past that on the tag key alone), scheduled deletions included, gives the tags,
-description, KMS key and deletion date of every marked secret in the scope; BatchGetSecretValue gives the values
-of the desired secrets, 20 a call. Only a desired secret that exists without a marker (or outside the listing)
-costs one more call (DescribeSecret).
-
-A write re-reads the marker first (DescribeSecret: Secrets Manager has no conditional write) and stops with
-ItemMoved if the secret was deleted or re-marked since the plan; then it calls what `difference` names, in this
-order: UpdateSecret for the description or the KMS key, PutSecretValue for the value, TagResource for the tags
-and the marker. The marker comes last, so it never sits on a value syncd did not write; a create carries
-everything, marker included, in one CreateSecret. Tags the manifest does not list are left as they are. A secret
-of this instance scheduled for deletion is restored first. A delete schedules the deletion with a recovery
-window, unless the target says `force_delete: true`.
+docs/connectors.md lists the calls of `observe` and of each write. Secrets Manager has no conditional write, so a
+write or a delete re-reads the secret first (DescribeSecret) and stops with ItemMoved if it moved since the plan.
 """
 
 from __future__ import annotations
@@ -24,19 +13,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from connectors.aws import sm_layout as layout
-from connectors.aws.client import AwsSink
+from connectors.aws.client import AwsSink, whose
 from connectors.aws.options import AwsTargetOptions, tag_list
-from connectors.aws.policy import iam_policy
-from connectors.aws.sm_api import NOT_FOUND, SCHEDULED, BatchAnswer, SecretInfo, SecretsApi
-from connectors.aws.sm_policy import sink_statements
-from syncd.connector import (
-    MARKER_INSTANCE,
-    AccessPolicy,
-    Capabilities,
-    Observation,
-    Scope,
-    marker_tags,
-)
+from connectors.aws.sm_api import NOT_FOUND, SCHEDULED, SERVICE, BatchAnswer, SecretInfo, SecretsApi
+from connectors.aws.sm_policy import sink_policy
+from syncd.connector import MARKER_INSTANCE, AccessPolicy, Capabilities, Observation, Scope, marker_tags
 from syncd.errors import ItemMoved, PermanentError
 from syncd.model import ActualItem, DesiredItem, Difference, Granularity
 from syncd.secret import Secret
@@ -59,6 +40,7 @@ class SecretsManagerSink(AwsSink):
     """Keeps AWS Secrets Manager secrets in one account and region equal to the manifest."""
 
     Options = SecretsManagerTargetOptions
+    options: SecretsManagerTargetOptions
     capabilities = Capabilities(
         granularities=(Granularity.DOCUMENT, Granularity.PER_KEY),
         tags=True,
@@ -69,8 +51,7 @@ class SecretsManagerSink(AwsSink):
 
     def __init__(self, target: str, options: SecretsManagerTargetOptions, connection: Any = None) -> None:
         super().__init__(target, options, connection)
-        self.options: SecretsManagerTargetOptions = options
-        self.api = SecretsApi(self.session, options.kms_key_id)
+        self.api = SecretsApi(self.session)
 
     # What the core asks before any call
 
@@ -82,7 +63,7 @@ class SecretsManagerSink(AwsSink):
         return layout.item_problems(item)
 
     def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
-        return iam_policy(sink_statements(self.options, self.options.kms_key_id, patterns))
+        return sink_policy(self.options, patterns)
 
     def describe(self) -> str:
         account = self.options.expected_account
@@ -194,9 +175,8 @@ class SecretsManagerSink(AwsSink):
         assert info is not None
         if info.scheduled_for_deletion:
             if info.owner is None or info.owner.instance != item.owner.instance:
-                whose = f"syncd instance {info.owner.instance!r}" if info.owner else "nobody syncd knows"
                 raise ItemMoved(
-                    f"the secret is scheduled for deletion by its owner ({whose}); it was left alone",
+                    f"the secret is scheduled for deletion by its owner ({whose(info.owner)}); it was left alone",
                     target=self.target,
                     address=item.address,
                 )
@@ -211,7 +191,8 @@ class SecretsManagerSink(AwsSink):
             params: dict[str, Any] = {"ForceDeleteWithoutRecovery": True}
         else:
             params = {"RecoveryWindowInDays": self.options.recovery_window_days}
-        if self.api.call("DeleteSecret", address=address, tolerate=(NOT_FOUND, SCHEDULED), SecretId=address, **params):
+        params["SecretId"] = address
+        if self.session.call(SERVICE, "DeleteSecret", params, address=address, tolerate=(NOT_FOUND, SCHEDULED)):
             return
         # Refused as already deleted: a retry of a DeleteSecret whose answer was lost, or another run's delete.
         now = self.api.describe(address)
@@ -233,8 +214,8 @@ class SecretsManagerSink(AwsSink):
             params["KmsKeyId"] = self.options.kms_key_id
         # AWS refuses a name in use with ResourceExistsException, or InvalidRequestException when the secret there is
         # scheduled for deletion (moto answers the former for both).
-        created, refusal = self.api.attempt(
-            "CreateSecret", address=address, tolerate=("ResourceExistsException", SCHEDULED), **params
+        created, refusal = self.session.attempt(
+            SERVICE, "CreateSecret", params, address=address, tolerate=("ResourceExistsException", SCHEDULED)
         )
         if created is not None:
             return
@@ -269,17 +250,18 @@ class SecretsManagerSink(AwsSink):
         if "kms_key_id" in difference.flags and self.options.kms_key_id:
             settings["KmsKeyId"] = self.options.kms_key_id
         if settings:
-            self.api.call("UpdateSecret", address=address, SecretId=address, **settings)
+            self.session.call(SERVICE, "UpdateSecret", {"SecretId": address, **settings}, address=address)
         if difference.value:
-            self.api.call("PutSecretValue", address=address, SecretId=address, SecretString=layout.encode(item))
+            request = {"SecretId": address, "SecretString": layout.encode(item)}
+            self.session.call(SERVICE, "PutSecretValue", request, address=address)
         tags = {key: item.tags[key] for key in difference.tags if key in item.tags}
         if restamp:
             tags.update(marker_tags(item.owner))
         if tags:
-            self.api.call("TagResource", address=address, SecretId=address, Tags=tag_list(tags))
+            self.session.call(SERVICE, "TagResource", {"SecretId": address, "Tags": tag_list(tags)}, address=address)
 
     def _restore(self, address: str) -> None:
-        self.api.call("RestoreSecret", address=address, SecretId=address)
+        self.session.call(SERVICE, "RestoreSecret", {"SecretId": address}, address=address)
 
     def _unmoved(self, expected: ActualItem, *, item: DesiredItem | None = None) -> SecretInfo | None:
         """The secret as it is now (one DescribeSecret), refusing one deleted, re-marked or given a new version
@@ -294,15 +276,8 @@ class SecretsManagerSink(AwsSink):
             raise ItemMoved(
                 "the secret was deleted since the plan; nothing was written", target=self.target, address=address
             )
-        if info.owner != expected.owner and (item is None or info.owner != item.owner):
-            raise _moved_marker(info, self.target, address)
-        moved = expected.version is not None and info.version is not None and info.version != expected.version
-        if moved and (item is None or not self._holds(item)):
-            raise ItemMoved(
-                f"its version moved from {expected.version} to {info.version} since the plan; it was left alone",
-                target=self.target,
-                address=address,
-            )
+        self.expect_owner(info.owner, expected, item, "secret")
+        self.expect_version(expected, info.version, lambda: item is not None and self._holds(item))
         return info
 
     def _holds(self, item: DesiredItem) -> bool:
@@ -312,15 +287,6 @@ class SecretsManagerSink(AwsSink):
         if text is None:
             return False
         return layout.decode(item.address, text, raw=item.granularity is Granularity.PER_KEY) == dict(item.data)
-
-
-def _moved_marker(info: SecretInfo, target: str, address: str) -> ItemMoved:
-    whose = f"syncd instance {info.owner.instance!r}" if info.owner else "nobody syncd knows"
-    return ItemMoved(
-        f"the secret's ownership marker changed since the plan (it now belongs to {whose}); it was left alone",
-        target=target,
-        address=address,
-    )
 
 
 def _names(names: Sequence[str]) -> str:

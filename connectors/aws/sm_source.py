@@ -1,12 +1,7 @@
 """The `aws-secrets-manager` source: secrets in one account and region as the source of truth.
 
-A secret holding a JSON object is a map of keys (values that are not
-strings read as their JSON text); any other text is one key named after the
-last segment of the secret's name. `read_many` reads 20 secrets a call
-through BatchGetSecretValue; `list` of a folder pages through ListSecrets with a name
-prefix filter. A missing, empty, binary or deleted secret, or one whose JSON
-is nested more than 100 levels deep or holds a key twice, is a SourceError
-naming its path, never an empty secret, and fails only that path.
+A missing, empty, binary or deleted secret, or one whose JSON is nested too deep or holds a key twice, is a
+SourceError naming its path, never an empty secret, and fails only that path.
 """
 
 from __future__ import annotations
@@ -14,15 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import Field
-
 from connectors.aws import sm_layout as layout
 from connectors.aws.client import AwsSource
 from connectors.aws.errors import TRANSIENT_CODES
 from connectors.aws.options import AwsConnection
-from connectors.aws.policy import iam_policy
 from connectors.aws.sm_api import NOT_FOUND, SCHEDULED, SecretsApi
-from connectors.aws.sm_policy import source_statements
+from connectors.aws.sm_policy import source_policy
 from syncd.connector import AccessPolicy
 from syncd.errors import SourceError, SyncdError, TransientError
 from syncd.model import SourceSecret
@@ -36,21 +28,18 @@ _WHY = {
 
 
 class SecretsManagerSourceOptions(AwsConnection):
-    """Where the source's secrets live: one account and region."""
-
-    # The customer managed key the source's secrets are encrypted with; only `syncd iam-policy` uses it.
-    kms_key_id: str | None = Field(None, min_length=1, max_length=2048)
+    """Where the source's secrets live: one account and region (`kms_key_id`: the key they are encrypted with)."""
 
 
 class SecretsManagerSource(AwsSource):
     """Reads secrets from AWS Secrets Manager; never writes."""
 
     Options = SecretsManagerSourceOptions
+    options: SecretsManagerSourceOptions
 
     def __init__(self, options: SecretsManagerSourceOptions, connection: Any = None) -> None:
         super().__init__(options, connection)
-        self.options: SecretsManagerSourceOptions = options
-        self.api = SecretsApi(self.session, options.kms_key_id)
+        self.api = SecretsApi(self.session)
 
     def read(self, path: str) -> SourceSecret:
         answer, code = self.api.get_value(path)
@@ -86,7 +75,7 @@ class SecretsManagerSource(AwsSource):
         return sorted(info.name for info in found if info.name.startswith(folder))
 
     def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
-        return iam_policy(source_statements(self.options, self.options.kms_key_id, patterns))
+        return source_policy(self.options, patterns)
 
     def location(self, path: str) -> tuple[str, ...]:
         return self.options.location("aws-secretsmanager")

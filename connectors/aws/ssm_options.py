@@ -4,29 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, field_validator
+from pydantic import field_validator
 
-from connectors.aws.options import AwsConnection, AwsTargetOptions
-from connectors.aws.ssm_rules import KMS_KEY_ID, KMS_KEY_ID_RULE, MAX_DESCRIPTION, SECURE_STRING, path_problems
+from connectors.aws.options import AwsConnection, AwsTargetOptions, matching
+from connectors.aws.ssm_rules import MAX_DESCRIPTION, SECURE_STRING, path_problems
 from syncd.connector import Options
 
 ParameterType = Literal["SecureString", "String"]
-
-
-def _ssm_key_id(key_id: str | None) -> str | None:
-    if key_id is not None and not KMS_KEY_ID.fullmatch(key_id):
-        raise ValueError(KMS_KEY_ID_RULE)
-    return key_id
-
-
-# A KMS key as SSM takes it (see `KMS_KEY_ID_RULE`).
-SsmKeyId = Annotated[str | None, AfterValidator(_ssm_key_id)]
+# A KMS key as SSM takes it.
+SsmKeyId = Annotated[
+    str,
+    matching(
+        r"^[a-zA-Z0-9:/_-]{1,256}\Z",
+        "SSM takes a KMS key as a key id, key ARN, alias/NAME or alias ARN: "
+        "at most 256 letters, digits and the symbols : / _ -",
+    ),
+]
 
 
 class SsmTargetOptions(AwsTargetOptions):
     """An SSM target: the shared AWS options, plus the parameter type and whether Advanced parameters may be made."""
 
-    kms_key_id: SsmKeyId = None
+    kms_key_id: SsmKeyId | None = None
     parameter_type: ParameterType = SECURE_STRING
     allow_advanced_tier: bool = False
 
@@ -58,4 +57,4 @@ class SsmDestination(Options):
 class SsmSourceOptions(AwsConnection):
     """Where to read: one account and region; `kms_key_id` only narrows the policy `syncd policy` prints."""
 
-    kms_key_id: SsmKeyId = None
+    kms_key_id: SsmKeyId | None = None

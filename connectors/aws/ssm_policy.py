@@ -1,10 +1,7 @@
-"""Least-privilege IAM statements for the `aws-ssm` sink and source, as `syncd iam-policy` prints them.
+"""The least-privilege IAM policy of an `aws-ssm` sink or source (`syncd iam-policy`).
 
-Parameters are IAM resources named `arn:PARTITION:ssm:REGION:ACCOUNT:parameter/NAME`,
-with the name's leading '/' dropped. DescribeParameters takes no resource
-(AWS's own examples grant it on "*"). GetParametersByPath is authorized on
-the path it is given, not on the parameters it returns. KMS statements are
-scoped to use through SSM in the target's region (`kms:ViaService`).
+DescribeParameters takes no resource, so it is granted on "*"; GetParametersByPath is authorized on the path it is
+given, not on the parameters it returns.
 """
 
 from __future__ import annotations
@@ -12,8 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from connectors.aws.policy import kms_grant
+from connectors.aws.options import AwsConnection
+from connectors.aws.policy import account_of, allow, iam_policy, kms_grant
+from connectors.aws.ssm_options import SsmTargetOptions
 from connectors.aws.ssm_rules import parameter_arn
+from syncd.connector import AccessPolicy
 
 SINK_ACTIONS = (
     "ssm:AddTagsToResource",
@@ -21,7 +21,7 @@ SINK_ACTIONS = (
     "ssm:GetParameters",
     "ssm:PutParameter",
 )
-# Reading tags shows no value. It is granted on every parameter of the region, because `list_owned` must learn
+# Reading tags shows no value. It is granted on every parameter of the region, because `observe` must learn
 # the sync of owned parameters outside today's patterns (left by a removed sync): denied, it would fail the target.
 TAG_READ_ACTIONS = ("ssm:ListTagsForResource",)
 SOURCE_ACTIONS = ("ssm:GetParametersByPath",)
@@ -32,69 +32,47 @@ ADVANCED_KMS_ACTIONS = ("kms:GenerateDataKey",)
 SOURCE_KMS_ACTIONS = ("kms:Decrypt",)
 
 
-def _statement(sid: str, actions: Sequence[str], resources: Sequence[str], **condition: Any) -> dict[str, Any]:
-    statement: dict[str, Any] = {
-        "Sid": sid,
-        "Effect": "Allow",
-        "Action": sorted(set(actions)),
-        "Resource": sorted(set(resources)),
-    }
-    if condition:
-        statement["Condition"] = condition
-    return statement
+def _kms(options: AwsConnection, actions: Sequence[str]) -> dict[str, Any]:
+    """KMS use through SSM in the region: on the options' key when they name one, else on any key of the account."""
+    resource, condition = kms_grant(options, options.kms_key_id, "ssm")
+    return allow(actions, [resource], condition, sid="SyncdSsmKms")
 
 
-def _arns(patterns: Sequence[str], *, partition: str, region: str, account: str) -> list[str]:
-    return [parameter_arn(p, partition=partition, region=region, account=account) for p in patterns]
+def _arns(options: AwsConnection, patterns: Sequence[str]) -> list[str]:
+    account = account_of(options)
+    return sorted(
+        {parameter_arn(p, partition=options.partition, region=options.region, account=account) for p in patterns}
+    )
 
 
-def _kms_statement(
-    actions: Sequence[str], key_id: str | None, *, partition: str, region: str, account: str
-) -> dict[str, Any]:
-    """KMS use through SSM in `region`: on one key when `key_id` names it, else on any key of the account."""
-    resource, condition = kms_grant(key_id, service="ssm", partition=partition, region=region, account=account)
-    return _statement("SyncdSsmKms", actions, [resource], **condition)
-
-
-def sink_statements(
-    patterns: Sequence[str],
-    *,
-    partition: str,
-    region: str,
-    account: str,
-    kms_key_id: str | None,
-    advanced_allowed: bool,
-) -> list[dict[str, Any]]:
+def sink_policy(options: SsmTargetOptions, patterns: Sequence[str]) -> AccessPolicy:
     """What the sink needs for parameters named by `patterns`: read, write, tag and delete them, and list owned ones.
 
     Without `kms_key_id` SecureStrings use the AWS managed key aws/ssm, whose
     key policy already lets the account's principals use it through SSM.
     """
-    arns = _arns(patterns, partition=partition, region=region, account=account)
-    every_parameter = f"arn:{partition}:ssm:{region}:{account}:parameter/*"
+    every_parameter = f"arn:{options.partition}:ssm:{options.region}:{account_of(options)}:parameter/*"
     statements = [
-        _statement("SyncdSsmDescribe", DESCRIBE_ACTIONS, ["*"]),
-        _statement("SyncdSsmReadTags", TAG_READ_ACTIONS, [every_parameter]),
-        _statement("SyncdSsmParameters", SINK_ACTIONS, arns),
+        allow(DESCRIBE_ACTIONS, ["*"], sid="SyncdSsmDescribe"),
+        allow(TAG_READ_ACTIONS, [every_parameter], sid="SyncdSsmReadTags"),
+        allow(SINK_ACTIONS, _arns(options, patterns), sid="SyncdSsmParameters"),
     ]
-    if kms_key_id is not None:
-        actions = SINK_KMS_ACTIONS + (ADVANCED_KMS_ACTIONS if advanced_allowed else ())
-        statements.append(_kms_statement(actions, kms_key_id, partition=partition, region=region, account=account))
-    return statements
+    if options.kms_key_id is not None:
+        actions = SINK_KMS_ACTIONS + (ADVANCED_KMS_ACTIONS if options.allow_advanced_tier else ())
+        statements.append(_kms(options, actions))
+    return iam_policy(statements)
 
 
-def source_statements(
-    patterns: Sequence[str], *, partition: str, region: str, account: str, kms_key_id: str | None
-) -> list[dict[str, Any]]:
+def source_policy(options: AwsConnection, patterns: Sequence[str]) -> AccessPolicy:
     """What the source needs to read the paths named by `patterns`: read by path, list paths, decrypt through SSM.
 
     Decrypt is on `kms_key_id` when the source names the key of its
     SecureStrings, else on any key of the account, but only through SSM in this region.
     """
-    return [
-        _statement("SyncdSsmDescribe", DESCRIBE_ACTIONS, ["*"]),
-        _statement(
-            "SyncdSsmReadPaths", SOURCE_ACTIONS, _arns(patterns, partition=partition, region=region, account=account)
-        ),
-        _kms_statement(SOURCE_KMS_ACTIONS, kms_key_id, partition=partition, region=region, account=account),
-    ]
+    return iam_policy(
+        [
+            allow(DESCRIBE_ACTIONS, ["*"], sid="SyncdSsmDescribe"),
+            allow(SOURCE_ACTIONS, _arns(options, patterns), sid="SyncdSsmReadPaths"),
+            _kms(options, SOURCE_KMS_ACTIONS),
+        ]
+    )

@@ -1,22 +1,11 @@
-"""SSM Parameter Store's own rules: names, values, tiers and paths, checked before any call.
-
-Every function here is pure. A problem is one sentence that names the
-parameter and never its value (nor its size: a size is derived from a value).
-
-The limits are AWS's (PutParameter in the SSM API reference):
-- a name uses only `a-zA-Z0-9_.-/`, may not begin with `aws` or `ssm` in any
-  case (after its leading `/`), and has at most 15 levels;
-- a name counts at most 1011 characters together with the ARN prefix
-  `arn:PARTITION:ssm:REGION:ACCOUNT:parameter/` that precedes it;
-- a value holds 1 to 4,096 bytes in the Standard tier, up to 8,192 in the
-  Advanced tier, and no `{{...}}` (SSM reads it as a reference to another parameter);
-- a description holds at most 1024 characters.
+"""SSM Parameter Store's own rules (PutParameter in the SSM API reference): names, values, tiers and paths,
+checked before any call. Pure. A problem is one sentence naming the parameter, never its value (nor its size: a
+size is derived from a value).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 STANDARD = "Standard"
 ADVANCED = "Advanced"
@@ -34,11 +23,6 @@ _ACCOUNT_PLACEHOLDER = "0" * 12
 
 _NAME_CHARACTERS = re.compile(r"[a-zA-Z0-9_.\-/]+")
 _NESTED_REFERENCE = re.compile(r"\{\{.*?\}\}", re.DOTALL)
-KMS_KEY_ID = re.compile(r"[a-zA-Z0-9:/_-]{1,256}")
-KMS_KEY_ID_RULE = (
-    "SSM takes a KMS key as a key id, key ARN, alias/NAME or alias ARN: "
-    "at most 256 letters, digits and the symbols : / _ -"
-)
 
 
 def shown(name: str) -> str:
@@ -143,7 +127,3 @@ def tier_for(value: str, current_tier: str | None) -> str:
     if current_tier == ADVANCED or len(value.encode("utf-8")) > STANDARD_MAX_BYTES:
         return ADVANCED
     return STANDARD
-
-
-def chunks(items: Sequence[str], size: int) -> list[list[str]]:
-    return [list(items[start : start + size]) for start in range(0, len(items), size)]

@@ -1,28 +1,9 @@
-"""The `aws-ssm` sink: SSM Parameter Store, one parameter per key.
+"""The `aws-ssm` sink: SSM Parameter Store, one parameter per key, at a `to` entry's `path` + name.
 
-Layout: a `to` entry's `path` is a prefix such as `/prod/payments/db/`, and each key becomes the parameter
-`path + name` (name template `{key}` by default). Values are SecureStrings encrypted with the target's KMS key
-unless `parameter_type: String` says otherwise. The tier follows the size: Standard up to 4,096 bytes, Advanced up
-to 8,192 when the target allows it; a parameter that is Advanced stays Advanced, since AWS cannot downgrade one.
-
-Ownership is two tags, `syncd.io/instance` and `syncd.io/sync`. PutParameter refuses Tags together with
-Overwrite, so tags go with the create call and later through AddTagsToResource, only those `difference` names.
-Tags syncd does not list are left alone. PutParameter (Overwrite) is called when the value, the description or a
-flag (type, KMS key) differs: SSM has no other way to set a description.
-
-Calls of `observe` for n desired parameters (see `ssm_tags`): ceil(n/10) GetParameters for the values; then, for
-the parameters found, DescribeParameters confirms tags in bulk: per set of expected tags (the item's tags and the
-marker), one call per 50 names with a `Name` filter and one `tag:KEY` filter per tag. A parameter it returns
-carries every expected tag; its metadata comes with it. Only the others (a tag drifted, unowned, another
-instance's or sync's) cost ceil(m/50) DescribeParameters by name and one ListTagsForResource each. The owned
-parameters are DescribeParameters on the instance tag and a recursive `Path` filter on the deepest folder holding
-the whole scope (50 a page); owned parameters not among the desired (prune candidates) get their sync from one
-ListTagsForResource per sync plus one sweep per 50 names by `tag:syncd.io/sync`.
-
-A write or a delete first reads the marker again (one ListTagsForResource: SSM has no conditional write) and, when
-it writes or deletes a value, the version (one GetParameters); it stops with ItemMoved when the parameter was
-deleted, re-marked or given a new version since the plan (its own value from a write whose answer was lost
-excepted).
+docs/connectors.md lists the calls of `observe` (tags confirmed in bulk: see `ssm_tags`) and of each write. What
+decides them: PutParameter refuses Tags together with Overwrite, so tags go with the create and later through
+AddTagsToResource; it is also the only call that sets a description; and SSM has no conditional write, so a
+write or a delete re-reads the marker (ListTagsForResource) and, before a value changes, the version.
 """
 
 from __future__ import annotations
@@ -31,15 +12,13 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from connectors.aws.client import AwsSink
+from connectors.aws.client import AwsSink, chunks
 from connectors.aws.options import item_tag_problems, tag_list
-from connectors.aws.policy import iam_policy
 from connectors.aws.ssm_options import SsmDestination, SsmTargetOptions
-from connectors.aws.ssm_policy import sink_statements
+from connectors.aws.ssm_policy import sink_policy
 from connectors.aws.ssm_rules import (
     SECURE_STRING,
     STANDARD,
-    chunks,
     description_problems,
     leaf,
     name_problems,
@@ -47,7 +26,7 @@ from connectors.aws.ssm_rules import (
     tier_for,
     value_problems,
 )
-from connectors.aws.ssm_tags import DESCRIBE_MAX, READERS, TagReader, name_filter
+from connectors.aws.ssm_tags import DESCRIBE_MAX, READERS, TagReader, list_tags, name_filter
 from syncd.connector import (
     MARKER_INSTANCE,
     AccessPolicy,
@@ -60,7 +39,7 @@ from syncd.connector import (
     user_tags,
 )
 from syncd.errors import ItemMoved, TransientError
-from syncd.model import ActualItem, DesiredItem, Difference, Granularity, Ownership
+from syncd.model import ActualItem, DesiredItem, Difference, Granularity
 from syncd.secret import Secret
 
 GET_PARAMETERS_MAX = 10
@@ -70,15 +49,11 @@ class SsmSink(AwsSink):
     """Writes each item as one SSM parameter; see the module docstring for layout, tiers, tags and calls."""
 
     Options = SsmTargetOptions
+    options: SsmTargetOptions
     Destination = SsmDestination
     capabilities = Capabilities(
         granularities=(Granularity.PER_KEY,), tags=True, description=True, versions=True, max_concurrency=8
     )
-
-    def __init__(self, target: str, options: SsmTargetOptions, connection: Any = None) -> None:
-        super().__init__(target, options, connection)
-        self.options: SsmTargetOptions = options
-        self._tags = TagReader(self.session, options.kms_key_id)
 
     # Conventions (no call)
 
@@ -115,32 +90,21 @@ class SsmSink(AwsSink):
         return problems + item_tag_problems(item.tags)
 
     def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
-        options = self.options
-        statements = sink_statements(
-            patterns,
-            partition=options.partition,
-            region=options.region,
-            account=options.expected_account or "*",
-            kms_key_id=options.kms_key_id,
-            advanced_allowed=options.allow_advanced_tier,
-        )
-        return iam_policy(statements)
+        return sink_policy(self.options, patterns)
 
     # Reads
 
     def observe(self, desired: Sequence[DesiredItem], scope: Scope) -> Observation:
         expected = {item.address: {**item.tags, **marker_tags(item.owner)} for item in desired}
         # A reader per observation: its one warning about refused filters is per run.
-        reader = TagReader(self.session, self.options.kms_key_id)
+        reader = TagReader(self.session)
         items, seen = self._read(reader, sorted(expected), expected)
         return Observation(items, self._owned(reader, scope, seen))
 
     def _read(
         self, reader: TagReader, names: Sequence[str], expected: Mapping[str, Mapping[str, str]]
     ) -> tuple[dict[str, ActualItem], dict[str, dict[str, str]]]:
-        """The parameters among `names` that exist, and the tags known of each: GetParameters (10 names a call);
-        DescribeParameters confirming the expected tags (50 names a call); DescribeParameters by name (50 a call)
-        and ListTagsForResource only for the parameters not confirmed."""
+        """The parameters among `names` that exist, and the tags known of each."""
         parameters: dict[str, dict[str, Any]] = {}
         for batch in in_parallel(self._get_parameters, chunks(names, GET_PARAMETERS_MAX), READERS):
             parameters.update(batch)
@@ -162,8 +126,7 @@ class SsmSink(AwsSink):
         return found, tags
 
     def _owned(self, reader: TagReader, scope: Scope, seen: Mapping[str, Mapping[str, str]]) -> dict[str, ActualItem]:
-        """DescribeParameters filtered on the instance tag and the scope's folder (50 a page); the sync of those
-        the desired items did not name is found by sync in bulk (see `TagReader.owners_of`)."""
+        """The parameters in the scope carrying its instance's marker; their sync is found in bulk."""
         marker = {"Key": f"tag:{MARKER_INSTANCE}", "Option": "Equals", "Values": [scope.instance]}
         described: dict[str, dict[str, Any]] = {}
         if scope.prefixes:
@@ -184,7 +147,7 @@ class SsmSink(AwsSink):
 
     def _get_parameters(self, names: list[str]) -> dict[str, dict[str, Any]]:
         # Names that do not exist come back in InvalidParameters: absent, not an error.
-        answer = self._tags.call("GetParameters", {"Names": names, "WithDecryption": True})
+        answer = self.session.call("ssm", "GetParameters", {"Names": names, "WithDecryption": True})
         return {parameter["Name"]: parameter for parameter in answer.get("Parameters", [])}
 
     def _describe_named(self, names: list[str]) -> dict[str, dict[str, Any]]:
@@ -200,7 +163,7 @@ class SsmSink(AwsSink):
             if self._put(item, None, overwrite=False) is not None:
                 return
             # The name is taken: ours only if it carries this very marker (a create retried after its answer was lost).
-            now = self._tags.list_tags(item.address)
+            now = list_tags(self.session, item.address)
             if now is None:
                 raise TransientError(
                     "the parameter was deleted while syncd created it", target=self.target, address=item.address
@@ -232,7 +195,7 @@ class SsmSink(AwsSink):
             tags.update(marker_tags(item.owner))
         if tags:
             request = {"ResourceType": "Parameter", "ResourceId": item.address, "Tags": tag_list(tags)}
-            self._tags.call("AddTagsToResource", request, address=item.address)
+            self.session.call("ssm", "AddTagsToResource", request, address=item.address)
 
     def _put(self, item: DesiredItem, actual: ActualItem | None, *, overwrite: bool) -> int | None:
         """PutParameter; the parameter's new version, or None when creating found the name taken."""
@@ -254,8 +217,8 @@ class SsmSink(AwsSink):
             request["Overwrite"] = True
         else:
             request["Tags"] = tag_list({**marker_tags(item.owner), **item.tags})
-        absent = () if overwrite else ("ParameterAlreadyExists",)
-        answer = self._tags.call("PutParameter", request, address=item.address, absent=absent)
+        taken = () if overwrite else ("ParameterAlreadyExists",)
+        answer = self.session.call("ssm", "PutParameter", request, address=item.address, tolerate=taken)
         return None if answer is None else int(answer.get("Version", 0))
 
     def delete(self, expected: ActualItem) -> None:
@@ -264,7 +227,7 @@ class SsmSink(AwsSink):
         if self._unmoved(expected, version=True) is None:
             return
         request = {"Name": expected.address}
-        self._tags.call("DeleteParameter", request, address=expected.address, absent=("ParameterNotFound",))
+        self.session.call("ssm", "DeleteParameter", request, address=expected.address, tolerate=("ParameterNotFound",))
 
     def _unmoved(
         self, expected: ActualItem, *, item: DesiredItem | None = None, version: bool
@@ -274,34 +237,21 @@ class SsmSink(AwsSink):
         GetParameters). For a write, `item`'s own marker and value are accepted as well: an earlier attempt of the
         write stamped or stored them, and its answer was lost."""
         address = expected.address
-        tags = self._tags.list_tags(address)
+        tags = list_tags(self.session, address)
         if tags is None:
             return None
-        _check_marker(owner_of(tags), expected, self.target, also=item.owner if item else None)
+        self.expect_owner(owner_of(tags), expected, item, "parameter")
         if version and expected.version is not None:
             current = self._get_parameters([address]).get(address)
             if current is None:
                 return None
-            now = str(current.get("Version"))
-            if now != expected.version and (item is None or current.get("Value") != item.single_value().reveal()):
-                raise ItemMoved(
-                    f"its version moved from {expected.version} to {now} since the plan; it was left alone",
-                    target=self.target,
-                    address=address,
-                )
+            value = current.get("Value")
+            self.expect_version(
+                expected,
+                str(current.get("Version")),
+                lambda: item is not None and value == item.single_value().reveal(),
+            )
         return tags
-
-
-def _check_marker(now: Ownership | None, expected: ActualItem, target: str, *, also: Ownership | None = None) -> None:
-    """Raise ItemMoved unless the marker is still the planned one (or `also`: an earlier attempt of this write
-    stamped it, and its answer was lost)."""
-    if now != expected.owner and (also is None or now != also):
-        whose = f"syncd instance {now.instance!r} (sync {now.sync!r})" if now else "nobody syncd knows"
-        raise ItemMoved(
-            f"the parameter's ownership marker changed since the plan (it now belongs to {whose}); it was left alone",
-            target=target,
-            address=expected.address,
-        )
 
 
 def _folder(prefixes: Sequence[str]) -> str | None:

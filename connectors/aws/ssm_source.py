@@ -1,15 +1,7 @@
 """The `aws-ssm` source: a path is a folder of parameters, and the parameters directly under it are its keys.
 
-`read("/prod/payments/db")` is GetParametersByPath on that folder, not
-recursive, decrypted, 10 parameters a page: `/prod/payments/db/DB_USER`
-gives the key `DB_USER`. A folder with no parameter directly under it is an
-error, never an empty secret. The version is the sorted `KEY:VERSION` list of
-its parameters, so it moves when any of them is changed, added or removed.
-
-`list(prefix)` is DescribeParameters with a recursive Path filter (50 names
-a page, no values read): every folder strictly below the prefix that directly
-holds a parameter, sorted, in the prefix's own style (with or without the
-leading '/').
+The version is the sorted `KEY:VERSION` list of the folder's parameters, so it moves when any is changed, added or
+removed; `list` reads names only (DescribeParameters), never values.
 """
 
 from __future__ import annotations
@@ -17,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from connectors.aws import ssm_policy as policy
 from connectors.aws.client import AwsSource
-from connectors.aws.policy import iam_policy
 from connectors.aws.ssm_options import SsmSourceOptions
+from connectors.aws.ssm_policy import source_policy
 from connectors.aws.ssm_rules import folder, leaf
 from syncd.connector import AccessPolicy, Capabilities, path_parts
 from syncd.errors import ConnectorError, SourceError, TransientError
@@ -35,11 +26,8 @@ class SsmSource(AwsSource):
     """Reads folders of SSM parameters; see the module docstring."""
 
     Options = SsmSourceOptions
+    options: SsmSourceOptions
     capabilities = Capabilities(max_concurrency=4)
-
-    def __init__(self, options: SsmSourceOptions, connection: Any = None) -> None:
-        super().__init__(options, connection)
-        self.options: SsmSourceOptions = options
 
     def read(self, path: str) -> SourceSecret:
         where = folder(path)
@@ -68,16 +56,7 @@ class SsmSource(AwsSource):
         return [style + f for f in below]
 
     def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
-        options = self.options
-        return iam_policy(
-            policy.source_statements(
-                patterns,
-                partition=options.partition,
-                region=options.region,
-                account=options.expected_account or "*",
-                kms_key_id=options.kms_key_id,
-            )
-        )
+        return source_policy(self.options, patterns)
 
     def location(self, path: str) -> tuple[str, ...]:
         return self.options.location("aws-ssm", *path_parts(path))

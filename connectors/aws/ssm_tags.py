@@ -1,17 +1,10 @@
 """Reading SSM parameters' tags for the `aws-ssm` sink: in bulk where a filter can confirm them, else one by one.
 
-SSM has no batch tag read: ListTagsForResource answers for one parameter.
-DescribeParameters, however, takes `tag:KEY` filters (AND-ed with each other
-and with a `Name` filter of up to 50 names) and returns only the parameters
-that carry every one of those tags. So when the sink knows what tags a
-parameter should carry (its desired item's tags and marker), one DescribeParameters call
-confirms up to 50 parameters at once, and only those it leaves out need
-ListTagsForResource. A confirmation is exact for the tags asked about and
-says nothing of the others, which the core never compares.
-
-The same filters find the sync of owned parameters the desired items do not name
-(prune candidates): one ListTagsForResource learns a sync, one sweep per 50
-names finds the others of that sync (see `TagReader.owners_of`).
+SSM has no batch tag read, but DescribeParameters takes `tag:KEY` filters (AND-ed, with a `Name` filter of up to
+50 names) and returns only the parameters carrying every one of them. So one call confirms up to 50 parameters
+whose tags the sink expects (the desired item's tags and marker); only those it leaves out need
+ListTagsForResource. A confirmation is exact for the tags asked about and says nothing of the others, which the
+core never compares. The same filters sweep for the sync of owned parameters (see `TagReader.owners_of`).
 """
 
 from __future__ import annotations
@@ -22,9 +15,8 @@ from typing import Any
 
 import structlog
 
-from connectors.aws.client import AwsSession
+from connectors.aws.client import AwsSession, chunks
 from connectors.aws.options import tag_map
-from connectors.aws.ssm_rules import chunks
 from syncd.connector import MARKER_INSTANCE, MARKER_SYNC, in_parallel
 
 log = structlog.get_logger("connectors.aws.ssm")
@@ -83,19 +75,9 @@ def groups(expected: Mapping[str, Tags], names: Sequence[str]) -> list[tuple[Tag
 class TagReader:
     """The tag reads of one sink: bulk confirmation, sweeps by sync, and ListTagsForResource for the rest."""
 
-    def __init__(self, session: AwsSession, kms_key_id: str | None = None) -> None:
+    def __init__(self, session: AwsSession) -> None:
         self.session = session
-        self.kms_key_id = kms_key_id
         self._warned = False
-
-    def call(
-        self, operation: str, request: dict[str, Any], *, address: str | None = None, absent: tuple[str, ...] = ()
-    ) -> Any:
-        """The answer to SSM's `operation`, or None when it failed with one of the `absent` error codes."""
-        answer, _ = self.session.call(
-            "ssm", operation, request, address=address, tolerate=absent, kms_key_id=self.kms_key_id
-        )
-        return answer
 
     # In bulk
 
@@ -114,7 +96,7 @@ class TagReader:
         tags, names = task
         kept: dict[str, dict[str, Any]] = {}
         remaining = names
-        for part in chunks_of_filters(tag_filters(dict(tags))):
+        for part in chunks(tag_filters(dict(tags)), TAG_FILTERS_PER_CALL):
             answer = self.describe([name_filter(remaining), *part])
             if answer is None:
                 return {}
@@ -125,22 +107,16 @@ class TagReader:
         return kept
 
     def owners_of(self, instance: str, names: Sequence[str]) -> dict[str, dict[str, str]]:
-        """Tags enough to tell the owner of each of `names`, parameters listed as carrying `instance`'s marker.
-
-        One ListTagsForResource learns a parameter's sync; then one
-        DescribeParameters per 50 of the other names (`tag:syncd.io/instance`
-        and `tag:syncd.io/sync` filters) finds those of the same sync, whose
-        tags are then known to hold that marker (their other tags are not
-        read). This repeats until a few sweeps have not paid for themselves
-        (`IDLE_SWEEPS`); the names left get ListTagsForResource each. A
-        parameter deleted meanwhile is left out.
+        """Tags enough to tell the owner of each of `names`, parameters listed as carrying `instance`'s marker;
+        one deleted meanwhile is left out. One ListTagsForResource learns a sync, one sweep per 50 names finds the
+        others of that sync (their other tags are not read), until `IDLE_SWEEPS` sweeps have not paid for themselves.
         """
         found: dict[str, dict[str, str]] = {}
         pending = sorted(set(names))
         idle = 0
         while len(pending) > 1 and idle < IDLE_SWEEPS:
             probe, pending = pending[0], pending[1:]
-            tags = self.list_tags(probe)
+            tags = list_tags(self.session, probe)
             if tags is None:
                 continue
             found[probe] = tags
@@ -192,19 +168,14 @@ class TagReader:
 
     def tags_of(self, names: Sequence[str]) -> dict[str, dict[str, str]]:
         """Each parameter's tags by ListTagsForResource, on a few threads; one deleted meanwhile is left out."""
-        answers = in_parallel(self.list_tags, list(names), READERS)
+        answers = in_parallel(lambda name: list_tags(self.session, name), list(names), READERS)
         return {name: tags for name, tags in zip(names, answers, strict=True) if tags is not None}
 
-    def list_tags(self, name: str) -> dict[str, str] | None:
-        answer = self.call(
-            "ListTagsForResource",
-            {"ResourceType": "Parameter", "ResourceId": name},
-            address=name,
-            absent=("InvalidResourceId", "ParameterNotFound"),
-        )
-        return None if answer is None else tag_map(answer.get("TagList"))
 
-
-def chunks_of_filters(filters: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Tag filters in parts that fit one request beside the Name filter."""
-    return [filters[start : start + TAG_FILTERS_PER_CALL] for start in range(0, len(filters), TAG_FILTERS_PER_CALL)]
+def list_tags(session: AwsSession, name: str) -> dict[str, str] | None:
+    """A parameter's tags (ListTagsForResource); None when it does not exist."""
+    request = {"ResourceType": "Parameter", "ResourceId": name}
+    answer = session.call(
+        "ssm", "ListTagsForResource", request, address=name, tolerate=("InvalidResourceId", "ParameterNotFound")
+    )
+    return None if answer is None else tag_map(answer.get("TagList"))

@@ -178,3 +178,16 @@ def test_throttling_is_transient_after_one_attempt(source: SsmSource, aws_fake: 
     aws_fake.fail("DescribeParameters", "ThrottlingException", times=None)
     with pytest.raises(TransientError, match="cannot read '/prod/'"):
         source.list("/prod/")
+
+
+@pytest.mark.usefixtures("ssm")
+def test_a_kms_failure_names_the_key_the_source_names(aws_fake: AwsFake) -> None:
+    """A source's `kms_key_id` is the key its KMS errors name, as a target's is, not the AWS managed key."""
+    options = SsmSourceOptions(region=REGION, endpoint_url=aws_fake.endpoint, kms_key_id="alias/prod-params")
+    source = SsmSource(options)
+    aws_fake.fail("GetParametersByPath", "KMSAccessDeniedException")
+    with pytest.raises(SourceError) as info:
+        source.read("/prod/payments/db")
+    source.close()
+    assert "cannot read '/prod/payments/db'" in str(info.value)
+    assert "the KMS key alias/prod-params cannot be used" in str(info.value)
