@@ -17,11 +17,15 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+import structlog
+
 from connectors.aws.errors import error_code, translate
 from connectors.aws.options import AwsConnection, AwsTargetOptions
 from syncd.connector import UNLIMITED, ItemDefaults, RateLimiter, Sink, Source
 from syncd.errors import ItemMoved, PermanentError
 from syncd.model import ActualItem, DesiredItem, Ownership
+
+log = structlog.get_logger("connectors.aws")
 
 T = TypeVar("T")
 # An AWS request or answer, and the error codes a call tolerates.
@@ -54,6 +58,13 @@ class AwsSession:
         self._session: Any = None
         self._lock = threading.Lock()
         self._account_checked = False
+        if options.max_attempts is not None:
+            log.warning(
+                "option ignored",
+                target=target,
+                option="max_attempts",
+                reason="each AWS call is made once and syncd's one retry layer retries transient errors",
+            )
 
     def client(self, service: str) -> Any:
         given = self._given

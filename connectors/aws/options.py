@@ -51,6 +51,8 @@ class AwsConnection(Options):
     sts_endpoint_url: Annotated[str, matching(URL, "must be an http:// or https:// URL")] | None = None
     connect_timeout: float = Field(5.0, gt=0, le=120)
     read_timeout: float = Field(30.0, gt=0, le=600)
+    # Accepted so that manifests written for botocore's own retries still load; ignored (the connection says so).
+    max_attempts: int | None = Field(None, ge=1, le=10)
     # A target encrypts with it; for a source it only narrows the policy `syncd policy` prints. Errors name it.
     kms_key_id: str | None = Field(None, min_length=1, max_length=2048)
 
@@ -60,16 +62,6 @@ class AwsConnection(Options):
         if isinstance(value, int):
             raise ValueError("must be 12 digits in quotes, such as '111111111111' (YAML reads a bare number)")
         return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_sdk_retries(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and "max_attempts" in data:
-            raise ValueError(
-                "max_attempts is no longer an option: each AWS call is made once and syncd retries the change "
-                "(remove the key)"
-            )
-        return data
 
     @model_validator(mode="after")
     def _external_id_needs_a_role(self) -> AwsConnection:

@@ -6,6 +6,8 @@ import datetime as dt
 import traceback
 
 import pytest
+import structlog
+import structlog.testing
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from pydantic import ValidationError
 
@@ -161,10 +163,17 @@ def test_bad_connection_options_are_refused(options: dict[str, object], message:
         AwsConnection.model_validate(options)
 
 
-def test_max_attempts_is_refused_with_the_reason() -> None:
-    """The option of botocore's retries is gone (one retry layer, syncd's): a manifest that sets it is told why."""
-    with pytest.raises(ValidationError, match="max_attempts is no longer an option: each AWS call is made once"):
-        AwsConnection.model_validate({"region": "us-east-1", "max_attempts": 3})
+def test_max_attempts_still_loads_and_is_ignored_with_a_warning() -> None:
+    """A manifest written for botocore's own retries still loads; the option changes nothing (one retry layer,
+    syncd's: each call is made once) and the connection says so, naming the target."""
+    options = AwsConnection.model_validate({"region": "us-east-1", "max_attempts": 3})
+    with structlog.testing.capture_logs() as logs:
+        session = AwsSession("aws-prod", options)
+    assert [(e["event"], e["target"], e["option"]) for e in logs] == [("option ignored", "aws-prod", "max_attempts")]
+    assert session.client("ssm").meta.config.retries["total_max_attempts"] == 1
+    with structlog.testing.capture_logs() as logs:
+        AwsSession("aws-prod", AwsConnection.model_validate({"region": "us-east-1"}))
+    assert logs == []
 
 
 def test_target_tags_are_checked_against_aws_rules() -> None:
