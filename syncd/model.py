@@ -95,7 +95,7 @@ class ActualItem:
     `data` is None when the sink listed the item without reading its value.
     `version` is whatever the sink offers to tell that the item moved (a
     version id, a resourceVersion, a modification time), never a digest of
-    the value. `marker_only` marks an item `list_owned` found holding no data
+    the value. `marker_only` marks an owned item `observe` found holding no data
     of syncd's, only a leftover marker of this instance (a prune or a create
     that stopped part way, a version someone wrote since): its delete takes
     the marker off and touches no data.

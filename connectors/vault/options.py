@@ -162,6 +162,6 @@ class VaultSourceOptions(VaultConnection):
 
 
 class VaultSinkOptions(VaultConnection):
-    # The folder under the mount that syncd's items live in: names are relative to it and list_owned walks only it.
+    # The folder under the mount that syncd's items live in: names are relative to it and observe lists only inside it.
     prefix: Annotated[str, _cleaned("prefix", allow_empty=True)]
     destroy_on_delete: bool = False

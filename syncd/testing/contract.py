@@ -221,8 +221,8 @@ class SinkContract:
         assert self.read(sink, [address])[address].owner == OTHER_OWNER
         assert self.owned(sink, OTHER_OWNER.instance)[address].owner == OTHER_OWNER
 
-    def test_list_owned_returns_only_that_instances_items(self, sink: Sink) -> None:
-        """list_owned returns the items of the instance asked for and none of another's."""
+    def test_owned_items_are_only_that_instances(self, sink: Sink) -> None:
+        """observe reports as owned the items of the scope's instance and none of another's."""
         mine, theirs = self.addresses[:2]
         self.put(sink, self.desired_item(sink, mine, owner=OWNER), None)
         self.put(sink, self.desired_item(sink, theirs, owner=OTHER_OWNER), None)
@@ -230,7 +230,7 @@ class SinkContract:
         assert set(self.owned(sink, OTHER_OWNER.instance)) == {theirs}
         assert self.owned(sink, "contract-nobody") == {}
 
-    def test_list_owned_omits_a_deleted_item(self, sink: Sink) -> None:
+    def test_owned_items_omit_a_deleted_item(self, sink: Sink) -> None:
         """An item deleted is no longer listed among its instance's items."""
         kept, deleted = self.addresses[:2]
         for address in (kept, deleted):
