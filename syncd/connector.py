@@ -64,9 +64,9 @@ def user_tags(tags: Mapping[str, str]) -> dict[str, str]:
 def expect_unmoved(target: str, expected: ActualItem | None, current: ActualItem | None) -> None:
     """Raise ItemMoved unless `current` (read just now) is still the item the plan saw as `expected`: both absent,
     or both present with the same owner and, when the sink reports versions, the same version."""
-    address = (expected or current).address if (expected or current) else "?"
     if expected is None and current is None:
         return
+    address = (expected or current).address  # type: ignore[union-attr]
     if expected is None:
         raise ItemMoved("it was created by another writer since the plan", target=target, address=address)
     if current is None:
@@ -167,7 +167,8 @@ class Capabilities:
     """What a connector can do, as data the core reads (no "did the subclass override this?" checks).
 
     `granularities`: the first is the default, a `to` entry may ask for another. `tags`, `description`: the
-    sink stores them per item. `versions`: `ActualItem.version` is set, and writes are conditional on it.
+    sink stores them per item. `versions`: the sink can report `ActualItem.version` (a Vault KV v1 mount has none)
+    and makes writes conditional on it.
     `batch_writes`: the API writes many items per call. `buffered`: writes are held and committed at the end of
     `batch()` (a file written whole). `max_concurrency`: how many calls may run at once against it.
     """
