@@ -212,8 +212,8 @@ def _allow_names(plan: Plan, manifest: Manifest) -> None:
 
 def _show_plan(plan: Plan, fmt: Format, manifest: Manifest, *, printed: bool = True) -> None:
     """Print the plan (unless apply prints only its results); with JSON logs, log one `problem` event per
-    problem too. Console logs leave problems to the report, which a person reads."""
-    _allow_names(plan, manifest)
+    problem too. Console logs leave problems to the report, which a person reads. The caller has allowed the
+    plan's names (`_allow_names`)."""
     for problem in plan.problems if _Run.log_format is LogFormat.json else ():
         _log_error(
             "problem", target=problem.target, sync=problem.sync, address=problem.address, message=problem.message
@@ -430,7 +430,7 @@ def policy(
         return
     for index, (part, answer) in enumerate(policies.items()):
         title = "source" if part == "source" else f"target {part!r}"
-        _out(f"{chr(10) * (index > 0)}# {title}: {kind_name(answer.kind)} policy\n")
+        _out(("\n" if index else "") + f"# {title}: {kind_name(answer.kind)} policy\n")
         _out_policy(answer)
 
 

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import structlog
 from pydantic import BaseModel
 
 from syncd.apply import Progress, apply_plan
@@ -25,8 +24,6 @@ from syncd.manifest import Manifest, ManifestError
 from syncd.model import ChangeResult, Plan
 from syncd.ratelimit import RateLimiter
 from syncd.settings import DEFAULT_SETTINGS, Settings
-
-log = structlog.get_logger("syncd.run")
 
 SOURCE = "source"
 
