@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from connectors.local import file_tree
-from connectors.local.dotenv_file import current_identity
+from connectors.local.dotenv_file import LOCK_SUFFIX, current_identity
 from connectors.local.file_tree import Format, Tree, display
 from connectors.local.options import FileSourceOptions, FormatOption
 from syncd.connector import Capabilities, Source, file_location
@@ -46,7 +46,10 @@ class FileSource(Source):
 
     def read(self, path: str) -> SourceSecret:
         key = _normalize(path)
-        found, is_folder = self._find(key, self._files())
+        try:
+            found, is_folder = self._find(key, self._files())
+        except SourceError:  # a file of the last scan may have been renamed or removed since
+            found, is_folder = [], False
         if not found and not is_folder:  # a file added since the last scan may hold it
             found, is_folder = self._find(key, self._files(scan=True))
         where = self.options.path
@@ -158,8 +161,8 @@ def _detect(path: Path) -> Format | None:
 
 
 def _is_dotenv_name(name: str) -> bool:
-    # `.envrc` (direnv) is a shell script, not a dotenv file.
-    return name == ".env" or name.startswith(".env.")
+    # `.envrc` (direnv) is a shell script, not a dotenv file; `.env.lock` is the dotenv sink's lock file.
+    return (name == ".env" or name.startswith(".env.")) and not name.endswith(LOCK_SUFFIX)
 
 
 def _secret_path(relative: Path) -> str:

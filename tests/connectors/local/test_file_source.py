@@ -104,6 +104,7 @@ def tree(tmp_path: Path) -> Path:
     write(root / ".git/config.yaml", "ignored: yes\n")
     write(root / "README.md", "# not a secret\n")
     write(root / ".envrc", "use nix\n")
+    write(root / "config/.env.prod.lock", "")
     return root
 
 
@@ -229,7 +230,8 @@ def test_dotenv_bad_line_names_file_and_line_without_content(tmp_path: Path, lin
 
 
 def test_directory_layout(tree: Path) -> None:
-    """Each file contributes at its relative path without extension; hidden and unknown files are ignored."""
+    """Each file contributes at its relative path without extension; hidden and unknown files, and a dotenv
+    sink's lock file (`.env.prod.lock`, which holds no keys), are ignored."""
     assert make_source(tree).list("") == [
         "apps/api",
         "apps/db/primary",
@@ -839,3 +841,14 @@ def test_many_indented_parts_past_libyamls_limit_refuse_the_file_after_a_bounded
     assert f"more than {documents.MAX_DEEP_BLOCK_PARTS} indented parts are nested" in message
     # Each part set apart costs a parse of the file and one of the text up to the part.
     assert len(parsers) <= 2 * documents.MAX_DEEP_BLOCK_PARTS + 2
+
+
+def test_a_file_renamed_since_the_last_scan_is_found_again(tmp_path: Path) -> None:
+    """A read on one source object finds a secret whose file was renamed since the object last scanned the
+    folder, instead of failing on the old file name."""
+    root = tmp_path / "secrets"
+    write(root / "apps/db.yaml", "user: alice\n")
+    source = make_source(root)
+    assert values(source, "apps/db") == {"user": "alice"}
+    (root / "apps/db.yaml").rename(root / "apps/db.yml")
+    assert values(source, "apps/db") == {"user": "alice"}
