@@ -419,7 +419,9 @@ class SinkContract:
         plant_unowned(address, theirs)
         with pytest.raises(ItemMoved):
             self.put(sink, self.desired_item(sink, address, "planned-update"), expected)
-        assert plain(self.read(sink, [address])[address].data) == theirs
+        found = self.read(sink, [address])[address]
+        assert plain(found.data) == theirs
+        assert found.owner is None, "the refused write left syncd's marker on another writer's item"
 
     def test_a_write_refuses_an_item_whose_version_moved_since_the_plan(self, sink: Sink) -> None:
         """An update planned on one version raises ItemMoved when another writer wrote a newer one since, when
@@ -445,7 +447,21 @@ class SinkContract:
         plant_unowned(address, theirs)
         with pytest.raises(ItemMoved):
             sink.delete(expected)
-        assert plain(self.read(sink, [address])[address].data) == theirs
+        found = self.read(sink, [address])[address]
+        assert plain(found.data) == theirs
+        assert found.owner is None, "the refused delete left syncd's marker on another writer's item"
+
+    def test_a_create_refuses_an_item_another_instance_wrote_since_the_plan(self, sink: Sink) -> None:
+        """A create planned on an absent item raises ItemMoved when another syncd instance wrote the item since,
+        and leaves it that instance's, with its data (needs no fixture: the other writer is the sink itself)."""
+        address = self.addresses[0]
+        theirs = self.desired_item(sink, address, "other-instance-meanwhile", owner=OTHER_OWNER)
+        self.put(sink, theirs, None)
+        with pytest.raises(ItemMoved):
+            self.put(sink, self.desired_item(sink, address, "planned-create"), None)
+        found = self.read(sink, [address])[address]
+        assert found.owner == OTHER_OWNER
+        assert plain(found.data) == plain(theirs.data)
 
 
 class SourceContract:
