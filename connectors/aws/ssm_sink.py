@@ -178,8 +178,10 @@ class SsmSink(AwsSink):
             everything = Difference(value=True, tags=tuple(item.tags), description=item.description is not None)
             self._update(item, None, everything, restamp=False)
             return
+        # The version too when a value is written or the marker stamped: a marker stamped on a value someone
+        # wrote since the plan would make syncd the owner of their value. Tags alone leave ownership as it is.
         needs_put = bool(difference.value or difference.description or difference.flags)
-        now = self._unmoved(expected, item=item, version=needs_put)
+        now = self._unmoved(expected, item=item, version=needs_put or difference.marker)
         if now is None:
             raise ItemMoved("the parameter was deleted since the plan", target=self.target, address=item.address)
         self._update(item, expected, difference, restamp=difference.marker or owner_of(now) != item.owner)
@@ -233,9 +235,9 @@ class SsmSink(AwsSink):
         self, expected: ActualItem, *, item: DesiredItem | None = None, version: bool
     ) -> dict[str, str] | None:
         """The parameter's tags now (one ListTagsForResource), None when it is gone, once its marker is found as
-        the plan saw it and, when `version` asks (a value is about to be written or deleted), its version too (one
-        GetParameters). For a write, `item`'s own marker and value are accepted as well: an earlier attempt of the
-        write stamped or stored them, and its answer was lost."""
+        the plan saw it and, when `version` asks (a value about to be written or deleted, a marker about to be
+        stamped), its version too (one GetParameters). For a write, `item`'s own marker and value are accepted as
+        well: an earlier attempt of the write stamped or stored them, and its answer was lost."""
         address = expected.address
         tags = list_tags(self.session, address)
         if tags is None:

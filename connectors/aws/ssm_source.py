@@ -69,6 +69,6 @@ class SsmSource(AwsSource):
         try:
             return list(self.session.entries("ssm", operation, request, "Parameters"))
         except TransientError as exc:
-            raise TransientError(f"cannot read {path!r}: {exc.message}") from None
+            raise TransientError(f"cannot read {path!r}: {exc.message}", retry_after=exc.retry_after) from None
         except ConnectorError as exc:
             raise SourceError(f"cannot read {path!r}: {exc.message}") from None

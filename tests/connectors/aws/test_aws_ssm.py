@@ -344,7 +344,8 @@ def test_type_drift_is_repaired(make_sink: MakeSink, ssm: Any) -> None:
 def test_an_unowned_parameter_reads_without_owner_and_adopting_adds_tags_only(
     recorded: tuple[SsmSink, Requests], ssm: Any
 ) -> None:
-    """Adopting a parameter that already holds the value is one AddTagsToResource with the marker (no Overwrite)."""
+    """Adopting a parameter that already holds the value is one AddTagsToResource with the marker (no Overwrite),
+    once its marker and version are read again as the plan saw them."""
     sink, sent = recorded
     ssm.put_parameter(Name="/prod/db/DB_USER", Value="alice", Type="SecureString", Tags=[{"Key": "own", "Value": "1"}])
     actual = read(sink, ["/prod/db/DB_USER"])["/prod/db/DB_USER"]
@@ -352,13 +353,25 @@ def test_an_unowned_parameter_reads_without_owner_and_adopting_adds_tags_only(
     assert owned(sink, OWNER.instance) == {}
     sent.clear()
     write(sink, desired(sink, "DB_USER", "alice"), actual)
-    assert [operation for operation, _ in sent] == ["ListTagsForResource", "AddTagsToResource"]
+    assert [operation for operation, _ in sent] == ["ListTagsForResource", "GetParameters", "AddTagsToResource"]
     assert tags_of(ssm, "/prod/db/DB_USER") == {
         "own": "1",
         "syncd.io/instance": "prod-eu",
         "syncd.io/sync": "payments-db",
     }
     assert list(owned(sink, OWNER.instance)) == ["/prod/db/DB_USER"]
+
+
+def test_an_adoption_is_refused_when_someone_wrote_the_value_since_the_plan(make_sink: MakeSink, ssm: Any) -> None:
+    """An adoption planned on a parameter that held syncd's value raises ItemMoved when someone wrote another value
+    since the plan, and stamps no marker on their value."""
+    sink = make_sink()
+    ssm.put_parameter(Name="/prod/db/DB_USER", Value="alice", Type="SecureString")
+    actual = read(sink, ["/prod/db/DB_USER"])["/prod/db/DB_USER"]
+    ssm.put_parameter(Name="/prod/db/DB_USER", Value="someone-else", Type="SecureString", Overwrite=True)
+    with pytest.raises(ItemMoved, match="version moved"):
+        write(sink, desired(sink, "DB_USER", "alice"), actual)
+    assert "syncd.io/instance" not in tags_of(ssm, "/prod/db/DB_USER")
 
 
 def test_a_parameter_that_appeared_since_the_plan_is_not_taken_over(make_sink: MakeSink, ssm: Any) -> None:

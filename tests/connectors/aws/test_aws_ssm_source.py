@@ -191,3 +191,15 @@ def test_a_kms_failure_names_the_key_the_source_names(aws_fake: AwsFake) -> None
     source.close()
     assert "cannot read '/prod/payments/db'" in str(info.value)
     assert "the KMS key alias/prod-params cannot be used" in str(info.value)
+
+
+def test_a_throttled_read_keeps_the_servers_retry_after(source: SsmSource, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transient error of the SSM API reaches the core's retry layer with the wait the server asked for."""
+
+    def throttled(*args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        raise TransientError("ssm:GetParametersByPath failed: ThrottlingException", retry_after=7.0)
+
+    monkeypatch.setattr(source.session, "entries", throttled)
+    with pytest.raises(TransientError) as raised:
+        source.read("/prod/db")
+    assert raised.value.retry_after == 7.0
