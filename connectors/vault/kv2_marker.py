@@ -143,11 +143,15 @@ class MarkedWrites:
         self._not_anothers(item, marker_of(meta.custom_metadata) if meta else None, current)
         if meta is not None and meta.live:
             if expected is not None and not expected.pending_deletion and _version(expected) == current:
-                if expected.flags.get(MARKER_FLAG) == UNCONFIRMED[MARKER_FLAG] and self._ours_to_confirm(
-                    item, expected, meta, data
-                ):
-                    self._confirm(item, current, meta)  # the plan found our unmarked version: only mark it
-                    return True
+                if expected.flags.get(MARKER_FLAG) == UNCONFIRMED[MARKER_FLAG]:
+                    if self._ours_to_confirm(item, expected, meta, data):
+                        self._confirm(item, current, meta)  # the plan found our unmarked version: only mark it
+                        return True
+                    return False
+                marker = marker_of(meta.custom_metadata)
+                if (marker.owner if marker is not None and marker.names(current) else None) != expected.owner:
+                    # Same version, other marker: someone disowned it, or another sync took it, since the plan.
+                    raise errors.marker_moved(self.target, item.address)
                 return False
             # Moved since the plan: a retry of this write whose answer was lost, or another run of this instance.
             if self._ours_to_confirm(item, expected, meta, data):

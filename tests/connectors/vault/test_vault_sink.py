@@ -186,6 +186,23 @@ def test_an_edit_since_the_plan_fails_the_write_and_is_kept(openbao: OpenBaoServ
     assert metadata(root, path)["current_version"] == 2
 
 
+def test_a_marker_taken_off_since_the_plan_fails_the_write_and_is_not_put_back(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """An update planned on an owned secret raises ItemMoved when someone took syncd's marker off since (a
+    metadata change only, so the version is the same), and neither the data nor the marker is written."""
+    path = f"{vault_prefix}/disowned"
+    sink = make_sink(openbao, vault_prefix)
+    write(sink, item(path, {"k": "ours"}), None)
+    expected = read(sink, [path])[path]
+    root.secrets.kv.v2.update_metadata(path, custom_metadata={"team": "took-it-back"})
+    with pytest.raises(PermanentError, match="marker"):
+        write(sink, item(path, {"k": "planned"}), expected)
+    meta = metadata(root, path)
+    assert (meta["current_version"], meta["custom_metadata"]) == (int(expected.version), {"team": "took-it-back"})
+    assert data_at(root, path) == {"k": "ours"}
+
+
 def test_a_secret_created_since_the_plan_is_left_alone(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
     """A create planned for an absent path fails when someone created it meanwhile; no marker lands on it."""
     path = f"{vault_prefix}/raced"
