@@ -27,6 +27,8 @@ from syncd.secret import Secret
 
 # The custom_metadata key naming the version the marker owns.
 MARKER_VERSION = "syncd.io/version"
+# Before a claim's version: the marker of a create in progress, which owns no version.
+CLAIM = "claim:"
 # The flag observed items carry: "unconfirmed" for a version syncd wrote but did not mark, so the diff plans a write.
 MARKER_FLAG = "marker"
 # Plain dicts (a mapping proxy cannot be deep-copied); never changed in place.
@@ -40,13 +42,20 @@ METADATA_ATTEMPTS = 4
 @dataclass(frozen=True)
 class Marker:
     """syncd's KV v2 marker: who owns the path, and which version. `version` None: a marker written before
-    versions were recorded, taken to own the current version."""
+    versions were recorded, taken to own the current version. A claim (`claim:N`, stamped before a create writes
+    version N+1) names no version: if N, someone's deleted version, were undeleted, the claim must not own it."""
 
     owner: Ownership
     version: int | None
+    claim: int | None = None
 
     def names(self, version: int) -> bool:
         return self.version is None or self.version == version
+
+    def just_before(self, version: int) -> bool:
+        """Whether the marker was stamped on the version before `version`: a claim for it, or a marker of the
+        version it follows (syncd wrote `version` and stopped before marking it)."""
+        return self.claim == version - 1 or self.version == version - 1
 
 
 def marker_of(custom: Mapping[str, str]) -> Marker | None:
@@ -56,6 +65,9 @@ def marker_of(custom: Mapping[str, str]) -> Marker | None:
     raw = custom.get(MARKER_VERSION)
     if raw is None:
         return Marker(owner, None)
+    claimed = raw.removeprefix(CLAIM)
+    if raw.startswith(CLAIM) and claimed.isdigit():
+        return Marker(owner, -1, int(claimed))
     # A version that is not a number owns nothing.
     return Marker(owner, int(raw) if raw.isdigit() else -1)
 
@@ -65,7 +77,7 @@ def unconfirmed(marker: Marker, version: int, wanted: DesiredItem, data: Mapping
     instance at the version before it, and it holds exactly the wanted data."""
     return (
         marker.owner.instance == wanted.owner.instance
-        and marker.version == version - 1
+        and marker.just_before(version)
         and dict(data) == dict(wanted.data)
     )
 
@@ -174,7 +186,7 @@ class MarkedWrites:
         if marker is not None:
             if marker.owner.instance != item.owner.instance:
                 return False
-            if not (marker.names(current) or marker.version == current - 1):
+            if not (marker.names(current) or marker.just_before(current)):
                 return False
         elif expected is None or expected.owner is not None or _version(expected) != current - 1:
             return False
@@ -195,7 +207,7 @@ class MarkedWrites:
                 raise self._moved(item, expected, current)
             custom = dict(meta.custom_metadata) if meta else {}
             self._not_anothers(item, marker_of(custom), current)
-            claim = _with_marker(custom, item.owner, current)
+            claim = _with_marker(custom, item.owner, current, claim=True)
             if meta is not None and claim == custom:
                 return meta
             cas = 0 if meta is None else meta.metadata_version
@@ -284,7 +296,7 @@ class MarkedWrites:
             if marker is None or marker.owner.instance != item.owner.instance or stands(marker, meta):
                 return True
             current = meta.current_version
-            return meta.live and marker.version == current - 1 and self._holds(item.address, current, data)
+            return meta.live and marker.just_before(current) and self._holds(item.address, current, data)
 
         with contextlib.suppress(SyncdError):
             _take_marker_off(self.kv, item.address, self.kv.metadata(item.address), keep)
@@ -343,6 +355,7 @@ def _without_marker(custom: Mapping[str, str]) -> dict[str, str]:
     return {key: value for key, value in custom.items() if key not in (MARKER_INSTANCE, MARKER_SYNC, MARKER_VERSION)}
 
 
-def _with_marker(custom: Mapping[str, str], owner: Ownership, version: int) -> dict[str, str]:
-    """`custom` with `owner`'s marker naming `version` in place of any marker it has."""
-    return {**_without_marker(custom), **marker_tags(owner), MARKER_VERSION: str(version)}
+def _with_marker(custom: Mapping[str, str], owner: Ownership, version: int, *, claim: bool = False) -> dict[str, str]:
+    """`custom` with `owner`'s marker naming `version` (or, as a claim, the version before a create) in place of any
+    marker it has."""
+    return {**_without_marker(custom), **marker_tags(owner), MARKER_VERSION: f"{CLAIM * claim}{version}"}

@@ -235,7 +235,7 @@ def test_a_claim_left_by_a_killed_create_stays_with_the_conflict_and_goes_once_u
     conflict = plan(sink_on(openbao, vault_prefix), wanted, INSTANCE, no_prune)
     assert actions(conflict) == {path: Action.CONFLICT}
     apply(sink_on(openbao, vault_prefix), conflict, INSTANCE)
-    assert syncd_keys(root, path)["syncd.io/version"] == "0"
+    assert syncd_keys(root, path)["syncd.io/version"] == "claim:0"
     (leftover,) = plan(sink_on(openbao, vault_prefix), [], INSTANCE, no_prune)
     assert only_takes_a_marker_off(leftover)
     (result,) = apply(sink_on(openbao, vault_prefix), [leftover], INSTANCE)
@@ -243,6 +243,31 @@ def test_a_claim_left_by_a_killed_create_stays_with_the_conflict_and_goes_once_u
     assert syncd_keys(root, path) == {}
     assert v2_data(root, path) == {"k": "a person's"}
     assert plan(sink_on(openbao, vault_prefix), [], INSTANCE) == []
+
+
+def test_a_claim_over_a_deleted_version_owns_nothing_when_that_version_is_undeleted(
+    openbao: OpenBaoServer, root: hvac.Client, vault_prefix: str
+) -> None:
+    """A create planned over a person's soft-deleted version, killed right after its claim: when the person
+    undeletes their version, the claim does not make it syncd's, so it is a conflict while wanted and is never
+    pruned once unmapped."""
+    path = f"{vault_prefix}/undeleted"
+    root.secrets.kv.v2.create_or_update_secret(path, {"k": "a person's"})
+    root.secrets.kv.v2.delete_latest_version_of_secret(path)
+    wanted = [item(path, {"k": "syncd"})]
+    changes = plan(sink_on(openbao, vault_prefix), wanted, INSTANCE)
+    assert actions(changes) == {path: Action.CREATE}
+    session = FaultSession("kill", 2)  # metadata, then the claim, then killed
+    with pytest.raises(Killed):
+        apply(sink_on(openbao, vault_prefix, session), changes, INSTANCE)
+    root.secrets.kv.v2.undelete_secret_versions(path, [1])
+    assert standing_markers(root, [path]) == {}
+    assert actions(plan(sink_on(openbao, vault_prefix), wanted, INSTANCE, Policy())) == {path: Action.CONFLICT}
+    for change in plan(sink_on(openbao, vault_prefix), [], INSTANCE, Policy(prune=True)):
+        assert only_takes_a_marker_off(change)
+        apply(sink_on(openbao, vault_prefix), [change], INSTANCE)
+    assert v2_data(root, path) == {"k": "a person's"}
+    assert syncd_keys(root, path) == {}
 
 
 def test_a_prune_whose_unmark_keeps_failing_leaves_no_marker_on_a_later_write(
