@@ -2,13 +2,12 @@
 
 Names are known only once the source is read, so every name template
 becomes a pattern with `*` for each placeholder (`prod/{relpath}` →
-`prod/*`); a literal name stays exact. Each connector turns patterns into
-its own access system's policy (`Sink.required_access`); nothing here makes a network call.
-
-The same patterns are each target's scope (`syncd.engine.target_scope`):
-items the manifest no longer maps that lie outside every pattern (left from a
-removed sync) are neither listed nor pruned, so syncd never needs a right the
-policy does not grant.
+`prod/*`); a literal name stays exact. The same patterns make each target's
+scope (`syncd.engine.target_scope`), and a target's policy grants exactly
+that scope (`scope_patterns`): items outside it (left by a removed sync) are
+neither listed nor pruned, so syncd never needs a right the policy does not
+grant. Each connector turns patterns into its own access system's policy
+(`Sink.required_access`); nothing here makes a network call.
 """
 
 from __future__ import annotations
@@ -36,6 +35,13 @@ def target_patterns(manifest: Manifest, target: str, sink: Sink) -> list[str]:
             if dest.spec.target == target
         }
     )
+
+
+def scope_patterns(patterns: list[str]) -> list[str]:
+    """The patterns a target's scope covers (see `Scope.covers`): a wildcard pattern from its literal start on
+    (`prod/*-v2` → `prod/*`), a literal name as it is. A target's policy grants these, so that prune may reach
+    every owned item the scope shows it, such as those a renamed destination left under the same start."""
+    return _narrowest({p.split("*", 1)[0] + "*" if "*" in p else p for p in patterns})
 
 
 def _narrowest(patterns: set[str]) -> list[str]:
@@ -86,7 +92,7 @@ def access_policies(
     for name in wanted:
         sink = open_sink(name)
         try:
-            answer = sink.required_access(target_patterns(manifest, name, sink))
+            answer = sink.required_access(scope_patterns(target_patterns(manifest, name, sink)))
         finally:
             sink.close()
         if answer is not None and (kind is None or answer.kind == kind):

@@ -187,3 +187,19 @@ def test_policy_prints_each_part_in_its_own_language(tmp_path: Path, registry: R
     assert (code, capsys.readouterr().out) == (0, 'path "kv/data/*" { capabilities = ["update"] }\n')
     code = main(["vault-policy", "-c", str(path)], registry=registry)
     assert (code, capsys.readouterr().out) == (0, 'path "kv/data/*" { capabilities = ["update"] }\n')
+
+
+def test_a_targets_policy_covers_its_scope_from_each_patterns_literal_start(
+    tmp_path: Path, registry: Registry, capsys
+) -> None:
+    """A name pattern with text after its placeholder (`api/{relpath}-v2`) is granted from its literal start on
+    (`api/*`): the target's scope, where prune may find items an earlier name left (`api/x` before `-v2`)."""
+    path = tmp_path / "syncd.yaml"
+    path.write_text(textwrap.dedent(MANIFEST).replace("SOURCE", "iam").replace('"api/{relpath}"', '"api/{relpath}-v2"'))
+    code, out, err = run(capsys, registry, "-c", str(path), "--target", "cloud")
+    assert code == 0, err
+    assert json.loads(out)["Statement"][0]["Resource"] == [
+        "arn:demo:/params/db/*",
+        "arn:demo:api/*",
+        "arn:demo:prod/payments/db",
+    ]
