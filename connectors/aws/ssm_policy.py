@@ -21,8 +21,8 @@ SINK_ACTIONS = (
     "ssm:GetParameters",
     "ssm:PutParameter",
 )
-# Reading tags shows no value. It is granted on every parameter of the region, because `observe` must learn
-# the sync of owned parameters outside today's patterns (left by a removed sync): denied, it would fail the target.
+# Reading tags shows no value. `observe` reads the tags of owned parameters under the scope's folder that the
+# desired names did not confirm, and that folder may be wider than the patterns: granted on every parameter.
 TAG_READ_ACTIONS = ("ssm:ListTagsForResource",)
 SOURCE_ACTIONS = ("ssm:GetParametersByPath",)
 DESCRIBE_ACTIONS = ("ssm:DescribeParameters",)
