@@ -63,7 +63,8 @@ def user_tags(tags: Mapping[str, str]) -> dict[str, str]:
 
 def expect_unmoved(target: str, expected: ActualItem | None, current: ActualItem | None) -> None:
     """Raise ItemMoved unless `current` (read just now) is still the item the plan saw as `expected`: both absent,
-    or both present with the same owner and, when the sink reports versions, the same version."""
+    or both present with the same owner, the same version when the sink reports versions, and the same data
+    when both were read with their data (a person's edit may leave a version as it was)."""
     if expected is None and current is None:
         return
     address = (expected or current).address  # type: ignore[union-attr]
@@ -79,6 +80,8 @@ def expect_unmoved(target: str, expected: ActualItem | None, current: ActualItem
             target=target,
             address=address,
         )
+    if expected.data is not None and current.data is not None and expected.data != current.data:
+        raise ItemMoved("its value changed since the plan", target=target, address=address)
 
 
 # Where a target's items or a source's secrets live, from the widest name to the narrowest: ("file", "/", "srv",

@@ -106,3 +106,22 @@ def test_without_its_metadata_syncd_does_not_know_the_plugin(tmp_path: Path) -> 
     done = run(["-m", "syncd", "validate", "-c", "syncd.yaml"], tmp_path, env)
     assert done.returncode == 1
     assert "unknown connector type 'example-json'" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [{"data": {"K": "v"}, "marker": "x"}, {"data": {"K": "v"}, "version": "2"}, {"data": {"K": 1}}, {"marker": {}}],
+    ids=["marker-not-a-map", "version-not-a-number", "value-not-text", "no-data"],
+)
+def test_the_plugins_sink_refuses_a_file_it_did_not_write_in_one_sentence(tmp_path: Path, entry: dict) -> None:
+    """A file whose items are not the shape the sink writes is one clear error naming the file, never a crash."""
+    from syncd_example_plugin import JsonFileSink
+
+    from syncd.connector import Scope
+    from syncd.errors import PermanentError
+
+    path = tmp_path / "items.json"
+    path.write_text(json.dumps({"items": {"app/db": entry}}))
+    sink = JsonFileSink("json", JsonFileSink.Options(path=str(path)))
+    with pytest.raises(PermanentError, match="does not hold example-json items"):
+        sink.observe([], Scope("prod", ("*",)))

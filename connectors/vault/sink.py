@@ -125,8 +125,13 @@ class VaultSink(Sink):
             owner = _v1_owner(entry.data or {})
             if owner is not None and owner.instance != item.owner.instance:
                 raise errors.anothers(self.target, item.address, owner.instance)
-            # The owner the plan saw, or this item's own (a retry of this write, whose answer was lost).
-            if owner != item.owner and (expected is None or owner != expected.owner):
+            # The owner the plan saw, or this item's own (a retry of this write, whose answer was lost); KV v1 has no
+            # versions, so the value the plan saw too, lest a person's edit since be overwritten or adopted.
+            if owner != item.owner and (
+                expected is None
+                or owner != expected.owner
+                or (expected.data is not None and _v1_item(item.address, entry, with_data=True).data != expected.data)
+            ):
                 raise errors.moved(self.target, item.address)
         kv.write(item.address, {**data, OWNER_KEY: f"{item.owner.instance}/{item.owner.sync}"})
 

@@ -423,6 +423,22 @@ class SinkContract:
         assert plain(found.data) == theirs
         assert found.owner is None, "the refused write left syncd's marker on another writer's item"
 
+    def test_an_adoption_refuses_an_item_whose_value_changed_since_the_plan(
+        self, sink: Sink, plant_unowned: PlantUnowned
+    ) -> None:
+        """An adoption planned on an unowned item raises ItemMoved when its writer changed its value since (even
+        where that leaves its version as it was), and marks nothing."""
+        address = self.addresses[0]
+        plant_unowned(address, plain(self.desired_item(sink, address, "unowned-at-plan").data))
+        expected = self.read(sink, [address])[address]
+        theirs = plain(self.desired_item(sink, address, "edited-meanwhile").data)
+        plant_unowned(address, theirs)
+        with pytest.raises(ItemMoved):
+            self.put(sink, self.desired_item(sink, address, "planned-adoption"), expected)
+        found = self.read(sink, [address])[address]
+        assert plain(found.data) == theirs
+        assert found.owner is None, "the refused adoption left syncd's marker on another writer's item"
+
     def test_a_write_refuses_an_item_whose_version_moved_since_the_plan(self, sink: Sink) -> None:
         """An update planned on one version raises ItemMoved when another writer wrote a newer one since, when
         the sink reports versions, and the newer value stays."""

@@ -112,8 +112,10 @@ class JsonFileSink(connector.Sink):
         with open(f"{self.path}.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             entries = self._load()
+            before = json.dumps(entries, sort_keys=True)
             yield entries
-            self._save(entries)
+            if json.dumps(entries, sort_keys=True) != before:  # a retry or a delete of nothing writes nothing
+                self._save(entries)
 
     def _save(self, entries: Entries) -> None:
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
@@ -130,5 +132,15 @@ class JsonFileSink(connector.Sink):
 
 
 def _is_entry(entry: Any) -> bool:
-    data = entry.get("data") if isinstance(entry, dict) else None
-    return isinstance(data, dict) and all(isinstance(v, str) for v in data.values())
+    """An item as this sink writes it: string data, and a marker and a version of the right kinds if present."""
+    if not isinstance(entry, dict):
+        return False
+    data, marker, version = entry.get("data"), entry.get("marker", {}), entry.get("version", 0)
+    return (
+        isinstance(data, dict)
+        and all(isinstance(v, str) for v in data.values())
+        and isinstance(marker, dict)
+        and all(isinstance(v, str) for v in marker.values())
+        and isinstance(version, int)
+        and not isinstance(version, bool)
+    )
