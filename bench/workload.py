@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from bench.syncd_process import SyncdRun, run_syncd
 
@@ -124,21 +124,21 @@ def run_cycle(counter: CallCounter, workdir: Path, env: Mapping[str, str], items
     manifest = str(workdir / "syncd.yaml")
     first = count(counter, ["apply", "-c", manifest, "--yes", "--format", "json"], workdir, env)
     created = _created(first.run)
-    if created is not None and created != items:
+    if created != items:
         raise AssertionError(f"the first apply created {created} items, expected {items}")
     # Exit code 0 with --detailed-exitcode: no drift, which the steady state must be.
     plan = count(counter, ["plan", "-c", manifest, "--format", "json", "--detailed-exitcode"], workdir, env)
+    if plan.writes:
+        raise AssertionError(f"the plan made {plan.writes} write calls; a plan writes nothing")
     steady = count(counter, ["apply", "-c", manifest, "--yes", "--format", "json"], workdir, env)
     return Cycle(first, plan, steady)
 
 
-def _created(run: SyncdRun | None) -> int | None:
-    """The number of creates in `syncd apply -f json`'s plan summary (docs/json-format.md), if it says."""
-    try:
-        summary: Any = json.loads(run.stdout)["plan"]["summary"] if run else None
-        return int(summary["create"])
-    except (ValueError, KeyError, TypeError):
-        return None
+def _created(run: SyncdRun | None) -> int:
+    """The number of creates in `syncd apply -f json`'s plan summary (docs/json-format.md)."""
+    if run is None:
+        raise AssertionError("the first apply did not run")
+    return int(json.loads(run.stdout)["plan"]["summary"]["create"])
 
 
 def result(
@@ -152,8 +152,8 @@ def result(
     calls_floor: int,
     first_apply_floor: int,
 ) -> Result:
-    runs = [c.run for c in (cycle.first_apply, cycle.plan, cycle.steady_apply) if c.run is not None]
     assert cycle.plan.run and cycle.first_apply.run and cycle.steady_apply.run
+    runs = [cycle.first_apply.run, cycle.plan.run, cycle.steady_apply.run]
     return Result(
         connector=connector,
         source=source,
