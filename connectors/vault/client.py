@@ -164,7 +164,7 @@ class VaultClient:
         self._lease = None
         if self._refused is not None and self._clock() < self._refused[1]:
             error = self._refused[0]
-            raise type(error)(error.message, target=error.target, address=error.address)
+            raise type(error)(error.message, target=error.target, address=error.address) from None
         try:
             self._authenticate()
         except PermanentError as exc:
@@ -249,7 +249,7 @@ class VaultClient:
             if self._lookup_self() is not None:
                 return False
             if isinstance(self.options.auth, TokenAuth):
-                raise self.errors.fail(TOKEN_REFUSED)
+                raise self.errors.fail(TOKEN_REFUSED) from None
             self._authenticate_anew()
             return True
 
