@@ -15,10 +15,14 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import structlog
+
 from connectors.local import dotenv_format as dotenv
 from syncd.errors import PermanentError
 from syncd.model import ActualItem, Ownership
 from syncd.secret import Secret
+
+log = structlog.get_logger("connectors.local.dotenv")
 
 HEADER = (
     '# Managed in part by syncd. A variable below a "# syncd: owner=..." line is overwritten or '
@@ -198,6 +202,7 @@ class DotenvFile:
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             try:
                 os.fchmod(descriptor, self.permissions)
+                self._keep_owner(descriptor, path)
                 data = memoryview(document.text().encode("utf-8"))
                 while data:
                     data = data[os.write(descriptor, data) :]
@@ -218,6 +223,20 @@ class DotenvFile:
                 raise self._error(f"cannot write {path}: {exc.strerror}") from None
             raise
         _sync_directory(path.parent)
+
+    def _keep_owner(self, descriptor: int, path: Path) -> None:
+        """Give the new file the old one's owner and group, so that the program reading it still can (syncd run as
+        root on an application's file). Without the right to, the write goes on and a warning says so."""
+        try:
+            old = os.stat(path)
+        except FileNotFoundError:
+            return
+        if (old.st_uid, old.st_gid) == (os.geteuid(), os.getegid()):
+            return
+        try:
+            os.fchown(descriptor, old.st_uid, old.st_gid)
+        except PermissionError:
+            log.warning("owner not kept", target=self.target, path=str(path), uid=old.st_uid, gid=old.st_gid)
 
     def _error(self, message: str) -> PermanentError:
         return PermanentError(message, target=self.target)

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
+import structlog.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -163,6 +165,34 @@ def test_a_looser_file_is_tightened_on_the_next_write(env: Path) -> None:
 def test_mode_is_read_as_octal(mode: str, bits: int) -> None:
     """A valid mode string gives its octal value as permissions."""
     assert DotenvSinkOptions(path="x", mode=mode).permissions == bits
+
+
+def test_a_file_another_user_owns_keeps_its_owner_and_group(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written by syncd running as another user (root, say), the file keeps its owner and group, so the program
+    that reads it still can."""
+    env.write_text("OTHER=1\n")
+    owner = env.stat()
+    given: list[tuple[int, int]] = []
+    monkeypatch.setattr(os, "geteuid", lambda: owner.st_uid + 1)
+    monkeypatch.setattr(os, "fchown", lambda fd, uid, gid: given.append((uid, gid)))
+    write(make_sink(env), item("A", "1"))
+    assert given == [(owner.st_uid, owner.st_gid)]
+
+
+def test_an_owner_that_cannot_be_kept_is_a_warning_and_the_write_goes_on(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env.write_text("OTHER=1\n")
+    monkeypatch.setattr(os, "geteuid", lambda: env.stat().st_uid + 1)
+
+    def refused(fd: int, uid: int, gid: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "fchown", refused)
+    with structlog.testing.capture_logs() as logs:
+        write(make_sink(env), item("A", "1"))
+    assert "A=" in env.read_text()
+    assert [entry["event"] for entry in logs] == ["owner not kept"]
 
 
 @pytest.mark.parametrize("mode", ["0800", "rw-------", "06000", "", 384, "0o600"])
