@@ -29,6 +29,7 @@ import contextlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 import urllib.error
@@ -123,19 +124,22 @@ class KubeFake:
         self._control = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._address: str | None = None
 
     # Lifecycle.
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the fake Kubernetes API server is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        """The server's address; after `stop` it still names the port, which then refuses connections."""
+        if self._address is None:
+            raise RuntimeError("the fake Kubernetes API server was never started")
+        return self._address
 
     def start(self) -> KubeFake:
         """Listen on a free loopback port and return once /version answers."""
         self._server = _Server(("127.0.0.1", 0), self)
+        host, port = self._server.server_address[:2]
+        self._address = f"http://{host}:{port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="kube-fake", daemon=True
         )
@@ -167,6 +171,7 @@ class KubeFake:
         self._server.server_close()
         if self._thread is not None:
             self._thread.join()
+        self._server = self._thread = None
 
     def __enter__(self) -> KubeFake:
         return self.start()
@@ -435,6 +440,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body leave in two writes: without this, Nagle's algorithm holds the body back for the client's
+        # delayed ACK (40 ms a request).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
@@ -458,6 +469,11 @@ class _Server(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away (or a connection `close_connections` ended) is no error of the server's.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         """End kept-alive connections, so that their handler threads finish now rather than at their timeout."""

@@ -398,3 +398,122 @@ def test_requests_are_recorded_with_method_path_and_query(core: CoreV1Api, kube_
         ("POST", f"/api/v1/namespaces/{NS}/secrets", ""),
     ]
     assert kube_fake.count("POST", r"/secrets$") == 1 and kube_fake.count() == 2
+
+
+# List: selectors and paging
+
+
+def plant(fake: KubeFake, name: str, labels: dict[str, str] | None = None, namespace: str = NS, **fields: Any) -> None:
+    fake.put_object({"kind": "Secret", "metadata": {"name": name, "namespace": namespace, "labels": labels}, **fields})
+
+
+def names(listing: Any) -> list[str]:
+    return [item.metadata.name for item in listing.items]
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("app=web", ["a", "b"]),
+        ("app==web", ["a", "b"]),
+        ("app!=web", ["c", "d"]),
+        ("app in (web, db)", ["a", "b", "c"]),
+        ("app notin (web,db)", ["d"]),
+        ("tier", ["b", "c"]),
+        ("!tier", ["a", "d"]),
+        ("app=web,tier", ["b"]),
+        ("app in (web),tier!=front", ["a"]),
+        ("app.kubernetes.io/managed-by=syncd", ["d"]),
+        ("", ["a", "b", "c", "d"]),
+    ],
+)
+def test_label_selectors_select_as_the_apiserver_does(
+    core: CoreV1Api, kube_fake: KubeFake, selector: str, expected: list[str]
+) -> None:
+    """=, ==, !=, in, notin, key and !key select as documented; != and notin match objects without the label; a
+    comma is AND."""
+    plant(kube_fake, "a", {"app": "web"})
+    plant(kube_fake, "b", {"app": "web", "tier": "front"})
+    plant(kube_fake, "c", {"app": "db", "tier": "back"})
+    plant(kube_fake, "d", {"app.kubernetes.io/managed-by": "syncd"})
+    assert names(core.list_namespaced_secret(NS, label_selector=selector)) == expected
+
+
+@pytest.mark.parametrize("selector", ["app in (web", "app=web,", "=web", "app in web", "a b", "bad key=x", "app=b@d"])
+def test_a_malformed_label_selector_is_a_bad_request(core: CoreV1Api, selector: str) -> None:
+    """A selector that does not parse, or names an invalid key or value, answers 400 BadRequest."""
+    status = status_of(lambda: core.list_namespaced_secret(NS, label_selector=selector))
+    assert (status["reason"], status["code"]) == ("BadRequest", 400)
+
+
+def test_field_selectors_select_on_name_and_type(core: CoreV1Api, kube_fake: KubeFake) -> None:
+    """fieldSelector takes metadata.name and, for Secrets, type; another field answers 400."""
+    plant(kube_fake, "a")
+    plant(kube_fake, "b", type="example.com/other")
+    assert names(core.list_namespaced_secret(NS, field_selector="metadata.name=b")) == ["b"]
+    assert names(core.list_namespaced_secret(NS, field_selector="metadata.name!=b")) == ["a"]
+    assert names(core.list_namespaced_secret(NS, field_selector="type=Opaque")) == ["a"]
+    status = status_of(lambda: core.list_namespaced_secret(NS, field_selector="data.k=v"))
+    assert (status["reason"], status["message"]) == ("BadRequest", "field label not supported: data.k")
+
+
+def test_lists_page_in_name_order_with_continue_and_remaining_count(core: CoreV1Api, kube_fake: KubeFake) -> None:
+    """limit cuts a list in name order; each page but the last carries an opaque continue token and
+    remainingItemCount, and the list's resourceVersion."""
+    for name in ["e", "c", "a", "d", "b"]:
+        plant(kube_fake, name)
+    plant(kube_fake, "other-namespace", namespace="team-b")
+    first = core.list_namespaced_secret(NS, limit=2)
+    assert names(first) == ["a", "b"]
+    assert first.metadata.remaining_item_count == 3 and first.metadata._continue
+    assert (
+        first.metadata.resource_version == kube_fake.secret("team-b", "other-namespace")["metadata"]["resourceVersion"]
+    )
+    second = core.list_namespaced_secret(NS, limit=2, _continue=first.metadata._continue)
+    assert names(second) == ["c", "d"] and second.metadata.remaining_item_count == 1
+    last = core.list_namespaced_secret(NS, limit=2, _continue=second.metadata._continue)
+    assert names(last) == ["e"] and last.metadata._continue is None and last.metadata.remaining_item_count is None
+
+
+def test_continued_pages_read_the_first_pages_snapshot(core: CoreV1Api, kube_fake: KubeFake) -> None:
+    """A continue token reads the list as it was at the first page's resourceVersion: writes made since do not
+    show, as with the apiserver's consistent paged LIST."""
+    for name in ["a", "b", "c"]:
+        plant(kube_fake, name, {"v": "1"})
+    first = core.list_namespaced_secret(NS, limit=1)
+    plant(kube_fake, "b", {"v": "2"})
+    kube_fake.delete_object("Secret", NS, "c")
+    plant(kube_fake, "d")
+    rest = core.list_namespaced_secret(NS, _continue=first.metadata._continue)
+    assert [(item.metadata.name, item.metadata.labels) for item in rest.items] == [("b", {"v": "1"}), ("c", {"v": "1"})]
+    assert rest.metadata.resource_version == first.metadata.resource_version
+
+
+def test_paging_with_a_selector_counts_matching_items_and_omits_the_remaining_count(
+    core: CoreV1Api, kube_fake: KubeFake
+) -> None:
+    """With a label selector each page holds up to limit matching items, and remainingItemCount is not given."""
+    for index in range(5):
+        plant(kube_fake, f"s{index}", {"mine": "yes"} if index % 2 == 0 else {})
+    first = core.list_namespaced_secret(NS, label_selector="mine=yes", limit=2)
+    assert names(first) == ["s0", "s2"] and first.metadata.remaining_item_count is None
+    rest = core.list_namespaced_secret(NS, label_selector="mine=yes", limit=2, _continue=first.metadata._continue)
+    assert names(rest) == ["s4"] and rest.metadata._continue is None
+
+
+def test_a_bad_continue_token_is_a_bad_request(core: CoreV1Api) -> None:
+    """A continue token the server did not issue answers 400 BadRequest."""
+    status = status_of(lambda: core.list_namespaced_secret(NS, limit=1, _continue="not-a-token"))
+    assert status["reason"] == "BadRequest" and status["message"].startswith("continue key is not valid")
+
+
+def test_list_items_carry_no_kind_and_leases_list_too(
+    core: CoreV1Api, coordination: CoordinationV1Api, kube_fake: KubeFake
+) -> None:
+    """List items come without kind and apiVersion, as the apiserver sends them; Leases list like Secrets."""
+    plant(kube_fake, "a")
+    listing = core.list_namespaced_secret(NS)
+    assert listing.kind == "SecretList" and listing.items[0].kind is None
+    coordination.create_namespaced_lease(NS, {"metadata": {"name": "lock", "labels": {"x": "y"}}})
+    leases = coordination.list_namespaced_lease(NS, label_selector="x=y")
+    assert leases.kind == "LeaseList" and names(leases) == ["lock"]
