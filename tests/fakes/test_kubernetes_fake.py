@@ -517,3 +517,193 @@ def test_list_items_carry_no_kind_and_leases_list_too(
     coordination.create_namespaced_lease(NS, {"metadata": {"name": "lock", "labels": {"x": "y"}}})
     leases = coordination.list_namespaced_lease(NS, label_selector="x=y")
     assert leases.kind == "LeaseList" and names(leases) == ["lock"]
+
+
+# 422 Invalid and 400 BadRequest on bodies
+
+DNS1123_RULE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start "
+    "and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+KEY_RULE = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  "
+    "or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
+)
+
+
+def invalid_status(call: Callable[[], Any]) -> dict[str, Any]:
+    status = status_of(call)
+    assert (status["reason"], status["code"]) == ("Invalid", 422)
+    return status
+
+
+def test_a_secret_name_must_be_a_dns_subdomain(core: CoreV1Api) -> None:
+    """A name that is not a lowercase RFC 1123 subdomain answers 422 naming metadata.name and the rule."""
+    status = invalid_status(lambda: core.create_namespaced_secret(NS, secret("Bad_Name")))
+    assert (
+        status["message"] == f'Secret "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": {DNS1123_RULE}'
+    )
+    assert status["details"] == {
+        "name": "Bad_Name",
+        "kind": "Secret",
+        "causes": [
+            {
+                "reason": "FieldValueInvalid",
+                "message": f'Invalid value: "Bad_Name": {DNS1123_RULE}',
+                "field": "metadata.name",
+            }
+        ],
+    }
+
+
+def test_a_secret_name_may_have_253_characters_not_254(core: CoreV1Api) -> None:
+    """253 characters (dotted labels) is the longest name; 254 answers 422."""
+    longest = ".".join(["a" * 63] * 3) + "." + "b" * 61
+    assert len(longest) == 253
+    core.create_namespaced_secret(NS, secret(longest))
+    status = invalid_status(lambda: core.create_namespaced_secret(NS, secret(longest + "c")))
+    assert status["details"]["causes"][0]["message"].endswith("must be no more than 253 characters")
+
+
+@pytest.mark.parametrize(
+    ("key", "rule"),
+    [
+        ("bad key", KEY_RULE),
+        ("..", "must not be '..'"),
+        ("..hidden", "must not start with '..'"),
+        ("k" * 254, "must be no more than 253 characters"),
+    ],
+)
+def test_data_keys_follow_the_config_key_rule(core: CoreV1Api, key: str, rule: str) -> None:
+    """Data keys must match [-._a-zA-Z0-9]+, have at most 253 characters, and not be or start with '..'."""
+    status = invalid_status(lambda: core.create_namespaced_secret(NS, secret("db", {key: "v"})))
+    assert status["message"] == f'Secret "db" is invalid: data[{key}]: Invalid value: "{key}": {rule}'
+    assert status["details"]["causes"][0]["field"] == f"data[{key}]"
+
+
+def test_string_data_keys_are_checked_as_data_keys(core: CoreV1Api) -> None:
+    """A bad stringData key is refused under data[...], since stringData is merged into data before validation."""
+    body = V1Secret(metadata=V1ObjectMeta(name="db"), string_data={"a/b": "v"})
+    assert (
+        invalid_status(lambda: core.create_namespaced_secret(NS, body))["details"]["causes"][0]["field"] == "data[a/b]"
+    )
+
+
+def test_values_that_are_not_base64_are_a_bad_request(core: CoreV1Api) -> None:
+    """A data value that is not standard padded base64 fails to decode: 400 BadRequest with Go's offset, as the
+    apiserver's decoder answers (not 422: the body never becomes a Secret)."""
+    for value, offset in [("!!!!", 0), ("YWJj!", 4), ("YWI", 0), ("YW=j", 2)]:
+        body = {"metadata": {"name": "db"}, "data": {"k": value}}
+        status = status_of(lambda body=body: core.create_namespaced_secret(NS, body))
+        assert (status["reason"], status["code"]) == ("BadRequest", 400)
+        assert status["message"] == (
+            f'Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte {offset}'
+        )
+    body = {"metadata": {"name": "db"}, "data": {"k": "YW\nJj"}}  # Go's decoder skips CR and LF
+    assert core.create_namespaced_secret(NS, body).data == {"k": b64("abc")}
+
+
+def test_the_size_limit_counts_decoded_values_only(core: CoreV1Api) -> None:
+    """The values may total 1,048,576 decoded bytes whatever the keys; one more byte answers 422 on data."""
+    limit = 1024 * 1024
+    fits = {"k" * 200: b64("x" * (limit - 10)), "a": b64("y" * 10)}
+    core.create_namespaced_secret(NS, V1Secret(metadata=V1ObjectMeta(name="fits"), data=fits))
+    over = {"k": b64("x" * (limit - 10)), "a": b64("y" * 11)}
+    status = invalid_status(
+        lambda: core.create_namespaced_secret(NS, V1Secret(metadata=V1ObjectMeta(name="over"), data=over))
+    )
+    assert status["message"] == 'Secret "over" is invalid: data: Too long: may not be more than 1048576 bytes'
+    assert status["details"]["causes"] == [
+        {"reason": "FieldValueTooLong", "message": "Too long: may not be more than 1048576 bytes", "field": "data"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("secret_type", "data", "fields"),
+    [
+        ("kubernetes.io/tls", {"tls.crt": "c"}, ["data[tls.key]"]),
+        ("kubernetes.io/tls", {}, ["data[tls.crt]", "data[tls.key]"]),
+        ("kubernetes.io/dockerconfigjson", {}, ["data[.dockerconfigjson]"]),
+        ("kubernetes.io/dockerconfigjson", {".dockerconfigjson": "{not json"}, ["data[.dockerconfigjson]"]),
+        ("kubernetes.io/basic-auth", {"other": "x"}, ["data[%s][username]", "data[%s][password]"]),
+        ("kubernetes.io/ssh-auth", {"ssh-privatekey": ""}, ["data[%s][ssh-privatekey]"]),
+    ],
+)
+def test_typed_secrets_need_their_keys(
+    core: CoreV1Api, secret_type: str, data: dict[str, str], fields: list[str]
+) -> None:
+    """Each Secret type's required keys are checked (the field paths are the apiserver's own, quirks included)."""
+    status = invalid_status(lambda: core.create_namespaced_secret(NS, secret("db", data, type=secret_type)))
+    assert [cause["field"] for cause in status["details"]["causes"]] == fields
+    if len(fields) > 1:
+        assert status["message"].startswith('Secret "db" is invalid: [') and status["message"].endswith("]")
+
+
+@pytest.mark.parametrize(
+    ("secret_type", "data"),
+    [
+        ("kubernetes.io/tls", {"tls.crt": "c", "tls.key": "k"}),
+        ("kubernetes.io/dockerconfigjson", {".dockerconfigjson": '{"auths": {}}'}),
+        ("kubernetes.io/basic-auth", {"password": ""}),
+        ("kubernetes.io/ssh-auth", {"ssh-privatekey": "key"}),
+        ("example.com/anything", {}),
+    ],
+)
+def test_typed_secrets_with_their_keys_are_accepted(core: CoreV1Api, secret_type: str, data: dict[str, str]) -> None:
+    """A typed Secret holding what its type requires is created with that type."""
+    assert core.create_namespaced_secret(NS, secret("db", data, type=secret_type)).type == secret_type
+
+
+@pytest.mark.parametrize(
+    ("labels", "value"),
+    [
+        ({"bad key": "v"}, "bad key"),
+        ({"k": "bad value"}, "bad value"),
+        ({"k": "v" * 64}, "v" * 64),
+        ({"/k": "v"}, "/k"),
+    ],
+)
+def test_label_keys_and_values_are_checked(core: CoreV1Api, labels: dict[str, str], value: str) -> None:
+    """Label keys are qualified names and values valid label values (at most 63): else 422 on metadata.labels."""
+    body = V1Secret(metadata=V1ObjectMeta(name="db", labels=labels))
+    status = invalid_status(lambda: core.create_namespaced_secret(NS, body))
+    cause = status["details"]["causes"][0]
+    assert cause["field"] == "metadata.labels" and cause["message"].startswith(f'Invalid value: "{value}": ')
+
+
+def test_the_type_of_a_secret_never_changes(core: CoreV1Api) -> None:
+    """Changing type (a PUT leaving it out means Opaque) answers 422 "field is immutable"."""
+    core.create_namespaced_secret(NS, secret("db", {"tls.crt": "c", "tls.key": "k"}, type="kubernetes.io/tls"))
+    status = invalid_status(
+        lambda: core.replace_namespaced_secret("db", NS, secret("db", {"tls.crt": "c", "tls.key": "k"}))
+    )
+    assert status["message"] == 'Secret "db" is invalid: type: Invalid value: "Opaque": field is immutable'
+
+
+def test_an_immutable_secret_keeps_its_data_and_stays_immutable(core: CoreV1Api, kube_fake: KubeFake) -> None:
+    """An immutable Secret refuses a data change and unsetting immutable (422 "field is immutable when `immutable`
+    is set"), but takes metadata changes and deletion."""
+    core.create_namespaced_secret(NS, secret("db", {"k": "1"}, immutable=True))
+    status = invalid_status(lambda: core.patch_namespaced_secret("db", NS, {"data": {"k": b64("2")}}))
+    assert status["message"] == 'Secret "db" is invalid: data: Forbidden: field is immutable when `immutable` is set'
+    status = invalid_status(lambda: core.patch_namespaced_secret("db", NS, {"stringData": {"new": "v"}}))
+    assert status["details"]["causes"][0]["field"] == "data"
+    status = invalid_status(lambda: core.patch_namespaced_secret("db", NS, {"immutable": False}))
+    assert status["message"] == (
+        'Secret "db" is invalid: immutable: Forbidden: field is immutable when `immutable` is set'
+    )
+    assert core.patch_namespaced_secret("db", NS, {"metadata": {"labels": {"x": "y"}}}).metadata.labels == {"x": "y"}
+    core.delete_namespaced_secret("db", NS)
+    assert kube_fake.secret(NS, "db") is None
+
+
+def test_a_lease_duration_must_be_positive(coordination: CoordinationV1Api) -> None:
+    """leaseDurationSeconds 0 answers 422 naming Lease.coordination.k8s.io and spec.leaseDurationSeconds."""
+    body = {"metadata": {"name": "lock"}, "spec": {"leaseDurationSeconds": 0}}
+    status = invalid_status(lambda: coordination.create_namespaced_lease(NS, body))
+    assert status["message"] == (
+        'Lease.coordination.k8s.io "lock" is invalid: spec.leaseDurationSeconds: Invalid value: 0: '
+        "must be greater than 0"
+    )
+    assert (status["details"]["group"], status["details"]["kind"]) == ("coordination.k8s.io", "Lease")
