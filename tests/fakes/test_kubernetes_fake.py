@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import urllib3
 from kubernetes.client import (
     ApiClient,
     CoordinationV1Api,
@@ -707,3 +708,251 @@ def test_a_lease_duration_must_be_positive(coordination: CoordinationV1Api) -> N
         "must be greater than 0"
     )
     assert (status["details"]["group"], status["details"]["kind"]) == ("coordination.k8s.io", "Lease")
+
+
+# RBAC
+
+SYNCD_ROLE = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: syncd, namespace: team-a}
+rules:
+  - apiGroups: [""]
+    resources: [secrets]
+    verbs: [get, list, create, patch, delete]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: syncd, namespace: team-a}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: syncd}
+subjects:
+  - {kind: User, name: syncd, apiGroup: rbac.authorization.k8s.io}
+"""
+
+
+@pytest.fixture
+def syncd_core(kube_fake: KubeFake, kube_client: KubeClientFactory) -> CoreV1Api:
+    """A CoreV1Api authenticated as the user `syncd`."""
+    kube_fake.add_user("syncd-token", "syncd")
+    return CoreV1Api(kube_client(kube_fake, token="syncd-token", context="syncd"))
+
+
+def test_without_rbac_every_known_user_is_allowed(syncd_core: CoreV1Api) -> None:
+    """Until load_rbac, the fake authorizes every authenticated request."""
+    assert syncd_core.create_namespaced_secret("team-b", secret("db")).metadata.name == "db"
+
+
+def test_a_role_grants_its_verbs_in_its_namespace_only(syncd_core: CoreV1Api, kube_fake: KubeFake) -> None:
+    """A bound Role allows its verbs on its resources in its namespace; elsewhere the request answers 403 with the
+    apiserver's sentence naming user, verb, resource, group and namespace."""
+    kube_fake.load_rbac(SYNCD_ROLE)
+    syncd_core.create_namespaced_secret(NS, secret("db"))
+    syncd_core.patch_namespaced_secret("db", NS, {"metadata": {"labels": {"x": "y"}}})
+    assert names(syncd_core.list_namespaced_secret(NS)) == ["db"]
+    plant(kube_fake, "db", namespace="team-b")
+    status = status_of(lambda: syncd_core.read_namespaced_secret("db", "team-b"))
+    assert (status["reason"], status["code"]) == ("Forbidden", 403)
+    assert status["message"] == (
+        'secrets "db" is forbidden: User "syncd" cannot get resource "secrets" in API group "" in the namespace '
+        '"team-b"'
+    )
+    assert status["details"] == {"name": "db", "kind": "secrets"}
+    listing = status_of(lambda: syncd_core.list_namespaced_secret("team-b"))
+    assert listing["message"] == (
+        'secrets is forbidden: User "syncd" cannot list resource "secrets" in API group "" in the namespace "team-b"'
+    )
+    assert listing["details"] == {"kind": "secrets"}
+    creating = status_of(lambda: syncd_core.create_namespaced_secret("team-b", secret("x")))
+    assert creating["message"].startswith('secrets is forbidden: User "syncd" cannot create resource "secrets"')
+
+
+def test_each_method_maps_to_its_verb(syncd_core: CoreV1Api, kube_fake: KubeFake) -> None:
+    """PUT is the verb update, which the Role lacks, while PATCH (patch) and DELETE (delete) pass."""
+    kube_fake.load_rbac(SYNCD_ROLE)
+    created = syncd_core.create_namespaced_secret(NS, secret("db"))
+    status = status_of(lambda: syncd_core.replace_namespaced_secret("db", NS, created))
+    assert 'cannot update resource "secrets"' in status["message"]
+    assert kube_fake.count("PUT") == 1 and kube_fake.secret(NS, "db") is not None
+    syncd_core.delete_namespaced_secret("db", NS)
+
+
+def test_resource_names_limit_a_rule_and_never_grant_list_or_create(
+    kube_fake: KubeFake, kube_client: KubeClientFactory
+) -> None:
+    """A rule with resourceNames allows only those names, and never list or create (their requests have no name)."""
+    kube_fake.load_rbac(
+        """
+kind: Role
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: one, namespace: team-a}
+rules: [{apiGroups: [""], resources: [secrets], resourceNames: [db], verbs: [get, list, create]}]
+---
+kind: RoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: one, namespace: team-a}
+roleRef: {kind: Role, name: one, apiGroup: rbac.authorization.k8s.io}
+subjects: [{kind: ServiceAccount, name: syncd, namespace: ops}]
+"""
+    )
+    kube_fake.add_user("sa-token", "system:serviceaccount:ops:syncd")
+    api = CoreV1Api(kube_client(kube_fake, token="sa-token"))
+    plant(kube_fake, "db")
+    plant(kube_fake, "other")
+    assert api.read_namespaced_secret("db", NS).metadata.name == "db"
+    assert status_of(lambda: api.read_namespaced_secret("other", NS))["reason"] == "Forbidden"
+    assert status_of(lambda: api.list_namespaced_secret(NS))["reason"] == "Forbidden"
+    assert status_of(lambda: api.create_namespaced_secret(NS, secret("db2")))["reason"] == "Forbidden"
+
+
+def test_leases_are_authorized_in_their_api_group(kube_fake: KubeFake, kube_client: KubeClientFactory) -> None:
+    """Lease requests are checked against apiGroup coordination.k8s.io; a grant in the core group does not reach
+    them."""
+    kube_fake.add_user("syncd-token", "syncd")
+    kube_fake.load_rbac(SYNCD_ROLE.replace("resources: [secrets]", "resources: [secrets, leases]"))
+    api = CoordinationV1Api(kube_client(kube_fake, token="syncd-token"))
+    status = status_of(lambda: api.read_namespaced_lease("lock", NS))
+    assert status["message"] == (
+        'leases.coordination.k8s.io "lock" is forbidden: User "syncd" cannot get resource "leases" in API group '
+        '"coordination.k8s.io" in the namespace "team-a"'
+    )
+    assert status["details"] == {"name": "lock", "group": "coordination.k8s.io", "kind": "leases"}
+    kube_fake.load_rbac(
+        SYNCD_ROLE.replace('apiGroups: [""]', "apiGroups: [coordination.k8s.io]").replace("[secrets]", "[leases]")
+    )
+    assert api.create_namespaced_lease(NS, {"metadata": {"name": "lock"}}).metadata.name == "lock"
+
+
+def test_cluster_roles_bind_per_namespace_or_everywhere(kube_fake: KubeFake, kube_client: KubeClientFactory) -> None:
+    """A ClusterRole bound by a RoleBinding grants in that namespace; a ClusterRoleBinding grants everywhere,
+    including the cluster-wide list, whose refusal says "at the cluster scope"."""
+    kube_fake.add_user("reader-token", "reader", groups=["readers"])
+    api = CoreV1Api(kube_client(kube_fake, token="reader-token"))
+    kube_fake.load_rbac(
+        """
+kind: ClusterRole
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: secret-reader}
+rules: [{apiGroups: ["*"], resources: ["*"], verbs: [get, list]}]
+---
+kind: RoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: read, namespace: team-b}
+roleRef: {kind: ClusterRole, name: secret-reader, apiGroup: rbac.authorization.k8s.io}
+subjects: [{kind: Group, name: readers, apiGroup: rbac.authorization.k8s.io}]
+"""
+    )
+    assert api.list_namespaced_secret("team-b").items == []
+    assert status_of(lambda: api.list_namespaced_secret(NS))["reason"] == "Forbidden"
+    status = status_of(lambda: api.list_secret_for_all_namespaces())
+    assert status["message"] == (
+        'secrets is forbidden: User "reader" cannot list resource "secrets" in API group "" at the cluster scope'
+    )
+    kube_fake.load_rbac(
+        """
+kind: ClusterRoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: read-all}
+roleRef: {kind: ClusterRole, name: secret-reader, apiGroup: rbac.authorization.k8s.io}
+subjects: [{kind: User, name: reader, apiGroup: rbac.authorization.k8s.io}]
+"""
+    )
+    plant(kube_fake, "a", namespace="team-b")
+    plant(kube_fake, "b")
+    assert [(s.metadata.namespace, s.metadata.name) for s in api.list_secret_for_all_namespaces().items] == [
+        (NS, "b"),
+        ("team-b", "a"),
+    ]
+
+
+def test_once_rbac_is_loaded_an_unbound_user_is_refused_and_the_admin_is_not(
+    kube_fake: KubeFake, kube_client: KubeClientFactory, core: CoreV1Api
+) -> None:
+    """A user no binding names is refused everything; the admin token's user (system:masters) is never checked."""
+    kube_fake.add_user("nobody-token", "nobody")
+    kube_fake.load_rbac(SYNCD_ROLE)
+    assert (
+        status_of(lambda: CoreV1Api(kube_client(kube_fake, token="nobody-token")).list_namespaced_secret(NS))["reason"]
+        == "Forbidden"
+    )
+    assert core.create_namespaced_secret("team-b", secret("db")).metadata.name == "db"
+
+
+def test_load_rbac_refuses_what_it_cannot_enforce(kube_fake: KubeFake) -> None:
+    """Objects other than roles and bindings, and bindings without a usable roleRef, raise ValueError."""
+    with pytest.raises(ValueError, match="not ConfigMap"):
+        kube_fake.load_rbac("kind: ConfigMap\nmetadata: {name: x}\n")
+    with pytest.raises(ValueError, match="roleRef"):
+        kube_fake.load_rbac("kind: RoleBinding\nmetadata: {name: x}\nroleRef: {kind: Secret, name: y}\n")
+
+
+# Faults and hooks
+
+
+def test_fail_next_answers_a_throttle_with_retry_after_once(core: CoreV1Api, kube_fake: KubeFake) -> None:
+    """A 429 fault answers the next matching request with TooManyRequests and Retry-After; the one after passes."""
+    kube_fake.fail_next("POST", r"/secrets$", 429, retry_after=3)
+    with pytest.raises(ApiException) as caught:
+        core.create_namespaced_secret(NS, secret("db"))
+    assert caught.value.status == 429 and caught.value.headers["Retry-After"] == "3"
+    status = json.loads(caught.value.body)
+    assert (status["reason"], status["details"]) == ("TooManyRequests", {"retryAfterSeconds": 3})
+    assert status["message"] == "Too many requests, please try again later."
+    core.create_namespaced_secret(NS, secret("db"))
+    assert kube_fake.count("POST", r"/secrets$") == 2
+
+
+def test_the_client_itself_retries_a_get_answered_429_with_retry_after(core: CoreV1Api, kube_fake: KubeFake) -> None:
+    """urllib3's default Retry, which the official client keeps, repeats GET, PUT and DELETE answered 429 or 503 with
+    a Retry-After header (sleeping that long): the caller sees only the success. POST and PATCH are not repeated."""
+    kube_fake.fail_next("GET", r"/secrets$", 429, times=2, retry_after=0)
+    assert core.list_namespaced_secret(NS).items == []
+    assert kube_fake.count("GET", r"/secrets$") == 3
+
+
+@pytest.mark.parametrize(("code", "reason"), [(500, "InternalError"), (503, "ServiceUnavailable")])
+def test_fail_next_answers_server_errors_and_reaches_nothing(
+    core: CoreV1Api, kube_fake: KubeFake, code: int, reason: str
+) -> None:
+    """500 and 503 faults answer their Status for the next `times` matching requests, which change nothing."""
+    kube_fake.fail_next("post", r"/namespaces/team-a/secrets$", code, times=2)
+    for _ in range(2):
+        status = status_of(lambda: core.create_namespaced_secret(NS, secret("db")))
+        assert (status["code"], status["reason"]) == (code, reason)
+    assert kube_fake.secret(NS, "db") is None
+    core.create_namespaced_secret(NS, secret("db"))
+    assert kube_fake.count("POST") == 3
+
+
+def test_a_before_hook_makes_a_write_race(core: CoreV1Api, kube_fake: KubeFake) -> None:
+    """A hook that moves the Secret just before a conditional patch is handled makes that patch a 409 Conflict."""
+    created = core.create_namespaced_secret(NS, secret("db", {"k": "1"}))
+    seen: list[tuple[str, str, str]] = []
+
+    def another_writer(request: Any) -> None:
+        seen.append(tuple(request))
+        kube_fake.touch("Secret", NS, "db")
+
+    kube_fake.before("PATCH", r"/secrets/db$", another_writer, times=1)
+    body = {"metadata": {"resourceVersion": created.metadata.resource_version}, "data": {"k": b64("2")}}
+    assert status_of(lambda: core.patch_namespaced_secret("db", NS, body))["reason"] == "Conflict"
+    assert seen == [("PATCH", f"/api/v1/namespaces/{NS}/secrets/db", "")]
+    assert core.read_namespaced_secret("db", NS).data == {"k": b64("1")}
+
+
+def test_a_failing_hook_answers_500_and_is_kept(core: CoreV1Api, kube_fake: KubeFake) -> None:
+    """An exception in a hook answers 500 InternalError and lands in `errors` for the test to see."""
+
+    def broken(request: Any) -> None:
+        raise RuntimeError("hook bug")
+
+    kube_fake.before("*", "", broken)
+    assert status_of(lambda: core.list_namespaced_secret(NS))["reason"] == "InternalError"
+    assert [str(error) for error in kube_fake.errors] == ["hook bug"]
+
+
+def test_a_stopped_fake_refuses_connections(kube_fake: KubeFake, core: CoreV1Api) -> None:
+    """After stop, the URL still names the port, and connecting to it fails."""
+    core.list_namespaced_secret(NS)
+    kube_fake.stop()
+    with pytest.raises(urllib3.exceptions.MaxRetryError):
+        core.list_namespaced_secret(NS, _request_timeout=2)
