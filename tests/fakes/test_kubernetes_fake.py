@@ -956,3 +956,20 @@ def test_a_stopped_fake_refuses_connections(kube_fake: KubeFake, core: CoreV1Api
     kube_fake.stop()
     with pytest.raises(urllib3.exceptions.MaxRetryError):
         core.list_namespaced_secret(NS, _request_timeout=2)
+
+
+def test_delete_collection_removes_what_the_selector_matches(core: CoreV1Api, kube_fake: KubeFake) -> None:
+    """DELETE on the collection (verb deletecollection) removes the matching Secrets of that namespace only."""
+    plant(kube_fake, "a", {"app": "x"})
+    plant(kube_fake, "b", {"app": "y"})
+    plant(kube_fake, "c", {"app": "x"}, namespace="team-b")
+    core.delete_collection_namespaced_secret(NS, label_selector="app=x")
+    assert [obj["metadata"]["name"] for obj in kube_fake.objects("Secret")] == ["b", "c"]
+    assert [obj["metadata"]["namespace"] for obj in kube_fake.objects("secrets")] == [NS, "team-b"]
+    assert kube_fake.objects("Secret", "team-b")[0]["metadata"]["labels"] == {"app": "x"}
+
+
+def test_watch_is_not_served(core: CoreV1Api) -> None:
+    """The fake has no watch: a watch request answers 400 rather than a list that never streams."""
+    status = status_of(lambda: core.list_namespaced_secret(NS, watch=True, _preload_content=True))
+    assert (status["reason"], status["message"]) == ("BadRequest", "the fake Kubernetes API server serves no watch")
