@@ -314,7 +314,7 @@ class KubeFake:
             self._authorize(user, operation)
             for callback in self._due_hooks(request):
                 callback(request)
-            return self._perform(operation, query, headers.get("Content-Type", ""), body)
+            return self._perform(user, operation, query, headers.get("Content-Type", ""), body)
         except StatusError as error:
             return error.code, error.headers, error.body()
         except Exception as error:  # a bug, or a failing hook: answered as the apiserver's 500 is
@@ -342,7 +342,7 @@ class KubeFake:
         why = forbidden_reason(user, operation.verb, resource.group, resource.plural, operation.namespace)
         raise kube_status.forbidden(resource.group_resource, operation.name, why)
 
-    def _perform(self, operation: Operation, query: dict[str, str], content_type: str, body: bytes) -> Any:
+    def _perform(self, user: User, operation: Operation, query: dict[str, str], content_type: str, body: bytes) -> Any:
         store, resource, namespace, name = self.store, operation.resource, operation.namespace, operation.name
         verb = operation.verb
         if verb == "list":
@@ -364,6 +364,9 @@ class KubeFake:
             return 200, {}, store.delete_collection(resource, namespace, query)
         if verb == "create":
             return 201, {}, store.create(resource, namespace, kube_http.json_body(body))
+        if resource is LEASES and store.get(resource, namespace, name) is None:
+            # A PUT that would create the Lease also needs the verb create (handlers/update.go, withAuthorization).
+            self._authorize(user, Operation("create", resource, namespace, name))
         obj, created = store.update(resource, namespace, name, kube_http.json_body(body))
         return (201 if created else 200), {}, obj
 

@@ -973,3 +973,32 @@ def test_watch_is_not_served(core: CoreV1Api) -> None:
     """The fake has no watch: a watch request answers 400 rather than a list that never streams."""
     status = status_of(lambda: core.list_namespaced_secret(NS, watch=True, _preload_content=True))
     assert (status["reason"], status["message"]) == ("BadRequest", "the fake Kubernetes API server serves no watch")
+
+
+def test_creating_an_object_that_carries_a_resource_version_fails(core: CoreV1Api) -> None:
+    """POSTing an object read back (resourceVersion set) answers the apiserver's bare 500 and creates nothing."""
+    created = core.create_namespaced_secret(NS, secret("db"))
+    core.delete_namespaced_secret("db", NS)
+    created.metadata.uid = None
+    status = status_of(lambda: core.create_namespaced_secret(NS, created))
+    assert status["code"] == 500 and "reason" not in status
+    assert status["message"] == "resourceVersion should not be set on objects to be created"
+    created.metadata.resource_version = None
+    assert core.create_namespaced_secret(NS, created).metadata.name == "db"
+
+
+def test_a_lease_put_that_creates_needs_the_create_verb(kube_fake: KubeFake, kube_client: KubeClientFactory) -> None:
+    """With only update granted, a PUT to a missing Lease is refused as a create; an existing Lease is replaced."""
+    kube_fake.add_user("elector-token", "elector")
+    kube_fake.load_rbac(
+        SYNCD_ROLE.replace('apiGroups: [""]', "apiGroups: [coordination.k8s.io]")
+        .replace("[secrets]", "[leases]")
+        .replace("[get, list, create, patch, delete]", "[get, update]")
+        .replace("{kind: User, name: syncd", "{kind: User, name: elector")
+    )
+    api = CoordinationV1Api(kube_client(kube_fake, token="elector-token"))
+    body = {"metadata": {"name": "lock"}, "spec": lease_spec("a")}
+    status = status_of(lambda: api.replace_namespaced_lease("lock", NS, body))
+    assert 'User "elector" cannot create resource "leases"' in status["message"]
+    kube_fake.put_object({"kind": "Lease", **body, "metadata": {"name": "lock", "namespace": NS}})
+    assert api.replace_namespaced_lease("lock", NS, body).spec.holder_identity == "a"
