@@ -96,7 +96,8 @@ class Store:
 
     # The verbs. Each takes the lock for its whole read-check-write.
 
-    def create(self, resource: Resource, namespace: str, body: Any) -> dict[str, Any]:
+    def create(self, resource: Resource, namespace: str, body: Any, dry_run: bool = False) -> dict[str, Any]:
+        """POST. With `dry_run` (dryRun=All) everything is checked and the answer given, but nothing is stored."""
         obj, data = kube_objects.decode(resource, body)
         meta = obj["metadata"]
         if meta.get("namespace", namespace) != namespace:
@@ -119,10 +120,13 @@ class Store:
                 raise already_exists(resource.group_resource, meta["name"])
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = _now()
-            self._write(key, obj)
+            if not dry_run:
+                self._write(key, obj)
             return copy.deepcopy(obj)
 
-    def update(self, resource: Resource, namespace: str, name: str, body: Any) -> tuple[dict[str, Any], bool]:
+    def update(
+        self, resource: Resource, namespace: str, name: str, body: Any, dry_run: bool = False
+    ) -> tuple[dict[str, Any], bool]:
         """PUT: (the stored object, whether it was created). A stale resourceVersion is a Conflict; none is an
         unconditional update. Leases may be created by PUT (their strategy allows create on update); Secrets not."""
         obj, data = kube_objects.decode(resource, body)
@@ -130,10 +134,12 @@ class Store:
             current = self.objects.get((resource.plural, namespace, name))
             if current is None and resource is LEASES and not obj["metadata"].get("resourceVersion"):
                 _check_name(obj, namespace, name)
-                return self.create(resource, namespace, obj), True
-            return self._replace(resource, namespace, name, current, obj, data), False
+                return self.create(resource, namespace, obj, dry_run), True
+            return self._replace(resource, namespace, name, current, obj, data, dry_run), False
 
-    def patch(self, resource: Resource, namespace: str, name: str, content_type: str, body: bytes) -> dict[str, Any]:
+    def patch(
+        self, resource: Resource, namespace: str, name: str, content_type: str, body: bytes, dry_run: bool = False
+    ) -> dict[str, Any]:
         with self.lock:
             current = self.objects.get((resource.plural, namespace, name))
             if current is None:
@@ -142,7 +148,7 @@ class Store:
                 raise not_found(resource.group_resource, name)
             patched = kube_patch.apply_patch(content_type, current, body)
             obj, data = kube_objects.decode(resource, patched)
-            return self._replace(resource, namespace, name, current, obj, data)
+            return self._replace(resource, namespace, name, current, obj, data, dry_run)
 
     def _replace(
         self,
@@ -152,6 +158,7 @@ class Store:
         current: dict[str, Any] | None,
         obj: dict[str, Any],
         data: Mapping[str, bytes],
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         _check_name(obj, namespace, name)
         if current is None:
@@ -170,12 +177,14 @@ class Store:
         meta["creationTimestamp"] = current_meta["creationTimestamp"]
         meta["resourceVersion"] = current_meta["resourceVersion"]
         kube_objects.validate(resource, obj, data, current)
-        if obj == current:
-            return copy.deepcopy(current)  # a no-op write keeps the resourceVersion
+        if obj == current or dry_run:
+            return copy.deepcopy(obj)  # a no-op write keeps the resourceVersion
         self._write((resource.plural, namespace, name), obj)
         return copy.deepcopy(obj)
 
-    def delete(self, resource: Resource, namespace: str, name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    def delete(
+        self, resource: Resource, namespace: str, name: str, options: Mapping[str, Any], dry_run: bool = False
+    ) -> dict[str, Any]:
         """DELETE with optional `preconditions` {uid, resourceVersion}: a Conflict when either no longer holds."""
         preconditions = options.get("preconditions") or {}
         with self.lock:
@@ -194,7 +203,8 @@ class Store:
                     f"ResourceVersion in object meta: {meta['resourceVersion']}"
                 )
                 raise precondition_failed(resource.group_resource, namespace, name, why)
-            self._write((resource.plural, namespace, name), None)
+            if not dry_run:
+                self._write((resource.plural, namespace, name), None)
             return _deleted_status(resource, name, meta["uid"])
 
     def list(self, resource: Resource, namespace: str | None, query: Mapping[str, str]) -> dict[str, Any]:

@@ -356,19 +356,33 @@ class KubeFake:
             if found is None:
                 raise kube_status.not_found(resource.group_resource, name)
             return 200, {}, found
-        if verb == "delete":
-            return 200, {}, store.delete(resource, namespace, name, kube_http.json_body(body, optional=True))
-        if verb == "patch":
-            return 200, {}, store.patch(resource, namespace, name, content_type, body)
         if verb == "deletecollection":
             return 200, {}, store.delete_collection(resource, namespace, query)
+        dry_run = _dry_run(query)
+        if verb == "delete":
+            options = kube_http.json_body(body, optional=True)
+            return 200, {}, store.delete(resource, namespace, name, options, dry_run or _dry_run(options))
+        if verb == "patch":
+            return 200, {}, store.patch(resource, namespace, name, content_type, body, dry_run)
         if verb == "create":
-            return 201, {}, store.create(resource, namespace, kube_http.json_body(body))
+            return 201, {}, store.create(resource, namespace, kube_http.json_body(body), dry_run)
         if resource is LEASES and store.get(resource, namespace, name) is None:
             # A PUT that would create the Lease also needs the verb create (handlers/update.go, withAuthorization).
             self._authorize(user, Operation("create", resource, namespace, name))
-        obj, created = store.update(resource, namespace, name, kube_http.json_body(body))
+        obj, created = store.update(resource, namespace, name, kube_http.json_body(body), dry_run)
         return (201 if created else 200), {}, obj
+
+
+def _dry_run(options: dict[str, Any]) -> bool:
+    """dryRun=All (a query parameter, or in DeleteOptions): check and answer, store nothing. No other value exists."""
+    value = options.get("dryRun")
+    if isinstance(value, list):
+        value = value[0] if len(value) == 1 else ",".join(value)
+    if not value:
+        return False
+    if value != "All":
+        raise kube_status.bad_request(f'dryRun: Unsupported value: "{value}": supported values: "All"')
+    return True
 
 
 def _resource_of(kind: str) -> Resource:

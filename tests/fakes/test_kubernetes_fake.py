@@ -1002,3 +1002,17 @@ def test_a_lease_put_that_creates_needs_the_create_verb(kube_fake: KubeFake, kub
     assert 'User "elector" cannot create resource "leases"' in status["message"]
     kube_fake.put_object({"kind": "Lease", **body, "metadata": {"name": "lock", "namespace": NS}})
     assert api.replace_namespaced_lease("lock", NS, body).spec.holder_identity == "a"
+
+
+def test_dry_run_checks_and_answers_but_stores_nothing(core: CoreV1Api, kube_fake: KubeFake) -> None:
+    """dryRun=All on create, patch and delete answers as the real write would and changes nothing; invalid input
+    is still refused."""
+    answer = core.create_namespaced_secret(NS, secret("db", {"k": "1"}), dry_run="All")
+    assert answer.metadata.name == "db" and kube_fake.secret(NS, "db") is None
+    assert invalid_status(lambda: core.create_namespaced_secret(NS, secret("Bad"), dry_run="All"))
+    created = core.create_namespaced_secret(NS, secret("db", {"k": "1"}))
+    patched = core.patch_namespaced_secret("db", NS, {"data": {"k": b64("2")}}, dry_run="All")
+    assert patched.data == {"k": b64("2")} and patched.metadata.resource_version == created.metadata.resource_version
+    core.delete_namespaced_secret("db", NS, dry_run="All")
+    assert kube_fake.secret(NS, "db")["data"] == {"k": b64("1")}  # type: ignore[index]
+    assert status_of(lambda: core.delete_namespaced_secret("db", NS, dry_run="Some"))["reason"] == "BadRequest"
