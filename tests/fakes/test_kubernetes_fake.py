@@ -1016,3 +1016,18 @@ def test_dry_run_checks_and_answers_but_stores_nothing(core: CoreV1Api, kube_fak
     core.delete_namespaced_secret("db", NS, dry_run="All")
     assert kube_fake.secret(NS, "db")["data"] == {"k": b64("1")}  # type: ignore[index]
     assert status_of(lambda: core.delete_namespaced_secret("db", NS, dry_run="Some"))["reason"] == "BadRequest"
+
+
+@pytest.mark.parametrize(
+    ("selector", "message"),
+    [
+        ("app=web,", "found '', expected: identifier after ','"),
+        ("=web", "found '=', expected: !, identifier, or 'end of string'"),
+        ("env IN (a)", "unable to parse requirement: found 'IN', expected: in, notin, =, ==, !=, gt, lt"),
+        ("app in web", "unable to parse requirement: found 'web' expected: '('"),
+        ("!a=b", "found '=', expected: ',' or 'end of string'"),
+    ],
+)
+def test_selector_errors_are_worded_as_the_apiserver_words_them(core: CoreV1Api, selector: str, message: str) -> None:
+    """The 400's message is the label parser's own sentence."""
+    assert status_of(lambda: core.list_namespaced_secret(NS, label_selector=selector))["message"] == message
