@@ -25,11 +25,15 @@ from typing import Any
 from tests.fakes import kube_objects, kube_patch, kube_selectors
 from tests.fakes.kube_objects import LEASES, SECRETS, Resource
 from tests.fakes.kube_status import (
+    INVALID,
     NAMESPACES,
+    FieldError,
+    GroupKind,
     StatusError,
     already_exists,
     bad_request,
     conflict,
+    invalid,
     not_found,
     precondition_failed,
 )
@@ -127,14 +131,25 @@ class Store:
     def update(
         self, resource: Resource, namespace: str, name: str, body: Any, dry_run: bool = False
     ) -> tuple[dict[str, Any], bool]:
-        """PUT: (the stored object, whether it was created). A stale resourceVersion is a Conflict; none is an
-        unconditional update. Leases may be created by PUT (their strategy allows create on update); Secrets not."""
+        """PUT: (the stored object, whether it was created). A stale resourceVersion is a Conflict. Without one, a
+        Secret is updated unconditionally, but a Lease is refused (its strategy disallows unconditional updates).
+        A PUT to a missing Lease creates it, whatever resourceVersion it carries (pkg/registry/coordination/lease/
+        strategy.go and the generic registry's Store.Update); a missing Secret is NotFound."""
         obj, data = kube_objects.decode(resource, body)
         with self.lock:
             current = self.objects.get((resource.plural, namespace, name))
-            if current is None and resource is LEASES and not obj["metadata"].get("resourceVersion"):
+            if current is None and resource is LEASES:
                 _check_name(obj, namespace, name)
+                uid = obj["metadata"].get("uid")
+                if uid:
+                    why = f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
+                    raise precondition_failed(resource.group_resource, namespace, name, why)
+                obj["metadata"].pop("resourceVersion", None)
                 return self.create(resource, namespace, obj, dry_run), True
+            if current is not None and resource is LEASES and not obj["metadata"].get("resourceVersion"):
+                # Store.Update's refusal, which names the resource where the kind belongs (kubernetes#18526).
+                must = FieldError(INVALID, "metadata.resourceVersion", _GoHex(0), "must be specified for an update")
+                raise invalid(GroupKind(resource.group, resource.plural), name, [must])
             return self._replace(resource, namespace, name, current, obj, data, dry_run), False
 
     def patch(
@@ -258,6 +273,13 @@ class Store:
                 self._write((resource.plural, namespace, item["metadata"]["name"]), None)
             listing["metadata"] = {"resourceVersion": str(self.revision)}
             return listing
+
+
+class _GoHex(int):
+    """A uint64 as Go's %#v prints it in a field error: 0x0."""
+
+    def __str__(self) -> str:
+        return hex(self)
 
 
 def _check_name(obj: Mapping[str, Any], namespace: str, name: str) -> None:

@@ -225,8 +225,10 @@ class KubeFake:
         body = json.loads(json.dumps(obj))
         body["metadata"].pop("resourceVersion", None)
         with self.store.lock:
-            if self.store.get(resource, namespace, name) is None:
+            current = self.store.get(resource, namespace, name)
+            if current is None:
                 return self.store.create(resource, namespace, body)
+            body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             return self.store.update(resource, namespace, name, body)[0]
 
     def touch(self, kind: str, namespace: str, name: str) -> str:

@@ -1000,7 +1000,8 @@ def test_a_lease_put_that_creates_needs_the_create_verb(kube_fake: KubeFake, kub
     body = {"metadata": {"name": "lock"}, "spec": lease_spec("a")}
     status = status_of(lambda: api.replace_namespaced_lease("lock", NS, body))
     assert 'User "elector" cannot create resource "leases"' in status["message"]
-    kube_fake.put_object({"kind": "Lease", **body, "metadata": {"name": "lock", "namespace": NS}})
+    planted = kube_fake.put_object({"kind": "Lease", **body, "metadata": {"name": "lock", "namespace": NS}})
+    body["metadata"]["resourceVersion"] = planted["metadata"]["resourceVersion"]
     assert api.replace_namespaced_lease("lock", NS, body).spec.holder_identity == "a"
 
 
@@ -1031,3 +1032,30 @@ def test_dry_run_checks_and_answers_but_stores_nothing(core: CoreV1Api, kube_fak
 def test_selector_errors_are_worded_as_the_apiserver_words_them(core: CoreV1Api, selector: str, message: str) -> None:
     """The 400's message is the label parser's own sentence."""
     assert status_of(lambda: core.list_namespaced_secret(NS, label_selector=selector))["message"] == message
+
+
+def test_a_lease_put_needs_a_resource_version(coordination: CoordinationV1Api, kube_fake: KubeFake) -> None:
+    """Leases allow no unconditional update: a PUT without resourceVersion to an existing Lease answers 422, worded
+    as the generic registry words it (naming the resource where the kind belongs)."""
+    coordination.create_namespaced_lease(NS, {"metadata": {"name": "lock"}, "spec": lease_spec("a")})
+    status = invalid_status(
+        lambda: coordination.replace_namespaced_lease(
+            "lock", NS, {"metadata": {"name": "lock"}, "spec": lease_spec("b")}
+        )
+    )
+    assert status["message"] == (
+        'leases.coordination.k8s.io "lock" is invalid: metadata.resourceVersion: Invalid value: 0x0: '
+        "must be specified for an update"
+    )
+    assert status["details"]["kind"] == "leases" and status["details"]["group"] == "coordination.k8s.io"
+    assert kube_fake.lease(NS, "lock")["spec"]["holderIdentity"] == "a"  # type: ignore[index]
+
+
+def test_a_lease_put_to_a_deleted_lease_creates_it_whatever_its_version(coordination: CoordinationV1Api) -> None:
+    """A PUT carrying the resourceVersion of a Lease deleted since creates it again (201), as the registry's
+    create-on-update path ignores the version."""
+    created = coordination.create_namespaced_lease(NS, {"metadata": {"name": "lock"}, "spec": lease_spec("a")})
+    coordination.delete_namespaced_lease("lock", NS)
+    created.metadata.uid = None
+    again = coordination.replace_namespaced_lease("lock", NS, created)
+    assert again.spec.holder_identity == "a" and again.metadata.resource_version != created.metadata.resource_version
