@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes import kube_objects, kube_patch, kube_selectors
-from tests.fakes.kube_objects import LEASES, SECRETS, Resource
+from tests.fakes.kube_objects import LEASES, NAMESPACE, SECRETS, Resource
 from tests.fakes.kube_status import (
     INVALID,
     NAMESPACES,
@@ -64,9 +64,32 @@ class Store:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.revision = 0
-        self.namespaces: set[str] = set()
         self.objects: dict[Key, dict[str, Any]] = {}
         self._history: dict[Key, list[tuple[int, dict[str, Any] | None]]] = {}
+
+    def add_namespace(self, name: str) -> None:
+        """Make namespace `name` exist (Active), stored as a Namespace object; adding it again does nothing."""
+        with self.lock:
+            key = (NAMESPACE.plural, "", name)
+            if key in self.objects:
+                return
+            namespace = {
+                "kind": NAMESPACE.kind,
+                "apiVersion": NAMESPACE.api_version,
+                "metadata": {
+                    "name": name,
+                    "uid": str(uuid.uuid4()),
+                    "creationTimestamp": _now(),
+                    "labels": {"kubernetes.io/metadata.name": name},
+                },
+                "spec": {"finalizers": ["kubernetes"]},
+                "status": {"phase": "Active"},
+            }
+            self._write(key, namespace)
+
+    def has_namespace(self, name: str) -> bool:
+        with self.lock:
+            return (NAMESPACE.plural, "", name) in self.objects
 
     def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
         with self.lock:
@@ -109,7 +132,7 @@ class Store:
         meta["namespace"] = namespace
         with self.lock:
             # The NamespaceLifecycle admission plugin refuses before validation runs.
-            if namespace not in self.namespaces:
+            if not self.has_namespace(namespace):
                 raise not_found(NAMESPACES, namespace)
             if not meta.get("name") and meta.get("generateName"):
                 meta["name"] = meta["generateName"] + "".join(random.choices(_GENERATE_ALPHABET, k=5))
@@ -252,7 +275,7 @@ class Store:
         metadata: dict[str, Any] = {"resourceVersion": str(revision)}
         if remaining:
             last = items[-1]["metadata"]
-            metadata["continue"] = _encode_continue(revision, f"{last['namespace']}/{last['name']}")
+            metadata["continue"] = _encode_continue(revision, f"{last.get('namespace', '')}/{last['name']}")
             if not query.get("labelSelector") and not query.get("fieldSelector"):
                 metadata["remainingItemCount"] = len(remaining)
         return {
@@ -302,7 +325,7 @@ def _deleted_status(resource: Resource, name: str, uid: str) -> dict[str, Any]:
 
 def _selectable_fields(obj: Mapping[str, Any]) -> dict[str, str]:
     meta = obj["metadata"]
-    return {"metadata.name": meta["name"], "metadata.namespace": meta["namespace"], "type": obj.get("type", "")}
+    return {"metadata.name": meta["name"], "metadata.namespace": meta.get("namespace", ""), "type": obj.get("type", "")}
 
 
 def _limit(raw: str | None) -> int:

@@ -46,7 +46,7 @@ import yaml
 from tests.fakes import kube_http, kube_status
 from tests.fakes.kube_api import Operation, Store
 from tests.fakes.kube_http import Server
-from tests.fakes.kube_objects import LEASES, RESOURCES, SECRETS, Resource
+from tests.fakes.kube_objects import LEASES, NAMESPACE, RESOURCES, SECRETS, Resource
 from tests.fakes.kube_rbac import SUPERUSER_GROUP, Rbac, User, forbidden_reason
 from tests.fakes.kube_status import StatusError
 
@@ -104,7 +104,8 @@ class KubeFake:
 
     def __init__(self, namespaces: Iterable[str] = DEFAULT_NAMESPACES) -> None:
         self.store = Store()
-        self.store.namespaces.update(namespaces)
+        for namespace in namespaces:
+            self.store.add_namespace(namespace)
         self.requests: list[Request] = []
         self.patch_content_types: list[str] = []
         """The Content-Type of every PATCH, in order."""
@@ -175,8 +176,7 @@ class KubeFake:
     # The cluster's state.
 
     def add_namespace(self, name: str) -> None:
-        with self.store.lock:
-            self.store.namespaces.add(name)
+        self.store.add_namespace(name)
 
     def add_user(self, token: str, username: str, groups: Iterable[str] = ()) -> None:
         """Accept `token` as `username` (in `groups`, plus system:authenticated). Group `system:masters` is never
@@ -351,6 +351,11 @@ class KubeFake:
             return 200, {}, store.list(resource, namespace, query)
         if verb == "watch":
             raise kube_status.bad_request("the fake Kubernetes API server serves no watch")
+        if resource is NAMESPACE:
+            found = store.get(resource, "", name)
+            if found is None:
+                raise kube_status.not_found(resource.group_resource, name)
+            return 200, {}, found
         if namespace is None:  # the router gives every other verb a namespace
             raise kube_status.method_not_allowed(verb)
         if verb == "get":

@@ -1059,3 +1059,20 @@ def test_a_lease_put_to_a_deleted_lease_creates_it_whatever_its_version(coordina
     created.metadata.uid = None
     again = coordination.replace_namespaced_lease("lock", NS, created)
     assert again.spec.holder_identity == "a" and again.metadata.resource_version != created.metadata.resource_version
+
+
+def test_namespaces_are_readable_and_governed_by_rbac(
+    core: CoreV1Api, kube_fake: KubeFake, syncd_core: CoreV1Api
+) -> None:
+    """Namespaces can be read and listed (only that); under RBAC a namespace-scoped Role does not grant reading its
+    namespace, and the refusal names the namespace as the request's namespace, as the apiserver's does."""
+    assert core.read_namespace(NS).status.phase == "Active"
+    assert [item.metadata.name for item in core.list_namespace().items] == ["default", NS, "team-b"]
+    assert status_of(lambda: core.read_namespace("nowhere"))["message"] == 'namespaces "nowhere" not found'
+    kube_fake.load_rbac(SYNCD_ROLE)
+    status = status_of(lambda: syncd_core.read_namespace(NS))
+    assert status["message"] == (
+        'namespaces "team-a" is forbidden: User "syncd" cannot get resource "namespaces" in API group "" in the '
+        'namespace "team-a"'
+    )
+    assert "at the cluster scope" in status_of(lambda: syncd_core.list_namespace())["message"]
