@@ -42,8 +42,19 @@ Key = tuple[str, str, str]  # (resource plural, namespace, name)
 # Object fields that say nothing about content: a write that changes only these changes nothing.
 _SERVER_FIELDS = ("resourceVersion",)
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apiserver/pkg/storage/names: no vowels, no 0 1 3
-_SELECTABLE_FIELDS = {SECRETS.plural: {"metadata.name", "metadata.namespace", "type"}}
+# The fields each kind's field selectors take (pkg/apis/core/v1/conversion.go for Secrets and Namespaces; Leases
+# have the default metadata fields only), and how the apiserver refuses another.
+_SELECTABLE_FIELDS = {
+    SECRETS.plural: {"metadata.name", "metadata.namespace", "type"},
+    NAMESPACE.plural: {"metadata.name", "status.phase"},
+}
 _DEFAULT_SELECTABLE = {"metadata.name", "metadata.namespace"}
+
+
+def _unsupported_field(resource: Resource, field: str) -> str:
+    if resource.plural in _SELECTABLE_FIELDS:
+        return f"field label not supported: {field}"
+    return f'"{field}" is not a known field selector: only "metadata.name", "metadata.namespace"'
 
 
 def _now() -> str:
@@ -253,6 +264,7 @@ class Store:
                 query.get("fieldSelector"),
                 _selectable_fields,
                 _SELECTABLE_FIELDS.get(resource.plural, _DEFAULT_SELECTABLE),
+                lambda field: _unsupported_field(resource, field),
             )
         except kube_selectors.SelectorError as error:
             raise bad_request(str(error)) from None
@@ -325,7 +337,12 @@ def _deleted_status(resource: Resource, name: str, uid: str) -> dict[str, Any]:
 
 def _selectable_fields(obj: Mapping[str, Any]) -> dict[str, str]:
     meta = obj["metadata"]
-    return {"metadata.name": meta["name"], "metadata.namespace": meta.get("namespace", ""), "type": obj.get("type", "")}
+    return {
+        "metadata.name": meta["name"],
+        "metadata.namespace": meta.get("namespace", ""),
+        "type": obj.get("type", ""),
+        "status.phase": (obj.get("status") or {}).get("phase", ""),
+    }
 
 
 def _limit(raw: str | None) -> int:

@@ -186,8 +186,14 @@ def label_matcher(text: str | None) -> Callable[[Mapping[str, Any]], bool]:
     return lambda obj: all(req.matches(obj.get("metadata", {}).get("labels") or {}) for req in requirements)
 
 
-def field_matcher(text: str | None, fields: Callable[[Mapping[str, Any]], Mapping[str, str]], supported: set[str]):
-    """A predicate for `text`; `fields(obj)` gives the values of the fields the resource supports selecting on."""
+def field_matcher(
+    text: str | None,
+    fields: Callable[[Mapping[str, Any]], Mapping[str, str]],
+    supported: set[str],
+    unsupported: Callable[[str], str],
+) -> Callable[[Mapping[str, Any]], bool]:
+    """A predicate for `text`; `fields(obj)` gives the values of the fields the resource supports selecting on, and
+    `unsupported(field)` the message refusing another."""
     terms: list[tuple[str, bool, str]] = []
     for term in (text or "").split(","):
         if not term.strip():
@@ -197,6 +203,6 @@ def field_matcher(text: str | None, fields: Callable[[Mapping[str, Any]], Mappin
             raise SelectorError(f"invalid selector: '{text}'; can't understand '{term}'")
         field, operator, value = match.groups()
         if field not in supported:
-            raise SelectorError(f"field label not supported: {field}")
+            raise SelectorError(unsupported(field))
         terms.append((field, operator != "!=", value))
     return lambda obj: all((fields(obj).get(field) == value) == equal for field, equal, value in terms)

@@ -1076,3 +1076,13 @@ def test_namespaces_are_readable_and_governed_by_rbac(
         'namespace "team-a"'
     )
     assert "at the cluster scope" in status_of(lambda: syncd_core.list_namespace())["message"]
+
+
+def test_a_lease_field_selector_takes_only_metadata_fields(coordination: CoordinationV1Api) -> None:
+    """Leases select on metadata.name and metadata.namespace only, refused with the default conversion's words."""
+    coordination.create_namespaced_lease(NS, {"metadata": {"name": "lock"}})
+    assert names(coordination.list_namespaced_lease(NS, field_selector="metadata.name=lock")) == ["lock"]
+    status = status_of(lambda: coordination.list_namespaced_lease(NS, field_selector="spec.holderIdentity=a"))
+    assert status["message"] == (
+        '"spec.holderIdentity" is not a known field selector: only "metadata.name", "metadata.namespace"'
+    )
