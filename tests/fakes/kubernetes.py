@@ -1,10 +1,18 @@
 """A fake Kubernetes API server over real HTTP on loopback, for the kubernetes connector and Lease elector tests.
 
 The official `kubernetes` client talks to it unchanged, through a kubeconfig (`kubeconfig_for`). It serves core v1
-`secrets` and `coordination.k8s.io/v1` `leases` in namespaces it knows: create, get, list, replace (PUT), patch and
-delete, with the apiserver's resourceVersion, 409 Conflict and AlreadyExists, 404 NotFound, 422 Invalid and 403
-Forbidden answered as `Status` objects worded as the apiserver words them. No watch, no server-side apply (415), no
-other kinds.
+`secrets` and `coordination.k8s.io/v1` `leases` in the namespaces it knows: create, get, list (label and field
+selectors, limit and continue), replace (PUT), patch (strategic merge, merge and JSON patch), delete (with
+preconditions) and deletecollection, dryRun=All; and namespaces read-only. Everything the apiserver refuses it
+refuses with the apiserver's `Status` and words: 409 Conflict on a stale resourceVersion and AlreadyExists, 404
+NotFound, 400 BadRequest for a body that does not decode, 422 Invalid for one that breaks a validation rule, 401 and,
+once `load_rbac` gave it roles, 403 Forbidden. Each module says where its rules come from:
+tests/fakes/kube_validation.py (422 rules), kube_objects.py (decoding), kube_api.py (the verbs), kube_patch.py,
+kube_selectors.py, kube_rbac.py, kube_status.py (the errors), kube_http.py (routing and the server).
+
+Not served: watch (400), server-side apply (415), other kinds (404), finalizers, managedFields, generation. Lease
+times are MicroTimes, as on the apiserver: a `renewTime` without six fraction digits (`datetime.isoformat()` at
+microsecond 0) is refused with 400.
 
 PYTEST_DONT_REWRITE: the module has no asserts, and test modules import it before their conftest.py loads it.
 
