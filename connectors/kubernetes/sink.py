@@ -199,20 +199,19 @@ class KubernetesSink(Sink):
         fixed = {"type": TYPE_WHY}
         if immutable:
             fixed.update({"value": IMMUTABLE_WHY, "immutable": IMMUTABLE_WHY})
-        extra: dict[str, Any] = {"fixed": fixed} if "fixed" in ActualItem.__dataclass_fields__ else {}
         return ActualItem(
             address=address,
             owner=_owner(secret),
             data={key: Secret(value) for key, value in _decoded(secret).items()},
             flags=flags,
             version=str(metadata.get("resourceVersion") or "") or None,
-            **extra,
+            fixed=fixed,
         )
 
     # Writes
 
     def write(self, item: DesiredItem, expected: ActualItem | None, difference: Difference) -> None:
-        if getattr(difference, "recreate", False) and expected is not None:
+        if difference.recreate and expected is not None:
             if not self._delete(expected, item):
                 return
             expected = None
