@@ -56,7 +56,7 @@ def edit(fake: KubeFake, address: str, change: Callable[[dict[str, Any]], None])
     secret = fake.secret(namespace, name)
     assert secret is not None
     change(secret)
-    fake.put_object("secrets", namespace, secret)
+    fake.put_object(secret)
 
 
 def test_a_version_bumped_between_plan_and_write_is_planned_again_and_applied(
@@ -88,7 +88,7 @@ def test_a_secret_that_lost_its_marker_between_plan_and_write_is_reported_as_mov
 
     def replace_it() -> None:
         kube_fake.put_object(
-            "secrets", "team-a", {"metadata": {"name": "db", "namespace": "team-a"}, "data": encoded({"k": "theirs"})}
+            {"kind": "Secret", "metadata": {"name": "db", "namespace": "team-a"}, "data": encoded({"k": "theirs"})}
         )
 
     kube_fake.before("PATCH", SECRET_PATH, once(replace_it))
@@ -104,7 +104,7 @@ def test_a_create_racing_another_writers_create_is_reported_as_moved(kube_fake: 
 
     def create_theirs() -> None:
         kube_fake.put_object(
-            "secrets", "team-a", {"metadata": {"name": "db", "namespace": "team-a"}, "data": encoded({"k": "theirs"})}
+            {"kind": "Secret", "metadata": {"name": "db", "namespace": "team-a"}, "data": encoded({"k": "theirs"})}
         )
 
     kube_fake.before("POST", r"^/api/v1/namespaces/team-a/secrets$", once(create_theirs))

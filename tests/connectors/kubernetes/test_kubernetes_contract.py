@@ -28,11 +28,8 @@ class TestKubernetesSinkContract(SinkContract):
     def plant_unowned(self, kube_fake: KubeFake) -> PlantUnowned:
         def plant(address: str, data: object) -> None:
             namespace, _, name = address.partition("/")
-            kube_fake.put_object(
-                "secrets",
-                namespace,
-                {"metadata": {"name": name, "namespace": namespace}, "type": "Opaque", "data": encoded(data)},  # type: ignore[arg-type]
-            )
+            metadata = {"name": name, "namespace": namespace}
+            kube_fake.put_object({"kind": "Secret", "metadata": metadata, "type": "Opaque", "data": encoded(data)})  # type: ignore[arg-type]
 
         return plant
 

@@ -41,7 +41,7 @@ def plant(fake: KubeFake, address: str, data: dict[str, str], **fields: object) 
     """A Secret written by someone else (no marker unless `fields` gives metadata)."""
     namespace, _, name = address.partition("/")
     metadata = {"name": name, "namespace": namespace, **dict(fields.pop("metadata", {}))}  # type: ignore[call-overload]
-    fake.put_object("secrets", namespace, {"metadata": metadata, "type": "Opaque", "data": encoded(data), **fields})
+    fake.put_object({"kind": "Secret", "metadata": metadata, "type": "Opaque", "data": encoded(data), **fields})
 
 
 def requests_of(fake: KubeFake) -> list[tuple[str, str]]:
@@ -266,7 +266,7 @@ def test_manifest_labels_and_annotations_are_compared_key_by_key(kube_fake: Kube
     assert secret is not None
     assert secret["metadata"]["labels"]["team"] == "a" and secret["metadata"]["annotations"]["owner"] == "ops"
     secret["metadata"]["labels"] = {**secret["metadata"]["labels"], "team": "b", "added-by": "someone"}
-    kube_fake.put_object("secrets", "team-a", secret)
+    kube_fake.put_object(secret)
     (change,) = plan(sink, [item])
     assert change.action is Action.UPDATE and change.difference is not None
     assert change.difference.flags == ("label:team",) and not change.difference.value
