@@ -195,3 +195,36 @@ def test_a_sink_makes_no_call_until_it_observes(kube_fake: KubeFake, tmp_path: P
     assert sink.check(item) == []
     assert kube_fake.requests == []
     assert actions(plan(sink, [item])) == {"team-a/db": Action.CREATE}
+
+
+def test_an_invalid_answer_quoting_the_value_shows_only_its_fields_and_reasons() -> None:
+    """A 422 whose Status message and causes' messages quote the refused value is translated from the causes'
+    field and reason alone; a urllib3 error whose text holds the request is named by its kind alone."""
+    import json
+
+    import urllib3
+    from kubernetes.client.exceptions import ApiException
+
+    from connectors.kubernetes.errors import Call, translate
+
+    quoted = f'Secret "db" is invalid: metadata.annotations: Invalid value: "{PLANTED}"'
+    refused = ApiException(status=422, reason="Unprocessable Entity")
+    refused.body = json.dumps(
+        {
+            "kind": "Status",
+            "status": "Failure",
+            "reason": "Invalid",
+            "message": quoted,
+            "details": {
+                "causes": [{"field": "metadata.annotations", "reason": "FieldValueInvalid", "message": quoted}]
+            },
+            "code": 422,
+        }
+    )
+    error = translate(refused, Call("create", "team-a", "db"), "k8s", 30)
+    assert str(error) == (
+        "target 'k8s', item 'team-a/db': the Kubernetes API refused the Secret as invalid: metadata.annotations "
+        "(FieldValueInvalid)"
+    )
+    broken = urllib3.exceptions.ProtocolError(f"Connection aborted while sending {PLANTED}")
+    assert PLANTED not in shown(translate(broken, Call("patch", "team-a", "db"), "k8s", 30))

@@ -222,12 +222,15 @@ def test_an_unlabelled_secret_is_a_conflict_and_left_alone(kube_fake: KubeFake, 
     assert MARKER_LABEL not in (stored(kube_fake, "team-a/db")["metadata"].get("labels") or {})  # type: ignore[index]
 
 
-def test_the_label_alone_is_no_marker(kube_fake: KubeFake, sink: KubernetesSink) -> None:
-    """A Secret with the managed-by label but without syncd's annotations (a Helm chart's) is nobody's: listed,
-    reported without owner, never pruned."""
+def test_the_label_or_the_annotations_alone_are_no_marker(kube_fake: KubeFake, sink: KubernetesSink) -> None:
+    """A Secret with the managed-by label but without syncd's annotations (a Helm chart's), or with this instance's
+    annotations but without the label (copied by hand), is nobody's: reported without owner, never pruned."""
     plant(kube_fake, "team-a/helm", {"k": "v"}, metadata={"labels": {MARKER_LABEL: "syncd"}})
-    (found,) = sink.observe([desired(sink, "team-a/helm", {"k": "v"})], scope()).items.values()
-    assert found.owner is None
+    marker = {"syncd.io/instance": INSTANCE, "syncd.io/sync": OWNER.sync}
+    plant(kube_fake, "team-a/copied", {"k": "v"}, metadata={"labels": {"app": "x"}, "annotations": marker})
+    items = [desired(sink, address, {"k": "v"}) for address in ("team-a/helm", "team-a/copied")]
+    found = sink.observe(items, scope()).items
+    assert {address: item.owner for address, item in found.items()} == {"team-a/helm": None, "team-a/copied": None}
     assert sink.observe([], scope()).owned == {}
 
 
