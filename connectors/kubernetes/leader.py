@@ -79,18 +79,34 @@ class LeaseRecord:
         )
 
     def spec(self) -> dict[str, Any]:
+        """The spec as the client sends it: times as `MicroTime`, so they reach the wire as the apiserver wants."""
         return {
             "holderIdentity": self.holder_identity,
             "leaseDurationSeconds": self.lease_duration_seconds,
-            "acquireTime": self.acquire_time,
-            "renewTime": self.renew_time,
+            "acquireTime": MicroTime.parse(self.acquire_time),
+            "renewTime": MicroTime.parse(self.renew_time),
             "leaseTransitions": self.lease_transitions,
         }
 
 
+class MicroTime(datetime):
+    """A datetime the client serialises as a Kubernetes MicroTime. The client validates a body into its models and
+    writes each datetime with `isoformat()`, which drops the fraction of a whole second; the apiserver parses
+    MicroTime with exactly six fractional digits (apimachinery's RFC3339Micro) and refuses anything else."""
+
+    def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+        return micro_time(self)
+
+    @classmethod
+    def parse(cls, text: str | None) -> MicroTime | None:
+        if not text:
+            return None
+        m = datetime.fromisoformat(text).astimezone(UTC)
+        return cls(m.year, m.month, m.day, m.hour, m.minute, m.second, m.microsecond, tzinfo=UTC)
+
+
 def micro_time(moment: datetime) -> str:
-    """A MicroTime as the apiserver parses it: RFC 3339 in UTC with exactly six fractional digits (the client's
-    own `isoformat()` drops them when they are zero, which the apiserver refuses)."""
+    """A MicroTime as the apiserver parses it: RFC 3339 in UTC with exactly six fractional digits."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
