@@ -1,4 +1,5 @@
-"""The fake servers' fixtures for the connector tests: moto behind tests/fakes/aws.py, and OpenBao.
+"""The fake servers' fixtures for the connector tests: moto behind tests/fakes/aws.py, and OpenBao, and the fake
+Kubernetes API server.
 
 Imported here rather than in the root conftest.py, so that tests outside this folder do not import moto, botocore
 and hvac.
@@ -7,6 +8,18 @@ and hvac.
 from __future__ import annotations
 
 from tests.fakes.aws import aws_fake, aws_fake_server, aws_no_backoff
+from tests.fakes.kubernetes import kube_client, kube_fake, kube_fake_other
 from tests.fakes.openbao import fresh_openbao, openbao, openbao_other, vault_prefix
 
-__all__ = ["aws_fake", "aws_fake_server", "aws_no_backoff", "fresh_openbao", "openbao", "openbao_other", "vault_prefix"]
+__all__ = [
+    "aws_fake",
+    "aws_fake_server",
+    "aws_no_backoff",
+    "fresh_openbao",
+    "kube_client",
+    "kube_fake",
+    "kube_fake_other",
+    "openbao",
+    "openbao_other",
+    "vault_prefix",
+]

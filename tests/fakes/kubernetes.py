@@ -1,0 +1,520 @@
+"""A fake Kubernetes API server over real HTTP on loopback, for the kubernetes connector and Lease elector tests.
+
+The official `kubernetes` client talks to it unchanged, through a kubeconfig (`kubeconfig_for`). It serves core v1
+`secrets` and `coordination.k8s.io/v1` `leases` in namespaces it knows: create, get, list, replace (PUT), patch and
+delete, with the apiserver's resourceVersion, 409 Conflict and AlreadyExists, 404 NotFound, 422 Invalid and 403
+Forbidden answered as `Status` objects worded as the apiserver words them. No watch, no server-side apply (415), no
+other kinds.
+
+PYTEST_DONT_REWRITE: the module has no asserts, and test modules import it before their conftest.py loads it.
+
+Fixtures (a folder's conftest.py imports them by name, as tests/connectors/conftest.py does):
+
+* `kube_fake`: a server of the test's own (a few milliseconds to start) knowing the namespaces `default`, `team-a`
+  and `team-b`, with the bearer token `ADMIN_TOKEN` allowed everything;
+* `kube_fake_other`: a second, independent cluster;
+* `kube_client`: builds an official `ApiClient` for a fake through a kubeconfig file, as production does.
+
+    def test_reads(kube_fake: KubeFake, kube_client: KubeClientFactory) -> None:
+        kube_fake.put_object({"kind": "Secret", "metadata": {"name": "db", "namespace": "team-a"}})
+        api = CoreV1Api(kube_client(kube_fake))
+        kube_fake.fail_next("GET", r"/secrets/db$", 503)
+        ...
+        assert kube_fake.count("GET", r"/namespaces/team-a/secrets/db$") == 2
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import kubernetes.client
+import kubernetes.config
+import pytest
+import yaml
+
+from tests.fakes import kube_status
+from tests.fakes.kube_api import Operation, Store
+from tests.fakes.kube_objects import LEASES, RESOURCES, SECRETS, Resource
+from tests.fakes.kube_rbac import SUPERUSER_GROUP, Rbac, User, forbidden_reason
+from tests.fakes.kube_status import StatusError
+
+ADMIN_TOKEN = "fake-admin-token"
+ADMIN_USER = "kubernetes-admin"
+DEFAULT_NAMESPACES = ("default", "team-a", "team-b")
+SERVER_VERSION = {
+    "major": "1",
+    "minor": "33",
+    "gitVersion": "v1.33.0-syncd-fake",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "go1.24.0",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+START_DEADLINE_SECONDS = 10.0
+POLL_SECONDS = 0.005
+# How often the idle server loop checks whether it was asked to stop: the upper bound on the cost of stopping.
+SHUTDOWN_POLL_SECONDS = 0.02
+
+_RESOURCE_PATH = re.compile(
+    r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
+    r"(?:/namespaces/(?P<namespace>[^/]+))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?/?$"
+)
+
+
+class Request(NamedTuple):
+    """One request the server saw: the method, the path, and the query string (decoded, '' when none)."""
+
+    method: str
+    path: str
+    query: str
+
+
+@dataclass
+class _Fault:
+    method: str
+    path: re.Pattern[str]
+    status: int
+    times: int
+    retry_after: int | None
+
+
+@dataclass
+class _Hook:
+    method: str
+    path: re.Pattern[str]
+    callback: Callable[[Request], None]
+    times: int | None
+
+
+def _matches(method: str, pattern: re.Pattern[str], request: Request) -> bool:
+    return method in ("*", request.method) and pattern.search(request.path) is not None
+
+
+class KubeFake:
+    """The server. `start()` it (or use it as a context manager, or the fixtures); `url` is its address."""
+
+    def __init__(self, namespaces: Iterable[str] = DEFAULT_NAMESPACES) -> None:
+        self.store = Store()
+        self.store.namespaces.update(namespaces)
+        self.requests: list[Request] = []
+        self.patch_content_types: list[str] = []
+        """The Content-Type of every PATCH, in order."""
+        self.errors: list[BaseException] = []
+        """Exceptions raised inside the server (a failing `before` callback, a bug): each answered 500."""
+        self._users: dict[str, User] = {ADMIN_TOKEN: User(ADMIN_USER, (SUPERUSER_GROUP, "system:authenticated"))}
+        self._rbac: Rbac | None = None
+        self._faults: list[_Fault] = []
+        self._hooks: list[_Hook] = []
+        self._control = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # Lifecycle.
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the fake Kubernetes API server is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> KubeFake:
+        """Listen on a free loopback port and return once /version answers."""
+        self._server = _Server(("127.0.0.1", 0), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="kube-fake", daemon=True
+        )
+        self._thread.start()
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        deadline = time.monotonic() + START_DEADLINE_SECONDS
+        while True:
+            try:
+                with opener.open(self.url + "/version", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(POLL_SECONDS)
+        with self._control:
+            self.requests.clear()
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection. Stopping a stopped server does nothing."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> KubeFake:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # The cluster's state.
+
+    def add_namespace(self, name: str) -> None:
+        with self.store.lock:
+            self.store.namespaces.add(name)
+
+    def add_user(self, token: str, username: str, groups: Iterable[str] = ()) -> None:
+        """Accept `token` as `username` (in `groups`, plus system:authenticated). Group `system:masters` is never
+        checked by RBAC, as on a real cluster."""
+        with self._control:
+            self._users[token] = User(username, (*groups, "system:authenticated"))
+
+    @property
+    def tokens(self) -> dict[str, str]:
+        """The bearer tokens the server accepts, each with its username."""
+        with self._control:
+            return {token: user.name for token, user in self._users.items()}
+
+    def load_rbac(self, yaml_text: str) -> None:
+        """Enforce RBAC from now on with these Role, RoleBinding, ClusterRole and ClusterRoleBinding documents
+        (multi-document YAML, as `kubectl apply -f` takes; a Role without a namespace goes to `default`). Loading
+        more adds to, or replaces by name, what was loaded. Every user outside `system:masters` (ADMIN_TOKEN's user is
+        in it) is then allowed only what a binding grants them: a user no binding names is refused everything."""
+        with self._control:
+            rbac = self._rbac or Rbac()
+            rbac.load(yaml_text)
+            self._rbac = rbac
+
+    def secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The stored Secret as the API returns it (data base64-encoded), or None."""
+        return self.store.get(SECRETS, namespace, name)
+
+    def lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.store.get(LEASES, namespace, name)
+
+    def put_object(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Write a Secret or Lease out of band (kind and metadata.namespace say where), as another writer would:
+        created when absent, else replaced whole (no resourceVersion check); either way checked as the API checks it
+        and given the next resourceVersion when it changes anything. Returns the stored object."""
+        resource = _resource_of(obj.get("kind", ""))
+        meta = obj.get("metadata") or {}
+        namespace, name = meta.get("namespace"), meta.get("name")
+        if not namespace or not name:
+            raise ValueError("put_object needs metadata.namespace and metadata.name")
+        body = json.loads(json.dumps(obj))
+        body["metadata"].pop("resourceVersion", None)
+        with self.store.lock:
+            if self.store.get(resource, namespace, name) is None:
+                return self.store.create(resource, namespace, body)
+            return self.store.update(resource, namespace, name, body)[0]
+
+    def touch(self, kind: str, namespace: str, name: str) -> str:
+        """Change an annotation of the object (`fake.example/touched`), as another writer's edit would: its
+        resourceVersion moves. Returns the new resourceVersion."""
+        with self.store.lock:
+            resource = _resource_of(kind)
+            current = self.store.get(resource, namespace, name)
+            if current is None:
+                raise KeyError(f"{resource.plural} {namespace}/{name} does not exist")
+            annotations = current["metadata"].setdefault("annotations", {})
+            annotations["fake.example/touched"] = str(int(annotations.get("fake.example/touched", "0")) + 1)
+            return self.store.update(resource, namespace, name, current)[0]["metadata"]["resourceVersion"]
+
+    def delete_object(self, kind: str, namespace: str, name: str) -> None:
+        """Delete out of band, unconditionally; a missing object is no error."""
+        with contextlib.suppress(StatusError):
+            self.store.delete(_resource_of(kind), namespace, name, {})
+
+    # Faults, hooks and what the server saw.
+
+    def fail_next(
+        self, method: str, path_regex: str, status: int, times: int = 1, retry_after: int | None = None
+    ) -> None:
+        """Answer the next `times` requests whose method is `method` ("*" for any) and whose path matches
+        `path_regex` (re.search) with an error Status: 429 TooManyRequests, 500 InternalError, 503
+        ServiceUnavailable, or any other code; `retry_after` (seconds) adds a Retry-After header. The request is
+        recorded but reaches nothing."""
+        with self._control:
+            self._faults.append(_Fault(method.upper(), re.compile(path_regex), status, times, retry_after))
+
+    def before(
+        self, method: str, path_regex: str, callback: Callable[[Request], None], times: int | None = None
+    ) -> None:
+        """Call `callback(request)` before handling each matching request (every one, or the next `times`); it runs
+        in the server's thread, outside the store's lock, so it may call `put_object` or `touch` to make a race."""
+        with self._control:
+            self._hooks.append(_Hook(method.upper(), re.compile(path_regex), callback, times))
+
+    def count(self, method: str = "*", path_regex: str = "") -> int:
+        """How many requests matched `method` ("*" for any) and `path_regex` (re.search on the path)."""
+        pattern = re.compile(path_regex)
+        with self._control:
+            return sum(1 for request in self.requests if _matches(method.upper(), pattern, request))
+
+    # Serving.
+
+    def _take_fault(self, request: Request) -> _Fault | None:
+        with self._control:
+            for fault in self._faults:
+                if fault.times > 0 and _matches(fault.method, fault.path, request):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def _due_hooks(self, request: Request) -> list[Callable[[Request], None]]:
+        due = []
+        with self._control:
+            for hook in self._hooks:
+                if (hook.times is None or hook.times > 0) and _matches(hook.method, hook.path, request):
+                    if hook.times is not None:
+                        hook.times -= 1
+                    due.append(hook.callback)
+        return due
+
+    def handle(self, method: str, target: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], Any]:
+        """One HTTP request: (status, extra headers, JSON body)."""
+        split = urlsplit(target)
+        path = unquote(split.path)
+        request = Request(method, path, unquote(split.query))
+        with self._control:
+            self.requests.append(request)
+            if method == "PATCH":
+                self.patch_content_types.append(headers.get("Content-Type", ""))
+        try:
+            fault = self._take_fault(request)
+            if fault is not None:
+                raise kube_status.generic(fault.status, fault.retry_after)
+            if path == "/version":  # public, as the system:public-info-viewer ClusterRole makes it
+                return 200, {}, SERVER_VERSION
+            user = self._authenticate(headers.get("Authorization", ""))
+            route = _route(split.path)
+            query = dict(parse_qsl(split.query))
+            operation = _operation(method, route, query)
+            self._authorize(user, operation)
+            for callback in self._due_hooks(request):
+                callback(request)
+            return self._perform(operation, query, headers.get("Content-Type", ""), body)
+        except StatusError as error:
+            return error.code, error.headers, error.body()
+        except Exception as error:  # a bug, or a failing hook: answered as the apiserver's 500 is
+            with self._control:
+                self.errors.append(error)
+            status = kube_status.internal_error(f"{type(error).__name__}: {error}")
+            return status.code, {}, status.body()
+
+    def _authenticate(self, authorization: str) -> User:
+        scheme, _, token = authorization.partition(" ")
+        with self._control:
+            user = self._users.get(token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            raise kube_status.unauthorized()
+        return user
+
+    def _authorize(self, user: User, operation: Operation) -> None:
+        with self._control:
+            rbac = self._rbac
+        resource = operation.resource
+        if rbac is None or rbac.allows(
+            user, operation.verb, resource.group, resource.plural, operation.namespace, operation.name
+        ):
+            return
+        why = forbidden_reason(user, operation.verb, resource.group, resource.plural, operation.namespace)
+        raise kube_status.forbidden(resource.group_resource, operation.name, why)
+
+    def _perform(self, operation: Operation, query: dict[str, str], content_type: str, body: bytes) -> Any:
+        store, resource, namespace, name = self.store, operation.resource, operation.namespace, operation.name
+        verb = operation.verb
+        if verb == "list":
+            return 200, {}, store.list(resource, namespace, query)
+        if namespace is None:  # the router gives every other verb a namespace
+            raise kube_status.method_not_allowed(verb)
+        if verb == "get":
+            found = store.get(resource, namespace, name)
+            if found is None:
+                raise kube_status.not_found(resource.group_resource, name)
+            return 200, {}, found
+        if verb == "delete":
+            return 200, {}, store.delete(resource, namespace, name, _json_body(body, optional=True))
+        if verb == "patch":
+            return 200, {}, store.patch(resource, namespace, name, content_type, body)
+        if verb == "create":
+            return 201, {}, store.create(resource, namespace, _json_body(body))
+        obj, created = store.update(resource, namespace, name, _json_body(body))
+        return (201 if created else 200), {}, obj
+
+
+def _json_body(body: bytes, optional: bool = False) -> Any:
+    if optional and not body.strip():
+        return {}
+    try:
+        return json.loads(body)
+    except ValueError as error:
+        raise kube_status.bad_request(f"couldn't get version/kind; json parse error: {error}") from None
+
+
+def _resource_of(kind: str) -> Resource:
+    for resource in RESOURCES.values():
+        if kind in (resource.kind, resource.plural):
+            return resource
+    raise ValueError(f"the fake stores Secrets and Leases, not {kind!r}")
+
+
+@dataclass(frozen=True)
+class _Route:
+    resource: Resource
+    namespace: str | None
+    name: str
+
+
+def _route(raw_path: str) -> _Route:
+    match = _RESOURCE_PATH.match(raw_path)
+    if match is None:
+        raise kube_status.not_found_path()
+    group = match["group"] or ""
+    version = match["core"] or match["version"]
+    resource = RESOURCES.get(match["plural"])
+    if resource is None or resource.group != group or resource.version != version:
+        raise kube_status.not_found_path()
+    namespace = unquote(match["namespace"]) if match["namespace"] else None
+    return _Route(resource, namespace, unquote(match["name"] or ""))
+
+
+_ITEM_VERBS = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+def _operation(method: str, route: _Route, query: dict[str, str]) -> Operation:
+    if route.name:
+        verb = _ITEM_VERBS.get(method)
+        if verb is None or route.namespace is None:
+            raise kube_status.method_not_allowed(method)
+    elif method == "GET":
+        if query.get("watch") in ("true", "1"):
+            raise kube_status.bad_request("the fake Kubernetes API server serves no watch")
+        verb = "list"
+    elif method == "POST" and route.namespace is not None:
+        verb = "create"
+    else:
+        raise kube_status.method_not_allowed(method)
+    return Operation(verb, route.resource, route.namespace, route.name)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the client's connection pool expects
+    server: _Server
+    timeout = 60  # an idle kept-alive connection's thread ends after this
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        status, headers, payload = self.server.fake.handle(self.command, self.path, self.headers, body)
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], fake: KubeFake) -> None:
+        self.fake = fake
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End kept-alive connections, so that their handler threads finish now rather than at their timeout."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+def kubeconfig_for(fake: KubeFake, token: str, path: Path, context: str = "fake") -> Path:
+    """Write a kubeconfig at `path` whose context `context` reaches `fake` with bearer `token` (namespace
+    `default`), and return `path`."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": context, "cluster": {"server": fake.url}}],
+        "users": [{"name": context, "user": {"token": token}}],
+        "contexts": [{"name": context, "context": {"cluster": context, "user": context, "namespace": "default"}}],
+        "current-context": context,
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+class KubeClientFactory(Protocol):
+    def __call__(
+        self, fake: KubeFake, token: str = ADMIN_TOKEN, context: str = "fake"
+    ) -> kubernetes.client.ApiClient: ...
+
+
+@pytest.fixture
+def kube_fake() -> Iterator[KubeFake]:
+    """A fresh fake cluster with the namespaces default, team-a and team-b."""
+    with KubeFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def kube_fake_other() -> Iterator[KubeFake]:
+    """A second fresh fake cluster, independent of `kube_fake`."""
+    with KubeFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def kube_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeClientFactory]:
+    """Build an official ApiClient for a fake the way production does: from a kubeconfig file and a context."""
+    clients: list[kubernetes.client.ApiClient] = []
+    folder = tmp_path_factory.mktemp("kubeconfig")
+
+    def build(fake: KubeFake, token: str = ADMIN_TOKEN, context: str = "fake") -> kubernetes.client.ApiClient:
+        path = kubeconfig_for(fake, token, folder / f"kubeconfig-{len(clients)}", context)
+        client = kubernetes.config.new_client_from_config(config_file=str(path), context=context)
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.close()
