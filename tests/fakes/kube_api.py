@@ -26,6 +26,7 @@ from tests.fakes import kube_objects, kube_patch, kube_selectors
 from tests.fakes.kube_objects import LEASES, SECRETS, Resource
 from tests.fakes.kube_status import (
     NAMESPACES,
+    StatusError,
     already_exists,
     bad_request,
     conflict,
@@ -80,12 +81,17 @@ class Store:
     def snapshot(self, resource: Resource, namespace: str | None, revision: int) -> list[tuple[Key, dict[str, Any]]]:
         """The objects of `resource` (in `namespace`, or everywhere) as they were at `revision`, in key order."""
         items = []
+        if revision == self.revision:  # the present: no need to walk the history
+            for key, obj in self.objects.items():
+                if key[0] == resource.plural and (namespace is None or key[1] == namespace):
+                    items.append((key, copy.deepcopy(obj)))
+            return sorted(items, key=lambda item: item[0])
         for key, versions in self._history.items():
             if key[0] != resource.plural or (namespace is not None and key[1] != namespace):
                 continue
             at = [obj for version, obj in versions if version <= revision]
             if at and at[-1] is not None:
-                items.append((key, at[-1]))
+                items.append((key, copy.deepcopy(at[-1])))
         return sorted(items, key=lambda item: item[0])
 
     # The verbs. Each takes the lock for its whole read-check-write.
@@ -102,8 +108,12 @@ class Store:
                 raise not_found(NAMESPACES, namespace)
             if not meta.get("name") and meta.get("generateName"):
                 meta["name"] = meta["generateName"] + "".join(random.choices(_GENERATE_ALPHABET, k=5))
-            meta.pop("resourceVersion", None)
             kube_objects.validate(resource, obj, data, None)
+            version = meta.pop("resourceVersion", "")
+            if version.isdigit() and int(version) != 0:
+                # etcd3 store's ErrResourceVersionSetOnCreate, which reaches the client as a bare 500 (an object read
+                # back and posted again carries one); a version that does not parse is ignored, as there.
+                raise StatusError(500, "", "resourceVersion should not be set on objects to be created")
             key = (resource.plural, namespace, meta["name"])
             if key in self.objects:
                 raise already_exists(resource.group_resource, meta["name"])
@@ -227,6 +237,17 @@ class Store:
             # The apiserver's list items carry no kind and apiVersion of their own.
             "items": [{k: v for k, v in obj.items() if k not in ("kind", "apiVersion")} for obj in items],
         }
+
+    def delete_collection(self, resource: Resource, namespace: str, query: Mapping[str, str]) -> dict[str, Any]:
+        """DELETE on the collection: every object its selectors match goes; the answer lists them, as the
+        apiserver's DeleteCollection does."""
+        selectors = {key: query[key] for key in ("labelSelector", "fieldSelector") if key in query}
+        with self.lock:
+            listing = self.list(resource, namespace, selectors)
+            for item in listing["items"]:
+                self._write((resource.plural, namespace, item["metadata"]["name"]), None)
+            listing["metadata"] = {"resourceVersion": str(self.revision)}
+            return listing
 
 
 def _check_name(obj: Mapping[str, Any], namespace: str, name: str) -> None:
