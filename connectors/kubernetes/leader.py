@@ -272,7 +272,6 @@ class LeaderElector:
                     if callback is not None:
                         callback()
                 if leading:
-                    # Wake up in time to see the renew deadline pass even when the next round hangs.
                     stop.wait(self.retry_period)
                 else:
                     stop.wait(self.retry_period * (1 + JITTER_FACTOR * self._jitter()))
@@ -298,7 +297,10 @@ class LeaderElector:
             return None
         except (urllib3.exceptions.HTTPError, OSError):
             return None
-        return json.loads(response.data)
+        try:
+            return json.loads(response.data)
+        except ValueError:
+            return None
 
     def _wrote(self, written: Any, started: float) -> bool:
         """Record a CREATE's or PUT's answer. A 409 means another replica wrote the Lease since the GET: leadership

@@ -356,6 +356,28 @@ def test_a_forbidden_call_names_the_verb_the_resource_the_namespace_and_the_leas
     assert not a.is_leader
 
 
+def test_run_ends_on_a_forbidden_call_and_raises_it(
+    kube_fake: KubeFake, client_for: Callable[[str], ApiClient]
+) -> None:
+    """A replica whose RBAC was taken away while it led calls on_stopped_leading and raises the 403, not a retry."""
+    granted = lease_rbac(NAMESPACE, LEASE, RbacSubject("User", "replica", None))
+    revoked = yaml.safe_dump_all(
+        [{**d, "rules": []} if d["kind"] == "Role" else d for d in yaml.safe_load_all(granted)]
+    )
+    kube_fake.add_user("replica-token", "replica")
+    kube_fake.load_rbac(granted)
+    replica = LeaderElector(client_for("replica-token"), namespace=NAMESPACE, name=LEASE, identity="r", **SHORT)
+    events: list[str] = []
+
+    def started() -> None:
+        events.append("started")
+        kube_fake.load_rbac(revoked)
+
+    with pytest.raises(LeaseAccessDenied, match="to get leases"):
+        replica.run(threading.Event(), started, lambda: events.append("stopped"))
+    assert events == ["started", "stopped"] and not replica.is_leader
+
+
 def test_an_unknown_token_is_a_credentials_error(kube_fake: KubeFake, elector: Callable[..., LeaderElector]) -> None:
     """A 401 is not retried as a failed round: it says the cluster rejected the credentials."""
     with pytest.raises(LeaseAccessDenied, match="rejected the credentials"):
