@@ -453,9 +453,13 @@ def real_elector(client_for: Callable[[str], ApiClient], identity: str) -> Leade
     return LeaderElector(client_for(ADMIN_TOKEN), namespace=NAMESPACE, name=LEASE, identity=identity, **SHORT)
 
 
-def wait_for(condition: Callable[[], bool], seconds: float = 15.0) -> None:
+def wait_for(
+    condition: Callable[[], bool], invariant: Callable[[], bool] = lambda: True, seconds: float = 15.0
+) -> None:
+    """Poll until `condition` holds, checking `invariant` at every poll."""
     deadline = time.monotonic() + seconds
     while not condition():
+        assert invariant(), "the invariant broke while waiting"
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
 
@@ -481,7 +485,9 @@ def test_run_takes_over_from_a_silent_holder_and_releases_on_stop(
         stop.set()
         thread.join(timeout=15)
     assert not thread.is_alive()
-    assert events == ["started", "stopped"]
+    # A machine too busy to renew within 0.6 s may see leadership end and start again; it always alternates.
+    assert events[:1] == ["started"] and events[-1:] == ["stopped"]
+    assert all(event == ("started", "stopped")[i % 2] for i, event in enumerate(events))
     assert spec(kube_fake)["holderIdentity"] in ("", None) and not runner.is_leader
 
 
@@ -495,17 +501,21 @@ def test_run_loops_keep_one_leader_and_hand_over_when_it_stops(
     threads = {name: threading.Thread(target=e.run, args=(stops[name],)) for name, e in replicas.items()}
     for thread in threads.values():
         thread.start()
+
+    def at_most_one() -> bool:
+        return len(leaders(*replicas.values())) <= 1
+
     try:
-        wait_for(lambda: len(leaders(*replicas.values())) == 1)
+        wait_for(lambda: len(leaders(*replicas.values())) == 1, at_most_one)
         first = leaders(*replicas.values())[0]
         renewed = spec(kube_fake)["renewTime"]
-        wait_for(lambda: spec(kube_fake)["renewTime"] != renewed)
-        assert leaders(*replicas.values()) == [first]
+        wait_for(lambda: spec(kube_fake)["renewTime"] != renewed, at_most_one)
         stops[first].set()
         threads[first].join(timeout=15)
         (other,) = set(replicas) - {first}
-        wait_for(lambda: replicas[other].is_leader)
-        assert spec(kube_fake)["leaseTransitions"] == 1 and not replicas[first].is_leader
+        wait_for(lambda: replicas[other].is_leader, at_most_one)
+        assert spec(kube_fake)["holderIdentity"] == other and spec(kube_fake)["leaseTransitions"] >= 1
+        assert not replicas[first].is_leader
     finally:
         for name, stop in stops.items():
             stop.set()
