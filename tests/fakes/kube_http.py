@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from tests.fakes import kube_status
 from tests.fakes.kube_api import Operation
-from tests.fakes.kube_objects import RESOURCES, Resource
+from tests.fakes.kube_objects import NAMESPACE, RESOURCES, Resource
 
 # (method, request target, headers, body) -> (status, extra headers, JSON body)
 HandleRequest = Callable[[str, str, Any, bytes], tuple[int, dict[str, str], Any]]
@@ -52,6 +52,8 @@ def route(raw_path: str) -> Route:
         raise kube_status.not_found_path()
     group = match["group"] or ""
     version = match["core"] or match["version"]
+    if match["plural"] == NAMESPACE.plural and not match["namespace"] and not group:
+        return Route(NAMESPACE, None, unquote(match["name"] or ""))
     resource = RESOURCES.get(match["plural"])
     if resource is None or resource.group != group or resource.version != version:
         raise kube_status.not_found_path()
@@ -64,6 +66,12 @@ _ITEM_VERBS = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delet
 
 def operation(method: str, route: Route, query: dict[str, str]) -> Operation:
     """The verb RBAC checks for this request (k8s.io/apiserver/pkg/endpoints/request/requestinfo.go)."""
+    if route.resource is NAMESPACE:
+        if method != "GET":
+            raise kube_status.method_not_allowed(method)
+        if route.name:  # RequestInfo takes a namespace's name as the request's namespace
+            return Operation("get", NAMESPACE, route.name, route.name)
+        return Operation("watch" if query.get("watch") in ("true", "1") else "list", NAMESPACE, None, "")
     if route.name:
         verb = _ITEM_VERBS.get(method)
         if verb is None or route.namespace is None:

@@ -1,10 +1,18 @@
 """A fake Kubernetes API server over real HTTP on loopback, for the kubernetes connector and Lease elector tests.
 
 The official `kubernetes` client talks to it unchanged, through a kubeconfig (`kubeconfig_for`). It serves core v1
-`secrets` and `coordination.k8s.io/v1` `leases` in namespaces it knows: create, get, list, replace (PUT), patch and
-delete, with the apiserver's resourceVersion, 409 Conflict and AlreadyExists, 404 NotFound, 422 Invalid and 403
-Forbidden answered as `Status` objects worded as the apiserver words them. No watch, no server-side apply (415), no
-other kinds.
+`secrets` and `coordination.k8s.io/v1` `leases` in the namespaces it knows: create, get, list (label and field
+selectors, limit and continue), replace (PUT), patch (strategic merge, merge and JSON patch), delete (with
+preconditions) and deletecollection, dryRun=All; and namespaces read-only. Everything the apiserver refuses it
+refuses with the apiserver's `Status` and words: 409 Conflict on a stale resourceVersion and AlreadyExists, 404
+NotFound, 400 BadRequest for a body that does not decode, 422 Invalid for one that breaks a validation rule, 401 and,
+once `load_rbac` gave it roles, 403 Forbidden. Each module says where its rules come from:
+tests/fakes/kube_validation.py (422 rules), kube_objects.py (decoding), kube_api.py (the verbs), kube_patch.py,
+kube_selectors.py, kube_rbac.py, kube_status.py (the errors), kube_http.py (routing and the server).
+
+Not served: watch (400), server-side apply (415), other kinds (404), finalizers, managedFields, generation. Lease
+times are MicroTimes, as on the apiserver: a `renewTime` without six fraction digits (`datetime.isoformat()` at
+microsecond 0) is refused with 400.
 
 PYTEST_DONT_REWRITE: the module has no asserts, and test modules import it before their conftest.py loads it.
 
@@ -46,7 +54,7 @@ import yaml
 from tests.fakes import kube_http, kube_status
 from tests.fakes.kube_api import Operation, Store
 from tests.fakes.kube_http import Server
-from tests.fakes.kube_objects import LEASES, RESOURCES, SECRETS, Resource
+from tests.fakes.kube_objects import LEASES, NAMESPACE, RESOURCES, SECRETS, Resource
 from tests.fakes.kube_rbac import SUPERUSER_GROUP, Rbac, User, forbidden_reason
 from tests.fakes.kube_status import StatusError
 
@@ -104,7 +112,8 @@ class KubeFake:
 
     def __init__(self, namespaces: Iterable[str] = DEFAULT_NAMESPACES) -> None:
         self.store = Store()
-        self.store.namespaces.update(namespaces)
+        for namespace in namespaces:
+            self.store.add_namespace(namespace)
         self.requests: list[Request] = []
         self.patch_content_types: list[str] = []
         """The Content-Type of every PATCH, in order."""
@@ -175,8 +184,7 @@ class KubeFake:
     # The cluster's state.
 
     def add_namespace(self, name: str) -> None:
-        with self.store.lock:
-            self.store.namespaces.add(name)
+        self.store.add_namespace(name)
 
     def add_user(self, token: str, username: str, groups: Iterable[str] = ()) -> None:
         """Accept `token` as `username` (in `groups`, plus system:authenticated). Group `system:masters` is never
@@ -225,8 +233,10 @@ class KubeFake:
         body = json.loads(json.dumps(obj))
         body["metadata"].pop("resourceVersion", None)
         with self.store.lock:
-            if self.store.get(resource, namespace, name) is None:
+            current = self.store.get(resource, namespace, name)
+            if current is None:
                 return self.store.create(resource, namespace, body)
+            body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             return self.store.update(resource, namespace, name, body)[0]
 
     def touch(self, kind: str, namespace: str, name: str) -> str:
@@ -349,6 +359,11 @@ class KubeFake:
             return 200, {}, store.list(resource, namespace, query)
         if verb == "watch":
             raise kube_status.bad_request("the fake Kubernetes API server serves no watch")
+        if resource is NAMESPACE:
+            found = store.get(resource, "", name)
+            if found is None:
+                raise kube_status.not_found(resource.group_resource, name)
+            return 200, {}, found
         if namespace is None:  # the router gives every other verb a namespace
             raise kube_status.method_not_allowed(verb)
         if verb == "get":
@@ -356,19 +371,33 @@ class KubeFake:
             if found is None:
                 raise kube_status.not_found(resource.group_resource, name)
             return 200, {}, found
-        if verb == "delete":
-            return 200, {}, store.delete(resource, namespace, name, kube_http.json_body(body, optional=True))
-        if verb == "patch":
-            return 200, {}, store.patch(resource, namespace, name, content_type, body)
         if verb == "deletecollection":
             return 200, {}, store.delete_collection(resource, namespace, query)
+        dry_run = _dry_run(query)
+        if verb == "delete":
+            options = kube_http.json_body(body, optional=True)
+            return 200, {}, store.delete(resource, namespace, name, options, dry_run or _dry_run(options))
+        if verb == "patch":
+            return 200, {}, store.patch(resource, namespace, name, content_type, body, dry_run)
         if verb == "create":
-            return 201, {}, store.create(resource, namespace, kube_http.json_body(body))
+            return 201, {}, store.create(resource, namespace, kube_http.json_body(body), dry_run)
         if resource is LEASES and store.get(resource, namespace, name) is None:
             # A PUT that would create the Lease also needs the verb create (handlers/update.go, withAuthorization).
             self._authorize(user, Operation("create", resource, namespace, name))
-        obj, created = store.update(resource, namespace, name, kube_http.json_body(body))
+        obj, created = store.update(resource, namespace, name, kube_http.json_body(body), dry_run)
         return (201 if created else 200), {}, obj
+
+
+def _dry_run(options: dict[str, Any]) -> bool:
+    """dryRun=All (a query parameter, or in DeleteOptions): check and answer, store nothing. No other value exists."""
+    value = options.get("dryRun")
+    if isinstance(value, list):
+        value = value[0] if len(value) == 1 else ",".join(value)
+    if not value:
+        return False
+    if value != "All":
+        raise kube_status.bad_request(f'dryRun: Unsupported value: "{value}": supported values: "All"')
+    return True
 
 
 def _resource_of(kind: str) -> Resource:

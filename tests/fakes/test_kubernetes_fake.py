@@ -1000,5 +1000,89 @@ def test_a_lease_put_that_creates_needs_the_create_verb(kube_fake: KubeFake, kub
     body = {"metadata": {"name": "lock"}, "spec": lease_spec("a")}
     status = status_of(lambda: api.replace_namespaced_lease("lock", NS, body))
     assert 'User "elector" cannot create resource "leases"' in status["message"]
-    kube_fake.put_object({"kind": "Lease", **body, "metadata": {"name": "lock", "namespace": NS}})
+    planted = kube_fake.put_object({"kind": "Lease", **body, "metadata": {"name": "lock", "namespace": NS}})
+    body["metadata"]["resourceVersion"] = planted["metadata"]["resourceVersion"]
     assert api.replace_namespaced_lease("lock", NS, body).spec.holder_identity == "a"
+
+
+def test_dry_run_checks_and_answers_but_stores_nothing(core: CoreV1Api, kube_fake: KubeFake) -> None:
+    """dryRun=All on create, patch and delete answers as the real write would and changes nothing; invalid input
+    is still refused."""
+    answer = core.create_namespaced_secret(NS, secret("db", {"k": "1"}), dry_run="All")
+    assert answer.metadata.name == "db" and kube_fake.secret(NS, "db") is None
+    assert invalid_status(lambda: core.create_namespaced_secret(NS, secret("Bad"), dry_run="All"))
+    created = core.create_namespaced_secret(NS, secret("db", {"k": "1"}))
+    patched = core.patch_namespaced_secret("db", NS, {"data": {"k": b64("2")}}, dry_run="All")
+    assert patched.data == {"k": b64("2")} and patched.metadata.resource_version == created.metadata.resource_version
+    core.delete_namespaced_secret("db", NS, dry_run="All")
+    assert kube_fake.secret(NS, "db")["data"] == {"k": b64("1")}  # type: ignore[index]
+    assert status_of(lambda: core.delete_namespaced_secret("db", NS, dry_run="Some"))["reason"] == "BadRequest"
+
+
+@pytest.mark.parametrize(
+    ("selector", "message"),
+    [
+        ("app=web,", "found '', expected: identifier after ','"),
+        ("=web", "found '=', expected: !, identifier, or 'end of string'"),
+        ("env IN (a)", "unable to parse requirement: found 'IN', expected: in, notin, =, ==, !=, gt, lt"),
+        ("app in web", "unable to parse requirement: found 'web' expected: '('"),
+        ("!a=b", "found '=', expected: ',' or 'end of string'"),
+    ],
+)
+def test_selector_errors_are_worded_as_the_apiserver_words_them(core: CoreV1Api, selector: str, message: str) -> None:
+    """The 400's message is the label parser's own sentence."""
+    assert status_of(lambda: core.list_namespaced_secret(NS, label_selector=selector))["message"] == message
+
+
+def test_a_lease_put_needs_a_resource_version(coordination: CoordinationV1Api, kube_fake: KubeFake) -> None:
+    """Leases allow no unconditional update: a PUT without resourceVersion to an existing Lease answers 422, worded
+    as the generic registry words it (naming the resource where the kind belongs)."""
+    coordination.create_namespaced_lease(NS, {"metadata": {"name": "lock"}, "spec": lease_spec("a")})
+    status = invalid_status(
+        lambda: coordination.replace_namespaced_lease(
+            "lock", NS, {"metadata": {"name": "lock"}, "spec": lease_spec("b")}
+        )
+    )
+    assert status["message"] == (
+        'leases.coordination.k8s.io "lock" is invalid: metadata.resourceVersion: Invalid value: 0x0: '
+        "must be specified for an update"
+    )
+    assert status["details"]["kind"] == "leases" and status["details"]["group"] == "coordination.k8s.io"
+    assert kube_fake.lease(NS, "lock")["spec"]["holderIdentity"] == "a"  # type: ignore[index]
+
+
+def test_a_lease_put_to_a_deleted_lease_creates_it_whatever_its_version(coordination: CoordinationV1Api) -> None:
+    """A PUT carrying the resourceVersion of a Lease deleted since creates it again (201), as the registry's
+    create-on-update path ignores the version."""
+    created = coordination.create_namespaced_lease(NS, {"metadata": {"name": "lock"}, "spec": lease_spec("a")})
+    coordination.delete_namespaced_lease("lock", NS)
+    created.metadata.uid = None
+    again = coordination.replace_namespaced_lease("lock", NS, created)
+    assert again.spec.holder_identity == "a" and again.metadata.resource_version != created.metadata.resource_version
+
+
+def test_namespaces_are_readable_and_governed_by_rbac(
+    core: CoreV1Api, kube_fake: KubeFake, syncd_core: CoreV1Api
+) -> None:
+    """Namespaces can be read and listed (only that); under RBAC a namespace-scoped Role does not grant reading its
+    namespace, and the refusal names the namespace as the request's namespace, as the apiserver's does."""
+    assert core.read_namespace(NS).status.phase == "Active"
+    assert [item.metadata.name for item in core.list_namespace().items] == ["default", NS, "team-b"]
+    assert status_of(lambda: core.read_namespace("nowhere"))["message"] == 'namespaces "nowhere" not found'
+    kube_fake.load_rbac(SYNCD_ROLE)
+    status = status_of(lambda: syncd_core.read_namespace(NS))
+    assert status["message"] == (
+        'namespaces "team-a" is forbidden: User "syncd" cannot get resource "namespaces" in API group "" in the '
+        'namespace "team-a"'
+    )
+    assert "at the cluster scope" in status_of(lambda: syncd_core.list_namespace())["message"]
+
+
+def test_a_lease_field_selector_takes_only_metadata_fields(coordination: CoordinationV1Api) -> None:
+    """Leases select on metadata.name and metadata.namespace only, refused with the default conversion's words."""
+    coordination.create_namespaced_lease(NS, {"metadata": {"name": "lock"}})
+    assert names(coordination.list_namespaced_lease(NS, field_selector="metadata.name=lock")) == ["lock"]
+    status = status_of(lambda: coordination.list_namespaced_lease(NS, field_selector="spec.holderIdentity=a"))
+    assert status["message"] == (
+        '"spec.holderIdentity" is not a known field selector: only "metadata.name", "metadata.namespace"'
+    )
