@@ -119,6 +119,7 @@ def test_two_electors_racing_for_an_absent_lease_leave_exactly_one_leader(
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(results.values()) == [False, True]
+    assert kube_fake.count("POST", LEASES) == 2, "both created: the race happened"
     assert leaders(a, b) == [spec(kube_fake)["holderIdentity"]]
     assert spec(kube_fake)["leaseTransitions"] == 0
 
@@ -140,6 +141,7 @@ def test_two_electors_racing_for_an_expired_lease_leave_exactly_one_leader(
         thread.join(timeout=30)
     assert leaders(old, a, b) == [spec(kube_fake)["holderIdentity"]]
     assert spec(kube_fake)["leaseTransitions"] == 1
+    assert kube_fake.count("PUT", LEASES) == 2, "both took over: the race happened"
 
 
 def test_a_renewal_keeps_leadership_and_the_acquire_time(
