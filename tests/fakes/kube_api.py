@@ -23,12 +23,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes import kube_objects, kube_patch, kube_selectors
-from tests.fakes.kube_objects import LEASES, SECRETS, Resource
+from tests.fakes.kube_objects import LEASES, NAMESPACE, SECRETS, Resource
 from tests.fakes.kube_status import (
+    INVALID,
     NAMESPACES,
+    FieldError,
+    GroupKind,
+    StatusError,
     already_exists,
     bad_request,
     conflict,
+    invalid,
     not_found,
     precondition_failed,
 )
@@ -37,8 +42,19 @@ Key = tuple[str, str, str]  # (resource plural, namespace, name)
 # Object fields that say nothing about content: a write that changes only these changes nothing.
 _SERVER_FIELDS = ("resourceVersion",)
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apiserver/pkg/storage/names: no vowels, no 0 1 3
-_SELECTABLE_FIELDS = {SECRETS.plural: {"metadata.name", "metadata.namespace", "type"}}
+# The fields each kind's field selectors take (pkg/apis/core/v1/conversion.go for Secrets and Namespaces; Leases
+# have the default metadata fields only), and how the apiserver refuses another.
+_SELECTABLE_FIELDS = {
+    SECRETS.plural: {"metadata.name", "metadata.namespace", "type"},
+    NAMESPACE.plural: {"metadata.name", "status.phase"},
+}
 _DEFAULT_SELECTABLE = {"metadata.name", "metadata.namespace"}
+
+
+def _unsupported_field(resource: Resource, field: str) -> str:
+    if resource.plural in _SELECTABLE_FIELDS:
+        return f"field label not supported: {field}"
+    return f'"{field}" is not a known field selector: only "metadata.name", "metadata.namespace"'
 
 
 def _now() -> str:
@@ -59,9 +75,32 @@ class Store:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.revision = 0
-        self.namespaces: set[str] = set()
         self.objects: dict[Key, dict[str, Any]] = {}
         self._history: dict[Key, list[tuple[int, dict[str, Any] | None]]] = {}
+
+    def add_namespace(self, name: str) -> None:
+        """Make namespace `name` exist (Active), stored as a Namespace object; adding it again does nothing."""
+        with self.lock:
+            key = (NAMESPACE.plural, "", name)
+            if key in self.objects:
+                return
+            namespace = {
+                "kind": NAMESPACE.kind,
+                "apiVersion": NAMESPACE.api_version,
+                "metadata": {
+                    "name": name,
+                    "uid": str(uuid.uuid4()),
+                    "creationTimestamp": _now(),
+                    "labels": {"kubernetes.io/metadata.name": name},
+                },
+                "spec": {"finalizers": ["kubernetes"]},
+                "status": {"phase": "Active"},
+            }
+            self._write(key, namespace)
+
+    def has_namespace(self, name: str) -> bool:
+        with self.lock:
+            return (NAMESPACE.plural, "", name) in self.objects
 
     def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
         with self.lock:
@@ -80,17 +119,23 @@ class Store:
     def snapshot(self, resource: Resource, namespace: str | None, revision: int) -> list[tuple[Key, dict[str, Any]]]:
         """The objects of `resource` (in `namespace`, or everywhere) as they were at `revision`, in key order."""
         items = []
+        if revision == self.revision:  # the present: no need to walk the history
+            for key, obj in self.objects.items():
+                if key[0] == resource.plural and (namespace is None or key[1] == namespace):
+                    items.append((key, copy.deepcopy(obj)))
+            return sorted(items, key=lambda item: item[0])
         for key, versions in self._history.items():
             if key[0] != resource.plural or (namespace is not None and key[1] != namespace):
                 continue
             at = [obj for version, obj in versions if version <= revision]
             if at and at[-1] is not None:
-                items.append((key, at[-1]))
+                items.append((key, copy.deepcopy(at[-1])))
         return sorted(items, key=lambda item: item[0])
 
     # The verbs. Each takes the lock for its whole read-check-write.
 
-    def create(self, resource: Resource, namespace: str, body: Any) -> dict[str, Any]:
+    def create(self, resource: Resource, namespace: str, body: Any, dry_run: bool = False) -> dict[str, Any]:
+        """POST. With `dry_run` (dryRun=All) everything is checked and the answer given, but nothing is stored."""
         obj, data = kube_objects.decode(resource, body)
         meta = obj["metadata"]
         if meta.get("namespace", namespace) != namespace:
@@ -98,32 +143,52 @@ class Store:
         meta["namespace"] = namespace
         with self.lock:
             # The NamespaceLifecycle admission plugin refuses before validation runs.
-            if namespace not in self.namespaces:
+            if not self.has_namespace(namespace):
                 raise not_found(NAMESPACES, namespace)
             if not meta.get("name") and meta.get("generateName"):
                 meta["name"] = meta["generateName"] + "".join(random.choices(_GENERATE_ALPHABET, k=5))
-            meta.pop("resourceVersion", None)
             kube_objects.validate(resource, obj, data, None)
+            version = meta.pop("resourceVersion", "")
+            if version.isdigit() and int(version) != 0:
+                # etcd3 store's ErrResourceVersionSetOnCreate, which reaches the client as a bare 500 (an object read
+                # back and posted again carries one); a version that does not parse is ignored, as there.
+                raise StatusError(500, "", "resourceVersion should not be set on objects to be created")
             key = (resource.plural, namespace, meta["name"])
             if key in self.objects:
                 raise already_exists(resource.group_resource, meta["name"])
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = _now()
-            self._write(key, obj)
+            if not dry_run:
+                self._write(key, obj)
             return copy.deepcopy(obj)
 
-    def update(self, resource: Resource, namespace: str, name: str, body: Any) -> tuple[dict[str, Any], bool]:
-        """PUT: (the stored object, whether it was created). A stale resourceVersion is a Conflict; none is an
-        unconditional update. Leases may be created by PUT (their strategy allows create on update); Secrets not."""
+    def update(
+        self, resource: Resource, namespace: str, name: str, body: Any, dry_run: bool = False
+    ) -> tuple[dict[str, Any], bool]:
+        """PUT: (the stored object, whether it was created). A stale resourceVersion is a Conflict. Without one, a
+        Secret is updated unconditionally, but a Lease is refused (its strategy disallows unconditional updates).
+        A PUT to a missing Lease creates it, whatever resourceVersion it carries (pkg/registry/coordination/lease/
+        strategy.go and the generic registry's Store.Update); a missing Secret is NotFound."""
         obj, data = kube_objects.decode(resource, body)
         with self.lock:
             current = self.objects.get((resource.plural, namespace, name))
-            if current is None and resource is LEASES and not obj["metadata"].get("resourceVersion"):
+            if current is None and resource is LEASES:
                 _check_name(obj, namespace, name)
-                return self.create(resource, namespace, obj), True
-            return self._replace(resource, namespace, name, current, obj, data), False
+                uid = obj["metadata"].get("uid")
+                if uid:
+                    why = f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
+                    raise precondition_failed(resource.group_resource, namespace, name, why)
+                obj["metadata"].pop("resourceVersion", None)
+                return self.create(resource, namespace, obj, dry_run), True
+            if current is not None and resource is LEASES and not obj["metadata"].get("resourceVersion"):
+                # Store.Update's refusal, which names the resource where the kind belongs (kubernetes#18526).
+                must = FieldError(INVALID, "metadata.resourceVersion", _GoHex(0), "must be specified for an update")
+                raise invalid(GroupKind(resource.group, resource.plural), name, [must])
+            return self._replace(resource, namespace, name, current, obj, data, dry_run), False
 
-    def patch(self, resource: Resource, namespace: str, name: str, content_type: str, body: bytes) -> dict[str, Any]:
+    def patch(
+        self, resource: Resource, namespace: str, name: str, content_type: str, body: bytes, dry_run: bool = False
+    ) -> dict[str, Any]:
         with self.lock:
             current = self.objects.get((resource.plural, namespace, name))
             if current is None:
@@ -132,7 +197,7 @@ class Store:
                 raise not_found(resource.group_resource, name)
             patched = kube_patch.apply_patch(content_type, current, body)
             obj, data = kube_objects.decode(resource, patched)
-            return self._replace(resource, namespace, name, current, obj, data)
+            return self._replace(resource, namespace, name, current, obj, data, dry_run)
 
     def _replace(
         self,
@@ -142,6 +207,7 @@ class Store:
         current: dict[str, Any] | None,
         obj: dict[str, Any],
         data: Mapping[str, bytes],
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         _check_name(obj, namespace, name)
         if current is None:
@@ -160,12 +226,14 @@ class Store:
         meta["creationTimestamp"] = current_meta["creationTimestamp"]
         meta["resourceVersion"] = current_meta["resourceVersion"]
         kube_objects.validate(resource, obj, data, current)
-        if obj == current:
-            return copy.deepcopy(current)  # a no-op write keeps the resourceVersion
+        if obj == current or dry_run:
+            return copy.deepcopy(obj)  # a no-op write keeps the resourceVersion
         self._write((resource.plural, namespace, name), obj)
         return copy.deepcopy(obj)
 
-    def delete(self, resource: Resource, namespace: str, name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    def delete(
+        self, resource: Resource, namespace: str, name: str, options: Mapping[str, Any], dry_run: bool = False
+    ) -> dict[str, Any]:
         """DELETE with optional `preconditions` {uid, resourceVersion}: a Conflict when either no longer holds."""
         preconditions = options.get("preconditions") or {}
         with self.lock:
@@ -184,7 +252,8 @@ class Store:
                     f"ResourceVersion in object meta: {meta['resourceVersion']}"
                 )
                 raise precondition_failed(resource.group_resource, namespace, name, why)
-            self._write((resource.plural, namespace, name), None)
+            if not dry_run:
+                self._write((resource.plural, namespace, name), None)
             return _deleted_status(resource, name, meta["uid"])
 
     def list(self, resource: Resource, namespace: str | None, query: Mapping[str, str]) -> dict[str, Any]:
@@ -195,6 +264,7 @@ class Store:
                 query.get("fieldSelector"),
                 _selectable_fields,
                 _SELECTABLE_FIELDS.get(resource.plural, _DEFAULT_SELECTABLE),
+                lambda field: _unsupported_field(resource, field),
             )
         except kube_selectors.SelectorError as error:
             raise bad_request(str(error)) from None
@@ -217,7 +287,7 @@ class Store:
         metadata: dict[str, Any] = {"resourceVersion": str(revision)}
         if remaining:
             last = items[-1]["metadata"]
-            metadata["continue"] = _encode_continue(revision, f"{last['namespace']}/{last['name']}")
+            metadata["continue"] = _encode_continue(revision, f"{last.get('namespace', '')}/{last['name']}")
             if not query.get("labelSelector") and not query.get("fieldSelector"):
                 metadata["remainingItemCount"] = len(remaining)
         return {
@@ -227,6 +297,24 @@ class Store:
             # The apiserver's list items carry no kind and apiVersion of their own.
             "items": [{k: v for k, v in obj.items() if k not in ("kind", "apiVersion")} for obj in items],
         }
+
+    def delete_collection(self, resource: Resource, namespace: str, query: Mapping[str, str]) -> dict[str, Any]:
+        """DELETE on the collection: every object its selectors match goes; the answer lists them, as the
+        apiserver's DeleteCollection does."""
+        selectors = {key: query[key] for key in ("labelSelector", "fieldSelector") if key in query}
+        with self.lock:
+            listing = self.list(resource, namespace, selectors)
+            for item in listing["items"]:
+                self._write((resource.plural, namespace, item["metadata"]["name"]), None)
+            listing["metadata"] = {"resourceVersion": str(self.revision)}
+            return listing
+
+
+class _GoHex(int):
+    """A uint64 as Go's %#v prints it in a field error: 0x0."""
+
+    def __str__(self) -> str:
+        return hex(self)
 
 
 def _check_name(obj: Mapping[str, Any], namespace: str, name: str) -> None:
@@ -249,7 +337,12 @@ def _deleted_status(resource: Resource, name: str, uid: str) -> dict[str, Any]:
 
 def _selectable_fields(obj: Mapping[str, Any]) -> dict[str, str]:
     meta = obj["metadata"]
-    return {"metadata.name": meta["name"], "metadata.namespace": meta["namespace"], "type": obj.get("type", "")}
+    return {
+        "metadata.name": meta["name"],
+        "metadata.namespace": meta.get("namespace", ""),
+        "type": obj.get("type", ""),
+        "status.phase": (obj.get("status") or {}).get("phase", ""),
+    }
 
 
 def _limit(raw: str | None) -> int:

@@ -48,6 +48,8 @@ class Resource:
 SECRETS = Resource("", "v1", "secrets", "Secret")
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease")
 RESOURCES = {SECRETS.plural: SECRETS, LEASES.plural: LEASES}
+# Served read-only (get and list), so that a client reading a namespace meets what a real cluster answers.
+NAMESPACE = Resource("", "v1", "namespaces", "Namespace")
 
 # The metadata fields a client may set; the server owns uid, resourceVersion and creationTimestamp.
 _CLIENT_METADATA = ("name", "generateName", "namespace", "labels", "annotations", "ownerReferences")

@@ -68,109 +68,117 @@ def _tokens(text: str) -> list[str]:
 def _check_key(key: str) -> None:
     problems = is_qualified_name(key)
     if problems:
-        raise SelectorError(f'unable to parse requirement: <nil>: Invalid value: "{key}": {problems[0]}')
+        raise SelectorError(f'<nil>: Invalid value: "{key}": {"; ".join(problems)}')
 
 
-def _check_value(key: str, value: str) -> None:
+def _check_value(key: str, position: int, value: str) -> None:
     problems = is_valid_label_value(value)
     if problems:
-        raise SelectorError(f'unable to parse requirement: values[0][{key}]: Invalid value: "{value}": {problems[0]}')
+        raise SelectorError(f'values[{position}][{key}]: Invalid value: "{value}": {"; ".join(problems)}')
 
 
 def _is_identifier(token: str) -> bool:
-    return token[0] not in _SPECIAL
+    return token != "" and token[0] not in _SPECIAL
+
+
+class _Parser:
+    """labels.Parser: the same steps, so that the same input fails with the same sentence."""
+
+    def __init__(self, text: str) -> None:
+        self.tokens = _tokens(text)
+        self.index = 0
+
+    def lookahead(self) -> str:
+        return self.tokens[self.index] if self.index < len(self.tokens) else ""
+
+    def consume(self) -> str:
+        token = self.lookahead()
+        self.index += 1
+        return token
+
+    def parse(self) -> list[Requirement]:
+        requirements: list[Requirement] = []
+        while True:
+            token = self.lookahead()
+            if token == "":
+                return requirements
+            if token != "!" and not _is_identifier(token):
+                raise SelectorError(f"found '{token}', expected: !, identifier, or 'end of string'")
+            try:
+                requirements.append(self.requirement())
+            except SelectorError as error:
+                raise SelectorError(f"unable to parse requirement: {error}") from None
+            token = self.consume()
+            if token == "":
+                return requirements
+            if token != ",":
+                raise SelectorError(f"found '{token}', expected: ',' or 'end of string'")
+            following = self.lookahead()
+            if following != "!" and not _is_identifier(following):
+                raise SelectorError(f"found '{following}', expected: identifier after ','")
+
+    def requirement(self) -> Requirement:
+        token = self.consume()
+        negated = token == "!"
+        if negated:
+            token = self.consume()
+        if not _is_identifier(token):
+            raise SelectorError(f"found '{token}', expected: identifier")
+        _check_key(token)
+        if negated:
+            return Requirement(token, "!")
+        if self.lookahead() in ("", ","):
+            return Requirement(token, "exists")
+        operator = self.consume()
+        if operator in ("in", "notin"):
+            values = self.value_set()
+        elif operator in ("=", "==", "!=", ">", "<"):
+            values = (self.exact_value(),)
+        else:
+            raise SelectorError(f"found '{operator}', expected: in, notin, =, ==, !=, gt, lt")
+        if operator in (">", "<"):
+            if not re.fullmatch(r"-?\d+", values[0]):
+                raise SelectorError(f"for 'Gt', 'Lt' operators, the value must be an integer: {values[0]}")
+            return Requirement(token, "gt" if operator == ">" else "lt", values)
+        for position, value in enumerate(values):
+            _check_value(token, position, value)
+        kind = {"in": "in", "notin": "notin", "!=": "!="}.get(operator, "=")
+        return Requirement(token, kind, values)
+
+    def exact_value(self) -> str:
+        if self.lookahead() in ("", ","):
+            return ""  # "key=" selects the empty value
+        token = self.consume()
+        if not _is_identifier(token):
+            raise SelectorError(f"found '{token}', expected: identifier")
+        return token
+
+    def value_set(self) -> tuple[str, ...]:
+        token = self.consume()
+        if token != "(":
+            raise SelectorError(f"found '{token}' expected: '('")
+        values: list[str] = []
+        expecting_value = True
+        while True:
+            token = self.consume()
+            if token == ")":
+                if expecting_value:
+                    values.append("")  # "()" and "(a,)" hold the empty value, as the apiserver reads them
+                return tuple(values)
+            if token == "," and expecting_value:
+                values.append("")
+            elif token == ",":
+                expecting_value = True
+            elif _is_identifier(token) and expecting_value:
+                values.append(token)
+                expecting_value = False
+            else:
+                raise SelectorError(f"found '{token}', expected: ',', ')' or identifier")
 
 
 def parse_label_selector(text: str) -> list[Requirement]:
     """The requirements of `text` (all must hold); an empty selector selects everything."""
-    tokens = _tokens(text)
-    requirements: list[Requirement] = []
-    index = 0
-
-    def expect_identifier(what: str) -> str:
-        nonlocal index
-        if index >= len(tokens):
-            raise SelectorError(f"found '', expected: {what}")
-        token = tokens[index]
-        if not _is_identifier(token):
-            raise SelectorError(f"found '{token}', expected: {what}")
-        index += 1
-        return token
-
-    while index < len(tokens):
-        if tokens[index] == "!":
-            index += 1
-            key = expect_identifier("identifier after '!'")
-            _check_key(key)
-            requirements.append(Requirement(key, "!"))
-        else:
-            key = expect_identifier("identifier")
-            _check_key(key)
-            operator = tokens[index] if index < len(tokens) else ","
-            if operator == ",":
-                requirements.append(Requirement(key, "exists"))
-            elif operator in ("=", "==", "!=", ">", "<"):
-                index += 1
-                value = ""
-                if index < len(tokens) and _is_identifier(tokens[index]) and tokens[index] not in ("in", "notin"):
-                    value = tokens[index]
-                    index += 1
-                elif operator in (">", "<"):
-                    raise SelectorError(f"found '{tokens[index] if index < len(tokens) else ''}', expected: value")
-                if operator in (">", "<"):
-                    if not re.fullmatch(r"-?\d+", value):
-                        raise SelectorError(
-                            "unable to parse requirement: for 'Gt', 'Lt' operators, the value must be an integer"
-                        )
-                    requirements.append(Requirement(key, "gt" if operator == ">" else "lt", (value,)))
-                else:
-                    _check_value(key, value)
-                    requirements.append(Requirement(key, "!=" if operator == "!=" else "=", (value,)))
-            elif operator in ("in", "notin"):
-                index += 1
-                requirements.append(Requirement(key, operator, _value_set(tokens, index, key)))
-                index = tokens.index(")", index) + 1
-            else:
-                raise SelectorError(f"found '{operator}', expected: in, notin, =, ==, !=, gt, lt")
-        if index < len(tokens):
-            if tokens[index] != ",":
-                raise SelectorError(f"found '{tokens[index]}', expected: ',' or 'end of string'")
-            index += 1
-            if index == len(tokens):
-                raise SelectorError("found '', expected: identifier")
-    return requirements
-
-
-def _value_set(tokens: list[str], index: int, key: str) -> tuple[str, ...]:
-    if index >= len(tokens) or tokens[index] != "(":
-        found = tokens[index] if index < len(tokens) else ""
-        raise SelectorError(f"found '{found}', expected: '('")
-    index += 1
-    values: list[str] = []
-    expecting_value = True
-    while True:
-        if index >= len(tokens):
-            raise SelectorError("found '', expected: ')'")
-        token = tokens[index]
-        if token == ")":
-            if expecting_value and values:
-                values.append("")  # "(a,)" holds the empty value, as the apiserver's parser reads it
-            break
-        if token == ",":
-            if expecting_value:
-                values.append("")
-            expecting_value = True
-        elif _is_identifier(token) and expecting_value:
-            values.append(token)
-            expecting_value = False
-        else:
-            raise SelectorError(f"found '{token}', expected: ',', ')' or identifier")
-        index += 1
-    if not values:
-        values = [""]
-    for value in values:
-        _check_value(key, value)
-    return tuple(values)
+    return _Parser(text).parse()
 
 
 def label_matcher(text: str | None) -> Callable[[Mapping[str, Any]], bool]:
@@ -178,8 +186,14 @@ def label_matcher(text: str | None) -> Callable[[Mapping[str, Any]], bool]:
     return lambda obj: all(req.matches(obj.get("metadata", {}).get("labels") or {}) for req in requirements)
 
 
-def field_matcher(text: str | None, fields: Callable[[Mapping[str, Any]], Mapping[str, str]], supported: set[str]):
-    """A predicate for `text`; `fields(obj)` gives the values of the fields the resource supports selecting on."""
+def field_matcher(
+    text: str | None,
+    fields: Callable[[Mapping[str, Any]], Mapping[str, str]],
+    supported: set[str],
+    unsupported: Callable[[str], str],
+) -> Callable[[Mapping[str, Any]], bool]:
+    """A predicate for `text`; `fields(obj)` gives the values of the fields the resource supports selecting on, and
+    `unsupported(field)` the message refusing another."""
     terms: list[tuple[str, bool, str]] = []
     for term in (text or "").split(","):
         if not term.strip():
@@ -189,6 +203,6 @@ def field_matcher(text: str | None, fields: Callable[[Mapping[str, Any]], Mappin
             raise SelectorError(f"invalid selector: '{text}'; can't understand '{term}'")
         field, operator, value = match.groups()
         if field not in supported:
-            raise SelectorError(f"field label not supported: {field}")
+            raise SelectorError(unsupported(field))
         terms.append((field, operator != "!=", value))
     return lambda obj: all((fields(obj).get(field) == value) == equal for field, equal, value in terms)

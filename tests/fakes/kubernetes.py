@@ -1,10 +1,18 @@
 """A fake Kubernetes API server over real HTTP on loopback, for the kubernetes connector and Lease elector tests.
 
 The official `kubernetes` client talks to it unchanged, through a kubeconfig (`kubeconfig_for`). It serves core v1
-`secrets` and `coordination.k8s.io/v1` `leases` in namespaces it knows: create, get, list, replace (PUT), patch and
-delete, with the apiserver's resourceVersion, 409 Conflict and AlreadyExists, 404 NotFound, 422 Invalid and 403
-Forbidden answered as `Status` objects worded as the apiserver words them. No watch, no server-side apply (415), no
-other kinds.
+`secrets` and `coordination.k8s.io/v1` `leases` in the namespaces it knows: create, get, list (label and field
+selectors, limit and continue), replace (PUT), patch (strategic merge, merge and JSON patch), delete (with
+preconditions) and deletecollection, dryRun=All; and namespaces read-only. Everything the apiserver refuses it
+refuses with the apiserver's `Status` and words: 409 Conflict on a stale resourceVersion and AlreadyExists, 404
+NotFound, 400 BadRequest for a body that does not decode, 422 Invalid for one that breaks a validation rule, 401 and,
+once `load_rbac` gave it roles, 403 Forbidden. Each module says where its rules come from:
+tests/fakes/kube_validation.py (422 rules), kube_objects.py (decoding), kube_api.py (the verbs), kube_patch.py,
+kube_selectors.py, kube_rbac.py, kube_status.py (the errors), kube_http.py (routing and the server).
+
+Not served: watch (400), server-side apply (415), other kinds (404), finalizers, managedFields, generation. Lease
+times are MicroTimes, as on the apiserver: a `renewTime` without six fraction digits (`datetime.isoformat()` at
+microsecond 0) is refused with 400.
 
 PYTEST_DONT_REWRITE: the module has no asserts, and test modules import it before their conftest.py loads it.
 
@@ -28,26 +36,25 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import socket
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
 
 import kubernetes.client
 import kubernetes.config
 import pytest
 import yaml
 
-from tests.fakes import kube_status
+from tests.fakes import kube_http, kube_status
 from tests.fakes.kube_api import Operation, Store
-from tests.fakes.kube_objects import LEASES, RESOURCES, SECRETS, Resource
+from tests.fakes.kube_http import Server
+from tests.fakes.kube_objects import LEASES, NAMESPACE, RESOURCES, SECRETS, Resource
 from tests.fakes.kube_rbac import SUPERUSER_GROUP, Rbac, User, forbidden_reason
 from tests.fakes.kube_status import StatusError
 
@@ -69,11 +76,6 @@ START_DEADLINE_SECONDS = 10.0
 POLL_SECONDS = 0.005
 # How often the idle server loop checks whether it was asked to stop: the upper bound on the cost of stopping.
 SHUTDOWN_POLL_SECONDS = 0.02
-
-_RESOURCE_PATH = re.compile(
-    r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
-    r"(?:/namespaces/(?P<namespace>[^/]+))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?/?$"
-)
 
 
 class Request(NamedTuple):
@@ -110,7 +112,8 @@ class KubeFake:
 
     def __init__(self, namespaces: Iterable[str] = DEFAULT_NAMESPACES) -> None:
         self.store = Store()
-        self.store.namespaces.update(namespaces)
+        for namespace in namespaces:
+            self.store.add_namespace(namespace)
         self.requests: list[Request] = []
         self.patch_content_types: list[str] = []
         """The Content-Type of every PATCH, in order."""
@@ -121,21 +124,24 @@ class KubeFake:
         self._faults: list[_Fault] = []
         self._hooks: list[_Hook] = []
         self._control = threading.Lock()
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
+        self._address: str | None = None
 
     # Lifecycle.
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the fake Kubernetes API server is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        """The server's address; after `stop` it still names the port, which then refuses connections."""
+        if self._address is None:
+            raise RuntimeError("the fake Kubernetes API server was never started")
+        return self._address
 
     def start(self) -> KubeFake:
         """Listen on a free loopback port and return once /version answers."""
-        self._server = _Server(("127.0.0.1", 0), self)
+        self._server = Server(("127.0.0.1", 0), self.handle)
+        host, port = self._server.server_address[:2]
+        self._address = f"http://{host}:{port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="kube-fake", daemon=True
         )
@@ -167,6 +173,7 @@ class KubeFake:
         self._server.server_close()
         if self._thread is not None:
             self._thread.join()
+        self._server = self._thread = None
 
     def __enter__(self) -> KubeFake:
         return self.start()
@@ -177,8 +184,7 @@ class KubeFake:
     # The cluster's state.
 
     def add_namespace(self, name: str) -> None:
-        with self.store.lock:
-            self.store.namespaces.add(name)
+        self.store.add_namespace(name)
 
     def add_user(self, token: str, username: str, groups: Iterable[str] = ()) -> None:
         """Accept `token` as `username` (in `groups`, plus system:authenticated). Group `system:masters` is never
@@ -209,6 +215,12 @@ class KubeFake:
     def lease(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.store.get(LEASES, namespace, name)
 
+    def objects(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        """The stored Secrets or Leases (in `namespace`, or everywhere), in namespace and name order."""
+        resource = _resource_of(kind)
+        with self.store.lock:
+            return [obj for _key, obj in self.store.snapshot(resource, namespace, self.store.revision)]
+
     def put_object(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Write a Secret or Lease out of band (kind and metadata.namespace say where), as another writer would:
         created when absent, else replaced whole (no resourceVersion check); either way checked as the API checks it
@@ -221,8 +233,10 @@ class KubeFake:
         body = json.loads(json.dumps(obj))
         body["metadata"].pop("resourceVersion", None)
         with self.store.lock:
-            if self.store.get(resource, namespace, name) is None:
+            current = self.store.get(resource, namespace, name)
+            if current is None:
                 return self.store.create(resource, namespace, body)
+            body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             return self.store.update(resource, namespace, name, body)[0]
 
     def touch(self, kind: str, namespace: str, name: str) -> str:
@@ -292,7 +306,7 @@ class KubeFake:
         """One HTTP request: (status, extra headers, JSON body)."""
         split = urlsplit(target)
         path = unquote(split.path)
-        request = Request(method, path, unquote(split.query))
+        request = Request(method, path, unquote_plus(split.query))
         with self._control:
             self.requests.append(request)
             if method == "PATCH":
@@ -304,13 +318,13 @@ class KubeFake:
             if path == "/version":  # public, as the system:public-info-viewer ClusterRole makes it
                 return 200, {}, SERVER_VERSION
             user = self._authenticate(headers.get("Authorization", ""))
-            route = _route(split.path)
+            route = kube_http.route(split.path)
             query = dict(parse_qsl(split.query))
-            operation = _operation(method, route, query)
+            operation = kube_http.operation(method, route, query)
             self._authorize(user, operation)
             for callback in self._due_hooks(request):
                 callback(request)
-            return self._perform(operation, query, headers.get("Content-Type", ""), body)
+            return self._perform(user, operation, query, headers.get("Content-Type", ""), body)
         except StatusError as error:
             return error.code, error.headers, error.body()
         except Exception as error:  # a bug, or a failing hook: answered as the apiserver's 500 is
@@ -338,11 +352,18 @@ class KubeFake:
         why = forbidden_reason(user, operation.verb, resource.group, resource.plural, operation.namespace)
         raise kube_status.forbidden(resource.group_resource, operation.name, why)
 
-    def _perform(self, operation: Operation, query: dict[str, str], content_type: str, body: bytes) -> Any:
+    def _perform(self, user: User, operation: Operation, query: dict[str, str], content_type: str, body: bytes) -> Any:
         store, resource, namespace, name = self.store, operation.resource, operation.namespace, operation.name
         verb = operation.verb
         if verb == "list":
             return 200, {}, store.list(resource, namespace, query)
+        if verb == "watch":
+            raise kube_status.bad_request("the fake Kubernetes API server serves no watch")
+        if resource is NAMESPACE:
+            found = store.get(resource, "", name)
+            if found is None:
+                raise kube_status.not_found(resource.group_resource, name)
+            return 200, {}, found
         if namespace is None:  # the router gives every other verb a namespace
             raise kube_status.method_not_allowed(verb)
         if verb == "get":
@@ -350,23 +371,33 @@ class KubeFake:
             if found is None:
                 raise kube_status.not_found(resource.group_resource, name)
             return 200, {}, found
+        if verb == "deletecollection":
+            return 200, {}, store.delete_collection(resource, namespace, query)
+        dry_run = _dry_run(query)
         if verb == "delete":
-            return 200, {}, store.delete(resource, namespace, name, _json_body(body, optional=True))
+            options = kube_http.json_body(body, optional=True)
+            return 200, {}, store.delete(resource, namespace, name, options, dry_run or _dry_run(options))
         if verb == "patch":
-            return 200, {}, store.patch(resource, namespace, name, content_type, body)
+            return 200, {}, store.patch(resource, namespace, name, content_type, body, dry_run)
         if verb == "create":
-            return 201, {}, store.create(resource, namespace, _json_body(body))
-        obj, created = store.update(resource, namespace, name, _json_body(body))
+            return 201, {}, store.create(resource, namespace, kube_http.json_body(body), dry_run)
+        if resource is LEASES and store.get(resource, namespace, name) is None:
+            # A PUT that would create the Lease also needs the verb create (handlers/update.go, withAuthorization).
+            self._authorize(user, Operation("create", resource, namespace, name))
+        obj, created = store.update(resource, namespace, name, kube_http.json_body(body), dry_run)
         return (201 if created else 200), {}, obj
 
 
-def _json_body(body: bytes, optional: bool = False) -> Any:
-    if optional and not body.strip():
-        return {}
-    try:
-        return json.loads(body)
-    except ValueError as error:
-        raise kube_status.bad_request(f"couldn't get version/kind; json parse error: {error}") from None
+def _dry_run(options: dict[str, Any]) -> bool:
+    """dryRun=All (a query parameter, or in DeleteOptions): check and answer, store nothing. No other value exists."""
+    value = options.get("dryRun")
+    if isinstance(value, list):
+        value = value[0] if len(value) == 1 else ",".join(value)
+    if not value:
+        return False
+    if value != "All":
+        raise kube_status.bad_request(f'dryRun: Unsupported value: "{value}": supported values: "All"')
+    return True
 
 
 def _resource_of(kind: str) -> Resource:
@@ -374,98 +405,6 @@ def _resource_of(kind: str) -> Resource:
         if kind in (resource.kind, resource.plural):
             return resource
     raise ValueError(f"the fake stores Secrets and Leases, not {kind!r}")
-
-
-@dataclass(frozen=True)
-class _Route:
-    resource: Resource
-    namespace: str | None
-    name: str
-
-
-def _route(raw_path: str) -> _Route:
-    match = _RESOURCE_PATH.match(raw_path)
-    if match is None:
-        raise kube_status.not_found_path()
-    group = match["group"] or ""
-    version = match["core"] or match["version"]
-    resource = RESOURCES.get(match["plural"])
-    if resource is None or resource.group != group or resource.version != version:
-        raise kube_status.not_found_path()
-    namespace = unquote(match["namespace"]) if match["namespace"] else None
-    return _Route(resource, namespace, unquote(match["name"] or ""))
-
-
-_ITEM_VERBS = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
-
-
-def _operation(method: str, route: _Route, query: dict[str, str]) -> Operation:
-    if route.name:
-        verb = _ITEM_VERBS.get(method)
-        if verb is None or route.namespace is None:
-            raise kube_status.method_not_allowed(method)
-    elif method == "GET":
-        if query.get("watch") in ("true", "1"):
-            raise kube_status.bad_request("the fake Kubernetes API server serves no watch")
-        verb = "list"
-    elif method == "POST" and route.namespace is not None:
-        verb = "create"
-    else:
-        raise kube_status.method_not_allowed(method)
-    return Operation(verb, route.resource, route.namespace, route.name)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the client's connection pool expects
-    server: _Server
-    timeout = 60  # an idle kept-alive connection's thread ends after this
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        status, headers, payload = self.server.fake.handle(self.command, self.path, self.headers, body)
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, address: tuple[str, int], fake: KubeFake) -> None:
-        self.fake = fake
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """End kept-alive connections, so that their handler threads finish now rather than at their timeout."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
 
 
 def kubeconfig_for(fake: KubeFake, token: str, path: Path, context: str = "fake") -> Path:
