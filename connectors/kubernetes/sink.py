@@ -30,6 +30,7 @@ from connectors.kubernetes.options import (
     KubernetesDestination,
     KubernetesTargetOptions,
 )
+from connectors.kubernetes.policy import rbac_policy
 from connectors.kubernetes.secret_types import DOCKER_CONFIG_JSON, docker_config_json, type_problems
 from syncd.connector import (
     UNLIMITED,
@@ -117,9 +118,8 @@ class KubernetesSink(Sink):
         problems += [f"{where}: {why}." for why in rules.label_problems(labels)]
         return problems
 
-    def required_access(self, patterns: Sequence[str]) -> AccessPolicy | None:
-        # The RBAC policy (Role and RoleBinding per namespace) is built by connectors.kubernetes.policy.
-        return None
+    def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
+        return rbac_policy(patterns, self.options, self.target)
 
     def describe(self) -> str:
         if self.options.in_cluster:
