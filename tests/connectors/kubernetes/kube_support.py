@@ -92,9 +92,14 @@ def apply(
     return apply_plan(the_plan, {sink.target: sink}, retry=RETRY, concurrency={sink.target: concurrency})
 
 
-def converge(sink: KubernetesSink, items: Sequence[DesiredItem], instance: str = INSTANCE) -> tuple[ChangeResult, ...]:
-    """Plan and apply `items`; every change applied."""
-    results = apply(sink, plan(sink, items, instance), instance)
+def converge(
+    sink: KubernetesSink,
+    items: Sequence[DesiredItem],
+    instance: str = INSTANCE,
+    namespaces: Sequence[str] = NAMESPACES,
+) -> tuple[ChangeResult, ...]:
+    """Plan and apply `items` (prune in `namespaces`); every change applied."""
+    results = apply(sink, plan(sink, items, instance, namespaces=namespaces), instance)
     assert all(result.ok for result in results), [result.error for result in results]
     return results
 
