@@ -228,3 +228,16 @@ def test_an_invalid_answer_quoting_the_value_shows_only_its_fields_and_reasons()
     )
     broken = urllib3.exceptions.ProtocolError(f"Connection aborted while sending {PLANTED}")
     assert PLANTED not in shown(translate(broken, Call("patch", "team-a", "db"), "k8s", 30))
+
+
+def test_in_cluster_outside_a_pod_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """in_cluster without the pod's service variables fails the first call with one sentence saying what a pod
+    provides, and makes no other attempt."""
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_PORT", raising=False)
+    sink = KubernetesSink("in-pod", KubernetesTargetOptions(in_cluster=True))
+    with pytest.raises(PermanentError) as raised:
+        sink.observe([], scope(namespaces=["team-a"]))
+    message = str(raised.value)
+    assert message.startswith("target 'in-pod': cannot connect from inside the cluster (in_cluster: true)")
+    assert "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT" in message
