@@ -49,7 +49,7 @@ class KubeConnection:
         self._core: Any = None
         self._lock = threading.Lock()
         if api_client is not None:
-            _no_retries(api_client.configuration)
+            _no_retries(api_client)
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -121,11 +121,11 @@ def build_api_client(target: str, options: KubernetesTargetOptions) -> Any:
             )
     except config.ConfigException as exc:
         raise PermanentError(_config_problem(target, options, exc), target=target) from None
-    _no_retries(configuration)
+    configuration.retries = False
     for value in (configuration.api_key or {}).values():
         # "Bearer TOKEN": the token is a credential, never to be printed.
         Secret(str(value).removeprefix("Bearer ").strip())
-    return client.ApiClient(configuration)
+    return _no_retries(client.ApiClient(configuration))
 
 
 def _kubernetes_client(target: str) -> Any:
@@ -138,9 +138,17 @@ def _kubernetes_client(target: str) -> Any:
     return client
 
 
-def _no_retries(configuration: Any) -> None:
-    configuration.retries = False
+def _no_retries(api_client: Any) -> Any:
+    """`api_client` sending each request once: urllib3's retries off, and no client-go style read retries. The
+    connection pools take `retries` when they are made, so a client made elsewhere gets its pools anew."""
+    from kubernetes.client import rest
+
+    configuration = api_client.configuration
     configuration.client_go_retries = False
+    if configuration.retries is not False:
+        configuration.retries = False
+        api_client.rest_client = rest.RESTClientObject(configuration)
+    return api_client
 
 
 def _check_kubeconfig(target: str, path: str, context: str | None) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import traceback
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -241,3 +242,23 @@ def test_in_cluster_outside_a_pod_says_what_is_missing(monkeypatch: pytest.Monke
     message = str(raised.value)
     assert message.startswith("target 'in-pod': cannot connect from inside the cluster (in_cluster: true)")
     assert "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT" in message
+
+
+def test_a_client_made_elsewhere_is_made_to_send_each_request_once(
+    kube_fake: KubeFake, kube_client: Any, tmp_path: Path
+) -> None:
+    """An ApiClient handed to connect (tests, embedding) gets urllib3's retries off in its connection pools, and
+    the sink works through it."""
+    api_client = kube_client(kube_fake)
+
+    def retries() -> Any:
+        """What the client's pools retry: urllib3 keeps `retries=False` as Retry(total=False)."""
+        given = api_client.rest_client.pool_manager.connection_pool_kw.get("retries")
+        return getattr(given, "total", given)
+
+    assert retries() is not False
+    options = KubernetesTargetOptions(kubeconfig=str(kubeconfig(kube_fake, tmp_path)), context="fake")
+    sink = KubernetesSink("k8s", options, KubernetesSink.connect("k8s", options, client=api_client))
+    assert retries() is False
+    converge(sink, [desired(sink, "team-a/db", {"k": "v"})])
+    assert stored_data(kube_fake, "team-a/db") == {"k": "v"}
