@@ -131,10 +131,12 @@ class KubernetesSink(Sink):
 
     def observe(self, desired: Sequence[DesiredItem], scope: Scope) -> Observation:
         wanted = {item.address: item for item in desired}
-        listed: dict[str, Json] = {}
-        for namespace in self._namespaces(scope):
-            for secret in self._list(namespace):
-                listed[f"{namespace}/{secret['metadata']['name']}"] = secret
+        namespaces = self._namespaces(scope)
+        listed: dict[str, Json] = {
+            f"{namespace}/{secret['metadata']['name']}": secret
+            for namespace, secrets in zip(namespaces, in_parallel(self._list, namespaces, MAX_IN_FLIGHT), strict=True)
+            for secret in secrets
+        }
         unlisted = [address for address in wanted if address not in listed]
         fetched = dict(zip(unlisted, in_parallel(self._get, unlisted, MAX_IN_FLIGHT), strict=True))
         items: dict[str, ActualItem] = {}
