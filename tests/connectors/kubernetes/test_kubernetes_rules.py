@@ -11,6 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from connectors.kubernetes import KubernetesDestination, KubernetesSink, KubernetesTargetOptions, rules, spec
+from syncd.connector import Scope
+from syncd.errors import PermanentError
 from syncd.model import DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
 
@@ -248,9 +250,6 @@ def test_target_options_defaults() -> None:
 
 def test_a_scope_pattern_without_a_namespace_is_refused_before_any_call() -> None:
     """observe refuses a scope that names no namespace (it never lists cluster-wide), before building a client."""
-    from syncd.connector import Scope
-    from syncd.errors import PermanentError
-
     with pytest.raises(PermanentError) as raised:
         make_sink().observe([], Scope("i", ("*",)))
     assert "names no namespace" in str(raised.value)
