@@ -22,6 +22,9 @@ from syncd.connector import UNLIMITED, RateLimiter
 from syncd.errors import PermanentError
 from syncd.secret import Secret
 
+# The requests one target may have in flight: the sink's calls at once (8) and a margin.
+MAX_CONNECTIONS = 16
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -122,6 +125,8 @@ def build_api_client(target: str, options: KubernetesTargetOptions) -> Any:
     except config.ConfigException as exc:
         raise PermanentError(_config_problem(target, options, exc), target=target) from None
     configuration.retries = False
+    # Room for every request one target has in flight, so no connection is made and dropped each time.
+    configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, MAX_CONNECTIONS)
     for value in (configuration.api_key or {}).values():
         # "Bearer TOKEN": the token is a credential, never to be printed.
         Secret(str(value).removeprefix("Bearer ").strip())

@@ -97,6 +97,13 @@ def translate(exc: BaseException, call: Call, target: str, timeout: float) -> Co
         )
     elif status == 404 and (answer.get("details") or {}).get("kind") == "namespaces":
         message = f"namespace {call.namespace!r} does not exist in target {target!r}"
+    elif status == 410:
+        # A LIST's `continue` token expired (the listing took longer than the apiserver keeps it): list anew.
+        return TransientError(
+            f"the listing of secrets {where} expired before its last page (HTTP 410); it is read again",
+            target=target,
+            address=call.address,
+        )
     elif status == 422:
         message = f"the Kubernetes API refused the Secret as invalid{_causes(answer)}"
     else:

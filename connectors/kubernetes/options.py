@@ -102,11 +102,13 @@ class KubernetesDestination(Options):
 
     @model_validator(mode="after")
     def _registry(self) -> KubernetesDestination:
+        keys = [f for f in ("username_key", "password_key", "email_key") if f in self.model_fields_set]
         if self.type != DOCKER_CONFIG_JSON:
-            given = [f for f in ("registry", "email_key") if getattr(self, f) is not None]
-            given += [f for f in ("username_key", "password_key") if f in self.model_fields_set]
-            if given:
-                raise ValueError(f"{given[0]} applies only to type {DOCKER_CONFIG_JSON}")
+            given = ["registry"] if self.registry is not None else []
+            if given + keys:
+                raise ValueError(f"{(given + keys)[0]} applies only to type {DOCKER_CONFIG_JSON}")
+        elif keys and self.registry is None:
+            raise ValueError(f"{keys[0]} needs registry: the credentials are built into .dockerconfigjson for it")
         return self
 
 

@@ -262,3 +262,16 @@ def test_a_client_made_elsewhere_is_made_to_send_each_request_once(
     assert retries() is False
     converge(sink, [desired(sink, "team-a/db", {"k": "v"})])
     assert stored_data(kube_fake, "team-a/db") == {"k": "v"}
+
+
+def test_an_expired_list_continuation_is_transient(kube_fake: KubeFake, sink: KubernetesSink) -> None:
+    """A 410 Gone to a LIST (its continue token expired) is transient: the core lists again from the start."""
+    kube_fake.fail_next("GET", SECRETS, 410)
+    with pytest.raises(TransientError) as raised:
+        sink.observe([], scope(namespaces=["team-a"]))
+    assert "expired before its last page (HTTP 410)" in str(raised.value)
+
+
+def test_the_connection_pool_holds_every_request_in_flight(kube_fake: KubeFake, sink: KubernetesSink) -> None:
+    """The ApiClient built from the kubeconfig keeps at least 16 connections, more than the sink has in flight."""
+    assert sink.connection.core().api_client.configuration.connection_pool_maxsize >= 16

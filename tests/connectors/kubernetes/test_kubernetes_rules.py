@@ -206,6 +206,8 @@ def test_flags_carry_type_immutable_and_each_manifest_label_and_annotation() -> 
         ({"namespace": "team-a", "labels": {"team": "v" * 64}}, "the value of label 'team'"),
         ({"namespace": "team-a", "annotations": {"/x": "y"}}, "annotation key '/x'"),
         ({"namespace": "team-a", "registry": "ghcr.io"}, "registry applies only to type"),
+        ({"namespace": "team-a", "username_key": "user"}, "username_key applies only to type"),
+        ({"namespace": "team-a", "type": "kubernetes.io/dockerconfigjson", "password_key": "t"}, "needs registry"),
         ({"namespace": "team-a", "type": "kubernetes.io/service-account-token"}, "type"),
     ],
 )
