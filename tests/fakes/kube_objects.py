@@ -145,6 +145,9 @@ def _metadata(resource: Resource, body: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise _type_error(resource, "metadata", raw, "v1.ObjectMeta")
     meta: dict[str, Any] = {}
+    if raw.get("finalizers"):
+        # Finalizers would make deletion two-phase (deletionTimestamp, then removal): refused rather than ignored.
+        raise bad_request("the fake Kubernetes API server serves no finalizers")
     for field in _CLIENT_METADATA:
         value = raw.get(field)
         if field in ("labels", "annotations"):

@@ -70,7 +70,7 @@ class StatusError(Exception):
         }
         if self.reason:
             status["reason"] = self.reason
-        if self.details:
+        if self.details is not None:
             status["details"] = self.details
         status["code"] = self.code
         return status
@@ -129,8 +129,8 @@ def bad_request(message: str) -> StatusError:
 
 
 def method_not_allowed(method: str) -> StatusError:
-    # What the apiserver answers for a verb a resource does not serve (handlers' MethodNotSupported).
-    return StatusError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+    """What the apiserver answers for a method no route of the resource takes."""
+    return StatusError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
 
 
 def not_found_path() -> StatusError:

@@ -74,8 +74,8 @@ SERVER_VERSION = {
 }
 START_DEADLINE_SECONDS = 10.0
 POLL_SECONDS = 0.005
-# How often the idle server loop checks whether it was asked to stop: the upper bound on the cost of stopping.
-SHUTDOWN_POLL_SECONDS = 0.02
+# How often the idle server loop looks whether it was asked to stop; `stop` wakes it at once anyway.
+SHUTDOWN_POLL_SECONDS = 0.5
 
 
 class Request(NamedTuple):
@@ -115,6 +115,8 @@ class KubeFake:
         for namespace in namespaces:
             self.store.add_namespace(namespace)
         self.requests: list[Request] = []
+        self.statuses: list[tuple[Request, int]] = []
+        """Each answered request with the HTTP status it got, in the order the answers were made."""
         self.patch_content_types: list[str] = []
         """The Content-Type of every PATCH, in order."""
         self.errors: list[BaseException] = []
@@ -163,13 +165,13 @@ class KubeFake:
             time.sleep(POLL_SECONDS)
         with self._control:
             self.requests.clear()
+            self.statuses.clear()
 
     def stop(self) -> None:
         """Stop serving and close every open connection. Stopping a stopped server does nothing."""
         if self._server is None:
             return
-        self._server.shutdown()
-        self._server.close_connections()
+        self._server.stop()
         self._server.server_close()
         if self._thread is not None:
             self._thread.join()
@@ -305,22 +307,28 @@ class KubeFake:
     def handle(self, method: str, target: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], Any]:
         """One HTTP request: (status, extra headers, JSON body)."""
         split = urlsplit(target)
-        path = unquote(split.path)
-        request = Request(method, path, unquote_plus(split.query))
+        request = Request(method, unquote(split.path), unquote_plus(split.query))
         with self._control:
             self.requests.append(request)
             if method == "PATCH":
                 self.patch_content_types.append(headers.get("Content-Type", ""))
+        answer = self._answer(request, split.path, split.query, headers, body)
+        with self._control:
+            self.statuses.append((request, answer[0]))
+        return answer
+
+    def _answer(
+        self, request: Request, raw_path: str, raw_query: str, headers: Any, body: bytes
+    ) -> tuple[int, dict[str, str], Any]:
         try:
             fault = self._take_fault(request)
             if fault is not None:
                 raise kube_status.generic(fault.status, fault.retry_after)
-            if path == "/version":  # public, as the system:public-info-viewer ClusterRole makes it
+            if request.path == "/version":  # public, as the system:public-info-viewer ClusterRole makes it
                 return 200, {}, SERVER_VERSION
             user = self._authenticate(headers.get("Authorization", ""))
-            route = kube_http.route(split.path)
-            query = dict(parse_qsl(split.query))
-            operation = kube_http.operation(method, route, query)
+            query = dict(parse_qsl(raw_query))
+            operation = kube_http.operation(request.method, kube_http.route(raw_path), query)
             self._authorize(user, operation)
             for callback in self._due_hooks(request):
                 callback(request)

@@ -1086,3 +1086,25 @@ def test_a_lease_field_selector_takes_only_metadata_fields(coordination: Coordin
     assert status["message"] == (
         '"spec.holderIdentity" is not a known field selector: only "metadata.name", "metadata.namespace"'
     )
+
+
+def test_statuses_pair_each_request_with_its_answer(core: CoreV1Api, kube_fake: KubeFake) -> None:
+    """statuses records every answered request with its HTTP status, faults and refusals included."""
+    kube_fake.fail_next("POST", "", 503)
+    status_of(lambda: core.create_namespaced_secret(NS, secret("db")))
+    core.create_namespaced_secret(NS, secret("db"))
+    status_of(lambda: core.create_namespaced_secret(NS, secret("db")))
+    assert [code for _request, code in kube_fake.statuses] == [503, 201, 409]
+    assert kube_fake.statuses[0][0] == ("POST", f"/api/v1/namespaces/{NS}/secrets", "")
+
+
+def test_generate_name_makes_a_unique_name(core: CoreV1Api) -> None:
+    """A create with generateName and no name gets the prefix and five random characters."""
+    created = core.create_namespaced_secret(NS, V1Secret(metadata=V1ObjectMeta(generate_name="tmp-")))
+    assert created.metadata.name.startswith("tmp-") and len(created.metadata.name) == 9
+
+
+def test_finalizers_are_refused_rather_than_ignored(core: CoreV1Api) -> None:
+    """The fake has no two-phase deletion, so a Secret with finalizers is refused with 400."""
+    body = V1Secret(metadata=V1ObjectMeta(name="db", finalizers=["example.com/keep"]))
+    assert status_of(lambda: core.create_namespaced_secret(NS, body))["reason"] == "BadRequest"
