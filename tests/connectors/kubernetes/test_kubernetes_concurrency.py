@@ -163,3 +163,22 @@ def test_concurrent_applies_of_one_change_end_with_one_write_and_no_failure_beyo
     assert all(r.ok or "moved" in (r.error or "") or "changed" in (r.error or "") for r in results)
     assert stored_data(kube_fake, "team-a/db") == {"k": "two"}
     assert stored(kube_fake, "team-a/db")["metadata"]["annotations"]["syncd.io/sync"] == OWNER.sync  # type: ignore[index]
+
+
+def test_a_recreate_repeated_after_a_lost_answer_or_a_failed_create_completes(
+    kube_fake: KubeFake, sink: KubernetesSink
+) -> None:
+    """A recreate sent again with the plan's expected Secret finds its own work: after a lost answer (the new
+    Secret is there: its conditional DELETE gets 409 and the Secret already is the item) it succeeds without
+    deleting it; after its create failed (the old Secret gone: 404) it creates the item."""
+    converge(sink, [desired(sink, "team-a/db", {"k": "one"}, immutable=True)])
+    (expected,) = sink.observe([], scope()).owned.values()
+    item = desired(sink, "team-a/db", {"k": "two"}, immutable=True, recreate=True)
+    difference = Difference(value=True, changed_keys=("k",), recreate=True)
+    sink.write(item, expected, difference)
+    uid = stored(kube_fake, "team-a/db")["metadata"]["uid"]  # type: ignore[index]
+    sink.write(item, expected, difference)
+    assert stored(kube_fake, "team-a/db")["metadata"]["uid"] == uid  # type: ignore[index]
+    kube_fake.delete_object("Secret", "team-a", "db")
+    sink.write(item, expected, difference)
+    assert stored_data(kube_fake, "team-a/db") == {"k": "two"}
