@@ -43,3 +43,15 @@ def test_a_plan_imports_only_the_connectors_its_manifest_uses() -> None:
     assert {"connectors.local.file_source", "connectors.local.dotenv_sink"} <= modules
     assert not {m for m in modules if m.startswith(("connectors._aws", "connectors.aws", "connectors.vault"))}
     assert not {m.split(".")[0] for m in modules} & {"boto3", "botocore", "hvac", "requests"}
+
+
+def test_validate_and_policy_of_a_kubernetes_target_load_no_kubernetes_client() -> None:
+    """`syncd validate` and `syncd policy` of config.example.yaml's Kubernetes target import the connector but not
+    the kubernetes client: it is imported on the first call to a cluster."""
+    for command in (
+        "['validate', '-c', 'config.example.yaml']",
+        "['policy', '-c', 'config.example.yaml', '--target', 'k8s-prod-eu']",
+    ):
+        modules = _module_names_after(f"from syncd.cli import main\nmain({command}, env={{}})")
+        assert "connectors.kubernetes.sink" in modules
+        assert "kubernetes" not in {m.split(".")[0] for m in modules}
