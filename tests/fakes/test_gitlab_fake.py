@@ -370,3 +370,132 @@ def test_gitlab_client_matches_the_brief(gitlab_fake: GitLabFake) -> None:
     client = gitlab_client(gitlab_fake, MAINTAINER_TOKEN)
     assert isinstance(client, gitlab.Gitlab)
     assert (client.retry_transient_errors, client.keep_base_url, client.url) == (False, True, gitlab_fake.url)
+
+
+# Masked, hidden and the other fields' rules
+
+
+@pytest.mark.parametrize(
+    ("value", "raw"),
+    [
+        ("seven77", False),
+        ("has a space", False),
+        ("two\nlines1", False),
+        ("pipe|chars", False),
+        ("seven77", True),
+        ("tab\tinside", True),
+    ],
+)
+def test_a_value_that_cannot_be_masked_is_refused_without_echoing_it(
+    gitlab_fake: GitLabFake, value: str, raw: bool
+) -> None:
+    """Masked values need 8+ characters on one line without spaces, from Base64 and @:.~ unless raw; the 400 names
+    the field, never the value."""
+    answer = raw_send(
+        gitlab_fake, "POST", "projects/1001/variables", {"key": "K", "value": value, "masked": True, "raw": raw}
+    )
+    assert (answer.status_code, answer.json()) == (400, {"message": {"value": ["is invalid"]}})
+    assert value not in answer.text
+    assert gitlab_fake.variables("project", APP) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "raw"), [("Aa0+/=_-@:.~", False), ("abcdefgh", False), ("pipe|chars$and%more", True)]
+)
+def test_a_maskable_value_is_stored_masked(gitlab_fake: GitLabFake, value: str, raw: bool) -> None:
+    """Base64's alphabet with @ : . ~ masks when expanded; any 8+ non-space characters mask when raw."""
+    created = project_variables(gitlab_fake).create({"key": "K", "value": value, "masked": True, "raw": raw})
+    assert (created.masked, created.value) == (True, value)
+
+
+def test_masking_rules_hold_on_update_too(gitlab_fake: GitLabFake) -> None:
+    """Masking a short value, or giving a masked variable a short value, is refused and changes nothing."""
+    gitlab_fake.put_variable("project", APP, key="PLAIN", value="short")
+    gitlab_fake.put_variable("project", APP, key="MASKED", value="longenough", masked=True)
+    variables = project_variables(gitlab_fake)
+    invalid = (400, {"message": {"value": ["is invalid"]}})
+    assert error_of(lambda: variables.update("PLAIN", {"masked": True}, filter={"environment_scope": "*"})) == invalid
+    assert (
+        error_of(lambda: variables.update("MASKED", {"value": "short"}, filter={"environment_scope": "*"})) == invalid
+    )
+    assert [(v["value"], v["masked"]) for v in gitlab_fake.variables("project", APP)] == [
+        ("short", False),
+        ("longenough", True),
+    ]
+
+
+def test_masked_and_hidden_on_create_hides_the_value_from_every_read(gitlab_fake: GitLabFake) -> None:
+    """masked_and_hidden sets masked and hidden; create, get and list answer value null; the fake keeps the value."""
+    variables = project_variables(gitlab_fake)
+    created = variables.create({"key": "HIDDEN", "value": "hiddenvalue", "masked_and_hidden": True})
+    assert (created.masked, created.hidden, created.value) == (True, True, None)
+    assert variables.get("HIDDEN").value is None
+    assert [v.value for v in variables.list(get_all=True)] == [None]
+    assert gitlab_fake.variables("project", APP)[0]["value"] == "hiddenvalue"
+
+
+def test_a_hidden_variable_stays_masked_and_hidden(gitlab_fake: GitLabFake) -> None:
+    """Unmasking a hidden variable is refused with GitLab's message; its value can change; update has no
+    masked_and_hidden, so a visible variable cannot become hidden."""
+    gitlab_fake.put_variable("project", APP, key="HIDDEN", value="hiddenvalue", masked=True, hidden=True)
+    gitlab_fake.put_variable("project", APP, key="PLAIN", value="plainvalue")
+    variables = project_variables(gitlab_fake)
+    assert error_of(lambda: variables.update("HIDDEN", {"masked": False})) == (
+        400,
+        {"message": {"base": ["The visibility setting cannot be changed for masked and hidden variables."]}},
+    )
+    assert variables.update("HIDDEN", {"value": "othervalue"})["value"] is None
+    answer = raw_send(gitlab_fake, "PUT", "projects/1001/variables/PLAIN", {"masked_and_hidden": True})
+    assert (answer.status_code, answer.json()["hidden"], answer.json()["masked"]) == (200, False, False)
+    assert [(v["value"], v["hidden"]) for v in gitlab_fake.variables("project", APP)] == [
+        ("othervalue", True),
+        ("plainvalue", False),
+    ]
+
+
+def test_a_description_over_255_characters_is_refused(gitlab_fake: GitLabFake) -> None:
+    """The description holds at most 255 characters."""
+    variables = project_variables(gitlab_fake)
+    assert error_of(lambda: variables.create({"key": "K", "value": "v", "description": "d" * 256})) == (
+        400,
+        {"message": {"description": ["is too long (maximum is 255 characters)"]}},
+    )
+    assert variables.create({"key": "K", "value": "v", "description": "d" * 255}).description == "d" * 255
+
+
+def test_an_environment_scope_with_other_characters_is_refused(gitlab_fake: GitLabFake) -> None:
+    """Scopes are letters, digits, - _ / $ { } . * and spaces; `review/*` is one, `prod!` is not."""
+    variables = project_variables(gitlab_fake)
+    assert error_of(lambda: variables.create({"key": "K", "value": "v", "environment_scope": "prod!"})) == (
+        400,
+        {
+            "message": {
+                "environment_scope": [
+                    "can contain only letters, digits, '-', '_', '/', '$', '{', '}', '.', '*' and spaces"
+                ]
+            }
+        },
+    )
+    assert variables.create({"key": "K", "value": "v", "environment_scope": "review/*"}).environment_scope == "review/*"
+
+
+def test_an_update_can_move_a_variable_to_a_free_scope_only(gitlab_fake: GitLabFake) -> None:
+    """environment_scope in an update's body moves the variable, unless the key is taken there."""
+    gitlab_fake.put_variable("project", APP, key="K", value="a")
+    gitlab_fake.put_variable("project", APP, key="K", value="b", environment_scope="prod")
+    variables = project_variables(gitlab_fake)
+    assert error_of(
+        lambda: variables.update("K", {"environment_scope": "prod"}, filter={"environment_scope": "*"})
+    ) == (400, {"message": {"key": ["(K) has already been taken"]}})
+    variables.update("K", {"environment_scope": "staging"}, filter={"environment_scope": "*"})
+    assert [v["environment_scope"] for v in gitlab_fake.variables("project", APP)] == ["staging", "prod"]
+
+
+def test_form_encoded_parameters_and_string_booleans_are_read(gitlab_fake: GitLabFake) -> None:
+    """Parameters sent as a form (curl --form) with "true"/"false" are coerced; a non-boolean is refused."""
+    headers = {"PRIVATE-TOKEN": MAINTAINER_TOKEN}
+    url = gitlab_fake.url + "/api/v4/projects/1001/variables"
+    answer = requests.post(url, headers=headers, data={"key": "K", "value": "v", "protected": "true"}, timeout=5)
+    assert (answer.status_code, answer.json()["protected"]) == (201, True)
+    refused = requests.post(url, headers=headers, data={"key": "L", "value": "v", "protected": "maybe"}, timeout=5)
+    assert (refused.status_code, refused.json()) == (400, {"error": "protected is invalid"})
