@@ -18,11 +18,14 @@ OWNER_TOKEN = "owner-token"
 
 
 def error_of(call: Callable[[], Any]) -> tuple[int, Any]:
-    """Run a python-gitlab call that must fail; return its HTTP status and parsed body."""
+    """Run a python-gitlab call that must fail; return its HTTP status and body (parsed when it is JSON)."""
     with pytest.raises(GitlabError) as info:
         call()
     body = info.value.response_body
-    return info.value.response_code or 0, json.loads(body) if body else None
+    try:
+        return info.value.response_code or 0, json.loads(body)
+    except (TypeError, ValueError):
+        return info.value.response_code or 0, body.decode() if isinstance(body, bytes) else body
 
 
 def project_variables(fake: GitLabFake, token: str = MAINTAINER_TOKEN, project: str | int = APP) -> Any:
@@ -499,3 +502,82 @@ def test_form_encoded_parameters_and_string_booleans_are_read(gitlab_fake: GitLa
     assert (answer.status_code, answer.json()["protected"]) == (201, True)
     refused = requests.post(url, headers=headers, data={"key": "L", "value": "v", "protected": "maybe"}, timeout=5)
     assert (refused.status_code, refused.json()) == (400, {"error": "protected is invalid"})
+
+
+# Faults, hooks and the request log
+
+
+def test_a_429_on_demand_carries_retry_after_and_changes_nothing(gitlab_fake: GitLabFake) -> None:
+    """fail_next answers the matching request with GitLab's rate-limit reply and does not act on it; the next passes."""
+    gitlab_fake.fail_next("POST", r"/variables$", 429, retry_after=7)
+    answer = raw_send(gitlab_fake, "POST", "projects/1001/variables", {"key": "K", "value": "v"})
+    assert (answer.status_code, answer.headers["Retry-After"], answer.text) == (429, "7", "Retry later\n")
+    assert gitlab_fake.variables("project", APP) == []
+    assert raw_send(gitlab_fake, "POST", "projects/1001/variables", {"key": "K", "value": "v"}).status_code == 201
+
+
+def test_python_gitlab_raises_a_429_only_when_told_not_to_obey_it(gitlab_fake: GitLabFake) -> None:
+    """With obey_rate_limit=False a 429 reaches the caller; by default python-gitlab sleeps Retry-After, retries."""
+    variables = project_variables(gitlab_fake)
+    gitlab_fake.fail_next("POST", r"/variables$", 429, retry_after=0)
+    assert error_of(lambda: variables.create({"key": "K", "value": "v"}, obey_rate_limit=False))[0] == 429
+    gitlab_fake.fail_next("POST", r"/variables$", 429, retry_after=0)
+    variables.create({"key": "K", "value": "v"})
+    assert [request.method for request in gitlab_fake.requests] == ["POST", "POST", "POST"]
+    assert len(gitlab_fake.variables("project", APP)) == 1
+
+
+def test_a_502_and_a_500_on_demand(gitlab_fake: GitLabFake) -> None:
+    """A 502 comes as the proxy's HTML page, a 500 as GitLab's JSON message; `times` counts the faulted requests."""
+    variables = project_variables(gitlab_fake)
+    gitlab_fake.fail_next("GET", r"/variables", 502, times=2)
+    assert error_of(lambda: variables.list(get_all=True))[0] == 502
+    answer = raw_get(gitlab_fake, "projects/1001/variables")
+    assert (answer.status_code, answer.headers["Content-Type"]) == (502, "text/html")
+    assert variables.list(get_all=True) == []
+    gitlab_fake.fail_next("*", r"/variables", 500)
+    answer = raw_send(gitlab_fake, "DELETE", "projects/1001/variables/K", {})
+    assert (answer.status_code, answer.json()) == (500, {"message": "500 Internal Server Error"})
+
+
+def test_a_fault_for_every_request_until_the_test_ends(gitlab_fake: GitLabFake) -> None:
+    """times=None faults every matching request; other paths and methods pass."""
+    gitlab_fake.fail_next("PUT", r"/variables/K$", 503, times=None, retry_after=1)
+    for _ in range(3):
+        assert raw_send(gitlab_fake, "PUT", "projects/1001/variables/K", {"value": "x"}).status_code == 503
+    assert raw_send(gitlab_fake, "PUT", "projects/1001/variables/KEY", {"value": "x"}).status_code == 404
+    assert raw_get(gitlab_fake, "projects/1001/variables/K").status_code == 404
+
+
+def test_a_hook_runs_before_the_request_it_matches(gitlab_fake: GitLabFake) -> None:
+    """before() stages another writer's change just ahead of the request, once by default."""
+    gitlab_fake.put_variable("project", APP, key="K", value="ours")
+    seen = []
+
+    def someone_deletes_it(request: Any) -> None:
+        seen.append(request)
+        gitlab_fake.delete_variable("project", APP, "K")
+
+    gitlab_fake.before("PUT", r"/variables/K$", someone_deletes_it)
+    variables = project_variables(gitlab_fake)
+    assert error_of(lambda: variables.update("K", {"value": "new"}, filter={"environment_scope": "*"}))[0] == 404
+    variables.create({"key": "K", "value": "again"})
+    variables.update("K", {"value": "new"}, filter={"environment_scope": "*"})
+    assert [(r.method, r.path, r.query) for r in seen] == [
+        ("PUT", "/api/v4/projects/platform%2Fapp/variables/K", {"filter[environment_scope]": "*"})
+    ]
+    assert gitlab_fake.variables("project", APP)[0]["value"] == "new"
+
+
+def test_the_request_log_holds_method_path_and_query(gitlab_fake: GitLabFake) -> None:
+    """Every request is logged in order with its path as sent and its query, faulted ones included."""
+    gitlab_fake.fail_next("GET", r"/variables", 429)
+    raw_get(gitlab_fake, "projects/platform%2Fapp/variables", per_page=100)
+    raw_get(gitlab_fake, "projects/platform%2Fapp/variables", page=2, per_page=100)
+    method, path, query = gitlab_fake.requests[1]
+    assert (method, path, query) == (
+        "GET",
+        "/api/v4/projects/platform%2Fapp/variables",
+        {"page": "2", "per_page": "100"},
+    )
+    assert len(gitlab_fake.requests) == 2
