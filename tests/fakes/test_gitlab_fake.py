@@ -581,3 +581,100 @@ def test_the_request_log_holds_method_path_and_query(gitlab_fake: GitLabFake) ->
         {"page": "2", "per_page": "100"},
     )
     assert len(gitlab_fake.requests) == 2
+
+
+# Group quirks, the filter's place, instance variables
+
+
+def test_a_group_update_without_a_matching_filter_changes_the_first_variable_with_the_key(
+    gitlab_fake: GitLabFake, owner_token: str
+) -> None:
+    """API::GroupVariables#put keeps its old lookup: no filter, or a filter matching nothing, updates the first
+    variable with the key in any scope (no 409); GET and DELETE answer 409 and 404 as for projects."""
+    gitlab_fake.put_variable("group", "platform", key="K", value="all")
+    gitlab_fake.put_variable("group", "platform", key="K", value="prod", environment_scope="prod")
+    variables = group_variables(gitlab_fake)
+    assert variables.update("K", {"value": "changed"})["environment_scope"] == "*"
+    assert variables.update("K", {"value": "again"}, filter={"environment_scope": "gone"})["environment_scope"] == "*"
+    assert (
+        variables.update("K", {"value": "exact"}, filter={"environment_scope": "prod"})["environment_scope"] == "prod"
+    )
+    assert [v["value"] for v in gitlab_fake.variables("group", "platform")] == ["again", "exact"]
+    assert error_of(lambda: variables.get("K"))[0] == 409
+    assert error_of(lambda: variables.delete("K", filter={"environment_scope": "gone"}))[0] == 404
+    assert error_of(lambda: variables.update("NOPE", {"value": "x"})) == (
+        404,
+        {"message": "404 GroupVariable Not Found"},
+    )
+
+
+def test_a_filter_in_the_body_filters_as_grape_merges_body_and_query(gitlab_fake: GitLabFake) -> None:
+    """A filter placed in the update's data dict (sent in the JSON body) selects the scope as the query's does."""
+    gitlab_fake.put_variable("project", APP, key="K", value="a")
+    gitlab_fake.put_variable("project", APP, key="K", value="b", environment_scope="prod")
+    project_variables(gitlab_fake).update("K", {"value": "c", "filter": {"environment_scope": "prod"}})
+    assert gitlab_fake.requests[-1].query == {}
+    assert [v["value"] for v in gitlab_fake.variables("project", APP)] == ["a", "c"]
+
+
+def test_instance_variables_are_for_administrators(gitlab_fake: GitLabFake) -> None:
+    """/admin/ci/variables serves an administrator, keys are unique without scopes, values stop at 10,000
+    characters; others get 403."""
+    admin = gitlab_client(gitlab_fake, ADMIN_TOKEN)
+    created = admin.variables.create({"key": "GLOBAL", "value": "v", "protected": True})
+    assert created.attributes == {
+        "variable_type": "env_var",
+        "key": "GLOBAL",
+        "value": "v",
+        "protected": True,
+        "masked": False,
+        "raw": False,
+        "description": None,
+    }
+    assert error_of(lambda: admin.variables.create({"key": "GLOBAL", "value": "w"}))[1] == {
+        "message": {"key": ["(GLOBAL) has already been taken"]}
+    }
+    assert error_of(lambda: admin.variables.create({"key": "BIG", "value": "x" * 10_001}))[1] == {
+        "message": {"value": ["The value of the provided variable exceeds the 10000 character limit"]}
+    }
+    admin.variables.update("GLOBAL", {"value": "w"})
+    assert admin.variables.get("GLOBAL").value == "w"
+    assert gitlab_fake.variables("instance")[0]["value"] == "w"
+    assert error_of(lambda: gitlab_client(gitlab_fake, MAINTAINER_TOKEN).variables.list(get_all=True)) == (
+        403,
+        {"message": "403 Forbidden"},
+    )
+    admin.variables.delete("GLOBAL")
+    assert error_of(lambda: admin.variables.get("GLOBAL")) == (404, {"message": "404 InstanceVariable Not Found"})
+
+
+def test_project_and_group_values_have_no_length_limit(gitlab_fake: GitLabFake) -> None:
+    """The 10,000-character limit is the instance's; a project variable takes a longer value."""
+    assert len(project_variables(gitlab_fake).create({"key": "BIG", "value": "x" * 20_000}).value) == 20_000
+
+
+# Tokens: the user, the token's scopes
+
+
+def test_auth_and_the_token_self_check_answer_for_the_token(gitlab_fake: GitLabFake) -> None:
+    """auth() reads /user; /personal_access_tokens/self names the token's scopes."""
+    client = gitlab_client(gitlab_fake, MAINTAINER_TOKEN)
+    client.auth()
+    assert client.user is not None
+    assert client.user.username == "maintainer"
+    assert client.personal_access_tokens.get("self").scopes == ["api"]
+    assert "is_admin" not in client.user.attributes
+    admin = gitlab_client(gitlab_fake, ADMIN_TOKEN)
+    admin.auth()
+    assert admin.user is not None
+    assert admin.user.is_admin is True
+
+
+def test_a_read_api_token_reads_but_cannot_write(gitlab_fake: GitLabFake) -> None:
+    """A token with scope read_api lists variables; a write answers 403 insufficient_scope."""
+    gitlab_fake.add_token("reader", "reader", {("project", APP): "maintainer"}, scopes=("read_api",))
+    variables = project_variables(gitlab_fake, "reader")
+    assert variables.list(get_all=True) == []
+    status, body = error_of(lambda: variables.create({"key": "K", "value": "v"}))
+    assert (status, body["error"]) == (403, "insufficient_scope")
+    assert gitlab_fake.variables("project", APP) == []
