@@ -678,3 +678,34 @@ def test_a_read_api_token_reads_but_cannot_write(gitlab_fake: GitLabFake) -> Non
     status, body = error_of(lambda: variables.create({"key": "K", "value": "v"}))
     assert (status, body["error"]) == (403, "insufficient_scope")
     assert gitlab_fake.variables("project", APP) == []
+
+
+# The server's life
+
+
+def test_a_stopped_server_refuses_even_a_kept_alive_connection(gitlab_fake: GitLabFake) -> None:
+    """After stop(), a client whose connection was kept alive fails to connect, as with a server that is down."""
+    variables = project_variables(gitlab_fake)
+    assert variables.list(get_all=True) == []
+    gitlab_fake.stop()
+    with pytest.raises(requests.ConnectionError):
+        variables.list(get_all=True)
+
+
+def test_an_error_in_a_hook_answers_500_and_is_kept_for_the_test(gitlab_fake: GitLabFake) -> None:
+    """A hook that raises makes its request answer 500; the error is kept so the fixture can raise it."""
+
+    def broken(request: Any) -> None:
+        raise RuntimeError("the hook failed")
+
+    gitlab_fake.before("GET", r"/variables$", broken)
+    assert raw_get(gitlab_fake, "projects/1001/variables").status_code == 500
+    assert [str(error) for error in gitlab_fake.errors] == ["the hook failed"]
+    gitlab_fake.errors.clear()
+
+
+def test_a_retry_after_can_be_an_http_date(gitlab_fake: GitLabFake) -> None:
+    """retry_after is sent as given, so a test can send the HTTP-date form a proxy may use."""
+    gitlab_fake.fail_next("GET", r"/variables$", 503, retry_after="Wed, 21 Oct 2026 07:28:00 GMT")
+    answer = raw_get(gitlab_fake, "projects/1001/variables")
+    assert (answer.status_code, answer.headers["Retry-After"]) == (503, "Wed, 21 Oct 2026 07:28:00 GMT")
