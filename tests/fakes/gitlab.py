@@ -12,11 +12,11 @@ Use the `gitlab_fake` fixture (a fresh server per test: project `platform/app`, 
 `MAINTAINER_TOKEN`, a maintainer of the project) and `gitlab_client`:
 
     def test_reads(gitlab_fake: GitLabFake) -> None:
-        gitlab_fake.put_variable("project", "platform/app", key="DB_PASSWORD", value="s3cretvalue")
-        gl = gitlab_client(gitlab_fake, MAINTAINER_TOKEN)
-        variables = gl.projects.get("platform/app", lazy=True).variables.list(get_all=True, per_page=100)
-        gitlab_fake.fail_next("PUT", r"/variables/DB_PASSWORD$", 429, retry_after=7)
-        assert [r.method for r in gitlab_fake.requests] == ["GET"]
+        gitlab_fake.put_variable("project", "platform/app", key="DB_PASSWORD", value="longenough", masked=True)
+        project = gitlab_client(gitlab_fake, MAINTAINER_TOKEN).projects.get("platform/app", lazy=True)
+        assert [v.key for v in project.variables.list(get_all=True, per_page=100)] == ["DB_PASSWORD"]
+        assert [(r.method, r.query) for r in gitlab_fake.requests] == [("GET", {"per_page": "100"})]
+        gitlab_fake.fail_next("PUT", r"/variables/DB_PASSWORD$", 429, retry_after=7)  # the next update's answer
 
 python-gitlab retries a 429 itself (sleeping Retry-After) unless a call passes `obey_rate_limit=False`;
 `retry_transient_errors=False` only stops its retries of 5xx and dropped connections.

@@ -250,6 +250,16 @@ def test_a_key_in_several_scopes_needs_the_scope_filter(gitlab_fake: GitLabFake)
     assert [v["value"] for v in gitlab_fake.variables("project", APP)] == ["a", "b"]
 
 
+def test_save_sends_no_filter_so_a_key_in_several_scopes_answers_409(gitlab_fake: GitLabFake) -> None:
+    """python-gitlab's obj.save() PUTs without filter[environment_scope]: ambiguous once the key has two scopes."""
+    gitlab_fake.put_variable("project", APP, key="TOKEN", value="a")
+    variable = project_variables(gitlab_fake).get("TOKEN")
+    gitlab_fake.put_variable("project", APP, key="TOKEN", value="b", environment_scope="prod")
+    variable.value = "c"
+    assert error_of(variable.save)[0] == 409
+    assert gitlab_fake.requests[-1].query == {}
+
+
 def test_a_missing_variable_answers_404(gitlab_fake: GitLabFake, owner_token: str) -> None:
     """Get, update and delete of an absent key (or scope) answer GitLab's 404 body for projects and groups."""
     gitlab_fake.put_variable("project", APP, key="TOKEN", value="a")
