@@ -35,6 +35,8 @@ KEY_TAKEN = "({key}) has already been taken"
 # ci docs, "Mask a CI/CD variable": a single line with no spaces, 8 characters or longer; with variable expansion on
 # (raw false) only the Base64 alphabet (RFC 4648) and '@', ':', '.', '~'. Ci::Maskable holds both as regexes, REGEX
 # and MASK_AND_RAW_REGEX; a value failing them gets Rails' format message, which names no value.
+# The ci docs also ask that a masked value not match a variable's name; the model does not check that, nor does the
+# fake.
 MASKED_EXPANDED_VALUE = re.compile(r"[a-zA-Z0-9_+=/@:.~-]{8,}")
 MASKED_RAW_VALUE = re.compile(r"\S{8,}")
 VALUE_INVALID = "is invalid"
@@ -48,6 +50,7 @@ INSTANCE_VALUE_TOO_LONG = "The value of the provided variable exceeds the 10000 
 DESCRIPTION_MAX = 255
 DESCRIPTION_TOO_LONG = "is too long (maximum is 255 characters)"
 # HasEnvironmentScope with Gitlab::Regex.environment_scope_regex and its message; `*` (all environments) by default.
+# Group variables take a scope as on Premium and Ultimate (on Free, EE's filter_variable_parameters drops it).
 DEFAULT_SCOPE = "*"
 SCOPE_PATTERN = re.compile(r"[a-zA-Z0-9_/${}. *-]+")
 SCOPE_BLANK = "can't be blank"
