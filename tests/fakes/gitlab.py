@@ -42,7 +42,7 @@ import gitlab
 import pytest
 
 from tests.fakes import gitlab_api
-from tests.fakes.gitlab_rules import ROLE_LEVELS, Kind, new_variable
+from tests.fakes.gitlab_rules import ROLE_LEVELS, VARIABLE_LIMITS, Kind, new_variable
 
 ADMIN_TOKEN = "fake-admin-token"
 MAINTAINER_TOKEN = "fake-maintainer-token"
@@ -123,6 +123,8 @@ class GitLabFake:
         self._ids: dict[str, Iterator[int]] = {"project": itertools.count(1001), "group": itertools.count(2001)}
         self._user_ids = itertools.count(1)
         self._server: _Server | None = None
+        # GitLab's plan limits on the number of variables; a test may lower one to reach it cheaply.
+        self.variable_limits: dict[Kind, int | None] = dict(VARIABLE_LIMITS)
         # Exceptions raised while serving (a hook's, or the fake's own); the fixture raises the first at teardown.
         self.errors: list[BaseException] = []
         self.add_token(ADMIN_TOKEN, "root", {}, admin=True)

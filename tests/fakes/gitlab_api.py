@@ -110,7 +110,8 @@ def handle(
                 return Reply(403, {"message": FORBIDDEN})
             owner = fake.owners[("instance", "")]
             key = segments[3] if len(segments) > 3 else None
-            return _variables(owner, key, request.method, params, base_url + request.path, {})
+            limit = fake.variable_limits["instance"]
+            return _variables(owner, key, request.method, params, base_url + request.path, {}, limit)
         kind: Kind = "project" if segments[0] == "projects" else "group"
         owner_or_reply = _visible_owner(fake, token, kind, segments[1])
         if isinstance(owner_or_reply, Reply):
@@ -121,7 +122,8 @@ def handle(
         if _level(token, owner) < ROLE_LEVELS[VARIABLES_ROLE[kind]]:
             return Reply(403, {"message": FORBIDDEN})
         key = segments[3] if len(segments) > 3 else None
-        return _variables(owner, key, request.method, params, base_url + request.path, {"id": segments[1]})
+        limit = fake.variable_limits[kind]
+        return _variables(owner, key, request.method, params, base_url + request.path, {"id": segments[1]}, limit)
 
 
 def _route(segments: list[str]) -> tuple[str, frozenset[str]] | None:
@@ -197,7 +199,13 @@ def _can_see(token: Token, owner: Owner) -> bool:
 
 
 def _variables(
-    owner: Owner, key: str | None, method: str, params: dict[str, Any], url: str, route_params: dict[str, str]
+    owner: Owner,
+    key: str | None,
+    method: str,
+    params: dict[str, Any],
+    url: str,
+    route_params: dict[str, str],
+    limit: int | None,
 ) -> Reply:
     kind = owner.kind
     if key is None and method == "GET":
@@ -209,7 +217,7 @@ def _variables(
         return Reply(400, {"error": str(error)})
     if key is None:
         variable = new_variable(kind, fields)
-        errors = validation_errors(kind, variable, owner.variables)
+        errors = validation_errors(kind, variable, owner.variables, limit=limit)
         if errors:
             return Reply(400, {"message": errors})
         owner.variables.append(variable)

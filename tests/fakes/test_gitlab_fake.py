@@ -658,6 +658,25 @@ def test_instance_variables_are_for_administrators(gitlab_fake: GitLabFake) -> N
     assert error_of(lambda: admin.variables.get("GLOBAL")) == (404, {"message": "404 InstanceVariable Not Found"})
 
 
+def test_a_create_beyond_the_plan_limit_is_refused(gitlab_fake: GitLabFake, owner_token: str) -> None:
+    """A project holds 8000 variables and a group 30000 by default; at the limit a create answers 400, an update
+    still passes."""
+    assert gitlab_fake.variable_limits == {"project": 8000, "group": 30000, "instance": None}
+    gitlab_fake.variable_limits["project"] = 2
+    variables = project_variables(gitlab_fake)
+    variables.create({"key": "A", "value": "v"})
+    variables.create({"key": "B", "value": "v"})
+    assert error_of(lambda: variables.create({"key": "C", "value": "v"})) == (
+        400,
+        {"message": {"base": ["Maximum number of project ci variables (2) exceeded"]}},
+    )
+    variables.update("A", {"value": "w"})
+    gitlab_fake.variable_limits["group"] = 0
+    assert error_of(lambda: group_variables(gitlab_fake).create({"key": "C", "value": "v"}))[1] == {
+        "message": {"base": ["Maximum number of group ci variables (0) exceeded"]}
+    }
+
+
 def test_project_and_group_values_have_no_length_limit(gitlab_fake: GitLabFake) -> None:
     """The 10,000-character limit is the instance's; a project variable takes a longer value."""
     assert len(project_variables(gitlab_fake).create({"key": "BIG", "value": "x" * 20_000}).value) == 20_000
