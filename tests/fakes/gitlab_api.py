@@ -89,13 +89,15 @@ def handle(
     if route is None:
         return Reply(404, {"error": "404 Not Found"})
     name, methods = route
-    if request.method not in methods:
+    # Grape answers HEAD wherever it answers GET (the handler sends no body).
+    method = "GET" if request.method == "HEAD" else request.method
+    if method not in methods:
         return Reply(405, {"error": "405 Not Allowed"})
     with fake.lock:
         token = _token(fake, headers)
         if token is None:
             return Reply(401, {"message": UNAUTHORIZED})
-        if not _scope_allows(token, name, request.method):
+        if not _scope_allows(token, name, method):
             return Reply(403, INSUFFICIENT_SCOPE)
         try:
             params = {**nested(parse_qsl(raw_query, keep_blank_values=True)), **body_params(headers, body)}
@@ -111,7 +113,7 @@ def handle(
             owner = fake.owners[("instance", "")]
             key = segments[3] if len(segments) > 3 else None
             limit = fake.variable_limits["instance"]
-            return _variables(owner, key, request.method, params, base_url + request.path, {}, limit)
+            return _variables(owner, key, method, params, base_url + request.path, {}, limit)
         kind: Kind = "project" if segments[0] == "projects" else "group"
         owner_or_reply = _visible_owner(fake, token, kind, segments[1])
         if isinstance(owner_or_reply, Reply):
@@ -123,7 +125,7 @@ def handle(
             return Reply(403, {"message": FORBIDDEN})
         key = segments[3] if len(segments) > 3 else None
         limit = fake.variable_limits[kind]
-        return _variables(owner, key, request.method, params, base_url + request.path, {"id": segments[1]}, limit)
+        return _variables(owner, key, method, params, base_url + request.path, {"id": segments[1]}, limit)
 
 
 def _route(segments: list[str]) -> tuple[str, frozenset[str]] | None:

@@ -213,6 +213,15 @@ def test_a_project_member_sees_its_group_but_not_its_variables(gitlab_fake: GitL
     assert error_of(lambda: group_variables(gitlab_fake, MAINTAINER_TOKEN).list(get_all=True))[0] == 403
 
 
+def test_head_answers_as_get_without_a_body(gitlab_fake: GitLabFake) -> None:
+    """HEAD on a list gives GET's status and pagination headers and no body."""
+    plant(gitlab_fake, 3)
+    answer = requests.head(
+        gitlab_fake.url + "/api/v4/projects/1001/variables", headers={"PRIVATE-TOKEN": MAINTAINER_TOKEN}, timeout=5
+    )
+    assert (answer.status_code, answer.headers["X-Total"], answer.content) == (200, "3", b"")
+
+
 def test_an_unknown_route_answers_404_before_auth(gitlab_fake: GitLabFake) -> None:
     """A path GitLab has no route for (an unencoded project path, say) answers Grape's 404, even without a token."""
     answer = raw_get(gitlab_fake, "projects/platform/app/variables", token=None)
