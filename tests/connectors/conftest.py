@@ -8,6 +8,7 @@ and hvac.
 from __future__ import annotations
 
 from tests.fakes.aws import aws_fake, aws_fake_server, aws_no_backoff
+from tests.fakes.gitlab import gitlab_fake
 from tests.fakes.kubernetes import kube_client, kube_fake, kube_fake_other
 from tests.fakes.openbao import fresh_openbao, openbao, openbao_other, vault_prefix
 
@@ -16,6 +17,7 @@ __all__ = [
     "aws_fake_server",
     "aws_no_backoff",
     "fresh_openbao",
+    "gitlab_fake",
     "kube_client",
     "kube_fake",
     "kube_fake_other",
