@@ -38,8 +38,10 @@ def test_version_imports_no_sdk_no_rich_and_no_logging() -> None:
 
 
 def test_a_plan_imports_only_the_connectors_its_manifest_uses() -> None:
-    """The quickstart's plan (file source, dotenv sinks) imports neither the AWS nor the Vault connector or SDK."""
+    """The quickstart's plan (file source, dotenv sinks) imports neither the AWS, the Vault nor the GitLab connector
+    or SDK."""
     modules = _module_names_after("from syncd.cli import main\nmain(['plan', '-c', 'examples/quickstart/syncd.yaml'])")
     assert {"connectors.local.file_source", "connectors.local.dotenv_sink"} <= modules
-    assert not {m for m in modules if m.startswith(("connectors._aws", "connectors.aws", "connectors.vault"))}
-    assert not {m.split(".")[0] for m in modules} & {"boto3", "botocore", "hvac", "requests"}
+    others = ("connectors._aws", "connectors.aws", "connectors.vault", "connectors.gitlab")
+    assert not {m for m in modules if m.startswith(others)}
+    assert not {m.split(".")[0] for m in modules} & {"boto3", "botocore", "hvac", "requests", "gitlab"}
