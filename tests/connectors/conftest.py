@@ -7,6 +7,16 @@ and hvac.
 from __future__ import annotations
 
 from tests.fakes.aws import aws_fake, aws_fake_server, aws_no_backoff
+from tests.fakes.gitlab import gitlab_fake
 from tests.fakes.openbao import fresh_openbao, openbao, openbao_other, vault_prefix
 
-__all__ = ["aws_fake", "aws_fake_server", "aws_no_backoff", "fresh_openbao", "openbao", "openbao_other", "vault_prefix"]
+__all__ = [
+    "aws_fake",
+    "aws_fake_server",
+    "aws_no_backoff",
+    "fresh_openbao",
+    "gitlab_fake",
+    "openbao",
+    "openbao_other",
+    "vault_prefix",
+]
