@@ -13,8 +13,9 @@ Sources, as GitLab states them:
   reports it at write time.
 - Environment scopes: letters, digits, spaces and `- _ / $ { } . *` (`Gitlab::Regex.environment_scope_regex`),
   at most 255 characters.
-- Value size: GitLab documents 10,000 characters for instance variables and gives project and group variables no
-  documented limit; syncd holds every value to 10,000 characters (docs/connectors.md, `gitlab`, says why).
+- Value size: GitLab documents 10,000 characters for instance variables and "No limitations" for project and group
+  variables (ci docs, "For a project", "For a group"), so `check` holds no project or group value back for its size:
+  a limit GitLab does not state would hold back values it takes (a kubeconfig in a file variable).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import re
 MAX_KEY = 255
 MAX_DESCRIPTION = 255
 MAX_SCOPE = 255
-MAX_VALUE_CHARS = 10_000
 MIN_MASKED = 8
 
 KEY = re.compile(r"[A-Za-z0-9_]{1,255}")
@@ -65,8 +65,6 @@ def maskable(value: str, *, raw: bool) -> bool:
 def value_problems(key: str, where: str, value: str, *, masked: bool, raw: bool) -> list[str]:
     """Problems with the value of variable `key`; they name the key and the rule, never the value or its size."""
     problems = []
-    if len(value) > MAX_VALUE_CHARS:
-        problems.append(f"The value of variable {key} ({where}) is longer than {MAX_VALUE_CHARS:,} characters.")
     if masked and not maskable(value, raw=raw):
         rule = MASKED_RULE_RAW if raw else MASKED_RULE_EXPANDED
         problems.append(

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from connectors.gitlab import GitLabDestination, GitLabSink, GitLabTargetOptions
 from connectors.gitlab import marker as markers
 from connectors.gitlab.address import Owner, VariableAddress, owner_of_prefix, parse_address, variable_address
-from connectors.gitlab.rules import MAX_VALUE_CHARS, maskable
+from connectors.gitlab.rules import maskable
 from syncd.model import DesiredItem, Granularity, Ownership
 from syncd.secret import Secret
 from syncd.testing.leaks import redactor_off
@@ -220,12 +220,10 @@ def test_a_multiline_file_variable_is_fine_unless_masked() -> None:
     assert sink.check(item(sink, "KEY_PEM", pem, variable_type="file"))
 
 
-def test_a_value_over_the_size_limit_is_a_problem_without_its_size() -> None:
-    """A value longer than the limit is a problem naming the key and the limit, not the value's size."""
+def test_a_large_value_is_no_problem() -> None:
+    """GitLab states no size limit for project and group values, so a 64 KiB file variable passes check."""
     sink = make_sink()
-    problems = sink.check(item(sink, "BIG", "x" * (MAX_VALUE_CHARS + 1), masked=False))
-    limit = f"{MAX_VALUE_CHARS:,}"
-    assert problems == [f"The value of variable BIG (project platform/app) is longer than {limit} characters."]
+    assert sink.check(item(sink, "KUBECONFIG", "x" * 65536, masked=False, variable_type="file")) == []
 
 
 def test_a_description_too_long_with_the_marker_is_a_problem() -> None:
