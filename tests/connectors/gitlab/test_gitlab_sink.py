@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.gitlab import marker
+from syncd.connector import Scope
 from syncd.errors import PermanentError, TransientError
 from syncd.model import Action, Ownership, Status
 from syncd.retry import RetryPolicy
@@ -177,7 +178,7 @@ def test_listing_250_variables_takes_three_list_calls(gitlab_fake: GitLabFake) -
     for index in range(260):
         gitlab_fake.put_variable("project", PROJECT, key=f"KEY_{index:03d}", value=f"value-{index}", description=stamp)
     desired = [item(sink, f"KEY_{index:03d}", f"value-{index}") for index in range(0, 260, 7)]
-    observation = sink.observe(desired, __import__("syncd.connector").connector.Scope(OWNER.instance, ("*",)))
+    observation = sink.observe(desired, Scope(OWNER.instance, ("*",)))
     lists = [r for r in gitlab_fake.requests if r.method == "GET" and r.path.endswith("/variables")]
     assert len([r for r in lists if "/projects/" in r.path]) == 3
     assert all(r.query.get("per_page") == "100" for r in lists)
@@ -226,12 +227,12 @@ def test_a_token_without_the_role_is_told_which_role_on_which_project_or_group(g
     gitlab_fake.add_token("group-maintainer-token", "gm", {("group", GROUP): "maintainer"})
     sink = make_sink(gitlab_fake, token="reporter-token")
     with pytest.raises(PermanentError) as raised:
-        sink.observe([item(sink, "K", "value-1234")], __scope())
+        sink.observe([item(sink, "K", "value-1234")], Scope(OWNER.instance))
     assert f"Maintainer role on project {PROJECT}" in str(raised.value)
     assert "HTTP 403" in str(raised.value)
     sink = make_sink(gitlab_fake, token="group-maintainer-token")
     with pytest.raises(PermanentError) as raised:
-        sink.observe([item(sink, "K", "value-1234", group=GROUP)], __scope())
+        sink.observe([item(sink, "K", "value-1234", group=GROUP)], Scope(OWNER.instance))
     assert f"Owner role on group {GROUP}" in str(raised.value)
 
 
@@ -239,11 +240,5 @@ def test_a_missing_project_is_named(gitlab_fake: GitLabFake) -> None:
     """A project GitLab does not have gives an error naming it (404), not a list of nothing."""
     sink = make_sink(gitlab_fake)
     with pytest.raises(PermanentError) as raised:
-        sink.observe([item(sink, "K", "value-1234", project="platform/missing")], __scope())
+        sink.observe([item(sink, "K", "value-1234", project="platform/missing")], Scope(OWNER.instance))
     assert "project platform/missing does not exist" in str(raised.value)
-
-
-def __scope() -> object:
-    from syncd.connector import Scope
-
-    return Scope(OWNER.instance)
