@@ -28,7 +28,7 @@ _FIELD = re.compile(r"[a-z_]{1,40}")
 class Operation:
     """What a call tried, for its error message."""
 
-    verb: str  # "list the variables of", "create", "update", "delete", "read"
+    verb: str  # "list", "read", "create", "update", "delete"
     owner: Owner
     address: str | None = None
     key: str | None = None
@@ -109,17 +109,20 @@ def translate(
         message = f"GitLab at {where} refused the token (HTTP 401): it is invalid, expired or revoked"
     elif status == 403:
         message = (
-            f"the token may not {op.verb} {owner}'s CI/CD variables (HTTP 403): it needs the 'api' scope and at least "
-            f"the {ROLE[owner.kind]} role on {owner}"
+            f"GitLab refused to let the token {op.verb} CI/CD variables of {owner} (HTTP 403): it needs the 'api' "
+            f"scope and at least the {ROLE[owner.kind]} role on {owner}"
         )
     elif status == 404:
         message = f"{owner} does not exist on GitLab at {where}, or the token cannot see it (HTTP 404)"
     elif status == 409:
-        message = f"GitLab found several variables for one {op.verb} on {owner} (HTTP 409); nothing was changed"
+        message = (
+            f"GitLab found several variables {op.key} on {owner} for one {op.verb} (HTTP 409: its filter by "
+            "environment scope needs GitLab Premium); nothing was changed"
+        )
     elif status == 400:
         fields = refused_fields(exc)  # type: ignore[arg-type]
         named = f" (fields: {', '.join(fields)})" if fields else ""
         message = f"GitLab refused to {op.verb} variable {op.key} on {owner}{named} (HTTP 400)"
     else:
-        message = f"GitLab refused to {op.verb} on {owner}" + (f" (HTTP {status})" if status else "")
+        message = f"GitLab refused to {op.verb} CI/CD variables of {owner}" + (f" (HTTP {status})" if status else "")
     return PermanentError(message, target=target, address=address)

@@ -155,7 +155,7 @@ class GitLabSink(Sink):
         return owners
 
     def _list(self, owner: Owner) -> list[dict[str, Any]]:
-        op = Operation("list the variables of", owner)
+        op = Operation("list", owner)
         found = self.connection.call(
             lambda gl: self.connection.variables(owner).list(get_all=True, per_page=PER_PAGE, **NO_RETRY), op
         )
