@@ -116,8 +116,8 @@ def translate(
         message = f"{owner} does not exist on GitLab at {where}, or the token cannot see it (HTTP 404)"
     elif status == 409:
         message = (
-            f"GitLab found several variables {op.key} on {owner} for one {op.verb} (HTTP 409: its filter by "
-            "environment scope needs GitLab Premium); nothing was changed"
+            f"GitLab found several variables {op.key} on {owner} for one {op.verb} (HTTP 409: it did not apply the "
+            "environment scope filter, which it documents for Premium and Ultimate); nothing was changed"
         )
     elif status == 400:
         fields = refused_fields(exc)  # type: ignore[arg-type]
