@@ -51,10 +51,10 @@ def test_python_gitlab_does_not_retry_a_429_itself(gitlab_fake: GitLabFake) -> N
     """A 429 reaches syncd at once as a TransientError with the server's Retry-After: python-gitlab neither sleeps
     nor asks again (the core's retry layer is the only one)."""
     sink = connected_sink(gitlab_fake, CountingLimiter())
-    gitlab_fake.fail_next("GET", r"/variables$", 429, retry_after=30)
+    gitlab_fake.fail_next("GET", r"/variables$", 429, retry_after=1)
     with pytest.raises(TransientError) as raised:
         sink.observe([item(sink, "K", "value-1234")], Scope(OWNER.instance))
-    assert raised.value.retry_after == 30
+    assert raised.value.retry_after == 1
     assert len(gitlab_fake.requests) == 1
 
 
