@@ -148,3 +148,22 @@ def test_a_refused_token_fails_the_plan_with_one_clear_line(run: Run, config: Pa
     assert code != 0
     assert "refused the token (HTTP 401)" in out + err
     assert "PLANTED" not in out + err
+
+
+def test_two_targets_on_one_gitlab_instance_are_refused_before_any_call(
+    run: Run, config: Path, gitlab_fake: GitLabFake
+) -> None:
+    """A second target on the same GitLab instance (another spelling of its loopback URL) is refused as
+    overlapping before any request: the two could take over and prune each other's variables."""
+    text = config.read_text()
+    second = f"""  gitlab-too:
+    type: gitlab
+    url: {gitlab_fake.url.replace("127.0.0.1", "localhost")}/
+    token: ${{env:GITLAB_TOKEN}}
+syncs:"""
+    config.write_text(text.replace("syncs:", second, 1))
+    code, out, err = run("plan", "-c", str(config))
+    assert code != 0
+    assert "targets 'gitlab'" in out + err and "'gitlab-too'" in out + err
+    assert "write to the same place" in out + err
+    assert gitlab_fake.requests == []
