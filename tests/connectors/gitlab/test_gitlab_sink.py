@@ -242,3 +242,38 @@ def test_a_missing_project_is_named(gitlab_fake: GitLabFake) -> None:
     with pytest.raises(PermanentError) as raised:
         sink.observe([item(sink, "K", "value-1234", project="platform/missing")], Scope(OWNER.instance))
     assert "project platform/missing does not exist" in str(raised.value)
+
+
+def test_a_variable_deleted_since_the_plan_is_not_created_again_by_an_update(gitlab_fake: GitLabFake) -> None:
+    """An update planned on a variable someone deleted since fails as moved and creates nothing; a planned delete
+    of it succeeds."""
+    sink = make_sink(gitlab_fake)
+    apply(sink, plan(sink, [item(sink, "UPDATED", "value-one-1"), item(sink, "PRUNED", "value-one-1")]))
+    changes = plan(sink, [item(sink, "UPDATED", "value-two-2")])
+    assert sorted(c.action for c in changes) == [Action.DELETE, Action.UPDATE]
+    for key in ("UPDATED", "PRUNED"):
+        gitlab_fake.delete_variable("project", PROJECT, key=key)
+    results = {r.change.address.rsplit("/", 1)[-1]: r for r in apply(sink, changes)}
+    assert results["UPDATED"].status is Status.FAILED
+    assert "deleted since the plan" in (results["UPDATED"].error or "")
+    assert results["PRUNED"].ok
+    assert gitlab_fake.variables("project", PROJECT) == []
+
+
+def test_a_variable_a_person_creates_just_before_syncds_create_stays_theirs(
+    gitlab_fake: GitLabFake,
+) -> None:
+    """A person's variable that appears between syncd's plan and its create makes the create fail as moved, and
+    their variable keeps its value and carries no marker of syncd's."""
+    sink = make_sink(gitlab_fake)
+    changes = plan(sink, [item(sink, "RACED", "syncds-value-1")])
+
+    def person_creates(request: object) -> None:
+        gitlab_fake.put_variable("project", PROJECT, key="RACED", value="persons-value-1")
+
+    gitlab_fake.before("POST", r"/variables$", person_creates)
+    (result,) = apply(sink, changes)
+    assert result.status is Status.FAILED
+    assert "created by someone else since the plan" in (result.error or "")
+    variable = stored(gitlab_fake, "RACED")
+    assert (variable["value"], variable["description"]) == ("persons-value-1", None)
