@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gitlab.exceptions
+import requests
 
 from connectors.gitlab import marker
 from connectors.gitlab.address import Owner, VariableAddress, owner_of_prefix, parse_address, variable_address
@@ -171,7 +172,7 @@ class GitLabSink(Sink):
             if variable_missing(exc):
                 return None
             raise self.connection.error(exc, op) from None
-        except Exception as exc:
+        except requests.exceptions.RequestException as exc:
             raise self.connection.error(exc, op) from None
         return _actual(address, dict(variable.attributes), None)
 
@@ -222,7 +223,7 @@ class GitLabSink(Sink):
         except gitlab.exceptions.GitlabError as exc:
             if not already_taken(exc):
                 raise self.connection.error(exc, op) from None
-        except Exception as exc:
+        except requests.exceptions.RequestException as exc:
             raise self.connection.error(exc, op) from None
         current = self._read(where, item.address)
         if current is not None and _holds(current, item):
@@ -256,7 +257,7 @@ class GitLabSink(Sink):
                     address=item.address,
                 ) from None
             raise self.connection.error(exc, op) from None
-        except Exception as exc:
+        except requests.exceptions.RequestException as exc:
             raise self.connection.error(exc, op) from None
 
     def delete(self, expected: ActualItem) -> None:
@@ -286,7 +287,7 @@ class GitLabSink(Sink):
             if variable_missing(exc):
                 return
             raise self.connection.error(exc, op) from None
-        except Exception as exc:
+        except requests.exceptions.RequestException as exc:
             raise self.connection.error(exc, op) from None
 
     def _where(self, address: str) -> VariableAddress:
