@@ -6,7 +6,10 @@ backoff; every change gets a result. A target that keeps answering with
 transient errors is taken as down: its remaining changes are not attempted
 (a circuit breaker per target, see `TargetBreaker`), and the next run retries
 them. Apply follows the actions and nothing else: it never re-decides what
-to do.
+to do. One exception keeps that promise: a write refused because its item
+moved since the plan (`ItemMoved`: a version bumped by another writer) is
+planned again for that one item, and written once more only if the change is
+still exactly the one the plan showed.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import structlog
 
-from syncd.connector import Sink
+from syncd.connector import Scope, Sink
+from syncd.diff import Policy, diff_item
 from syncd.engine import describe_error
-from syncd.errors import SyncdError, TransientError
-from syncd.model import Action, Change, ChangeResult, Plan, Status
+from syncd.errors import ItemMoved, SyncdError, TransientError
+from syncd.model import Action, Change, ChangeResult, ConflictPolicy, Plan, Status
 from syncd.retry import RetryPolicy
 from syncd.settings import DEFAULT_BREAKER, DEFAULT_SETTINGS, Settings, TargetBreaker
 
@@ -68,13 +72,37 @@ class _Breaker:
                 log.warning("target down", target=self.target, failed_in_a_row=self._in_a_row, failed=self._total)
 
 
-def _run_change(sink: Sink, change: Change, retry: RetryPolicy, breaker: _Breaker) -> ChangeResult:
+def replan(sink: Sink, instance: str, change: Change, moved: ItemMoved) -> Change:
+    """The write `change` planned, made again against the item as it is now: the same action and difference on a
+    fresh `expected` (a version another writer bumped without changing what syncd compares), a NOOP when the item
+    already is as wanted, or ItemMoved saying what the item needs now when that is not what the plan showed."""
+    desired = change.desired
+    assert desired is not None and change.difference is not None
+    observed = sink.observe([desired], Scope(instance, (desired.address,)))
+    policy = Policy(on_conflict=ConflictPolicy.ADOPT if change.difference.adopt else ConflictPolicy.FAIL)
+    fresh = diff_item(instance, desired, observed.items.get(desired.address), policy)
+    if fresh.action is Action.NOOP:
+        return fresh
+    if fresh.action is not change.action or fresh.difference != change.difference:
+        now = "; ".join(fresh.reasons) or fresh.action.value
+        raise ItemMoved(
+            f"{moved.message}, and it now needs {fresh.action.value} ({now}), not what the plan showed; run plan again",
+            target=change.target,
+            address=change.address,
+        ) from None
+    return fresh
+
+
+def _run_change(sink: Sink, change: Change, retry: RetryPolicy, breaker: _Breaker, instance: str) -> ChangeResult:
     attempts = 0
     if breaker.reason is not None:
         return ChangeResult(change, Status.FAILED, breaker.reason, 0)
+    # What the next write expects; replaced once when the item moved but the change still stands.
+    planned = change
+    replanned = False
 
     def once() -> None:
-        nonlocal attempts
+        nonlocal attempts, planned, replanned
         if attempts and breaker.reason is not None:
             # Another change found the target down: retrying this one would only cost more time.
             raise _TargetDown(breaker.reason)
@@ -82,9 +110,20 @@ def _run_change(sink: Sink, change: Change, retry: RetryPolicy, breaker: _Breake
         if change.action is Action.DELETE:
             assert change.actual is not None
             sink.delete(change.actual)
-        else:
-            assert change.desired is not None and change.difference is not None
-            sink.write(change.desired, change.actual, change.difference)
+            return
+        assert planned.desired is not None and planned.difference is not None
+        try:
+            sink.write(planned.desired, planned.actual, planned.difference)
+        except ItemMoved as moved:
+            # A buffered sink holds its lock for the whole batch: it cannot observe in the middle of one.
+            if replanned or sink.capabilities.buffered:
+                raise
+            replanned = True
+            planned = replan(sink, instance, change, moved)
+            log.info("change planned again", target=change.target, address=change.address, why=moved.message)
+            if planned.action is not Action.NOOP:
+                assert planned.desired is not None and planned.difference is not None
+                sink.write(planned.desired, planned.actual, planned.difference)
 
     try:
         retry.call(once)
@@ -105,6 +144,7 @@ def _apply_target(
     concurrency: int,
     progress: Progress,
     breaker: TargetBreaker = DEFAULT_BREAKER,
+    instance: str = "",
 ) -> list[ChangeResult]:
     to_run = [c for c in changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
     results: list[ChangeResult] = [
@@ -122,7 +162,7 @@ def _apply_target(
             workers = max(1, min(concurrency, sink.capabilities.max_concurrency, len(to_run) or 1))
             down = _Breaker(target, breaker)
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"syncd-{target}") as pool:
-                for result in pool.map(lambda c: _run_change(sink, c, retry, down), to_run):
+                for result in pool.map(lambda c: _run_change(sink, c, retry, down, instance), to_run):
                     done.append(result)
                     if report_at_once or not result.ok:
                         progress(result)
@@ -188,7 +228,7 @@ def apply_plan(
     workers = max(1, min(settings.apply_targets, len(by_target)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="syncd-apply") as pool:
         futures = [
-            pool.submit(_apply_target, t, sinks[t], changes, retry, limits.get(t, 4), report, breaker)
+            pool.submit(_apply_target, t, sinks[t], changes, retry, limits.get(t, 4), report, breaker, plan.instance)
             for t, changes in by_target.items()
         ]
         for future in futures:

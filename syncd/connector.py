@@ -35,6 +35,7 @@ from syncd.documents import BadPart, DocumentError, TooDeep, load_json, load_yam
 from syncd.errors import ItemMoved, SyncdError
 from syncd.model import ActualItem, DesiredItem, Difference, Granularity, Ownership, SourceSecret
 from syncd.ratelimit import UNLIMITED, RateLimiter
+from syncd.secret import Secret
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -330,6 +331,13 @@ class Sink(ABC):
     def flags(self, destination: BaseModel) -> Mapping[str, Any]:
         """The connector-specific settings of items written under `destination`, compared on every run."""
         return {}
+
+    def shape(self, destination: BaseModel, data: Mapping[str, Secret]) -> Mapping[str, Secret]:
+        """The data of an item written under `destination` as the sink stores it (a Kubernetes dockerconfigjson
+        Secret built from registry credentials); the core compares and writes this. Pure. Raise ValueError, one
+        sentence naming no value, when `data` cannot be shaped: the core holds that item and reports it. The
+        default returns `data` unchanged."""
+        return data
 
     def check(self, item: DesiredItem) -> list[str]:
         """The sink's own rules (name charset, sizes); each problem is one sentence naming no value. The core

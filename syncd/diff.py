@@ -8,12 +8,16 @@ Ownership is decided here, once, for every sink alike:
 - a leftover marker of this instance on a path that holds no data of syncd's
   (`ActualItem.marker_only`) is taken off once its path is no longer mapped
   and its sync read its source, whether or not the sync prunes: that delete
-  removes no data.
+  removes no data;
+- a change to a field the item cannot change in place (`ActualItem.fixed`:
+  an immutable Kubernetes Secret's data, a Secret's type) is a recreate
+  (delete and create, by the sink) only when the `to` entry says
+  `recreate: true`, and a conflict otherwise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from syncd.model import Action, ActualItem, Change, ConflictPolicy, DesiredItem, Difference, Granularity
@@ -98,14 +102,33 @@ def diff_item(instance: str, desired: DesiredItem, actual: ActualItem | None, po
         return change(Action.CONFLICT, None, f"scheduled for deletion by its owner ({whose})")
     if owner is None:
         if policy.on_conflict is ConflictPolicy.ADOPT:
-            return change(Action.UPDATE, replace(difference(desired, actual), adopt=True))
+            return _in_place_or_recreate(change, desired, actual, replace(difference(desired, actual), adopt=True))
         return change(Action.CONFLICT, None, "exists without syncd's marker (set on_conflict: adopt to take it over)")
     if owner.instance != instance:
         return change(Action.CONFLICT, None, f"owned by syncd instance {owner.instance!r}")
     found = difference(desired, actual)
     if owner.sync != desired.sync:
         found = replace(found, owner_was=owner.sync)
-    return change(Action.UPDATE, found) if found else change(Action.NOOP)
+    return _in_place_or_recreate(change, desired, actual, found) if found else change(Action.NOOP)
+
+
+def _in_place_or_recreate(
+    change: Callable[..., Change], desired: DesiredItem, actual: ActualItem, found: Difference
+) -> Change:
+    """An update, or when it touches a field `actual` cannot change in place, a recreate (allowed by the `to`
+    entry) or a conflict naming the field and why."""
+    blocked = [(name, actual.fixed[name]) for name in found.fields() if name in actual.fixed]
+    if not blocked:
+        return change(Action.UPDATE, found)
+    because = "; ".join(dict.fromkeys(why for _, why in blocked))
+    if desired.recreate:
+        return change(Action.UPDATE, replace(found, recreate=True, recreate_because=because))
+    names = ", ".join(name for name, _ in blocked)
+    return change(
+        Action.CONFLICT,
+        None,
+        f"{names} cannot change in place ({because}); set recreate: true on the `to` entry to delete and create it",
+    )
 
 
 def _may_prune(item: ActualItem, scope: PruneScope) -> bool:

@@ -7,7 +7,7 @@ address and flag conventions, which make no call.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from syncd.connector import Sink
 from syncd.manifest import Destination, Sync
@@ -97,6 +97,12 @@ def expand(
                 )
                 out.held.setdefault(item.target, set()).add(item.address)
                 continue
+            try:
+                item = _shaped(item, sinks[item.target])
+            except ValueError as exc:
+                out.problems.append(Problem(str(exc), sync=sync.name, target=item.target, address=item.address))
+                out.held.setdefault(item.target, set()).add(item.address)
+                continue
             if key in producers:
                 other = producers[key]
                 who = f"syncs {other!r} and {sync.name!r}" if other != sync.name else f"sync {sync.name!r} twice"
@@ -122,6 +128,12 @@ def _not_text(sync: Sync, secret: SourceSecret, data: Mapping[str, Secret]) -> d
         for key, value in data.items()
         if not is_text(key) or not is_text(value.reveal())
     }
+
+
+def _shaped(item: DesiredItem, sink: Sink) -> DesiredItem:
+    """The item with its data as the sink stores it (`Sink.shape`); raises ValueError naming no value."""
+    shaped = sink.shape(item.destination, item.data)
+    return item if shaped is item.data else replace(item, data=dict(shaped))
 
 
 class _SyncFailed(Exception):
@@ -157,6 +169,7 @@ def _items(
             description=dest.spec.description if dest.spec.description is not None else defaults.description,
             flags=flags,
             destination=dest.options,
+            recreate=dest.spec.recreate,
         )
         for name, item_data in parts
     ]

@@ -76,6 +76,8 @@ class DesiredItem:
     description: str | None = None
     flags: Mapping[str, Any] = field(default_factory=dict)
     destination: Any = None
+    # The `to` entry allows a change the sink cannot make in place (see `ActualItem.fixed`) as a delete and create.
+    recreate: bool = False
 
     @property
     def sync(self) -> str:
@@ -98,7 +100,11 @@ class ActualItem:
     the value. `marker_only` marks an owned item `observe` found holding no data
     of syncd's, only a leftover marker of this instance (a prune or a create
     that stopped part way, a version someone wrote since): its delete takes
-    the marker off and touches no data.
+    the marker off and touches no data. `fixed` names the fields of a
+    `Difference` ("value", "tags", "description" or a flag's name) this item
+    cannot change in place, each with why ("the Secret is immutable"): a
+    change touching one is a recreate when its `to` entry allows it, else a
+    conflict.
     """
 
     address: str
@@ -110,6 +116,7 @@ class ActualItem:
     version: str | None = None
     pending_deletion: bool = False
     marker_only: bool = False
+    fixed: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,10 @@ class Difference:
     # The item carries no marker yet (`on_conflict: adopt`), or is this instance's, scheduled for deletion.
     adopt: bool = False
     restore: bool = False
+    # The item cannot take this change in place (`ActualItem.fixed`): the sink deletes it and creates it whole.
+    recreate: bool = False
+    # Why, for display: "the Secret is immutable".
+    recreate_because: str | None = None
 
     def __bool__(self) -> bool:
         return bool(self.value or self.tags or self.description or self.flags or self.owner_was or self.adopt)
@@ -147,6 +158,8 @@ class Difference:
         reasons: list[str] = []
         if self.restore:
             reasons.append("restore from scheduled deletion")
+        if self.recreate:
+            reasons.append(f"recreate ({self.recreate_because})" if self.recreate_because else "recreate")
         if self.adopt:
             reasons.append("adopt")
         if self.owner_was is not None:
@@ -166,7 +179,7 @@ class Difference:
     def to_data(self) -> dict[str, Any]:
         """The fields that differ, for a saved plan: names only."""
         data: dict[str, Any] = {}
-        for name in ("value", "description", "adopt", "restore"):
+        for name in ("value", "description", "adopt", "restore", "recreate"):
             if getattr(self, name):
                 data[name] = True
         for name in ("added_keys", "changed_keys", "removed_keys", "tags", "flags"):
@@ -174,7 +187,15 @@ class Difference:
                 data[name] = list(getattr(self, name))
         if self.owner_was is not None:
             data["owner_was"] = self.owner_was
+        if self.recreate_because is not None:
+            data["recreate_because"] = self.recreate_because
         return data
+
+    def fields(self) -> tuple[str, ...]:
+        """The fields this difference changes, by the names `ActualItem.fixed` uses: "value", "tags",
+        "description" and each flag's name."""
+        named = [name for name in ("value", "tags", "description") if getattr(self, name)]
+        return (*named, *self.flags)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ class DestinationSpec(Open):
     granularity: Granularity | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     description: str | None = None
+    recreate: bool = False
 
     @field_validator("tags")
     @classmethod
