@@ -180,7 +180,7 @@ class GitLabSink(Sink):
 
     def write(self, item: DesiredItem, expected: ActualItem | None, difference: Difference) -> None:
         where = self._where(item.address)
-        if getattr(difference, "recreate", False) and expected is not None:
+        if difference.recreate and expected is not None:
             # A field GitLab cannot change in place: delete the variable (only if still as the plan saw it) and
             # create it whole. After a crash in between, the next plan finds it absent and creates it.
             self._delete(where, expected, item=item)
@@ -330,16 +330,7 @@ def _actual(address: str, attributes: Mapping[str, Any], desired: DesiredItem | 
     fixed = {"hidden": HIDDEN_FIXED}
     if flags["hidden"]:
         fixed["masked"] = MASKED_FIXED
-    return _with_fixed(ActualItem(address=address, owner=owner, data=data, description=text, flags=flags), fixed)
-
-
-def _with_fixed(item: ActualItem, fixed: dict[str, str]) -> ActualItem:
-    """`item` with the fields it cannot change in place, when the core knows `ActualItem.fixed`."""
-    if "fixed" in getattr(ActualItem, "__dataclass_fields__", {}):
-        from dataclasses import replace
-
-        return replace(item, fixed=fixed)  # type: ignore[call-arg]
-    return item
+    return ActualItem(address=address, owner=owner, data=data, description=text, flags=flags, fixed=fixed)
 
 
 def _holds(current: ActualItem, item: DesiredItem) -> bool:

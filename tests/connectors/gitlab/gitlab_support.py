@@ -43,6 +43,7 @@ def item(
     *,
     owner: Ownership = OWNER,
     description: str | None = None,
+    recreate: bool = False,
     **destination: Any,
 ) -> DesiredItem:
     """The desired item for variable `key` under a `to` entry with `destination` (project platform/app unless it
@@ -60,6 +61,7 @@ def item(
         description=description,
         flags=sink.flags(dest),
         destination=dest,
+        recreate=recreate,
     )
 
 

@@ -3,9 +3,23 @@ the one it wants (a steady state writes nothing), and what GitLab sets only at c
 
 from __future__ import annotations
 
+import pytest
+
 from connectors.gitlab import marker
-from syncd.model import Action
-from tests.connectors.gitlab.gitlab_support import OWNER, actions, apply, item, make_sink, plan, stored, writes
+from syncd.errors import ItemMoved
+from syncd.model import Action, Status
+from syncd.retry import RetryPolicy
+from tests.connectors.gitlab.gitlab_support import (
+    OWNER,
+    PROJECT,
+    actions,
+    apply,
+    item,
+    make_sink,
+    plan,
+    stored,
+    writes,
+)
 from tests.fakes.gitlab import GitLabFake
 
 
@@ -47,3 +61,88 @@ def test_a_hidden_create_retried_after_a_lost_answer_succeeds(gitlab_fake: GitLa
     sink.write(desired, None, change.difference)
     sink.write(desired, None, change.difference)
     assert stored(gitlab_fake, "DEPLOY_KEY")["hidden"] is True
+
+
+def test_hiding_a_variable_without_recreate_is_a_conflict_that_says_why(gitlab_fake: GitLabFake) -> None:
+    """A `to` entry that turns masked_and_hidden on for an existing variable is a conflict naming the field and
+    GitLab's rule, and nothing is written."""
+    sink = make_sink(gitlab_fake)
+    apply(sink, plan(sink, [item(sink, "DEPLOY_KEY", "deploy-key-0001")]))
+    before = len(writes(gitlab_fake))
+    changes = plan(sink, [item(sink, "DEPLOY_KEY", "deploy-key-0001", masked_and_hidden=True)])
+    assert [c.action for c in changes] == [Action.CONFLICT]
+    assert changes[0].reasons == (
+        "hidden cannot change in place (masked_and_hidden can only be set when a variable is created); set "
+        "recreate: true on the `to` entry to delete and create it",
+    )
+    apply(sink, changes)
+    assert len(writes(gitlab_fake)) == before
+    assert stored(gitlab_fake, "DEPLOY_KEY")["hidden"] is False
+
+
+@pytest.mark.parametrize("hide", [True, False])
+def test_a_recreate_deletes_the_variable_and_creates_it_whole(gitlab_fake: GitLabFake, hide: bool) -> None:
+    """With recreate: true, turning masked_and_hidden on (or off) deletes the variable, with its scope's filter,
+    and creates it whole with the marker; the next plan finds nothing to do."""
+    sink = make_sink(gitlab_fake)
+    first = item(sink, "DEPLOY_KEY", "deploy-key-0001", environment_scope="production", masked_and_hidden=not hide)
+    apply(sink, plan(sink, [first]))
+    wanted = item(
+        sink, "DEPLOY_KEY", "deploy-key-0002", environment_scope="production", masked_and_hidden=hide, recreate=True
+    )
+    changes = plan(sink, [wanted])
+    assert [c.action for c in changes] == [Action.UPDATE]
+    assert changes[0].reasons[0] == "recreate (masked_and_hidden can only be set when a variable is created)"
+    start = len(writes(gitlab_fake))
+    assert all(r.ok for r in apply(sink, changes))
+    assert [(r.method, r.query.get("filter[environment_scope]")) for r in writes(gitlab_fake)[start:]] == [
+        ("DELETE", "production"),
+        ("POST", None),
+    ]
+    variable = stored(gitlab_fake, "DEPLOY_KEY", scope="production")
+    assert (variable["hidden"], variable["masked"], variable["value"]) == (hide, True, "deploy-key-0002")
+    assert marker.parse(variable["description"]) == (None, OWNER)
+    assert set(actions(plan(sink, [wanted])).values()) == {Action.NOOP}
+
+
+def test_a_recreate_stopped_after_its_delete_is_finished_by_the_next_apply(gitlab_fake: GitLabFake) -> None:
+    """An error between a recreate's delete and its create leaves the variable absent; the next plan creates it,
+    hidden, with syncd's marker."""
+    sink = make_sink(gitlab_fake)
+    apply(sink, plan(sink, [item(sink, "DEPLOY_KEY", "deploy-key-0001")]))
+    wanted = item(sink, "DEPLOY_KEY", "deploy-key-0001", masked_and_hidden=True, recreate=True)
+    gitlab_fake.fail_next("POST", r"/variables$", 500)
+    (result,) = apply(sink, plan(sink, [wanted]), retry=RetryPolicy(attempts=1, initial_delay=0))
+    assert result.status is Status.FAILED
+    assert gitlab_fake.variables("project", PROJECT) == []
+    changes = plan(sink, [wanted])
+    assert [c.action for c in changes] == [Action.CREATE]
+    assert all(r.ok for r in apply(sink, changes))
+    assert stored(gitlab_fake, "DEPLOY_KEY")["hidden"] is True
+
+
+def test_a_recreate_retried_after_its_create_finds_its_own_variable(gitlab_fake: GitLabFake) -> None:
+    """A recreate made again after it already deleted and created (its answer lost) deletes nothing more and
+    succeeds."""
+    sink = make_sink(gitlab_fake)
+    apply(sink, plan(sink, [item(sink, "DEPLOY_KEY", "deploy-key-0001")]))
+    wanted = item(sink, "DEPLOY_KEY", "deploy-key-0001", masked_and_hidden=True, recreate=True)
+    (change,) = plan(sink, [wanted])
+    assert change.difference is not None and change.difference.recreate
+    sink.write(wanted, change.actual, change.difference)
+    start = len(writes(gitlab_fake))
+    sink.write(wanted, change.actual, change.difference)
+    assert [r.method for r in writes(gitlab_fake)[start:]] == ["POST"]
+    assert stored(gitlab_fake, "DEPLOY_KEY")["hidden"] is True
+
+
+def test_a_recreate_refuses_a_variable_whose_value_changed_since_the_plan(gitlab_fake: GitLabFake) -> None:
+    """A recreate planned on one value does not delete the variable when a person changed its value since."""
+    sink = make_sink(gitlab_fake)
+    apply(sink, plan(sink, [item(sink, "DEPLOY_KEY", "deploy-key-0001")]))
+    wanted = item(sink, "DEPLOY_KEY", "deploy-key-0001", masked_and_hidden=True, recreate=True)
+    (change,) = plan(sink, [wanted])
+    gitlab_fake.put_variable("project", PROJECT, **{**stored(gitlab_fake, "DEPLOY_KEY"), "value": "persons-0002"})
+    with pytest.raises(ItemMoved):
+        sink.write(wanted, change.actual, change.difference)  # type: ignore[arg-type]
+    assert stored(gitlab_fake, "DEPLOY_KEY")["value"] == "persons-0002"

@@ -158,16 +158,35 @@ def test_another_instances_variable_is_a_conflict_under_every_policy(gitlab_fake
     assert "gl-other-instance" in changes[0].reasons[0]
 
 
-def test_an_update_refuses_a_value_changed_since_the_plan(gitlab_fake: GitLabFake) -> None:
-    """A value someone changed between plan and apply is not overwritten: the change fails as moved."""
+def test_an_update_refuses_a_variable_whose_marker_went_since_the_plan(gitlab_fake: GitLabFake) -> None:
+    """A variable a person took over between plan and apply (marker gone, value theirs) is not overwritten: the
+    sink refuses the write, the core's second look finds it unowned, and the change fails as moved."""
+    sink = make_sink(gitlab_fake)
+    apply(sink, plan(sink, [item(sink, "DB_PASSWORD", "value-one-1")]))
+    changes = plan(sink, [item(sink, "DB_PASSWORD", "value-two-2")])
+    gitlab_fake.put_variable("project", PROJECT, key="DB_PASSWORD", value="taken-over-3", description="mine now")
+    (result,) = apply(sink, changes)
+    assert result.status is Status.FAILED
+    assert "moved" in (result.error or "") or "marker" in (result.error or "")
+    variable = stored(gitlab_fake, "DB_PASSWORD")
+    assert (variable["value"], variable["description"]) == ("taken-over-3", "mine now")
+
+
+def test_a_value_edited_between_plan_and_apply_is_refused_then_planned_again_by_the_core(
+    gitlab_fake: GitLabFake,
+) -> None:
+    """A value edited since the plan (marker kept) makes the sink refuse the write it planned; the core reads the
+    variable again, finds the same change to make, and syncd's value is written after a fresh re-read."""
     sink = make_sink(gitlab_fake)
     apply(sink, plan(sink, [item(sink, "DB_PASSWORD", "value-one-1")]))
     changes = plan(sink, [item(sink, "DB_PASSWORD", "value-two-2")])
     gitlab_fake.put_variable("project", PROJECT, **{**stored(gitlab_fake, "DB_PASSWORD"), "value": "meanwhile-3"})
+    start = len(gitlab_fake.requests)
     (result,) = apply(sink, changes)
-    assert result.status is Status.FAILED
-    assert "changed since the plan" in (result.error or "")
-    assert stored(gitlab_fake, "DB_PASSWORD")["value"] == "meanwhile-3"
+    assert result.ok, result.error
+    assert stored(gitlab_fake, "DB_PASSWORD")["value"] == "value-two-2"
+    calls = [(r.method, r.path.rsplit("/", 1)[-1]) for r in gitlab_fake.requests[start:]]
+    assert calls == [("GET", "DB_PASSWORD"), ("GET", "variables"), ("GET", "DB_PASSWORD"), ("PUT", "DB_PASSWORD")]
 
 
 def test_listing_250_variables_takes_three_list_calls(gitlab_fake: GitLabFake) -> None:
