@@ -12,11 +12,11 @@ Use the `gitlab_fake` fixture (a fresh server per test: project `platform/app`, 
 `MAINTAINER_TOKEN`, a maintainer of the project) and `gitlab_client`:
 
     def test_reads(gitlab_fake: GitLabFake) -> None:
-        gitlab_fake.put_variable("project", "platform/app", key="DB_PASSWORD", value="s3cretvalue")
-        gl = gitlab_client(gitlab_fake, MAINTAINER_TOKEN)
-        variables = gl.projects.get("platform/app", lazy=True).variables.list(get_all=True, per_page=100)
-        gitlab_fake.fail_next("PUT", r"/variables/DB_PASSWORD$", 429, retry_after=7)
-        assert [r.method for r in gitlab_fake.requests] == ["GET"]
+        gitlab_fake.put_variable("project", "platform/app", key="DB_PASSWORD", value="longenough", masked=True)
+        project = gitlab_client(gitlab_fake, MAINTAINER_TOKEN).projects.get("platform/app", lazy=True)
+        assert [v.key for v in project.variables.list(get_all=True, per_page=100)] == ["DB_PASSWORD"]
+        assert [(r.method, r.query) for r in gitlab_fake.requests] == [("GET", {"per_page": "100"})]
+        gitlab_fake.fail_next("PUT", r"/variables/DB_PASSWORD$", 429, retry_after=7)  # the next update's answer
 
 python-gitlab retries a 429 itself (sleeping Retry-After) unless a call passes `obey_rate_limit=False`;
 `retry_transient_errors=False` only stops its retries of 5xx and dropped connections.
@@ -24,8 +24,10 @@ python-gitlab retries a 429 itself (sleeping Retry-After) unless a call passes `
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
+import socket
 import threading
 import time
 import urllib.error
@@ -40,7 +42,7 @@ import gitlab
 import pytest
 
 from tests.fakes import gitlab_api
-from tests.fakes.gitlab_rules import ROLE_LEVELS, Kind, new_variable
+from tests.fakes.gitlab_rules import ROLE_LEVELS, VARIABLE_LIMITS, Kind, new_variable
 
 ADMIN_TOKEN = "fake-admin-token"
 MAINTAINER_TOKEN = "fake-maintainer-token"
@@ -97,7 +99,7 @@ class _Rule:
 @dataclass
 class _Failure(_Rule):
     status: int = 500
-    retry_after: int | None = None
+    retry_after: int | str | None = None
 
 
 @dataclass
@@ -120,7 +122,11 @@ class GitLabFake:
         # Distinct id ranges, so that a group's id used as a project's answers 404 as it would on most instances.
         self._ids: dict[str, Iterator[int]] = {"project": itertools.count(1001), "group": itertools.count(2001)}
         self._user_ids = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
+        # GitLab's plan limits on the number of variables; a test may lower one to reach it cheaply.
+        self.variable_limits: dict[Kind, int | None] = dict(VARIABLE_LIMITS)
+        # Exceptions raised while serving (a hook's, or the fake's own); the fixture raises the first at teardown.
+        self.errors: list[BaseException] = []
         self.add_token(ADMIN_TOKEN, "root", {}, admin=True)
 
     # Setup
@@ -226,12 +232,12 @@ class GitLabFake:
             return list(self._requests)
 
     def fail_next(
-        self, method: str, path_regex: str, status: int, times: int | None = 1, retry_after: int | None = None
+        self, method: str, path_regex: str, status: int, times: int | None = 1, retry_after: int | str | None = None
     ) -> None:
         """Answer the next `times` requests (None: all) whose method is `method` ("*": any) and whose path as sent
         (URL-encoded, no query) matches `path_regex` (re.search) with `status`, before auth and without acting on
         them: 429 as GitLab's rate limiter does ("Retry later"), 502/503 as its proxy does, others with a JSON
-        message. `retry_after` adds a Retry-After header (seconds)."""
+        message. `retry_after` adds a Retry-After header (seconds, or any text such as an HTTP date)."""
         with self.lock:
             self._failures.append(_Failure(method.upper(), re.compile(path_regex), times, status, retry_after))
 
@@ -259,8 +265,7 @@ class GitLabFake:
 
     def start(self) -> GitLabFake:
         """Serve on a free loopback port; returns once the server answers."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         # A short poll interval: shutdown() waits for it.
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -277,9 +282,39 @@ class GitLabFake:
             time.sleep(POLL_SECONDS)
 
     def stop(self) -> None:
+        """Stop serving and drop open connections: a client then fails to connect, as with a server that is down."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.close_connections()
+
+
+class _Server(ThreadingHTTPServer):
+    """A threading HTTP server that can close the keep-alive connections its handler threads still hold."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 def _handler_for(fake: GitLabFake) -> type[BaseHTTPRequestHandler]:
@@ -288,23 +323,28 @@ def _handler_for(fake: GitLabFake) -> type[BaseHTTPRequestHandler]:
         timeout = IDLE_SECONDS
 
         def _serve(self) -> None:
+            try:
+                reply = self._reply()
+            except Exception as error:
+                fake.errors.append(error)
+                reply = gitlab_api.Reply(500, {"message": "500 Internal Server Error"})
+            self._send(reply)
+
+        def _reply(self) -> gitlab_api.Reply:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
             if parts.path == READY_PATH:
-                reply = gitlab_api.Reply(200, {"status": "ok"})
-            else:
-                query = dict(parse_qsl(parts.query, keep_blank_values=True))
-                request = Request(self.command, parts.path, query)
-                run_hooks, failure = fake.receive(request)
-                if run_hooks is not None:
-                    run_hooks(request)
-                if failure is not None:
-                    reply = gitlab_api.injected(failure.status, failure.retry_after)
-                else:
-                    base_url = f"http://{self.headers.get('Host') or fake.url.removeprefix('http://')}"
-                    reply = gitlab_api.handle(fake, request, parts.query, dict(self.headers.items()), body, base_url)
-            self._send(reply)
+                return gitlab_api.Reply(200, {"status": "ok"})
+            query = dict(parse_qsl(parts.query, keep_blank_values=True))
+            request = Request(self.command, parts.path, query)
+            run_hooks, failure = fake.receive(request)
+            if run_hooks is not None:
+                run_hooks(request)
+            if failure is not None:
+                return gitlab_api.injected(failure.status, failure.retry_after)
+            base_url = f"http://{self.headers.get('Host') or fake.url.removeprefix('http://')}"
+            return gitlab_api.handle(fake, request, parts.query, dict(self.headers.items()), body, base_url)
 
         def _send(self, reply: gitlab_api.Reply) -> None:
             payload = reply.payload()
@@ -344,3 +384,5 @@ def gitlab_fake() -> Iterator[GitLabFake]:
     fake = new_gitlab_fake()
     yield fake
     fake.stop()
+    if fake.errors:
+        raise fake.errors[0]

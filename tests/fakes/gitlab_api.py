@@ -17,8 +17,8 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
+from tests.fakes.gitlab_params import BadParams, body_params, integer, nested, scope_filter, variable_fields
 from tests.fakes.gitlab_rules import (
-    BOOLEAN_FIELDS,
     DEFAULT_PER_PAGE,
     FORBIDDEN,
     MAX_PER_PAGE,
@@ -27,7 +27,6 @@ from tests.fakes.gitlab_rules import (
     SEVERAL_MATCH,
     UNAUTHORIZED,
     VARIABLE_NOT_FOUND,
-    VARIABLE_TYPES,
     VARIABLES_ROLE,
     Kind,
     api_view,
@@ -45,9 +44,6 @@ INSUFFICIENT_SCOPE = {
     "error_description": "The request requires higher privileges than provided by the access token.",
     "scope": "api",
 }
-# Grape's Boolean coercion (dry-types' params bool).
-_TRUE = {"1", "on", "t", "true", "y", "yes"}
-_FALSE = {"0", "off", "f", "false", "n", "no"}
 
 
 @dataclass
@@ -68,7 +64,7 @@ class Reply:
         return {"Content-Type": self.content_type, **self.headers}
 
 
-def injected(status: int, retry_after: int | None) -> Reply:
+def injected(status: int, retry_after: int | str | None) -> Reply:
     """A fault as GitLab's front layers answer it: Rack::Attack's 429 in plain text, the proxy's 5xx page in HTML."""
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
     try:
@@ -83,10 +79,6 @@ def injected(status: int, retry_after: int | None) -> Reply:
     return Reply(status, {"message": f"{status} {phrase}"}, headers)
 
 
-class _BadParams(Exception):
-    pass
-
-
 def handle(
     fake: GitLabFake, request: Request, raw_query: str, headers: Mapping[str, str], body: bytes, base_url: str
 ) -> Reply:
@@ -97,17 +89,19 @@ def handle(
     if route is None:
         return Reply(404, {"error": "404 Not Found"})
     name, methods = route
-    if request.method not in methods:
+    # Grape answers HEAD wherever it answers GET (the handler sends no body).
+    method = "GET" if request.method == "HEAD" else request.method
+    if method not in methods:
         return Reply(405, {"error": "405 Not Allowed"})
     with fake.lock:
         token = _token(fake, headers)
         if token is None:
             return Reply(401, {"message": UNAUTHORIZED})
-        if not _scope_allows(token, name, request.method):
+        if not _scope_allows(token, name, method):
             return Reply(403, INSUFFICIENT_SCOPE)
         try:
-            params = {**_nested(parse_qsl(raw_query, keep_blank_values=True)), **_body_params(headers, body)}
-        except _BadParams as error:
+            params = {**nested(parse_qsl(raw_query, keep_blank_values=True)), **body_params(headers, body)}
+        except BadParams as error:
             return Reply(400, {"error": str(error)})
         if name == "user":
             return Reply(200, _user_view(token, base_url))
@@ -118,7 +112,8 @@ def handle(
                 return Reply(403, {"message": FORBIDDEN})
             owner = fake.owners[("instance", "")]
             key = segments[3] if len(segments) > 3 else None
-            return _variables(owner, key, request.method, params, base_url + request.path, {})
+            limit = fake.variable_limits["instance"]
+            return _variables(owner, key, method, params, base_url + request.path, {}, limit)
         kind: Kind = "project" if segments[0] == "projects" else "group"
         owner_or_reply = _visible_owner(fake, token, kind, segments[1])
         if isinstance(owner_or_reply, Reply):
@@ -129,7 +124,8 @@ def handle(
         if _level(token, owner) < ROLE_LEVELS[VARIABLES_ROLE[kind]]:
             return Reply(403, {"message": FORBIDDEN})
         key = segments[3] if len(segments) > 3 else None
-        return _variables(owner, key, request.method, params, base_url + request.path, {"id": segments[1]})
+        limit = fake.variable_limits[kind]
+        return _variables(owner, key, method, params, base_url + request.path, {"id": segments[1]}, limit)
 
 
 def _route(segments: list[str]) -> tuple[str, frozenset[str]] | None:
@@ -205,24 +201,30 @@ def _can_see(token: Token, owner: Owner) -> bool:
 
 
 def _variables(
-    owner: Owner, key: str | None, method: str, params: dict[str, Any], url: str, route_params: dict[str, str]
+    owner: Owner,
+    key: str | None,
+    method: str,
+    params: dict[str, Any],
+    url: str,
+    route_params: dict[str, str],
+    limit: int | None,
 ) -> Reply:
     kind = owner.kind
     if key is None and method == "GET":
         return _page([api_view(kind, variable) for variable in owner.variables], params, url, route_params)
     try:
-        fields = _fields(kind, params, creating=key is None)
-        scope_filter = _scope_filter(params)
-    except _BadParams as error:
+        fields = variable_fields(kind, params, creating=key is None)
+        scope = scope_filter(params)
+    except BadParams as error:
         return Reply(400, {"error": str(error)})
     if key is None:
         variable = new_variable(kind, fields)
-        errors = validation_errors(kind, variable, owner.variables)
+        errors = validation_errors(kind, variable, owner.variables, limit=limit)
         if errors:
             return Reply(400, {"message": errors})
         owner.variables.append(variable)
         return Reply(201, api_view(kind, variable))
-    found = _find(owner, key, scope_filter, method, "filter" in params)
+    found = _find(owner, key, scope, method, "filter" in params)
     if isinstance(found, Reply):
         return found
     if method == "GET":
@@ -266,9 +268,9 @@ def _find(owner: Owner, key: str, scope: str | None, method: str, filter_given: 
 def _page(items: list[dict[str, Any]], params: dict[str, Any], url: str, route_params: dict[str, str]) -> Reply:
     """Gitlab::Pagination::OffsetPagination and OffsetHeaderBuilder, with Kaminari's page arithmetic."""
     try:
-        page = _integer(params, "page", 1)
-        per_page = _integer(params, "per_page", DEFAULT_PER_PAGE)
-    except _BadParams as error:
+        page = integer(params, "page", 1)
+        per_page = integer(params, "per_page", DEFAULT_PER_PAGE)
+    except BadParams as error:
         return Reply(400, {"error": str(error)})
     # The docs are silent on values below 1; the fake serves the first page and the default size for them.
     page = max(page, 1)
@@ -296,105 +298,6 @@ def _page(items: list[dict[str, Any]], params: dict[str, Any], url: str, route_p
         "X-Total-Pages": str(total_pages),
     }
     return Reply(200, items[(page - 1) * per_page : page * per_page], headers)
-
-
-def _fields(kind: Kind, params: Mapping[str, Any], creating: bool) -> dict[str, Any]:
-    """The declared parameters present, coerced as Grape does; raises _BadParams naming every bad one."""
-    problems: list[str] = []
-    fields: dict[str, Any] = {}
-    if creating:
-        problems += [f"{name} is missing" for name in ("key", "value") if params.get(name) is None]
-    for name in ("key", "value", "description", "environment_scope"):
-        if name == "environment_scope" and kind == "instance":
-            continue
-        if name in params and params[name] is not None:
-            if isinstance(params[name], dict | list):
-                problems.append(f"{name} is invalid")
-            else:
-                fields[name] = _text(params[name])
-        elif name == "description" and name in params:
-            fields[name] = None
-    booleans = BOOLEAN_FIELDS + (("masked_and_hidden",) if creating and kind != "instance" else ())
-    for name in booleans:
-        if name in params and params[name] is not None:
-            value = _boolean(params[name])
-            if value is None:
-                problems.append(f"{name} is invalid")
-            else:
-                fields[name] = value
-    if "variable_type" in params:
-        if params["variable_type"] in VARIABLE_TYPES:
-            fields["variable_type"] = params["variable_type"]
-        else:
-            problems.append("variable_type does not have a valid value")
-    if problems:
-        raise _BadParams(", ".join(problems))
-    return fields
-
-
-def _scope_filter(params: Mapping[str, Any]) -> str | None:
-    """`filter[environment_scope]`, from the query or the body (Grape merges both); blank means no filter."""
-    given = params.get("filter")
-    if given is None:
-        return None
-    if not isinstance(given, dict):
-        raise _BadParams("filter is invalid")
-    scope = given.get("environment_scope")
-    return str(scope) if scope not in (None, "") else None
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _boolean(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    return True if text in _TRUE else False if text in _FALSE else None
-
-
-def _integer(params: Mapping[str, Any], name: str, default: int) -> int:
-    value = params.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise _BadParams(f"{name} is invalid") from None
-
-
-def _nested(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """Query or form pairs as Rack reads them: `filter[environment_scope]=x` becomes {"filter": {...}}."""
-    params: dict[str, Any] = {}
-    for name, value in pairs:
-        outer, bracket, rest = name.partition("[")
-        if bracket and rest.endswith("]"):
-            nested = params.setdefault(outer, {})
-            if isinstance(nested, dict):
-                nested[rest[:-1]] = value
-        else:
-            params[name] = value
-    return params
-
-
-def _body_params(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
-    if not body:
-        return {}
-    content_type = next((value for name, value in headers.items() if name.lower() == "content-type"), "")
-    if content_type.startswith("application/json"):
-        try:
-            parsed = json.loads(body)
-        except ValueError:
-            raise _BadParams("The request body is not valid JSON") from None
-        if not isinstance(parsed, dict):
-            raise _BadParams("The request body is not a JSON object")
-        return parsed
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        return _nested(parse_qsl(body.decode(), keep_blank_values=True))
-    return {}
 
 
 def _user_view(token: Token, base_url: str) -> dict[str, Any]:

@@ -35,6 +35,8 @@ KEY_TAKEN = "({key}) has already been taken"
 # ci docs, "Mask a CI/CD variable": a single line with no spaces, 8 characters or longer; with variable expansion on
 # (raw false) only the Base64 alphabet (RFC 4648) and '@', ':', '.', '~'. Ci::Maskable holds both as regexes, REGEX
 # and MASK_AND_RAW_REGEX; a value failing them gets Rails' format message, which names no value.
+# The ci docs also ask that a masked value not match a variable's name; the model does not check that, nor does the
+# fake.
 MASKED_EXPANDED_VALUE = re.compile(r"[a-zA-Z0-9_+=/@:.~-]{8,}")
 MASKED_RAW_VALUE = re.compile(r"\S{8,}")
 VALUE_INVALID = "is invalid"
@@ -48,10 +50,22 @@ INSTANCE_VALUE_TOO_LONG = "The value of the provided variable exceeds the 10000 
 DESCRIPTION_MAX = 255
 DESCRIPTION_TOO_LONG = "is too long (maximum is 255 characters)"
 # HasEnvironmentScope with Gitlab::Regex.environment_scope_regex and its message; `*` (all environments) by default.
+# Group variables take a scope as on Premium and Ultimate (on Free, EE's filter_variable_parameters drops it).
 DEFAULT_SCOPE = "*"
 SCOPE_PATTERN = re.compile(r"[a-zA-Z0-9_/${}. *-]+")
 SCOPE_BLANK = "can't be blank"
 SCOPE_CHARACTERS = "can contain only letters, digits, '-', '_', '/', '$', '{', '}', '.', '*' and spaces"
+
+# ci docs, "For a project" and "For a group": since GitLab 15.9 a project has at most 8000 variables and a group 30000
+# (plan limits project_ci_variables and group_ci_variables, which an instance can change; Limitable's message). The
+# docs give no default for the instance's own limit, so the fake sets none.
+VARIABLE_LIMITS: dict[Kind, int | None] = {"project": 8000, "group": 30000, "instance": None}
+LIMIT_NAMES: dict[Kind, str] = {
+    "project": "project ci variables",
+    "group": "group ci variables",
+    "instance": "ci instance level variables",
+}
+LIMIT_EXCEEDED = "Maximum number of {name} ({count}) exceeded"
 
 VARIABLE_TYPES = ("env_var", "file")
 BOOLEAN_FIELDS = ("protected", "masked", "raw")
@@ -122,11 +136,16 @@ def new_variable(kind: Kind, fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def validation_errors(
-    kind: Kind, variable: Mapping[str, Any], others: list[Mapping[str, Any]], before: Mapping[str, Any] | None = None
+    kind: Kind,
+    variable: Mapping[str, Any],
+    others: list[Mapping[str, Any]],
+    before: Mapping[str, Any] | None = None,
+    limit: int | None = None,
 ) -> dict[str, list[str]]:
     """The model's validation errors for `variable` (empty when valid), as the API's 400 body lists them.
 
-    `others` are the owner's other variables (for uniqueness); `before` is the stored variable an update changes.
+    `others` are the owner's other variables (for uniqueness and the plan `limit`, checked on create only); `before`
+    is the stored variable an update changes.
     """
     errors: dict[str, list[str]] = {}
     key = variable["key"]
@@ -160,6 +179,8 @@ def validation_errors(
             errors["environment_scope"] = scope_errors
         if before is not None and before["hidden"] and variable["masked"] != before["masked"]:
             errors["base"] = [HIDDEN_VISIBILITY_FIXED]
+    if before is None and limit is not None and len(others) >= limit:
+        errors.setdefault("base", []).append(LIMIT_EXCEEDED.format(name=LIMIT_NAMES[kind], count=limit))
     return errors
 
 

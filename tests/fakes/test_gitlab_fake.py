@@ -18,11 +18,14 @@ OWNER_TOKEN = "owner-token"
 
 
 def error_of(call: Callable[[], Any]) -> tuple[int, Any]:
-    """Run a python-gitlab call that must fail; return its HTTP status and parsed body."""
+    """Run a python-gitlab call that must fail; return its HTTP status and body (parsed when it is JSON)."""
     with pytest.raises(GitlabError) as info:
         call()
     body = info.value.response_body
-    return info.value.response_code or 0, json.loads(body) if body else None
+    try:
+        return info.value.response_code or 0, json.loads(body)
+    except (TypeError, ValueError):
+        return info.value.response_code or 0, body.decode() if isinstance(body, bytes) else body
 
 
 def project_variables(fake: GitLabFake, token: str = MAINTAINER_TOKEN, project: str | int = APP) -> Any:
@@ -210,6 +213,15 @@ def test_a_project_member_sees_its_group_but_not_its_variables(gitlab_fake: GitL
     assert error_of(lambda: group_variables(gitlab_fake, MAINTAINER_TOKEN).list(get_all=True))[0] == 403
 
 
+def test_head_answers_as_get_without_a_body(gitlab_fake: GitLabFake) -> None:
+    """HEAD on a list gives GET's status and pagination headers and no body."""
+    plant(gitlab_fake, 3)
+    answer = requests.head(
+        gitlab_fake.url + "/api/v4/projects/1001/variables", headers={"PRIVATE-TOKEN": MAINTAINER_TOKEN}, timeout=5
+    )
+    assert (answer.status_code, answer.headers["X-Total"], answer.content) == (200, "3", b"")
+
+
 def test_an_unknown_route_answers_404_before_auth(gitlab_fake: GitLabFake) -> None:
     """A path GitLab has no route for (an unencoded project path, say) answers Grape's 404, even without a token."""
     answer = raw_get(gitlab_fake, "projects/platform/app/variables", token=None)
@@ -245,6 +257,16 @@ def test_a_key_in_several_scopes_needs_the_scope_filter(gitlab_fake: GitLabFake)
     assert error_of(lambda: variables.delete("TOKEN")) == several
     assert variables.get("TOKEN", filter={"environment_scope": "prod"}).value == "b"
     assert [v["value"] for v in gitlab_fake.variables("project", APP)] == ["a", "b"]
+
+
+def test_save_sends_no_filter_so_a_key_in_several_scopes_answers_409(gitlab_fake: GitLabFake) -> None:
+    """python-gitlab's obj.save() PUTs without filter[environment_scope]: ambiguous once the key has two scopes."""
+    gitlab_fake.put_variable("project", APP, key="TOKEN", value="a")
+    variable = project_variables(gitlab_fake).get("TOKEN")
+    gitlab_fake.put_variable("project", APP, key="TOKEN", value="b", environment_scope="prod")
+    variable.value = "c"
+    assert error_of(variable.save)[0] == 409
+    assert gitlab_fake.requests[-1].query == {}
 
 
 def test_a_missing_variable_answers_404(gitlab_fake: GitLabFake, owner_token: str) -> None:
@@ -370,3 +392,358 @@ def test_gitlab_client_matches_the_brief(gitlab_fake: GitLabFake) -> None:
     client = gitlab_client(gitlab_fake, MAINTAINER_TOKEN)
     assert isinstance(client, gitlab.Gitlab)
     assert (client.retry_transient_errors, client.keep_base_url, client.url) == (False, True, gitlab_fake.url)
+
+
+# Masked, hidden and the other fields' rules
+
+
+@pytest.mark.parametrize(
+    ("value", "raw"),
+    [
+        ("seven77", False),
+        ("has a space", False),
+        ("two\nlines1", False),
+        ("pipe|chars", False),
+        ("seven77", True),
+        ("tab\tinside", True),
+    ],
+)
+def test_a_value_that_cannot_be_masked_is_refused_without_echoing_it(
+    gitlab_fake: GitLabFake, value: str, raw: bool
+) -> None:
+    """Masked values need 8+ characters on one line without spaces, from Base64 and @:.~ unless raw; the 400 names
+    the field, never the value."""
+    answer = raw_send(
+        gitlab_fake, "POST", "projects/1001/variables", {"key": "K", "value": value, "masked": True, "raw": raw}
+    )
+    assert (answer.status_code, answer.json()) == (400, {"message": {"value": ["is invalid"]}})
+    assert value not in answer.text
+    assert gitlab_fake.variables("project", APP) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "raw"), [("Aa0+/=_-@:.~", False), ("abcdefgh", False), ("pipe|chars$and%more", True)]
+)
+def test_a_maskable_value_is_stored_masked(gitlab_fake: GitLabFake, value: str, raw: bool) -> None:
+    """Base64's alphabet with @ : . ~ masks when expanded; any 8+ non-space characters mask when raw."""
+    created = project_variables(gitlab_fake).create({"key": "K", "value": value, "masked": True, "raw": raw})
+    assert (created.masked, created.value) == (True, value)
+
+
+def test_masking_rules_hold_on_update_too(gitlab_fake: GitLabFake) -> None:
+    """Masking a short value, or giving a masked variable a short value, is refused and changes nothing."""
+    gitlab_fake.put_variable("project", APP, key="PLAIN", value="short")
+    gitlab_fake.put_variable("project", APP, key="MASKED", value="longenough", masked=True)
+    variables = project_variables(gitlab_fake)
+    invalid = (400, {"message": {"value": ["is invalid"]}})
+    assert error_of(lambda: variables.update("PLAIN", {"masked": True}, filter={"environment_scope": "*"})) == invalid
+    assert (
+        error_of(lambda: variables.update("MASKED", {"value": "short"}, filter={"environment_scope": "*"})) == invalid
+    )
+    assert [(v["value"], v["masked"]) for v in gitlab_fake.variables("project", APP)] == [
+        ("short", False),
+        ("longenough", True),
+    ]
+
+
+def test_masked_and_hidden_on_create_hides_the_value_from_every_read(gitlab_fake: GitLabFake) -> None:
+    """masked_and_hidden sets masked and hidden; create, get and list answer value null; the fake keeps the value."""
+    variables = project_variables(gitlab_fake)
+    created = variables.create({"key": "HIDDEN", "value": "hiddenvalue", "masked_and_hidden": True})
+    assert (created.masked, created.hidden, created.value) == (True, True, None)
+    assert variables.get("HIDDEN").value is None
+    assert [v.value for v in variables.list(get_all=True)] == [None]
+    assert gitlab_fake.variables("project", APP)[0]["value"] == "hiddenvalue"
+
+
+def test_a_hidden_variable_stays_masked_and_hidden(gitlab_fake: GitLabFake) -> None:
+    """Unmasking a hidden variable is refused with GitLab's message; its value can change; update has no
+    masked_and_hidden, so a visible variable cannot become hidden."""
+    gitlab_fake.put_variable("project", APP, key="HIDDEN", value="hiddenvalue", masked=True, hidden=True)
+    gitlab_fake.put_variable("project", APP, key="PLAIN", value="plainvalue")
+    variables = project_variables(gitlab_fake)
+    assert error_of(lambda: variables.update("HIDDEN", {"masked": False})) == (
+        400,
+        {"message": {"base": ["The visibility setting cannot be changed for masked and hidden variables."]}},
+    )
+    assert variables.update("HIDDEN", {"value": "othervalue"})["value"] is None
+    answer = raw_send(gitlab_fake, "PUT", "projects/1001/variables/PLAIN", {"masked_and_hidden": True})
+    assert (answer.status_code, answer.json()["hidden"], answer.json()["masked"]) == (200, False, False)
+    assert [(v["value"], v["hidden"]) for v in gitlab_fake.variables("project", APP)] == [
+        ("othervalue", True),
+        ("plainvalue", False),
+    ]
+
+
+def test_a_description_over_255_characters_is_refused(gitlab_fake: GitLabFake) -> None:
+    """The description holds at most 255 characters."""
+    variables = project_variables(gitlab_fake)
+    assert error_of(lambda: variables.create({"key": "K", "value": "v", "description": "d" * 256})) == (
+        400,
+        {"message": {"description": ["is too long (maximum is 255 characters)"]}},
+    )
+    assert variables.create({"key": "K", "value": "v", "description": "d" * 255}).description == "d" * 255
+
+
+def test_an_environment_scope_with_other_characters_is_refused(gitlab_fake: GitLabFake) -> None:
+    """Scopes are letters, digits, - _ / $ { } . * and spaces; `review/*` is one, `prod!` is not."""
+    variables = project_variables(gitlab_fake)
+    assert error_of(lambda: variables.create({"key": "K", "value": "v", "environment_scope": "prod!"})) == (
+        400,
+        {
+            "message": {
+                "environment_scope": [
+                    "can contain only letters, digits, '-', '_', '/', '$', '{', '}', '.', '*' and spaces"
+                ]
+            }
+        },
+    )
+    assert variables.create({"key": "K", "value": "v", "environment_scope": "review/*"}).environment_scope == "review/*"
+
+
+def test_an_update_can_move_a_variable_to_a_free_scope_only(gitlab_fake: GitLabFake) -> None:
+    """environment_scope in an update's body moves the variable, unless the key is taken there."""
+    gitlab_fake.put_variable("project", APP, key="K", value="a")
+    gitlab_fake.put_variable("project", APP, key="K", value="b", environment_scope="prod")
+    variables = project_variables(gitlab_fake)
+    assert error_of(
+        lambda: variables.update("K", {"environment_scope": "prod"}, filter={"environment_scope": "*"})
+    ) == (400, {"message": {"key": ["(K) has already been taken"]}})
+    variables.update("K", {"environment_scope": "staging"}, filter={"environment_scope": "*"})
+    assert [v["environment_scope"] for v in gitlab_fake.variables("project", APP)] == ["staging", "prod"]
+
+
+def test_form_encoded_parameters_and_string_booleans_are_read(gitlab_fake: GitLabFake) -> None:
+    """Parameters sent as a form (curl --form) with "true"/"false" are coerced; a non-boolean is refused."""
+    headers = {"PRIVATE-TOKEN": MAINTAINER_TOKEN}
+    url = gitlab_fake.url + "/api/v4/projects/1001/variables"
+    answer = requests.post(url, headers=headers, data={"key": "K", "value": "v", "protected": "true"}, timeout=5)
+    assert (answer.status_code, answer.json()["protected"]) == (201, True)
+    refused = requests.post(url, headers=headers, data={"key": "L", "value": "v", "protected": "maybe"}, timeout=5)
+    assert (refused.status_code, refused.json()) == (400, {"error": "protected is invalid"})
+
+
+# Faults, hooks and the request log
+
+
+def test_a_429_on_demand_carries_retry_after_and_changes_nothing(gitlab_fake: GitLabFake) -> None:
+    """fail_next answers the matching request with GitLab's rate-limit reply and does not act on it; the next passes."""
+    gitlab_fake.fail_next("POST", r"/variables$", 429, retry_after=7)
+    answer = raw_send(gitlab_fake, "POST", "projects/1001/variables", {"key": "K", "value": "v"})
+    assert (answer.status_code, answer.headers["Retry-After"], answer.text) == (429, "7", "Retry later\n")
+    assert gitlab_fake.variables("project", APP) == []
+    assert raw_send(gitlab_fake, "POST", "projects/1001/variables", {"key": "K", "value": "v"}).status_code == 201
+
+
+def test_python_gitlab_raises_a_429_only_when_told_not_to_obey_it(gitlab_fake: GitLabFake) -> None:
+    """With obey_rate_limit=False a 429 reaches the caller; by default python-gitlab sleeps Retry-After, retries."""
+    variables = project_variables(gitlab_fake)
+    gitlab_fake.fail_next("POST", r"/variables$", 429, retry_after=0)
+    assert error_of(lambda: variables.create({"key": "K", "value": "v"}, obey_rate_limit=False))[0] == 429
+    gitlab_fake.fail_next("POST", r"/variables$", 429, retry_after=0)
+    variables.create({"key": "K", "value": "v"})
+    assert [request.method for request in gitlab_fake.requests] == ["POST", "POST", "POST"]
+    assert len(gitlab_fake.variables("project", APP)) == 1
+
+
+def test_a_502_and_a_500_on_demand(gitlab_fake: GitLabFake) -> None:
+    """A 502 comes as the proxy's HTML page, a 500 as GitLab's JSON message; `times` counts the faulted requests."""
+    variables = project_variables(gitlab_fake)
+    gitlab_fake.fail_next("GET", r"/variables", 502, times=2)
+    assert error_of(lambda: variables.list(get_all=True))[0] == 502
+    answer = raw_get(gitlab_fake, "projects/1001/variables")
+    assert (answer.status_code, answer.headers["Content-Type"]) == (502, "text/html")
+    assert variables.list(get_all=True) == []
+    gitlab_fake.fail_next("*", r"/variables", 500)
+    answer = raw_send(gitlab_fake, "DELETE", "projects/1001/variables/K", {})
+    assert (answer.status_code, answer.json()) == (500, {"message": "500 Internal Server Error"})
+
+
+def test_a_fault_for_every_request_until_the_test_ends(gitlab_fake: GitLabFake) -> None:
+    """times=None faults every matching request; other paths and methods pass."""
+    gitlab_fake.fail_next("PUT", r"/variables/K$", 503, times=None, retry_after=1)
+    for _ in range(3):
+        assert raw_send(gitlab_fake, "PUT", "projects/1001/variables/K", {"value": "x"}).status_code == 503
+    assert raw_send(gitlab_fake, "PUT", "projects/1001/variables/KEY", {"value": "x"}).status_code == 404
+    assert raw_get(gitlab_fake, "projects/1001/variables/K").status_code == 404
+
+
+def test_a_hook_runs_before_the_request_it_matches(gitlab_fake: GitLabFake) -> None:
+    """before() stages another writer's change just ahead of the request, once by default."""
+    gitlab_fake.put_variable("project", APP, key="K", value="ours")
+    seen = []
+
+    def someone_deletes_it(request: Any) -> None:
+        seen.append(request)
+        gitlab_fake.delete_variable("project", APP, "K")
+
+    gitlab_fake.before("PUT", r"/variables/K$", someone_deletes_it)
+    variables = project_variables(gitlab_fake)
+    assert error_of(lambda: variables.update("K", {"value": "new"}, filter={"environment_scope": "*"}))[0] == 404
+    variables.create({"key": "K", "value": "again"})
+    variables.update("K", {"value": "new"}, filter={"environment_scope": "*"})
+    assert [(r.method, r.path, r.query) for r in seen] == [
+        ("PUT", "/api/v4/projects/platform%2Fapp/variables/K", {"filter[environment_scope]": "*"})
+    ]
+    assert gitlab_fake.variables("project", APP)[0]["value"] == "new"
+
+
+def test_the_request_log_holds_method_path_and_query(gitlab_fake: GitLabFake) -> None:
+    """Every request is logged in order with its path as sent and its query, faulted ones included."""
+    gitlab_fake.fail_next("GET", r"/variables", 429)
+    raw_get(gitlab_fake, "projects/platform%2Fapp/variables", per_page=100)
+    raw_get(gitlab_fake, "projects/platform%2Fapp/variables", page=2, per_page=100)
+    method, path, query = gitlab_fake.requests[1]
+    assert (method, path, query) == (
+        "GET",
+        "/api/v4/projects/platform%2Fapp/variables",
+        {"page": "2", "per_page": "100"},
+    )
+    assert len(gitlab_fake.requests) == 2
+
+
+# Group quirks, the filter's place, instance variables
+
+
+def test_a_group_update_without_a_matching_filter_changes_the_first_variable_with_the_key(
+    gitlab_fake: GitLabFake, owner_token: str
+) -> None:
+    """API::GroupVariables#put keeps its old lookup: no filter, or a filter matching nothing, updates the first
+    variable with the key in any scope (no 409); GET and DELETE answer 409 and 404 as for projects."""
+    gitlab_fake.put_variable("group", "platform", key="K", value="all")
+    gitlab_fake.put_variable("group", "platform", key="K", value="prod", environment_scope="prod")
+    variables = group_variables(gitlab_fake)
+    assert variables.update("K", {"value": "changed"})["environment_scope"] == "*"
+    assert variables.update("K", {"value": "again"}, filter={"environment_scope": "gone"})["environment_scope"] == "*"
+    assert (
+        variables.update("K", {"value": "exact"}, filter={"environment_scope": "prod"})["environment_scope"] == "prod"
+    )
+    assert [v["value"] for v in gitlab_fake.variables("group", "platform")] == ["again", "exact"]
+    assert error_of(lambda: variables.get("K"))[0] == 409
+    assert error_of(lambda: variables.delete("K", filter={"environment_scope": "gone"}))[0] == 404
+    assert error_of(lambda: variables.update("NOPE", {"value": "x"})) == (
+        404,
+        {"message": "404 GroupVariable Not Found"},
+    )
+
+
+def test_a_filter_in_the_body_filters_as_grape_merges_body_and_query(gitlab_fake: GitLabFake) -> None:
+    """A filter placed in the update's data dict (sent in the JSON body) selects the scope as the query's does."""
+    gitlab_fake.put_variable("project", APP, key="K", value="a")
+    gitlab_fake.put_variable("project", APP, key="K", value="b", environment_scope="prod")
+    project_variables(gitlab_fake).update("K", {"value": "c", "filter": {"environment_scope": "prod"}})
+    assert gitlab_fake.requests[-1].query == {}
+    assert [v["value"] for v in gitlab_fake.variables("project", APP)] == ["a", "c"]
+
+
+def test_instance_variables_are_for_administrators(gitlab_fake: GitLabFake) -> None:
+    """/admin/ci/variables serves an administrator, keys are unique without scopes, values stop at 10,000
+    characters; others get 403."""
+    admin = gitlab_client(gitlab_fake, ADMIN_TOKEN)
+    created = admin.variables.create({"key": "GLOBAL", "value": "v", "protected": True})
+    assert created.attributes == {
+        "variable_type": "env_var",
+        "key": "GLOBAL",
+        "value": "v",
+        "protected": True,
+        "masked": False,
+        "raw": False,
+        "description": None,
+    }
+    assert error_of(lambda: admin.variables.create({"key": "GLOBAL", "value": "w"}))[1] == {
+        "message": {"key": ["(GLOBAL) has already been taken"]}
+    }
+    assert error_of(lambda: admin.variables.create({"key": "BIG", "value": "x" * 10_001}))[1] == {
+        "message": {"value": ["The value of the provided variable exceeds the 10000 character limit"]}
+    }
+    admin.variables.update("GLOBAL", {"value": "w"})
+    assert admin.variables.get("GLOBAL").value == "w"
+    assert gitlab_fake.variables("instance")[0]["value"] == "w"
+    assert error_of(lambda: gitlab_client(gitlab_fake, MAINTAINER_TOKEN).variables.list(get_all=True)) == (
+        403,
+        {"message": "403 Forbidden"},
+    )
+    admin.variables.delete("GLOBAL")
+    assert error_of(lambda: admin.variables.get("GLOBAL")) == (404, {"message": "404 InstanceVariable Not Found"})
+
+
+def test_a_create_beyond_the_plan_limit_is_refused(gitlab_fake: GitLabFake, owner_token: str) -> None:
+    """A project holds 8000 variables and a group 30000 by default; at the limit a create answers 400, an update
+    still passes."""
+    assert gitlab_fake.variable_limits == {"project": 8000, "group": 30000, "instance": None}
+    gitlab_fake.variable_limits["project"] = 2
+    variables = project_variables(gitlab_fake)
+    variables.create({"key": "A", "value": "v"})
+    variables.create({"key": "B", "value": "v"})
+    assert error_of(lambda: variables.create({"key": "C", "value": "v"})) == (
+        400,
+        {"message": {"base": ["Maximum number of project ci variables (2) exceeded"]}},
+    )
+    variables.update("A", {"value": "w"})
+    gitlab_fake.variable_limits["group"] = 0
+    assert error_of(lambda: group_variables(gitlab_fake).create({"key": "C", "value": "v"}))[1] == {
+        "message": {"base": ["Maximum number of group ci variables (0) exceeded"]}
+    }
+
+
+def test_project_and_group_values_have_no_length_limit(gitlab_fake: GitLabFake) -> None:
+    """The 10,000-character limit is the instance's; a project variable takes a longer value."""
+    assert len(project_variables(gitlab_fake).create({"key": "BIG", "value": "x" * 20_000}).value) == 20_000
+
+
+# Tokens: the user, the token's scopes
+
+
+def test_auth_and_the_token_self_check_answer_for_the_token(gitlab_fake: GitLabFake) -> None:
+    """auth() reads /user; /personal_access_tokens/self names the token's scopes."""
+    client = gitlab_client(gitlab_fake, MAINTAINER_TOKEN)
+    client.auth()
+    assert client.user is not None
+    assert client.user.username == "maintainer"
+    assert client.personal_access_tokens.get("self").scopes == ["api"]
+    assert "is_admin" not in client.user.attributes
+    admin = gitlab_client(gitlab_fake, ADMIN_TOKEN)
+    admin.auth()
+    assert admin.user is not None
+    assert admin.user.is_admin is True
+
+
+def test_a_read_api_token_reads_but_cannot_write(gitlab_fake: GitLabFake) -> None:
+    """A token with scope read_api lists variables; a write answers 403 insufficient_scope."""
+    gitlab_fake.add_token("reader", "reader", {("project", APP): "maintainer"}, scopes=("read_api",))
+    variables = project_variables(gitlab_fake, "reader")
+    assert variables.list(get_all=True) == []
+    status, body = error_of(lambda: variables.create({"key": "K", "value": "v"}))
+    assert (status, body["error"]) == (403, "insufficient_scope")
+    assert gitlab_fake.variables("project", APP) == []
+
+
+# The server's life
+
+
+def test_a_stopped_server_refuses_even_a_kept_alive_connection(gitlab_fake: GitLabFake) -> None:
+    """After stop(), a client whose connection was kept alive fails to connect, as with a server that is down."""
+    variables = project_variables(gitlab_fake)
+    assert variables.list(get_all=True) == []
+    gitlab_fake.stop()
+    with pytest.raises(requests.ConnectionError):
+        variables.list(get_all=True)
+
+
+def test_an_error_in_a_hook_answers_500_and_is_kept_for_the_test(gitlab_fake: GitLabFake) -> None:
+    """A hook that raises makes its request answer 500; the error is kept so the fixture can raise it."""
+
+    def broken(request: Any) -> None:
+        raise RuntimeError("the hook failed")
+
+    gitlab_fake.before("GET", r"/variables$", broken)
+    assert raw_get(gitlab_fake, "projects/1001/variables").status_code == 500
+    assert [str(error) for error in gitlab_fake.errors] == ["the hook failed"]
+    gitlab_fake.errors.clear()
+
+
+def test_a_retry_after_can_be_an_http_date(gitlab_fake: GitLabFake) -> None:
+    """retry_after is sent as given, so a test can send the HTTP-date form a proxy may use."""
+    gitlab_fake.fail_next("GET", r"/variables$", 503, retry_after="Wed, 21 Oct 2026 07:28:00 GMT")
+    answer = raw_get(gitlab_fake, "projects/1001/variables")
+    assert (answer.status_code, answer.headers["Retry-After"]) == (503, "Wed, 21 Oct 2026 07:28:00 GMT")
