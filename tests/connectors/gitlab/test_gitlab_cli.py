@@ -167,3 +167,20 @@ syncs:"""
     assert "targets 'gitlab'" in out + err and "'gitlab-too'" in out + err
     assert "write to the same place" in out + err
     assert gitlab_fake.requests == []
+
+
+def test_the_rules_are_checked_before_any_call(run: Run, config: Path, gitlab_fake: GitLabFake) -> None:
+    """A key GitLab would refuse and a value it cannot mask are problems found before any call: a plan only lists,
+    and apply sends nothing for either key."""
+    secrets = json.loads((config.parent / "secrets.yaml").read_text())
+    secrets["apps"]["shared"]["bad-key"] = PLANTED["api_token"] + "-2"
+    (config.parent / "secrets.yaml").write_text(json.dumps(secrets))
+    code, out, _ = run("plan", "-c", str(config))
+    assert code == 1
+    assert "The variable key 'SHARED_BAD-KEY' (group platform) must be" in out
+    assert "SHARED_UNMASKABLE" in out
+    assert {r.method for r in gitlab_fake.requests} == {"GET"}
+    run("apply", "-c", str(config), "--yes")
+    named = [r for r in gitlab_fake.requests if "BAD" in r.path or "UNMASKABLE" in r.path]
+    assert named == []
+    assert sorted(v["key"] for v in gitlab_fake.variables("group", GROUP)) == ["SHARED_API_TOKEN"]
