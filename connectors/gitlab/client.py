@@ -4,7 +4,8 @@ Every HTTP request, each page of a listing included, goes out through the sessio
 from the target's RateLimiter first and notes each error answer's `Retry-After` for the thread that made it.
 python-gitlab retries nothing: `retry_transient_errors=False`, and every call passes `obey_rate_limit=False` (its
 default would sleep on a 429 and try again itself), so the core's retry layer is the only one. The token is
-registered with the redactor before it is sent, and nothing from the environment is read (`trust_env` off).
+registered with the redactor before it is sent. The session reads proxies from the environment as requests does
+(HTTPS_PROXY, NO_PROXY); `ca_file`, when set, is the only CA bundle trusted.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ class _LimitedSession(requests.Session):
 
     def __init__(self, limiter: RateLimiter) -> None:
         super().__init__()
-        self.trust_env = False
         self.limiter = limiter
         self.answers = threading.local()
 
