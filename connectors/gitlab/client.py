@@ -10,6 +10,7 @@ registered with the redactor before it is sent. The session reads proxies from t
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -22,7 +23,7 @@ from connectors.gitlab.address import Owner
 from connectors.gitlab.errors import Operation, retry_after_seconds, translate
 from connectors.gitlab.options import GitLabTargetOptions
 from syncd.connector import UNLIMITED, RateLimiter
-from syncd.errors import ConnectorError
+from syncd.errors import ConnectorError, PermanentError
 from syncd.secret import Secret
 
 T = TypeVar("T")
@@ -96,6 +97,10 @@ class GitLabClient:
 
     def variables(self, owner: Owner) -> Any:
         """The variables manager of a project or group; `lazy`: no request for the project or group itself."""
+        ca_file = self.options.ca_file
+        if ca_file and not os.path.exists(ca_file):
+            # requests would raise a bare OSError naming no target at the first request.
+            raise PermanentError(f"ca_file {ca_file} does not exist", target=self.target)
         parent = self.gl.projects if owner.kind == "project" else self.gl.groups
         return parent.get(owner.path, lazy=True).variables
 

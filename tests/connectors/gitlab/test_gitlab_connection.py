@@ -4,12 +4,13 @@ an unreachable GitLab as a transient error."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
 from connectors.gitlab import GitLabSink, GitLabTargetOptions
 from syncd.connector import RateLimiter, Scope
-from syncd.errors import TransientError
+from syncd.errors import PermanentError, TransientError
 from tests.connectors.gitlab.gitlab_support import OWNER, PROJECT, apply, item, plan
 from tests.fakes.gitlab import ADMIN_TOKEN, GitLabFake
 
@@ -66,3 +67,15 @@ def test_an_unreachable_gitlab_is_a_transient_error(gitlab_fake: GitLabFake) -> 
     with pytest.raises(TransientError, match="unreachable") as raised:
         sink.observe([item(sink, "K", "value-1234")], Scope(OWNER.instance))
     assert url in str(raised.value)
+
+
+def test_the_ca_file_is_what_tls_trusts_and_a_missing_one_is_named(gitlab_fake: GitLabFake, tmp_path: Path) -> None:
+    """`ca_file` is the bundle python-gitlab verifies GitLab's certificate with; a missing file is a permanent error
+    naming it, before any request."""
+    bundle = tmp_path / "gitlab-ca.pem"
+    options = GitLabTargetOptions(url=gitlab_fake.url, token=ADMIN_TOKEN, ca_file=str(bundle))
+    sink = GitLabSink("gitlab-main", options)
+    assert sink.connection.gl.ssl_verify == str(bundle)
+    with pytest.raises(PermanentError, match=f"ca_file {bundle} does not exist"):
+        sink.observe([item(sink, "K", "value-1234")], Scope(OWNER.instance))
+    assert gitlab_fake.requests == []
