@@ -11,7 +11,12 @@ only if it is still as the plan saw it: the same marker and, when GitLab shows t
 ItemMoved). What remains unprotected is the moment between that GET and the PUT or DELETE: a write landing there
 is overwritten, or deleted. A create needs no read: GitLab refuses a second variable of the same key and scope
 ("has already been taken"), and syncd then reads it to tell its own earlier write (a retry after a lost answer:
-success) from someone else's (ItemMoved).
+success) from someone else's (ItemMoved). On ItemMoved the core looks at that one variable again and decides.
+
+Fixed settings: GitLab sets `masked_and_hidden` only at creation and keeps a hidden variable's masking, so every
+variable reports `hidden` (and a hidden one `masked`) in `ActualItem.fixed`; the core plans such a change as a
+recreate (`recreate: true` on the `to` entry) or a conflict. A recreate deletes the variable as a delete does (only
+if still as the plan saw it) and creates it whole; a retry finding it already made anew deletes nothing.
 
 Hidden variables (`masked_and_hidden`): GitLab never returns their value, and syncd stores nothing derived from a
 value (no hash, no length). So the value of a hidden variable is taken to be the one syncd wants: a plan never shows
@@ -55,7 +60,6 @@ MAX_CONCURRENCY = 8
 PER_PAGE = 100
 HIDDEN_FIXED = "masked_and_hidden can only be set when a variable is created"
 MASKED_FIXED = "a masked and hidden variable's masking cannot change"
-FLAG_FIELDS = ("variable_type", "masked", "hidden", "protected", "raw")
 
 
 class GitLabSink(Sink):
@@ -297,9 +301,6 @@ class GitLabSink(Sink):
             # Not the core's check again: a key GitLab's URL handling would read as another path never reaches it.
             raise PermanentError(" ".join(problems), target=self.target, address=address)
         return where
-
-    def close(self) -> None:
-        """The connection outlives the run (see `connect`)."""
 
 
 def _settings(item: DesiredItem, names: Sequence[str]) -> dict[str, Any]:
