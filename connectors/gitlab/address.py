@@ -1,5 +1,6 @@
 """Addresses of GitLab variables: `project/<path-or-id>/<KEY>` for the environment scope `*` (GitLab's default, all
-environments) and `project/<path-or-id>/<KEY>@<scope>` for any other scope; `group/...` alike. Pure.
+environments) and `project/<path-or-id>/<KEY>@<scope>` for any other scope; `group/...` alike; `instance/<KEY>` for
+an instance variable, which has no environment scope. Pure.
 
 The core reads `*` in a pattern as a wildcard, so an address never holds a literal one: in the scope part `*` is
 written `%2A` and `%` is written `%25`. Neither a project or group path nor a key can hold `@`, so the first `@`
@@ -11,25 +12,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["project", "group"]
-KINDS: tuple[Kind, ...] = ("project", "group")
+Kind = Literal["project", "group", "instance"]
+KINDS: tuple[Kind, ...] = ("project", "group", "instance")
 ALL_ENVIRONMENTS = "*"
 
 
 @dataclass(frozen=True, order=True)
 class Owner:
-    """A project or a group, by the path or id a `to` entry names it with."""
+    """A project or a group, by the path or id a `to` entry names it with; or the instance (path "")."""
 
     kind: Kind
-    path: str
+    path: str = ""
 
     @property
     def prefix(self) -> str:
         """The start of the address of every variable it holds."""
-        return f"{self.kind}/{self.path}/"
+        return "instance/" if self.kind == "instance" else f"{self.kind}/{self.path}/"
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.path}"
+        return "the instance" if self.kind == "instance" else f"{self.kind} {self.path}"
+
+
+INSTANCE = Owner("instance")
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ def parse_address(address: str) -> VariableAddress | None:
     kind, slash, rest = head.partition("/")
     if kind not in KINDS or not slash:
         return None
+    if kind == "instance":
+        return VariableAddress(INSTANCE, rest) if rest and "/" not in rest and not at else None
     path, slash, key = rest.rpartition("/")
     if not path or not slash or not key or (at and not scope):
         return None
@@ -68,10 +74,13 @@ def parse_address(address: str) -> VariableAddress | None:
 
 
 def owner_of_prefix(prefix: str) -> Owner | None:
-    """The one project or group whose variables all start with `prefix` (a scope's literal start), if it names one
-    whole: `project/platform/app/` and `project/platform/app/DB_` do; `project/plat` and `` do not."""
+    """The one project, group or instance whose variables all start with `prefix` (a scope's literal start), if
+    it names one whole: `project/platform/app/`, `project/platform/app/DB_` and `instance/` do; `project/plat` and
+    `` do not."""
     kind, slash, rest = prefix.partition("@")[0].partition("/")
     if kind not in KINDS or not slash:
         return None
+    if kind == "instance":
+        return INSTANCE
     path, slash, _ = rest.rpartition("/")
     return Owner(kind, path) if path and slash else None  # type: ignore[arg-type]

@@ -101,6 +101,8 @@ class GitLabClient:
         if ca_file and not os.path.exists(ca_file):
             # requests would raise a bare OSError naming no target at the first request.
             raise PermanentError(f"ca_file {ca_file} does not exist", target=self.target)
+        if owner.kind == "instance":
+            return self.gl.variables
         parent = self.gl.projects if owner.kind == "project" else self.gl.groups
         return parent.get(owner.path, lazy=True).variables
 

@@ -19,7 +19,7 @@ from syncd.errors import ConnectorError, PermanentError, TransientError
 
 # The role GitLab asks of a token's user to manage CI/CD variables (docs.gitlab.com/ci/variables, "For a
 # project" and "For a group").
-ROLE = {"project": "Maintainer", "group": "Owner"}
+ROLE = {"project": "Maintainer", "group": "Owner", "instance": "Administrator"}
 TAKEN = "has already been taken"
 _FIELD = re.compile(r"[a-z_]{1,40}")
 
@@ -110,7 +110,11 @@ def translate(
     elif status == 403:
         message = (
             f"GitLab refused to let the token {op.verb} CI/CD variables of {owner} (HTTP 403): it needs the 'api' "
-            f"scope and at least the {ROLE[owner.kind]} role on {owner}"
+            + (
+                "scope and an administrator's account"
+                if owner.kind == "instance"
+                else f"scope and at least the {ROLE[owner.kind]} role on {owner}"
+            )
         )
     elif status == 404:
         message = f"{owner} does not exist on GitLab at {where}, or the token cannot see it (HTTP 404)"

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from connectors.gitlab.address import ALL_ENVIRONMENTS, Owner
+from connectors.gitlab.address import ALL_ENVIRONMENTS, INSTANCE, Owner
 from connectors.gitlab.rules import scope_problems
 from syncd.connector import Options, path_field, url_location
 
@@ -76,11 +76,14 @@ class GitLabTargetOptions(Options):
 
 
 class GitLabDestination(Options):
-    """The `gitlab` part of a `to` entry: exactly one project or group, the environment scope, and the settings of
-    every variable it writes. The variable's description is the core's `description` field of the entry."""
+    """The `gitlab` part of a `to` entry: exactly one project, group or the instance, the environment scope, and the
+    settings of every variable it writes. The variable's description is the core's `description` field of the
+    entry."""
 
     project: str | None = None
     group: str | None = None
+    # Instance-level variables (an administrator's token): no environment scope, never hidden.
+    instance: bool = False
     environment_scope: str = ALL_ENVIRONMENTS
     # A secret is masked in job logs unless its `to` entry says otherwise; a value that cannot be masked is a
     # problem for its key alone.
@@ -107,12 +110,18 @@ class GitLabDestination(Options):
 
     @model_validator(mode="after")
     def _one_owner(self) -> GitLabDestination:
-        if (self.project is None) == (self.group is None):
-            raise ValueError("name exactly one of project or group")
+        if (self.project is not None) + (self.group is not None) + self.instance != 1:
+            raise ValueError("name exactly one of project, group or instance: true")
+        if self.instance and self.environment_scope != ALL_ENVIRONMENTS:
+            raise ValueError("an instance variable has no environment scope; leave environment_scope out")
+        if self.instance and self.masked_and_hidden:
+            raise ValueError("an instance variable cannot be masked_and_hidden (GitLab hides project and group ones)")
         if self.masked_and_hidden and not self.masked:
             raise ValueError("masked_and_hidden needs masked (a hidden variable is always masked)")
         return self
 
     @property
     def owner(self) -> Owner:
+        if self.instance:
+            return INSTANCE
         return Owner("project", self.project) if self.project is not None else Owner("group", self.group or "")

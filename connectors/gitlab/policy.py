@@ -34,7 +34,10 @@ def token_policy(target: str, options: GitLabTargetOptions, patterns: Sequence[s
         "# Its user (for a group or project access token, its bot user) needs at least these roles:",
     ]
     owners = _owners(patterns, options)
-    lines += [f"{owner.kind} {owner.path}: {ROLE[owner.kind]}" for owner in owners]
+    lines += [
+        "instance: Administrator (instance variables)" if owner.kind == "instance" else f"{owner}: {ROLE[owner.kind]}"
+        for owner in owners
+    ]
     if not owners:
         lines.append("# (no project or group is mapped to this target)")
     return AccessPolicy("gitlab", "\n".join(lines) + "\n")

@@ -13,9 +13,10 @@ Sources, as GitLab states them:
   reports it at write time.
 - Environment scopes: letters, digits, spaces and `- _ / $ { } . *` (`Gitlab::Regex.environment_scope_regex`),
   at most 255 characters.
-- Value size: GitLab documents 10,000 characters for instance variables and "No limitations" for project and group
-  variables (ci docs, "For a project", "For a group"), so `check` holds no project or group value back for its size:
-  a limit GitLab does not state would hold back values it takes (a kubeconfig in a file variable).
+- Value size: GitLab documents 10,000 characters for instance variables (ci docs, "For an instance") and "No
+  limitations" for project and group variables ("For a project", "For a group"), so `check` holds an instance
+  value to 10,000 characters and no project or group value back for its size: a limit GitLab does not state would
+  hold back values it takes (a kubeconfig in a file variable).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ MAX_KEY = 255
 MAX_DESCRIPTION = 255
 MAX_SCOPE = 255
 MIN_MASKED = 8
+INSTANCE_VALUE_MAX = 10_000
 
 KEY = re.compile(r"[A-Za-z0-9_]{1,255}")
 ENVIRONMENT_SCOPE = re.compile(r"[A-Za-z0-9_/${}. *-]{1,255}")
@@ -62,9 +64,14 @@ def maskable(value: str, *, raw: bool) -> bool:
     return (_MASKED_RAW if raw else _MASKED_EXPANDED).fullmatch(value) is not None
 
 
-def value_problems(key: str, where: str, value: str, *, masked: bool, raw: bool) -> list[str]:
+def value_problems(key: str, where: str, value: str, *, masked: bool, raw: bool, instance: bool = False) -> list[str]:
     """Problems with the value of variable `key`; they name the key and the rule, never the value or its size."""
     problems = []
+    if instance and len(value) > INSTANCE_VALUE_MAX:
+        problems.append(
+            f"The value of variable {key} ({where}) is longer than the {INSTANCE_VALUE_MAX:,} characters GitLab "
+            "allows an instance variable."
+        )
     if masked and not maskable(value, raw=raw):
         rule = MASKED_RULE_RAW if raw else MASKED_RULE_EXPANDED
         problems.append(

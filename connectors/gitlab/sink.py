@@ -123,7 +123,9 @@ class GitLabSink(Sink):
         else:
             value = item.single_value().reveal()
             masked, raw = bool(item.flags.get("masked")), bool(item.flags.get("raw"))
-            problems += value_problems(where.key, str(where.owner), value, masked=masked, raw=raw)
+            problems += value_problems(
+                where.key, str(where.owner), value, masked=masked, raw=raw, instance=where.owner.kind == "instance"
+            )
         problems += description_problems(where.key, str(where.owner), marker.stamped(item.description, item.owner))
         return problems
 
@@ -171,7 +173,7 @@ class GitLabSink(Sink):
         op = Operation("read", where.owner, address, where.key)
         manager = self.connection.variables(where.owner)
         try:
-            variable = manager.get(where.key, filter={"environment_scope": where.scope}, **NO_RETRY)
+            variable = manager.get(where.key, **_scoped(where), **NO_RETRY)
         except gitlab.exceptions.GitlabError as exc:
             if variable_missing(exc):
                 return None
@@ -213,7 +215,7 @@ class GitLabSink(Sink):
         payload = {
             "key": where.key,
             "value": item.single_value().reveal(),
-            "environment_scope": where.scope,
+            **_scope_field(where),
             "description": marker.stamped(item.description, item.owner),
             **_settings(item, ("variable_type", "masked", "protected", "raw")),
         }
@@ -243,7 +245,7 @@ class GitLabSink(Sink):
         text = item.description if item.description is not None else current.description
         payload: dict[str, Any] = {
             "value": item.single_value().reveal(),
-            "environment_scope": where.scope,
+            **_scope_field(where),
             "description": marker.stamped(text, item.owner),
             **_settings(item, ("variable_type", "protected", "raw")),
         }
@@ -252,7 +254,7 @@ class GitLabSink(Sink):
         op = Operation("update", where.owner, item.address, where.key)
         manager = self.connection.variables(where.owner)
         try:
-            manager.update(where.key, payload, filter={"environment_scope": where.scope}, **NO_RETRY)
+            manager.update(where.key, payload, **_scoped(where), **NO_RETRY)
         except gitlab.exceptions.GitlabError as exc:
             if variable_missing(exc):
                 raise ItemMoved(
@@ -286,7 +288,7 @@ class GitLabSink(Sink):
         op = Operation("delete", where.owner, expected.address, where.key)
         manager = self.connection.variables(where.owner)
         try:
-            manager.delete(where.key, filter={"environment_scope": where.scope}, **NO_RETRY)
+            manager.delete(where.key, **_scoped(where), **NO_RETRY)
         except gitlab.exceptions.GitlabError as exc:
             if variable_missing(exc):
                 return
@@ -301,6 +303,16 @@ class GitLabSink(Sink):
             # Not the core's check again: a key GitLab's URL handling would read as another path never reaches it.
             raise PermanentError(" ".join(problems), target=self.target, address=address)
         return where
+
+
+def _scoped(where: VariableAddress) -> dict[str, Any]:
+    """The scope filter of a read, update or delete: always for a project or group variable (never none, which
+    GitLab answers 409 once a key has two scopes); an instance variable has no scope."""
+    return {} if where.owner.kind == "instance" else {"filter": {"environment_scope": where.scope}}
+
+
+def _scope_field(where: VariableAddress) -> dict[str, Any]:
+    return {} if where.owner.kind == "instance" else {"environment_scope": where.scope}
 
 
 def _settings(item: DesiredItem, names: Sequence[str]) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def item(
 ) -> DesiredItem:
     """The desired item for variable `key` under a `to` entry with `destination` (project platform/app unless it
     names a project or a group)."""
-    if "project" not in destination and "group" not in destination:
+    if not {"project", "group", "instance"} & set(destination):
         destination["project"] = PROJECT
     dest = GitLabDestination(**destination)
     return DesiredItem(

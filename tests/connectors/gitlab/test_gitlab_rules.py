@@ -110,10 +110,12 @@ def test_a_description_without_a_whole_marker_at_its_end_is_unowned(description:
 
 def test_a_destination_names_exactly_one_project_or_group() -> None:
     """A `to` entry with neither or both of project and group is refused."""
-    with pytest.raises(ValidationError, match="exactly one of project or group"):
+    with pytest.raises(ValidationError, match="exactly one of project, group or instance"):
         GitLabDestination()
-    with pytest.raises(ValidationError, match="exactly one of project or group"):
+    with pytest.raises(ValidationError, match="exactly one of project, group or instance"):
         GitLabDestination(project="a/b", group="a")
+    with pytest.raises(ValidationError, match="exactly one of project, group or instance"):
+        GitLabDestination(group="a", instance=True)
     assert GitLabDestination(project=42).owner == Owner("project", "42")
     assert GitLabDestination(group="/platform/").owner == Owner("group", "platform")
 
@@ -252,3 +254,41 @@ def test_the_policy_names_the_api_scope_and_each_owners_role() -> None:
     assert "project platform/other: Maintainer" not in lines
     everything = sink.required_access(["*"]).text.splitlines()
     assert "project platform/other: Maintainer" in everything
+
+
+# Instance variables
+
+
+def test_an_instance_destination_has_no_scope_and_is_never_hidden() -> None:
+    """`instance: true` names the instance; an environment scope or masked_and_hidden with it is refused."""
+    assert GitLabDestination(instance=True).owner == Owner("instance")
+    with pytest.raises(ValidationError, match="no environment scope"):
+        GitLabDestination(instance=True, environment_scope="production")
+    with pytest.raises(ValidationError, match="cannot be masked_and_hidden"):
+        GitLabDestination(instance=True, masked_and_hidden=True)
+
+
+def test_an_instance_address_is_instance_slash_key() -> None:
+    """An instance variable's address is instance/KEY; a path or a scope after it names nothing."""
+    assert make_sink().address(GitLabDestination(instance=True), "GLOBAL_TOKEN") == "instance/GLOBAL_TOKEN"
+    assert parse_address("instance/GLOBAL_TOKEN") == VariableAddress(Owner("instance"), "GLOBAL_TOKEN")
+    assert parse_address("instance/a/B") is None
+    assert parse_address("instance/K@production") is None
+    assert owner_of_prefix("instance/") == Owner("instance")
+
+
+def test_an_instance_value_is_held_to_gitlabs_10000_characters() -> None:
+    """A value over 10,000 characters is a problem for an instance variable, naming the limit, not the size."""
+    sink = make_sink()
+    problems = sink.check(item(sink, "BIG", "x" * 10_001, instance=True, project=None, masked=False))
+    assert problems == [
+        "The value of variable BIG (the instance) is longer than the 10,000 characters GitLab allows an instance "
+        "variable."
+    ]
+    assert sink.check(item(sink, "BIG", "x" * 10_000, instance=True, project=None, masked=False)) == []
+
+
+def test_the_policy_names_an_administrator_for_instance_variables() -> None:
+    """An instance variable needs an administrator's token, and the policy says so."""
+    policy = make_sink().required_access(["instance/*"])
+    assert "instance: Administrator (instance variables)" in policy.text.splitlines()
