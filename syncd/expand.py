@@ -170,6 +170,7 @@ def _items(
             flags=flags,
             destination=dest.options,
             recreate=dest.spec.recreate,
+            source_version=secret.version,
         )
         for name, item_data in parts
     ]

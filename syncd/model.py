@@ -78,6 +78,9 @@ class DesiredItem:
     destination: Any = None
     # The `to` entry allows a change the sink cannot make in place (see `ActualItem.fixed`) as a delete and create.
     recreate: bool = False
+    # The version of the source secret the data was read at (`SourceSecret.version`), for a sink that cannot read
+    # a value back (a GitLab hidden variable) and tells a new value by the version it recorded when it wrote.
+    source_version: str | None = None
 
     @property
     def sync(self) -> str:

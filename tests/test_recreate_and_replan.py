@@ -256,3 +256,21 @@ def test_a_write_is_planned_again_once_at_most(write_manifest) -> None:
     (result,) = apply_plan(plan, {"a": sink}, retry=FAST_RETRY)
     assert not result.ok and "its version moved" in (result.error or "")
     assert sink.writes == 2
+
+
+def test_each_desired_item_carries_the_version_its_source_secret_was_read_at(write_manifest) -> None:
+    """A sink that cannot read a value back (a GitLab hidden variable) tells a new value by this version."""
+    manifest = write_manifest(RACE)
+    source = MemorySource(secrets={"apps/db": {"password": "one"}})
+    source.put("apps/db", {"password": "two"})
+    sink = MemorySink("a")
+    seen: list[str | None] = []
+    original = sink.observe
+
+    def observe(desired: Sequence[DesiredItem], scope: connector.Scope) -> connector.Observation:
+        seen.extend(item.source_version for item in desired)
+        return original(desired, scope)
+
+    sink.observe = observe  # type: ignore[method-assign]
+    make_plan(manifest, source, {"a": sink}, retry=FAST_RETRY)
+    assert seen == [source.read("apps/db").version] and seen[0] is not None
