@@ -19,11 +19,10 @@ recreate (`recreate: true` on the `to` entry) or a conflict. A recreate deletes 
 if still as the plan saw it) and creates it whole; a retry finding it already made anew deletes nothing.
 
 Hidden variables (`masked_and_hidden`): GitLab never returns their value, and syncd stores nothing derived from a
-value (no hash, no length). So the value of a hidden variable is taken to be the one syncd wants: a plan never shows
-a value change for it, and a steady state writes nothing. The value is written when syncd creates the variable and
-whenever it updates it for another reason (its description, a flag, its marker: GitLab's update needs a value); an
-edit made in GitLab, or a new value in the source, reaches a hidden variable only then. docs/connectors.md
-(`gitlab`, Hidden variables) says how to push a new value.
+value (no hash, no length). Their marker records a digest of the source version the value was read at (see
+`marker`): the same version reads as the value syncd wants (a steady state writes nothing), another as unknown (the
+value is written, with the new record). From a source without versions the value is taken to be the one wanted.
+An edit made in GitLab to a hidden value is never seen (docs/connectors.md, `gitlab`, Hidden variables).
 """
 
 from __future__ import annotations
@@ -59,6 +58,9 @@ from syncd.secret import Secret
 MAX_CONCURRENCY = 8
 PER_PAGE = 100
 HIDDEN_FIXED = "masked_and_hidden can only be set when a variable is created"
+# In a hidden variable's ActualItem.flags, never compared by the core (no desired item has it): the digest of the
+# source version its marker records.
+SOURCE = "source_version"
 MASKED_FIXED = "a masked and hidden variable's masking cannot change"
 
 
@@ -126,7 +128,7 @@ class GitLabSink(Sink):
             problems += value_problems(
                 where.key, str(where.owner), value, masked=masked, raw=raw, instance=where.owner.kind == "instance"
             )
-        problems += description_problems(where.key, str(where.owner), marker.stamped(item.description, item.owner))
+        problems += description_problems(where.key, str(where.owner), _description(item, item.description))
         return problems
 
     # Reads
@@ -216,7 +218,7 @@ class GitLabSink(Sink):
             "key": where.key,
             "value": item.single_value().reveal(),
             **_scope_field(where),
-            "description": marker.stamped(item.description, item.owner),
+            "description": _description(item, item.description),
             **_settings(item, ("variable_type", "masked", "protected", "raw")),
         }
         if item.flags.get("hidden"):
@@ -246,7 +248,7 @@ class GitLabSink(Sink):
         payload: dict[str, Any] = {
             "value": item.single_value().reveal(),
             **_scope_field(where),
-            "description": marker.stamped(text, item.owner),
+            "description": _description(item, text),
             **_settings(item, ("variable_type", "protected", "raw")),
         }
         if not current.flags.get("hidden") and "masked" in item.flags:
@@ -333,13 +335,19 @@ def _actual(address: str, attributes: Mapping[str, Any], desired: DesiredItem | 
     """The item for one variable as GitLab returned it. A hidden variable's value is never returned: it is taken
     to be the desired one (see the module docstring), or unknown (None) when nothing is desired there."""
     key = attributes["key"]
-    text, owner = marker.parse(attributes.get("description"))
+    text, stamp = marker.parse_stamp(attributes.get("description"))
     flags = _flags(attributes)
     value = attributes.get("value")
-    if flags["hidden"] or value is None:
-        data = {key: desired.single_value()} if desired is not None and len(desired.data) == 1 else None
+    if flags["hidden"]:
+        # Only the source version the value was written from tells; unknown (None) when it moved or is not known.
+        flags[SOURCE] = stamp.source if stamp else None
+        unmoved = desired is not None and len(desired.data) == 1 and _written_from(flags, desired)
+        data = {key: desired.single_value()} if unmoved else None  # type: ignore[union-attr]
+    elif value is None:
+        data = None
     else:
         data = {key: Secret(value)}
+    owner = stamp.owner if stamp else None
     fixed = {"hidden": HIDDEN_FIXED}
     if flags["hidden"]:
         fixed["masked"] = MASKED_FIXED
@@ -355,6 +363,25 @@ def _holds(current: ActualItem, item: DesiredItem) -> bool:
         return False
     if item.description is not None and (current.description or "") != item.description:
         return False
-    if current.flags.get("hidden") or current.data is None:
+    if current.flags.get("hidden"):
+        return _written_from(current.flags, item)
+    if current.data is None:
         return True
     return list(current.data.values()) == [item.single_value()]
+
+
+def _hidden_source(item: DesiredItem) -> str | None:
+    """The digest of the source version a hidden variable's marker records (None for other variables)."""
+    return marker.source_digest(item.source_version) if item.flags.get("hidden") else None
+
+
+def _description(item: DesiredItem, text: str | None) -> str:
+    """The description syncd stores for `item`: the text, and its marker (with the source version when hidden)."""
+    return marker.stamped(text, item.owner, _hidden_source(item))
+
+
+def _written_from(flags: Mapping[str, Any], item: DesiredItem) -> bool:
+    """Whether a hidden variable holds `item`'s value, as far as anyone can tell: its marker records the version of
+    the source secret `item` was read at (always, when the source reports no version: nothing can tell then)."""
+    wanted = marker.source_digest(item.source_version)
+    return wanted is None or flags.get(SOURCE) == wanted

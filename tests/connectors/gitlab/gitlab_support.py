@@ -44,6 +44,7 @@ def item(
     owner: Ownership = OWNER,
     description: str | None = None,
     recreate: bool = False,
+    source_version: str | None = None,
     **destination: Any,
 ) -> DesiredItem:
     """The desired item for variable `key` under a `to` entry with `destination` (project platform/app unless it
@@ -62,6 +63,7 @@ def item(
         flags=sink.flags(dest),
         destination=dest,
         recreate=recreate,
+        source_version=source_version,
     )
 
 

@@ -184,3 +184,39 @@ def test_the_rules_are_checked_before_any_call(run: Run, config: Path, gitlab_fa
     named = [r for r in gitlab_fake.requests if "BAD" in r.path or "UNMASKABLE" in r.path]
     assert named == []
     assert sorted(v["key"] for v in gitlab_fake.variables("group", GROUP)) == ["SHARED_API_TOKEN"]
+
+
+HIDDEN_MANIFEST = """
+version: 1
+instance: gl-e2e
+source: {type: file, path: secrets.yaml}
+targets:
+  gitlab: {type: gitlab, url: URL, token: "${env:GITLAB_TOKEN}"}
+syncs:
+  - name: deploy
+    from: apps/deploy
+    to: [{target: gitlab, project: platform/app, masked_and_hidden: true}]
+"""
+
+
+def test_a_new_value_in_the_source_reaches_a_hidden_variable(run: Run, tmp_path: Path, gitlab_fake: GitLabFake) -> None:
+    """Through the command line: a hidden variable is written once, an unchanged source writes nothing more, and
+    a new value in the source file is planned and written, though GitLab never shows the hidden value."""
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text(json.dumps({"apps": {"deploy": {"DEPLOY_KEY": "deploy-key-0001"}}}))
+    config = tmp_path / "syncd.yaml"
+    config.write_text(textwrap.dedent(HIDDEN_MANIFEST).replace("URL", gitlab_fake.url))
+    assert run("apply", "-c", str(config), "--yes")[0] == 0
+    assert stored(gitlab_fake, "DEPLOY_KEY")["hidden"] is True
+    code, out, _ = run("plan", "-c", str(config), "--detailed-exitcode")
+    assert code == 0, out
+    secrets.write_text(json.dumps({"apps": {"deploy": {"DEPLOY_KEY": "deploy-key-0002-rotated"}}}))
+    code, out, _ = run("plan", "-c", str(config), "--detailed-exitcode")
+    assert code == 2, out
+    assert "0 to create, 1 to update" in out
+    before = len(writes(gitlab_fake))
+    assert run("apply", "-c", str(config), "--yes")[0] == 0
+    assert stored(gitlab_fake, "DEPLOY_KEY")["value"] == "deploy-key-0002-rotated"
+    assert len(writes(gitlab_fake)) == before + 1
+    code, out, _ = run("plan", "-c", str(config), "--detailed-exitcode")
+    assert code == 0, out

@@ -10,6 +10,7 @@ from syncd.errors import ItemMoved
 from syncd.model import Action, Status
 from syncd.retry import RetryPolicy
 from tests.connectors.gitlab.gitlab_support import (
+    ADOPT_AND_PRUNE,
     OWNER,
     PROJECT,
     actions,
@@ -146,3 +147,54 @@ def test_a_recreate_refuses_a_variable_whose_value_changed_since_the_plan(gitlab
     with pytest.raises(ItemMoved):
         sink.write(wanted, change.actual, change.difference)  # type: ignore[arg-type]
     assert stored(gitlab_fake, "DEPLOY_KEY")["value"] == "persons-0002"
+
+
+def test_a_new_source_version_reaches_a_hidden_variable_and_a_steady_one_writes_nothing(
+    gitlab_fake: GitLabFake,
+) -> None:
+    """A hidden variable's marker records a digest of the source version its value came from; a plan at the same
+    version finds nothing to do, one at a new version updates the value (and the record), and then rests again."""
+    sink = make_sink(gitlab_fake)
+    first = [item(sink, "DEPLOY_KEY", "deploy-key-0001", masked_and_hidden=True, source_version="7")]
+    apply(sink, plan(sink, first))
+    _, stamp = marker.parse_stamp(stored(gitlab_fake, "DEPLOY_KEY")["description"])
+    assert stamp == marker.Stamp(OWNER, marker.source_digest("7"))
+    assert set(actions(plan(sink, first)).values()) == {Action.NOOP}
+    rotated = [item(sink, "DEPLOY_KEY", "deploy-key-0002", masked_and_hidden=True, source_version="8")]
+    changes = plan(sink, rotated)
+    assert [(c.action, c.reasons) for c in changes] == [(Action.UPDATE, ("value",))]
+    assert all(r.ok for r in apply(sink, changes))
+    variable = stored(gitlab_fake, "DEPLOY_KEY")
+    assert (variable["value"], variable["hidden"]) == ("deploy-key-0002", True)
+    assert marker.parse_stamp(variable["description"])[1] == marker.Stamp(OWNER, marker.source_digest("8"))
+    before = len(writes(gitlab_fake))
+    assert set(actions(plan(sink, rotated)).values()) == {Action.NOOP}
+    assert len(writes(gitlab_fake)) == before
+
+
+def test_a_hidden_update_retried_after_a_lost_answer_writes_nothing_more(gitlab_fake: GitLabFake) -> None:
+    """An update of a hidden variable made again (its first answer lost) finds the new source version recorded
+    and sends no second PUT."""
+    sink = make_sink(gitlab_fake)
+    apply(sink, plan(sink, [item(sink, "DEPLOY_KEY", "deploy-key-0001", masked_and_hidden=True, source_version="7")]))
+    rotated = item(sink, "DEPLOY_KEY", "deploy-key-0002", masked_and_hidden=True, source_version="8")
+    (change,) = plan(sink, [rotated])
+    assert change.difference is not None
+    sink.write(rotated, change.actual, change.difference)
+    start = len(writes(gitlab_fake))
+    sink.write(rotated, change.actual, change.difference)
+    assert writes(gitlab_fake)[start:] == []
+
+
+def test_a_hidden_variable_without_a_source_version_record_is_written_once_adopted(gitlab_fake: GitLabFake) -> None:
+    """A hidden variable a person made (no marker, no record) is adopted with a value update: syncd cannot know
+    what it holds."""
+    sink = make_sink(gitlab_fake)
+    gitlab_fake.put_variable(
+        "project", PROJECT, key="DEPLOY_KEY", value="persons-key-1", masked=True, hidden=True, raw=True
+    )
+    desired = [item(sink, "DEPLOY_KEY", "deploy-key-0001", masked_and_hidden=True, source_version="7")]
+    changes = plan(sink, desired, policy=ADOPT_AND_PRUNE)
+    assert [c.reasons for c in changes] == [("adopt", "value")]
+    assert all(r.ok for r in apply(sink, changes))
+    assert stored(gitlab_fake, "DEPLOY_KEY")["value"] == "deploy-key-0001"

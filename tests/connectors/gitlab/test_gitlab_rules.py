@@ -292,3 +292,18 @@ def test_the_policy_names_an_administrator_for_instance_variables() -> None:
     """An instance variable needs an administrator's token, and the policy says so."""
     policy = make_sink().required_access(["instance/*"])
     assert "instance: Administrator (instance variables)" in policy.text.splitlines()
+
+
+def test_a_hidden_variables_marker_records_a_digest_of_the_source_version() -> None:
+    """The marker of a hidden variable carries `source=` and 16 hex digits of the source version's SHA-256, never
+    the version itself, and parses back; a malformed record leaves the variable unowned."""
+    digest = markers.source_digest("1733011234567890123-2048")
+    assert digest is not None and len(digest) == 16 and "2048" not in digest
+    stored_text = markers.stamped("Deploy key", OWNER, digest)
+    assert stored_text == f"Deploy key [syncd instance=prod-eu sync=payments source={digest}]"
+    assert markers.parse_stamp(stored_text) == ("Deploy key", markers.Stamp(OWNER, digest))
+    assert markers.source_digest(None) is None
+    assert markers.parse("[syncd instance=prod-eu sync=payments source=2048]") == (
+        "[syncd instance=prod-eu sync=payments source=2048]",
+        None,
+    )
