@@ -38,11 +38,14 @@ def test_version_imports_no_sdk_no_rich_and_no_logging() -> None:
 
 
 def test_a_plan_imports_only_the_connectors_its_manifest_uses() -> None:
-    """The quickstart's plan (file source, dotenv sinks) imports neither the AWS nor the Vault connector or SDK."""
+    """The quickstart's plan (file source, dotenv sinks) imports neither the AWS, Vault, Kubernetes nor GitLab
+    connector or SDK."""
     modules = _module_names_after("from syncd.cli import main\nmain(['plan', '-c', 'examples/quickstart/syncd.yaml'])")
     assert {"connectors.local.file_source", "connectors.local.dotenv_sink"} <= modules
-    assert not {m for m in modules if m.startswith(("connectors._aws", "connectors.aws", "connectors.vault"))}
-    assert not {m.split(".")[0] for m in modules} & {"boto3", "botocore", "hvac", "requests"}
+    others = ("connectors._aws", "connectors.aws", "connectors.vault", "connectors.kubernetes", "connectors.gitlab")
+    assert not {m for m in modules if m.startswith(others)}
+    sdks = {"boto3", "botocore", "hvac", "requests", "kubernetes", "gitlab"}
+    assert not {m.split(".")[0] for m in modules} & sdks
 
 
 def test_validate_and_policy_of_a_kubernetes_target_load_no_kubernetes_client() -> None:

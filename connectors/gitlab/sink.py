@@ -1,0 +1,387 @@
+"""The `gitlab` sink: one CI/CD variable per key, in a project or a group, in one environment scope.
+
+Reads: `observe` lists each project and group of the scope once (`list(get_all=True, per_page=100)`, which follows
+GitLab's `Link: rel="next"` pages), never one call per key. The owner is the marker at the end of the description
+(see `marker`).
+
+Writes: a create is a POST; an update a PUT and a delete a DELETE, both always with `filter[environment_scope]`
+(never `obj.save()`, which sends none). GitLab variables have no version and the API no conditional write, so
+before an update or a delete syncd reads the variable again by key and scope (one GET with the filter) and goes on
+only if it is still as the plan saw it: the same marker and, when GitLab shows the value, the same value (else
+ItemMoved). What remains unprotected is the moment between that GET and the PUT or DELETE: a write landing there
+is overwritten, or deleted. A create needs no read: GitLab refuses a second variable of the same key and scope
+("has already been taken"), and syncd then reads it to tell its own earlier write (a retry after a lost answer:
+success) from someone else's (ItemMoved). On ItemMoved the core looks at that one variable again and decides.
+
+Fixed settings: GitLab sets `masked_and_hidden` only at creation and keeps a hidden variable's masking, so every
+variable reports `hidden` (and a hidden one `masked`) in `ActualItem.fixed`; the core plans such a change as a
+recreate (`recreate: true` on the `to` entry) or a conflict. A recreate deletes the variable as a delete does (only
+if still as the plan saw it) and creates it whole; a retry finding it already made anew deletes nothing.
+
+Hidden variables (`masked_and_hidden`): GitLab never returns their value, and syncd stores nothing derived from a
+value (no hash, no length). Their marker records a digest of the source version the value was read at (see
+`marker`): the same version reads as the value syncd wants (a steady state writes nothing), another as unknown (the
+value is written, with the new record). From a source without versions the value is taken to be the one wanted.
+An edit made in GitLab to a hidden value is never seen (docs/connectors.md, `gitlab`, Hidden variables).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import gitlab.exceptions
+import requests
+
+from connectors.gitlab import marker
+from connectors.gitlab.address import Owner, VariableAddress, owner_of_prefix, parse_address, variable_address
+from connectors.gitlab.client import NO_RETRY, GitLabClient
+from connectors.gitlab.errors import Operation, already_taken, variable_missing
+from connectors.gitlab.options import GitLabDestination, GitLabTargetOptions
+from connectors.gitlab.policy import token_policy
+from connectors.gitlab.rules import description_problems, key_problems, value_problems
+from syncd.connector import (
+    UNLIMITED,
+    AccessPolicy,
+    Capabilities,
+    Observation,
+    RateLimiter,
+    Scope,
+    Sink,
+    expect_unmoved,
+    in_parallel,
+)
+from syncd.errors import ItemMoved, PermanentError
+from syncd.model import ActualItem, DesiredItem, Difference, Granularity
+from syncd.secret import Secret
+
+MAX_CONCURRENCY = 8
+PER_PAGE = 100
+HIDDEN_FIXED = "masked_and_hidden can only be set when a variable is created"
+# In a hidden variable's ActualItem.flags, never compared by the core (no desired item has it): the digest of the
+# source version its marker records.
+SOURCE = "source_version"
+MASKED_FIXED = "a masked and hidden variable's masking cannot change"
+
+
+class GitLabSink(Sink):
+    """Writes each item as one CI/CD variable; see the module docstring for reads, writes and hidden variables."""
+
+    Options = GitLabTargetOptions
+    Destination = GitLabDestination
+    capabilities = Capabilities(
+        granularities=(Granularity.PER_KEY,), description=True, versions=False, max_concurrency=MAX_CONCURRENCY
+    )
+
+    def __init__(self, target: str, options: GitLabTargetOptions, connection: GitLabClient | None = None) -> None:
+        super().__init__(target, options, connection)
+        self.options: GitLabTargetOptions = options
+        self.connection: GitLabClient = connection or self.connect(target, options)
+
+    @classmethod
+    def connect(
+        cls, target: str, options: GitLabTargetOptions, client: Any = None, limiter: RateLimiter = UNLIMITED
+    ) -> GitLabClient:
+        return GitLabClient(target, options, client, limiter)
+
+    # Conventions (no call)
+
+    def address(self, destination: GitLabDestination, name: str) -> str:
+        return variable_address(destination.owner, name, destination.environment_scope)
+
+    def flags(self, destination: GitLabDestination) -> Mapping[str, Any]:
+        return {
+            "variable_type": destination.variable_type,
+            "masked": destination.masked or destination.masked_and_hidden,
+            "hidden": destination.masked_and_hidden,
+            "protected": destination.protected,
+            "raw": destination.raw,
+        }
+
+    def describe(self) -> str:
+        return f"GitLab at {self.options.url}"
+
+    def location(self) -> tuple[str, ...]:
+        return self.options.location()
+
+    def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
+        return token_policy(self.target, self.options, patterns)
+
+    def check(self, item: DesiredItem) -> list[str]:
+        where = parse_address(item.address)
+        if where is None:
+            return [
+                f"The address {item.address[:120]!r} names no GitLab variable (project/<path>/<KEY> or "
+                "group/<path>/<KEY>, with @<environment scope> when not '*')."
+            ]
+        destination = item.destination
+        if isinstance(destination, GitLabDestination) and where.owner != destination.owner:
+            # A name holding '/': the address would put the variable in another project or group.
+            name = item.address.removeprefix(destination.owner.prefix).partition("@")[0]
+            return key_problems(name, str(destination.owner)) or [f"Item {item.address!r} leaves its project."]
+        problems = key_problems(where.key, str(where.owner))
+        if len(item.data) != 1:
+            problems.append(f"Item {item.address!r} holds {len(item.data)} keys; a variable holds one.")
+        else:
+            value = item.single_value().reveal()
+            masked, raw = bool(item.flags.get("masked")), bool(item.flags.get("raw"))
+            problems += value_problems(
+                where.key, str(where.owner), value, masked=masked, raw=raw, instance=where.owner.kind == "instance"
+            )
+        problems += description_problems(where.key, str(where.owner), _description(item, item.description))
+        return problems
+
+    # Reads
+
+    def observe(self, desired: Sequence[DesiredItem], scope: Scope) -> Observation:
+        wanted = {item.address: item for item in desired if parse_address(item.address) is not None}
+        owners = {parse_address(a).owner for a in wanted}  # type: ignore[union-attr]
+        owners.update(self._scope_owners(scope))
+        listed = sorted(owners)
+        listings = dict(zip(listed, in_parallel(self._list, listed, MAX_CONCURRENCY), strict=True))
+        items: dict[str, ActualItem] = {}
+        owned: dict[str, ActualItem] = {}
+        for owner, variables in listings.items():
+            for attributes in variables:
+                address = variable_address(owner, attributes["key"], attributes.get("environment_scope") or "*")
+                actual = _actual(address, attributes, wanted.get(address))
+                if address in wanted:
+                    items[address] = actual
+                if actual.owner is not None and actual.owner.instance == scope.instance and scope.covers(address):
+                    owned[address] = actual
+        return Observation(items, owned)
+
+    def _scope_owners(self, scope: Scope) -> set[Owner]:
+        """The projects and groups a scope reaches: the one each prefix names, or for a prefix wider than one, the
+        target's `projects` and `groups` inside it."""
+        owners: set[Owner] = set()
+        for prefix in scope.prefixes:
+            owner = owner_of_prefix(prefix)
+            if owner is not None:
+                owners.add(owner)
+            else:
+                owners.update(o for o in self.options.listed_owners() if o.prefix.startswith(prefix))
+        return owners
+
+    def _list(self, owner: Owner) -> list[dict[str, Any]]:
+        op = Operation("list", owner)
+        found = self.connection.call(
+            lambda gl: self.connection.variables(owner).list(get_all=True, per_page=PER_PAGE, **NO_RETRY), op
+        )
+        return [dict(variable.attributes) for variable in found]
+
+    def _read(self, where: VariableAddress, address: str) -> ActualItem | None:
+        """The variable at `where` now (one GET with the scope filter); None when there is none."""
+        op = Operation("read", where.owner, address, where.key)
+        manager = self.connection.variables(where.owner)
+        try:
+            variable = manager.get(where.key, **_scoped(where), **NO_RETRY)
+        except gitlab.exceptions.GitlabError as exc:
+            if variable_missing(exc):
+                return None
+            raise self.connection.error(exc, op) from None
+        except requests.exceptions.RequestException as exc:
+            raise self.connection.error(exc, op) from None
+        return _actual(address, dict(variable.attributes), None)
+
+    # Writes
+
+    def write(self, item: DesiredItem, expected: ActualItem | None, difference: Difference) -> None:
+        where = self._where(item.address)
+        if difference.recreate and expected is not None:
+            # A field GitLab cannot change in place: delete the variable (only if still as the plan saw it) and
+            # create it whole. After a crash in between, the next plan finds it absent and creates it.
+            self._delete(where, expected, item=item)
+            self._create(item, where)
+            return
+        if expected is None:
+            self._create(item, where)
+            return
+        current = self._read(where, item.address)
+        if current is None:
+            raise ItemMoved(
+                "the variable was deleted since the plan; nothing was written", target=self.target, address=item.address
+            )
+        if _holds(current, item):
+            return  # this very write, made by an attempt whose answer was lost
+        expect_unmoved(self.target, expected, current)
+        if current.flags.get("hidden") != item.flags.get("hidden"):
+            raise PermanentError(
+                f"{HIDDEN_FIXED}: set recreate: true on its `to` entry to let syncd delete and create it",
+                target=self.target,
+                address=item.address,
+            )
+        self._update(item, where, current)
+
+    def _create(self, item: DesiredItem, where: VariableAddress) -> None:
+        payload = {
+            "key": where.key,
+            "value": item.single_value().reveal(),
+            **_scope_field(where),
+            "description": _description(item, item.description),
+            **_settings(item, ("variable_type", "masked", "protected", "raw")),
+        }
+        if item.flags.get("hidden"):
+            payload["masked_and_hidden"] = True
+        op = Operation("create", where.owner, item.address, where.key)
+        manager = self.connection.variables(where.owner)
+        try:
+            manager.create(payload, **NO_RETRY)
+            return
+        except gitlab.exceptions.GitlabError as exc:
+            if not already_taken(exc):
+                raise self.connection.error(exc, op) from None
+        except requests.exceptions.RequestException as exc:
+            raise self.connection.error(exc, op) from None
+        current = self._read(where, item.address)
+        if current is not None and _holds(current, item):
+            return
+        raise ItemMoved(
+            "a variable with this key and environment scope was created by someone else since the plan (it does not "
+            "carry this sync's marker and value); it is left alone (plan again; on_conflict: adopt takes it over)",
+            target=self.target,
+            address=item.address,
+        )
+
+    def _update(self, item: DesiredItem, where: VariableAddress, current: ActualItem) -> None:
+        text = item.description if item.description is not None else current.description
+        payload: dict[str, Any] = {
+            "value": item.single_value().reveal(),
+            **_scope_field(where),
+            "description": _description(item, text),
+            **_settings(item, ("variable_type", "protected", "raw")),
+        }
+        if not current.flags.get("hidden") and "masked" in item.flags:
+            payload["masked"] = item.flags["masked"]
+        op = Operation("update", where.owner, item.address, where.key)
+        manager = self.connection.variables(where.owner)
+        try:
+            manager.update(where.key, payload, **_scoped(where), **NO_RETRY)
+        except gitlab.exceptions.GitlabError as exc:
+            if variable_missing(exc):
+                raise ItemMoved(
+                    "the variable was deleted since it was read; nothing was written",
+                    target=self.target,
+                    address=item.address,
+                ) from None
+            raise self.connection.error(exc, op) from None
+        except requests.exceptions.RequestException as exc:
+            raise self.connection.error(exc, op) from None
+
+    def delete(self, expected: ActualItem) -> None:
+        self._delete(self._where(expected.address), expected)
+
+    def _delete(self, where: VariableAddress, expected: ActualItem, item: DesiredItem | None = None) -> None:
+        """Delete the variable if it is still `expected` (else ItemMoved); gone already is success."""
+        current = self._read(where, expected.address)
+        if current is None or (item is not None and _holds(current, item)):
+            # Gone already, or (a recreate) already made anew by an attempt whose answer was lost.
+            return
+        if current.owner != expected.owner:
+            raise ItemMoved(
+                "the variable no longer carries the ownership marker the plan saw; left alone",
+                target=self.target,
+                address=expected.address,
+            )
+        if expected.data is not None and current.data is not None and current.data != expected.data:
+            raise ItemMoved(
+                "the variable's value changed since the plan; left alone", target=self.target, address=expected.address
+            )
+        op = Operation("delete", where.owner, expected.address, where.key)
+        manager = self.connection.variables(where.owner)
+        try:
+            manager.delete(where.key, **_scoped(where), **NO_RETRY)
+        except gitlab.exceptions.GitlabError as exc:
+            if variable_missing(exc):
+                return
+            raise self.connection.error(exc, op) from None
+        except requests.exceptions.RequestException as exc:
+            raise self.connection.error(exc, op) from None
+
+    def _where(self, address: str) -> VariableAddress:
+        where = parse_address(address)
+        problems = ["The address names no GitLab variable."] if where is None else key_problems(where.key, address)
+        if where is None or problems:
+            # Not the core's check again: a key GitLab's URL handling would read as another path never reaches it.
+            raise PermanentError(" ".join(problems), target=self.target, address=address)
+        return where
+
+
+def _scoped(where: VariableAddress) -> dict[str, Any]:
+    """The scope filter of a read, update or delete: always for a project or group variable (never none, which
+    GitLab answers 409 once a key has two scopes); an instance variable has no scope."""
+    return {} if where.owner.kind == "instance" else {"filter": {"environment_scope": where.scope}}
+
+
+def _scope_field(where: VariableAddress) -> dict[str, Any]:
+    return {} if where.owner.kind == "instance" else {"environment_scope": where.scope}
+
+
+def _settings(item: DesiredItem, names: Sequence[str]) -> dict[str, Any]:
+    return {name: item.flags[name] for name in names if name in item.flags}
+
+
+def _flags(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "variable_type": attributes.get("variable_type") or "env_var",
+        "masked": bool(attributes.get("masked")),
+        "hidden": bool(attributes.get("hidden")),
+        "protected": bool(attributes.get("protected")),
+        "raw": bool(attributes.get("raw")),
+    }
+
+
+def _actual(address: str, attributes: Mapping[str, Any], desired: DesiredItem | None) -> ActualItem:
+    """The item for one variable as GitLab returned it. A hidden variable's value is never returned: it is taken
+    to be the desired one (see the module docstring), or unknown (None) when nothing is desired there."""
+    key = attributes["key"]
+    text, stamp = marker.parse_stamp(attributes.get("description"))
+    flags = _flags(attributes)
+    value = attributes.get("value")
+    if flags["hidden"]:
+        # Only the source version the value was written from tells; unknown (None) when it moved or is not known.
+        flags[SOURCE] = stamp.source if stamp else None
+        unmoved = desired is not None and len(desired.data) == 1 and _written_from(flags, desired)
+        data = {key: desired.single_value()} if unmoved else None  # type: ignore[union-attr]
+    elif value is None:
+        data = None
+    else:
+        data = {key: Secret(value)}
+    owner = stamp.owner if stamp else None
+    fixed = {"hidden": HIDDEN_FIXED}
+    if flags["hidden"]:
+        fixed["masked"] = MASKED_FIXED
+    return ActualItem(address=address, owner=owner, data=data, description=text, flags=flags, fixed=fixed)
+
+
+def _holds(current: ActualItem, item: DesiredItem) -> bool:
+    """Whether `current` already is `item` as syncd would write it: its marker, its settings, its description and
+    (when GitLab shows it) its value."""
+    if current.owner != item.owner:
+        return False
+    if any(current.flags.get(name) != value for name, value in item.flags.items()):
+        return False
+    if item.description is not None and (current.description or "") != item.description:
+        return False
+    if current.flags.get("hidden"):
+        return _written_from(current.flags, item)
+    if current.data is None:
+        return True
+    return list(current.data.values()) == [item.single_value()]
+
+
+def _hidden_source(item: DesiredItem) -> str | None:
+    """The digest of the source version a hidden variable's marker records (None for other variables)."""
+    return marker.source_digest(item.source_version) if item.flags.get("hidden") else None
+
+
+def _description(item: DesiredItem, text: str | None) -> str:
+    """The description syncd stores for `item`: the text, and its marker (with the source version when hidden)."""
+    return marker.stamped(text, item.owner, _hidden_source(item))
+
+
+def _written_from(flags: Mapping[str, Any], item: DesiredItem) -> bool:
+    """Whether a hidden variable holds `item`'s value, as far as anyone can tell: its marker records the version of
+    the source secret `item` was read at (always, when the source reports no version: nothing can tell then)."""
+    wanted = marker.source_digest(item.source_version)
+    return wanted is None or flags.get(SOURCE) == wanted
