@@ -419,7 +419,8 @@ def policy(
     log_format: LogFormatOpt = LogFormat.console,
     log_level: LogLevelOpt = LogLevel.warning,
 ) -> None:
-    """Print the least privilege each part needs, in its own access system's language (IAM JSON, Vault HCL).
+    """Print the least privilege each part needs, in its own access system's language (IAM JSON, Vault HCL,
+    Kubernetes RBAC YAML, the GitLab token's scope and roles).
     No network call. With --target or --source, only that policy, ready to load."""
     from syncd.policy import kind_name
 

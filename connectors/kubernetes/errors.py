@@ -96,7 +96,10 @@ def translate(exc: BaseException, call: Call, target: str, timeout: float) -> Co
             f"`syncd policy --target {target}` prints"
         )
     elif status == 404 and (answer.get("details") or {}).get("kind") == "namespaces":
-        message = f"namespace {call.namespace!r} does not exist in target {target!r}"
+        message = (
+            f"namespace {call.namespace!r} does not exist in this cluster: create it, or correct the namespace "
+            "in the manifest"
+        )
     elif status == 410:
         # A LIST's `continue` token expired (the listing took longer than the apiserver keeps it): list anew.
         return TransientError(

@@ -3,7 +3,7 @@ namespace a Role and a RoleBinding, multi-document YAML ready for `kubectl apply
 
 What the sink calls on Secrets, and so all a Role grants: `list` (one labelled LIST per namespace), `get` (a desired
 Secret the list did not show), `create` (POST), `patch` (an update, conditional on the resourceVersion read) and
-`delete` (conditional on resourceVersion and uid; a recreate is a delete then a create). Never `update` (PUT),
+`delete` (conditional on the resourceVersion the plan read; a recreate is a delete then a create). Never `update` (PUT),
 `watch`, `deletecollection`, a cluster-wide list or a namespace read.
 
 RBAC restricts a verb to given objects only through `resourceNames`, whole names with no wildcard, and never for

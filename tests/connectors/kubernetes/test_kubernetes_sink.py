@@ -106,7 +106,7 @@ def test_a_namespace_that_does_not_exist_is_named_and_nothing_else_fails(
     results = {r.change.address: r for r in apply(sink, changes)}
     assert results["team-a/db"].ok
     assert not results["nowhere/db"].ok
-    assert "namespace 'nowhere' does not exist in target 'k8s'" in (results["nowhere/db"].error or "")
+    assert "namespace 'nowhere' does not exist in this cluster" in (results["nowhere/db"].error or "")
 
 
 # Types
