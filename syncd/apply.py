@@ -8,8 +8,9 @@ transient errors is taken as down: its remaining changes are not attempted
 them. Apply follows the actions and nothing else: it never re-decides what
 to do. One exception keeps that promise: a write refused because its item
 moved since the plan (`ItemMoved`: a version bumped by another writer) is
-planned again for that one item, and written once more only if the change is
-still exactly the one the plan showed.
+planned again for that one item, and written once more only if nothing syncd
+compares moved but the version, so the change is still the one the plan
+showed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from syncd.connector import Scope, Sink
 from syncd.diff import Policy, diff_item
 from syncd.engine import describe_error
 from syncd.errors import ItemMoved, SyncdError, TransientError
-from syncd.model import Action, Change, ChangeResult, ConflictPolicy, Plan, Status
+from syncd.model import Action, ActualItem, Change, ChangeResult, ConflictPolicy, DesiredItem, Plan, Status
 from syncd.retry import RetryPolicy
 from syncd.settings import DEFAULT_BREAKER, DEFAULT_SETTINGS, Settings, TargetBreaker
 
@@ -72,28 +73,48 @@ class _Breaker:
                 log.warning("target down", target=self.target, failed_in_a_row=self._in_a_row, failed=self._total)
 
 
-def replan(sink: Sink, instance: str, change: Change, moved: ItemMoved) -> Change:
-    """The write `change` planned, made again against the item as it is now: the same action and difference on a
-    fresh `expected` (a version another writer bumped without changing what syncd compares), a NOOP when the item
-    already is as wanted, or ItemMoved saying what the item needs now when that is not what the plan showed."""
+def replan(sink: Sink, change: Change, moved: ItemMoved) -> Change:
+    """The write `change` planned, made again against the item as it is now. Only a version may have moved (another
+    writer touched what syncd does not compare: a label of its own, say): then the same change on a fresh
+    `expected`. A NOOP when the item already is as wanted. Anything else (a new value, marker, description, or
+    tag or flag syncd sets) raises ItemMoved: what another writer put there is never overwritten unseen."""
     desired = change.desired
     assert desired is not None and change.difference is not None
+    instance = desired.owner.instance
     observed = sink.observe([desired], Scope(instance, (desired.address,)))
+    current = observed.items.get(desired.address)
     policy = Policy(on_conflict=ConflictPolicy.ADOPT if change.difference.adopt else ConflictPolicy.FAIL)
-    fresh = diff_item(instance, desired, observed.items.get(desired.address), policy)
+    fresh = diff_item(instance, desired, current, policy)
     if fresh.action is Action.NOOP:
         return fresh
-    if fresh.action is not change.action or fresh.difference != change.difference:
+    if _compared(current, desired) != _compared(change.actual, desired):
         now = "; ".join(fresh.reasons) or fresh.action.value
         raise ItemMoved(
-            f"{moved.message}, and it now needs {fresh.action.value} ({now}), not what the plan showed; run plan again",
+            f"{moved.message}, and it changed in what syncd compares (it now needs {fresh.action.value}: {now}); "
+            "run plan again",
             target=change.target,
             address=change.address,
         ) from None
     return fresh
 
 
-def _run_change(sink: Sink, change: Change, retry: RetryPolicy, breaker: _Breaker, instance: str) -> ChangeResult:
+def _compared(item: ActualItem | None, desired: DesiredItem) -> tuple[object, ...] | None:
+    """What the diff reads of `item` for `desired`: everything but its version."""
+    if item is None:
+        return None
+    return (
+        item.owner,
+        item.data,
+        item.description,
+        {key: item.tags.get(key) for key in desired.tags},
+        {key: item.flags.get(key) for key in desired.flags},
+        item.pending_deletion,
+        item.marker_only,
+        dict(item.fixed),
+    )
+
+
+def _run_change(sink: Sink, change: Change, retry: RetryPolicy, breaker: _Breaker) -> ChangeResult:
     attempts = 0
     if breaker.reason is not None:
         return ChangeResult(change, Status.FAILED, breaker.reason, 0)
@@ -118,8 +139,9 @@ def _run_change(sink: Sink, change: Change, retry: RetryPolicy, breaker: _Breake
             # A buffered sink holds its lock for the whole batch: it cannot observe in the middle of one.
             if replanned or sink.capabilities.buffered:
                 raise
+            # Set only once the item was read again: a transient error reading it leaves the retry its re-plan.
+            planned = replan(sink, change, moved)
             replanned = True
-            planned = replan(sink, instance, change, moved)
             log.info("change planned again", target=change.target, address=change.address, why=moved.message)
             if planned.action is not Action.NOOP:
                 assert planned.desired is not None and planned.difference is not None
@@ -144,7 +166,6 @@ def _apply_target(
     concurrency: int,
     progress: Progress,
     breaker: TargetBreaker = DEFAULT_BREAKER,
-    instance: str = "",
 ) -> list[ChangeResult]:
     to_run = [c for c in changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
     results: list[ChangeResult] = [
@@ -162,7 +183,7 @@ def _apply_target(
             workers = max(1, min(concurrency, sink.capabilities.max_concurrency, len(to_run) or 1))
             down = _Breaker(target, breaker)
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"syncd-{target}") as pool:
-                for result in pool.map(lambda c: _run_change(sink, c, retry, down, instance), to_run):
+                for result in pool.map(lambda c: _run_change(sink, c, retry, down), to_run):
                     done.append(result)
                     if report_at_once or not result.ok:
                         progress(result)
@@ -228,7 +249,7 @@ def apply_plan(
     workers = max(1, min(settings.apply_targets, len(by_target)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="syncd-apply") as pool:
         futures = [
-            pool.submit(_apply_target, t, sinks[t], changes, retry, limits.get(t, 4), report, breaker, plan.instance)
+            pool.submit(_apply_target, t, sinks[t], changes, retry, limits.get(t, 4), report, breaker)
             for t, changes in by_target.items()
         ]
         for future in futures:

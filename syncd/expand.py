@@ -103,6 +103,12 @@ def expand(
                 out.problems.append(Problem(str(exc), sync=sync.name, target=item.target, address=item.address))
                 out.held.setdefault(item.target, set()).add(item.address)
                 continue
+            except Exception as exc:
+                # A plugin's bug holds its one item, never the plan; its text may quote the data, so only its type.
+                message = f"the sink could not lay out the item's data (unexpected {type(exc).__name__})"
+                out.problems.append(Problem(message, sync=sync.name, target=item.target, address=item.address))
+                out.held.setdefault(item.target, set()).add(item.address)
+                continue
             if key in producers:
                 other = producers[key]
                 who = f"syncs {other!r} and {sync.name!r}" if other != sync.name else f"sync {sync.name!r} twice"
@@ -170,10 +176,20 @@ def _items(
             flags=flags,
             destination=dest.options,
             recreate=dest.spec.recreate,
-            source_version=secret.version,
+            source_version=_origin(sync, secret, item_data),
         )
         for name, item_data in parts
     ]
+
+
+def _origin(sync: Sync, secret: SourceSecret, data: Mapping[str, Secret]) -> str | None:
+    """Where and at which version an item's data was read: the source path, the source keys it takes (before any
+    renaming) and the version; None when the source reports no version. Names only, never a value."""
+    if secret.version is None:
+        return None
+    source_key = {new: old for old, new in (sync.spec.key_map() or {}).items()}
+    keys = ",".join(sorted(source_key.get(key, key) for key in data))
+    return f"{secret.path}\n{keys}\n{secret.version}"
 
 
 def _render(dest: Destination, variables: dict[str, str]) -> str:

@@ -78,8 +78,9 @@ class DesiredItem:
     destination: Any = None
     # The `to` entry allows a change the sink cannot make in place (see `ActualItem.fixed`) as a delete and create.
     recreate: bool = False
-    # The version of the source secret the data was read at (`SourceSecret.version`), for a sink that cannot read
-    # a value back (a GitLab hidden variable) and tells a new value by the version it recorded when it wrote.
+    # Where and at which version the data was read (source path, source keys, `SourceSecret.version`; names only),
+    # for a sink that cannot read a value back (a GitLab hidden variable) and tells new data by what it recorded
+    # when it wrote. None when the source reports no version.
     source_version: str | None = None
 
     @property
@@ -145,7 +146,8 @@ class Difference:
     restore: bool = False
     # The item cannot take this change in place (`ActualItem.fixed`): the sink deletes it and creates it whole.
     recreate: bool = False
-    # Why, for display: "the Secret is immutable".
+    # Why, for display only ("the Secret is immutable"): not in `to_data`, so a reworded reason never makes a saved
+    # plan stale.
     recreate_because: str | None = None
 
     def __bool__(self) -> bool:
@@ -190,8 +192,6 @@ class Difference:
                 data[name] = list(getattr(self, name))
         if self.owner_was is not None:
             data["owner_was"] = self.owner_was
-        if self.recreate_because is not None:
-            data["recreate_because"] = self.recreate_because
         return data
 
     def fields(self) -> tuple[str, ...]:

@@ -54,7 +54,8 @@ def test_a_change_to_a_fixed_field_is_a_recreate_when_the_to_entry_allows_it() -
     assert change.action is Action.UPDATE
     assert change.difference is not None and change.difference.recreate
     assert change.reasons == (f"recreate ({IMMUTABLE})", "value")
-    assert change.difference.to_data() == {"value": True, "recreate": True, "recreate_because": IMMUTABLE}
+    # The why is display only: a reworded one never makes a saved plan stale.
+    assert change.difference.to_data() == {"value": True, "recreate": True}
 
 
 def test_a_change_to_other_fields_of_an_item_with_fixed_fields_is_an_update_in_place() -> None:
@@ -273,4 +274,87 @@ def test_each_desired_item_carries_the_version_its_source_secret_was_read_at(wri
 
     sink.observe = observe  # type: ignore[method-assign]
     make_plan(manifest, source, {"a": sink}, retry=FAST_RETRY)
-    assert seen == [source.read("apps/db").version] and seen[0] is not None
+    assert seen == [f"apps/db\npassword\n{source.read('apps/db').version}"]
+
+
+KEYED = """
+    version: 1
+    instance: prod
+    source: {{type: memory}}
+    targets:
+      a: {{type: memory}}
+    syncs:
+      - {{name: db, from: apps/db, keys: {keys}, to: [{{target: a, granularity: per-key, name: "{{key}}"}}]}}
+"""
+
+
+def test_the_origin_of_an_item_names_the_source_key_it_takes_so_a_remapped_key_is_new_data(write_manifest) -> None:
+    """Another source key feeding the same item at the same source version gives another origin."""
+    source = MemorySource(secrets={"apps/db": {"password": "one", "token": "two"}})
+    origins = []
+    for keys in ("{password: SECRET}", "{token: SECRET}"):
+        manifest = write_manifest(KEYED.format(keys=keys))
+        sink = MemorySink("a")
+        original = sink.observe
+        seen: list[str | None] = []
+
+        def observe(desired, scope, original=original, seen=seen):
+            seen.extend(item.source_version for item in desired)
+            return original(desired, scope)
+
+        sink.observe = observe  # type: ignore[method-assign]
+        make_plan(manifest, source, {"a": sink}, retry=FAST_RETRY)
+        origins.append(seen)
+    version = source.read("apps/db").version
+    assert origins == [[f"apps/db\npassword\n{version}"], [f"apps/db\ntoken\n{version}"]]
+
+
+def test_a_newer_value_another_writer_wrote_since_the_plan_is_never_overwritten(write_manifest) -> None:
+    """Another apply of the same instance wrote a newer value (with syncd's marker) between this plan and its write:
+    the change still reads `value` in both, but the value itself moved, so the write is refused and theirs stays."""
+    sink, results = race(write_manifest, lambda s: s.put_owned("prod/db", {"password": "newer"}, MINE))
+    (result,) = results
+    assert not result.ok
+    assert "changed in what syncd compares" in (result.error or "") and "run plan again" in (result.error or "")
+    assert sink.values() == {"prod/db": {"password": "newer"}}
+    assert sink.writes == 1
+
+
+def test_a_transient_error_reading_the_moved_item_again_is_retried(write_manifest) -> None:
+    """The re-plan's read fails once with a transient error: the retry reads again and the change is made."""
+    from syncd.errors import TransientError
+
+    manifest = write_manifest(RACE)
+    sink = RacedSink(lambda s: s.put_owned("prod/db", {"password": "old"}, MINE, tags={"theirs": "x"}))
+    sink.put_owned("prod/db", {"password": "old"}, MINE)
+    source = MemorySource(secrets={"apps/db": {"password": "new"}})
+    plan = make_plan(manifest, source, {"a": sink}, retry=FAST_RETRY)
+    original = sink.observe
+    failures = [TransientError("throttled", target="a")]
+
+    def observe(desired: Sequence[DesiredItem], scope: connector.Scope) -> connector.Observation:
+        if failures:
+            raise failures.pop()
+        return original(desired, scope)
+
+    sink.observe = observe  # type: ignore[method-assign]
+    (result,) = apply_plan(plan, {"a": sink}, retry=FAST_RETRY)
+    assert result.ok, result.error
+    assert sink.values() == {"prod/db": {"password": "new"}}
+
+
+def test_a_sink_whose_shape_breaks_holds_that_item_alone_and_names_no_data(write_manifest) -> None:
+    class BrokenShape(MemorySink):
+        def shape(self, destination: BaseModel, data: Mapping[str, Secret]) -> Mapping[str, Secret]:
+            if "user" not in data:
+                raise KeyError("password=" + data["password"].reveal())
+            return data
+
+    manifest = write_manifest(SHAPED)
+    sink = BrokenShape("a")
+    source = MemorySource(secrets={"apps/good": {"user": "u"}, "apps/bad": {"password": "planted-4711"}})
+    plan = make_plan(manifest, source, {"a": sink}, retry=FAST_RETRY)
+    assert [(c.address, c.action) for c in plan.changes] == [("good", Action.CREATE)]
+    assert [(p.address, p.message) for p in plan.problems] == [
+        ("bad", "the sink could not lay out the item's data (unexpected KeyError)")
+    ]

@@ -172,21 +172,26 @@ def test_an_update_refuses_a_variable_whose_marker_went_since_the_plan(gitlab_fa
     assert (variable["value"], variable["description"]) == ("taken-over-3", "mine now")
 
 
-def test_a_value_edited_between_plan_and_apply_is_refused_then_planned_again_by_the_core(
+def test_a_value_edited_between_plan_and_apply_is_refused_and_repaired_by_the_next_run(
     gitlab_fake: GitLabFake,
 ) -> None:
     """A value edited since the plan (marker kept) makes the sink refuse the write it planned; the core reads the
-    variable again, finds the same change to make, and syncd's value is written after a fresh re-read."""
+    variable again, sees that the value itself moved (not only a version), and leaves it: a newer value another
+    apply wrote is never overwritten unseen. The next plan and apply repair it."""
     sink = make_sink(gitlab_fake)
     apply(sink, plan(sink, [item(sink, "DB_PASSWORD", "value-one-1")]))
     changes = plan(sink, [item(sink, "DB_PASSWORD", "value-two-2")])
     gitlab_fake.put_variable("project", PROJECT, **{**stored(gitlab_fake, "DB_PASSWORD"), "value": "meanwhile-3"})
     start = len(gitlab_fake.requests)
     (result,) = apply(sink, changes)
-    assert result.ok, result.error
-    assert stored(gitlab_fake, "DB_PASSWORD")["value"] == "value-two-2"
+    assert not result.ok
+    assert "changed in what syncd compares" in (result.error or "")
+    assert stored(gitlab_fake, "DB_PASSWORD")["value"] == "meanwhile-3"
     calls = [(r.method, r.path.rsplit("/", 1)[-1]) for r in gitlab_fake.requests[start:]]
-    assert calls == [("GET", "DB_PASSWORD"), ("GET", "variables"), ("GET", "DB_PASSWORD"), ("PUT", "DB_PASSWORD")]
+    assert calls == [("GET", "DB_PASSWORD"), ("GET", "variables")]
+    (again,) = apply(sink, plan(sink, [item(sink, "DB_PASSWORD", "value-two-2")]))
+    assert again.ok, again.error
+    assert stored(gitlab_fake, "DB_PASSWORD")["value"] == "value-two-2"
 
 
 def test_listing_250_variables_takes_three_list_calls(gitlab_fake: GitLabFake) -> None:
