@@ -11,7 +11,7 @@ import json
 import pytest
 
 from bench.__main__ import main, markdown_header, markdown_row
-from bench.scenarios import aws_secrets_manager, aws_ssm, gitlab, vault
+from bench.scenarios import aws_secrets_manager, aws_ssm, gitlab, kubernetes, vault
 from bench.workload import Result
 
 FIELDS = {
@@ -35,7 +35,7 @@ FIELDS = {
 }
 
 
-@pytest.mark.parametrize("scenario", ["aws-secrets-manager", "aws-ssm", "vault", "dotenv", "gitlab"])
+@pytest.mark.parametrize("scenario", ["aws-secrets-manager", "aws-ssm", "vault", "dotenv", "gitlab", "kubernetes"])
 def test_a_scenario_prints_one_json_line_whose_counts_hold_together(
     scenario: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -69,7 +69,7 @@ def test_without_json_a_run_is_a_row_of_a_markdown_table() -> None:
 def test_the_floors_follow_the_apis_batch_and_page_sizes() -> None:
     """At 1,000 secrets: Secrets Manager 50 BatchGetSecretValue + 10 ListSecrets; SSM's 2,000 parameters 200
     GetParameters + 40 DescribeParameters; Vault a LIST and 1,000 reads on each side; GitLab's 2,000 variables 20
-    pages of 100."""
+    pages of 100; Kubernetes' 1,000 Secrets 2 labelled LIST pages of 500."""
     assert aws_secrets_manager.calls_floor(1000) == 60
     assert aws_secrets_manager.first_apply_floor(1000) == 1001
     assert aws_ssm.calls_floor(2000) == 240
@@ -78,4 +78,6 @@ def test_the_floors_follow_the_apis_batch_and_page_sizes() -> None:
     assert vault.first_apply_floor(1000) == 3002
     assert gitlab.calls_floor(2000) == 20
     assert gitlab.first_apply_floor(2000) == 2001
+    assert kubernetes.calls_floor(1000) == 2
+    assert kubernetes.first_apply_floor(1000) == 2001
     assert aws_secrets_manager.calls_floor(1) == 2 and aws_ssm.calls_floor(1) == 2
