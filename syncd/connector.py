@@ -190,8 +190,8 @@ class Capabilities:
 class Scope:
     """What the manifest maps into one target: the address patterns its syncs may write ('*' is what the source
     decides), and the instance whose items are asked for. A sink lists only inside `prefixes` (the literal start
-    of each pattern: a name prefix, a path, later a namespace or a project), and the core prunes only items
-    `covers` names, so syncd needs no right beyond what the manifest maps."""
+    of each pattern: a name prefix, a path, a Kubernetes namespace, a GitLab project or group), and the core prunes
+    only items `covers` names, so syncd needs no right beyond what the manifest maps."""
 
     instance: str
     patterns: tuple[str, ...] = ()
@@ -225,8 +225,8 @@ class Observation:
 class AccessPolicy:
     """The least privilege a part needs, in its own access system's language.
 
-    `kind` names the system ("iam", "vault", later "rbac", "gitlab"); `text` is the policy as that system
-    reads it (an IAM policy document as JSON, Vault HCL, RBAC YAML).
+    `kind` names the system ("iam", "vault", "rbac", "gitlab"); `text` is the policy as that system reads it (an
+    IAM policy document as JSON, Vault HCL, Kubernetes RBAC YAML, a GitLab token's scope and roles).
     """
 
     kind: str

@@ -6,7 +6,7 @@
     │   ├── TransientError     throttling, 5xx, timeouts: retried with backoff (and the server's Retry-After)
     │   └── PermanentError     auth, permission, missing source: reported, not retried
     │       ├── SourceError    a source path that cannot be read (missing, empty, denied)
-    │       └── ItemMoved      an item changed between the plan and its write: left alone, planned again next run
+    │       └── ItemMoved      an item changed between the plan and its write: apply re-plans a write once
     └── StalePlanError         a saved plan no longer matches the world
 
 Messages never contain a secret value: they name targets, addresses,
@@ -74,8 +74,11 @@ class SourceError(PermanentError):
 
 
 class ItemMoved(PermanentError):
-    """The item is no longer as the plan saw it (another writer changed its value, version or marker since):
-    the change is not made, and the next run plans it again from what is there then."""
+    """The item is no longer as the plan saw it (another writer changed its value, version or marker since).
+    A sink raises it and never retries itself. For a write, apply observes and diffs that one item again
+    (`syncd.apply.replan`) and writes once more only when nothing syncd compares moved but the version (a NOOP
+    when it is already as wanted); otherwise, and for a delete, the change fails and the next run plans it from
+    what is there then."""
 
 
 class StalePlanError(SyncdError):
