@@ -9,9 +9,12 @@ Writes: a create is a POST; an update a PUT and a delete a DELETE, both always w
 before an update or a delete syncd reads the variable again by key and scope (one GET with the filter) and goes on
 only if it is still as the plan saw it: the same marker and, when GitLab shows the value, the same value (else
 ItemMoved). What remains unprotected is the moment between that GET and the PUT or DELETE: a write landing there
-is overwritten, or deleted. A create needs no read: GitLab refuses a second variable of the same key and scope
-("has already been taken"), and syncd then reads it to tell its own earlier write (a retry after a lost answer:
-success) from someone else's (ItemMoved). On ItemMoved the core looks at that one variable again and decides.
+is overwritten, or deleted; and a group variable deleted there sends the PUT to the key's variable in another scope
+(GitLab's fallback when the filter matches nothing), which the PUT's answer shows only when GitLab ignored the scope
+in the body (then the change fails naming both scopes). A create needs no read: GitLab refuses a second variable
+of the same key and scope ("has already been taken"), and syncd then reads it to tell its own earlier write (a
+retry after a lost answer: success) from someone else's (ItemMoved). On ItemMoved the core looks at that one
+variable again and decides.
 
 Fixed settings: GitLab sets `masked_and_hidden` only at creation and keeps a hidden variable's masking, so every
 variable reports `hidden` (and a hidden one `masked`) in `ActualItem.fixed`; the core plans such a change as a
@@ -256,7 +259,7 @@ class GitLabSink(Sink):
         op = Operation("update", where.owner, item.address, where.key)
         manager = self.connection.variables(where.owner)
         try:
-            manager.update(where.key, payload, **_scoped(where), **NO_RETRY)
+            answer = manager.update(where.key, payload, **_scoped(where), **NO_RETRY)
         except gitlab.exceptions.GitlabError as exc:
             if variable_missing(exc):
                 raise ItemMoved(
@@ -267,6 +270,19 @@ class GitLabSink(Sink):
             raise self.connection.error(exc, op) from None
         except requests.exceptions.RequestException as exc:
             raise self.connection.error(exc, op) from None
+        landed = _scope_of(answer)
+        if where.owner.kind != "instance" and landed != where.scope:
+            # GitLab's group PUT falls back to the key in any scope when the filter matches nothing (the variable was
+            # deleted since syncd read it; before GitLab 16.9 it ignores the filter), and drops the scope parameter on
+            # Free: the write reached another scope's variable. Only its answer tells.
+            raise PermanentError(
+                f"GitLab applied the update of variable {where.key} of {where.owner} to its variable in environment "
+                f"scope {landed!r}, not {where.scope!r} (the one in {where.scope!r} was deleted since syncd read it, "
+                "or this GitLab ignores the scope filter): that variable now holds syncd's value and description; "
+                "check it",
+                target=self.target,
+                address=item.address,
+            )
 
     def delete(self, expected: ActualItem) -> None:
         self._delete(self._where(expected.address), expected)
@@ -315,6 +331,12 @@ def _scoped(where: VariableAddress) -> dict[str, Any]:
 
 def _scope_field(where: VariableAddress) -> dict[str, Any]:
     return {} if where.owner.kind == "instance" else {"environment_scope": where.scope}
+
+
+def _scope_of(answer: Any) -> str:
+    """The environment scope of the variable a create or update answered with (`*` when it names none)."""
+    attributes = answer.attributes if hasattr(answer, "attributes") else answer
+    return str((attributes or {}).get("environment_scope") or "*")
 
 
 def _settings(item: DesiredItem, names: Sequence[str]) -> dict[str, Any]:
