@@ -54,7 +54,7 @@ from syncd.connector import (
     expect_unmoved,
     in_parallel,
 )
-from syncd.errors import ItemMoved, PermanentError
+from syncd.errors import ConnectorError, ItemMoved, PermanentError
 from syncd.model import ActualItem, DesiredItem, Difference, Granularity
 from syncd.secret import Secret
 
@@ -229,19 +229,47 @@ class GitLabSink(Sink):
         op = Operation("create", where.owner, item.address, where.key)
         manager = self.connection.variables(where.owner)
         try:
-            manager.create(payload, **NO_RETRY)
-            return
+            created = manager.create(payload, **NO_RETRY)
         except gitlab.exceptions.GitlabError as exc:
             if not already_taken(exc):
                 raise self.connection.error(exc, op) from None
         except requests.exceptions.RequestException as exc:
             raise self.connection.error(exc, op) from None
+        else:
+            self._check_created_scope(item, where, _scope_of(created))
+            return
         current = self._read(where, item.address)
         if current is not None and _holds(current, item):
             return
         raise ItemMoved(
             "a variable with this key and environment scope was created by someone else since the plan (it does not "
             "carry this sync's marker and value); it is left alone (plan again; on_conflict: adopt takes it over)",
+            target=self.target,
+            address=item.address,
+        )
+
+    def _check_created_scope(self, item: DesiredItem, where: VariableAddress, landed: str) -> None:
+        """Undo a create GitLab stored in another environment scope than the one sent (GitLab Free drops a group
+        variable's scope: it lands at `*`), and fail it."""
+        if where.owner.kind == "instance" or landed == where.scope:
+            return
+        manager = self.connection.variables(where.owner)
+        op = Operation("delete", where.owner, item.address, where.key)
+        undone = "syncd deleted it again"
+        try:
+            self.connection.call(
+                lambda gl: manager.delete(where.key, filter={"environment_scope": landed}, **NO_RETRY), op
+            )
+        except ConnectorError as exc:
+            undone = f"syncd could not delete it again ({exc.message}): delete it in GitLab"
+        why = (
+            "environment scopes of group variables need GitLab Premium or Ultimate"
+            if where.owner.kind == "group"
+            else "GitLab did not take the environment scope"
+        )
+        raise PermanentError(
+            f"GitLab created variable {where.key} of {where.owner} in environment scope {landed!r}, not "
+            f"{where.scope!r} ({why}); {undone}",
             target=self.target,
             address=item.address,
         )

@@ -301,3 +301,20 @@ def test_a_variable_a_person_creates_just_before_syncds_create_stays_theirs(
     assert "created by someone else since the plan" in (result.error or "")
     variable = stored(gitlab_fake, "RACED")
     assert (variable["value"], variable["description"]) == ("persons-value-1", None)
+
+
+def test_a_scoped_group_variable_on_gitlab_free_is_deleted_again_and_fails_naming_premium(
+    gitlab_fake: GitLabFake,
+) -> None:
+    """GitLab Free drops a group variable's environment scope, so the create lands at `*`: syncd sees the scope in
+    the answer, deletes that variable (with the `*` filter) and fails the change saying scopes need Premium."""
+    gitlab_fake.group_scopes_licensed = False
+    sink = make_sink(gitlab_fake)
+    (result,) = apply(
+        sink, plan(sink, [item(sink, "DEPLOY_KEY", "deploy-k3y-1", group=GROUP, environment_scope="prod")])
+    )
+    assert not result.ok
+    assert "DEPLOY_KEY" in (result.error or "") and "'prod'" in (result.error or "") and "'*'" in (result.error or "")
+    assert "GitLab Premium" in (result.error or "") and "deleted it again" in (result.error or "")
+    assert gitlab_fake.variables("group", GROUP) == []
+    assert [(r.method, r.query.get(FILTER)) for r in writes(gitlab_fake)] == [("POST", None), ("DELETE", "*")]
