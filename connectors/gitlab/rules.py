@@ -81,11 +81,17 @@ def value_problems(key: str, where: str, value: str, *, masked: bool, raw: bool,
     return problems
 
 
-def description_problems(key: str, where: str, description: str) -> list[str]:
-    """Problems with the whole description GitLab would store (the user's text and syncd's marker)."""
+def description_problems(key: str, where: str, description: str, *, kept: bool = False) -> list[str]:
+    """Problems with the whole description GitLab would store (the user's text and syncd's marker); `kept`: the text
+    is the one already in GitLab, kept because the `to` entry gives none."""
     if len(description) <= MAX_DESCRIPTION:
         return []
+    fix = (
+        "Give its `to` entry a shorter `description`, or shorten the variable's description in GitLab."
+        if kept
+        else "Shorten the `description` of its `to` entry."
+    )
     return [
         f"The description of variable {key} ({where}) with syncd's ownership marker is {len(description)} "
-        f"characters long; GitLab allows {MAX_DESCRIPTION}. Shorten the `description` of its `to` entry."
+        f"characters long; GitLab allows {MAX_DESCRIPTION}. {fix}"
     ]

@@ -275,11 +275,17 @@ class GitLabSink(Sink):
         )
 
     def _update(self, item: DesiredItem, where: VariableAddress, current: ActualItem) -> None:
-        text = item.description if item.description is not None else current.description
+        kept = item.description is None
+        description = _description(item, current.description if kept else item.description)
+        # `check` saw the `to` entry's text; a text kept from GitLab (an adopted variable's note) meets the marker
+        # only here. GitLab would refuse it (400) on every run.
+        too_long = description_problems(where.key, str(where.owner), description, kept=kept)
+        if too_long:
+            raise PermanentError(too_long[0], target=self.target, address=item.address)
         payload: dict[str, Any] = {
             "value": item.single_value().reveal(),
             **_scope_field(where),
-            "description": _description(item, text),
+            "description": description,
             **_settings(item, ("variable_type", "protected", "raw")),
         }
         if not current.flags.get("hidden") and "masked" in item.flags:
