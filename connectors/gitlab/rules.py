@@ -32,14 +32,14 @@ INSTANCE_VALUE_MAX = 10_000
 KEY = re.compile(r"[A-Za-z0-9_]{1,255}")
 ENVIRONMENT_SCOPE = re.compile(r"[A-Za-z0-9_/${}. *-]{1,255}")
 # Ruby's \s (the whitespace GitLab's rule means) is ASCII whitespace only: [ \t\r\n\f\v].
-_MASKED_EXPANDED = re.compile(r"[A-Za-z0-9_+=/@:.~-]{8,}")
-_MASKED_RAW = re.compile(r"[^ \t\r\n\f\v]{8,}")
+_MASKED_EXPANDED = re.compile(rf"[A-Za-z0-9_+=/@:.~-]{{{MIN_MASKED},}}")
+_MASKED_RAW = re.compile(rf"[^ \t\r\n\f\v]{{{MIN_MASKED},}}")
 
 MASKED_RULE_EXPANDED = (
-    "a masked value with variable expansion on (raw: false) must be one line of at least 8 characters, "
+    f"a masked value with variable expansion on (raw: false) must be one line of at least {MIN_MASKED} characters, "
     "using only letters, digits and the characters + / = _ - @ : . ~"
 )
-MASKED_RULE_RAW = "a masked value must be one line of at least 8 characters with no whitespace"
+MASKED_RULE_RAW = f"a masked value must be one line of at least {MIN_MASKED} characters with no whitespace"
 
 
 def key_problems(key: str, where: str) -> list[str]:

@@ -33,11 +33,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import gitlab.exceptions
-import requests
-
 from connectors.gitlab import marker
-from connectors.gitlab.address import Owner, VariableAddress, owner_of_prefix, parse_address, variable_address
+from connectors.gitlab.address import Owner, VariableAddress, owners_reached, parse_address, variable_address
 from connectors.gitlab.client import NO_RETRY, GitLabClient
 from connectors.gitlab.errors import Operation, already_taken, variable_missing
 from connectors.gitlab.options import GitLabDestination, GitLabTargetOptions
@@ -95,7 +92,8 @@ class GitLabSink(Sink):
     def flags(self, destination: GitLabDestination) -> Mapping[str, Any]:
         return {
             "variable_type": destination.variable_type,
-            "masked": destination.masked or destination.masked_and_hidden,
+            # masked_and_hidden needs masked (the destination refuses it without).
+            "masked": destination.masked,
             "hidden": destination.masked_and_hidden,
             "protected": destination.protected,
             "raw": destination.raw,
@@ -139,7 +137,7 @@ class GitLabSink(Sink):
     def observe(self, desired: Sequence[DesiredItem], scope: Scope) -> Observation:
         wanted = {item.address: item for item in desired if parse_address(item.address) is not None}
         owners = {parse_address(a).owner for a in wanted}  # type: ignore[union-attr]
-        owners.update(self._scope_owners(scope))
+        owners.update(owners_reached(scope.prefixes, self.options.listed_owners()))
         listed = sorted(owners)
         listings = dict(zip(listed, in_parallel(self._list, listed, MAX_CONCURRENCY), strict=True))
         items: dict[str, ActualItem] = {}
@@ -154,18 +152,6 @@ class GitLabSink(Sink):
                     owned[address] = actual
         return Observation(items, owned)
 
-    def _scope_owners(self, scope: Scope) -> set[Owner]:
-        """The projects and groups a scope reaches: the one each prefix names, or for a prefix wider than one, the
-        target's `projects` and `groups` inside it."""
-        owners: set[Owner] = set()
-        for prefix in scope.prefixes:
-            owner = owner_of_prefix(prefix)
-            if owner is not None:
-                owners.add(owner)
-            else:
-                owners.update(o for o in self.options.listed_owners() if o.prefix.startswith(prefix))
-        return owners
-
     def _list(self, owner: Owner) -> list[dict[str, Any]]:
         op = Operation("list", owner)
         found = self.connection.call(
@@ -177,15 +163,10 @@ class GitLabSink(Sink):
         """The variable at `where` now (one GET with the scope filter); None when there is none."""
         op = Operation("read", where.owner, address, where.key)
         manager = self.connection.variables(where.owner)
-        try:
-            variable = manager.get(where.key, **_scoped(where), **NO_RETRY)
-        except gitlab.exceptions.GitlabError as exc:
-            if variable_missing(exc):
-                return None
-            raise self.connection.error(exc, op) from None
-        except requests.exceptions.RequestException as exc:
-            raise self.connection.error(exc, op) from None
-        return _actual(address, dict(variable.attributes), None)
+        variable = self.connection.call(
+            lambda gl: manager.get(where.key, **_scoped(where), **NO_RETRY), op, variable_missing
+        )
+        return None if variable is None else _actual(address, dict(variable.attributes), None)
 
     # Writes
 
@@ -228,14 +209,8 @@ class GitLabSink(Sink):
             payload["masked_and_hidden"] = True
         op = Operation("create", where.owner, item.address, where.key)
         manager = self.connection.variables(where.owner)
-        try:
-            created = manager.create(payload, **NO_RETRY)
-        except gitlab.exceptions.GitlabError as exc:
-            if not already_taken(exc):
-                raise self.connection.error(exc, op) from None
-        except requests.exceptions.RequestException as exc:
-            raise self.connection.error(exc, op) from None
-        else:
+        created = self.connection.call(lambda gl: manager.create(payload, **NO_RETRY), op, already_taken)
+        if created is not None:
             self._check_created_scope(item, where, _scope_of(created))
             return
         current = self._read(where, item.address)
@@ -292,18 +267,15 @@ class GitLabSink(Sink):
             payload["masked"] = item.flags["masked"]
         op = Operation("update", where.owner, item.address, where.key)
         manager = self.connection.variables(where.owner)
-        try:
-            answer = manager.update(where.key, payload, **_scoped(where), **NO_RETRY)
-        except gitlab.exceptions.GitlabError as exc:
-            if variable_missing(exc):
-                raise ItemMoved(
-                    "the variable was deleted since it was read; nothing was written",
-                    target=self.target,
-                    address=item.address,
-                ) from None
-            raise self.connection.error(exc, op) from None
-        except requests.exceptions.RequestException as exc:
-            raise self.connection.error(exc, op) from None
+        answer = self.connection.call(
+            lambda gl: manager.update(where.key, payload, **_scoped(where), **NO_RETRY), op, variable_missing
+        )
+        if answer is None:
+            raise ItemMoved(
+                "the variable was deleted since it was read; nothing was written",
+                target=self.target,
+                address=item.address,
+            )
         landed = _scope_of(answer)
         if where.owner.kind != "instance" and landed != where.scope:
             # GitLab's group PUT falls back to the key in any scope when the filter matches nothing (the variable was
@@ -339,14 +311,8 @@ class GitLabSink(Sink):
             )
         op = Operation("delete", where.owner, expected.address, where.key)
         manager = self.connection.variables(where.owner)
-        try:
-            manager.delete(where.key, **_scoped(where), **NO_RETRY)
-        except gitlab.exceptions.GitlabError as exc:
-            if variable_missing(exc):
-                return
-            raise self.connection.error(exc, op) from None
-        except requests.exceptions.RequestException as exc:
-            raise self.connection.error(exc, op) from None
+        # Gone already (a 404 for the variable) is success.
+        self.connection.call(lambda gl: manager.delete(where.key, **_scoped(where), **NO_RETRY), op, variable_missing)
 
     def _where(self, address: str) -> VariableAddress:
         where = parse_address(address)
