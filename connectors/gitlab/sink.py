@@ -22,10 +22,11 @@ recreate (`recreate: true` on the `to` entry) or a conflict. A recreate deletes 
 if still as the plan saw it) and creates it whole; a retry finding it already made anew deletes nothing.
 
 Hidden variables (`masked_and_hidden`): GitLab never returns their value, and syncd stores nothing derived from a
-value (no hash, no length). Their marker records a digest of the source version the value was read at (see
-`marker`): the same version reads as the value syncd wants (a steady state writes nothing), another as unknown (the
-value is written, with the new record). From a source without versions the value is taken to be the one wanted.
-An edit made in GitLab to a hidden value is never seen (docs/connectors.md, `gitlab`, Hidden variables).
+value (no hash, no length). Their marker records a digest of the origin the value was read at
+(`DesiredItem.source_version`: source path, source keys, version; see `marker`): the same origin reads as the value
+syncd wants (a steady state writes nothing), another as unknown (the value is written, with the new record). From a
+source without versions the value is taken to be the one wanted. An edit made in GitLab to a hidden value is never
+seen (docs/connectors.md, `gitlab`, Hidden variables).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ MAX_CONCURRENCY = 8
 PER_PAGE = 100
 HIDDEN_FIXED = "masked_and_hidden can only be set when a variable is created"
 # In a hidden variable's ActualItem.flags, never compared by the core (no desired item has it): the digest of the
-# source version its marker records.
+# origin its marker records.
 SOURCE = "source_version"
 MASKED_FIXED = "a masked and hidden variable's masking cannot change"
 
@@ -361,7 +362,7 @@ def _actual(address: str, attributes: Mapping[str, Any], desired: DesiredItem | 
     flags = _flags(attributes)
     value = attributes.get("value")
     if flags["hidden"]:
-        # Only the source version the value was written from tells; unknown (None) when it moved or is not known.
+        # Only the origin the value was written from tells; unknown (None) when it moved or is not known.
         flags[SOURCE] = stamp.source if stamp else None
         unmoved = desired is not None and len(desired.data) == 1 and _written_from(flags, desired)
         data = {key: desired.single_value()} if unmoved else None  # type: ignore[union-attr]
@@ -393,17 +394,17 @@ def _holds(current: ActualItem, item: DesiredItem) -> bool:
 
 
 def _hidden_source(item: DesiredItem) -> str | None:
-    """The digest of the source version a hidden variable's marker records (None for other variables)."""
+    """The digest of the origin a hidden variable's marker records (None for other variables)."""
     return marker.source_digest(item.source_version) if item.flags.get("hidden") else None
 
 
 def _description(item: DesiredItem, text: str | None) -> str:
-    """The description syncd stores for `item`: the text, and its marker (with the source version when hidden)."""
+    """The description syncd stores for `item`: the text, and its marker (with the origin when hidden)."""
     return marker.stamped(text, item.owner, _hidden_source(item))
 
 
 def _written_from(flags: Mapping[str, Any], item: DesiredItem) -> bool:
-    """Whether a hidden variable holds `item`'s value, as far as anyone can tell: its marker records the version of
-    the source secret `item` was read at (always, when the source reports no version: nothing can tell then)."""
+    """Whether a hidden variable holds `item`'s value, as far as anyone can tell: its marker records the origin `item`
+    was read at (always, when the source reports no version: nothing can tell then)."""
     wanted = marker.source_digest(item.source_version)
     return wanted is None or flags.get(SOURCE) == wanted
