@@ -9,6 +9,7 @@ starts the scope, and the last `/` before it ends the owner.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -84,3 +85,16 @@ def owner_of_prefix(prefix: str) -> Owner | None:
         return INSTANCE
     path, slash, _ = rest.rpartition("/")
     return Owner(kind, path) if path and slash else None  # type: ignore[arg-type]
+
+
+def owners_reached(patterns: Sequence[str], listed: Iterable[Owner]) -> list[Owner]:
+    """The projects, groups and instance the patterns (a scope's prefixes, or `syncd policy`'s patterns) reach: the
+    one a pattern's literal start names whole, or for a start wider than one (the whole target), the `listed` ones
+    (a target's `projects` and `groups`) inside it."""
+    listed = tuple(listed)
+    owners: set[Owner] = set()
+    for pattern in patterns:
+        literal = pattern.split("*", 1)[0]
+        owner = owner_of_prefix(literal)
+        owners.update([owner] if owner else [o for o in listed if o.prefix.startswith(literal)])
+    return sorted(owners)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import gitlab
 import gitlab.exceptions
@@ -27,6 +27,8 @@ from syncd.errors import ConnectorError, PermanentError
 from syncd.secret import Secret
 
 T = TypeVar("T")
+# Tells an error answer that is an outcome, not a failure (`errors.variable_missing`, `errors.already_taken`).
+Expected = Callable[[gitlab.exceptions.GitlabError], bool]
 
 # Passed to every python-gitlab call: no retry of its own, on a 429 either.
 NO_RETRY: dict[str, Any] = {"obey_rate_limit": False, "max_retries": 0}
@@ -63,6 +65,7 @@ class GitLabClient:
         self.target = target
         self.options = options
         self.where = options.url
+        self._ca_found = False
         token = options.token.get_secret_value()
         Secret(token)
         if client is None:
@@ -81,12 +84,34 @@ class GitLabClient:
             self._session = session if isinstance(session, _LimitedSession) else None  # type: ignore[assignment]
         self.gl = client
 
-    def call(self, fn: Callable[[gitlab.Gitlab], T], op: Operation) -> T:
-        """`fn(client)`; python-gitlab's and requests' errors come out as syncd's (see `errors`)."""
+    @overload
+    def call(self, fn: Callable[[gitlab.Gitlab], T], op: Operation) -> T: ...
+
+    @overload
+    def call(self, fn: Callable[[gitlab.Gitlab], T], op: Operation, expected: Expected) -> T | None: ...
+
+    def call(self, fn: Callable[[gitlab.Gitlab], T], op: Operation, expected: Expected | None = None) -> T | None:
+        """`fn(client)`; python-gitlab's and requests' errors come out as syncd's (see `errors`), except an error
+        answer `expected` accepts (a variable absent, a key taken), which returns None."""
+        self._check_ca_file()
         try:
             return fn(self.gl)
-        except (gitlab.exceptions.GitlabError, requests.exceptions.RequestException) as exc:
+        except gitlab.exceptions.GitlabError as exc:
+            if expected is not None and expected(exc):
+                return None
             raise self.error(exc, op) from None
+        except requests.exceptions.RequestException as exc:
+            raise self.error(exc, op) from None
+
+    def _check_ca_file(self) -> None:
+        """Fail naming `ca_file` when it is missing (requests would raise a bare OSError naming no target at the first
+        request); checked until it is found once, so a file mounted after syncd started is picked up."""
+        ca_file = self.options.ca_file
+        if self._ca_found or not ca_file:
+            return
+        if not os.path.exists(ca_file):
+            raise PermanentError(f"ca_file {ca_file} does not exist", target=self.target)
+        self._ca_found = True
 
     def error(self, exc: Exception, op: Operation) -> ConnectorError:
         answers = getattr(self._session, "answers", None)
@@ -97,10 +122,6 @@ class GitLabClient:
 
     def variables(self, owner: Owner) -> Any:
         """The variables manager of a project or group; `lazy`: no request for the project or group itself."""
-        ca_file = self.options.ca_file
-        if ca_file and not os.path.exists(ca_file):
-            # requests would raise a bare OSError naming no target at the first request.
-            raise PermanentError(f"ca_file {ca_file} does not exist", target=self.target)
         if owner.kind == "instance":
             return self.gl.variables
         parent = self.gl.projects if owner.kind == "project" else self.gl.groups

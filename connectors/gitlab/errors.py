@@ -34,13 +34,18 @@ class Operation:
     key: str | None = None
 
 
-def refused_fields(exc: gitlab.exceptions.GitlabError) -> list[str]:
-    """The names of the fields a 400 refused (`{"message": {"value": [...]}}`), never their messages."""
+def _message(exc: gitlab.exceptions.GitlabError) -> object:
+    """The `message` of an error answer's JSON body (None when there is none); read, never shown."""
     try:
         body = json.loads(exc.response_body or b"{}")
     except (ValueError, TypeError):
-        return []
-    message = body.get("message") if isinstance(body, dict) else None
+        return None
+    return body.get("message") if isinstance(body, dict) else None
+
+
+def refused_fields(exc: gitlab.exceptions.GitlabError) -> list[str]:
+    """The names of the fields a 400 refused (`{"message": {"value": [...]}}`), never their messages."""
+    message = _message(exc)
     names = message if isinstance(message, dict) else {}
     return sorted(name for name in names if isinstance(name, str) and _FIELD.fullmatch(name))
 
@@ -49,11 +54,7 @@ def variable_missing(exc: gitlab.exceptions.GitlabError) -> bool:
     """Whether a 404 is about the variable (`404 Variable Not Found`), not its project or group."""
     if exc.response_code != 404:
         return False
-    try:
-        body = json.loads(exc.response_body or b"{}")
-    except (ValueError, TypeError):
-        return False
-    message = body.get("message") if isinstance(body, dict) else None
+    message = _message(exc)
     return isinstance(message, str) and "Variable" in message
 
 
@@ -62,11 +63,7 @@ def already_taken(exc: gitlab.exceptions.GitlabError) -> bool:
     taken"]}}`): read inside the body, never shown."""
     if exc.response_code != 400:
         return False
-    try:
-        body = json.loads(exc.response_body or b"{}")
-    except (ValueError, TypeError):
-        return False
-    message = body.get("message") if isinstance(body, dict) else None
+    message = _message(exc)
     keys = message.get("key") if isinstance(message, dict) else None
     return isinstance(keys, list) and any(isinstance(k, str) and k.endswith(TAKEN) for k in keys)
 

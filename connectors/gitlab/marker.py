@@ -5,11 +5,11 @@ GitLab variables have no labels or tags, so the marker shares the description wi
 counts; anything else (none, a broken one, one in the middle of the text) leaves the variable unowned. Instance and
 sync names are syncd names (letters, digits, `. _ -`), so the form parses back without ambiguity.
 
-A masked-and-hidden variable's marker also records which version of its source secret its value came from, as
-`source=` and 16 hex digits: the start of the SHA-256 of `SourceSecret.version` (a Vault version number, an AWS
-version id, a file's modification time and size). GitLab never returns a hidden value, so that record is how a plan
-tells a new value in the source; it is derived from the source's version, never from a value, and the digest keeps
-even a file's size out of GitLab.
+A masked-and-hidden variable's marker also records where its value came from, as `source=` and 16 hex digits: the
+start of the SHA-256 of `DesiredItem.source_version` (the source path, the source keys the item takes, and the source
+secret's version: a Vault version number, an AWS version id, a file's modification time and size). GitLab never
+returns a hidden value, so that record is how a plan tells new data (a new version, another path or key); it is
+derived from names and versions, never from a value, and the digest keeps even a file's size out of GitLab.
 """
 
 from __future__ import annotations
@@ -25,14 +25,15 @@ _MARKER = re.compile(r"\[syncd instance=([A-Za-z0-9._-]+) sync=([A-Za-z0-9._-]+)
 
 @dataclass(frozen=True)
 class Stamp:
-    """What a description says besides the user's text: the owner, and the recorded source version's digest."""
+    """What a description says besides the user's text: the owner, and the recorded origin's digest."""
 
     owner: Ownership
     source: str | None = None
 
 
 def source_digest(version: str | None) -> str | None:
-    """The digest recorded for a source secret's version; None when the source reports no version."""
+    """The digest recorded for an item's origin (`DesiredItem.source_version`); None when the source reports no
+    version."""
     return None if version is None else hashlib.sha256(version.encode("utf-8")).hexdigest()[:16]
 
 

@@ -103,6 +103,12 @@ class GitLabDestination(Options):
     @field_validator("environment_scope")
     @classmethod
     def _scope(cls, value: str) -> str:
+        if value != value.strip():
+            # GitLab strips them (HasEnvironmentScope#environment_scope=): the variable would live at another address
+            # than the one syncd plans, and be created again and pruned on every run.
+            raise ValueError(
+                f"environment_scope {value[:80]!r} starts or ends with whitespace, which GitLab strips; remove it"
+            )
         problems = scope_problems(value)
         if problems:
             raise ValueError(problems[0].removeprefix("The ").rstrip("."))

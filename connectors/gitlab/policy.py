@@ -10,21 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connectors.gitlab.address import Owner, owner_of_prefix
+from connectors.gitlab.address import owners_reached
 from connectors.gitlab.errors import ROLE
 from connectors.gitlab.options import GitLabTargetOptions
 from syncd.connector import AccessPolicy
-
-
-def _owners(patterns: Sequence[str], options: GitLabTargetOptions) -> list[Owner]:
-    """Each project and group the patterns reach: the one a pattern names, or for a pattern wider than one
-    (the whole target), those of the target's `projects` and `groups` inside it."""
-    owners: set[Owner] = set()
-    for pattern in patterns:
-        literal = pattern.split("*", 1)[0]
-        owner = owner_of_prefix(literal)
-        owners.update([owner] if owner else [o for o in options.listed_owners() if o.prefix.startswith(literal)])
-    return sorted(owners)
 
 
 def token_policy(target: str, options: GitLabTargetOptions, patterns: Sequence[str]) -> AccessPolicy:
@@ -33,7 +22,7 @@ def token_policy(target: str, options: GitLabTargetOptions, patterns: Sequence[s
         "# Token: a personal, group or project access token with the scope `api` (read_api cannot write variables).",
         "# Its user (for a group or project access token, its bot user) needs at least these roles:",
     ]
-    owners = _owners(patterns, options)
+    owners = owners_reached(patterns, options.listed_owners())
     lines += [
         "instance: Administrator (instance variables)" if owner.kind == "instance" else f"{owner}: {ROLE[owner.kind]}"
         for owner in owners

@@ -32,14 +32,14 @@ INSTANCE_VALUE_MAX = 10_000
 KEY = re.compile(r"[A-Za-z0-9_]{1,255}")
 ENVIRONMENT_SCOPE = re.compile(r"[A-Za-z0-9_/${}. *-]{1,255}")
 # Ruby's \s (the whitespace GitLab's rule means) is ASCII whitespace only: [ \t\r\n\f\v].
-_MASKED_EXPANDED = re.compile(r"[A-Za-z0-9_+=/@:.~-]{8,}")
-_MASKED_RAW = re.compile(r"[^ \t\r\n\f\v]{8,}")
+_MASKED_EXPANDED = re.compile(rf"[A-Za-z0-9_+=/@:.~-]{{{MIN_MASKED},}}")
+_MASKED_RAW = re.compile(rf"[^ \t\r\n\f\v]{{{MIN_MASKED},}}")
 
 MASKED_RULE_EXPANDED = (
-    "a masked value with variable expansion on (raw: false) must be one line of at least 8 characters, "
+    f"a masked value with variable expansion on (raw: false) must be one line of at least {MIN_MASKED} characters, "
     "using only letters, digits and the characters + / = _ - @ : . ~"
 )
-MASKED_RULE_RAW = "a masked value must be one line of at least 8 characters with no whitespace"
+MASKED_RULE_RAW = f"a masked value must be one line of at least {MIN_MASKED} characters with no whitespace"
 
 
 def key_problems(key: str, where: str) -> list[str]:
@@ -81,11 +81,17 @@ def value_problems(key: str, where: str, value: str, *, masked: bool, raw: bool,
     return problems
 
 
-def description_problems(key: str, where: str, description: str) -> list[str]:
-    """Problems with the whole description GitLab would store (the user's text and syncd's marker)."""
+def description_problems(key: str, where: str, description: str, *, kept: bool = False) -> list[str]:
+    """Problems with the whole description GitLab would store (the user's text and syncd's marker); `kept`: the text
+    is the one already in GitLab, kept because the `to` entry gives none."""
     if len(description) <= MAX_DESCRIPTION:
         return []
+    fix = (
+        "Give its `to` entry a shorter `description`, or shorten the variable's description in GitLab."
+        if kept
+        else "Shorten the `description` of its `to` entry."
+    )
     return [
         f"The description of variable {key} ({where}) with syncd's ownership marker is {len(description)} "
-        f"characters long; GitLab allows {MAX_DESCRIPTION}. Shorten the `description` of its `to` entry."
+        f"characters long; GitLab allows {MAX_DESCRIPTION}. {fix}"
     ]

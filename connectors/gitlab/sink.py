@@ -9,9 +9,12 @@ Writes: a create is a POST; an update a PUT and a delete a DELETE, both always w
 before an update or a delete syncd reads the variable again by key and scope (one GET with the filter) and goes on
 only if it is still as the plan saw it: the same marker and, when GitLab shows the value, the same value (else
 ItemMoved). What remains unprotected is the moment between that GET and the PUT or DELETE: a write landing there
-is overwritten, or deleted. A create needs no read: GitLab refuses a second variable of the same key and scope
-("has already been taken"), and syncd then reads it to tell its own earlier write (a retry after a lost answer:
-success) from someone else's (ItemMoved). On ItemMoved the core looks at that one variable again and decides.
+is overwritten, or deleted; and a group variable deleted there sends the PUT to the key's variable in another scope
+(GitLab's fallback when the filter matches nothing), which the PUT's answer shows only when GitLab ignored the scope
+in the body (then the change fails naming both scopes). A create needs no read: GitLab refuses a second variable
+of the same key and scope ("has already been taken"), and syncd then reads it to tell its own earlier write (a
+retry after a lost answer: success) from someone else's (ItemMoved). On ItemMoved the core looks at that one
+variable again and decides.
 
 Fixed settings: GitLab sets `masked_and_hidden` only at creation and keeps a hidden variable's masking, so every
 variable reports `hidden` (and a hidden one `masked`) in `ActualItem.fixed`; the core plans such a change as a
@@ -19,10 +22,11 @@ recreate (`recreate: true` on the `to` entry) or a conflict. A recreate deletes 
 if still as the plan saw it) and creates it whole; a retry finding it already made anew deletes nothing.
 
 Hidden variables (`masked_and_hidden`): GitLab never returns their value, and syncd stores nothing derived from a
-value (no hash, no length). Their marker records a digest of the source version the value was read at (see
-`marker`): the same version reads as the value syncd wants (a steady state writes nothing), another as unknown (the
-value is written, with the new record). From a source without versions the value is taken to be the one wanted.
-An edit made in GitLab to a hidden value is never seen (docs/connectors.md, `gitlab`, Hidden variables).
+value (no hash, no length). Their marker records a digest of the origin the value was read at
+(`DesiredItem.source_version`: source path, source keys, version; see `marker`): the same origin reads as the value
+syncd wants (a steady state writes nothing), another as unknown (the value is written, with the new record). From a
+source without versions the value is taken to be the one wanted. An edit made in GitLab to a hidden value is never
+seen (docs/connectors.md, `gitlab`, Hidden variables).
 """
 
 from __future__ import annotations
@@ -30,11 +34,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import gitlab.exceptions
-import requests
-
 from connectors.gitlab import marker
-from connectors.gitlab.address import Owner, VariableAddress, owner_of_prefix, parse_address, variable_address
+from connectors.gitlab.address import Owner, VariableAddress, owners_reached, parse_address, variable_address
 from connectors.gitlab.client import NO_RETRY, GitLabClient
 from connectors.gitlab.errors import Operation, already_taken, variable_missing
 from connectors.gitlab.options import GitLabDestination, GitLabTargetOptions
@@ -51,7 +52,7 @@ from syncd.connector import (
     expect_unmoved,
     in_parallel,
 )
-from syncd.errors import ItemMoved, PermanentError
+from syncd.errors import ConnectorError, ItemMoved, PermanentError
 from syncd.model import ActualItem, DesiredItem, Difference, Granularity
 from syncd.secret import Secret
 
@@ -59,7 +60,7 @@ MAX_CONCURRENCY = 8
 PER_PAGE = 100
 HIDDEN_FIXED = "masked_and_hidden can only be set when a variable is created"
 # In a hidden variable's ActualItem.flags, never compared by the core (no desired item has it): the digest of the
-# source version its marker records.
+# origin its marker records.
 SOURCE = "source_version"
 MASKED_FIXED = "a masked and hidden variable's masking cannot change"
 
@@ -92,7 +93,8 @@ class GitLabSink(Sink):
     def flags(self, destination: GitLabDestination) -> Mapping[str, Any]:
         return {
             "variable_type": destination.variable_type,
-            "masked": destination.masked or destination.masked_and_hidden,
+            # masked_and_hidden needs masked (the destination refuses it without).
+            "masked": destination.masked,
             "hidden": destination.masked_and_hidden,
             "protected": destination.protected,
             "raw": destination.raw,
@@ -136,7 +138,7 @@ class GitLabSink(Sink):
     def observe(self, desired: Sequence[DesiredItem], scope: Scope) -> Observation:
         wanted = {item.address: item for item in desired if parse_address(item.address) is not None}
         owners = {parse_address(a).owner for a in wanted}  # type: ignore[union-attr]
-        owners.update(self._scope_owners(scope))
+        owners.update(owners_reached(scope.prefixes, self.options.listed_owners()))
         listed = sorted(owners)
         listings = dict(zip(listed, in_parallel(self._list, listed, MAX_CONCURRENCY), strict=True))
         items: dict[str, ActualItem] = {}
@@ -151,18 +153,6 @@ class GitLabSink(Sink):
                     owned[address] = actual
         return Observation(items, owned)
 
-    def _scope_owners(self, scope: Scope) -> set[Owner]:
-        """The projects and groups a scope reaches: the one each prefix names, or for a prefix wider than one, the
-        target's `projects` and `groups` inside it."""
-        owners: set[Owner] = set()
-        for prefix in scope.prefixes:
-            owner = owner_of_prefix(prefix)
-            if owner is not None:
-                owners.add(owner)
-            else:
-                owners.update(o for o in self.options.listed_owners() if o.prefix.startswith(prefix))
-        return owners
-
     def _list(self, owner: Owner) -> list[dict[str, Any]]:
         op = Operation("list", owner)
         found = self.connection.call(
@@ -174,15 +164,10 @@ class GitLabSink(Sink):
         """The variable at `where` now (one GET with the scope filter); None when there is none."""
         op = Operation("read", where.owner, address, where.key)
         manager = self.connection.variables(where.owner)
-        try:
-            variable = manager.get(where.key, **_scoped(where), **NO_RETRY)
-        except gitlab.exceptions.GitlabError as exc:
-            if variable_missing(exc):
-                return None
-            raise self.connection.error(exc, op) from None
-        except requests.exceptions.RequestException as exc:
-            raise self.connection.error(exc, op) from None
-        return _actual(address, dict(variable.attributes), None)
+        variable = self.connection.call(
+            lambda gl: manager.get(where.key, **_scoped(where), **NO_RETRY), op, variable_missing
+        )
+        return None if variable is None else _actual(address, dict(variable.attributes), None)
 
     # Writes
 
@@ -225,14 +210,10 @@ class GitLabSink(Sink):
             payload["masked_and_hidden"] = True
         op = Operation("create", where.owner, item.address, where.key)
         manager = self.connection.variables(where.owner)
-        try:
-            manager.create(payload, **NO_RETRY)
+        created = self.connection.call(lambda gl: manager.create(payload, **NO_RETRY), op, already_taken)
+        if created is not None:
+            self._check_created_scope(item, where, _scope_of(created))
             return
-        except gitlab.exceptions.GitlabError as exc:
-            if not already_taken(exc):
-                raise self.connection.error(exc, op) from None
-        except requests.exceptions.RequestException as exc:
-            raise self.connection.error(exc, op) from None
         current = self._read(where, item.address)
         if current is not None and _holds(current, item):
             return
@@ -243,30 +224,72 @@ class GitLabSink(Sink):
             address=item.address,
         )
 
+    def _check_created_scope(self, item: DesiredItem, where: VariableAddress, landed: str) -> None:
+        """Undo a create GitLab stored in another environment scope than the one sent (GitLab Free drops a group
+        variable's scope: it lands at `*`), and fail it."""
+        if where.owner.kind == "instance" or landed == where.scope:
+            return
+        manager = self.connection.variables(where.owner)
+        op = Operation("delete", where.owner, item.address, where.key)
+        undone = "syncd deleted it again"
+        try:
+            self.connection.call(
+                lambda gl: manager.delete(where.key, filter={"environment_scope": landed}, **NO_RETRY), op
+            )
+        except ConnectorError as exc:
+            undone = f"syncd could not delete it again ({exc.message}): delete it in GitLab"
+        why = (
+            "environment scopes of group variables need GitLab Premium or Ultimate"
+            if where.owner.kind == "group"
+            else "GitLab did not take the environment scope"
+        )
+        raise PermanentError(
+            f"GitLab created variable {where.key} of {where.owner} in environment scope {landed!r}, not "
+            f"{where.scope!r} ({why}); {undone}",
+            target=self.target,
+            address=item.address,
+        )
+
     def _update(self, item: DesiredItem, where: VariableAddress, current: ActualItem) -> None:
-        text = item.description if item.description is not None else current.description
+        kept = item.description is None
+        description = _description(item, current.description if kept else item.description)
+        # `check` saw the `to` entry's text; a text kept from GitLab (an adopted variable's note) meets the marker
+        # only here. GitLab would refuse it (400) on every run.
+        too_long = description_problems(where.key, str(where.owner), description, kept=kept)
+        if too_long:
+            raise PermanentError(too_long[0], target=self.target, address=item.address)
         payload: dict[str, Any] = {
             "value": item.single_value().reveal(),
             **_scope_field(where),
-            "description": _description(item, text),
+            "description": description,
             **_settings(item, ("variable_type", "protected", "raw")),
         }
         if not current.flags.get("hidden") and "masked" in item.flags:
             payload["masked"] = item.flags["masked"]
         op = Operation("update", where.owner, item.address, where.key)
         manager = self.connection.variables(where.owner)
-        try:
-            manager.update(where.key, payload, **_scoped(where), **NO_RETRY)
-        except gitlab.exceptions.GitlabError as exc:
-            if variable_missing(exc):
-                raise ItemMoved(
-                    "the variable was deleted since it was read; nothing was written",
-                    target=self.target,
-                    address=item.address,
-                ) from None
-            raise self.connection.error(exc, op) from None
-        except requests.exceptions.RequestException as exc:
-            raise self.connection.error(exc, op) from None
+        answer = self.connection.call(
+            lambda gl: manager.update(where.key, payload, **_scoped(where), **NO_RETRY), op, variable_missing
+        )
+        if answer is None:
+            raise ItemMoved(
+                "the variable was deleted since it was read; nothing was written",
+                target=self.target,
+                address=item.address,
+            )
+        landed = _scope_of(answer)
+        if where.owner.kind != "instance" and landed != where.scope:
+            # GitLab's group PUT falls back to the key in any scope when the filter matches nothing (the variable was
+            # deleted since syncd read it; before GitLab 16.9 it ignores the filter), and drops the scope parameter on
+            # Free: the write reached another scope's variable. Only its answer tells.
+            raise PermanentError(
+                f"GitLab applied the update of variable {where.key} of {where.owner} to its variable in environment "
+                f"scope {landed!r}, not {where.scope!r} (the one in {where.scope!r} was deleted since syncd read it, "
+                "or this GitLab ignores the scope filter): that variable now holds syncd's value and description; "
+                "check it",
+                target=self.target,
+                address=item.address,
+            )
 
     def delete(self, expected: ActualItem) -> None:
         self._delete(self._where(expected.address), expected)
@@ -289,14 +312,8 @@ class GitLabSink(Sink):
             )
         op = Operation("delete", where.owner, expected.address, where.key)
         manager = self.connection.variables(where.owner)
-        try:
-            manager.delete(where.key, **_scoped(where), **NO_RETRY)
-        except gitlab.exceptions.GitlabError as exc:
-            if variable_missing(exc):
-                return
-            raise self.connection.error(exc, op) from None
-        except requests.exceptions.RequestException as exc:
-            raise self.connection.error(exc, op) from None
+        # Gone already (a 404 for the variable) is success.
+        self.connection.call(lambda gl: manager.delete(where.key, **_scoped(where), **NO_RETRY), op, variable_missing)
 
     def _where(self, address: str) -> VariableAddress:
         where = parse_address(address)
@@ -315,6 +332,12 @@ def _scoped(where: VariableAddress) -> dict[str, Any]:
 
 def _scope_field(where: VariableAddress) -> dict[str, Any]:
     return {} if where.owner.kind == "instance" else {"environment_scope": where.scope}
+
+
+def _scope_of(answer: Any) -> str:
+    """The environment scope of the variable a create or update answered with (`*` when it names none)."""
+    attributes = answer.attributes if hasattr(answer, "attributes") else answer
+    return str((attributes or {}).get("environment_scope") or "*")
 
 
 def _settings(item: DesiredItem, names: Sequence[str]) -> dict[str, Any]:
@@ -339,7 +362,7 @@ def _actual(address: str, attributes: Mapping[str, Any], desired: DesiredItem | 
     flags = _flags(attributes)
     value = attributes.get("value")
     if flags["hidden"]:
-        # Only the source version the value was written from tells; unknown (None) when it moved or is not known.
+        # Only the origin the value was written from tells; unknown (None) when it moved or is not known.
         flags[SOURCE] = stamp.source if stamp else None
         unmoved = desired is not None and len(desired.data) == 1 and _written_from(flags, desired)
         data = {key: desired.single_value()} if unmoved else None  # type: ignore[union-attr]
@@ -371,17 +394,17 @@ def _holds(current: ActualItem, item: DesiredItem) -> bool:
 
 
 def _hidden_source(item: DesiredItem) -> str | None:
-    """The digest of the source version a hidden variable's marker records (None for other variables)."""
+    """The digest of the origin a hidden variable's marker records (None for other variables)."""
     return marker.source_digest(item.source_version) if item.flags.get("hidden") else None
 
 
 def _description(item: DesiredItem, text: str | None) -> str:
-    """The description syncd stores for `item`: the text, and its marker (with the source version when hidden)."""
+    """The description syncd stores for `item`: the text, and its marker (with the origin when hidden)."""
     return marker.stamped(text, item.owner, _hidden_source(item))
 
 
 def _written_from(flags: Mapping[str, Any], item: DesiredItem) -> bool:
-    """Whether a hidden variable holds `item`'s value, as far as anyone can tell: its marker records the version of
-    the source secret `item` was read at (always, when the source reports no version: nothing can tell then)."""
+    """Whether a hidden variable holds `item`'s value, as far as anyone can tell: its marker records the origin `item`
+    was read at (always, when the source reports no version: nothing can tell then)."""
     wanted = marker.source_digest(item.source_version)
     return wanted is None or flags.get(SOURCE) == wanted

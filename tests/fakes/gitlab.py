@@ -111,6 +111,9 @@ class GitLabFake:
     """The server's state and its test controls; `start()` serves it on a free loopback port."""
 
     ADMIN_TOKEN = ADMIN_TOKEN
+    # Whether group variables take an environment scope (GitLab Premium and Ultimate). False models Free: EE's
+    # `filter_variable_parameters` drops `environment_scope` from a group's create and update, so they land at `*`.
+    group_scopes_licensed = True
 
     def __init__(self) -> None:
         self.lock = threading.RLock()

@@ -125,6 +125,10 @@ def handle(
             return Reply(403, {"message": FORBIDDEN})
         key = segments[3] if len(segments) > 3 else None
         limit = fake.variable_limits[kind]
+        if kind == "group" and not fake.group_scopes_licensed:
+            # EE's filter_variable_parameters: without the licensed feature a group's scope parameter is dropped (the
+            # filter stays: API::GroupVariables reads it from `params`, not from the filtered ones).
+            params.pop("environment_scope", None)
         return _variables(owner, key, method, params, base_url + request.path, {"id": segments[1]}, limit)
 
 
@@ -236,6 +240,7 @@ def _variables(
     fields.pop("key", None)
     updated = {**found, **fields}
     if kind != "instance":
+        # HasEnvironmentScope#environment_scope= stores `new_environment_scope.to_s.strip`.
         updated["environment_scope"] = str(updated["environment_scope"]).strip()
     others = [variable for variable in owner.variables if variable is not found]
     errors = validation_errors(kind, updated, others, before=found)

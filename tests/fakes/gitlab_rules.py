@@ -50,7 +50,8 @@ INSTANCE_VALUE_TOO_LONG = "The value of the provided variable exceeds the 10000 
 DESCRIPTION_MAX = 255
 DESCRIPTION_TOO_LONG = "is too long (maximum is 255 characters)"
 # HasEnvironmentScope with Gitlab::Regex.environment_scope_regex and its message; `*` (all environments) by default.
-# Group variables take a scope as on Premium and Ultimate (on Free, EE's filter_variable_parameters drops it).
+# Group variables take a scope as on Premium and Ultimate (on Free, EE's filter_variable_parameters drops it: see
+# GitLabFake.group_scopes_licensed). The setter `HasEnvironmentScope#environment_scope=` strips the scope.
 DEFAULT_SCOPE = "*"
 SCOPE_PATTERN = re.compile(r"[a-zA-Z0-9_/${}. *-]+")
 SCOPE_BLANK = "can't be blank"

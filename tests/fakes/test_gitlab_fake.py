@@ -142,6 +142,35 @@ def test_group_variables_have_the_same_endpoints(gitlab_fake: GitLabFake, owner_
     assert gitlab_fake.requests[0].path == "/api/v4/groups/platform/variables"
 
 
+def test_a_group_without_licensed_scopes_drops_the_scope_parameter(gitlab_fake: GitLabFake, owner_token: str) -> None:
+    """With group_scopes_licensed off (GitLab Free), a group create lands at `*` and an update keeps the variable's
+    scope, as EE's filter_variable_parameters drops `environment_scope`; project variables keep their scopes."""
+    gitlab_fake.group_scopes_licensed = False
+    variables = group_variables(gitlab_fake)
+    created = variables.create({"key": "SHARED", "value": "one", "environment_scope": "prod"})
+    assert created.environment_scope == "*"
+    answer = variables.update(
+        "SHARED", {"value": "two", "environment_scope": "prod"}, filter={"environment_scope": "*"}
+    )
+    assert answer["environment_scope"] == "*"
+    project = project_variables(gitlab_fake, ADMIN_TOKEN)
+    assert project.create({"key": "SHARED", "value": "one", "environment_scope": "prod"}).environment_scope == "prod"
+
+
+def test_a_group_update_whose_filter_matches_nothing_falls_back_to_the_key(
+    gitlab_fake: GitLabFake, owner_token: str
+) -> None:
+    """API::GroupVariables#put: a filter matching no variable falls back to the key in any scope (here `*`), and
+    the scope in the body moves that variable."""
+    gitlab_fake.put_variable("group", "platform", key="SHARED", value="one")
+    variables = group_variables(gitlab_fake)
+    answer = variables.update(
+        "SHARED", {"value": "two", "environment_scope": "prod"}, filter={"environment_scope": "prod"}
+    )
+    assert (answer["environment_scope"], answer["value"]) == ("prod", "two")
+    assert [v["environment_scope"] for v in gitlab_fake.variables("group", "platform")] == ["prod"]
+
+
 def test_variables_planted_out_of_band_are_served(gitlab_fake: GitLabFake) -> None:
     """put_variable stores a variable as a person would, replacing the one with the same key and scope in place."""
     gitlab_fake.put_variable("project", APP, key="A", value="1")

@@ -169,6 +169,17 @@ syncs:"""
     assert gitlab_fake.requests == []
 
 
+def test_an_environment_scope_with_outer_spaces_is_a_manifest_error_before_any_call(
+    run: Run, config: Path, gitlab_fake: GitLabFake
+) -> None:
+    """`environment_scope: " staging"` fails the manifest with one message naming the field; nothing is called."""
+    config.write_text(config.read_text().replace("environment_scope: staging", 'environment_scope: " staging"'))
+    code, out, err = run("plan", "-c", str(config))
+    assert code != 0
+    assert "environment_scope ' staging' starts or ends with whitespace" in out + err
+    assert gitlab_fake.requests == []
+
+
 def test_the_rules_are_checked_before_any_call(run: Run, config: Path, gitlab_fake: GitLabFake) -> None:
     """A key GitLab would refuse and a value it cannot mask are problems found before any call: a plan only lists,
     and apply sends nothing for either key."""

@@ -7,7 +7,7 @@ import threading
 
 from connectors.gitlab import marker
 from syncd.model import Ownership
-from tests.connectors.gitlab.gitlab_support import PROJECT, apply, item, make_sink, plan
+from tests.connectors.gitlab.gitlab_support import GROUP, PROJECT, apply, item, make_sink, plan
 from tests.fakes.gitlab import GitLabFake
 
 KEYS = [f"RACE_{index:02d}" for index in range(24)]
@@ -47,3 +47,40 @@ def test_two_instances_creating_the_same_variables_at_once_never_share_one(gitla
         assert variable["value"] == f"{winner}-value-{key}", key
         assert results[winner][key] is True
         assert [results[name][key] for name in INSTANCES if name != winner] == [False]
+
+
+def _group_update_racing_a_delete(gitlab_fake: GitLabFake, *, licensed: bool) -> tuple[bool, str | None]:
+    """Someone's K@* and syncd's K@prod in group platform; syncd plans an update of K@prod, and K@prod is deleted
+    between syncd's read and its PUT. Returns the change's outcome."""
+    gitlab_fake.put_variable("group", GROUP, key="SHARED_KEY", value="theirs-all-envs", description="a person's")
+    sink = make_sink(gitlab_fake)
+    apply(sink, plan(sink, [item(sink, "SHARED_KEY", "ours-prod-one", group=GROUP, environment_scope="prod")]))
+    changes = plan(sink, [item(sink, "SHARED_KEY", "ours-prod-two", group=GROUP, environment_scope="prod")])
+    gitlab_fake.group_scopes_licensed = licensed
+    gitlab_fake.before(
+        "PUT",
+        r"/groups/platform/variables/SHARED_KEY$",
+        lambda request: gitlab_fake.delete_variable("group", GROUP, "SHARED_KEY", "prod"),
+    )
+    (result,) = apply(sink, changes)
+    return result.ok, result.error
+
+
+def test_a_group_update_that_lands_on_another_scope_fails_naming_both_scopes(gitlab_fake: GitLabFake) -> None:
+    """When GitLab ignores the scope parameter (a group without the licensed feature) and the scoped variable is
+    deleted between syncd's read and its PUT, GitLab's fallback writes into the key's `*` variable; syncd reads the
+    PUT's answer and fails the change naming the key and both scopes."""
+    ok, error = _group_update_racing_a_delete(gitlab_fake, licensed=False)
+    assert not ok
+    assert "SHARED_KEY" in (error or "") and "'*'" in (error or "") and "'prod'" in (error or "")
+    assert "deleted since syncd read it" in (error or "")
+    assert "ours-prod" not in (error or "")
+
+
+def test_a_group_update_racing_a_delete_can_still_move_another_scopes_variable(gitlab_fake: GitLabFake) -> None:
+    """The window syncd cannot close (docs/connectors.md, `gitlab`, Calls and races): with the scope parameter
+    honoured, GitLab's fallback turns someone's K@* into syncd's K@prod, and its answer shows `prod`."""
+    ok, error = _group_update_racing_a_delete(gitlab_fake, licensed=True)
+    assert ok, error
+    (variable,) = gitlab_fake.variables("group", GROUP)
+    assert (variable["environment_scope"], variable["value"]) == ("prod", "ours-prod-two")

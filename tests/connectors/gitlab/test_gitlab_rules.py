@@ -134,6 +134,14 @@ def test_a_destination_refuses_an_environment_scope_gitlab_refuses() -> None:
     assert GitLabDestination(project="a/b", environment_scope="review/* x").environment_scope == "review/* x"
 
 
+@pytest.mark.parametrize("scope", [" prod", "prod ", " review/* "])
+def test_a_destination_refuses_an_environment_scope_with_outer_spaces(scope: str) -> None:
+    """GitLab strips a scope's outer spaces, so the variable would never be at the address syncd plans: refused,
+    saying so; inner spaces are fine."""
+    with pytest.raises(ValidationError, match="starts or ends with whitespace, which GitLab strips"):
+        GitLabDestination(project="a/b", environment_scope=scope)
+
+
 def test_masked_and_hidden_with_masked_off_is_refused() -> None:
     """masked_and_hidden with masked: false contradicts itself and is refused."""
     with pytest.raises(ValidationError, match="masked_and_hidden needs masked"):

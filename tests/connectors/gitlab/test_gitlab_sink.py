@@ -301,3 +301,36 @@ def test_a_variable_a_person_creates_just_before_syncds_create_stays_theirs(
     assert "created by someone else since the plan" in (result.error or "")
     variable = stored(gitlab_fake, "RACED")
     assert (variable["value"], variable["description"]) == ("persons-value-1", None)
+
+
+def test_a_scoped_group_variable_on_gitlab_free_is_deleted_again_and_fails_naming_premium(
+    gitlab_fake: GitLabFake,
+) -> None:
+    """GitLab Free drops a group variable's environment scope, so the create lands at `*`: syncd sees the scope in
+    the answer, deletes that variable (with the `*` filter) and fails the change saying scopes need Premium."""
+    gitlab_fake.group_scopes_licensed = False
+    sink = make_sink(gitlab_fake)
+    (result,) = apply(
+        sink, plan(sink, [item(sink, "DEPLOY_KEY", "deploy-k3y-1", group=GROUP, environment_scope="prod")])
+    )
+    assert not result.ok
+    assert "DEPLOY_KEY" in (result.error or "") and "'prod'" in (result.error or "") and "'*'" in (result.error or "")
+    assert "GitLab Premium" in (result.error or "") and "deleted it again" in (result.error or "")
+    assert gitlab_fake.variables("group", GROUP) == []
+    assert [(r.method, r.query.get(FILTER)) for r in writes(gitlab_fake)] == [("POST", None), ("DELETE", "*")]
+
+
+def test_adopting_a_variable_whose_kept_description_leaves_no_room_for_the_marker_fails_before_any_write(
+    gitlab_fake: GitLabFake,
+) -> None:
+    """A `to` entry without a description keeps the text already in GitLab; when that text and the marker exceed
+    GitLab's 255 characters, the change fails naming the key and how to go on, and no PUT is sent."""
+    note = "A person's long note. " * 10
+    gitlab_fake.put_variable("project", PROJECT, key="LEGACY_TOKEN", value="legacy-value-1", description=note.strip())
+    sink = make_sink(gitlab_fake)
+    (result,) = apply(sink, plan(sink, [item(sink, "LEGACY_TOKEN", "syncd-value-22")], policy=ADOPT_AND_PRUNE))
+    assert not result.ok
+    assert "LEGACY_TOKEN" in (result.error or "") and "GitLab allows 255" in (result.error or "")
+    assert "shorten the variable's description in GitLab" in (result.error or "")
+    assert writes(gitlab_fake) == []
+    assert stored(gitlab_fake, "LEGACY_TOKEN")["value"] == "legacy-value-1"
