@@ -101,6 +101,31 @@ def test_a_403_names_the_verb_resource_namespace_and_the_policy_to_grant(kube_fa
     )
 
 
+ADMISSION_REFUSALS = {
+    "quota": 'secrets "db" is forbidden: exceeded quota: secrets-PLANTED-quota-4e1b, requested: secrets=1, '
+    "used: secrets=10, limited: secrets=10",
+    "terminating": 'secrets "db" is forbidden: unable to create new content in namespace team-a because it is being '
+    "terminated",
+    "webhook": 'admission webhook "policy.example.com" denied the request: value PLANTED-webhook-7d2c is not allowed',
+}
+
+
+@pytest.mark.parametrize("why", sorted(ADMISSION_REFUSALS))
+def test_a_403_from_admission_is_not_blamed_on_rbac(kube_fake: KubeFake, sink: KubernetesSink, why: str) -> None:
+    """A create refused with 403 by an admission check (a ResourceQuota, a terminating namespace, a policy webhook)
+    is a PermanentError saying it was not RBAC, naming what may have refused it, and quoting none of the server's
+    message."""
+    kube_fake.fail_next("POST", SECRETS, 403, message=ADMISSION_REFUSALS[why])
+    (result,) = apply(sink, plan(sink, [desired(sink, "team-a/db", {"k": "v"})]))
+    assert not result.ok
+    assert result.error == (
+        "target 'k8s', item 'team-a/db': the Kubernetes API server refused to create secrets in namespace 'team-a' "
+        "of target 'k8s' (HTTP 403), not by RBAC: an admission check such as a ResourceQuota, a namespace being "
+        "deleted or a policy webhook"
+    )
+    assert "PLANTED" not in result.error
+
+
 def test_a_token_the_server_rejects_is_a_credentials_error(kube_fake: KubeFake, tmp_path: Path) -> None:
     """An unknown bearer token (401) is a PermanentError saying the credentials were rejected, without the token."""
     sink = sink_for(kube_fake, tmp_path, token="PLANTED-k8s-faults-token-3c9a")
