@@ -122,8 +122,15 @@ def build_api_client(target: str, options: KubernetesTargetOptions) -> Any:
                 client_configuration=configuration,
                 persist_config=False,
             )
+    except PermanentError:
+        raise
     except config.ConfigException as exc:
         raise PermanentError(_config_problem(target, options, exc), target=target) from None
+    except Exception as exc:
+        # The loader parses the file and its fields unchecked: broken YAML, a list where a mapping belongs, a
+        # number where text does... fail as YAMLError, TypeError, AttributeError, ValueError. Their text may quote
+        # the file (a token), so only the type is named.
+        raise PermanentError(_malformed(options, exc), target=target) from None
     configuration.retries = False
     # Room for every request one target has in flight, so no connection is made and dropped each time.
     configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, MAX_CONNECTIONS)
@@ -166,8 +173,8 @@ def _check_kubeconfig(target: str, path: str, context: str | None) -> None:
         return
     try:
         contexts, _ = config.list_kube_config_contexts(config_file=path)
-    except config.ConfigException:
-        return  # load_kube_config says what is wrong
+    except Exception:
+        return  # loading it says what is wrong
     names = [c.get("name") for c in contexts or []]
     if context not in names:
         known = ", ".join(repr(n) for n in names) or "none"
@@ -181,6 +188,18 @@ def _config_problem(target: str, options: KubernetesTargetOptions, exc: Exceptio
             "with a service account token mounted, and KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT set"
         )
     return f"kubeconfig {options.kubeconfig} cannot be used: {_first_line(exc)}"
+
+
+def _malformed(options: KubernetesTargetOptions, exc: Exception) -> str:
+    kind = type(exc).__name__
+    if options.in_cluster:
+        return (
+            "cannot connect from inside the cluster (in_cluster: true): "
+            f"the service account's files are not valid ({kind})"
+        )
+    if isinstance(exc, OSError):
+        return f"kubeconfig {options.kubeconfig} cannot be read ({kind})"
+    return f"kubeconfig {options.kubeconfig} is not a valid kubeconfig ({kind})"
 
 
 def _first_line(exc: Exception) -> str:
