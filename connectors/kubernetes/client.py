@@ -134,10 +134,33 @@ def build_api_client(target: str, options: KubernetesTargetOptions) -> Any:
     configuration.retries = False
     # Room for every request one target has in flight, so no connection is made and dropped each time.
     configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, MAX_CONNECTIONS)
-    for value in (configuration.api_key or {}).values():
-        # "Bearer TOKEN": the token is a credential, never to be printed.
-        Secret(str(value).removeprefix("Bearer ").strip())
+    _register_tokens(configuration)
+    _register_refreshed_tokens(configuration)
     return _no_retries(client.ApiClient(configuration))
+
+
+def _register_tokens(configuration: Any) -> None:
+    """Register the bearer token with the redactor, bare: the kubeconfig loader stores "Bearer TOKEN", the in-cluster
+    one "bearer TOKEN", and output may show the token alone."""
+    for value in (configuration.api_key or {}).values():
+        scheme, _, token = str(value).strip().partition(" ")
+        Secret(token.strip() if scheme.lower() == "bearer" else str(value).strip())
+
+
+def _register_refreshed_tokens(configuration: Any) -> None:
+    """Wrap the loader's `refresh_api_key_hook` (the service account token re-read each minute, an exec plugin's
+    new token) so each token it brings is registered too. The loaders set the hook again on every refresh, so the
+    wrapper puts itself back after each call."""
+    hook = configuration.refresh_api_key_hook
+    if hook is None:
+        return
+
+    def refresh(config: Any) -> None:
+        hook(config)
+        _register_tokens(config)
+        config.refresh_api_key_hook = refresh
+
+    configuration.refresh_api_key_hook = refresh
 
 
 def _kubernetes_client(target: str) -> Any:

@@ -4,17 +4,21 @@ and 422 permanent with messages naming what and where, never a value nor the cli
 
 from __future__ import annotations
 
+import datetime
 import socket
 import traceback
+import types
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connectors.kubernetes import KubernetesSink, KubernetesTargetOptions
+from connectors.kubernetes.client import build_api_client
 from syncd.errors import PermanentError, TransientError
 from syncd.model import Action, Difference
 from syncd.ratelimit import RateLimiter
+from syncd.secret import REDACTOR
 from tests.connectors.kubernetes.kube_support import (
     actions,
     apply,
@@ -267,6 +271,38 @@ def test_in_cluster_outside_a_pod_says_what_is_missing(monkeypatch: pytest.Monke
     message = str(raised.value)
     assert message.startswith("target 'in-pod': cannot connect from inside the cluster (in_cluster: true)")
     assert "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT" in message
+
+
+def test_in_cluster_tokens_are_registered_bare_with_the_redactor_and_so_is_each_refreshed_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The service account token the in-cluster loader reads (it stores "bearer TOKEN") is registered alone with the
+    redactor, and so is the new token its refresh hook reads once the old one is a minute old."""
+    from kubernetes.config import incluster_config
+
+    token_file, ca_file = tmp_path / "token", tmp_path / "ca.crt"
+    token_file.write_text("PLANTED-k8s-sa-token-first-6b2e")
+    ca_file.write_text("CA PEM")
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(token_file))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(ca_file))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "6443")
+    api_client = build_api_client("in-pod", KubernetesTargetOptions(in_cluster=True))
+    configuration = api_client.configuration
+    assert REDACTOR.redact("token PLANTED-k8s-sa-token-first-6b2e") == "token [REDACTED]"
+
+    token_file.write_text("PLANTED-k8s-sa-token-second-93f1")
+    later = datetime.datetime.now() + datetime.timedelta(minutes=2)
+    clock = types.SimpleNamespace(datetime=types.SimpleNamespace(now=lambda: later), timedelta=datetime.timedelta)
+    monkeypatch.setattr(incluster_config, "datetime", clock)
+    for _ in range(2):  # the hook is called before each request; the loader sets it again each time
+        assert configuration.get_api_key_with_prefix("BearerToken") == "bearer PLANTED-k8s-sa-token-second-93f1"
+    assert REDACTOR.redact("token PLANTED-k8s-sa-token-second-93f1") == "token [REDACTED]"
+    token_file.write_text("PLANTED-k8s-sa-token-third-0c7d")
+    later += datetime.timedelta(minutes=2)
+    configuration.get_api_key_with_prefix("BearerToken")
+    assert REDACTOR.redact("token PLANTED-k8s-sa-token-third-0c7d") == "token [REDACTED]"
+    api_client.close()
 
 
 def test_a_client_made_elsewhere_is_made_to_send_each_request_once(
