@@ -1,8 +1,9 @@
 """The `kubernetes` sink: one Secret per item, at the address "<namespace>/<name>".
 
 Reads (`observe`): per namespace of the scope, one LIST of the Secrets labelled `app.kubernetes.io/managed-by:
-syncd`, paged; then one GET per desired Secret not in those lists. Never a cluster-wide list nor a namespace read:
-a namespace-scoped Role is enough.
+syncd`, paged; then one GET per desired Secret not in those lists. When every pattern of the scope is the address
+of a desired Secret (a re-plan of one item), one GET each and no LIST. Never a cluster-wide list nor a
+namespace read: a namespace-scoped Role is enough.
 
 Writes, each one call, each conditional on what the plan read: a create is a POST; an update a PATCH (strategic
 merge) whose body carries the resourceVersion the plan read, so the apiserver refuses it (409 Conflict) if the Secret
@@ -132,12 +133,20 @@ class KubernetesSink(Sink):
     def observe(self, desired: Sequence[DesiredItem], scope: Scope) -> Observation:
         wanted = {item.address: item for item in desired}
         namespaces = self._namespaces(scope)
-        listed: dict[str, Json] = {
-            f"{namespace}/{secret['metadata']['name']}": secret
-            for namespace, secrets in zip(namespaces, in_parallel(self._list, namespaces, MAX_IN_FLIGHT), strict=True)
-            for secret in secrets
-        }
-        unlisted = [address for address in wanted if address not in listed]
+        listed: dict[str, Json] = {}
+        if not set(scope.patterns) <= set(wanted):
+            listed = {
+                f"{namespace}/{secret['metadata']['name']}": secret
+                for namespace, secrets in zip(
+                    namespaces, in_parallel(self._list, namespaces, MAX_IN_FLIGHT), strict=True
+                )
+                for secret in secrets
+            }
+            unlisted = [address for address in wanted if address not in listed]
+        else:
+            # Every pattern is the address of a desired Secret (a re-plan's one item): `covers` admits exactly those,
+            # so their GETs read all the scope holds, without listing the namespace.
+            unlisted = list(wanted)
         fetched = dict(zip(unlisted, in_parallel(self._get, unlisted, MAX_IN_FLIGHT), strict=True))
         items: dict[str, ActualItem] = {}
         for address, item in wanted.items():
@@ -145,7 +154,8 @@ class KubernetesSink(Sink):
             if secret is not None:
                 items[address] = self._actual(address, secret, item)
         owned = {}
-        for address, secret in listed.items():
+        seen = {**{a: s for a, s in fetched.items() if s is not None}, **listed}
+        for address, secret in seen.items():
             owner = _owner(secret)
             if owner is not None and owner.instance == scope.instance and scope.covers(address):
                 owned[address] = items.get(address) or self._actual(address, secret, None)
