@@ -52,7 +52,7 @@ class KubeConnection:
         self._core: Any = None
         self._lock = threading.Lock()
         if api_client is not None:
-            _no_retries(api_client)
+            no_retries(api_client)
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -136,7 +136,7 @@ def build_api_client(target: str, options: KubernetesTargetOptions) -> Any:
     configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, MAX_CONNECTIONS)
     _register_tokens(configuration)
     _register_refreshed_tokens(configuration)
-    return _no_retries(client.ApiClient(configuration))
+    return no_retries(client.ApiClient(configuration))
 
 
 def _register_tokens(configuration: Any) -> None:
@@ -173,7 +173,7 @@ def _kubernetes_client(target: str) -> Any:
     return client
 
 
-def _no_retries(api_client: Any) -> Any:
+def no_retries(api_client: Any) -> Any:
     """`api_client` sending each request once: urllib3's retries off, and no client-go style read retries. The
     connection pools take `retries` when they are made, so a client made elsewhere gets its pools anew."""
     from kubernetes.client import rest
@@ -182,7 +182,9 @@ def _no_retries(api_client: Any) -> Any:
     configuration.client_go_retries = False
     if configuration.retries is not False:
         configuration.retries = False
+        old_pools = api_client.rest_client.pool_manager
         api_client.rest_client = rest.RESTClientObject(configuration)
+        old_pools.clear()  # its idle connections closed now, not when the collector gets to them
     return api_client
 
 

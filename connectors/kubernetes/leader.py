@@ -40,6 +40,7 @@ import urllib3.exceptions
 from kubernetes.client import ApiClient, CoordinationV1Api
 from kubernetes.client.exceptions import ApiException
 
+from connectors.kubernetes.client import no_retries
 from connectors.kubernetes.policy import RbacSubject, lease_rules, rbac_documents
 from syncd.errors import ConfigError, PermanentError
 
@@ -149,7 +150,9 @@ class LeaderElector:
             raise ConfigError(f"leader election Lease name {name!r} is not a DNS-1123 subdomain")
         if identity is not None and not identity.strip():
             raise ConfigError("leader election identity is empty")
-        self.api = CoordinationV1Api(api_client)
+        # Each round sends each call once: a retry inside urllib3 (it retries a PUT answered 503 with Retry-After)
+        # would outlast the renew deadline unseen.
+        self.api = CoordinationV1Api(no_retries(api_client))
         self.namespace, self.name = namespace, name
         self.identity = identity or default_identity()
         self.lease_duration, self.renew_deadline, self.retry_period = lease_duration, renew_deadline, retry_period

@@ -11,6 +11,7 @@ import types
 from pathlib import Path
 from typing import Any
 
+import kubernetes.client
 import pytest
 
 from connectors.kubernetes import KubernetesSink, KubernetesTargetOptions
@@ -308,8 +309,8 @@ def test_in_cluster_tokens_are_registered_bare_with_the_redactor_and_so_is_each_
 def test_a_client_made_elsewhere_is_made_to_send_each_request_once(
     kube_fake: KubeFake, kube_client: Any, tmp_path: Path
 ) -> None:
-    """An ApiClient handed to connect (tests, embedding) gets urllib3's retries off in its connection pools, and
-    the sink works through it."""
+    """An ApiClient handed to connect (tests, embedding) gets urllib3's retries off in its connection pools (the
+    pools it had are closed), and the sink works through it."""
     api_client = kube_client(kube_fake)
 
     def retries() -> Any:
@@ -318,9 +319,13 @@ def test_a_client_made_elsewhere_is_made_to_send_each_request_once(
         return getattr(given, "total", given)
 
     assert retries() is not False
+    kubernetes.client.CoreV1Api(api_client).list_namespaced_secret("team-a")  # a pool holds a connection now
+    first_pools = api_client.rest_client.pool_manager
+    assert len(first_pools.pools) == 1
     options = KubernetesTargetOptions(kubeconfig=str(kubeconfig(kube_fake, tmp_path)), context="fake")
     sink = KubernetesSink("k8s", options, KubernetesSink.connect("k8s", options, client=api_client))
     assert retries() is False
+    assert len(first_pools.pools) == 0, "the pools replaced are closed, not left to the collector"
     converge(sink, [desired(sink, "team-a/db", {"k": "v"})])
     assert stored_data(kube_fake, "team-a/db") == {"k": "v"}
 

@@ -259,6 +259,21 @@ def test_a_leader_that_cannot_renew_stops_leading_within_the_renew_deadline(
     assert b.try_acquire_or_renew() and leaders(a, b) == ["b"]
 
 
+def test_a_renewal_answered_503_is_one_put_on_the_wire(
+    kube_fake: KubeFake, elector: Callable[..., LeaderElector], world: World
+) -> None:
+    """The caller's ApiClient is made to send each request once: a renewal answered 503 with Retry-After (which
+    urllib3 would retry by itself, the PUT being idempotent) fails that round after one PUT."""
+    a = elector("a")
+    assert a.try_acquire_or_renew()
+    world.advance(RETRY)
+    kube_fake.fail_next("PUT", LEASES, 503, retry_after=0)
+    before = kube_fake.count("PUT", LEASES)
+    assert not a.try_acquire_or_renew()
+    assert kube_fake.count("PUT", LEASES) - before == 1
+    assert a.is_leader
+
+
 def test_a_slow_renewal_counts_from_when_it_was_sent(
     kube_fake: KubeFake, elector: Callable[..., LeaderElector], world: World
 ) -> None:
