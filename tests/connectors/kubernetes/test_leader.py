@@ -291,6 +291,33 @@ def test_a_slow_renewal_counts_from_when_it_was_sent(
     assert not a.is_leader
 
 
+def test_each_call_of_a_round_is_bounded_by_the_time_left_of_its_renew_deadline(
+    kube_fake: KubeFake, elector: Callable[..., LeaderElector], world: World
+) -> None:
+    """A round's calls share the renew deadline from the round's start (client-go's context timeout): the PUT after
+    a GET that took 4 s may take only what is left, and after a GET that took the whole deadline no PUT is sent and
+    the round fails."""
+    a = elector("a")
+    assert a.try_acquire_or_renew()
+    timeouts: list[float] = []
+    replace = a.api.replace_namespaced_lease
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        timeouts.append(kwargs["_request_timeout"])
+        return replace(*args, **kwargs)
+
+    a.api.replace_namespaced_lease = spy  # type: ignore[method-assign]
+    world.advance(RETRY)
+    kube_fake.before("GET", LEASES, lambda *_: world.advance(4.0), times=1)
+    assert a.try_acquire_or_renew()
+    assert timeouts == [pytest.approx(DEADLINE - 4.0)]
+    world.advance(RETRY)
+    kube_fake.before("GET", LEASES, lambda *_: world.advance(DEADLINE), times=1)
+    before = kube_fake.count("PUT", LEASES)
+    assert not a.try_acquire_or_renew()
+    assert kube_fake.count("PUT", LEASES) == before and timeouts == [pytest.approx(DEADLINE - 4.0)]
+
+
 def test_a_conflict_on_renewal_ends_leadership_at_once(
     kube_fake: KubeFake, elector: Callable[..., LeaderElector], world: World
 ) -> None:
