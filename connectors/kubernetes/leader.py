@@ -45,7 +45,8 @@ from kubernetes.client import ApiClient, CoordinationV1Api
 from kubernetes.client.exceptions import ApiException
 
 from connectors.kubernetes.client import no_retries
-from connectors.kubernetes.policy import RbacSubject, lease_rules, rbac_documents
+from connectors.kubernetes.options import RbacSubject
+from connectors.kubernetes.policy import lease_rules, rbac_documents
 from syncd.errors import ConfigError, PermanentError
 
 # client-go's wait.JitterUntil factor: a candidate waits retry_period × (1 + up to 1.2) between attempts, so

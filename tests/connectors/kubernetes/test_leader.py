@@ -19,7 +19,7 @@ import yaml
 from kubernetes.client import ApiClient
 
 from connectors.kubernetes.leader import LeaderElector, LeaseAccessDenied, lease_rbac, micro_time
-from connectors.kubernetes.policy import RbacSubject
+from connectors.kubernetes.options import RbacSubject
 from syncd.errors import ConfigError
 from tests.fakes.kubernetes import ADMIN_TOKEN, KubeClientFactory, KubeFake
 
@@ -390,7 +390,7 @@ def test_a_forbidden_call_names_the_verb_the_resource_the_namespace_and_the_leas
 ) -> None:
     """RBAC that does not grant the Lease's get fails with one sentence naming what to grant, not a retry."""
     kube_fake.add_user("nobody-token", "nobody")
-    kube_fake.load_rbac(lease_rbac(NAMESPACE, "another-lease", RbacSubject("User", "nobody", None)))
+    kube_fake.load_rbac(lease_rbac(NAMESPACE, "another-lease", RbacSubject(kind="User", name="nobody", namespace=None)))
     a = elector("a", token="nobody-token")
     with pytest.raises(LeaseAccessDenied) as raised:
         a.try_acquire_or_renew()
@@ -404,7 +404,7 @@ def test_run_ends_on_a_forbidden_call_and_raises_it(
     kube_fake: KubeFake, client_for: Callable[[str], ApiClient]
 ) -> None:
     """A replica whose RBAC was taken away while it led calls on_stopped_leading and raises the 403, not a retry."""
-    granted = lease_rbac(NAMESPACE, LEASE, RbacSubject("User", "replica", None))
+    granted = lease_rbac(NAMESPACE, LEASE, RbacSubject(kind="User", name="replica", namespace=None))
     revoked = yaml.safe_dump_all(
         [{**d, "rules": []} if d["kind"] == "Role" else d for d in yaml.safe_load_all(granted)]
     )
@@ -433,7 +433,7 @@ def test_lease_rbac_is_enough_and_each_of_its_verbs_is_needed(
 ) -> None:
     """With exactly the Role lease_rbac prints, a replica creates, renews, releases and takes over the Lease; with
     any one verb taken out, some step fails naming that verb."""
-    subject = RbacSubject("User", "replica", None)
+    subject = RbacSubject(kind="User", name="replica", namespace=None)
     kube_fake.add_user("replica-token", "replica")
     full = lease_rbac(NAMESPACE, LEASE, subject)
 
