@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import socket
 import threading
 import time
@@ -44,6 +43,7 @@ import urllib3.exceptions
 from kubernetes.client import ApiClient, CoordinationV1Api
 from kubernetes.client.exceptions import ApiException
 
+from connectors.kubernetes import rules
 from connectors.kubernetes.client import no_retries
 from connectors.kubernetes.options import RbacSubject
 from connectors.kubernetes.policy import lease_rules, rbac_documents
@@ -52,10 +52,6 @@ from syncd.errors import ConfigError, PermanentError
 # client-go's wait.JitterUntil factor: a candidate waits retry_period × (1 + up to 1.2) between attempts, so
 # candidates started together spread out; renew_deadline must exceed retry_period × this.
 JITTER_FACTOR = 1.2
-
-# DNS-1123: a namespace is a label, a Lease's name a subdomain (the apiserver refuses anything else).
-_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 class LeaseAccessDenied(PermanentError):
@@ -149,10 +145,11 @@ class LeaderElector:
         jitter: Callable[[], float] = random.random,
     ) -> None:
         check_timings(lease_duration, renew_deadline, retry_period)
-        if not _LABEL.fullmatch(namespace) or len(namespace) > 63:
-            raise ConfigError(f"leader election namespace {namespace!r} is not a DNS-1123 label")
-        if not _SUBDOMAIN.fullmatch(name) or len(name) > 253:
-            raise ConfigError(f"leader election Lease name {name!r} is not a DNS-1123 subdomain")
+        # A namespace is a DNS-1123 label, a Lease's name a subdomain: the apiserver refuses anything else.
+        if not rules.is_dns1123_label(namespace):
+            raise ConfigError(f"leader election namespace {namespace!r} is not {rules.LABEL_RULE}")
+        if not rules.is_dns1123_subdomain(name):
+            raise ConfigError(f"leader election Lease name {name!r} is not {rules.SUBDOMAIN_RULE}")
         if identity is not None and not identity.strip():
             raise ConfigError("leader election identity is empty")
         # Each round sends each call once: a retry inside urllib3 (it retries a PUT answered 503 with Retry-After)
@@ -188,12 +185,6 @@ class LeaderElector:
                 and self._monotonic() - self._renewed_at < self.renew_deadline
             )
 
-    @property
-    def leader(self) -> str:
-        """The holder this replica last saw ('' when none)."""
-        with self._state:
-            return self._observed.holder_identity if self._observed else ""
-
     def try_acquire_or_renew(self) -> bool:
         """One round: True when this replica wrote the Lease (created, took over or renewed it). A round that fails
         on a 5xx, 429, timeout or 409 returns False; `is_leader` stays True until `renew_deadline` has passed since
@@ -214,7 +205,7 @@ class LeaderElector:
         moment = micro_time(self._now())
         mine = LeaseRecord(self.identity, _whole_seconds(self.lease_duration), moment, moment, 0)
         current = self._call("get", self.api.read_namespaced_lease, self.name, self.namespace, deadline=deadline)
-        if current is None or current is _CONFLICT:
+        if current is None:
             return False
         if current is _ABSENT:
             body = {"metadata": {"name": self.name, "namespace": self.namespace}, "spec": mine.spec()}
@@ -299,8 +290,8 @@ class LeaderElector:
 
     def _call(self, verb: str, method: Callable[..., Any], *args: Any, deadline: float | None = None) -> Any:
         """The Lease as a dict from one API call, given the time left until `deadline` (local monotonic seconds;
-        `renew_deadline` when None); _ABSENT on a GET's 404, _CONFLICT on a 409, None when the round failed for a
-        reason worth retrying or no time is left; LeaseAccessDenied on 401/403."""
+        `renew_deadline` when None); _ABSENT on a GET's 404, _CONFLICT on a write's 409, None when the round failed
+        for a reason worth retrying or no time is left; LeaseAccessDenied on 401/403."""
         timeout = self.renew_deadline if deadline is None else deadline - self._monotonic()
         if timeout <= 0:
             return None
@@ -311,7 +302,7 @@ class LeaderElector:
                 raise self._denied(verb, exc.status) from None
             if exc.status == 404 and verb == "get":
                 return _ABSENT
-            if exc.status == 409:
+            if exc.status == 409 and verb != "get":
                 return _CONFLICT
             return None
         except (urllib3.exceptions.HTTPError, OSError):
