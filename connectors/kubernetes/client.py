@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.kubernetes.errors import Call, status_of, translate
+from connectors.kubernetes.errors import Call, translate
 from connectors.kubernetes.options import KubernetesTargetOptions
 from syncd.connector import UNLIMITED, RateLimiter
 from syncd.errors import PermanentError
@@ -28,11 +28,9 @@ MAX_CONNECTIONS = 16
 
 @dataclass(frozen=True)
 class Refusal:
-    """A failed request whose status the caller expects and handles (404, 409): the Status's reason and details."""
+    """A failed request whose status the caller expects and handles (404, 409)."""
 
     status: int
-    reason: str
-    details: dict[str, Any]
 
 
 class KubeConnection:
@@ -81,8 +79,7 @@ class KubeConnection:
         except Exception as exc:
             status = getattr(exc, "status", None)
             if status in tolerate:
-                answer = status_of(exc)
-                return Refusal(status, str(answer.get("reason") or ""), answer.get("details") or {})
+                return Refusal(status)
             raise translate(exc, call, self.target, self.options.read_timeout) from None
         try:
             answer = json.loads(body) if body else {}

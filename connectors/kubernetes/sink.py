@@ -32,7 +32,7 @@ from connectors.kubernetes.options import (
     KubernetesTargetOptions,
 )
 from connectors.kubernetes.policy import rbac_policy
-from connectors.kubernetes.secret_types import DOCKER_CONFIG_JSON, docker_config_json, type_problems
+from connectors.kubernetes.secret_types import DOCKER_CONFIG_JSON, OPAQUE, docker_config_json, type_problems
 from syncd.connector import (
     UNLIMITED,
     AccessPolicy,
@@ -55,6 +55,8 @@ ANNOTATION_FLAG = "annotation:"
 IMMUTABLE_WHY = "the Secret is immutable"
 TYPE_WHY = "a Secret's type cannot change"
 SELECTOR = f"{MANAGED_BY}={MANAGED_BY_VALUE}"
+# Who managedFields names as the writer of what syncd creates and patches.
+FIELD_MANAGER = "syncd"
 
 Json = dict[str, Any]
 
@@ -107,16 +109,13 @@ class KubernetesSink(Sink):
         )
 
     def check(self, item: DesiredItem) -> list[str]:
+        # The namespace, labels and annotations were checked with the Destination, at manifest load.
         namespace, name = split(item.address)
         where = f"Secret {name!r} in namespace {namespace!r}"
-        if not rules.is_dns1123_label(namespace):
-            return [f"The namespace of {where} is not {rules.LABEL_RULE}."]
         plain = {key: value.reveal() for key, value in item.data.items()}
         problems = rules.secret_problems(namespace, name, plain)
-        secret_type = str(item.flags.get("type", "Opaque"))
+        secret_type = str(item.flags.get("type", OPAQUE))
         problems += [f"A {secret_type} Secret ({where}) {why}." for why in type_problems(secret_type, item.data)]
-        labels = {k.removeprefix(LABEL_FLAG): str(v) for k, v in item.flags.items() if k.startswith(LABEL_FLAG)}
-        problems += [f"{where}: {why}." for why in rules.label_problems(labels)]
         return problems
 
     def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
@@ -202,7 +201,7 @@ class KubernetesSink(Sink):
     def _actual(self, address: str, secret: Json, item: DesiredItem | None) -> ActualItem:
         metadata = secret.get("metadata") or {}
         immutable = bool(secret.get("immutable"))
-        flags: dict[str, Any] = {"type": secret.get("type") or "Opaque", "immutable": immutable}
+        flags: dict[str, Any] = {"type": secret.get("type") or OPAQUE, "immutable": immutable}
         labels, annotations = metadata.get("labels") or {}, metadata.get("annotations") or {}
         for key in item.flags if item is not None else ():
             found = _flag_value(key, labels, annotations)
@@ -239,7 +238,12 @@ class KubernetesSink(Sink):
         namespace, name = split(item.address)
         core = self.connection.core()
         answer = self.connection.request(
-            Call("create", namespace, name), core.create_namespaced_secret, namespace, _whole(item), tolerate=(409,)
+            Call("create", namespace, name),
+            core.create_namespaced_secret,
+            namespace,
+            _whole(item),
+            field_manager=FIELD_MANAGER,
+            tolerate=(409,),
         )
         if isinstance(answer, Refusal):
             self._refused(item, "a Secret of that name was created by another writer since the plan")
@@ -253,6 +257,7 @@ class KubernetesSink(Sink):
             name,
             namespace,
             _patch_body(item, expected, difference),
+            field_manager=FIELD_MANAGER,
             tolerate=(404, 409),
         )
         if isinstance(answer, Refusal):
@@ -300,7 +305,7 @@ class KubernetesSink(Sink):
         labels, annotations = metadata.get("labels") or {}, metadata.get("annotations") or {}
         if _owner(secret) != item.owner or _decoded(secret) != {k: v.reveal() for k, v in item.data.items()}:
             return False
-        if (secret.get("type") or "Opaque") != item.flags.get("type", "Opaque"):
+        if (secret.get("type") or OPAQUE) != item.flags.get("type", OPAQUE):
             return False
         if bool(secret.get("immutable")) != bool(item.flags.get("immutable")):
             return False
@@ -357,7 +362,7 @@ def _whole(item: DesiredItem) -> Json:
             "labels": {**_user_metadata(item, LABEL_FLAG), MANAGED_BY: MANAGED_BY_VALUE},
             "annotations": {**_user_metadata(item, ANNOTATION_FLAG), **marker_tags(item.owner)},
         },
-        "type": item.flags.get("type", "Opaque"),
+        "type": item.flags.get("type", OPAQUE),
         "data": {key: _encoded(value) for key, value in item.data.items()},
     }
     if item.flags.get("immutable"):
@@ -382,7 +387,5 @@ def _patch_body(item: DesiredItem, expected: ActualItem, difference: Difference)
         body["data"] = data
     if "immutable" in changed_flags and item.flags.get("immutable"):
         body["immutable"] = True
-    if "type" in changed_flags:
-        # Refused by the apiserver (422): a type change is a recreate, which the core plans when allowed.
-        body["type"] = item.flags.get("type")
+    # No type: a Secret's type is fixed (observe says so), so a new one is planned as a recreate, never a patch.
     return body
