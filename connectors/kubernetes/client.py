@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.kubernetes.errors import Call, status_of, translate
+from connectors.kubernetes.errors import Call, translate
 from connectors.kubernetes.options import KubernetesTargetOptions
 from syncd.connector import UNLIMITED, RateLimiter
 from syncd.errors import PermanentError
@@ -28,11 +28,9 @@ MAX_CONNECTIONS = 16
 
 @dataclass(frozen=True)
 class Refusal:
-    """A failed request whose status the caller expects and handles (404, 409): the Status's reason and details."""
+    """A failed request whose status the caller expects and handles (404, 409)."""
 
     status: int
-    reason: str
-    details: dict[str, Any]
 
 
 class KubeConnection:
@@ -52,7 +50,7 @@ class KubeConnection:
         self._core: Any = None
         self._lock = threading.Lock()
         if api_client is not None:
-            _no_retries(api_client)
+            no_retries(api_client)
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -81,8 +79,7 @@ class KubeConnection:
         except Exception as exc:
             status = getattr(exc, "status", None)
             if status in tolerate:
-                answer = status_of(exc)
-                return Refusal(status, str(answer.get("reason") or ""), answer.get("details") or {})
+                return Refusal(status)
             raise translate(exc, call, self.target, self.options.read_timeout) from None
         try:
             answer = json.loads(body) if body else {}
@@ -122,15 +119,45 @@ def build_api_client(target: str, options: KubernetesTargetOptions) -> Any:
                 client_configuration=configuration,
                 persist_config=False,
             )
+    except PermanentError:
+        raise
     except config.ConfigException as exc:
         raise PermanentError(_config_problem(target, options, exc), target=target) from None
+    except Exception as exc:
+        # The loader parses the file and its fields unchecked: broken YAML, a list where a mapping belongs, a
+        # number where text does... fail as YAMLError, TypeError, AttributeError, ValueError. Their text may quote
+        # the file (a token), so only the type is named.
+        raise PermanentError(_malformed(options, exc), target=target) from None
     configuration.retries = False
     # Room for every request one target has in flight, so no connection is made and dropped each time.
     configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, MAX_CONNECTIONS)
+    _register_tokens(configuration)
+    _register_refreshed_tokens(configuration)
+    return no_retries(client.ApiClient(configuration))
+
+
+def _register_tokens(configuration: Any) -> None:
+    """Register the bearer token with the redactor, bare: the kubeconfig loader stores "Bearer TOKEN", the in-cluster
+    one "bearer TOKEN", and output may show the token alone."""
     for value in (configuration.api_key or {}).values():
-        # "Bearer TOKEN": the token is a credential, never to be printed.
-        Secret(str(value).removeprefix("Bearer ").strip())
-    return _no_retries(client.ApiClient(configuration))
+        scheme, _, token = str(value).strip().partition(" ")
+        Secret(token.strip() if scheme.lower() == "bearer" else str(value).strip())
+
+
+def _register_refreshed_tokens(configuration: Any) -> None:
+    """Wrap the loader's `refresh_api_key_hook` (the service account token re-read each minute, an exec plugin's
+    new token) so each token it brings is registered too. The loaders set the hook again on every refresh, so the
+    wrapper puts itself back after each call."""
+    hook = configuration.refresh_api_key_hook
+    if hook is None:
+        return
+
+    def refresh(config: Any) -> None:
+        hook(config)
+        _register_tokens(config)
+        config.refresh_api_key_hook = refresh
+
+    configuration.refresh_api_key_hook = refresh
 
 
 def _kubernetes_client(target: str) -> Any:
@@ -143,7 +170,7 @@ def _kubernetes_client(target: str) -> Any:
     return client
 
 
-def _no_retries(api_client: Any) -> Any:
+def no_retries(api_client: Any) -> Any:
     """`api_client` sending each request once: urllib3's retries off, and no client-go style read retries. The
     connection pools take `retries` when they are made, so a client made elsewhere gets its pools anew."""
     from kubernetes.client import rest
@@ -152,7 +179,9 @@ def _no_retries(api_client: Any) -> Any:
     configuration.client_go_retries = False
     if configuration.retries is not False:
         configuration.retries = False
+        old_pools = api_client.rest_client.pool_manager
         api_client.rest_client = rest.RESTClientObject(configuration)
+        old_pools.clear()  # its idle connections closed now, not when the collector gets to them
     return api_client
 
 
@@ -166,8 +195,8 @@ def _check_kubeconfig(target: str, path: str, context: str | None) -> None:
         return
     try:
         contexts, _ = config.list_kube_config_contexts(config_file=path)
-    except config.ConfigException:
-        return  # load_kube_config says what is wrong
+    except Exception:
+        return  # loading it says what is wrong
     names = [c.get("name") for c in contexts or []]
     if context not in names:
         known = ", ".join(repr(n) for n in names) or "none"
@@ -181,6 +210,18 @@ def _config_problem(target: str, options: KubernetesTargetOptions, exc: Exceptio
             "with a service account token mounted, and KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT set"
         )
     return f"kubeconfig {options.kubeconfig} cannot be used: {_first_line(exc)}"
+
+
+def _malformed(options: KubernetesTargetOptions, exc: Exception) -> str:
+    kind = type(exc).__name__
+    if options.in_cluster:
+        return (
+            "cannot connect from inside the cluster (in_cluster: true): "
+            f"the service account's files are not valid ({kind})"
+        )
+    if isinstance(exc, OSError):
+        return f"kubeconfig {options.kubeconfig} cannot be read ({kind})"
+    return f"kubeconfig {options.kubeconfig} is not a valid kubeconfig ({kind})"
 
 
 def _first_line(exc: Exception) -> str:

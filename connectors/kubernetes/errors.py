@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,9 @@ from syncd.errors import ConnectorError, PermanentError, TransientError
 
 # Status codes worth another attempt: throttled, or the server (or what stands before it) failed.
 _TRANSIENT = frozenset({429, 500, 502, 503, 504})
+# The authorizer's refusal (k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/errors.go `forbiddenMessage`):
+# `User "NAME" cannot VERB resource "RESOURCE" ...`.
+_RBAC_DENIAL = re.compile(r'\bcannot [a-z]+ resource "')
 
 
 @dataclass(frozen=True)
@@ -90,10 +94,15 @@ def translate(exc: BaseException, call: Call, target: str, timeout: float) -> Co
             f"the Kubernetes API server of target {target!r} rejected the credentials (HTTP 401): the token or "
             "client certificate of the kubeconfig or service account is invalid or expired"
         )
-    elif status == 403:
+    elif status == 403 and _by_rbac(answer):
         message = (
             f"Kubernetes RBAC does not allow syncd to {call.verb} secrets {where}; grant it with the Role "
             f"`syncd policy --target {target}` prints"
+        )
+    elif status == 403:
+        message = (
+            f"the Kubernetes API server refused to {call.verb} secrets {where} (HTTP 403), not by RBAC: an "
+            "admission check such as a ResourceQuota, a namespace being deleted or a policy webhook"
         )
     elif status == 404 and (answer.get("details") or {}).get("kind") == "namespaces":
         message = (
@@ -114,6 +123,14 @@ def translate(exc: BaseException, call: Call, target: str, timeout: float) -> Co
         reason_text = f" ({reason})" if isinstance(reason, str) and reason.isalnum() else ""
         message = f"the Kubernetes API answered HTTP {status}{reason_text} to {call.verb} secrets {where}"
     return PermanentError(message, target=target, address=call.address)
+
+
+def _by_rbac(answer: dict[str, Any]) -> bool:
+    """Whether a 403's Status is the authorizer's ('User "x" cannot get resource "secrets" ...'), not an admission
+    check's (a ResourceQuota, a terminating namespace, a webhook), which also answer 403. Only matched, never
+    printed: an admission message may quote what was sent."""
+    message = answer.get("message")
+    return isinstance(message, str) and _RBAC_DENIAL.search(message) is not None
 
 
 def _causes(answer: dict[str, Any]) -> str:

@@ -10,23 +10,26 @@ the daemon uses:
         ...
     stop.set()                 # run() releases the Lease on its way out, so a follower takes over at once
 
-`is_leader` is True only while the last successful renewal started less than `renew_deadline` ago on the local
-monotonic clock. Another replica takes the Lease over only after seeing its record unchanged for the record's
-`leaseDurationSeconds` on its own clock, so a leader that cannot renew stops counting itself leader
-(`lease_duration - renew_deadline` seconds) before anyone else may start. Expiry is never judged from the remote
-`renewTime`: clocks of different machines may disagree, only their rates are assumed close.
+`is_leader` is True only while the last successful renewal started less than `renew_deadline` ago on the local monotonic
+clock; it is the gate for writes. The callbacks of `run` are notifications, run on the renewing thread (they must return
+quickly): `on_stopped_leading` may come up to `retry_period + renew_deadline` after `is_leader` turned False. A write in
+flight when it turns False may land after; the sinks' conditional writes keep that safe. Another replica takes the Lease
+over only after seeing its record unchanged for the record's `leaseDurationSeconds` on its own clock, so a leader that
+cannot renew stops counting itself leader (`lease_duration - renew_deadline` seconds) before anyone else may start.
+Expiry is never judged from the remote `renewTime`: clocks of different machines may disagree, only their rates are
+assumed close.
 
 A round (`try_acquire_or_renew`) is one GET, then a CREATE when the Lease is absent, or a PUT carrying the
-resourceVersion it read when the Lease is free, expired, or this replica's own: a 409 means another replica wrote
-it in between. A 403 or 401 raises `LeaseAccessDenied` naming the verb and the Lease (`lease_rbac` prints the Role
-that grants it); a 5xx, 429, timeout or lost connection only fails that round. docs/leader-election.md has the rest.
+resourceVersion it read when the Lease is free, expired, or this replica's own: a 409 means another replica wrote it in
+between. The round's calls share its renew deadline (each call's timeout is the time left). A 403 or 401 raises
+`LeaseAccessDenied` naming the verb and the Lease (`lease_rbac` prints the Role that grants it); a 5xx, 429, timeout or
+lost connection only fails that round. docs/leader-election.md has the rest.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import re
 import socket
 import threading
 import time
@@ -40,16 +43,15 @@ import urllib3.exceptions
 from kubernetes.client import ApiClient, CoordinationV1Api
 from kubernetes.client.exceptions import ApiException
 
-from connectors.kubernetes.policy import RbacSubject, lease_rules, rbac_documents
+from connectors.kubernetes import rules
+from connectors.kubernetes.client import no_retries
+from connectors.kubernetes.options import RbacSubject
+from connectors.kubernetes.policy import lease_rules, rbac_documents
 from syncd.errors import ConfigError, PermanentError
 
 # client-go's wait.JitterUntil factor: a candidate waits retry_period × (1 + up to 1.2) between attempts, so
 # candidates started together spread out; renew_deadline must exceed retry_period × this.
 JITTER_FACTOR = 1.2
-
-# DNS-1123: a namespace is a label, a Lease's name a subdomain (the apiserver refuses anything else).
-_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 class LeaseAccessDenied(PermanentError):
@@ -143,13 +145,16 @@ class LeaderElector:
         jitter: Callable[[], float] = random.random,
     ) -> None:
         check_timings(lease_duration, renew_deadline, retry_period)
-        if not _LABEL.fullmatch(namespace) or len(namespace) > 63:
-            raise ConfigError(f"leader election namespace {namespace!r} is not a DNS-1123 label")
-        if not _SUBDOMAIN.fullmatch(name) or len(name) > 253:
-            raise ConfigError(f"leader election Lease name {name!r} is not a DNS-1123 subdomain")
+        # A namespace is a DNS-1123 label, a Lease's name a subdomain: the apiserver refuses anything else.
+        if not rules.is_dns1123_label(namespace):
+            raise ConfigError(f"leader election namespace {namespace!r} is not {rules.LABEL_RULE}")
+        if not rules.is_dns1123_subdomain(name):
+            raise ConfigError(f"leader election Lease name {name!r} is not {rules.SUBDOMAIN_RULE}")
         if identity is not None and not identity.strip():
             raise ConfigError("leader election identity is empty")
-        self.api = CoordinationV1Api(api_client)
+        # Each round sends each call once: a retry inside urllib3 (it retries a PUT answered 503 with Retry-After)
+        # would outlast the renew deadline unseen.
+        self.api = CoordinationV1Api(no_retries(api_client))
         self.namespace, self.name = namespace, name
         self.identity = identity or default_identity()
         self.lease_duration, self.renew_deadline, self.retry_period = lease_duration, renew_deadline, retry_period
@@ -180,12 +185,6 @@ class LeaderElector:
                 and self._monotonic() - self._renewed_at < self.renew_deadline
             )
 
-    @property
-    def leader(self) -> str:
-        """The holder this replica last saw ('' when none)."""
-        with self._state:
-            return self._observed.holder_identity if self._observed else ""
-
     def try_acquire_or_renew(self) -> bool:
         """One round: True when this replica wrote the Lease (created, took over or renewed it). A round that fails
         on a 5xx, 429, timeout or 409 returns False; `is_leader` stays True until `renew_deadline` has passed since
@@ -200,14 +199,18 @@ class LeaderElector:
 
     def _round_once(self) -> bool:
         started = self._monotonic()
+        # The round's calls share the renew deadline, as client-go bounds its renew with a context timeout: a round
+        # never outlasts the time in which its success could still count.
+        deadline = started + self.renew_deadline
         moment = micro_time(self._now())
         mine = LeaseRecord(self.identity, _whole_seconds(self.lease_duration), moment, moment, 0)
-        current = self._call("get", self.api.read_namespaced_lease, self.name, self.namespace)
-        if current is None or current is _CONFLICT:
+        current = self._call("get", self.api.read_namespaced_lease, self.name, self.namespace, deadline=deadline)
+        if current is None:
             return False
         if current is _ABSENT:
             body = {"metadata": {"name": self.name, "namespace": self.namespace}, "spec": mine.spec()}
-            return self._wrote(self._call("create", self.api.create_namespaced_lease, self.namespace, body), started)
+            created = self._call("create", self.api.create_namespaced_lease, self.namespace, body, deadline=deadline)
+            return self._wrote(created, started)
         record = LeaseRecord.of(current)
         with self._state:
             if record != self._observed:
@@ -221,15 +224,17 @@ class LeaderElector:
         else:
             mine = replace(mine, lease_transitions=record.lease_transitions + 1)
         body = _with(current, mine)
-        return self._wrote(
-            self._call("update", self.api.replace_namespaced_lease, self.name, self.namespace, body), started
+        replaced = self._call(
+            "update", self.api.replace_namespaced_lease, self.name, self.namespace, body, deadline=deadline
         )
+        return self._wrote(replaced, started)
 
     def release(self) -> bool:
         """Give the Lease up (client-go's ReleaseOnCancel): an empty holder, a 1-second duration and renewTime now,
         on the version this replica last wrote, so a follower takes over at its next round instead of waiting for
         expiry. True when released, or when there was nothing of ours to release (another replica wrote the Lease
-        since: 409). Leadership ends here whatever the answer."""
+        since: 409; also when our own last renewal was applied but its answer lost, the Lease then staying held
+        until it expires). Leadership ends here whatever the answer."""
         with self._round:
             with self._state:
                 written, self._renewed_at = self._written, None
@@ -256,11 +261,12 @@ class LeaderElector:
         on_started_leading: Callable[[], None] | None = None,
         on_stopped_leading: Callable[[], None] | None = None,
     ) -> None:
-        """Campaign and renew until `stop` is set: a round every `retry_period` while leading, every retry_period ×
-        (1 + up to 1.2) while not (client-go's jitter). `on_started_leading` runs when `is_leader` turns True,
-        `on_stopped_leading` when it turns False (renewal failed for `renew_deadline`, another replica took the
-        Lease, or stop). On stop, a leader calls `on_stopped_leading` first, then releases the Lease. A
-        LeaseAccessDenied ends the loop the same way and is raised."""
+        """Campaign and renew until `stop` is set: a round every `retry_period` while leading, every retry_period × (1 +
+        up to 1.2) while not (client-go's jitter). `on_started_leading` runs after the round in which `is_leader` turned
+        True, `on_stopped_leading` after the round that finds it False (renewal failed for `renew_deadline`, another
+        replica took the Lease, or stop): up to `retry_period + renew_deadline` late, so `is_leader`, not the callback,
+        gates writes. Both run on this thread and must return quickly. On stop, a leader calls `on_stopped_leading`
+        first, then releases the Lease. A LeaseAccessDenied ends the loop the same way and is raised."""
         leading = False
         try:
             while not stop.is_set():
@@ -282,17 +288,21 @@ class LeaderElector:
 
     # The calls, their errors in one place.
 
-    def _call(self, verb: str, method: Callable[..., Any], *args: Any) -> Any:
-        """The Lease as a dict from one API call; _ABSENT on a GET's 404, _CONFLICT on a 409, None when the round
-        failed for a reason worth retrying; LeaseAccessDenied on 401/403."""
+    def _call(self, verb: str, method: Callable[..., Any], *args: Any, deadline: float | None = None) -> Any:
+        """The Lease as a dict from one API call, given the time left until `deadline` (local monotonic seconds;
+        `renew_deadline` when None); _ABSENT on a GET's 404, _CONFLICT on a write's 409, None when the round failed
+        for a reason worth retrying or no time is left; LeaseAccessDenied on 401/403."""
+        timeout = self.renew_deadline if deadline is None else deadline - self._monotonic()
+        if timeout <= 0:
+            return None
         try:
-            response = method(*args, _preload_content=False, _request_timeout=self.renew_deadline)
+            response = method(*args, _preload_content=False, _request_timeout=timeout)
         except ApiException as exc:
             if exc.status in (401, 403):
                 raise self._denied(verb, exc.status) from None
             if exc.status == 404 and verb == "get":
                 return _ABSENT
-            if exc.status == 409:
+            if exc.status == 409 and verb != "get":
                 return _CONFLICT
             return None
         except (urllib3.exceptions.HTTPError, OSError):

@@ -13,13 +13,13 @@ pattern of the namespace is a literal name, and cover the namespace's Secrets ot
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 
+from connectors.kubernetes.options import KubernetesTargetOptions, RbacSubject
 from syncd.connector import AccessPolicy
 
 RBAC_API = "rbac.authorization.k8s.io"
@@ -30,27 +30,6 @@ SECRET_VERBS_BY_NAME = ("delete", "get", "patch")
 # What client-go-style leader election calls on its Lease (connectors.kubernetes.leader): create cannot be named.
 LEASE_GROUP = "coordination.k8s.io"
 LEASE_VERBS_BY_NAME = ("get", "update")
-
-
-class SubjectLike(Protocol):
-    """Who the RoleBinding grants: a ServiceAccount (with its namespace), a User or a Group."""
-
-    kind: str
-    name: str
-    namespace: str | None
-
-
-@dataclass(frozen=True)
-class RbacSubject:
-    """The default subject: ServiceAccount `syncd` in namespace `syncd`. A target's `rbac_subject` option may name
-    another (anything with `kind`, `name` and `namespace` serves)."""
-
-    kind: str = "ServiceAccount"
-    name: str = "syncd"
-    namespace: str | None = "syncd"
-
-
-DEFAULT_SUBJECT = RbacSubject()
 
 
 @dataclass(frozen=True)
@@ -70,14 +49,6 @@ class Rule:
         return rule
 
 
-def split_pattern(pattern: str) -> tuple[str, str]:
-    """`<namespace>/<name pattern>` as its two parts; a namespace is always literal (the manifest names it)."""
-    namespace, slash, name = pattern.partition("/")
-    if not slash or not namespace or "*" in namespace or not name:
-        raise ValueError(f"address pattern {pattern!r} is not '<namespace>/<name>' with a literal namespace")
-    return namespace, name
-
-
 def secret_rules(name_patterns: Iterable[str]) -> list[Rule]:
     """The rules on Secrets of one namespace whose Secret names match `name_patterns` ('*' a wildcard)."""
     names = sorted(set(name_patterns))
@@ -91,23 +62,19 @@ def lease_rules(lease_name: str) -> list[Rule]:
     return [Rule(LEASE_GROUP, "leases", ("create",)), Rule(LEASE_GROUP, "leases", LEASE_VERBS_BY_NAME, (lease_name,))]
 
 
-def subject_document(subject: SubjectLike) -> dict[str, Any]:
+def subject_document(subject: RbacSubject) -> dict[str, Any]:
     if subject.kind == "ServiceAccount":
-        if not subject.namespace:
-            raise ValueError(f"the ServiceAccount subject {subject.name!r} needs a namespace")
         return {"kind": "ServiceAccount", "name": subject.name, "namespace": subject.namespace}
-    if subject.kind in ("User", "Group"):
-        return {"kind": subject.kind, "apiGroup": RBAC_API, "name": subject.name}
-    raise ValueError(f"an RBAC subject's kind is ServiceAccount, User or Group, not {subject.kind!r}")
+    return {"kind": subject.kind, "apiGroup": RBAC_API, "name": subject.name}
 
 
-def describe_subject(subject: SubjectLike) -> str:
+def describe_subject(subject: RbacSubject) -> str:
     where = f"{subject.namespace}/" if subject.kind == "ServiceAccount" else ""
     return f"{subject.kind} {where}{subject.name}"
 
 
 def rbac_documents(
-    namespace: str, role_name: str, rules: Sequence[Rule], subject: SubjectLike, header: str | None = None
+    namespace: str, role_name: str, rules: Sequence[Rule], subject: RbacSubject, header: str | None = None
 ) -> str:
     """A Role holding `rules` in `namespace` and the RoleBinding giving it to `subject`, as YAML documents."""
     role = {
@@ -127,36 +94,25 @@ def rbac_documents(
     return f"{header}\n{text}" if header else text
 
 
-def role_name(target: str | None) -> str:
-    """`syncd-<target>`, the target's name made a DNS-1123 subdomain (lowercase, other characters as '-')."""
-    if not target:
-        return "syncd"
-    tail = re.sub(r"[^a-z0-9.-]+", "-", target.lower()).strip("-.")
-    return f"syncd-{tail}"[:253].rstrip("-.") if tail else "syncd"
-
-
-def rbac_text(
-    patterns: Sequence[str], subject: SubjectLike, target: str | None = None, context: str | None = None
-) -> str:
-    """Every namespace's Role and RoleBinding for the Secrets whose addresses match `patterns`."""
+def rbac_text(patterns: Sequence[str], subject: RbacSubject, target: str, context: str | None = None) -> str:
+    """Every namespace's Role and RoleBinding for the Secrets whose addresses match `patterns` (each
+    `<namespace>/<name pattern>`, the namespace literal: the Destination checked it)."""
     by_namespace: dict[str, set[str]] = {}
     for pattern in patterns:
-        namespace, name = split_pattern(pattern)
+        namespace, _, name = pattern.partition("/")
         by_namespace.setdefault(namespace, set()).add(name)
-    name = role_name(target)
+    # A target's name is a valid RBAC name already (letters, digits, '.', '_', '-'; RBAC asks only a path segment).
+    name = f"syncd-{target}"
     cluster = f" (kubeconfig context {context!r})" if context else ""
     header = [
-        f"# syncd target {target!r}{cluster}: Kubernetes RBAC for {describe_subject(subject)}"
-        if target
-        else f"# syncd: Kubernetes RBAC for {describe_subject(subject)}",
+        f"# syncd target {target!r}{cluster}: Kubernetes RBAC for {describe_subject(subject)}",
         "# Apply with: kubectl apply -f -  (namespaces: " + (", ".join(sorted(by_namespace)) or "none") + ")",
     ]
     parts = [rbac_documents(ns, name, secret_rules(by_namespace[ns]), subject) for ns in sorted(by_namespace)]
     return "\n".join(header) + "\n" + "".join(parts)
 
 
-def rbac_policy(patterns: Sequence[str], options: Any, target: str | None = None) -> AccessPolicy:
+def rbac_policy(patterns: Sequence[str], options: KubernetesTargetOptions, target: str) -> AccessPolicy:
     """The target's policy for `Sink.required_access`: its `rbac_subject` option (default ServiceAccount
     syncd/syncd) is bound to a Role per namespace the patterns name."""
-    subject = getattr(options, "rbac_subject", None) or DEFAULT_SUBJECT
-    return AccessPolicy("rbac", rbac_text(patterns, subject, target, getattr(options, "context", None)))
+    return AccessPolicy("rbac", rbac_text(patterns, options.rbac_subject, target, options.context))

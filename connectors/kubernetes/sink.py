@@ -1,8 +1,9 @@
 """The `kubernetes` sink: one Secret per item, at the address "<namespace>/<name>".
 
 Reads (`observe`): per namespace of the scope, one LIST of the Secrets labelled `app.kubernetes.io/managed-by:
-syncd`, paged; then one GET per desired Secret not in those lists. Never a cluster-wide list nor a namespace read:
-a namespace-scoped Role is enough.
+syncd`, paged; then one GET per desired Secret not in those lists. When every pattern of the scope is the address
+of a desired Secret (a re-plan of one item), one GET each and no LIST. Never a cluster-wide list nor a
+namespace read: a namespace-scoped Role is enough.
 
 Writes, each one call, each conditional on what the plan read: a create is a POST; an update a PATCH (strategic
 merge) whose body carries the resourceVersion the plan read, so the apiserver refuses it (409 Conflict) if the Secret
@@ -31,7 +32,7 @@ from connectors.kubernetes.options import (
     KubernetesTargetOptions,
 )
 from connectors.kubernetes.policy import rbac_policy
-from connectors.kubernetes.secret_types import DOCKER_CONFIG_JSON, docker_config_json, type_problems
+from connectors.kubernetes.secret_types import DOCKER_CONFIG_JSON, OPAQUE, docker_config_json, type_problems
 from syncd.connector import (
     UNLIMITED,
     AccessPolicy,
@@ -54,6 +55,8 @@ ANNOTATION_FLAG = "annotation:"
 IMMUTABLE_WHY = "the Secret is immutable"
 TYPE_WHY = "a Secret's type cannot change"
 SELECTOR = f"{MANAGED_BY}={MANAGED_BY_VALUE}"
+# Who managedFields names as the writer of what syncd creates and patches.
+FIELD_MANAGER = "syncd"
 
 Json = dict[str, Any]
 
@@ -106,16 +109,13 @@ class KubernetesSink(Sink):
         )
 
     def check(self, item: DesiredItem) -> list[str]:
+        # The namespace, labels and annotations were checked with the Destination, at manifest load.
         namespace, name = split(item.address)
         where = f"Secret {name!r} in namespace {namespace!r}"
-        if not rules.is_dns1123_label(namespace):
-            return [f"The namespace of {where} is not {rules.LABEL_RULE}."]
         plain = {key: value.reveal() for key, value in item.data.items()}
         problems = rules.secret_problems(namespace, name, plain)
-        secret_type = str(item.flags.get("type", "Opaque"))
+        secret_type = str(item.flags.get("type", OPAQUE))
         problems += [f"A {secret_type} Secret ({where}) {why}." for why in type_problems(secret_type, item.data)]
-        labels = {k.removeprefix(LABEL_FLAG): str(v) for k, v in item.flags.items() if k.startswith(LABEL_FLAG)}
-        problems += [f"{where}: {why}." for why in rules.label_problems(labels)]
         return problems
 
     def required_access(self, patterns: Sequence[str]) -> AccessPolicy:
@@ -132,12 +132,20 @@ class KubernetesSink(Sink):
     def observe(self, desired: Sequence[DesiredItem], scope: Scope) -> Observation:
         wanted = {item.address: item for item in desired}
         namespaces = self._namespaces(scope)
-        listed: dict[str, Json] = {
-            f"{namespace}/{secret['metadata']['name']}": secret
-            for namespace, secrets in zip(namespaces, in_parallel(self._list, namespaces, MAX_IN_FLIGHT), strict=True)
-            for secret in secrets
-        }
-        unlisted = [address for address in wanted if address not in listed]
+        listed: dict[str, Json] = {}
+        if not set(scope.patterns) <= set(wanted):
+            listed = {
+                f"{namespace}/{secret['metadata']['name']}": secret
+                for namespace, secrets in zip(
+                    namespaces, in_parallel(self._list, namespaces, MAX_IN_FLIGHT), strict=True
+                )
+                for secret in secrets
+            }
+            unlisted = [address for address in wanted if address not in listed]
+        else:
+            # Every pattern is the address of a desired Secret (a re-plan's one item): `covers` admits exactly those,
+            # so their GETs read all the scope holds, without listing the namespace.
+            unlisted = list(wanted)
         fetched = dict(zip(unlisted, in_parallel(self._get, unlisted, MAX_IN_FLIGHT), strict=True))
         items: dict[str, ActualItem] = {}
         for address, item in wanted.items():
@@ -145,7 +153,8 @@ class KubernetesSink(Sink):
             if secret is not None:
                 items[address] = self._actual(address, secret, item)
         owned = {}
-        for address, secret in listed.items():
+        seen = {**{a: s for a, s in fetched.items() if s is not None}, **listed}
+        for address, secret in seen.items():
             owner = _owner(secret)
             if owner is not None and owner.instance == scope.instance and scope.covers(address):
                 owned[address] = items.get(address) or self._actual(address, secret, None)
@@ -192,7 +201,7 @@ class KubernetesSink(Sink):
     def _actual(self, address: str, secret: Json, item: DesiredItem | None) -> ActualItem:
         metadata = secret.get("metadata") or {}
         immutable = bool(secret.get("immutable"))
-        flags: dict[str, Any] = {"type": secret.get("type") or "Opaque", "immutable": immutable}
+        flags: dict[str, Any] = {"type": secret.get("type") or OPAQUE, "immutable": immutable}
         labels, annotations = metadata.get("labels") or {}, metadata.get("annotations") or {}
         for key in item.flags if item is not None else ():
             found = _flag_value(key, labels, annotations)
@@ -229,7 +238,12 @@ class KubernetesSink(Sink):
         namespace, name = split(item.address)
         core = self.connection.core()
         answer = self.connection.request(
-            Call("create", namespace, name), core.create_namespaced_secret, namespace, _whole(item), tolerate=(409,)
+            Call("create", namespace, name),
+            core.create_namespaced_secret,
+            namespace,
+            _whole(item),
+            field_manager=FIELD_MANAGER,
+            tolerate=(409,),
         )
         if isinstance(answer, Refusal):
             self._refused(item, "a Secret of that name was created by another writer since the plan")
@@ -243,6 +257,7 @@ class KubernetesSink(Sink):
             name,
             namespace,
             _patch_body(item, expected, difference),
+            field_manager=FIELD_MANAGER,
             tolerate=(404, 409),
         )
         if isinstance(answer, Refusal):
@@ -290,7 +305,7 @@ class KubernetesSink(Sink):
         labels, annotations = metadata.get("labels") or {}, metadata.get("annotations") or {}
         if _owner(secret) != item.owner or _decoded(secret) != {k: v.reveal() for k, v in item.data.items()}:
             return False
-        if (secret.get("type") or "Opaque") != item.flags.get("type", "Opaque"):
+        if (secret.get("type") or OPAQUE) != item.flags.get("type", OPAQUE):
             return False
         if bool(secret.get("immutable")) != bool(item.flags.get("immutable")):
             return False
@@ -347,7 +362,7 @@ def _whole(item: DesiredItem) -> Json:
             "labels": {**_user_metadata(item, LABEL_FLAG), MANAGED_BY: MANAGED_BY_VALUE},
             "annotations": {**_user_metadata(item, ANNOTATION_FLAG), **marker_tags(item.owner)},
         },
-        "type": item.flags.get("type", "Opaque"),
+        "type": item.flags.get("type", OPAQUE),
         "data": {key: _encoded(value) for key, value in item.data.items()},
     }
     if item.flags.get("immutable"):
@@ -372,7 +387,5 @@ def _patch_body(item: DesiredItem, expected: ActualItem, difference: Difference)
         body["data"] = data
     if "immutable" in changed_flags and item.flags.get("immutable"):
         body["immutable"] = True
-    if "type" in changed_flags:
-        # Refused by the apiserver (422): a type change is a recreate, which the core plans when allowed.
-        body["type"] = item.flags.get("type")
+    # No type: a Secret's type is fixed (observe says so), so a new one is planned as a recreate, never a patch.
     return body

@@ -160,8 +160,15 @@ def service_unavailable(why: str, retry_after: int | None = None) -> StatusError
     return StatusError(503, "ServiceUnavailable", why, None, headers)
 
 
-def generic(code: int, retry_after: int | None = None) -> StatusError:
-    """The error `KubeFake.fail_next` answers with for `code`."""
+# The Status reason the apiserver gives each code (k8s.io/apimachinery/pkg/api/errors `NewGenericServerResponse`).
+_REASONS = {400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict", 422: "Invalid"}
+
+
+def generic(code: int, retry_after: int | None = None, message: str | None = None) -> StatusError:
+    """The error `KubeFake.fail_next` answers with for `code`, with `message` when one is given."""
+    if message is not None:
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return StatusError(code, _REASONS.get(code, ""), message, None, headers)
     if code == 429:
         return too_many_requests(retry_after)
     if code == 500:

@@ -93,6 +93,7 @@ class _Fault:
     status: int
     times: int
     retry_after: int | None
+    message: str | None
 
 
 @dataclass
@@ -261,14 +262,21 @@ class KubeFake:
     # Faults, hooks and what the server saw.
 
     def fail_next(
-        self, method: str, path_regex: str, status: int, times: int = 1, retry_after: int | None = None
+        self,
+        method: str,
+        path_regex: str,
+        status: int,
+        times: int = 1,
+        retry_after: int | None = None,
+        message: str | None = None,
     ) -> None:
         """Answer the next `times` requests whose method is `method` ("*" for any) and whose path matches
         `path_regex` (re.search) with an error Status: 429 TooManyRequests, 500 InternalError, 503
-        ServiceUnavailable, or any other code; `retry_after` (seconds) adds a Retry-After header. The request is
-        recorded but reaches nothing."""
+        ServiceUnavailable, or any other code; `retry_after` (seconds) adds a Retry-After header. `message` is the
+        Status's message (an admission plugin's 403, "... is forbidden: exceeded quota: ..."), with the code's
+        reason. The request is recorded but reaches nothing."""
         with self._control:
-            self._faults.append(_Fault(method.upper(), re.compile(path_regex), status, times, retry_after))
+            self._faults.append(_Fault(method.upper(), re.compile(path_regex), status, times, retry_after, message))
 
     def before(
         self, method: str, path_regex: str, callback: Callable[[Request], None], times: int | None = None
@@ -323,7 +331,7 @@ class KubeFake:
         try:
             fault = self._take_fault(request)
             if fault is not None:
-                raise kube_status.generic(fault.status, fault.retry_after)
+                raise kube_status.generic(fault.status, fault.retry_after, fault.message)
             if request.path == "/version":  # public, as the system:public-info-viewer ClusterRole makes it
                 return 200, {}, SERVER_VERSION
             user = self._authenticate(headers.get("Authorization", ""))

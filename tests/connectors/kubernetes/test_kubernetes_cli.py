@@ -244,3 +244,29 @@ def test_the_rules_hold_a_bad_item_back_before_any_call_to_it(
     assert code != 0 and message in out + err, out + err
     assert kube_fake.count("POST") == kube_fake.count("PATCH") == kube_fake.count("DELETE") == 0
     assert kube_fake.count("GET", r"/secrets/") == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("apiVersion: v1\nusers: [{name: u, user: {token: PLANTED-k8s-cli-kubeconfig-5c1e}}\n", "ParserError"),
+        ("- PLANTED-k8s-cli-kubeconfig-5c1e\n- b\n", "TypeError"),
+    ],
+)
+def test_a_malformed_kubeconfig_is_named_with_its_error_type_only(
+    kube_fake: KubeFake, tmp_path: Path, run: Run, text: str, error: str
+) -> None:
+    """A kubeconfig that is broken YAML, or YAML of the wrong shape, fails the plan with one message naming the file
+    and the loader's exception type, never its text (which may quote the file)."""
+    write_source(tmp_path, source_secrets())
+    broken = tmp_path / "eu.yaml"
+    broken.write_text(text)
+    manifest = write_manifest(
+        tmp_path, {"eu": broken}, "- {name: s, from: apps/db, to: [{target: eu, namespace: team-a, name: db}]}"
+    )
+    code, out, err = run("plan", "-c", manifest)
+    assert code != 0
+    assert f"kubeconfig {broken} is not a valid kubeconfig ({error})" in out + err, out + err
+    assert "unexpected" not in out + err
+    assert_no_leaks({"token": "PLANTED-k8s-cli-kubeconfig-5c1e"}, {"output": out + err})
+    assert kube_fake.requests == []

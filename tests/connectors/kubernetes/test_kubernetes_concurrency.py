@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from connectors.kubernetes import KubernetesSink
+from syncd.connector import Scope
 from syncd.errors import ItemMoved
 from syncd.model import Action, Difference
 from tests.connectors.kubernetes.kube_support import (
@@ -182,3 +183,37 @@ def test_a_recreate_repeated_after_a_lost_answer_or_a_failed_create_completes(
     kube_fake.delete_object("Secret", "team-a", "db")
     sink.write(item, expected, difference)
     assert stored_data(kube_fake, "team-a/db") == {"k": "two"}
+
+
+def test_a_replan_reads_the_one_secret_and_lists_nothing(kube_fake: KubeFake, sink: KubernetesSink) -> None:
+    """One conflict on an update costs the refused PATCH, the sink's GET (was it our own write?), the re-plan's GET
+    of that Secret, and the PATCH: the re-plan's scope names one address, so no LIST of the namespace is made."""
+    converge(sink, [desired(sink, "team-a/db", {"k": "one"})])
+    changes = plan(sink, [desired(sink, "team-a/db", {"k": "two"})])
+    added = once(lambda: edit(kube_fake, "team-a/db", lambda s: s["metadata"].setdefault("labels", {}).update(x="y")))
+    kube_fake.before("PATCH", SECRET_PATH, added)
+    before = len(kube_fake.requests)
+    (result,) = apply(sink, changes)
+    assert result.ok, result.error
+    calls = [(request.method, request.path) for request in kube_fake.requests[before:]]
+    path = "/api/v1/namespaces/team-a/secrets/db"
+    assert calls == [("PATCH", path), ("GET", path), ("GET", path), ("PATCH", path)]
+
+
+def test_a_scope_of_the_desired_addresses_is_read_by_get_and_any_other_scope_by_list(
+    kube_fake: KubeFake, sink: KubernetesSink
+) -> None:
+    """A scope whose patterns are exactly the desired addresses is read with one GET each and no LIST; a scope also
+    naming an address nothing desires is listed, so an owned Secret there is found to prune."""
+    converge(sink, [desired(sink, "team-a/db", {"k": "one"}), desired(sink, "team-b/api", {"k": "two"})])
+    items = [desired(sink, "team-a/db", {"k": "one"}), desired(sink, "team-b/api", {"k": "two"})]
+    before = len(kube_fake.requests)
+    observation = sink.observe(items, Scope(OWNER.instance, ("team-a/db", "team-b/api")))
+    assert set(observation.items) == set(observation.owned) == {"team-a/db", "team-b/api"}
+    calls = sorted(request.path for request in kube_fake.requests[before:])
+    assert calls == ["/api/v1/namespaces/team-a/secrets/db", "/api/v1/namespaces/team-b/secrets/api"]
+    before = len(kube_fake.requests)
+    observation = sink.observe(items[:1], Scope(OWNER.instance, ("team-a/db", "team-b/api")))
+    assert set(observation.owned) == {"team-a/db", "team-b/api"}
+    calls = sorted(request.path for request in kube_fake.requests[before:])
+    assert calls == ["/api/v1/namespaces/team-a/secrets", "/api/v1/namespaces/team-b/secrets"]

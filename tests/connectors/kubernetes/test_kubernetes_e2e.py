@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from connectors.kubernetes import KubernetesSink, KubernetesTargetOptions
+from syncd.errors import ItemMoved
 from syncd.model import Action
 from tests.connectors.kubernetes.kube_support import actions, converge, desired, plan
 
@@ -78,3 +79,26 @@ def test_a_real_cluster_converges_updates_recreates_and_prunes(namespace: str) -
     assert actions(changes) == {app2.address: Action.NOOP, tls2.address: Action.DELETE}
     converge(sink, [app2], namespaces=[namespace])
     assert read(sink, namespace, "tls") is None
+
+
+def test_a_real_cluster_refuses_a_stale_write_and_a_stale_delete(namespace: str) -> None:
+    """On a real apiserver: an update planned before another writer edited the Secret, and a prune planned before
+    another writer labelled it, each raise ItemMoved and leave the other writer's change in place."""
+    sink = KubernetesSink("e2e", KubernetesTargetOptions(kubeconfig=KUBECONFIG, context=CONTEXT))
+    core = sink.connection.core()
+    converge(sink, [desired(sink, f"{namespace}/app", {"password": "one"})], namespaces=[namespace])
+
+    (update,) = plan(sink, [desired(sink, f"{namespace}/app", {"password": "two"})], namespaces=[namespace])
+    assert update.action is Action.UPDATE and update.desired is not None and update.difference is not None
+    edited = base64.b64encode(b"edited by another writer").decode()
+    core.patch_namespaced_secret("app", namespace, {"data": {"password": edited}})
+    with pytest.raises(ItemMoved):
+        sink.write(update.desired, update.actual, update.difference)
+    assert read(sink, namespace, "app")["data"]["password"] == edited  # type: ignore[index]
+
+    (prune,) = plan(sink, [], namespaces=[namespace])
+    assert prune.action is Action.DELETE and prune.actual is not None
+    core.patch_namespaced_secret("app", namespace, {"metadata": {"labels": {"edited": "yes"}}})
+    with pytest.raises(ItemMoved):
+        sink.delete(prune.actual)
+    assert read(sink, namespace, "app")["labels"]["edited"] == "yes"  # type: ignore[index]

@@ -4,17 +4,22 @@ and 422 permanent with messages naming what and where, never a value nor the cli
 
 from __future__ import annotations
 
+import datetime
 import socket
 import traceback
+import types
 from pathlib import Path
 from typing import Any
 
+import kubernetes.client
 import pytest
 
 from connectors.kubernetes import KubernetesSink, KubernetesTargetOptions
+from connectors.kubernetes.client import build_api_client
 from syncd.errors import PermanentError, TransientError
 from syncd.model import Action, Difference
 from syncd.ratelimit import RateLimiter
+from syncd.secret import REDACTOR
 from tests.connectors.kubernetes.kube_support import (
     actions,
     apply,
@@ -99,6 +104,31 @@ def test_a_403_names_the_verb_resource_namespace_and_the_policy_to_grant(kube_fa
         "target 'prod-eu': Kubernetes RBAC does not allow syncd to list secrets in namespace 'team-b' of target "
         "'prod-eu'; grant it with the Role `syncd policy --target prod-eu` prints"
     )
+
+
+ADMISSION_REFUSALS = {
+    "quota": 'secrets "db" is forbidden: exceeded quota: secrets-PLANTED-quota-4e1b, requested: secrets=1, '
+    "used: secrets=10, limited: secrets=10",
+    "terminating": 'secrets "db" is forbidden: unable to create new content in namespace team-a because it is being '
+    "terminated",
+    "webhook": 'admission webhook "policy.example.com" denied the request: value PLANTED-webhook-7d2c is not allowed',
+}
+
+
+@pytest.mark.parametrize("why", sorted(ADMISSION_REFUSALS))
+def test_a_403_from_admission_is_not_blamed_on_rbac(kube_fake: KubeFake, sink: KubernetesSink, why: str) -> None:
+    """A create refused with 403 by an admission check (a ResourceQuota, a terminating namespace, a policy webhook)
+    is a PermanentError saying it was not RBAC, naming what may have refused it, and quoting none of the server's
+    message."""
+    kube_fake.fail_next("POST", SECRETS, 403, message=ADMISSION_REFUSALS[why])
+    (result,) = apply(sink, plan(sink, [desired(sink, "team-a/db", {"k": "v"})]))
+    assert not result.ok
+    assert result.error == (
+        "target 'k8s', item 'team-a/db': the Kubernetes API server refused to create secrets in namespace 'team-a' "
+        "of target 'k8s' (HTTP 403), not by RBAC: an admission check such as a ResourceQuota, a namespace being "
+        "deleted or a policy webhook"
+    )
+    assert "PLANTED" not in result.error
 
 
 def test_a_token_the_server_rejects_is_a_credentials_error(kube_fake: KubeFake, tmp_path: Path) -> None:
@@ -244,11 +274,43 @@ def test_in_cluster_outside_a_pod_says_what_is_missing(monkeypatch: pytest.Monke
     assert "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT" in message
 
 
+def test_in_cluster_tokens_are_registered_bare_with_the_redactor_and_so_is_each_refreshed_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The service account token the in-cluster loader reads (it stores "bearer TOKEN") is registered alone with the
+    redactor, and so is the new token its refresh hook reads once the old one is a minute old."""
+    from kubernetes.config import incluster_config
+
+    token_file, ca_file = tmp_path / "token", tmp_path / "ca.crt"
+    token_file.write_text("PLANTED-k8s-sa-token-first-6b2e")
+    ca_file.write_text("CA PEM")
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(token_file))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(ca_file))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "6443")
+    api_client = build_api_client("in-pod", KubernetesTargetOptions(in_cluster=True))
+    configuration = api_client.configuration
+    assert REDACTOR.redact("token PLANTED-k8s-sa-token-first-6b2e") == "token [REDACTED]"
+
+    token_file.write_text("PLANTED-k8s-sa-token-second-93f1")
+    later = datetime.datetime.now() + datetime.timedelta(minutes=2)
+    clock = types.SimpleNamespace(datetime=types.SimpleNamespace(now=lambda: later), timedelta=datetime.timedelta)
+    monkeypatch.setattr(incluster_config, "datetime", clock)
+    for _ in range(2):  # the hook is called before each request; the loader sets it again each time
+        assert configuration.get_api_key_with_prefix("BearerToken") == "bearer PLANTED-k8s-sa-token-second-93f1"
+    assert REDACTOR.redact("token PLANTED-k8s-sa-token-second-93f1") == "token [REDACTED]"
+    token_file.write_text("PLANTED-k8s-sa-token-third-0c7d")
+    later += datetime.timedelta(minutes=2)
+    configuration.get_api_key_with_prefix("BearerToken")
+    assert REDACTOR.redact("token PLANTED-k8s-sa-token-third-0c7d") == "token [REDACTED]"
+    api_client.close()
+
+
 def test_a_client_made_elsewhere_is_made_to_send_each_request_once(
     kube_fake: KubeFake, kube_client: Any, tmp_path: Path
 ) -> None:
-    """An ApiClient handed to connect (tests, embedding) gets urllib3's retries off in its connection pools, and
-    the sink works through it."""
+    """An ApiClient handed to connect (tests, embedding) gets urllib3's retries off in its connection pools (the
+    pools it had are closed), and the sink works through it."""
     api_client = kube_client(kube_fake)
 
     def retries() -> Any:
@@ -257,9 +319,13 @@ def test_a_client_made_elsewhere_is_made_to_send_each_request_once(
         return getattr(given, "total", given)
 
     assert retries() is not False
+    kubernetes.client.CoreV1Api(api_client).list_namespaced_secret("team-a")  # a pool holds a connection now
+    first_pools = api_client.rest_client.pool_manager
+    assert len(first_pools.pools) == 1
     options = KubernetesTargetOptions(kubeconfig=str(kubeconfig(kube_fake, tmp_path)), context="fake")
     sink = KubernetesSink("k8s", options, KubernetesSink.connect("k8s", options, client=api_client))
     assert retries() is False
+    assert len(first_pools.pools) == 0, "the pools replaced are closed, not left to the collector"
     converge(sink, [desired(sink, "team-a/db", {"k": "v"})])
     assert stored_data(kube_fake, "team-a/db") == {"k": "v"}
 

@@ -19,8 +19,6 @@ import pytest
 import yaml
 
 from connectors import kubernetes, local
-from connectors.kubernetes.policy import rbac_policy
-from connectors.kubernetes.sink import KubernetesSink
 from syncd import apply, engine
 from syncd import run as run_service
 from syncd.cli import main
@@ -52,20 +50,6 @@ SYNCS = """
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(run_service, "make_plan", functools.partial(engine.make_plan, retry=FAST_RETRY))
     monkeypatch.setattr(run_service, "apply_plan", functools.partial(apply.apply_plan, retry=FAST_RETRY))
-
-
-@pytest.fixture(autouse=True)
-def sink_prints_the_rbac_policy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The sink answers `required_access` with this package's RBAC policy. A sink that already does is left as it
-    is; one that still answers None (the sink and the policy were built apart) is given exactly that answer."""
-    (tmp_path / "kc.yaml").write_text("{}")
-    sink = KubernetesSink("eu", KubernetesSink.Options(kubeconfig=str(tmp_path / "kc.yaml")))
-    if sink.required_access(["team-a/db"]) is None:
-        monkeypatch.setattr(
-            KubernetesSink,
-            "required_access",
-            lambda self, patterns: rbac_policy(patterns, self.options, self.target),
-        )
 
 
 @pytest.fixture

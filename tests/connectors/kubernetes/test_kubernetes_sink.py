@@ -283,3 +283,12 @@ def test_a_removed_key_is_removed_from_the_secret(kube_fake: KubeFake, sink: Kub
     converge(sink, [desired(sink, "team-a/db", {"a": "1", "b": "2"})])
     converge(sink, [desired(sink, "team-a/db", {"a": "1"})])
     assert stored_data(kube_fake, "team-a/db") == {"a": "1"}
+
+
+def test_creates_and_patches_name_syncd_as_their_field_manager(kube_fake: KubeFake, sink: KubernetesSink) -> None:
+    """A create and an update carry fieldManager=syncd, so the Secret's managedFields name syncd as their writer."""
+    converge(sink, [desired(sink, "team-a/db", {"k": "one"})])
+    converge(sink, [desired(sink, "team-a/db", {"k": "two"})])
+    writes = [r for r in kube_fake.requests if r.method in ("POST", "PATCH")]
+    assert [r.method for r in writes] == ["POST", "PATCH"]
+    assert all("fieldManager=syncd" in r.query.split("&") for r in writes), writes

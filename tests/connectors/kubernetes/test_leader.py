@@ -19,7 +19,7 @@ import yaml
 from kubernetes.client import ApiClient
 
 from connectors.kubernetes.leader import LeaderElector, LeaseAccessDenied, lease_rbac, micro_time
-from connectors.kubernetes.policy import RbacSubject
+from connectors.kubernetes.options import RbacSubject
 from syncd.errors import ConfigError
 from tests.fakes.kubernetes import ADMIN_TOKEN, KubeClientFactory, KubeFake
 
@@ -259,6 +259,21 @@ def test_a_leader_that_cannot_renew_stops_leading_within_the_renew_deadline(
     assert b.try_acquire_or_renew() and leaders(a, b) == ["b"]
 
 
+def test_a_renewal_answered_503_is_one_put_on_the_wire(
+    kube_fake: KubeFake, elector: Callable[..., LeaderElector], world: World
+) -> None:
+    """The caller's ApiClient is made to send each request once: a renewal answered 503 with Retry-After (which
+    urllib3 would retry by itself, the PUT being idempotent) fails that round after one PUT."""
+    a = elector("a")
+    assert a.try_acquire_or_renew()
+    world.advance(RETRY)
+    kube_fake.fail_next("PUT", LEASES, 503, retry_after=0)
+    before = kube_fake.count("PUT", LEASES)
+    assert not a.try_acquire_or_renew()
+    assert kube_fake.count("PUT", LEASES) - before == 1
+    assert a.is_leader
+
+
 def test_a_slow_renewal_counts_from_when_it_was_sent(
     kube_fake: KubeFake, elector: Callable[..., LeaderElector], world: World
 ) -> None:
@@ -274,6 +289,33 @@ def test_a_slow_renewal_counts_from_when_it_was_sent(
     assert a.is_leader
     world.advance(0.25)
     assert not a.is_leader
+
+
+def test_each_call_of_a_round_is_bounded_by_the_time_left_of_its_renew_deadline(
+    kube_fake: KubeFake, elector: Callable[..., LeaderElector], world: World
+) -> None:
+    """A round's calls share the renew deadline from the round's start (client-go's context timeout): the PUT after
+    a GET that took 4 s may take only what is left, and after a GET that took the whole deadline no PUT is sent and
+    the round fails."""
+    a = elector("a")
+    assert a.try_acquire_or_renew()
+    timeouts: list[float] = []
+    replace = a.api.replace_namespaced_lease
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        timeouts.append(kwargs["_request_timeout"])
+        return replace(*args, **kwargs)
+
+    a.api.replace_namespaced_lease = spy  # type: ignore[method-assign]
+    world.advance(RETRY)
+    kube_fake.before("GET", LEASES, lambda *_: world.advance(4.0), times=1)
+    assert a.try_acquire_or_renew()
+    assert timeouts == [pytest.approx(DEADLINE - 4.0)]
+    world.advance(RETRY)
+    kube_fake.before("GET", LEASES, lambda *_: world.advance(DEADLINE), times=1)
+    before = kube_fake.count("PUT", LEASES)
+    assert not a.try_acquire_or_renew()
+    assert kube_fake.count("PUT", LEASES) == before and timeouts == [pytest.approx(DEADLINE - 4.0)]
 
 
 def test_a_conflict_on_renewal_ends_leadership_at_once(
@@ -348,7 +390,7 @@ def test_a_forbidden_call_names_the_verb_the_resource_the_namespace_and_the_leas
 ) -> None:
     """RBAC that does not grant the Lease's get fails with one sentence naming what to grant, not a retry."""
     kube_fake.add_user("nobody-token", "nobody")
-    kube_fake.load_rbac(lease_rbac(NAMESPACE, "another-lease", RbacSubject("User", "nobody", None)))
+    kube_fake.load_rbac(lease_rbac(NAMESPACE, "another-lease", RbacSubject(kind="User", name="nobody", namespace=None)))
     a = elector("a", token="nobody-token")
     with pytest.raises(LeaseAccessDenied) as raised:
         a.try_acquire_or_renew()
@@ -362,7 +404,7 @@ def test_run_ends_on_a_forbidden_call_and_raises_it(
     kube_fake: KubeFake, client_for: Callable[[str], ApiClient]
 ) -> None:
     """A replica whose RBAC was taken away while it led calls on_stopped_leading and raises the 403, not a retry."""
-    granted = lease_rbac(NAMESPACE, LEASE, RbacSubject("User", "replica", None))
+    granted = lease_rbac(NAMESPACE, LEASE, RbacSubject(kind="User", name="replica", namespace=None))
     revoked = yaml.safe_dump_all(
         [{**d, "rules": []} if d["kind"] == "Role" else d for d in yaml.safe_load_all(granted)]
     )
@@ -391,7 +433,7 @@ def test_lease_rbac_is_enough_and_each_of_its_verbs_is_needed(
 ) -> None:
     """With exactly the Role lease_rbac prints, a replica creates, renews, releases and takes over the Lease; with
     any one verb taken out, some step fails naming that verb."""
-    subject = RbacSubject("User", "replica", None)
+    subject = RbacSubject(kind="User", name="replica", namespace=None)
     kube_fake.add_user("replica-token", "replica")
     full = lease_rbac(NAMESPACE, LEASE, subject)
 
