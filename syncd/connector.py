@@ -17,6 +17,7 @@ a renewed token) is its connection, made once by `connect`.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import ipaddress
 import os
 import urllib.parse
@@ -24,6 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -120,6 +122,26 @@ def url_location(url: str | None) -> str:
 def path_parts(*paths: str | None) -> tuple[str, ...]:
     """The '/'-separated names of `paths`, in order, empty names and '.' dropped: for locations of path-like names."""
     return tuple(part for path in paths if path for part in path.split("/") if part not in ("", "."))
+
+
+def retry_after_seconds(header: str | None, now: Callable[[], datetime] | None = None) -> float | None:
+    """The wait an HTTP `Retry-After` header asks for, in seconds: a number of seconds or an HTTP date (RFC 9110);
+    None when absent or unreadable. Every connector's error mapping hands it to `TransientError(retry_after=...)`."""
+    text = (header or "").strip()
+    if not text:
+        return None
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now() if now is not None else datetime.now(UTC)
+    return max(0.0, (when - current).total_seconds())
 
 
 def in_parallel(function: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:

@@ -67,3 +67,21 @@ def test_attempts_are_bounded_by_the_one_layer() -> None:
     with pytest.raises(TransientError):
         policy(waits, attempts=4).call(flaky)
     assert flaky.calls == 4
+
+
+def test_a_retry_after_header_is_read_as_seconds_or_as_an_http_date() -> None:
+    """`retry_after_seconds`, shared by every connector's error mapping: seconds, an HTTP date (RFC 9110), nothing
+    for a missing or unreadable header, never a negative wait."""
+    import datetime as dt
+
+    from syncd.connector import retry_after_seconds
+
+    now = dt.datetime(2026, 12, 1, 3, 0, 0, tzinfo=dt.UTC)
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds(" 2.5 ") == 2.5
+    assert retry_after_seconds("Tue, 01 Dec 2026 03:00:30 GMT", now=lambda: now) == 30.0
+    assert retry_after_seconds("Tue, 01 Dec 2026 02:59:00 GMT", now=lambda: now) == 0.0
+    assert retry_after_seconds("-3") == 0.0
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("") is None
+    assert retry_after_seconds("soon") is None

@@ -4,11 +4,10 @@ never passed through as they are. A server's `Retry-After` goes with a transient
 
 from __future__ import annotations
 
-import email.utils
 import re
-from datetime import UTC, datetime
 from typing import NoReturn
 
+from syncd.connector import retry_after_seconds
 from syncd.errors import ConnectorError, PermanentError, TransientError
 from syncd.secret import REDACTOR
 
@@ -87,20 +86,7 @@ def retry_after(exc: BaseException) -> float | None:
     """The wait in seconds the server's `Retry-After` header asks for (a number of seconds or an HTTP date)."""
     response = getattr(exc, "response", None)
     headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}) if isinstance(response, dict) else {}
-    text = next((str(v) for k, v in headers.items() if k.lower() == "retry-after"), "").strip()
-    if not text:
-        return None
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return retry_after_seconds(next((str(v) for k, v in headers.items() if k.lower() == "retry-after"), None))
 
 
 def translate(

@@ -20,9 +20,9 @@ import gitlab.exceptions
 import requests
 
 from connectors.gitlab.address import Owner
-from connectors.gitlab.errors import Operation, retry_after_seconds, translate
+from connectors.gitlab.errors import Operation, translate
 from connectors.gitlab.options import GitLabTargetOptions
-from syncd.connector import UNLIMITED, RateLimiter
+from syncd.connector import UNLIMITED, RateLimiter, retry_after_seconds
 from syncd.errors import ConnectorError, PermanentError
 from syncd.secret import Secret
 

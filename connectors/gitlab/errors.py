@@ -68,14 +68,6 @@ def already_taken(exc: gitlab.exceptions.GitlabError) -> bool:
     return isinstance(keys, list) and any(isinstance(k, str) and k.endswith(TAKEN) for k in keys)
 
 
-def retry_after_seconds(header: str | None) -> float | None:
-    """The seconds a `Retry-After` header asks for (GitLab sends seconds); None when absent or not a number."""
-    try:
-        return max(0.0, float(header)) if header else None
-    except ValueError:
-        return None
-
-
 def translate(
     exc: Exception, op: Operation, *, target: str, where: str, timeout: float, retry_after: float | None = None
 ) -> ConnectorError:

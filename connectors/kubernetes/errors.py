@@ -7,13 +7,12 @@ cause's `field` and `reason`: names, never values) and the call syncd made. Ever
 
 from __future__ import annotations
 
-import email.utils
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from syncd.connector import retry_after_seconds
 from syncd.errors import ConnectorError, PermanentError, TransientError
 
 # Status codes worth another attempt: throttled, or the server (or what stands before it) failed.
@@ -48,20 +47,9 @@ def status_of(exc: Any) -> dict[str, Any]:
 def retry_after(exc: Any) -> float | None:
     """The seconds the answer's `Retry-After` header asks to wait (a number or an HTTP date)."""
     headers = getattr(exc, "headers", None) or {}
-    text = next((str(v) for k, v in dict(headers).items() if str(k).lower() == "retry-after"), "").strip()
-    if not text:
-        return None
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return retry_after_seconds(
+        next((str(v) for k, v in dict(headers).items() if str(k).lower() == "retry-after"), None)
+    )
 
 
 def translate(exc: BaseException, call: Call, target: str, timeout: float) -> ConnectorError:

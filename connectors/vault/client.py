@@ -24,7 +24,7 @@ import requests
 
 from connectors.vault.errors import Denied, ErrorContext, Operation, translate, translate_login
 from connectors.vault.options import KubernetesAuth, TokenAuth, VaultConnection
-from syncd.connector import UNLIMITED, RateLimiter
+from syncd.connector import UNLIMITED, RateLimiter, retry_after_seconds
 from syncd.errors import PermanentError
 from syncd.secret import Secret
 
@@ -109,12 +109,8 @@ class VaultClient:
         self._answers.retry_after = None if response.ok else response.headers.get("Retry-After")
 
     def _retry_after(self) -> float | None:
-        """The seconds the last error answer's `Retry-After` asks to wait (Vault sends seconds, never a date)."""
-        header = getattr(self._answers, "retry_after", None)
-        try:
-            return max(0.0, float(header)) if header else None
-        except ValueError:
-            return None
+        """The seconds the last error answer's `Retry-After` asks to wait."""
+        return retry_after_seconds(getattr(self._answers, "retry_after", None))
 
     def kv_version(self) -> int:
         """The mount's KV version: the `kv_version` option, or asked of Vault once."""
