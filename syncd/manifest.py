@@ -2,56 +2,49 @@
 the cross-references between them, and the name templates. No network call.
 
 Every problem is reported as 'file:line:column: field.path: sentence', all of
-them at once, and nothing is run when there is one.
+them at once, and nothing is run when there is one (`syncd.manifest_issues`).
+A part's options are resolved at run time (`syncd.option_resolution`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import difflib
 import gc
 import hashlib
-import os
 import re
-import types
-import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from syncd import references, yamlpos
 from syncd.connector import ConnectorSpec, Sink, Source
 from syncd.errors import ConfigError
+from syncd.manifest_issues import Issue, Loc, ManifestError, dotted, validation_issues
 from syncd.model import ConflictPolicy, Granularity
+from syncd.option_resolution import resolve_options
 from syncd.registry import Registry, did_you_mean
 from syncd.schema import NAME_PATTERN, Defaults, DestinationSpec, ManifestSpec, SourceSpec, SyncSpec, TargetSpec
+from syncd.secret_options import is_secret_option
 from syncd.template import Template, TemplateError, compile_template
 
-Loc = tuple[str | int, ...]
+__all__ = [
+    "PER_KEY_VARIABLES",
+    "TEMPLATE_VARIABLES",
+    "Destination",
+    "Issue",
+    "Loc",
+    "Manifest",
+    "ManifestError",
+    "Sync",
+    "is_secret_option",
+    "load_manifest",
+]
 
 TEMPLATE_VARIABLES = ("sync", "target", "path", "name", "relpath")
 PER_KEY_VARIABLES = (*TEMPLATE_VARIABLES, "key")
-
-
-@dataclass(frozen=True)
-class Issue:
-    where: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.field}: {self.message}" if self.field else f"{self.where}: {self.message}"
-
-
-class ManifestError(ConfigError):
-    """Every problem found in a manifest; str() gives one line per problem."""
-
-    def __init__(self, issues: list[Issue]) -> None:
-        self.issues = issues
-        super().__init__("\n".join(str(i) for i in issues))
 
 
 @dataclass(frozen=True)
@@ -136,232 +129,7 @@ class Manifest:
         env: Mapping[str, str] | None,
         lenient: bool = False,
     ) -> BaseModel:
-        raw = spec.connector_options
-        unresolved: dict[tuple[str | int, ...], references.BadReference] = {}
-        resolved = references.resolve_tree(
-            raw,
-            env=os.environ if env is None else env,
-            base_dir=self.base_dir,
-            unresolved=unresolved,
-            is_secret=lambda path: is_secret_option(model, path),
-        )
-        if unresolved and not lenient:
-            raise ManifestError([self._reference_issue(loc, error) for error in unresolved.values()])
-        resolved = _absolutize_paths(model, resolved, self.base_dir)
-        try:
-            return model.model_validate(resolved)
-        except ValidationError as exc:
-            issues = _issues(exc, self.located, loc, model, deferred=resolved if unresolved else None)
-            # A field that failed because its reference could not be resolved: say that, not what it lacks.
-            needed = {e["loc"] for e in exc.errors(include_input=False) if _holds_reference(resolved, e["loc"])}
-            issues += [self._reference_issue(loc, error) for path, error in unresolved.items() if path in needed]
-            raise ManifestError(issues) from None
-
-    def _reference_issue(self, loc: Loc, error: references.BadReference) -> Issue:
-        path = (*loc, *error.path)
-        return Issue(self.located.where(path), _dotted(path), error.message)
-
-
-def _alternatives(annotation: Any) -> list[Any]:
-    """The types an annotation allows: `Annotated` unwrapped, unions and optionals split."""
-    if typing.get_origin(annotation) is typing.Annotated:
-        return _alternatives(typing.get_args(annotation)[0])
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return [t for arg in typing.get_args(annotation) for t in _alternatives(arg)]
-    return [annotation]
-
-
-def is_secret_option(annotation: Any, path: Loc) -> bool:
-    """Whether the option at `path` in a connector's options model is a credential: a field typed `SecretStr`
-    (or `SecretBytes`) or declared with `secret_field()`, at any depth. An option the model does not describe
-    counts as secret."""
-    alternatives = _alternatives(annotation)
-    if any(t in (SecretStr, SecretBytes, Any) for t in alternatives):
-        return True
-    if not path:
-        return False
-    described = False
-    for alternative in alternatives:
-        if isinstance(alternative, type) and issubclass(alternative, BaseModel):
-            info = next((f for n, f in alternative.model_fields.items() if path[0] in (n, f.alias)), None)
-            if info is None:
-                continue
-            described = True
-            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-            if extra.get("secret") or is_secret_option(info.annotation, path[1:]):
-                return True
-        elif typing.get_origin(alternative) in (dict, list, tuple, Mapping):
-            described = True
-            if is_secret_option((typing.get_args(alternative) or (Any,))[-1], path[1:]):
-                return True
-    return not described
-
-
-def _absolutize_paths(model: type[BaseModel], options: dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    """Option fields marked `json_schema_extra={"path": True}` are relative to the manifest's folder."""
-    out = dict(options)
-    for name, info in model.model_fields.items():
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        value = out.get(name)
-        if extra.get("path") and isinstance(value, str) and value:
-            out[name] = str(base_dir / Path(value).expanduser())
-    return out
-
-
-def _dotted(loc: Loc) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _fields_at(model: Any, loc: Loc) -> list[str]:
-    """The keys a mapping at `loc` inside `model` may hold (for did-you-mean)."""
-    current: Any = model
-    for part in loc:
-        origin = typing.get_origin(current)
-        if origin in (typing.Union, types.UnionType):
-            models = [a for a in typing.get_args(current) if isinstance(a, type) and issubclass(a, BaseModel)]
-            current = models[0] if models else None
-            origin = typing.get_origin(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            match = next(
-                (f for n, f in current.model_fields.items() if part in (n, f.alias)),
-                None,
-            )
-            current = match.annotation if match else None
-        elif origin in (dict, list):
-            current = typing.get_args(current)[-1]
-        else:
-            return []
-    if typing.get_origin(current) in (typing.Union, types.UnionType):
-        current = next((a for a in typing.get_args(current) if isinstance(a, type)), None)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return [f.alias or n for n, f in current.model_fields.items()]
-    return []
-
-
-def _suggestion(key: str, known: list[str]) -> str | None:
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def _holds_reference(tree: Any, loc: Loc) -> bool:
-    """True when the value at `loc` in `tree` is a string holding a ${env:...} or ${file:...} reference."""
-    for part in loc:
-        try:
-            tree = tree[part]
-        except (KeyError, IndexError, TypeError):
-            return False
-    return isinstance(tree, str) and references.has_references(tree)
-
-
-# What a mapping of each model holds, for "must be a mapping (...)".
-_MAPPING_OF = {
-    "ManifestSpec": "a manifest: version, instance, source, targets, syncs",
-    "SyncSpec": "a sync: name, from, to",
-    "DestinationSpec": "a destination: target, and name or other options",
-    "SourceSpec": "the source: type and its options",
-    "TargetSpec": "a target: type and its options",
-    "Defaults": "defaults such as prune and on_conflict",
-    "DeleteGuard": "max_count and max_percent",
-}
-# What a list or mapping that must not be empty says, by field name.
-_AT_LEAST_ONE = {
-    "syncs": "must list at least one sync",
-    "to": "must list at least one destination",
-    "targets": "must name at least one target",
-}
-_TYPE_WORDS = {
-    "dict_type": "must be a mapping",
-    "list_type": "must be a list",
-    "string_type": "must be text",
-    "int_type": "must be a whole number",
-    "int_parsing": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "float_type": "must be a number",
-    "float_parsing": "must be a number",
-    "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false",
-    "string_too_short": "must not be empty",
-}
-
-
-def _plain(kind: str, loc: Loc, ctx: dict[str, Any], said: str) -> str:
-    """Our sentence for one of pydantic's error types; its own wording only for a type not listed here.
-
-    A sentence names the rule, never the value given (which may be a secret, or text of the document)."""
-    name = loc[-1] if loc else ""
-    if kind in ("model_type", "model_attributes_type"):
-        what = _MAPPING_OF.get(str(ctx.get("class_name")))
-        return f"must be a mapping ({what})" if what else "must be a mapping"
-    if kind in _TYPE_WORDS:
-        return _TYPE_WORDS[kind]
-    if kind == "too_short":
-        if ctx.get("min_length") == 1:
-            return _AT_LEAST_ONE.get(str(name), "must not be empty")
-        return f"must list at least {ctx.get('min_length')} items"
-    if kind == "too_long":
-        return f"must list at most {ctx.get('max_length')} items"
-    if kind == "string_too_long":
-        return f"must be at most {ctx.get('max_length')} characters long"
-    if kind == "string_pattern_mismatch":
-        if ctx.get("pattern") == NAME_PATTERN:
-            return (
-                "must be a name of 1 to 63 letters, digits, '.', '_' or '-', starting and ending with a letter or a"
-                " digit"
-            )
-        return f"must match the pattern {ctx.get('pattern')}"
-    if kind in ("enum", "literal_error"):
-        return f"must be one of {ctx.get('expected')}"
-    bounds = {"greater_than_equal": ("at least", "ge"), "less_than_equal": ("at most", "le")}
-    bounds |= {"greater_than": ("more than", "gt"), "less_than": ("less than", "lt")}
-    if kind in bounds:
-        words, key = bounds[kind]
-        limit = ctx.get(key)
-        if isinstance(limit, float) and limit.is_integer():
-            limit = int(limit)
-        return f"must be {words} {limit}"
-    return said.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-
-
-def _issues(
-    exc: ValidationError,
-    located: yamlpos.Located,
-    prefix: Loc,
-    model: Any,
-    extra_keys: tuple[str, ...] = (),
-    deferred: Any = None,
-) -> list[Issue]:
-    """One Issue per pydantic error, in our words (`_plain`); errors on values in `deferred` (a tree) that hold a
-    reference are left out."""
-    errors = [
-        (e["type"], tuple(p for p in e["loc"] if p != "[key]"), e["msg"], e.get("ctx") or {})
-        for e in exc.errors(include_input=False, include_url=False)
-    ]
-    if deferred is not None:
-        # A reference is checked once resolved, when the connector is opened: its text cannot pass a pattern now.
-        errors = [e for e in errors if not _holds_reference(deferred, e[1])]
-    suggestions: dict[Loc, str | None] = {}
-    for kind, loc, _, _ in errors:
-        if kind == "extra_forbidden":
-            known = [*_fields_at(model, loc[:-1]), *(extra_keys if len(loc) == 1 else ())]
-            suggestions[loc] = _suggestion(str(loc[-1]), known)
-    # A misspelt required key shows as one unknown key plus one missing key: report it once.
-    misspelt = {(*loc[:-1], hint) for loc, hint in suggestions.items() if hint}
-    issues: list[Issue] = []
-    for kind, loc, msg, ctx in errors:
-        full = (*prefix, *loc)
-        if kind == "extra_forbidden":
-            hint = suggestions[loc]
-            message = f"unknown key {loc[-1]!r}" + (f"; did you mean {hint!r}?" if hint else "")
-            issues.append(Issue(located.where(full), _dotted(full), message))
-        elif kind == "missing":
-            if loc not in misspelt:
-                issues.append(Issue(located.where(full[:-1]), _dotted(full), f"missing required key {loc[-1]!r}"))
-        else:
-            issues.append(Issue(located.where(full), _dotted(full), _plain(kind, loc, ctx, msg)))
-    return issues
+        return resolve_options(model, spec.connector_options, loc, self.located, self.base_dir, env, lenient)
 
 
 def _read(path: Path) -> str:
@@ -409,7 +177,7 @@ def load_manifest(path: str | Path, registry: Registry) -> Manifest:
         except ValidationError as exc:
             # Report the schema's problems and go on checking every part that is valid on its own,
             # so that one run shows every mistake.
-            issues += _issues(exc, located, (), ManifestSpec)
+            issues += validation_issues(exc, located, (), ManifestSpec)
             spec = None
         parts = _Parts.of(spec) if spec is not None else _Parts.valid_in(located.data)
         checker = _Checker(parts, located, registry)
@@ -475,7 +243,7 @@ class _Checker:
         self._templates: dict[tuple[str, Granularity], Template | TemplateError] = {}
 
     def add(self, loc: Loc, message: str) -> None:
-        self.issues.append(Issue(self.located.where(loc), _dotted(loc), message))
+        self.issues.append(Issue(self.located.where(loc), dotted(loc), message))
 
     def run(self, path: Path, digest: str, spec: ManifestSpec | None) -> Manifest | None:
         parts = self.parts
@@ -525,7 +293,7 @@ class _Checker:
             cls.Options.model_validate(spec.connector_options)
         except ValidationError as exc:
             options = spec.connector_options
-            for issue in _issues(exc, self.located, loc, cls.Options, core_keys, deferred=options):
+            for issue in validation_issues(exc, self.located, loc, cls.Options, core_keys, deferred=options):
                 self.issues.append(issue)
         return conn
 
@@ -587,7 +355,8 @@ class _Checker:
         try:
             options = sink.Destination.model_validate(dest.connector_options)
         except ValidationError as exc:
-            self.issues.extend(_issues(exc, self.located, loc, sink.Destination, tuple(DestinationSpec.model_fields)))
+            core_keys = tuple(DestinationSpec.model_fields)
+            self.issues.extend(validation_issues(exc, self.located, loc, sink.Destination, core_keys))
             ok = False
         template = self._template(dest.name or _default_name(sync, granularity), granularity)
         if isinstance(template, TemplateError):
@@ -638,7 +407,7 @@ class _Checker:
                 if key in seen:
                     self.add(
                         (*dest.loc, "name"),
-                        f"target {dest.spec.target!r} already gets an item named {name!r} from {_dotted(seen[key])}",
+                        f"target {dest.spec.target!r} already gets an item named {name!r} from {dotted(seen[key])}",
                     )
                 seen.setdefault(key, dest.loc)
 
