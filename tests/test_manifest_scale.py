@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd import manifest as manifest_module
+from syncd import manifest_checks
 from syncd.manifest import load_manifest
 from syncd.registry import Registry
 
@@ -34,13 +34,13 @@ def write_manifest(tmp_path: Path, syncs: int) -> Path:
 def test_each_name_template_is_compiled_once_per_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """300 syncs sharing two name templates compile two templates, not 600."""
     compiled: list[str] = []
-    real = manifest_module.compile_template
+    real = manifest_checks.compile_template
 
     def counting(text: str):  # type: ignore[no-untyped-def]
         compiled.append(text)
         return real(text)
 
-    monkeypatch.setattr(manifest_module, "compile_template", counting)
+    monkeypatch.setattr(manifest_checks, "compile_template", counting)
     loaded = load_manifest(write_manifest(tmp_path, 300), Registry())
     assert len(loaded.syncs) == 300
     assert sorted(compiled) == ["prod/{sync}", "{key}"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from syncd import documents, yamlpos
+from syncd import yamlpos
+from syncd.documents import yaml_loader
 from syncd.errors import ConfigError
 
 
@@ -49,14 +50,14 @@ def test_an_alias_bomb_is_refused_at_its_first_anchor_before_anything_is_expande
     """Seven levels of nine aliases fail at the first anchor, after reading only the events before it."""
     assert len(ALIAS_BOMB) < 400
     read = []
-    loader_class = documents._loader_class()
+    loader_class = yaml_loader._loader_class()
 
     class CountingLoader(loader_class):  # type: ignore[misc, valid-type]
         def get_event(self):  # type: ignore[no-untyped-def]
             read.append(1)
             return super().get_event()
 
-    monkeypatch.setattr(documents, "_loader_class", lambda: CountingLoader)
+    monkeypatch.setattr(yaml_loader, "_loader_class", lambda: CountingLoader)
     with pytest.raises(ConfigError) as info:
         yamlpos.load(ALIAS_BOMB, "m.yaml")
     assert str(info.value) == (
@@ -129,7 +130,7 @@ def test_syntax_errors_get_a_plain_explanation_and_never_the_parsers_wording(
     """Each YAML mistake gives its position and a plain sentence, with libyaml and with PyYAML's own parser;
     neither parser's wording nor the document's text appears."""
     if parser == "python":
-        monkeypatch.setattr(documents, "_loader_class", lambda: yaml.SafeLoader)
+        monkeypatch.setattr(yaml_loader, "_loader_class", lambda: yaml.SafeLoader)
     with pytest.raises(ConfigError) as info:
         yamlpos.load(text, "m.yaml")
     message = str(info.value)

@@ -96,7 +96,7 @@ def allow_configuration(connector: Source | Sink) -> Source | Sink:
     from pydantic import BaseModel
 
     from syncd.connector import Sink
-    from syncd.manifest import is_secret_option
+    from syncd.secret_options import is_secret_option
 
     options = getattr(connector, "options", None)
     if not isinstance(options, BaseModel):

@@ -796,10 +796,10 @@ def test_a_duplicate_key_at_the_top_fails_the_whole_file(tmp_path: Path) -> None
 
 def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The length of the text each libyaml parse is given, from now on; PyYAML's own parser is forbidden."""
-    from syncd import documents
+    from syncd.documents import yaml_loader
 
     parsers: list[int] = []
-    loader_class = documents._loader_class()
+    loader_class = yaml_loader._loader_class()
 
     def counting_loader() -> Any:
         def make(text: str) -> Any:
@@ -808,7 +808,7 @@ def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
         return make
 
-    monkeypatch.setattr(documents, "_loader_class", counting_loader)
+    monkeypatch.setattr(yaml_loader, "_loader_class", counting_loader)
     forbid_pure_python_parser(monkeypatch)
     return parsers
 
