@@ -125,6 +125,7 @@ class KubeFake:
         self._users: dict[str, User] = {ADMIN_TOKEN: User(ADMIN_USER, (SUPERUSER_GROUP, "system:authenticated"))}
         self._rbac: Rbac | None = None
         self._faults: list[_Fault] = []
+        self._lost: list[_Fault] = []
         self._hooks: list[_Hook] = []
         self._control = threading.Lock()
         self._server: Server | None = None
@@ -278,6 +279,13 @@ class KubeFake:
         with self._control:
             self._faults.append(_Fault(method.upper(), re.compile(path_regex), status, times, retry_after, message))
 
+    def lose_next_answer(self, method: str, path_regex: str, status: int = 503, times: int = 1) -> None:
+        """Carry out the next `times` matching requests, then answer each with an error Status (503 by default)
+        instead of the result: an answer lost after the server acted, as a dropped connection or a proxy's timeout
+        leaves it. The client sees a failure of a call that took effect."""
+        with self._control:
+            self._lost.append(_Fault(method.upper(), re.compile(path_regex), status, times, None, None))
+
     def before(
         self, method: str, path_regex: str, callback: Callable[[Request], None], times: int | None = None
     ) -> None:
@@ -294,9 +302,9 @@ class KubeFake:
 
     # Serving.
 
-    def _take_fault(self, request: Request) -> _Fault | None:
+    def _take_fault(self, request: Request, faults: list[_Fault] | None = None) -> _Fault | None:
         with self._control:
-            for fault in self._faults:
+            for fault in self._faults if faults is None else faults:
                 if fault.times > 0 and _matches(fault.method, fault.path, request):
                     fault.times -= 1
                     return fault
@@ -340,7 +348,11 @@ class KubeFake:
             self._authorize(user, operation)
             for callback in self._due_hooks(request):
                 callback(request)
-            return self._perform(user, operation, query, headers.get("Content-Type", ""), body)
+            answer = self._perform(user, operation, query, headers.get("Content-Type", ""), body)
+            lost = self._take_fault(request, self._lost)
+            if lost is not None:
+                raise kube_status.generic(lost.status, lost.retry_after, lost.message)
+            return answer
         except StatusError as error:
             return error.code, error.headers, error.body()
         except Exception as error:  # a bug, or a failing hook: answered as the apiserver's 500 is

@@ -901,6 +901,16 @@ def test_fail_next_answers_a_throttle_with_retry_after_once(core: CoreV1Api, kub
     assert kube_fake.count("POST", r"/secrets$") == 2
 
 
+def test_a_lost_answer_is_an_error_for_a_call_that_took_effect(core: CoreV1Api, kube_fake: KubeFake) -> None:
+    """`lose_next_answer` carries the request out, then answers it 503: the Secret exists although the create
+    failed, and the next create of it is AlreadyExists."""
+    kube_fake.lose_next_answer("POST", r"/secrets$")
+    status = status_of(lambda: core.create_namespaced_secret(NS, secret("db")))
+    assert (status["code"], status["reason"]) == (503, "ServiceUnavailable")
+    assert kube_fake.secret(NS, "db") is not None
+    assert status_of(lambda: core.create_namespaced_secret(NS, secret("db")))["reason"] == "AlreadyExists"
+
+
 def test_the_client_itself_retries_a_get_answered_429_with_retry_after(core: CoreV1Api, kube_fake: KubeFake) -> None:
     """urllib3's default Retry, which the official client keeps, repeats GET, PUT and DELETE answered 429 or 503 with
     a Retry-After header (sleeping that long): the caller sees only the success. POST and PATCH are not repeated."""

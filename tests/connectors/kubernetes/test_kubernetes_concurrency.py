@@ -217,3 +217,30 @@ def test_a_scope_of_the_desired_addresses_is_read_by_get_and_any_other_scope_by_
     assert set(observation.owned) == {"team-a/db", "team-b/api"}
     calls = sorted(request.path for request in kube_fake.requests[before:])
     assert calls == ["/api/v1/namespaces/team-a/secrets", "/api/v1/namespaces/team-b/secrets"]
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH", "DELETE"])
+def test_a_write_whose_answer_was_lost_is_finished_by_the_cores_retry(
+    kube_fake: KubeFake, sink: KubernetesSink, method: str
+) -> None:
+    """The apiserver carries out a create, a patch or a delete and the answer is lost (503): the core retries, the
+    repeated call finds its own write done (409 AlreadyExists or Conflict on a Secret that already is the item, or
+    404 for a delete), and the change is applied, with one Secret holding exactly what was planned."""
+    if method == "POST":
+        changes = plan(sink, [desired(sink, "team-a/db", {"k": "one"})])
+        wanted: dict[str, str] | None = {"k": "one"}
+    else:
+        converge(sink, [desired(sink, "team-a/db", {"k": "one"})])
+        changes = plan(sink, [desired(sink, "team-a/db", {"k": "two"})] if method == "PATCH" else [])
+        wanted = {"k": "two"} if method == "PATCH" else None
+    path = r"^/api/v1/namespaces/team-a/secrets$" if method == "POST" else SECRET_PATH
+    kube_fake.lose_next_answer(method, path)
+    (result,) = apply(sink, changes)
+    assert result.ok, result.error
+    assert result.attempts == 2
+    assert kube_fake.count(method, path) == 2
+    if wanted is None:
+        assert stored(kube_fake, "team-a/db") is None
+    else:
+        assert stored_data(kube_fake, "team-a/db") == wanted
+        assert stored(kube_fake, "team-a/db")["metadata"]["annotations"]["syncd.io/sync"] == OWNER.sync  # type: ignore[index]

@@ -205,6 +205,40 @@ def test_expiry_is_judged_from_when_the_record_was_seen_to_change_not_from_its_r
     assert newcomer.try_acquire_or_renew()
 
 
+def test_a_renewal_whose_answer_was_lost_is_made_again_at_the_next_round(
+    kube_fake: KubeFake, elector: Callable[..., LeaderElector], world: World
+) -> None:
+    """The apiserver applies a renewal and its answer is lost: that round fails, the leader keeps counting itself
+    leader only within its renew deadline, and the next round finds its own record and renews it; no follower
+    takes over and no transition is counted."""
+    a, b = elector("a"), elector("b")
+    assert a.try_acquire_or_renew() and not b.try_acquire_or_renew()
+    world.advance(RETRY)
+    kube_fake.lose_next_answer("PUT", LEASES)
+    assert not a.try_acquire_or_renew()
+    assert spec(kube_fake)["renewTime"] == micro_time(EPOCH + timedelta(seconds=world.t)), "the renewal took effect"
+    assert leaders(a, b) == ["a"]
+    world.advance(RETRY)
+    assert a.try_acquire_or_renew()
+    assert not b.try_acquire_or_renew()
+    assert leaders(a, b) == ["a"]
+    assert spec(kube_fake)["leaseTransitions"] == 0
+
+
+def test_a_release_whose_answer_was_lost_still_hands_the_lease_over(
+    kube_fake: KubeFake, elector: Callable[..., LeaderElector], world: World
+) -> None:
+    """The apiserver applies a release and its answer is lost: the replica no longer counts itself leader, and a
+    follower takes the Lease at its next round."""
+    a, b = elector("a"), elector("b")
+    assert a.try_acquire_or_renew() and not b.try_acquire_or_renew()
+    kube_fake.lose_next_answer("PUT", LEASES)
+    a.release()
+    assert not a.is_leader
+    assert spec(kube_fake)["holderIdentity"] in ("", None)
+    assert b.try_acquire_or_renew() and leaders(a, b) == ["b"]
+
+
 def test_release_hands_the_lease_over_at_once(
     kube_fake: KubeFake, elector: Callable[..., LeaderElector], world: World
 ) -> None:
