@@ -18,10 +18,10 @@ import json
 import math
 import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from bench.syncd_process import SyncdRun, run_syncd
 
@@ -37,6 +37,30 @@ class CallCounter(Protocol):
     def counts(self) -> Counter[str]: ...
 
     def writes(self) -> int: ...
+
+
+class RequestLogCounter:
+    """`CallCounter` of a fake server of ours that logs every request it receives (`requests`, each with a
+    `method`): the requests since `reset`, named per operation by `operation`, those with a `write_methods` method
+    counted as writes."""
+
+    def __init__(self, requests: Sequence[Any], operation: Callable[[Any], str], write_methods: frozenset[str]) -> None:
+        self.requests = requests
+        self.operation = operation
+        self.write_methods = write_methods
+        self._start = 0
+
+    def _since(self) -> Sequence[Any]:
+        return self.requests()[self._start :]
+
+    def reset(self) -> None:
+        self._start = len(self.requests())
+
+    def counts(self) -> Counter[str]:
+        return Counter(self.operation(request) for request in self._since())
+
+    def writes(self) -> int:
+        return sum(request.method in self.write_methods for request in self._since())
 
 
 @dataclass

@@ -15,14 +15,23 @@ Naive reader: the listing, then per variable `GET .../variables/KEY` with the sc
 from __future__ import annotations
 
 import textwrap
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.workload import Counted, Result, pages, result, run_cycle, source_secrets, syncd_env, write_file_source
+from bench.workload import (
+    Counted,
+    RequestLogCounter,
+    Result,
+    pages,
+    result,
+    run_cycle,
+    source_secrets,
+    syncd_env,
+    write_file_source,
+)
 
 if TYPE_CHECKING:
-    from tests.fakes.gitlab import GitLabFake, Request
+    from tests.fakes.gitlab import Request
 
 CONNECTOR = "gitlab"
 SOURCE = "file"
@@ -56,26 +65,6 @@ def _operation(request: Request) -> str:
     return f"{request.method} {'variables' if request.path.endswith('/variables') else 'variable'}"
 
 
-class FakeCounter:
-    """`CallCounter` of the fake GitLab: the requests it received since `reset`."""
-
-    def __init__(self, fake: GitLabFake) -> None:
-        self.fake = fake
-        self._start = 0
-
-    def _since(self) -> list[Request]:
-        return self.fake.requests[self._start :]
-
-    def reset(self) -> None:
-        self._start = len(self.fake.requests)
-
-    def counts(self) -> Counter[str]:
-        return Counter(_operation(request) for request in self._since())
-
-    def writes(self) -> int:
-        return sum(request.method in ("POST", "PUT", "DELETE") for request in self._since())
-
-
 def run(secrets: int, workdir: Path) -> Result:
     # Imported here: the fake needs python-gitlab, which only this scenario does.
     from tests.fakes.gitlab import MAINTAINER_TOKEN, gitlab_client, new_gitlab_fake
@@ -83,7 +72,7 @@ def run(secrets: int, workdir: Path) -> Result:
     keys = [f"{relpath.upper()}_{key.upper()}" for relpath, data in source_secrets(secrets).items() for key in data]
     fake = new_gitlab_fake()
     try:
-        counter = FakeCounter(fake)
+        counter = RequestLogCounter(lambda: fake.requests, _operation, frozenset(("POST", "PUT", "DELETE")))
         write_file_source(workdir, secrets)
         (workdir / "syncd.yaml").write_text(textwrap.dedent(MANIFEST.format(url=fake.url, project=PROJECT)))
         env = syncd_env({"GITLAB_TOKEN": MAINTAINER_TOKEN})

@@ -15,14 +15,23 @@ Naive reader: one `GET secret` per Secret: n calls.
 from __future__ import annotations
 
 import textwrap
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.workload import Counted, Result, pages, result, run_cycle, source_secrets, syncd_env, write_file_source
+from bench.workload import (
+    Counted,
+    RequestLogCounter,
+    Result,
+    pages,
+    result,
+    run_cycle,
+    source_secrets,
+    syncd_env,
+    write_file_source,
+)
 
 if TYPE_CHECKING:
-    from tests.fakes.kubernetes import KubeFake, Request
+    from tests.fakes.kubernetes import Request
 
 CONNECTOR = "kubernetes"
 SOURCE = "file"
@@ -56,26 +65,6 @@ def _operation(request: Request) -> str:
     return f"{request.method} {'secrets' if request.path.endswith('/secrets') else 'secret'}"
 
 
-class FakeCounter:
-    """`CallCounter` of the fake API server: the requests it received since `reset`."""
-
-    def __init__(self, fake: KubeFake) -> None:
-        self.fake = fake
-        self._start = 0
-
-    def _since(self) -> list[Request]:
-        return self.fake.requests[self._start :]
-
-    def reset(self) -> None:
-        self._start = len(self.fake.requests)
-
-    def counts(self) -> Counter[str]:
-        return Counter(_operation(request) for request in self._since())
-
-    def writes(self) -> int:
-        return sum(request.method in ("POST", "PUT", "PATCH", "DELETE") for request in self._since())
-
-
 def run(secrets: int, workdir: Path) -> Result:
     # Imported here: the fake needs the kubernetes client only this scenario uses.
     from tests.fakes.kubernetes import ADMIN_TOKEN, KubeFake, kubeconfig_for
@@ -83,7 +72,7 @@ def run(secrets: int, workdir: Path) -> Result:
     names = sorted(source_secrets(secrets))
     fake = KubeFake().start()
     try:
-        counter = FakeCounter(fake)
+        counter = RequestLogCounter(lambda: fake.requests, _operation, frozenset(("POST", "PUT", "PATCH", "DELETE")))
         write_file_source(workdir, secrets)
         kubeconfig_for(fake, ADMIN_TOKEN, workdir / "kubeconfig.yaml")
         (workdir / "syncd.yaml").write_text(textwrap.dedent(MANIFEST.format(namespace=NAMESPACE)))
