@@ -24,17 +24,15 @@ python-gitlab retries a 429 itself (sleeping Retry-After) unless a call passes `
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import re
-import socket
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
@@ -43,6 +41,7 @@ import pytest
 
 from tests.fakes import gitlab_api
 from tests.fakes.gitlab_rules import ROLE_LEVELS, VARIABLE_LIMITS, Kind, new_variable
+from tests.fakes.http_server import TrackingServer
 
 ADMIN_TOKEN = "fake-admin-token"
 MAINTAINER_TOKEN = "fake-maintainer-token"
@@ -125,7 +124,7 @@ class GitLabFake:
         # Distinct id ranges, so that a group's id used as a project's answers 404 as it would on most instances.
         self._ids: dict[str, Iterator[int]] = {"project": itertools.count(1001), "group": itertools.count(2001)}
         self._user_ids = itertools.count(1)
-        self._server: _Server | None = None
+        self._server: TrackingServer | None = None
         # GitLab's plan limits on the number of variables; a test may lower one to reach it cheaply.
         self.variable_limits: dict[Kind, int | None] = dict(VARIABLE_LIMITS)
         # Exceptions raised while serving (a hook's, or the fake's own); the fixture raises the first at teardown.
@@ -268,7 +267,7 @@ class GitLabFake:
 
     def start(self) -> GitLabFake:
         """Serve on a free loopback port; returns once the server answers."""
-        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
+        self._server = TrackingServer(("127.0.0.1", 0), _handler_for(self))
         # A short poll interval: shutdown() waits for it.
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -290,34 +289,6 @@ class GitLabFake:
             self._server.shutdown()
             self._server.server_close()
             self._server.close_connections()
-
-
-class _Server(ThreadingHTTPServer):
-    """A threading HTTP server that can close the keep-alive connections its handler threads still hold."""
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        super().__init__(address, handler)
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
 
 
 def _handler_for(fake: GitLabFake) -> type[BaseHTTPRequestHandler]:

@@ -13,11 +13,12 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
 from tests.fakes import kube_status
+from tests.fakes.http_server import TrackingServer
 from tests.fakes.kube_api import Operation
 from tests.fakes.kube_objects import NAMESPACE, RESOURCES, Resource
 
@@ -117,25 +118,12 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
+class Server(TrackingServer):
     block_on_close = False
 
     def __init__(self, address: tuple[str, int], handle: HandleRequest) -> None:
         self.handle = handle
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
         super().__init__(address, Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that went away (or a connection `close_connections` ended) is no error of the server's.
@@ -151,11 +139,3 @@ class Server(ThreadingHTTPServer):
             self.socket.shutdown(socket.SHUT_RDWR)
         stopper.join()
         self.close_connections()
-
-    def close_connections(self) -> None:
-        """End kept-alive connections, so that their handler threads finish now rather than at their timeout."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
