@@ -217,17 +217,29 @@ def test_a_bad_namespace_or_label_fails_validation_before_any_call(
 @pytest.mark.parametrize(
     ("to", "source", "message"),
     [
-        ("{target: eu, namespace: team-a, name: Bad_Name}", {"k": "v"}, "is not a DNS-1123 subdomain"),
-        ("{target: eu, namespace: team-a, name: db}", {"bad key": "v"}, "Key 'bad key' of Secret 'db'"),
-        ("{target: eu, namespace: team-a, name: db}", {"big": "x" * (1024 * 1024 + 1)}, "more than the 1048576"),
+        (
+            "{target: eu, namespace: team-a, name: Bad_Name}",
+            {"k": "PLANTED-rule-name-7d21"},
+            "is not a DNS-1123 subdomain",
+        ),
+        (
+            "{target: eu, namespace: team-a, name: db}",
+            {"bad key": "PLANTED-rule-key-40c9"},
+            "Key 'bad key' of Secret 'db'",
+        ),
+        (
+            "{target: eu, namespace: team-a, name: db}",
+            {"big": "PLANTED-rule-size-" + "x" * (1024 * 1024)},
+            "more than the 1048576",
+        ),
         (
             "{target: eu, namespace: team-a, name: db, type: kubernetes.io/tls}",
-            {"tls.crt": "c"},
+            {"tls.crt": "PLANTED-rule-tls-crt-11fe"},
             "needs the key 'tls.key'",
         ),
         (
             "{target: eu, namespace: team-a, name: db, type: kubernetes.io/dockerconfigjson, registry: ghcr.io}",
-            {"username": "u"},
+            {"username": "PLANTED-rule-user-2b8d"},
             "has no key 'password'",
         ),
     ],
@@ -236,7 +248,8 @@ def test_the_rules_hold_a_bad_item_back_before_any_call_to_it(
     kube_fake: KubeFake, tmp_path: Path, run: Run, to: str, source: dict[str, str], message: str
 ) -> None:
     """A bad Secret name, a bad key, over 1 MiB, a TLS Secret without tls.key, or registry credentials without
-    the password is a problem of that item, named; the cluster sees no write, nor any GET of that Secret."""
+    the password is a problem of that item, named without its value (the redactor off); the cluster sees no write,
+    nor any GET of that Secret."""
     write_source(tmp_path, {"apps": {"x": source}})
     syncs = f"- {{name: s, from: apps/x, to: [{to}]}}"
     manifest = write_manifest(tmp_path, {"eu": kubeconfig(kube_fake, tmp_path, name="eu.yaml")}, syncs)
@@ -244,6 +257,7 @@ def test_the_rules_hold_a_bad_item_back_before_any_call_to_it(
     assert code != 0 and message in out + err, out + err
     assert kube_fake.count("POST") == kube_fake.count("PATCH") == kube_fake.count("DELETE") == 0
     assert kube_fake.count("GET", r"/secrets/") == 0
+    assert_no_leaks(source, {"output": out + err}, paths=[tmp_path], skip=[tmp_path / "secrets.yaml"])
 
 
 @pytest.mark.parametrize(
