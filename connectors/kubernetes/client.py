@@ -132,32 +132,38 @@ def build_api_client(target: str, options: KubernetesTargetOptions) -> Any:
     # Room for every request one target has in flight, so no connection is made and dropped each time.
     configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, MAX_CONNECTIONS)
     _register_tokens(configuration)
-    _register_refreshed_tokens(configuration)
+    _register_sent_tokens(configuration)
     return no_retries(client.ApiClient(configuration))
 
 
-def _register_tokens(configuration: Any) -> None:
-    """Register the bearer token with the redactor, bare: the kubeconfig loader stores "Bearer TOKEN", the in-cluster
+def _register_token(value: Any) -> None:
+    """Register a bearer token with the redactor, bare: the kubeconfig loader stores "Bearer TOKEN", the in-cluster
     one "bearer TOKEN", and output may show the token alone."""
+    scheme, _, token = str(value).strip().partition(" ")
+    Secret(token.strip() if scheme.lower() == "bearer" else str(value).strip())
+
+
+def _register_tokens(configuration: Any) -> None:
     for value in (configuration.api_key or {}).values():
-        scheme, _, token = str(value).strip().partition(" ")
-        Secret(token.strip() if scheme.lower() == "bearer" else str(value).strip())
+        _register_token(value)
 
 
-def _register_refreshed_tokens(configuration: Any) -> None:
-    """Wrap the loader's `refresh_api_key_hook` (the service account token re-read each minute, an exec plugin's
-    new token) so each token it brings is registered too. The loaders set the hook again on every refresh, so the
-    wrapper puts itself back after each call."""
-    hook = configuration.refresh_api_key_hook
-    if hook is None:
-        return
+def _register_sent_tokens(configuration: Any) -> None:
+    """Register every token the client is about to send, refreshed ones included (the service account token re-read
+    each minute, an exec plugin's new one). It wraps `get_api_key_with_prefix`, which every request calls after the
+    loader's refresh hook, rather than the hook itself: the loaders set the hook anew on every refresh, and a wrapper
+    of the hook is lost when requests refresh from several threads at once."""
+    original = configuration.get_api_key_with_prefix
+    registered: set[str] = set()
 
-    def refresh(config: Any) -> None:
-        hook(config)
-        _register_tokens(config)
-        config.refresh_api_key_hook = refresh
+    def get_api_key_with_prefix(identifier: str, alias: str | None = None) -> str | None:
+        value = original(identifier, alias)
+        if value and value not in registered:
+            _register_token(value)
+            registered.add(value)
+        return value
 
-    configuration.refresh_api_key_hook = refresh
+    configuration.get_api_key_with_prefix = get_api_key_with_prefix
 
 
 def _kubernetes_client(target: str) -> Any:

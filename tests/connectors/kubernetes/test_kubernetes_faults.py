@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime
 import socket
+import sys
+import threading
 import traceback
 import types
 from pathlib import Path
@@ -303,6 +305,48 @@ def test_in_cluster_tokens_are_registered_bare_with_the_redactor_and_so_is_each_
     later += datetime.timedelta(minutes=2)
     configuration.get_api_key_with_prefix("BearerToken")
     assert REDACTOR.redact("token PLANTED-k8s-sa-token-third-0c7d") == "token [REDACTED]"
+    api_client.close()
+
+
+def test_a_token_refreshed_while_requests_run_in_parallel_is_registered_with_the_redactor(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Many threads sending requests while the in-cluster token is refreshed (the loader sets its refresh hook anew
+    each time): every token the client sends afterwards is registered, however the threads interleave."""
+    from kubernetes.config import incluster_config
+
+    token_file, ca_file = tmp_path / "token", tmp_path / "ca.crt"
+    token_file.write_text("PLANTED-k8s-sa-token-start-7a10")
+    ca_file.write_text("CA PEM")
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(token_file))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(ca_file))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "6443")
+    api_client = build_api_client("in-pod", KubernetesTargetOptions(in_cluster=True))
+    configuration = api_client.configuration
+    later = [datetime.datetime.now()]
+    clock = types.SimpleNamespace(datetime=types.SimpleNamespace(now=lambda: later[0]), timedelta=datetime.timedelta)
+    monkeypatch.setattr(incluster_config, "datetime", clock)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for round_ in range(20):
+            later[0] += datetime.timedelta(minutes=2)
+            token_file.write_text(f"PLANTED-k8s-sa-token-round-{round_}-c3")
+            threads = [
+                threading.Thread(target=lambda: [configuration.get_api_key_with_prefix("BearerToken")] * 20)
+                for _ in range(16)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    later[0] += datetime.timedelta(minutes=2)
+    token_file.write_text("PLANTED-k8s-sa-token-last-5e88")
+    assert configuration.get_api_key_with_prefix("BearerToken") == "bearer PLANTED-k8s-sa-token-last-5e88"
+    assert REDACTOR.redact("token PLANTED-k8s-sa-token-last-5e88") == "token [REDACTED]"
     api_client.close()
 
 
