@@ -10,8 +10,9 @@ before an update or a delete syncd reads the variable again by key and scope (on
 only if it is still as the plan saw it: the same marker and, when GitLab shows the value, the same value (else
 ItemMoved). What remains unprotected is the moment between that GET and the PUT or DELETE: a write landing there
 is overwritten, or deleted; and a group variable deleted there sends the PUT to the key's variable in another scope
-(GitLab's fallback when the filter matches nothing), which the PUT's answer shows only when GitLab ignored the scope
-in the body (then the change fails naming both scopes). A create needs no read: GitLab refuses a second variable
+(GitLab's fallback when the filter matches nothing); syncd sends no scope in the body, so the PUT's answer shows it,
+and the change fails naming both scopes with the marker taken off that variable again. A create needs no read:
+GitLab refuses a second variable
 of the same key and scope ("has already been taken"), and syncd then reads it to tell its own earlier write (a
 retry after a lost answer: success) from someone else's (ItemMoved). On ItemMoved the core looks at that one
 variable again and decides.
@@ -31,6 +32,7 @@ seen (docs/connectors.md, `gitlab`, Hidden variables).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -52,7 +54,7 @@ from syncd.connector import (
     expect_unmoved,
     in_parallel,
 )
-from syncd.errors import ConnectorError, ItemMoved, PermanentError
+from syncd.errors import ConnectorError, ItemMoved, PermanentError, SyncdError
 from syncd.model import ActualItem, DesiredItem, Difference, Granularity
 from syncd.secret import Secret
 
@@ -258,9 +260,10 @@ class GitLabSink(Sink):
         too_long = description_problems(where.key, str(where.owner), description, kept=kept)
         if too_long:
             raise PermanentError(too_long[0], target=self.target, address=item.address)
+        # No `environment_scope` in the body: the filter names the variable, and a scope in the body would move the
+        # variable GitLab's fallback reached (below) into this scope, where its answer could not tell.
         payload: dict[str, Any] = {
             "value": item.single_value().reveal(),
-            **_scope_field(where),
             "description": description,
             **_settings(item, ("variable_type", "protected", "raw")),
         }
@@ -280,13 +283,21 @@ class GitLabSink(Sink):
         landed = _scope_of(answer)
         if where.owner.kind != "instance" and landed != where.scope:
             # GitLab's group PUT falls back to the key in any scope when the filter matches nothing (the variable was
-            # deleted since syncd read it; before GitLab 16.9 it ignores the filter), and drops the scope parameter on
-            # Free: the write reached another scope's variable. Only its answer tells.
+            # deleted since syncd read it; before GitLab 16.9 it ignores the filter): the write reached another
+            # scope's variable. Only its answer tells. That variable is not syncd's: take the marker off again, so
+            # no later run takes it for syncd's own and prunes it.
+            unmarked = {"value": payload["value"], "description": item.description or ""}
+            where_landed = VariableAddress(where.owner, where.key, landed)
+            unmark = Operation("update", where.owner, item.address, where.key)
+            with contextlib.suppress(SyncdError):
+                self.connection.call(
+                    lambda gl: manager.update(where.key, unmarked, **_scoped(where_landed), **NO_RETRY), unmark
+                )
             raise PermanentError(
                 f"GitLab applied the update of variable {where.key} of {where.owner} to its variable in environment "
                 f"scope {landed!r}, not {where.scope!r} (the one in {where.scope!r} was deleted since syncd read it, "
-                "or this GitLab ignores the scope filter): that variable now holds syncd's value and description; "
-                "check it",
+                "or this GitLab ignores the scope filter): that variable now holds syncd's value, without syncd's "
+                "marker; check it",
                 target=self.target,
                 address=item.address,
             )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from connectors.gitlab import marker
 from syncd.model import Ownership
 from tests.connectors.gitlab.gitlab_support import GROUP, PROJECT, apply, item, make_sink, plan
@@ -77,10 +79,16 @@ def test_a_group_update_that_lands_on_another_scope_fails_naming_both_scopes(git
     assert "ours-prod" not in (error or "")
 
 
-def test_a_group_update_racing_a_delete_can_still_move_another_scopes_variable(gitlab_fake: GitLabFake) -> None:
-    """The window syncd cannot close (docs/connectors.md, `gitlab`, Calls and races): with the scope parameter
-    honoured, GitLab's fallback turns someone's K@* into syncd's K@prod, and its answer shows `prod`."""
-    ok, error = _group_update_racing_a_delete(gitlab_fake, licensed=True)
-    assert ok, error
+@pytest.mark.parametrize("licensed", [True, False])
+def test_a_group_update_racing_a_delete_is_reported_and_leaves_no_marker_on_the_other_variable(
+    gitlab_fake: GitLabFake, licensed: bool
+) -> None:
+    """Whether or not GitLab honours group scopes, GitLab's fallback reaches someone's K@* when K@prod was deleted
+    between syncd's read and its PUT: syncd sends no scope in the body, so the variable stays in `*`, its answer
+    tells, and syncd takes its marker off that variable again (no later run may prune it) and fails the change."""
+    ok, error = _group_update_racing_a_delete(gitlab_fake, licensed=licensed)
+    assert not ok
+    assert "'*'" in (error or "") and "'prod'" in (error or "") and "without syncd's marker" in (error or "")
     (variable,) = gitlab_fake.variables("group", GROUP)
-    assert (variable["environment_scope"], variable["value"]) == ("prod", "ours-prod-two")
+    assert variable["environment_scope"] == "*"
+    assert marker.parse(variable["description"])[1] is None
