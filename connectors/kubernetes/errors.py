@@ -82,7 +82,7 @@ def translate(exc: BaseException, call: Call, target: str, timeout: float) -> Co
             f"the Kubernetes API server of target {target!r} rejected the credentials (HTTP 401): the token or "
             "client certificate of the kubeconfig or service account is invalid or expired"
         )
-    elif status == 403 and _by_rbac(answer):
+    elif status == 403 and by_rbac(answer):
         message = (
             f"Kubernetes RBAC does not allow syncd to {call.verb} secrets {where}; grant it with the Role "
             f"`syncd policy --target {target}` prints"
@@ -113,7 +113,7 @@ def translate(exc: BaseException, call: Call, target: str, timeout: float) -> Co
     return PermanentError(message, target=target, address=call.address)
 
 
-def _by_rbac(answer: dict[str, Any]) -> bool:
+def by_rbac(answer: dict[str, Any]) -> bool:
     """Whether a 403's Status is the authorizer's ('User "x" cannot get resource "secrets" ...'), not an admission
     check's (a ResourceQuota, a terminating namespace, a webhook), which also answer 403. Only matched, never
     printed: an admission message may quote what was sent."""

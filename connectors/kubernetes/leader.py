@@ -45,6 +45,7 @@ from kubernetes.client.exceptions import ApiException
 
 from connectors.kubernetes import rules
 from connectors.kubernetes.client import no_retries
+from connectors.kubernetes.errors import by_rbac, status_of
 from connectors.kubernetes.options import RbacSubject
 from connectors.kubernetes.policy import lease_rules, rbac_documents
 from syncd.errors import ConfigError, PermanentError
@@ -188,7 +189,8 @@ class LeaderElector:
     def try_acquire_or_renew(self) -> bool:
         """One round: True when this replica wrote the Lease (created, took over or renewed it). A round that fails
         on a 5xx, 429, timeout or 409 returns False; `is_leader` stays True until `renew_deadline` has passed since
-        the last success (a 409 ends it at once). Raises LeaseAccessDenied on a 401 or 403, ending leadership."""
+        the last success (a 409 ends it at once); so does an admission check's 403. Raises LeaseAccessDenied on a
+        401 or RBAC's 403, ending leadership."""
         with self._round:
             try:
                 return self._round_once()
@@ -291,15 +293,17 @@ class LeaderElector:
     def _call(self, verb: str, method: Callable[..., Any], *args: Any, deadline: float | None = None) -> Any:
         """The Lease as a dict from one API call, given the time left until `deadline` (local monotonic seconds;
         `renew_deadline` when None); _ABSENT on a GET's 404, _CONFLICT on a write's 409, None when the round failed
-        for a reason worth retrying or no time is left; LeaseAccessDenied on 401/403."""
+        for a reason worth retrying or no time is left; LeaseAccessDenied on a 401 or RBAC's 403."""
         timeout = self.renew_deadline if deadline is None else deadline - self._monotonic()
         if timeout <= 0:
             return None
         try:
             response = method(*args, _preload_content=False, _request_timeout=timeout)
         except ApiException as exc:
-            if exc.status in (401, 403):
+            if exc.status == 401 or (exc.status == 403 and by_rbac(status_of(exc))):
                 raise self._denied(verb, exc.status) from None
+            # Any other 403 is an admission check's (a quota, a namespace being deleted, a webhook), which may pass
+            # later: this round failed, as for a 5xx.
             if exc.status == 404 and verb == "get":
                 return _ABSENT
             if exc.status == 409 and verb != "get":

@@ -434,6 +434,19 @@ def test_a_forbidden_call_names_the_verb_the_resource_the_namespace_and_the_leas
     assert not a.is_leader
 
 
+def test_a_403_from_admission_fails_the_round_and_is_not_taken_for_rbac(
+    kube_fake: KubeFake, elector: Callable[..., LeaderElector], world: World
+) -> None:
+    """A Lease write refused by an admission check (a quota, a namespace being deleted, a webhook) also answers 403;
+    it is not RBAC's refusal, so the round fails as for a 5xx and the next round succeeds."""
+    a = elector("a")
+    kube_fake.fail_next("POST", LEASES, 403, message='leases "syncd-leader" is forbidden: exceeded quota: leases')
+    assert not a.try_acquire_or_renew()
+    assert not a.is_leader
+    world.advance(RETRY)
+    assert a.try_acquire_or_renew() and a.is_leader
+
+
 def test_run_ends_on_a_forbidden_call_and_raises_it(
     kube_fake: KubeFake, client_for: Callable[[str], ApiClient]
 ) -> None:
