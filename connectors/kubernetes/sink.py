@@ -133,7 +133,10 @@ class KubernetesSink(Sink):
         wanted = {item.address: item for item in desired}
         namespaces = self._namespaces(scope)
         listed: dict[str, Json] = {}
-        if not set(scope.patterns) <= set(wanted):
+        # Every pattern the address of a desired Secret, at most one per namespace (a re-plan's one item): `covers`
+        # admits exactly those, so their GETs read all the scope holds in no more calls than the LISTs would.
+        by_get = set(scope.patterns) <= set(wanted) and len(scope.patterns) <= len(namespaces)
+        if not by_get:
             listed = {
                 f"{namespace}/{secret['metadata']['name']}": secret
                 for namespace, secrets in zip(
@@ -143,8 +146,6 @@ class KubernetesSink(Sink):
             }
             unlisted = [address for address in wanted if address not in listed]
         else:
-            # Every pattern is the address of a desired Secret (a re-plan's one item): `covers` admits exactly those,
-            # so their GETs read all the scope holds, without listing the namespace.
             unlisted = list(wanted)
         fetched = dict(zip(unlisted, in_parallel(self._get, unlisted, MAX_IN_FLIGHT), strict=True))
         items: dict[str, ActualItem] = {}
@@ -153,7 +154,8 @@ class KubernetesSink(Sink):
             if secret is not None:
                 items[address] = self._actual(address, secret, item)
         owned = {}
-        seen = {**{a: s for a, s in fetched.items() if s is not None}, **listed}
+        # What the scope holds: the labelled lists, or the GETs that stood for them.
+        seen = {a: s for a, s in fetched.items() if s is not None} if by_get else listed
         for address, secret in seen.items():
             owner = _owner(secret)
             if owner is not None and owner.instance == scope.instance and scope.covers(address):

@@ -219,6 +219,20 @@ def test_a_scope_of_the_desired_addresses_is_read_by_get_and_any_other_scope_by_
     assert calls == ["/api/v1/namespaces/team-a/secrets", "/api/v1/namespaces/team-b/secrets"]
 
 
+def test_several_literal_secrets_of_one_namespace_are_read_by_one_list_not_a_get_each(
+    kube_fake: KubeFake, sink: KubernetesSink
+) -> None:
+    """A plan whose destinations name three Secrets of one namespace literally lists that namespace once: one call,
+    where a GET each would take three."""
+    names = ("team-a/db", "team-a/api", "team-a/web")
+    items = [desired(sink, name, {"k": name}) for name in names]
+    converge(sink, items)
+    before = len(kube_fake.requests)
+    observation = sink.observe(items, Scope(OWNER.instance, names))
+    assert set(observation.items) == set(observation.owned) == set(names)
+    assert [request.path for request in kube_fake.requests[before:]] == ["/api/v1/namespaces/team-a/secrets"]
+
+
 @pytest.mark.parametrize("method", ["POST", "PATCH", "DELETE"])
 def test_a_write_whose_answer_was_lost_is_finished_by_the_cores_retry(
     kube_fake: KubeFake, sink: KubernetesSink, method: str
