@@ -437,8 +437,15 @@ class Elector(Protocol):
     """One replica's part in a leader election. `is_leader` gates every write; `run` campaigns and renews until
     `stop` is set, then releases the lock; a denial that retrying cannot mend ends `run` by raising."""
 
+    identity: str
+
     @property
     def is_leader(self) -> bool: ...
+
+    @property
+    def holder(self) -> str | None:
+        """Whom the lock named when last read ("" when free); None until it has been read once."""
+        ...
 
     def describe(self) -> str: ...
 

@@ -137,6 +137,8 @@ class Checker:
         trees = [(("targets", n), t.connector_options) for n, t in self.parts.targets.items()]
         if self.parts.source is not None:
             trees.insert(0, (("source",), self.parts.source.connector_options))
+        if (daemon := self.located.data.get("daemon")) is not None:
+            trees.append((("daemon",), daemon))
         for loc, tree in trees:
             for exc in references.bad_references(tree):
                 self.add((*loc, *exc.path), exc.message)

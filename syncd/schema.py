@@ -3,10 +3,12 @@ afterwards by each connector's own models (see `syncd.manifest`)."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
+from syncd.durations import DURATION_RULE, parse_duration
 from syncd.model import ConflictPolicy, Granularity
 
 if TYPE_CHECKING:
@@ -30,6 +32,43 @@ class Open(BaseModel):
         return dict(self.model_extra or {})
 
 
+def _duration(value: Any) -> float:
+    if not isinstance(value, str | int | float):
+        raise ValueError(f"must be {DURATION_RULE}")
+    return parse_duration(value)
+
+
+# Seconds, written as "30s", "5m", "1h30m" or a number of seconds.
+_DURATION_PATTERN = r"^\s*(\d+(\.\d+)?(ms|s|m|h|d))+\s*$"
+Duration = Annotated[
+    float,
+    BeforeValidator(_duration),
+    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": _DURATION_PATTERN}]}),
+]
+
+
+def check_schedule(value: str) -> str:
+    """An interval (a duration of at least one second) or a five-field cron line; ValueError otherwise."""
+    text = value.strip()
+    if len(text.split()) == 5:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(text, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a valid cron line ({exc})") from None
+        return text
+    try:
+        seconds = parse_duration(text)
+    except ValueError:
+        raise ValueError(
+            f'{value!r} is neither an interval such as "5m" or "1h" nor a five-field cron line such as "*/5 * * * *"'
+        ) from None
+    if seconds < 1:
+        raise ValueError(f"{value!r} is shorter than one second")
+    return text
+
+
 class DeleteGuard(Strict):
     """A plan that deletes more than both limits of one target's owned items is refused."""
 
@@ -42,6 +81,11 @@ class Defaults(Strict):
     on_conflict: ConflictPolicy = ConflictPolicy.FAIL
     delete_guard: DeleteGuard = DeleteGuard()
     concurrency: int = Field(4, ge=1, le=64)
+    # `syncd run`: how often each sync runs (an interval, or a cron line in UTC), and up to how much later at random.
+    schedule: str = "5m"
+    jitter: Duration = 0.0
+
+    _schedule = field_validator("schedule")(classmethod(lambda cls, value: check_schedule(value)))
 
 
 class SourceSpec(Open):
@@ -86,6 +130,10 @@ class SyncSpec(Strict):
     to: list[DestinationSpec] = Field(min_length=1)
     prune: bool | None = None
     on_conflict: ConflictPolicy | None = None
+    schedule: str | None = None
+    jitter: Duration | None = None
+
+    _schedule = field_validator("schedule")(classmethod(lambda cls, value: value and check_schedule(value)))
 
     @property
     def is_prefix(self) -> bool:
@@ -125,10 +173,41 @@ class SyncSpec(Strict):
         return dict(self.keys)
 
 
+_LISTEN = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]*):(\d{1,5})$")
+
+
+def check_listen(value: str) -> str:
+    """HOST:PORT ("0.0.0.0:9180", "[::1]:9180", ":9180" for every address); ValueError otherwise."""
+    match = _LISTEN.match(value.strip())
+    if not match or not 0 <= int(match.group(2)) <= 65535:
+        raise ValueError(f'{value!r} is not HOST:PORT (such as "127.0.0.1:9180", "[::1]:9180" or ":9180")')
+    return value.strip()
+
+
+class NotifySpec(Strict):
+    """A Slack-compatible incoming webhook told when drift is found, an apply fails, and a sync recovers."""
+
+    # Usually a reference (${env:...} or ${file:...}): a webhook's address is itself a credential.
+    webhook: str = Field(min_length=1)
+    min_interval: Duration = 300.0
+
+
+class DaemonSpec(Strict):
+    """What `syncd run` takes from the manifest; its command-line flags win."""
+
+    listen: str | None = None
+    # A reference to the bearer token of POST /v1/syncs/{name}/run; without one the trigger is off.
+    trigger_token: str | None = None
+    notify: NotifySpec | None = None
+
+    _listen = field_validator("listen")(classmethod(lambda cls, value: value and check_listen(value)))
+
+
 class ManifestSpec(Strict):
     version: int = Field(description="manifest format version; only 1 exists")
     instance: Name
     defaults: Defaults = Defaults()
+    daemon: DaemonSpec = DaemonSpec()
     source: SourceSpec
     targets: dict[Name, TargetSpec] = Field(min_length=1)
     syncs: list[SyncSpec] = Field(min_length=1)

@@ -23,6 +23,8 @@ CORE_MODELS = [
     schema.ManifestSpec,
     schema.Defaults,
     schema.DeleteGuard,
+    schema.DaemonSpec,
+    schema.NotifySpec,
     schema.SourceSpec,
     schema.TargetSpec,
     schema.DestinationSpec,

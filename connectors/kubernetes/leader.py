@@ -188,6 +188,12 @@ class LeaderElector:
                 and self._monotonic() - self._renewed_at < self.renew_deadline
             )
 
+    @property
+    def holder(self) -> str | None:
+        """The identity the Lease named when this replica last read it ("" when free); None before it has read it."""
+        with self._state:
+            return self._observed.holder_identity if self._observed is not None else None
+
     def try_acquire_or_renew(self) -> bool:
         """One round: True when this replica wrote the Lease (created, took over or renewed it). A round that fails
         on a 5xx, 429, timeout or 409 returns False; `is_leader` stays True until `renew_deadline` has passed since

@@ -49,3 +49,35 @@ MassDeleteOpt = Annotated[
     bool,
     typer.Option("--allow-mass-delete", help="Let a target's deletes exceed the delete guard's limits."),
 ]
+StateDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        help="Where the instance lock and the audit log live. Default: $SYNCD_STATE_DIR, $STATE_DIRECTORY, "
+        "then ~/.local/state/syncd.",
+        show_default=False,
+    ),
+]
+LockWaitOpt = Annotated[
+    str,
+    typer.Option(
+        "--lock-wait",
+        help="How long to wait while another syncd of this instance writes: a duration, or 'forever'. 0 exits at once.",
+    ),
+]
+
+
+def duration_option(flag: str, text: str) -> float:
+    """A duration flag's seconds; a ConfigError naming the flag otherwise."""
+    from syncd.durations import parse_duration
+    from syncd.errors import ConfigError
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise ConfigError(f"{flag}: {exc}") from None
+
+
+def lock_wait_seconds(text: str) -> float | None:
+    """--lock-wait's seconds; None for 'forever'."""
+    return None if text.strip().lower() == "forever" else duration_option("--lock-wait", text)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from syncd.cli import plan_commands, policy_commands, small_commands
+from syncd.cli import plan_commands, policy_commands, run_commands, small_commands
 from syncd.cli.invocation import Invocation
 from syncd.cli.options import EXIT_ERROR, EXIT_OK
 from syncd.cli.output import print_error, print_text
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="syncd",
-    help="Keep secrets in many places equal to one source of truth: validate, plan, apply.",
+    help="Keep secrets in many places equal to one source of truth: validate, plan, apply, run.",
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -31,6 +31,7 @@ app = typer.Typer(
 app.command("validate")(small_commands.validate)
 app.command("plan")(plan_commands.plan)
 app.command("apply")(plan_commands.apply)
+app.command("run")(run_commands.run)
 app.command("policy")(policy_commands.policy)
 app.command("iam-policy")(policy_commands.iam_policy)
 app.command("vault-policy")(policy_commands.vault_policy)
