@@ -146,7 +146,7 @@ class GitManifest:
         self.url = _checked_url(url, token)
         self.ref = _checked_ref(ref)
         self.path = _checked_path(path)
-        self.workdir = workdir
+        self.workdir = workdir.absolute()
         self.origin = f"{self.url}@{self.ref}:{self.path}"
         config: dict[str, str] = {}
         secrets: list[str] = []

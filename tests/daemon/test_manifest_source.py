@@ -28,6 +28,7 @@ from syncd.daemon.manifest_source import FileManifest, GitManifest, ManifestRevi
 from tests.leakscan import find_leaks, redactor_off
 
 TOKEN = "PLANTED-gittok-5c81e0"
+FORBIDDEN = "PLANTED-forbidden-0a77c3"
 MANIFEST_PATH = "deploy/syncd.yaml"
 
 
@@ -109,7 +110,13 @@ class _FreshRepo(Backend):
 
 
 def _requiring(header: str, app: Callable) -> Callable:
+    """401 without `header`, 403 for the token FORBIDDEN, else the app."""
+    forbidden = "Basic " + base64.b64encode(f"oauth2:{FORBIDDEN}".encode()).decode()
+
     def guarded(environ: dict, start_response: Callable) -> object:
+        if environ.get("HTTP_AUTHORIZATION") == forbidden:
+            start_response("403 Forbidden", [])
+            return [b"forbidden\n"]
         if environ.get("HTTP_AUTHORIZATION") != header:
             start_response("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="git"')])
             return [b"authentication required\n"]
@@ -258,6 +265,16 @@ def test_no_token_for_a_server_that_wants_one_says_to_give_it(
         source.fetch()
 
 
+def test_a_token_without_access_is_one_sentence(git_server: str, tmp_path: Path, git_env: dict[str, str]) -> None:
+    """A token the server knows but denies (HTTP 403) fails with a sentence saying access was denied."""
+    source = git_manifest(git_server, tmp_path, git_env, token=FORBIDDEN)
+    with redactor_off(), pytest.raises(ManifestSourceError) as raised:
+        source.fetch()
+    assert str(raised.value) == (
+        f"cannot fetch the manifest from --git-url {git_server} (ref main): the server denied access (HTTP 403)"
+    )
+
+
 def test_the_token_is_in_no_argv_and_in_no_file_git_writes(
     git_server: str, upstream: Upstream, tmp_path: Path, git_env: dict[str, str]
 ) -> None:
@@ -354,6 +371,14 @@ def test_a_path_leaving_the_repository_is_refused(path: str, tmp_path: Path, git
     """A --git-path that is absolute, climbs out with '..' or names no file is refused before any git call."""
     with pytest.raises(ManifestSourceError, match=r"^--git-path .* must be a path inside the repository"):
         git_manifest("https://git.example.invalid/repo.git", tmp_path, git_env, path=path)
+    assert not (tmp_path / "argv.log").exists()
+
+
+@pytest.mark.parametrize("ref", ["--upload-pack=touch", "+main", "main:refs/heads/x", "a b", "main..other", ""])
+def test_a_ref_that_is_no_name_is_refused(ref: str, tmp_path: Path, git_env: dict[str, str]) -> None:
+    """A --git-ref that git would read as an option, a refspec or a range is refused before any git call."""
+    with pytest.raises(ManifestSourceError, match=r"^--git-ref .* is not a branch, tag or commit name$"):
+        git_manifest("https://git.example.invalid/repo.git", tmp_path, git_env, ref=ref)
     assert not (tmp_path / "argv.log").exists()
 
 
