@@ -21,6 +21,18 @@ from pathlib import Path
 
 # Where each fetch puts the commit it found, so it stays reachable until it is checked out.
 FETCHED_REF = "refs/syncd/fetched"
+_REPOSITORY_VARIABLES = frozenset(
+    {
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_COMMON_DIR",
+        "GIT_NAMESPACE",
+        "GIT_CEILING_DIRECTORIES",
+    }
+)
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
 
 
@@ -146,7 +158,8 @@ class GitRepository:
 
 
 def _git_environment(base: Mapping[str, str], config: Mapping[str, str]) -> dict[str, str]:
-    environment = dict(base)
+    # A repository or work tree the daemon's own environment may name must not redirect these calls.
+    environment = {key: value for key, value in base.items() if key not in _REPOSITORY_VARIABLES}
     environment.update({"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "LC_ALL": "C", "LANGUAGE": "C"})
     # Settings through GIT_CONFIG_COUNT, after any the environment already holds.
     count = int(environment.get("GIT_CONFIG_COUNT", "0") or "0")

@@ -156,7 +156,7 @@ class GitManifest:
             secrets = [token, encoded]
             for secret in secrets:
                 REDACTOR.add(secret)
-        self._git = GitRepository(workdir / "repo.git", timeout=timeout, env=env, config=config, secrets=secrets)
+        self._git = GitRepository(self.workdir / "repo.git", timeout=timeout, env=env, config=config, secrets=secrets)
         self._timeout = timeout
         self._token_given = bool(token)
         self._lock = threading.Lock()
@@ -185,7 +185,7 @@ class GitManifest:
                 self._prune()
 
     def _fetch(self) -> ManifestRevision:
-        commit = self._call("fetch", lambda: self._fetch_commit())
+        commit = self._call("fetch", self._fetch_commit)
         tree = self.workdir / "trees" / commit
         if not tree.is_dir():
             kind = self._call("read", lambda: self._git.object_type(commit, self.path))
@@ -199,9 +199,8 @@ class GitManifest:
                 f"--git-path {self.path} leads outside the repository or to no file at commit {commit} "
                 f"of {self._where()}"
             )
-        revision = ManifestRevision(
-            path=manifest, digest=_digest(manifest.read_bytes()), commit=commit, origin=self.origin
-        )
+        data = self._call("read", manifest.read_bytes)
+        revision = ManifestRevision(path=manifest, digest=_digest(data), commit=commit, origin=self.origin)
         self._revision = revision
         _remember(self._handed_out, commit)
         self._prune()

@@ -332,6 +332,19 @@ def test_a_full_commit_id_gives_that_commit(upstream: Upstream, tmp_path: Path, 
     assert source.poll() is None
 
 
+def test_repository_variables_of_the_daemon_do_not_redirect_git(
+    upstream: Upstream, tmp_path: Path, git_env: dict[str, str]
+) -> None:
+    """GIT_DIR, GIT_OBJECT_DIRECTORY and the like in the daemon's environment neither redirect nor break the
+    fetch."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    redirected = {name: str(elsewhere / name.lower()) for name in ("GIT_DIR", "GIT_OBJECT_DIRECTORY", "GIT_INDEX_FILE")}
+    revision = git_manifest(upstream.url, tmp_path, {**git_env, **redirected}).fetch()
+    assert revision.path.read_text() == "version: 1  # one\n"
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_an_unknown_ref_is_named(upstream: Upstream, tmp_path: Path, git_env: dict[str, str]) -> None:
     """A ref the repository does not have fails with a sentence naming --git-ref."""
     source = git_manifest(upstream.url, tmp_path, git_env, ref="no-such-branch")
