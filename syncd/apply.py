@@ -117,7 +117,7 @@ def _compared(item: ActualItem | None, desired: DesiredItem) -> tuple[object, ..
 def _run_change(sink: Sink, change: Change, retry: RetryPolicy, breaker: _Breaker) -> ChangeResult:
     attempts = 0
     if breaker.reason is not None:
-        return ChangeResult(change, Status.FAILED, breaker.reason, 0)
+        return ChangeResult(change, Status.FAILED, breaker.reason, 0, "target_down")
     # What the next write expects; replaced once when the item moved but the change still stands.
     planned = change
     replanned = False
@@ -150,10 +150,10 @@ def _run_change(sink: Sink, change: Change, retry: RetryPolicy, breaker: _Breake
     try:
         retry.call(once)
     except _TargetDown as exc:
-        return ChangeResult(change, Status.FAILED, str(exc), attempts)
+        return ChangeResult(change, Status.FAILED, str(exc), attempts, "target_down")
     except Exception as exc:
         breaker.record(ok=False, transient=isinstance(exc, TransientError))
-        return ChangeResult(change, Status.FAILED, describe_error(exc), attempts)
+        return ChangeResult(change, Status.FAILED, describe_error(exc), attempts, type(exc).__name__)
     breaker.record(ok=True, transient=False)
     return ChangeResult(change, Status.APPLIED, None, attempts)
 
@@ -169,7 +169,7 @@ def _apply_target(
 ) -> list[ChangeResult]:
     to_run = [c for c in changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
     results: list[ChangeResult] = [
-        ChangeResult(c, Status.FAILED, "conflict: " + "; ".join(c.reasons), 0)
+        ChangeResult(c, Status.FAILED, "conflict: " + "; ".join(c.reasons), 0, "conflict")
         for c in changes
         if c.action is Action.CONFLICT
     ]
@@ -190,7 +190,9 @@ def _apply_target(
     except Exception as exc:
         # The batch could not be committed: nothing it held can be called applied.
         error = f"could not commit the batch: {describe_error(exc)}"
-        failed = [ChangeResult(r.change, Status.FAILED, error, r.attempts) if r.ok else r for r in done]
+        failed = [
+            ChangeResult(r.change, Status.FAILED, error, r.attempts, type(exc).__name__) if r.ok else r for r in done
+        ]
         for before, after in zip(done, failed, strict=True):
             if before.ok:
                 progress(after)
@@ -241,7 +243,7 @@ def apply_plan(
     for target in plan.refused_targets:
         for change in by_target.pop(target, []):
             result = ChangeResult(
-                change, Status.FAILED, "refused: the plan deletes more than the delete guard allows", 0
+                change, Status.FAILED, "refused: the plan deletes more than the delete guard allows", 0, "refused"
             )
             report(result)
             results.append(result)

@@ -20,6 +20,7 @@ import contextlib
 import email.utils
 import ipaddress
 import os
+import threading
 import urllib.parse
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -417,13 +418,48 @@ class Sink(ABC):
 
 
 @dataclass(frozen=True)
+class LeaderElection:
+    """What `syncd run --leader-elect` asks of the connector that offers leader election: one lock named `name` in
+    `namespace` (None: the connector's own default, such as the pod's namespace), reached through `kubeconfig` and
+    `context` (None: from inside the cluster), held by `identity` (None: host name and a random part)."""
+
+    name: str
+    namespace: str | None = None
+    identity: str | None = None
+    kubeconfig: str | None = None
+    context: str | None = None
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+
+
+class Elector(Protocol):
+    """One replica's part in a leader election. `is_leader` gates every write; `run` campaigns and renews until
+    `stop` is set, then releases the lock; a denial that retrying cannot mend ends `run` by raising."""
+
+    @property
+    def is_leader(self) -> bool: ...
+
+    def describe(self) -> str: ...
+
+    def run(
+        self,
+        stop: threading.Event,
+        on_started_leading: Callable[[], None] | None = None,
+        on_stopped_leading: Callable[[], None] | None = None,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
 class ConnectorSpec:
-    """What a plugin module exports: its name and the classes it provides."""
+    """What a plugin module exports: its name and the classes it provides, and optionally `leader_elector`, which
+    makes the `Elector` of a `LeaderElection` (the `kubernetes` connector's Lease)."""
 
     name: str
     summary: str
     source: type[Source] | None = None
     sink: type[Sink] | None = None
+    leader_elector: Callable[[LeaderElection], Elector] | None = None
 
     @property
     def roles(self) -> tuple[str, ...]:

@@ -294,6 +294,9 @@ class ChangeResult:
     status: Status
     error: str | None = None
     attempts: int = 1
+    # The failure's kind, for the audit log and metrics: the exception's class name ("ItemMoved",
+    # "TransientError"), or "conflict", "refused", "target_down" when apply did not try; never a message.
+    error_class: str | None = None
 
     @property
     def ok(self) -> bool:

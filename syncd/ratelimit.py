@@ -1,8 +1,9 @@
 """A target's `rate_limit`: a token bucket every call of its connector goes through.
 
 One bucket per target (and one for the source), shared by every thread that calls it, so the limit holds
-whatever the concurrency. Connectors call `acquire()` before each API request, from their client's one
-request path (a botocore `before-send` hook, the Vault client's `call`).
+whatever the concurrency. Connectors call `acquire(operation)` before each API request, from their client's one
+request path (a botocore `before-send` hook, the Vault client's `call`), naming the API operation: the bucket is
+also where the daemon counts API calls (`on_call`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        on_call: Callable[[str], None] | None = None,
     ) -> None:
         self.rate = rate
+        self.on_call = on_call
         self.burst = max(1, burst if burst is not None else int(rate or 1))
         self._clock = clock
         self._sleep = sleep
@@ -31,8 +34,11 @@ class RateLimiter:
         self._tokens = float(self.burst)
         self._stamp = clock()
 
-    def acquire(self) -> float:
-        """Wait until a call may go out; returns how long it waited, in seconds."""
+    def acquire(self, operation: str = "request") -> float:
+        """Wait until a call of the API operation `operation` (a name such as "GetSecretValue" or "list secrets",
+        never a value) may go out; returns how long it waited, in seconds."""
+        if self.on_call is not None:
+            self.on_call(operation)
         if self.rate is None:
             return 0.0
         with self._lock:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -32,34 +32,48 @@ class Connections:
     """The long-lived connections of one manifest's parts, keyed "source" or by target name.
 
     `clients` maps a part to a ready-made SDK client (tests, embedding); `env` replaces the process environment
-    for `${env:...}` references.
+    for `${env:...}` references; `on_api_call(connector, part, operation)` is told of every API call a part's
+    connector makes (the daemon's metrics).
     """
 
-    def __init__(self, env: Mapping[str, str] | None = None, clients: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        clients: Mapping[str, Any] | None = None,
+        on_api_call: Callable[[str, str, str], None] | None = None,
+    ) -> None:
         self.env = env
         self.clients = dict(clients or {})
+        self.on_api_call = on_api_call
         self._lock = threading.Lock()
         # part → (the options it was made with, the connection, its rate limiter)
         self._open: dict[str, tuple[BaseModel, Any, RateLimiter]] = {}
 
-    def _connection(self, part: str, options: BaseModel, rate: float | None, make: Any) -> Any:
+    def _connection(self, part: str, kind: str, options: BaseModel, rate: float | None, make: Any) -> Any:
         with self._lock:
             held = self._open.get(part)
             if held is not None and held[0] == options and held[2].rate == rate:
                 return held[1]
             if held is not None:
                 _close(held[1])
-            limiter = RateLimiter(rate)
+            limiter = RateLimiter(rate, on_call=self._counter(kind, part))
             connection = make(options, self.clients.get(part), limiter)
             self._open[part] = (options, connection, limiter)
             return connection
+
+    def _counter(self, kind: str, part: str) -> Callable[[str], None] | None:
+        report = self.on_api_call
+        if report is None:
+            return None
+        return lambda operation: report(kind, part, operation)
 
     def source(self, manifest: Manifest) -> Source:
         cls = manifest.source_connector.source
         assert cls is not None
         options = manifest.source_options(self.env)
         rate = manifest.spec.source.rate_limit if manifest.spec.source else None
-        return cls(options, self._connection(SOURCE, options, rate, cls.connect))
+        kind = manifest.spec.source.type
+        return cls(options, self._connection(SOURCE, kind, options, rate, cls.connect))
 
     def sink(self, manifest: Manifest, target: str) -> Sink:
         cls = manifest.target_connectors[target].sink
@@ -70,7 +84,8 @@ class Connections:
         def connect(options: BaseModel, client: Any, limiter: RateLimiter) -> Any:
             return cls.connect(target, options, client, limiter)
 
-        return cls(target, options, self._connection(target, options, rate, connect))
+        kind = manifest.spec.targets[target].type
+        return cls(target, options, self._connection(target, kind, options, rate, connect))
 
     @contextlib.contextmanager
     def opened(self, manifest: Manifest, targets: Sequence[str]) -> Iterator[tuple[Source, dict[str, Sink]]]:

@@ -127,9 +127,9 @@ class AwsSession:
         client.meta.events.register("before-send", self._wait_for_limiter, unique_id=f"syncd-limit-{id(self)}")
         return client
 
-    def _wait_for_limiter(self, **_: Any) -> None:
-        # Returning None lets botocore send the request.
-        self.limiter.acquire()
+    def _wait_for_limiter(self, event_name: str = "", **_: Any) -> None:
+        # Returning None lets botocore send the request. The event is "before-send.<service>.<Operation>".
+        self.limiter.acquire(event_name.rsplit(".", 1)[-1] or "request")
 
     def _boto_session(self) -> Any:
         if self._session is None:

@@ -44,7 +44,7 @@ class _LimitedSession(requests.Session):
         self.answers = threading.local()
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        self.limiter.acquire()
+        self.limiter.acquire(str(method).upper())
         self.answers.retry_after = None
         response = super().request(method, url, *args, **kwargs)
         if not response.ok:

@@ -72,7 +72,7 @@ class KubeConnection:
         """`send(*args, **kwargs)` (a CoreV1Api method) after the rate limiter, with the timeouts: the answer's JSON,
         or a Refusal when it failed with a status in `tolerate`. Any other failure is raised as syncd's error,
         without the client's text."""
-        self.limiter.acquire()
+        self.limiter.acquire(call.verb)
         try:
             response = send(*args, _request_timeout=self.timeout, _preload_content=False, **kwargs)
             body = response.data

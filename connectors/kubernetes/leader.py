@@ -29,12 +29,13 @@ lost connection only fails that round. docs/leader-election.md has the rest.
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -44,10 +45,11 @@ from kubernetes.client import ApiClient, CoordinationV1Api
 from kubernetes.client.exceptions import ApiException
 
 from connectors.kubernetes import rules
-from connectors.kubernetes.client import no_retries
+from connectors.kubernetes.client import build_api_client, no_retries
 from connectors.kubernetes.errors import by_rbac, status_of
-from connectors.kubernetes.options import RbacSubject
+from connectors.kubernetes.options import KubernetesTargetOptions, RbacSubject
 from connectors.kubernetes.policy import lease_rules, rbac_documents
+from syncd.connector import LeaderElection
 from syncd.errors import ConfigError, PermanentError
 
 # client-go's wait.JitterUntil factor: a candidate waits retry_period × (1 + up to 1.2) between attempts, so
@@ -365,3 +367,41 @@ def lease_rbac(namespace: str, lease_name: str, subject: RbacSubject) -> str:
         subject,
         header=f"# syncd leader election: Lease {namespace}/{lease_name}",
     )
+
+
+# The namespace of the pod's service account, where a Lease goes by default.
+SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+def elector_for(election: LeaderElection, env: Mapping[str, str] | None = None) -> LeaderElector:
+    """The elector `syncd run --leader-elect` asks for: the Lease in `election.namespace`, else `$POD_NAMESPACE`, else
+    the pod's own namespace; reached through `election.kubeconfig` or from inside the cluster."""
+    env = os.environ if env is None else env
+    namespace = election.namespace or env.get("POD_NAMESPACE") or _pod_namespace()
+    if not namespace:
+        raise ConfigError(
+            "leader election needs a namespace for its Lease: give --lease-namespace, or set POD_NAMESPACE "
+            "(outside a pod, the service account namespace file is not there)"
+        )
+    options = KubernetesTargetOptions(
+        kubeconfig=election.kubeconfig, context=election.context, in_cluster=election.kubeconfig is None
+    )
+    api_client = build_api_client("leader election", options)
+    identity = election.identity or (f"{env['POD_NAME']}_{uuid.uuid4().hex[:8]}" if env.get("POD_NAME") else None)
+    return LeaderElector(
+        api_client,
+        namespace=namespace,
+        name=election.name,
+        identity=identity,
+        lease_duration=election.lease_duration,
+        renew_deadline=election.renew_deadline,
+        retry_period=election.retry_period,
+    )
+
+
+def _pod_namespace() -> str | None:
+    try:
+        with open(SERVICE_ACCOUNT_NAMESPACE, encoding="utf-8") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None

@@ -87,7 +87,7 @@ class VaultClient:
         for attempt in (1, 2):
             generation = self._fresh_token()
             try:
-                return self._send(fn)
+                return self._send(fn, op.capability)
             except hvac.exceptions.Forbidden as exc:
                 if attempt == 1 and self._token_was_refused(generation):
                     continue
@@ -98,9 +98,9 @@ class VaultClient:
                 raise translate(exc, op, self.errors, self._retry_after()) from None
         raise AssertionError("unreachable: the second attempt returns or raises")
 
-    def _send(self, fn: Callable[[hvac.Client], T]) -> T:
+    def _send(self, fn: Callable[[hvac.Client], T], operation: str) -> T:
         """The one way a request goes out: after the rate limiter, within the in-flight bound."""
-        self._limiter.acquire()
+        self._limiter.acquire(operation)
         self._answers.retry_after = None
         with self._slots:
             return fn(self._hvac)
@@ -181,14 +181,14 @@ class VaultClient:
             if isinstance(auth, KubernetesAuth):
                 jwt = self._service_account_token(auth)
                 answer = self._send(
-                    lambda client: client.auth.kubernetes.login(auth.role, jwt, mount_point=auth.mount_path)
+                    lambda client: client.auth.kubernetes.login(auth.role, jwt, mount_point=auth.mount_path), "login"
                 )
             else:
                 role_id, secret_id = auth.role_id.get_secret_value(), auth.secret_id.get_secret_value()
                 Secret(role_id)
                 Secret(secret_id)
                 answer = self._send(
-                    lambda client: client.auth.approle.login(role_id, secret_id, mount_point=auth.mount_path)
+                    lambda client: client.auth.approle.login(role_id, secret_id, mount_point=auth.mount_path), "login"
                 )
         except (hvac.exceptions.VaultError, OSError) as exc:
             raise translate_login(exc, auth.method, auth.mount_path, self.errors, self._retry_after()) from None
@@ -221,7 +221,7 @@ class VaultClient:
     def _renew(self, lease: _Lease) -> bool:
         """Renew the token; False when the token must be replaced (a login method near its max TTL)."""
         try:
-            granted = self._send(lambda client: client.auth.token.renew_self())["auth"]
+            granted = self._send(lambda client: client.auth.token.renew_self(), "renew token")["auth"]
         except (hvac.exceptions.Forbidden, hvac.exceptions.InvalidRequest):
             log.warning("the Vault token could not be renewed (method %s)", self.options.auth.method)
             lease.renewable = False
@@ -252,7 +252,7 @@ class VaultClient:
     def _lookup_self(self) -> dict[str, Any] | None:
         """The token's lookup-self data; None when Vault refuses the token."""
         try:
-            return self._send(lambda client: client.auth.token.lookup_self())["data"]
+            return self._send(lambda client: client.auth.token.lookup_self(), "lookup token")["data"]
         except hvac.exceptions.Forbidden:
             return None
         except (hvac.exceptions.VaultError, OSError) as exc:

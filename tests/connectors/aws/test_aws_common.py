@@ -214,7 +214,7 @@ class CountingLimiter(RateLimiter):
         super().__init__()
         self.acquired = 0
 
-    def acquire(self) -> float:
+    def acquire(self, operation: str = "request") -> float:
         self.acquired += 1
         return 0.0
 

@@ -23,7 +23,7 @@ class CountingLimiter(RateLimiter):
         self.calls = 0
         self._count_lock = threading.Lock()
 
-    def acquire(self) -> float:
+    def acquire(self, operation: str = "request") -> float:
         with self._count_lock:
             self.calls += 1
         return 0.0

@@ -196,7 +196,7 @@ def test_every_call_waits_for_the_rate_limiter_and_the_client_retries_nothing(
     class Counting(RateLimiter):
         calls = 0
 
-        def acquire(self) -> float:
+        def acquire(self, operation: str = "request") -> float:
             Counting.calls += 1
             return 0.0
 
