@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from syncd.cli.invocation import Invocation, config_path, setup_logging
 from syncd.cli.options import ConfigOpt, LockWaitOpt, LogFormat, LogFormatOpt, LogLevel, LogLevelOpt, StateDirOpt
 from syncd.errors import ConfigError
+
+if TYPE_CHECKING:
+    from syncd.daemon.manifest_source import GitManifest
 
 DEFAULT_FILE_POLL = 2.0
 
@@ -152,7 +155,7 @@ def run(
     raise typer.Exit(daemon.serve())
 
 
-def _git_origin(url: str, ref: str, path: str, token_reference: str | None, state: Path) -> object:
+def _git_origin(url: str, ref: str, path: str, token_reference: str | None, state: Path) -> GitManifest:
     from syncd import references
     from syncd.daemon.manifest_source import GitManifest
 

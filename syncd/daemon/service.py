@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -29,7 +29,7 @@ from syncd.audit import AuditLog, audit_records
 from syncd.connector import LeaderElection
 from syncd.daemon.http import DEFAULT_LISTEN, HttpServer, TriggerAnswer, parse_listen
 from syncd.daemon.leadership import Elected, Solo
-from syncd.daemon.manifest_source import ManifestRevision, ManifestSourceError
+from syncd.daemon.manifest_source import ManifestRevision, ManifestSource, ManifestSourceError
 from syncd.daemon.metrics import DaemonMetrics
 from syncd.daemon.notify import Notifier
 from syncd.daemon.outcome import RunOutcome, RunResult, Trigger
@@ -51,17 +51,11 @@ log = structlog.get_logger(__name__)
 FULL_RUN = "(all)"
 
 
-class ManifestOrigin(Protocol):
-    def fetch(self) -> ManifestRevision: ...
-
-    def poll(self) -> ManifestRevision | None: ...
-
-
 @dataclass(frozen=True)
 class DaemonOptions:
     """What `syncd run` was told on its command line."""
 
-    origin: ManifestOrigin
+    origin: ManifestSource
     # How often the origin is asked whether the manifest changed (the file: seconds; Git: --git-poll).
     poll_interval: float
     state_dir: Path
@@ -270,6 +264,7 @@ class Daemon:
                     loaded.notify_url, instance=loaded.manifest.instance, min_interval=loaded.notify_interval
                 )
         revision = loaded.revision
+        self.options.origin.in_force(revision)
         self.metrics.manifest_loaded(origin=revision.origin, digest=revision.digest, commit=revision.commit)
 
     def _reload(self, forced: bool) -> None:
