@@ -209,7 +209,7 @@ def _bearer_matches(header: str | None, token: str) -> bool:
 
 
 def _probe(ok: bool, details: dict[str, Any]) -> Response:
-    return _json(200 if ok else 503, {"status": "ok" if ok else "unavailable", **details})
+    return _json(200 if ok else 503, {**details, "status": "ok" if ok else "unavailable"})
 
 
 def _json(status: int, document: Any) -> Response:

@@ -52,6 +52,13 @@ def test_probes_answer_503_when_not_alive_or_not_ready(daemon: Daemon) -> None:
     assert json.loads(ready.body) == {"status": "unavailable", "manifest": "not loaded"}
 
 
+def test_a_probes_status_follows_its_verdict_not_its_details(daemon: Daemon) -> None:
+    """A detail named "status" cannot make a failing probe's body say "ok"."""
+    daemon.view.health = lambda: (False, {"status": "ok", "scheduler": "stopped"})  # type: ignore[method-assign]
+    answer = daemon.get("/healthz")
+    assert (answer.status, json.loads(answer.body)["status"]) == (503, "unavailable")
+
+
 def test_status_is_the_views_document_as_json(daemon: Daemon) -> None:
     """/v1/status is the service's document, as JSON."""
     daemon.view.document = {"syncs": {"app": {"last_run": {"run_id": "r1", "result": "ok"}}}}
