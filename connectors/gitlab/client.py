@@ -44,7 +44,9 @@ class _LimitedSession(requests.Session):
         self.answers = threading.local()
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        self.limiter.acquire(str(method).upper())
+        # requests takes the method as bytes too; the operation is its name either way ("GET", never "B'GET'").
+        name = method.decode("ascii", "replace") if isinstance(method, bytes) else method
+        self.limiter.acquire(name.upper())
         self.answers.retry_after = None
         response = super().request(method, url, *args, **kwargs)
         if not response.ok:

@@ -87,7 +87,8 @@ class VaultClient:
         for attempt in (1, 2):
             generation = self._fresh_token()
             try:
-                return self._send(fn, op.capability)
+                # Reported as "create or update", not "create|update": PromQL's =~ would read the '|' as an alternation.
+                return self._send(fn, op.capability.replace("|", " or "))
             except hvac.exceptions.Forbidden as exc:
                 if attempt == 1 and self._token_was_refused(generation):
                     continue
