@@ -98,6 +98,11 @@ class DaemonMetrics:
         self.runs_in_progress = Gauge(
             "syncd_runs_in_progress", "Runs of a sync going on now (0 or 1).", ["sync"], registry=registry
         )
+        self.audit_write_failures = Counter(
+            "syncd_audit_write_failures",
+            "Runs whose audit records could not be written (the changes were made; the log says which).",
+            registry=registry,
+        )
         self.next_run_time = Gauge(
             "syncd_next_run_timestamp_seconds",
             "When the next scheduled run of a sync starts; absent when none is scheduled.",
@@ -135,6 +140,9 @@ class DaemonMetrics:
                 self._child(self.drift_items, sync, target.target, action).set(target.drift.get(action, 0))
             if target.result is RunResult.OK:
                 self._child(self.last_success, sync, target.target).set(finished)
+
+    def audit_write_failed(self) -> None:
+        self.audit_write_failures.inc()
 
     def api_call(self, connector: str, part: str, operation: str) -> None:
         """One API call of a connector: fits `Connections(on_api_call=...)`; `part` is "source" or a target name."""

@@ -35,6 +35,7 @@ from syncd.daemon.notify import Notifier
 from syncd.daemon.outcome import RunOutcome, RunResult, Trigger
 from syncd.daemon.runs import outcomes_of
 from syncd.daemon.schedule import Schedule, schedules
+from syncd.daemon.status import sync_document
 from syncd.engine import Selection
 from syncd.errors import ConfigError, SyncdError
 from syncd.instance_lock import InstanceLock
@@ -248,8 +249,9 @@ class Daemon:
             previous, self._loaded = self._loaded, loaded
             for name in loaded.schedules:
                 self._busy.setdefault(name, threading.Lock())
-            for name in [n for n in self._outcomes if n not in loaded.schedules]:
-                del self._outcomes[name]
+            removed = [n for n in (previous.schedules if previous else ()) if n not in loaded.schedules]
+            for name in removed:
+                self._outcomes.pop(name, None)
                 self._last_success.pop(name, None)
                 self.metrics.forget_sync(name)
         if previous is None or (previous.notify_url, previous.notify_interval) != (
@@ -584,13 +586,11 @@ class Daemon:
         syncs: dict[str, Any] = {}
         for name, schedule in (loaded.schedules if loaded else {}).items():
             job = jobs.get(name)
-            outcome = outcomes.get(name)
+            next_run = job.next_run_time if job else None
             syncs[name] = {
                 "schedule": schedule.describe(),
-                "next_run": _iso(job.next_run_time) if job and job.next_run_time else None,
-                "running": name in running,
+                **sync_document(outcomes.get(name), next_run, name in running),
                 "last_success": _iso(successes[name]) if name in successes else None,
-                "last_run": _outcome_json(outcome) if outcome else None,
             }
         revision = loaded.revision if loaded else None
         return {
@@ -612,31 +612,6 @@ class Daemon:
             },
             "syncs": syncs,
         }
-
-
-def _outcome_json(outcome: RunOutcome) -> dict[str, Any]:
-    return {
-        "run_id": outcome.run_id,
-        "trigger": outcome.trigger.value,
-        "started_at": _iso(outcome.started_at),
-        "finished_at": _iso(outcome.finished_at),
-        "duration_seconds": round(outcome.duration, 3),
-        "result": outcome.result.value,
-        "dry_run": outcome.dry_run,
-        "error": outcome.error,
-        "source_errors": outcome.source_errors,
-        "targets": {
-            t.target: {
-                "result": t.result.value,
-                "drift": dict(t.drift),
-                "applied": t.applied,
-                "failed": t.failed,
-                "problems": t.problems,
-                "error_classes": list(t.error_classes),
-            }
-            for t in outcome.targets
-        },
-    }
 
 
 def _iso(moment: datetime) -> str:

@@ -84,7 +84,9 @@ def test_the_follower_takes_over_when_the_leader_dies_and_never_both_write(
     daemons = {"replica-a": (first, first_state), "replica-b": (second, second_state)}
     try:
         wait_until(lambda: _password(kube_fake) == "first", "the first apply", process=first)
-        holder = wait_until(lambda: (kube_fake.lease("team-a", "syncd-ha") or {}).get("spec", {}).get("holderIdentity"), "a leader")
+        holder = wait_until(
+            lambda: (kube_fake.lease("team-a", "syncd-ha") or {}).get("spec", {}).get("holderIdentity"), "a leader"
+        )
         leader_name = holder.split("_")[0]
         follower_name = "replica-b" if leader_name == "replica-a" else "replica-a"
         leader, leader_state = daemons[leader_name]

@@ -119,7 +119,9 @@ def test_the_daemon_converges_repairs_reloads_and_stops(workdir: Path, kube_fake
         invalid = daemon.wait_for_event("invalid manifest; the last good one keeps running")
         assert any("to" in error for error in invalid["errors"]), invalid
         env_file.write_text(_env_file(workdir).replace(f"API_TOKEN='{TOKEN}'", "API_TOKEN='x'"), encoding="utf-8")
-        wait_until(lambda: f"API_TOKEN='{TOKEN}'" in _env_file(workdir), "a repair after the bad reload", process=daemon)
+        wait_until(
+            lambda: f"API_TOKEN='{TOKEN}'" in _env_file(workdir), "a repair after the bad reload", process=daemon
+        )
 
         # The metrics, parsed as Prometheus parses them.
         code, _, text = daemon.http("GET", "/metrics")
