@@ -221,6 +221,8 @@ class Daemon:
         token = self._resolve(manifest, daemon.trigger_token, "daemon.trigger_token")
         notify = daemon.notify
         url = self._resolve(manifest, notify.webhook, "daemon.notify.webhook") if notify else None
+        if url is not None and not url.lower().startswith(("http://", "https://")):
+            raise ConfigError(f"{manifest.path}: daemon.notify.webhook must resolve to an http:// or https:// URL")
         return Loaded(
             manifest=manifest,
             revision=revision,
