@@ -38,6 +38,12 @@ def _independent_redactor() -> Iterator[None]:
     REDACTOR.restore(snapshot)
 
 
+@pytest.fixture(autouse=True)
+def _private_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`syncd apply` appends to the audit log in the state directory: each test gets its own, never the home's."""
+    monkeypatch.setenv("SYNCD_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 def registry() -> Registry:
     return make_registry()

@@ -49,3 +49,12 @@ MassDeleteOpt = Annotated[
     bool,
     typer.Option("--allow-mass-delete", help="Let a target's deletes exceed the delete guard's limits."),
 ]
+StateDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        help="Where the audit log (audit.jsonl) and the instance lock live. Default: $SYNCD_STATE_DIR, then "
+        "$STATE_DIRECTORY (systemd), then ~/.local/state/syncd.",
+        show_default=False,
+    ),
+]
