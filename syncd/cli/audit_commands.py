@@ -91,7 +91,8 @@ def render_audit_table(records: Iterable[dict[str, Any]], *, color: bool = False
     from rich.table import Table
 
     buffer = io.StringIO()
-    width = max(shutil.get_terminal_size((160, 24)).columns, 100)
+    # On a terminal its width (long cells fold); elsewhere lines as long as the records need, for grep and cut.
+    width = max(shutil.get_terminal_size().columns, 100) if sys.stdout.isatty() else 10_000
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False)
     table = Table(box=None, pad_edge=False, padding=(0, 1), header_style="bold")
     for column in ("TIME", "RUN", "SYNC", "TARGET", "ADDRESS", "ACTION", "RESULT", "ATTEMPTS"):
