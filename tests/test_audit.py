@@ -42,7 +42,7 @@ def _records(count: int, *, run: str = "run", sync: str = "app", target: str = "
 def test_records_match_the_results_applied_and_failed() -> None:
     """Each result becomes one record with its change's names, its status and error class, and no error message."""
     results = [
-        _result("A", action=Action.UPDATE, reasons=("value changed",)),
+        _result("A", action=Action.UPDATE, reasons=("value (keys ~password)",)),
         _result("B", ok=False, error_class="ItemMoved", action=Action.DELETE, sync=None),
         _result("C", ok=False, error_class="conflict", action=Action.CONFLICT, target="other"),
     ]
@@ -52,7 +52,7 @@ def test_records_match_the_results_applied_and_failed() -> None:
     assert records == [
         AuditRecord(
             "2026-11-30T10:00:00.123Z", "r1", "prod", "git:0123abc", "schedule", "app", "env", "A", "update",
-            ("value changed",), "applied", None, 1,
+            ("value (keys ~password)",), "applied", None, 1,
         ),
         AuditRecord(
             "2026-11-30T10:00:00.123Z", "r1", "prod", "git:0123abc", "schedule", None, "env", "B", "delete",
