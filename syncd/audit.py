@@ -183,15 +183,26 @@ class AuditLog:
             return
         if size == 0 or size + incoming <= self.max_bytes:
             return
+        # .keep (the oldest) is dropped, .keep-1 → .keep, …, .1 → .2, then the live file → .1.
+        for number in sorted(self.rotated_numbers(), reverse=True):
+            if number >= self.keep:
+                self.rotated(number).unlink()
+            else:
+                os.replace(self.rotated(number), self.rotated(number + 1))
         if self.keep == 0:
             self.path.unlink()
         else:
-            # .keep-1 → .keep (the oldest, replaced), …, .1 → .2, then the live file → .1.
-            for number in range(self.keep - 1, 0, -1):
-                if self.rotated(number).exists():
-                    os.replace(self.rotated(number), self.rotated(number + 1))
             os.replace(self.path, self.rotated(1))
         _fsync_dir(self.path.parent)
+
+    def rotated_numbers(self) -> list[int]:
+        """The numbers of the rotated files there are (`audit.jsonl.3` → 3)."""
+        numbers = []
+        for candidate in self.path.parent.glob(self.path.name + ".*"):
+            suffix = candidate.name[len(self.path.name) + 1 :]
+            if suffix.isdigit():
+                numbers.append(int(suffix))
+        return numbers
 
     def _write(self, data: bytes) -> None:
         created = not self.path.exists()
@@ -240,14 +251,9 @@ class AuditReading(Iterator[dict[str, Any]]):
     def _read(log: AuditLog) -> Iterator[bytes]:
         # The files are opened together under the shared lock, so a rotation cannot make a record seen twice or
         # not at all; they are read after, outside it (an open file keeps its content through a rename).
-        numbers = []
-        for candidate in log.path.parent.glob(log.path.name + ".*"):
-            suffix = candidate.name[len(log.path.name) + 1 :]
-            if suffix.isdigit():
-                numbers.append(int(suffix))
         files: list[IO[bytes]] = []
         with log._locked(fcntl.LOCK_SH, create=False):
-            for path in [*(log.rotated(n) for n in sorted(numbers, reverse=True)), log.path]:
+            for path in [*(log.rotated(n) for n in sorted(log.rotated_numbers(), reverse=True)), log.path]:
                 with contextlib.suppress(FileNotFoundError):
                     files.append(path.open("rb"))
         try:

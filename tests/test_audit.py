@@ -3,6 +3,7 @@ line, shared safely by several processes, read back with torn lines skipped and 
 
 from __future__ import annotations
 
+import concurrent.futures
 import errno
 import json
 import multiprocessing
@@ -129,7 +130,12 @@ def test_no_line_is_lost_across_rotation_with_enough_files(tmp_path: Path) -> No
     assert list(read_audit(log.path)) == appended
 
 
+def _no_fsync(fd: int) -> None:
+    """fsync has its own test; the concurrency tests need the locking, not the wait for the disk."""
+
+
 def _append_runs(path: str, worker: int, runs: int) -> None:
+    os.fsync = _no_fsync  # in a process of its own (spawned), or a test that patches it too
     log = AuditLog(Path(path), max_bytes=4000, keep=10_000)
     for run in range(runs):
         log.append(_records(3, run=f"w{worker}-r{run:03d}"))
@@ -154,6 +160,22 @@ def test_concurrent_appends_from_several_processes_leave_only_whole_lines(tmp_pa
     # One run's records are written with one write: never interleaved with another's.
     runs = [r["run_id"] for r in records]
     assert all(runs[i] == runs[i + 1] == runs[i + 2] for i in range(0, len(runs), 3))
+
+
+def test_concurrent_appends_from_threads_of_one_process_leave_only_whole_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon's runs append from several threads: each append opens and locks the log on its own, so threads
+    exclude each other as processes do."""
+    path = tmp_path / "audit.jsonl"
+    monkeypatch.setattr(os, "fsync", _no_fsync)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        for done in [pool.submit(_append_runs, str(path), n, 30) for n in range(6)]:
+            done.result()
+    reading = read_audit(path)
+    records = list(reading)
+    assert reading.skipped == 0
+    assert len({r["address"] for r in records}) == len(records) == 6 * 30 * 3
 
 
 def test_a_torn_last_line_is_skipped_and_the_next_append_is_whole(tmp_path: Path) -> None:
