@@ -154,18 +154,18 @@ class AuditLog:
                 self._rotate_for(len(data))
                 self._write(data)
         except OSError as exc:
+            lost = f"the {len(records)} records of this run are" if len(records) != 1 else "this run's record is"
             raise AuditWriteError(
-                f"cannot write the audit log {str(self.path)!r}: {exc.strerror or exc}; "
-                f"{len(records)} record{'s' * (len(records) != 1)} of this run lost (the changes were made)"
+                f"cannot write the audit log {str(self.path)!r}: {exc.strerror or exc}; {lost} lost (its changes stand)"
             ) from None
 
     @contextlib.contextmanager
     def _locked(self, operation: int, *, create: bool) -> Iterator[None]:
-        """The advisory lock on the sibling lock file, which no rotation renames. A reader that may not create
-        it reads without it."""
+        """The advisory lock on the sibling lock file, which no rotation renames. A reader that cannot open it
+        (there is none yet, or it is not the reader's to open) reads without it."""
         try:
             fd = os.open(self.lock_path, (os.O_RDWR | os.O_CREAT) if create else os.O_RDONLY, 0o600)
-        except FileNotFoundError:
+        except OSError:
             if create:
                 raise
             yield
