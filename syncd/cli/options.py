@@ -54,7 +54,7 @@ StateDirOpt = Annotated[
     typer.Option(
         "--state-dir",
         help="Where the audit log (audit.jsonl) and the instance lock live. Default: $SYNCD_STATE_DIR, then "
-        "$STATE_DIRECTORY (systemd), then ~/.local/state/syncd.",
+        "$STATE_DIRECTORY (systemd), then $XDG_STATE_HOME/syncd, then ~/.local/state/syncd.",
         show_default=False,
     ),
 ]
