@@ -146,7 +146,9 @@ class Cycle:
 def run_cycle(counter: CallCounter, workdir: Path, env: Mapping[str, str], items: int) -> Cycle:
     """First apply, steady-state plan, steady-state apply of `workdir/syncd.yaml`, each checked and counted."""
     manifest = str(workdir / "syncd.yaml")
-    first = count(counter, ["apply", "-c", manifest, "--yes", "--format", "json"], workdir, env)
+    # The audit log stays in the bench's folder, never in the state directory of the person running it.
+    apply = ["apply", "-c", manifest, "--yes", "--format", "json", "--state-dir", str(workdir / "state")]
+    first = count(counter, apply, workdir, env)
     created = _created(first.run)
     if created != items:
         raise AssertionError(f"the first apply created {created} items, expected {items}")
@@ -154,7 +156,7 @@ def run_cycle(counter: CallCounter, workdir: Path, env: Mapping[str, str], items
     plan = count(counter, ["plan", "-c", manifest, "--format", "json", "--detailed-exitcode"], workdir, env)
     if plan.writes:
         raise AssertionError(f"the plan made {plan.writes} write calls; a plan writes nothing")
-    steady = count(counter, ["apply", "-c", manifest, "--yes", "--format", "json"], workdir, env)
+    steady = count(counter, apply, workdir, env)
     return Cycle(first, plan, steady)
 
 

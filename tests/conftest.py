@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +25,7 @@ pytest_plugins = ["tests.fakes.aws_env"]
 
 MEMORY = ConnectorSpec(name="memory", summary="in-memory (tests)", source=MemorySource, sink=MemorySink)
 FAST_RETRY = RetryPolicy(attempts=3, initial_delay=0)
+_STATE_DIR = pytest.StashKey[str]()
 
 
 def make_registry() -> Registry:
@@ -36,6 +40,22 @@ def _independent_redactor() -> Iterator[None]:
     snapshot = REDACTOR.snapshot()
     yield
     REDACTOR.restore(snapshot)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before any fixture, of any scope, and any child process a test starts: `syncd apply` appends to the audit log
+    in the state directory, which must never be the home's of the person running the tests."""
+    config.stash[_STATE_DIR] = os.environ["SYNCD_STATE_DIR"] = tempfile.mkdtemp(prefix="syncd-test-state-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(config.stash.get(_STATE_DIR, ""), ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`syncd apply` appends to the audit log in the state directory: each test gets its own, never the home's."""
+    monkeypatch.setenv("SYNCD_STATE_DIR", str(tmp_path_factory.mktemp("state")))
 
 
 @pytest.fixture

@@ -33,6 +33,8 @@ class Invocation:
     argv: Sequence[str] = ()
     # Set once logging is set up; errors before that (usage errors) look at argv.
     log_format: LogFormat | None = None
+    # The id every log line of this invocation carries (set with logging), also stamped on its audit records.
+    run_id: str = ""
 
 
 def setup_logging(level: LogLevel, fmt: LogFormat) -> None:
@@ -45,7 +47,8 @@ def setup_logging(level: LogLevel, fmt: LogFormat) -> None:
     # Every log line of one invocation carries the same id, to follow a run through the logs; from every
     # thread, so it is the run's context, not a context variable.
     structlog.contextvars.clear_contextvars()
-    logs.start_run(run_id=uuid.uuid4().hex[:12])
+    Invocation.run_id = uuid.uuid4().hex[:12]
+    logs.start_run(run_id=Invocation.run_id)
 
 
 def config_path(config: Path | None) -> Path:

@@ -53,8 +53,8 @@ StateDirOpt = Annotated[
     Path | None,
     typer.Option(
         "--state-dir",
-        help="Where the instance lock and the audit log live. Default: $SYNCD_STATE_DIR, $STATE_DIRECTORY, "
-        "then ~/.local/state/syncd.",
+        help="Where the audit log (audit.jsonl) and the instance lock live. Default: $SYNCD_STATE_DIR, then "
+        "$STATE_DIRECTORY (systemd), then $XDG_STATE_HOME/syncd, then ~/.local/state/syncd.",
         show_default=False,
     ),
 ]

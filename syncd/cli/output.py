@@ -3,9 +3,10 @@ stdout, errors on stderr (or as JSON log events)."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from syncd.cli.invocation import Invocation, setup_logging
@@ -29,6 +30,14 @@ def print_text(text: str) -> None:
 def print_json(data: Any) -> None:
     """A JSON document on stdout, redacted on its string values before it is serialised: never the JSON text."""
     sys.stdout.write(dumps(REDACTOR.redact_tree(data)))
+    sys.stdout.flush()
+
+
+def print_json_lines(documents: Iterable[Any]) -> None:
+    """JSON Lines on stdout, compact and ASCII as the audit log stores them: one document a line, redacted on its
+    string values before it is serialised."""
+    for document in documents:
+        sys.stdout.write(json.dumps(REDACTOR.redact_tree(document), separators=(",", ":")) + "\n")
     sys.stdout.flush()
 
 

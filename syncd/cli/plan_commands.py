@@ -22,16 +22,18 @@ from syncd.cli.options import (
     LogLevel,
     LogLevelOpt,
     MassDeleteOpt,
+    StateDirOpt,
     SyncOpt,
     TargetOpt,
 )
-from syncd.cli.output import log_error, print_json, print_text, use_color
+from syncd.cli.output import log_error, print_error, print_json, print_text, use_color
 from syncd.errors import ConfigError
 from syncd.planfile import check_stale, dumps, load_saved, plan_to_dict, results_to_dict, saved_manifest_path
 from syncd.report import render_markdown, render_results, render_table, summary_line
 from syncd.secret import REDACTOR
 
 if TYPE_CHECKING:
+    from syncd.audit import AuditLog
     from syncd.manifest import Manifest
     from syncd.model import ChangeResult, Plan
 
@@ -140,10 +142,12 @@ def apply(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     allow_mass_delete: MassDeleteOpt = False,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="How to print plan and results.")] = Format.table,
+    state_dir: StateDirOpt = None,
     log_format: LogFormatOpt = LogFormat.console,
     log_level: LogLevelOpt = LogLevel.warning,
 ) -> None:
-    """Compute the plan and carry it out (asks first on a terminal; elsewhere needs --yes)."""
+    """Compute the plan and carry it out (asks first on a terminal; elsewhere needs --yes). Every change made or
+    tried is recorded in the audit log (see 'syncd audit')."""
     from syncd.engine import Selection
 
     setup_logging(log_level, log_format)
@@ -162,6 +166,7 @@ def apply(
     else:
         manifest = load(config)
         selection = selection_of(sync, target)
+    audit_log = _checked_audit_log(state_dir)
     with open_runner(manifest, selection) as (runner, source, sinks):
         fresh = runner.plan(source, sinks, selection, allow_mass_delete=allow_mass_delete)
         _allow_names(fresh, manifest)
@@ -176,9 +181,46 @@ def apply(
             _confirm(fresh)
         with _progress(len(fresh.drift)) as advance:
             results = runner.apply(fresh, sinks, progress=advance)
+    audited = _audit(audit_log, fresh, results, manifest)
     _show_results(fresh, results, fmt, manifest)
-    if fresh.problems or not all(r.ok for r in results):
+    if fresh.problems or not all(r.ok for r in results) or not audited:
         raise typer.Exit(EXIT_ERROR)
+
+
+def _checked_audit_log(state_dir: Path | None) -> AuditLog:
+    """The audit log apply will append to, checked before anything is applied: a log that cannot be written stops
+    apply with nothing changed."""
+    from syncd.audit import AuditLog
+    from syncd.state_dir import AUDIT_FILE, default_state_dir
+
+    audit_log = AuditLog((state_dir or default_state_dir()) / AUDIT_FILE)
+    try:
+        audit_log.check()
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{exc}; apply records every change there, so it stopped before changing anything "
+            "(give a writable --state-dir, or set SYNCD_STATE_DIR)"
+        ) from None
+    return audit_log
+
+
+def _audit(audit_log: AuditLog, fresh: Plan, results: Sequence[ChangeResult], manifest: Manifest) -> bool:
+    """The run's records appended to the audit log; False (the error reported) when they could not be written."""
+    from syncd.audit import AuditWriteError, audit_records
+
+    records = audit_records(
+        results,
+        run_id=Invocation.run_id,
+        instance=manifest.instance,
+        manifest=f"sha256:{fresh.manifest_digest}",
+        trigger="cli",
+    )
+    try:
+        audit_log.append(records)
+    except AuditWriteError as exc:
+        print_error(str(exc))
+        return False
+    return True
 
 
 def _show_results(fresh: Plan, results: Sequence[ChangeResult], fmt: Format, manifest: Manifest) -> None:

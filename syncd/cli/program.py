@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from syncd.cli import plan_commands, policy_commands, run_commands, small_commands
+from syncd.cli import audit_commands, plan_commands, policy_commands, run_commands, small_commands
 from syncd.cli.invocation import Invocation
 from syncd.cli.options import EXIT_ERROR, EXIT_OK
 from syncd.cli.output import print_error, print_text
@@ -35,6 +35,7 @@ app.command("run")(run_commands.run)
 app.command("policy")(policy_commands.policy)
 app.command("iam-policy")(policy_commands.iam_policy)
 app.command("vault-policy")(policy_commands.vault_policy)
+app.command("audit")(audit_commands.audit)
 app.command("schema")(small_commands.json_schema)
 app.command("version")(small_commands.version)
 
