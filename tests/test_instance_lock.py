@@ -89,5 +89,5 @@ def test_an_unwritable_state_dir_is_one_sentence(tmp_path: Path) -> None:
     """A state directory that cannot hold the lock file is named, with what to do."""
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(ConfigError, match="cannot open the instance lock .*--state-dir"):
+    with pytest.raises(ConfigError, match=r"cannot open the instance lock .*--state-dir"):
         InstanceLock(blocker / "state", "prod", "syncd apply").acquire(0)

@@ -17,6 +17,7 @@ from syncd.cli.options import (
     EXIT_OK,
     ConfigOpt,
     Format,
+    LockWaitOpt,
     LogFormat,
     LogFormatOpt,
     LogLevel,
@@ -25,6 +26,7 @@ from syncd.cli.options import (
     StateDirOpt,
     SyncOpt,
     TargetOpt,
+    lock_wait_seconds,
 )
 from syncd.cli.output import log_error, print_error, print_json, print_text, use_color
 from syncd.errors import ConfigError
@@ -34,6 +36,7 @@ from syncd.secret import REDACTOR
 
 if TYPE_CHECKING:
     from syncd.audit import AuditLog
+    from syncd.instance_lock import InstanceLock
     from syncd.manifest import Manifest
     from syncd.model import ChangeResult, Plan
 
@@ -143,11 +146,13 @@ def apply(
     allow_mass_delete: MassDeleteOpt = False,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="How to print plan and results.")] = Format.table,
     state_dir: StateDirOpt = None,
+    lock_wait: LockWaitOpt = "0",
     log_format: LogFormatOpt = LogFormat.console,
     log_level: LogLevelOpt = LogLevel.warning,
 ) -> None:
     """Compute the plan and carry it out (asks first on a terminal; elsewhere needs --yes). Every change made or
-    tried is recorded in the audit log (see 'syncd audit')."""
+    tried is recorded in the audit log (see 'syncd audit'). Holds the instance's lock from plan to the end, so two
+    applies (or an apply and `syncd run`) of one instance never write at once."""
     from syncd.engine import Selection
 
     setup_logging(log_level, log_format)
@@ -167,7 +172,7 @@ def apply(
         manifest = load(config)
         selection = selection_of(sync, target)
     audit_log = _checked_audit_log(state_dir)
-    with open_runner(manifest, selection) as (runner, source, sinks):
+    with _instance_lock(state_dir, manifest, lock_wait), open_runner(manifest, selection) as (runner, source, sinks):
         fresh = runner.plan(source, sinks, selection, allow_mass_delete=allow_mass_delete)
         _allow_names(fresh, manifest)
         if saved is not None:
@@ -185,6 +190,16 @@ def apply(
     _show_results(fresh, results, fmt, manifest)
     if fresh.problems or not all(r.ok for r in results) or not audited:
         raise typer.Exit(EXIT_ERROR)
+
+
+def _instance_lock(state_dir: Path | None, manifest: Manifest, lock_wait: str) -> InstanceLock:
+    """The instance's lock, taken (waiting up to --lock-wait for its holder); released when the block ends."""
+    from syncd.instance_lock import InstanceLock
+    from syncd.state_dir import default_state_dir
+
+    lock = InstanceLock(state_dir or default_state_dir(), manifest.instance, "syncd apply")
+    lock.acquire(lock_wait_seconds(lock_wait))
+    return lock
 
 
 def _checked_audit_log(state_dir: Path | None) -> AuditLog:

@@ -103,7 +103,7 @@ def run(
     from syncd.state_dir import default_state_dir
 
     setup_logging(log_level, log_format)
-    state = state_dir or default_state_dir(Invocation.env)
+    state = state_dir or default_state_dir()
     if git_url is not None:
         if config is not None:
             raise ConfigError("give either --config or --git-url, not both: the manifest comes from one place")

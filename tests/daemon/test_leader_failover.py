@@ -92,7 +92,9 @@ def test_the_follower_takes_over_when_the_leader_dies_and_never_both_write(
         leader, leader_state = daemons[leader_name]
         follower, follower_state = daemons[follower_name]
         # The follower serves health and metrics, knows it follows, and has written nothing.
-        assert follower.http("GET", "/healthz")[0] == 200 and follower.http("GET", "/readyz")[0] == 200
+        assert follower.http("GET", "/healthz")[0] == 200
+        # Ready once its first round has read the Lease: the leader state is known.
+        wait_until(lambda: follower.http("GET", "/readyz")[0] == 200, "the follower ready", process=follower)
         assert _status(follower)["leader"]["is_leader"] is False and _status(leader)["leader"]["is_leader"] is True
         assert _audit(follower_state) == [] and _audit(leader_state)
         assert follower.http("POST", "/v1/syncs/db/run")[0] in (401, 403)  # no token configured: the trigger is off
@@ -113,8 +115,9 @@ def test_the_follower_takes_over_when_the_leader_dies_and_never_both_write(
 
         # Never both: every write of the old leader happened before it went, every write of the new one after.
         assert all(datetime.fromisoformat(str(r["time"])).timestamp() <= gone for r in _audit(leader_state))
-        new_writes = _audit(follower_state)
-        assert new_writes and all(datetime.fromisoformat(str(r["time"])).timestamp() >= taken_at for r in new_writes)
+        # The record is appended once the run's applies are done, just after the write itself.
+        new_writes = wait_until(lambda: _audit(follower_state), "the new leader's audit record", process=follower)
+        assert all(datetime.fromisoformat(str(r["time"])).timestamp() >= taken_at for r in new_writes)
         assert {(r["address"], r["action"], r["result"]) for r in new_writes} == {("team-a/db", "update", "applied")}
     finally:
         first.kill()
