@@ -6,6 +6,7 @@ barrier, so the two race for the file as two real runs would.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,9 @@ def test_two_instances_with_overlapping_names_lose_nothing(tmp_path: Path) -> No
 
 
 def test_two_applies_of_one_instance_both_converge(tmp_path: Path) -> None:
-    """Two applies of one manifest at once both succeed, with prune, and leave the file as the manifest says."""
+    """Two applies of one manifest at once both succeed, with prune, and leave the file as the manifest says. Each
+    has a state directory of its own (two machines sharing the file), so the instance lock does not keep them apart:
+    the file's own lock and re-read must."""
     target = tmp_path / "app.env"
     target.write_text("HAND=made\n")
     outputs = (tmp_path / "one.out", tmp_path / "two.out")
@@ -82,11 +85,31 @@ def test_two_applies_of_one_instance_both_converge(tmp_path: Path) -> None:
         # Each round renames a third of the variables, so both applies create, update and prune at once.
         values = {f"V_{(i + round_number * COUNT // 3) % (2 * COUNT)}": f"r{round_number}-{i}" for i in range(COUNT)}
         manifest = write_manifest(tmp_path / "m", "solo", target, values)
-        assert race(apply_args(manifest), apply_args(manifest), outputs) == (0, 0)
+        racers = [[*apply_args(manifest), "--state-dir", str(tmp_path / f"state-{n}")] for n in (1, 2)]
+        assert race(*racers, outputs) == (0, 0)
         expected = {name: ("solo", value) for name, value in values.items()} | {"HAND": (None, "made")}
         assert variables(target) == expected
         assert markers_sit_on_syncd_lines(target, {"solo": values}) == []
         assert run(["plan", "-c", str(manifest), "--detailed-exitcode"], tmp_path / "plan.out") == 0
+
+
+def test_two_applies_sharing_a_state_dir_take_turns(tmp_path: Path) -> None:
+    """On one machine the instance lock keeps two applies of one instance apart: without --lock-wait the second is
+    refused naming the first, with it the second waits and finds nothing left to do."""
+    target = tmp_path / "app.env"
+    manifest = write_manifest(tmp_path / "m", "solo", target, {f"V_{i}": str(i) for i in range(COUNT)})
+    outputs = (tmp_path / "one.out", tmp_path / "two.out")
+    state = ["--state-dir", str(tmp_path / "state")]
+    codes = race([*apply_args(manifest), *state], [*apply_args(manifest), *state], outputs)
+    refused = [out for out, code in zip(outputs, codes, strict=True) if code != 0]
+    assert sorted(codes) == [0, 1] and len(refused) == 1
+    assert "is locked by syncd apply (pid" in Path(f"{refused[0]}.err").read_text()
+    write_manifest(tmp_path / "m", "solo", target, {f"W_{i}": str(i) for i in range(COUNT)})
+    waiting = [*apply_args(manifest), *state, "--lock-wait", "2m"]
+    assert race(waiting, waiting, outputs) == (0, 0)
+    reports = [json.loads(out.read_text()) for out in outputs]
+    assert sorted(len(report["results"]) for report in reports) == [0, 2 * COUNT]
+    assert variables(target) == {f"W_{i}": ("solo", str(i)) for i in range(COUNT)}
 
 
 def plan_and_sinks(manifest_path: Path) -> tuple[Plan, dict[str, Sink]]:
