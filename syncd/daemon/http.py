@@ -184,8 +184,14 @@ class HttpServer:
         token = self.token()
         if not token:
             return _error(403, TRIGGER_OFF)
-        if not _bearer_matches(request.headers.get("Authorization"), token):
-            response = _error(401, "a valid trigger token is needed, as 'Authorization: Bearer <token>'")
+        given = _bearer(request.headers.get("Authorization"))
+        if given is None:
+            # GitLab webhooks send their secret token in a header of their own.
+            given = request.headers.get("X-Gitlab-Token")
+        if not _token_matches(given, token):
+            response = _error(
+                401, "a valid trigger token is needed, as 'Authorization: Bearer <token>' (or GitLab's X-Gitlab-Token)"
+            )
             response.headers["WWW-Authenticate"] = 'Bearer realm="syncd"'
             return response
         answer = self.view.trigger(sync)
@@ -196,9 +202,14 @@ class HttpServer:
         return _error(status, message.format(sync=sync))
 
 
-def _bearer_matches(header: str | None, token: str) -> bool:
+def _bearer(header: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; None without one."""
     scheme, _, given = (header or "").strip().partition(" ")
-    if scheme.lower() != "bearer":
+    return given.strip() if scheme.lower() == "bearer" else None
+
+
+def _token_matches(given: str | None, token: str) -> bool:
+    if given is None:
         return False
     # WSGI gives header text decoded as latin-1: back to the bytes that were sent.
     try:

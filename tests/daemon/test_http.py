@@ -90,6 +90,16 @@ def test_the_trigger_without_the_right_token_is_refused(daemon: Daemon, headers:
     assert daemon.view.triggered == []
 
 
+def test_a_gitlab_webhook_token_is_taken_like_a_bearer_token(daemon: Daemon) -> None:
+    """GitLab's X-Gitlab-Token header carries the token of a webhook: the right one runs, a wrong one does not, and
+    a bearer header, when sent, is the one checked."""
+    assert daemon.post("/v1/syncs/app/run", {"X-Gitlab-Token": "wrong-token"}).status == 401
+    assert daemon.post("/v1/syncs/app/run", {**bearer("wrong-token"), "X-Gitlab-Token": TOKEN}).status == 401
+    assert daemon.view.triggered == []
+    assert daemon.post("/v1/syncs/app/run", {"X-Gitlab-Token": TOKEN}).status == 202
+    assert daemon.view.triggered == ["app"]
+
+
 def test_the_token_is_read_per_request(daemon: Daemon) -> None:
     """A reload that changes the token takes effect at once: the old one is refused, the new one accepted."""
     daemon.token[0] = "rotated-token"
