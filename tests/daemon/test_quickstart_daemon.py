@@ -21,7 +21,9 @@ def test_syncd_run_on_the_quickstart(tmp_path: Path) -> None:
     daemon = DaemonProcess(["-c", str(manifest), "--listen", "127.0.0.1:0", "--state-dir", str(tmp_path / "state")])
     try:
         daemon.started()
-        wait_until(lambda: (out / "worker.env").exists() and (out / "api.env").exists(), "the first run", process=daemon)
+        wait_until(
+            lambda: (out / "worker.env").exists() and (out / "api.env").exists(), "the first run", process=daemon
+        )
         finished = daemon.wait_for_event("run finished", lambda e: e["sync"] == "third-party")
         assert finished["result"] == "ok" and finished["trigger"] == "start" and finished["applied"] == 2
         assert daemon.http("GET", "/healthz")[0] == 200 and daemon.http("GET", "/readyz")[0] == 200
