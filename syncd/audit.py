@@ -69,6 +69,11 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def manifest_reference(digest: str, commit: str | None = None) -> str:
+    """How a record names the manifest in force: its Git commit when it came from Git, else its sha256."""
+    return f"git:{commit}" if commit else f"sha256:{digest}"
+
+
 def audit_records(
     results: Sequence[ChangeResult],
     *,

@@ -25,6 +25,7 @@ from syncd.manifest_issues import Issue, Loc, ManifestError, validation_issues
 from syncd.manifest_value import Destination, Manifest, Sync
 from syncd.registry import Registry
 from syncd.schema import ManifestSpec
+from syncd.secret import REDACTOR
 from syncd.secret_options import is_secret_option
 
 __all__ = [
@@ -36,14 +37,25 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "Sync",
+    "allow_manifest_names",
     "is_secret_option",
     "load_manifest",
 ]
 
 
-def _read(path: Path) -> str:
+def allow_manifest_names(manifest: Manifest) -> None:
+    """Names every command may print (the instance, the path, targets, syncs, source paths), allowed before anything
+    is logged or written (see Redactor.allow)."""
+    REDACTOR.allow([manifest.instance, str(manifest.path), *manifest.spec.targets, *(s.name for s in manifest.syncs)])
+    REDACTOR.allow(sync.spec.from_ for sync in manifest.syncs)
+
+
+def _read(path: Path) -> tuple[str, bytes]:
+    """The manifest's text, and the bytes it was decoded from (what its digest is taken of, as `sha256sum` does)."""
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        # Universal newlines, as read_text gives: positions in messages count lines the same way on every system.
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"), data
     except FileNotFoundError:
         raise ConfigError(f"manifest {str(path)!r} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -67,7 +79,7 @@ def _collector_paused() -> Iterator[None]:
 def load_manifest(path: str | Path, registry: Registry) -> Manifest:
     """Read and validate a manifest completely; raises ConfigError/ManifestError."""
     path = Path(path)
-    text = _read(path)
+    text, data = _read(path)
     with _collector_paused():
         located = yamlpos.load(text, str(path))
         if not isinstance(located.data, dict):
@@ -90,7 +102,7 @@ def load_manifest(path: str | Path, registry: Registry) -> Manifest:
             spec = None
         parts = Parts.of(spec) if spec is not None else Parts.valid_in(located.data)
         checker = Checker(parts, located, registry)
-        manifest = checker.run(path, hashlib.sha256(text.encode()).hexdigest(), spec)
+        manifest = checker.run(path, hashlib.sha256(data).hexdigest(), spec)
         issues += checker.issues
     if issues:
         raise ManifestError(issues)

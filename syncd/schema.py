@@ -3,12 +3,12 @@ afterwards by each connector's own models (see `syncd.manifest`)."""
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from syncd.durations import DURATION_RULE, parse_duration
+from syncd.listen_address import parse_listen
 from syncd.model import ConflictPolicy, Granularity
 
 if TYPE_CHECKING:
@@ -173,14 +173,9 @@ class SyncSpec(Strict):
         return dict(self.keys)
 
 
-_LISTEN = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]*):(\d{1,5})$")
-
-
 def check_listen(value: str) -> str:
     """HOST:PORT ("0.0.0.0:9180", "[::1]:9180", ":9180" for every address); ValueError otherwise."""
-    match = _LISTEN.match(value.strip())
-    if not match or not 0 <= int(match.group(2)) <= 65535:
-        raise ValueError(f'{value!r} is not HOST:PORT (such as "127.0.0.1:9180", "[::1]:9180" or ":9180")')
+    parse_listen(value)
     return value.strip()
 
 

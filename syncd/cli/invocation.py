@@ -58,13 +58,11 @@ def config_path(config: Path | None) -> Path:
 
 
 def load(config: Path | None) -> Manifest:
-    from syncd.manifest import load_manifest
+    from syncd.manifest import allow_manifest_names, load_manifest
     from syncd.registry import default_registry
 
     manifest = load_manifest(config_path(config), Invocation.registry or default_registry())
-    # Names every command may print, allowed before anything is logged or written (see Redactor.allow).
-    REDACTOR.allow([manifest.instance, str(manifest.path), *manifest.spec.targets, *(s.name for s in manifest.syncs)])
-    REDACTOR.allow(sync.spec.from_ for sync in manifest.syncs)
+    allow_manifest_names(manifest)
     return manifest
 
 

@@ -221,13 +221,13 @@ def _checked_audit_log(state_dir: Path | None) -> AuditLog:
 
 def _audit(audit_log: AuditLog, fresh: Plan, results: Sequence[ChangeResult], manifest: Manifest) -> bool:
     """The run's records appended to the audit log; False (the error reported) when they could not be written."""
-    from syncd.audit import AuditWriteError, audit_records
+    from syncd.audit import AuditWriteError, audit_records, manifest_reference
 
     records = audit_records(
         results,
         run_id=Invocation.run_id,
         instance=manifest.instance,
-        manifest=f"sha256:{fresh.manifest_digest}",
+        manifest=manifest_reference(fresh.manifest_digest),
         trigger="cli",
     )
     try:

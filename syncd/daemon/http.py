@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import hmac
-import ipaddress
 import json
 import socket
 import threading
@@ -28,6 +27,8 @@ from werkzeug.wrappers import Request, Response
 
 from syncd.daemon.metrics import DaemonMetrics
 from syncd.errors import ConfigError
+from syncd.listen_address import show_address
+from syncd.secret import REDACTOR
 
 log = structlog.get_logger("syncd.daemon.http")
 
@@ -86,23 +87,6 @@ _ROUTES = Map(
 )
 
 
-def parse_listen(text: str) -> tuple[str, int]:
-    """`HOST:PORT`, `[IPv6]:PORT` or `:PORT` (every IPv4 address) as (host, port)."""
-    problem = ValueError(f"the listen address {text!r} is not HOST:PORT (e.g. 127.0.0.1:9180, [::1]:9180 or :9180)")
-    host, sep, port_text = text.strip().rpartition(":")
-    if not sep or not port_text.isdigit() or int(port_text) > 65535:
-        raise problem
-    if host.startswith("[") and host.endswith("]"):
-        try:
-            return str(ipaddress.IPv6Address(host[1:-1])), int(port_text)
-        except ValueError:
-            raise problem from None
-    # A bare IPv6 address is refused: without brackets its last group cannot be told from the port.
-    if any(c in host for c in ":[]") or any(c.isspace() for c in host):
-        raise problem
-    return host or "0.0.0.0", int(port_text)
-
-
 class HttpServer:
     """The endpoints on `host:port`, served on a background thread from `start` to `stop`. `token` is called per
     request (a reload may change it); None or empty turns the trigger off."""
@@ -133,7 +117,7 @@ class HttpServer:
             target=lambda: server.serve_forever(poll_interval=0.1), name="syncd-http", daemon=True
         )
         self._thread.start()
-        log.info("listening", address=_show(*self.address))
+        log.info("listening", address=show_address(*self.address))
 
     @property
     def address(self) -> tuple[str, int]:
@@ -224,6 +208,8 @@ def _probe(ok: bool, details: dict[str, Any]) -> Response:
 
 
 def _json(status: int, document: Any) -> Response:
+    # The second line of defence, as for every other output: an error sentence in the status is free text.
+    document = REDACTOR.redact_tree(document)
     body = json.dumps(document, default=str, sort_keys=True) + "\n"
     return Response(body, status=status, mimetype="application/json", headers={"Cache-Control": "no-store"})
 
@@ -241,7 +227,8 @@ def _bind(host: str, port: int) -> socket.socket:
         listening.listen(128)
     except OSError as exc:
         listening.close()
-        raise ConfigError(f"cannot listen on {_show(host, port)}: {_why(exc)} (--listen or daemon.listen)") from None
+        where = show_address(host, port)
+        raise ConfigError(f"cannot listen on {where}: {_why(exc)} (--listen or daemon.listen)") from None
     return listening
 
 
@@ -255,10 +242,6 @@ def _why(exc: OSError) -> str:
     if exc.errno == errno.EADDRNOTAVAIL:
         return "that address is not one of this machine's"
     return exc.strerror or type(exc).__name__
-
-
-def _show(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -118,7 +118,16 @@ class DaemonMetrics:
         self.manifest_reloads.labels(result=result).inc()
 
     def leader(self, is_leader: bool) -> None:
+        """This replica may apply, or not. A replica that stops leading drops its per-target drift and last-success
+        series: they would stand still while the new leader's move on, and alerts on them would fire here."""
         self.is_leader.set(1 if is_leader else 0)
+        if not is_leader:
+            for metric in (self.drift_items, self.last_success):
+                with self._lock:
+                    children = [(m, values) for kids in self._children.values() for m, values in kids if m is metric]
+                    for kids in self._children.values():
+                        kids.difference_update(children)
+                _remove(children)
 
     def run_started(self, sync: str) -> None:
         self._child(self.runs_in_progress, sync).inc()
@@ -153,6 +162,13 @@ class DaemonMetrics:
             self._forget(self.next_run_time, sync, (sync,))
         else:
             self._child(self.next_run_time, sync).set(when.timestamp())
+
+    def forget_target(self, sync: str, target: str) -> None:
+        """A reload took `target` out of `sync`: the series of that pair go."""
+        with self._lock:
+            children = {(m, values) for m, values in self._children.get(sync, set()) if values[1:2] == (target,)}
+            self._children.get(sync, set()).difference_update(children)
+        _remove(children)
 
     def forget_sync(self, sync: str) -> None:
         """A reload removed the sync: its series go (a new sync of that name starts from zero)."""

@@ -25,9 +25,9 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from syncd import __version__, references
-from syncd.audit import AuditLog, audit_records
+from syncd.audit import AuditLog, audit_records, manifest_reference
 from syncd.connector import LeaderElection
-from syncd.daemon.http import DEFAULT_LISTEN, HttpServer, TriggerAnswer, parse_listen
+from syncd.daemon.http import DEFAULT_LISTEN, HttpServer, TriggerAnswer
 from syncd.daemon.leadership import Elected, Solo
 from syncd.daemon.manifest_source import ManifestRevision, ManifestSource, ManifestSourceError
 from syncd.daemon.metrics import DaemonMetrics
@@ -39,11 +39,11 @@ from syncd.daemon.status import sync_document
 from syncd.engine import Selection
 from syncd.errors import ConfigError, SyncdError
 from syncd.instance_lock import InstanceLock
-from syncd.manifest import Manifest, load_manifest
+from syncd.listen_address import parse_listen, show_address
+from syncd.manifest import Manifest, allow_manifest_names, load_manifest
 from syncd.model import ChangeResult, Plan
 from syncd.registry import Registry
 from syncd.run import Connections, Runner
-from syncd.secret import REDACTOR
 from syncd.settings import DEFAULT_SETTINGS, Settings
 from syncd.state_dir import AUDIT_FILE
 
@@ -82,7 +82,7 @@ class Loaded:
 
     @property
     def audit_ref(self) -> str:
-        return f"git:{self.revision.commit}" if self.revision.commit else f"sha256:{self.manifest.digest}"
+        return manifest_reference(self.manifest.digest, self.revision.commit)
 
 
 class Daemon:
@@ -152,7 +152,7 @@ class Daemon:
                 commit=loaded.revision.commit,
                 syncs=len(loaded.schedules),
                 dry_run=self.options.dry_run,
-                listen="{}:{}".format(*self._server.address),
+                listen=show_address(*self._server.address),
             )
             self.leadership.start()
             self._follow()
@@ -213,10 +213,7 @@ class Daemon:
     def _load(self, revision: ManifestRevision) -> Loaded:
         """A manifest and what the daemon takes from it; ManifestError or ConfigError when it cannot run."""
         manifest = load_manifest(revision.path, self.registry)
-        REDACTOR.allow(
-            [manifest.instance, str(manifest.path), *manifest.spec.targets, *(s.name for s in manifest.syncs)]
-        )
-        REDACTOR.allow(sync.spec.from_ for sync in manifest.syncs)
+        allow_manifest_names(manifest)
         daemon = manifest.spec.daemon
         token = self._resolve(manifest, daemon.trigger_token, "daemon.trigger_token")
         notify = daemon.notify
@@ -256,6 +253,11 @@ class Daemon:
                 self._outcomes.pop(name, None)
                 self._last_success.pop(name, None)
                 self.metrics.forget_sync(name)
+            if previous is not None:
+                now_targets = _targets(loaded.manifest)
+                for name, targets in _targets(previous.manifest).items():
+                    for target in targets - now_targets.get(name, targets):
+                        self.metrics.forget_target(name, target)
         if previous is None or (previous.notify_url, previous.notify_interval) != (
             loaded.notify_url,
             loaded.notify_interval,
@@ -499,10 +501,13 @@ class Daemon:
         notifier = self._notifier
         for outcome in outcomes:
             with self._state:
+                current = self._loaded
+                if current is None or outcome.sync not in current.schedules:
+                    continue  # a reload removed the sync while it ran: its state and series are gone for good
                 self._outcomes[outcome.sync] = outcome
                 if outcome.result in (RunResult.OK, RunResult.DRIFT):
                     self._last_success[outcome.sync] = outcome.finished_at
-            self.metrics.run_finished(outcome)
+                self.metrics.run_finished(outcome)
             if notifier is not None:
                 notifier.run_finished(outcome)
             log.info(
@@ -525,7 +530,7 @@ class Daemon:
         try:
             host, port = parse_listen(text)
         except ValueError as exc:
-            raise ConfigError(f"--listen: {exc}") from None
+            raise ConfigError(f"--listen: {exc}") from None  # the manifest's daemon.listen was checked at load
         server = HttpServer(self, self.metrics, host, port, token=self._token)
         server.start()
         return server
@@ -573,7 +578,6 @@ class Daemon:
             return TriggerAnswer.UNKNOWN_SYNC
         if not self.leadership.is_leader:
             return TriggerAnswer.NOT_LEADER
-        log.info("run requested", sync=sync)
         self._queue_sync_run(sync)
         return TriggerAnswer.ACCEPTED
 
@@ -614,6 +618,10 @@ class Daemon:
             },
             "syncs": syncs,
         }
+
+
+def _targets(manifest: Manifest) -> dict[str, set[str]]:
+    return {sync.name: {d.spec.target for d in sync.destinations} for sync in manifest.syncs}
 
 
 def _iso(moment: datetime) -> str:

@@ -9,9 +9,10 @@ import socket
 import pytest
 import structlog
 
-from syncd.daemon.http import TRIGGER_OFF, HttpServer, parse_listen
+from syncd.daemon.http import TRIGGER_OFF, HttpServer
 from syncd.daemon.metrics import DaemonMetrics
 from syncd.errors import ConfigError
+from syncd.listen_address import parse_listen
 from tests.daemon.http_support import Answer, Daemon, FakeView, daemon, fetch
 from tests.leakscan import assert_no_leaks, no_redactor
 

@@ -194,3 +194,29 @@ def test_metrics_hold_no_value_from_a_run(daemon: Daemon, no_redactor: None) -> 
 
 def exposition(metrics: DaemonMetrics) -> str:
     return generate_latest(metrics.registry).decode("utf-8")
+
+
+def test_a_target_taken_out_of_a_sync_and_a_lost_leadership_drop_their_series() -> None:
+    """forget_target drops one (sync, target) pair's series; leader(False) drops every drift and last-success
+    series, which would otherwise stand still on a follower and fire alerts there."""
+    metrics = DaemonMetrics()
+    now = datetime.now(UTC)
+    targets = (TargetOutcome("a", RunResult.OK, {"create": 1}, 1), TargetOutcome("b", RunResult.OK, {}, 0))
+    metrics.run_started("s")
+    metrics.run_finished(RunOutcome("r", "s", Trigger.START, now, now, RunResult.OK, targets=targets))
+
+    def series(name: str) -> set[tuple[str, ...]]:
+        return {
+            tuple(sorted(sample.labels.items()))
+            for family in metrics.registry.collect()
+            for sample in family.samples
+            if sample.name == name
+        }
+
+    assert len(series("syncd_last_success_timestamp_seconds")) == 2
+    metrics.forget_target("s", "b")
+    assert series("syncd_last_success_timestamp_seconds") == {(("sync", "s"), ("target", "a"))}
+    assert all(("target", "b") not in labels for labels in series("syncd_drift_items"))
+    metrics.leader(False)
+    assert series("syncd_last_success_timestamp_seconds") == set() and series("syncd_drift_items") == set()
+    assert series("syncd_runs_total")  # counters stay
