@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
+from syncd.cron import cron_trigger, is_cron
 from syncd.durations import DURATION_RULE, parse_duration
 from syncd.listen_address import parse_listen
 from syncd.model import ConflictPolicy, Granularity
@@ -50,11 +51,9 @@ Duration = Annotated[
 def check_schedule(value: str) -> str:
     """An interval (a duration of at least one second) or a five-field cron line; ValueError otherwise."""
     text = value.strip()
-    if len(text.split()) == 5:
-        from apscheduler.triggers.cron import CronTrigger
-
+    if is_cron(text):
         try:
-            CronTrigger.from_crontab(text, timezone="UTC")
+            cron_trigger(text)
         except ValueError as exc:
             raise ValueError(f"{value!r} is not a valid cron line ({exc})") from None
         return text

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from syncd.cron import cron_trigger, is_cron
 from syncd.durations import format_duration, parse_duration
 from syncd.manifest import Manifest
 
@@ -22,14 +22,14 @@ class Schedule:
 
     @property
     def is_cron(self) -> bool:
-        return len(self.text.split()) == 5
+        return is_cron(self.text)
 
     def trigger(self, start: datetime | None = None) -> BaseTrigger:
         """The trigger; an interval's first tick is one interval after `start` (the first run at start is the
         daemon's full run, not each job's)."""
         jitter = self.jitter or None
         if self.is_cron:
-            return CronTrigger.from_crontab(self.text, timezone=UTC)
+            return cron_trigger(self.text, jitter)
         interval = parse_duration(self.text)
         first = (start or datetime.now(UTC)) + timedelta(seconds=interval)
         return IntervalTrigger(seconds=interval, start_date=first, timezone=UTC, jitter=jitter)

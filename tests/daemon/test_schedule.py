@@ -60,3 +60,28 @@ def test_a_bad_schedule_is_a_manifest_error_naming_the_field(tmp_path: Path, def
     with pytest.raises(ManifestError) as refused:
         load_manifest(_manifest(tmp_path, default), default_registry())
     assert message in str(refused.value) and "defaults.schedule" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "after", "fires"),
+    [
+        # 2026-12-05 is a Saturday.
+        ("0 3 * * 1-5", datetime(2026, 12, 5, tzinfo=UTC), datetime(2026, 12, 7, 3, tzinfo=UTC)),  # Monday
+        ("0 3 * * 0", datetime(2026, 12, 5, tzinfo=UTC), datetime(2026, 12, 6, 3, tzinfo=UTC)),  # Sunday
+        ("0 3 * * 7", datetime(2026, 12, 5, tzinfo=UTC), datetime(2026, 12, 6, 3, tzinfo=UTC)),  # Sunday too
+        ("0 3 * * 6", datetime(2026, 12, 4, tzinfo=UTC), datetime(2026, 12, 5, 3, tzinfo=UTC)),  # Saturday
+        ("30 2 * * mon-fri", datetime(2026, 12, 5, tzinfo=UTC), datetime(2026, 12, 7, 2, 30, tzinfo=UTC)),
+        ("0 0 * * 5-7", datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 4, tzinfo=UTC)),  # Friday
+    ],
+)
+def test_a_cron_lines_days_of_week_count_from_sunday_as_crontab_does(
+    line: str, after: datetime, fires: datetime
+) -> None:
+    """0 and 7 are Sunday, 1-5 Monday to Friday, as in crontab(5) (APScheduler's own numbering starts on Monday)."""
+    assert Schedule(line, 0.0).trigger().get_next_fire_time(None, after) == fires
+
+
+def test_a_cron_schedule_keeps_its_jitter() -> None:
+    """A cron line's runs are spread by the jitter as an interval's are."""
+    assert Schedule("*/5 * * * *", 30.0).trigger().jitter == 30
+    assert Schedule("5m", 30.0).trigger().jitter == 30
