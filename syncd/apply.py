@@ -28,14 +28,23 @@ from syncd.errors import ItemMoved, SyncdError, TransientError
 from syncd.model import Action, ActualItem, Change, ChangeResult, ConflictPolicy, DesiredItem, Plan, Status
 from syncd.retry import RetryPolicy
 from syncd.settings import DEFAULT_BREAKER, DEFAULT_SETTINGS, Settings, TargetBreaker
+from syncd.threads import in_callers_context
 
 log = structlog.get_logger("syncd.apply")
 
+MayWrite = Callable[[], bool]
 Progress = Callable[[ChangeResult], None]
 
 
 class _TargetDown(SyncdError):
     """A change that was not attempted, or not retried, because its target was taken as down."""
+
+
+class _NotLeader(SyncdError):
+    """A change not attempted, or not retried, because this process may no longer write (it stopped leading)."""
+
+
+NOT_LEADER = "this replica stopped leading before the change was made; the new leader's run makes it"
 
 
 class _Breaker:
@@ -114,7 +123,9 @@ def _compared(item: ActualItem | None, desired: DesiredItem) -> tuple[object, ..
     )
 
 
-def _run_change(sink: Sink, change: Change, retry: RetryPolicy, breaker: _Breaker) -> ChangeResult:
+def _run_change(
+    sink: Sink, change: Change, retry: RetryPolicy, breaker: _Breaker, may_write: MayWrite | None = None
+) -> ChangeResult:
     attempts = 0
     if breaker.reason is not None:
         return ChangeResult(change, Status.FAILED, breaker.reason, 0, "target_down")
@@ -127,6 +138,8 @@ def _run_change(sink: Sink, change: Change, retry: RetryPolicy, breaker: _Breake
         if attempts and breaker.reason is not None:
             # Another change found the target down: retrying this one would only cost more time.
             raise _TargetDown(breaker.reason)
+        if may_write is not None and not may_write():
+            raise _NotLeader(NOT_LEADER)
         attempts += 1
         if change.action is Action.DELETE:
             assert change.actual is not None
@@ -151,6 +164,8 @@ def _run_change(sink: Sink, change: Change, retry: RetryPolicy, breaker: _Breake
         retry.call(once)
     except _TargetDown as exc:
         return ChangeResult(change, Status.FAILED, str(exc), attempts, "target_down")
+    except _NotLeader as exc:
+        return ChangeResult(change, Status.FAILED, str(exc), attempts, "not_leader")
     except Exception as exc:
         breaker.record(ok=False, transient=isinstance(exc, TransientError))
         return ChangeResult(change, Status.FAILED, describe_error(exc), attempts, type(exc).__name__)
@@ -166,6 +181,7 @@ def _apply_target(
     concurrency: int,
     progress: Progress,
     breaker: TargetBreaker = DEFAULT_BREAKER,
+    may_write: MayWrite | None = None,
 ) -> list[ChangeResult]:
     to_run = [c for c in changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
     results: list[ChangeResult] = [
@@ -183,7 +199,9 @@ def _apply_target(
             workers = max(1, min(concurrency, sink.capabilities.max_concurrency, len(to_run) or 1))
             down = _Breaker(target, breaker)
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"syncd-{target}") as pool:
-                for result in pool.map(lambda c: _run_change(sink, c, retry, down), to_run):
+                for result in pool.map(
+                    in_callers_context(lambda c: _run_change(sink, c, retry, down, may_write)), to_run
+                ):
                     done.append(result)
                     if report_at_once or not result.ok:
                         progress(result)
@@ -213,9 +231,11 @@ def apply_plan(
     progress: Progress | None = None,
     breaker: TargetBreaker | None = None,
     settings: Settings = DEFAULT_SETTINGS,
+    may_write: MayWrite | None = None,
 ) -> tuple[ChangeResult, ...]:
     """Carry out every change of `plan`; targets the delete guard refused are left alone, and a target `breaker`
-    takes as down gets its remaining changes failed without a call."""
+    takes as down gets its remaining changes failed without a call. `may_write` is asked before every attempt of
+    every change (the daemon's leadership): once it says no, nothing more is written."""
     retry = retry or settings.retry
     breaker = breaker or settings.breaker
     lock = threading.Lock()
@@ -251,7 +271,17 @@ def apply_plan(
     workers = max(1, min(settings.apply_targets, len(by_target)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="syncd-apply") as pool:
         futures = [
-            pool.submit(_apply_target, t, sinks[t], changes, retry, limits.get(t, 4), report, breaker)
+            pool.submit(
+                in_callers_context(_apply_target),
+                t,
+                sinks[t],
+                changes,
+                retry,
+                limits.get(t, 4),
+                report,
+                breaker,
+                may_write,
+            )
             for t, changes in by_target.items()
         ]
         for future in futures:

@@ -39,6 +39,7 @@ from syncd.errors import ItemMoved, SyncdError
 from syncd.model import ActualItem, DesiredItem, Difference, Granularity, Ownership, SourceSecret
 from syncd.ratelimit import UNLIMITED, RateLimiter
 from syncd.secret import Secret
+from syncd.threads import in_callers_context
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -154,7 +155,7 @@ def in_parallel(function: Callable[[T], R], items: Sequence[T], workers: int) ->
     if len(items) <= 1 or workers <= 1:
         return [function(item) for item in items]
     with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="syncd-connector") as pool:
-        return list(pool.map(function, items))
+        return list(pool.map(in_callers_context(function), items))
 
 
 class Options(BaseModel):

@@ -21,6 +21,7 @@ from syncd.policy import target_patterns
 from syncd.registry import did_you_mean
 from syncd.retry import RetryPolicy
 from syncd.settings import DEFAULT_SETTINGS, Settings
+from syncd.threads import in_callers_context
 
 log = structlog.get_logger("syncd.engine")
 
@@ -141,7 +142,7 @@ def read_sources(
             results.update(read_chunk(chunk))
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="syncd-source") as pool:
-            for found in pool.map(read_chunk, chunks):
+            for found in pool.map(in_callers_context(read_chunk), chunks):
                 results.update(found)
     for sync_name, paths in paths_by_sync.items():
         errors = [(p, r) for p in paths if isinstance(r := results.get(p), SyncdError) or r is None]
@@ -263,7 +264,9 @@ def make_plan(
     refused: list[str] = []
     with ThreadPoolExecutor(max_workers=settings.target_readers, thread_name_prefix="syncd-plan") as pool:
         futures = {
-            t: pool.submit(_plan_target, manifest, t, sinks[t], expansion, scope, retry, allow_mass_delete)
+            t: pool.submit(
+                in_callers_context(_plan_target), manifest, t, sinks[t], expansion, scope, retry, allow_mass_delete
+            )
             for t in targets
         }
         for target, future in futures.items():

@@ -34,10 +34,12 @@ class LockHeld(ConfigError):
 class InstanceLock:
     """The lock of `instance` in `state_dir`; `command` says what holds it ("syncd apply", "syncd run")."""
 
-    def __init__(self, state_dir: Path, instance: str, command: str) -> None:
+    def __init__(self, state_dir: Path, instance: str, command: str, subject: str | None = None) -> None:
         self.path = state_dir / f"{instance}.lock"
         self.instance = instance
         self.command = command
+        # What the lock keeps to one process, for the message: "instance 'prod'" unless told otherwise.
+        self.subject = subject or f"instance {instance!r}"
         self._descriptor: int | None = None
 
     def acquire(self, wait: float | None = 0.0, stop: threading.Event | None = None) -> None:
@@ -112,7 +114,7 @@ class InstanceLock:
             who = f"{holder.get('command', 'syncd')} ({where})"
         waited = "" if not wait else f" after waiting {format_duration(wait)}"
         return (
-            f"instance {self.instance!r} is locked by {who}{waited}: only one syncd writes for an instance at a time "
+            f"{self.subject} is locked by {who}{waited}: only one syncd at a time may hold it "
             f"({self.path}). Wait for it to finish, or pass --lock-wait DURATION (or 'forever') to wait"
         )
 

@@ -151,8 +151,14 @@ class Runner:
         )
 
     def apply(
-        self, plan: Plan, sinks: Mapping[str, Sink], progress: Progress | None = None
+        self,
+        plan: Plan,
+        sinks: Mapping[str, Sink],
+        progress: Progress | None = None,
+        may_write: Callable[[], bool] | None = None,
     ) -> tuple[ChangeResult, ...]:
         defaults = self.manifest.spec.defaults.concurrency
         concurrency = {t: spec.concurrency or defaults for t, spec in self.manifest.spec.targets.items()}
-        return apply_plan(plan, sinks, concurrency=concurrency, progress=progress, settings=self.settings)
+        return apply_plan(
+            plan, sinks, concurrency=concurrency, progress=progress, settings=self.settings, may_write=may_write
+        )

@@ -506,3 +506,25 @@ def test_observe_gets_the_checked_items_and_the_targets_scope_once(write_manifes
     make_plan(manifest, source, targets, retry=FAST_RETRY)
     wanted = ("api/github", "api/stripe", "prod/db")
     assert targets["a"].observed == [(wanted, Scope("prod", ("api/*", "prod/*")))]
+
+
+def test_once_the_writer_may_no_longer_write_no_change_is_attempted(write_manifest, source) -> None:
+    """Apply asks `may_write` before every attempt: after it turns False (the daemon lost its leadership), the
+    remaining changes fail as not_leader without a call, and what was written stays written."""
+    manifest = write_manifest(manifest_text())
+    targets = {"a": RecordingSink(MemorySink("a")), "b": RecordingSink(MemorySink("b"))}
+    plan = make_plan(manifest, source, targets, retry=FAST_RETRY)
+    writes = 0
+
+    def may_write() -> bool:
+        nonlocal writes
+        writes += 1
+        return writes <= 2
+
+    results = apply_plan(plan, targets, retry=FAST_RETRY, concurrency={"a": 1, "b": 1}, may_write=may_write)
+    applied = [r for r in results if r.ok]
+    refused = [r for r in results if not r.ok]
+    assert len(applied) == 2 and len(refused) == len(plan.drift) - 2
+    assert {r.error_class for r in refused} == {"not_leader"} and all(r.attempts == 0 for r in refused)
+    calls = [c for sink in targets.values() for c in sink.calls if c.method in ("write", "delete")]
+    assert len(calls) == 2

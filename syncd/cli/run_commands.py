@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 from pathlib import Path
@@ -12,11 +13,16 @@ import typer
 from syncd.cli.invocation import Invocation, config_path, setup_logging
 from syncd.cli.options import ConfigOpt, LockWaitOpt, LogFormat, LogFormatOpt, LogLevel, LogLevelOpt, StateDirOpt
 from syncd.errors import ConfigError
+from syncd.instance_lock import InstanceLock
 
 if TYPE_CHECKING:
     from syncd.daemon.manifest_source import GitManifest
 
 DEFAULT_FILE_POLL = 2.0
+# Each git call's limit; SIGTERM waits for a fetch in progress, so it stays well under the stop timeouts of deploy/.
+GIT_TIMEOUT = 30.0
+# Locks held for the life of the process.
+_HELD: list[InstanceLock] = []
 
 
 def run(
@@ -132,6 +138,8 @@ def run(
         )
     elif lease_name or lease_namespace or lease_kubeconfig or lease_context:
         raise ConfigError("--lease-name, --lease-namespace, --lease-kubeconfig and --lease-context need --leader-elect")
+    elif (lease_duration, renew_deadline, retry_period) != ("15s", "10s", "2s"):
+        raise ConfigError("--lease-duration, --renew-deadline and --retry-period need --leader-elect")
     options = DaemonOptions(
         origin=origin,
         poll_interval=max(poll, 0.1),
@@ -166,4 +174,10 @@ def _git_origin(url: str, ref: str, path: str, token_reference: str | None, stat
             token = references.resolve(token_reference, env=env, base_dir=Path.cwd(), secret=True)
         except references.BadReference as exc:
             raise ConfigError(f"--git-token: {exc.message}") from None
-    return GitManifest(url, ref, path, state / "git", token=token)
+    # One work folder per repository, ref and path, held by one daemon at a time: another daemon pruning its trees
+    # would delete the tree of the manifest in force here. The lock lives as long as this process.
+    key = hashlib.sha256(f"{url}\n{ref}\n{path}".encode()).hexdigest()[:16]
+    lock = InstanceLock(state / "git", key, "syncd run", subject=f"the Git work folder of {url} {ref}:{path}")
+    lock.acquire(0)
+    _HELD.append(lock)
+    return GitManifest(url, ref, path, state / "git" / key, token=token, timeout=GIT_TIMEOUT)

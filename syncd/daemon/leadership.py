@@ -39,7 +39,7 @@ class Solo:
     def start(self) -> None:
         self._on_started()
 
-    def stop(self, release: bool = True) -> None:
+    def stop(self) -> None:
         pass
 
 
@@ -79,11 +79,11 @@ class Elected:
         log.info("leader election started", lock=self.elector.describe(), identity=self.identity)
         self._thread.start()
 
-    def stop(self, release: bool = True) -> None:
-        """End the campaign; the elector releases its lock on the way out (unless the thread cannot finish in time,
-        when the lock simply expires)."""
+    def stop(self) -> None:
+        """End the campaign; the elector releases its lock on the way out (if the thread cannot finish in time, the
+        lock simply expires)."""
         self._stop.set()
-        if release and self._thread.is_alive():
+        if self._thread.is_alive():
             self._thread.join(timeout=30)
 
     def _started(self) -> None:

@@ -11,6 +11,8 @@ run keeps the manifest it started with.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import logging
 import os
 import threading
 import uuid
@@ -191,9 +193,13 @@ class Daemon:
         with self._idle:
             finished = self._idle.wait_for(lambda: self._active == 0, timeout=self.options.shutdown_timeout)
         if not finished:
-            # The lock is not released: a follower must not write while these applies may still land.
+            # Leave now, releasing nothing: the kernel drops the instance lock with the process and the Lease
+            # expires, so nobody else writes while these applies could still land. (Returning would wait for them:
+            # the interpreter joins the scheduler's worker threads at exit.)
             log.error("runs still going at the shutdown deadline; leaving them", runs=self._active)
-        self.leadership.stop(release=finished)
+            logging.shutdown()
+            os._exit(1 if self._fatal is not None else 0)
+        self.leadership.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self._server is not None:
@@ -388,17 +394,30 @@ class Daemon:
         if loaded is None or self._stopping or not self.leadership.is_leader:
             return
         names = list(loaded.schedules) if syncs is None else [s for s in syncs if s in loaded.schedules]
+        if not names:
+            return
         with self._holding(names, wait=syncs is None) as held:
             if not held:
                 if trigger is Trigger.API:
-                    with self._state:
-                        self._again.update(names)
+                    self._run_after(names)
                 return
-            self._run_held(loaded, names, syncs is None, trigger)
+            # A reload while this run waited for its locks queued a full run of the new manifest: this one is stale.
+            if self._loaded is loaded:
+                self._run_held(loaded, names, syncs is None, trigger)
         with self._state:
             again = [name for name in names if name in self._again]
             self._again.difference_update(again)
         for name in again:
+            self._queue_sync_run(name)
+
+    def _run_after(self, names: Sequence[str]) -> None:
+        """A requested run of syncs busy now: queued to run after the run in progress. If that run ended between
+        our try and now (it looks at `_again` after releasing its locks), queue it here instead."""
+        with self._state:
+            self._again.update(names)
+            free = [name for name in names if name in self._again and not self._busy[name].locked()]
+            self._again.difference_update(free)
+        for name in free:
             self._queue_sync_run(name)
 
     @contextlib.contextmanager
@@ -434,24 +453,9 @@ class Daemon:
         started = datetime.now(UTC)
         for name in names:
             self.metrics.run_started(name)
-        plan: Plan | None = None
-        results: Sequence[ChangeResult] = ()
-        error: str | None = None
         selection = Selection(None if full else frozenset(names))
-        try:
-            runner = Runner(manifest, self.connections, self.settings)
-            with runner.connectors(selection) as (source, sinks):
-                plan = runner.plan(source, sinks, selection)
-                if plan.has_drift and not self.options.dry_run:
-                    if self.leadership.is_leader:
-                        results = runner.apply(plan, sinks)
-                    else:
-                        error = "this replica stopped leading before applying; nothing was written"
-        except SyncdError as exc:
-            error = str(exc).splitlines()[0]
-        except Exception as exc:
-            error = f"unexpected {type(exc).__name__} (run with --log-level debug for the traceback)"
-            log.debug("run failed", run_id=run_id, error_type=type(exc).__name__, exc_info=exc)
+        with structlog.contextvars.bound_contextvars(run_id=run_id):
+            plan, results, error = self._plan_and_apply(manifest, selection, run_id)
         finished = datetime.now(UTC)
         if results:
             self._audit(loaded, results, run_id, trigger)
@@ -468,7 +472,30 @@ class Daemon:
             manifest_commit=loaded.revision.commit,
             error=error,
         )
-        self._report(run_id, plan, results, outcomes)
+        self._report(run_id, plan, outcomes)
+
+    def _plan_and_apply(
+        self, manifest: Manifest, selection: Selection, run_id: str
+    ) -> tuple[Plan | None, Sequence[ChangeResult], str | None]:
+        """The run's plan (None when it could not be made), what apply did, and the error that stopped it."""
+        plan: Plan | None = None
+        results: Sequence[ChangeResult] = ()
+        error: str | None = None
+        try:
+            runner = Runner(manifest, self.connections, self.settings)
+            with runner.connectors(selection) as (source, sinks):
+                plan = runner.plan(source, sinks, selection)
+                if plan.has_drift and not self.options.dry_run:
+                    if self.leadership.is_leader:
+                        results = runner.apply(plan, sinks, may_write=lambda: self.leadership.is_leader)
+                    else:
+                        error = "this replica stopped leading before applying; nothing was written"
+        except SyncdError as exc:
+            error = str(exc).splitlines()[0]
+        except Exception as exc:
+            error = f"unexpected {type(exc).__name__} (run with --log-level debug for the traceback)"
+            log.debug("run failed", run_id=run_id, error_type=type(exc).__name__, exc_info=exc)
+        return plan, results, error
 
     def _audit(self, loaded: Loaded, results: Sequence[ChangeResult], run_id: str, trigger: Trigger) -> None:
         records = audit_records(
@@ -481,23 +508,10 @@ class Daemon:
             log.error("audit log not written", run_id=run_id, records=len(records), error=str(exc))
             self.metrics.audit_write_failed()
 
-    def _report(
-        self, run_id: str, plan: Plan | None, results: Sequence[ChangeResult], outcomes: Sequence[RunOutcome]
-    ) -> None:
+    def _report(self, run_id: str, plan: Plan | None, outcomes: Sequence[RunOutcome]) -> None:
+        # Each failed change is logged by apply itself (a "change" event at error level, with this run's id).
         for problem in plan.problems if plan else ():
             log.warning("problem", run_id=run_id, sync=problem.sync, target=problem.target, message=problem.message)
-        for result in results:
-            if not result.ok:
-                change = result.change
-                log.warning(
-                    "change failed",
-                    run_id=run_id,
-                    target=change.target,
-                    address=change.address,
-                    action=change.action.value,
-                    error=result.error,
-                    error_class=result.error_class,
-                )
         notifier = self._notifier
         for outcome in outcomes:
             with self._state:
@@ -545,7 +559,8 @@ class Daemon:
             self.metrics.leader(True)
             return Solo(self._queue_full_run)
         if not election.name:
-            election = LeaderElection(**{**election.__dict__, "name": f"syncd-{manifest.instance}"})
+            # A Lease's name is a DNS subdomain: lower case, no underscore (an instance name may have both).
+            election = dataclasses.replace(election, name=f"syncd-{manifest.instance.lower().replace('_', '-')}")
         spec = self.registry.get("kubernetes")
         if spec.leader_elector is None:
             raise ConfigError("--leader-elect needs the kubernetes connector's Lease elector, which is not installed")

@@ -178,6 +178,11 @@ def test_the_daemon_converges_repairs_reloads_and_stops(workdir: Path, kube_fake
     assert ("cluster", "team-a/db", "create") in applied and ("cluster", "team-a/db", "update") in applied
     assert ("app-env", "DB_PASSWORD", "update") in applied
     assert {r["trigger"] for r in records} >= {"start", "schedule"}
+    # Each run's id is on its audit records and on every log line the run wrote, its worker threads' included.
+    run_ids = {e["run_id"] for e in changes}
+    change_events = [e for e in daemon.events() if e.get("event") == "change"]
+    assert change_events and {e["run_id"] for e in change_events} <= run_ids
+    assert {r["run_id"] for r in records} <= run_ids
     assert all(r["manifest"].startswith("sha256:") and r["instance"] == "e2e" for r in records)
 
     planted = {"password": PASSWORD, "rotated": PASSWORD_2, "token": TOKEN, "trigger token": TRIGGER_TOKEN}
