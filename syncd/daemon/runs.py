@@ -1,14 +1,14 @@
-"""One run of the daemon: plan (and apply, unless a dry run) for some syncs, and what came of it per sync."""
+"""What one run of the daemon came to, per sync and target: the outcomes status, metrics and notifications show."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
 from syncd.daemon.outcome import RunOutcome, RunResult, TargetOutcome, Trigger
 from syncd.manifest import Manifest
-from syncd.model import ChangeResult, Plan
+from syncd.model import Change, ChangeResult, Plan
 
 
 def outcomes_of(
@@ -29,11 +29,31 @@ def outcomes_of(
     could not plan (`error`) is an error for every sync it was for."""
     outcomes = []
     by_name = {sync.name: sync for sync in manifest.syncs}
+    # Grouped once: a full run of many syncs would otherwise scan every change once per sync and target.
+    changes: dict[tuple[str | None, str], list[Change]] = defaultdict(list)
+    done: dict[tuple[str | None, str], list[ChangeResult]] = defaultdict(list)
+    problems: Counter[tuple[str | None, str | None]] = Counter()
+    for change in plan.changes if plan else ():
+        changes[change.sync, change.target].append(change)
+    for result in results:
+        done[result.change.sync, result.change.target].append(result)
+    for problem in plan.problems if plan else ():
+        problems[problem.sync, problem.target] += 1
     for name in syncs:
         sync = by_name[name]
         targets = list(dict.fromkeys(d.spec.target for d in sync.destinations))
-        parts = tuple(_target_outcome(name, target, plan, results, dry_run) for target in targets)
-        source_errors = sum(1 for p in plan.problems if p.sync == name and p.target is None) if plan else 0
+        parts = tuple(
+            _target_outcome(
+                target,
+                None if plan is None else changes[name, target],
+                done[name, target],
+                # A problem of the whole target (unreachable, refused) holds back every sync that writes there.
+                problems[name, target] + problems[None, target],
+                dry_run,
+            )
+            for target in targets
+        )
+        source_errors = problems[name, None]
         if error is not None:
             result = RunResult.ERROR
         elif source_errors or any(t.result is RunResult.FAILED for t in parts):
@@ -62,15 +82,12 @@ def outcomes_of(
 
 
 def _target_outcome(
-    sync: str, target: str, plan: Plan | None, results: Sequence[ChangeResult], dry_run: bool
+    target: str, changes: list[Change] | None, mine: list[ChangeResult], problems: int, dry_run: bool
 ) -> TargetOutcome:
-    if plan is None:
+    if changes is None:
         return TargetOutcome(target, RunResult.ERROR)
-    drift = Counter(c.action.value for c in plan.changes if c.sync == sync and c.target == target and c.is_drift)
-    mine = [r for r in results if r.change.sync == sync and r.change.target == target]
+    drift = Counter(c.action.value for c in changes if c.is_drift)
     failed = [r for r in mine if not r.ok]
-    # A problem of the whole target (unreachable, refused) holds back every sync that writes there.
-    problems = sum(1 for p in plan.problems if p.target == target and p.sync in (sync, None))
     if failed or problems:
         result = RunResult.FAILED
     elif drift and (dry_run or not mine):
