@@ -119,9 +119,17 @@ class InstanceLock:
         )
 
 
-def _holder(path: Path) -> dict[str, object] | None:
-    try:
-        holder = json.loads(path.read_text(encoding="utf-8") or "null")
-    except (OSError, ValueError):
-        return None
-    return holder if isinstance(holder, dict) else None
+def _holder(path: Path, patience: float = 1.0) -> dict[str, object] | None:
+    """Who holds the lock, as its holder wrote it; the holder writes just after it takes the lock, so an empty file
+    is read again for up to `patience` seconds."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            holder = json.loads(path.read_text(encoding="utf-8") or "null")
+        except (OSError, ValueError):
+            holder = None
+        if isinstance(holder, dict):
+            return holder
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.02)

@@ -186,7 +186,8 @@ def apply(
             _confirm(fresh)
         with _progress(len(fresh.drift)) as advance:
             results = runner.apply(fresh, sinks, progress=advance)
-    audited = _audit(audit_log, fresh, results, manifest)
+        # Recorded before the lock goes: the next holder's records come after these.
+        audited = _audit(audit_log, fresh, results, manifest)
     _show_results(fresh, results, fmt, manifest)
     if fresh.problems or not all(r.ok for r in results) or not audited:
         raise typer.Exit(EXIT_ERROR)

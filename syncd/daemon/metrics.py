@@ -103,6 +103,12 @@ class DaemonMetrics:
             "Runs whose audit records could not be written (the changes were made; the log says which).",
             registry=registry,
         )
+        self.notifications = Counter(
+            "syncd_notifications",
+            "Webhook notifications by result: sent, failed (the webhook refused or did not answer), dropped (unsent).",
+            ["result"],
+            registry=registry,
+        )
         self.next_run_time = Gauge(
             "syncd_next_run_timestamp_seconds",
             "When the next scheduled run of a sync starts; absent when none is scheduled.",
@@ -149,6 +155,9 @@ class DaemonMetrics:
                 self._child(self.drift_items, sync, target.target, action).set(target.drift.get(action, 0))
             if target.result is RunResult.OK:
                 self._child(self.last_success, sync, target.target).set(finished)
+
+    def notification(self, result: str, count: int = 1) -> None:
+        self.notifications.labels(result=result).inc(count)
 
     def audit_write_failed(self) -> None:
         self.audit_write_failures.inc()

@@ -28,7 +28,6 @@ from syncd.daemon.notify_text import (
     Suppressed,
     drift_text,
     failed_text,
-    has_conflicts,
     recovered_text,
 )
 from syncd.daemon.outcome import RunOutcome, RunResult
@@ -113,7 +112,10 @@ class Notifier:
         clock: Callable[[], float] = time.monotonic,
         post: Post | None = None,
         max_queue: int = DEFAULT_QUEUE_SIZE,
+        counted: Callable[[str, int], None] | None = None,
     ) -> None:
+        """`counted(result, n)` is told of every message posted ("sent"), failed ("failed") or dropped unsent
+        ("dropped"): the daemon's metrics."""
         register_webhook_url(url)
         if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
             raise ValueError("the notification webhook must be an http or https URL")
@@ -134,7 +136,8 @@ class Notifier:
         self._in_flight = False
         self._closing = False
         self._stopping = False
-        # Figures the lead's metrics may read: messages posted, failed posts, messages dropped unsent.
+        self._counted = counted or (lambda result, n: None)
+        # Messages posted, failed posts, messages dropped unsent.
         self.sent = 0
         self.failed = 0
         self.dropped = 0
@@ -195,7 +198,7 @@ class Notifier:
                 # The recovery counted the failed runs held back; the next failure message need not count them too.
                 self._limits.setdefault((outcome.sync, Event.FAILED), _Limit()).suppressed = 0
             state.failing, state.failure_sent, state.streak_runs = False, False, 0
-        if outcome.result is RunResult.DRIFT or has_conflicts(outcome):
+        if outcome.result is RunResult.DRIFT:
             suppressed = self._allow(outcome, Event.DRIFT)
             if suppressed is not None:
                 messages.append(self._message(outcome, Event.DRIFT, drift_text(outcome, self.instance, suppressed)))
@@ -230,6 +233,7 @@ class Notifier:
 
     def _drop(self, count: int) -> None:
         self.dropped += count
+        self._counted("dropped", count)
         self._dropped_unreported += count
         if not self._drop_logged:
             self._drop_logged = True
@@ -269,6 +273,7 @@ class Notifier:
         if not 200 <= status < 300:
             self._failed(message, f"HTTP {status}")
             return
+        self._counted("sent", 1)
         with self._changed:
             self.sent += 1
             self._dropped_unreported -= dropped
@@ -279,6 +284,7 @@ class Notifier:
             log.info("notifications delivered again", failed=self.failed, dropped=self.dropped)
 
     def _failed(self, message: Message, kind: str) -> None:
+        self._counted("failed", 1)
         with self._changed:
             self.failed += 1
             first = kind not in self._failure_kinds_logged

@@ -55,25 +55,12 @@ def when(moment: datetime) -> str:
     return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def has_conflicts(outcome: RunOutcome) -> bool:
-    return any(target.drift.get(Action.CONFLICT.value, 0) for target in outcome.targets)
-
-
 def drift_text(outcome: RunOutcome, instance: str, suppressed: Suppressed | None = None) -> str:
-    """A dry run's (or a run that did not apply's) drift per target; for a run that applied, the conflicts it had to
-    leave alone."""
-    applied = outcome.result is not RunResult.DRIFT
-    if applied:
-        head = f"conflicts in sync {_name(outcome.sync)}: apply leaves them alone until a person resolves them"
-        lines = [
-            f"target {_name(t.target)}: {_counts({'conflict': t.drift.get('conflict', 0)})}"
-            for t in outcome.targets
-            if t.drift.get(Action.CONFLICT.value, 0)
-        ]
-    else:
-        why = "dry run, nothing written" if outcome.dry_run else "not applied"
-        head = f"drift found in sync {_name(outcome.sync)} ({why})"
-        lines = [f"target {_name(t.target)}: {_counts(t.drift)}" for t in outcome.targets if _total(t.drift)]
+    """A run's drift per target, found and not applied (a dry run). An applying run's conflicts come as a failure:
+    apply fails each conflict (error class `conflict`)."""
+    why = "dry run, nothing written" if outcome.dry_run else "not applied"
+    head = f"drift found in sync {_name(outcome.sync)} ({why})"
+    lines = [f"target {_name(t.target)}: {_counts(t.drift)}" for t in outcome.targets if _total(t.drift)]
     return _message(instance, head, lines, outcome, suppressed)
 
 

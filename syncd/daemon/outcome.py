@@ -11,7 +11,7 @@ from enum import StrEnum
 
 class RunResult(StrEnum):
     OK = "ok"  # in sync, or every change applied
-    DRIFT = "drift"  # drift found and not applied (a dry run, or a follower's plan)
+    DRIFT = "drift"  # drift found and not applied (a dry run)
     FAILED = "failed"  # a change failed, or a problem held part of the run back
     ERROR = "error"  # the run could not plan at all (the source unreachable, a manifest reference unset)
 

@@ -40,7 +40,7 @@ from syncd.daemon.schedule import Schedule, schedules
 from syncd.daemon.status import sync_document
 from syncd.engine import Selection
 from syncd.errors import ConfigError, SyncdError
-from syncd.instance_lock import InstanceLock
+from syncd.instance_lock import InstanceLock, LockHeld
 from syncd.listen_address import parse_listen, show_address
 from syncd.manifest import Manifest, allow_manifest_names, load_manifest
 from syncd.model import ChangeResult, Plan
@@ -139,8 +139,15 @@ class Daemon:
         load, a lock held by another process, or an address in use raise ConfigError before anything runs."""
         loaded = self._load(self.options.origin.fetch())
         self._install(loaded)
-        self._lock = InstanceLock(self.options.state_dir, loaded.manifest.instance, "syncd run")
-        self._lock.acquire(self.options.lock_wait, self._stop)
+        if not self.options.dry_run:  # a dry run never writes: it needs no writer's lock
+            self._lock = InstanceLock(self.options.state_dir, loaded.manifest.instance, "syncd run")
+            try:
+                self._lock.acquire(self.options.lock_wait, self._stop)
+            except LockHeld:
+                if not self._stop.is_set():
+                    raise
+                log.info("stopped while waiting for the instance lock")
+                return 0
         try:
             self.audit.check()
             self._server = self._start_server(loaded)
@@ -273,7 +280,10 @@ class Daemon:
                 old.close()
             if loaded.notify_url:
                 self._notifier = Notifier(
-                    loaded.notify_url, instance=loaded.manifest.instance, min_interval=loaded.notify_interval
+                    loaded.notify_url,
+                    instance=loaded.manifest.instance,
+                    min_interval=loaded.notify_interval,
+                    counted=self.metrics.notification,
                 )
         revision = loaded.revision
         self.options.origin.in_force(revision)
@@ -519,7 +529,7 @@ class Daemon:
                 if current is None or outcome.sync not in current.schedules:
                     continue  # a reload removed the sync while it ran: its state and series are gone for good
                 self._outcomes[outcome.sync] = outcome
-                if outcome.result in (RunResult.OK, RunResult.DRIFT):
+                if outcome.result is RunResult.OK:
                     self._last_success[outcome.sync] = outcome.finished_at
                 self.metrics.run_finished(outcome)
             if notifier is not None:

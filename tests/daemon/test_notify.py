@@ -162,21 +162,6 @@ def test_a_dry_run_with_drift_posts_drift_found_with_counts_per_target(receiver:
     ]
 
 
-def test_an_applying_run_notifies_of_conflicts_only(receiver: Receiver) -> None:
-    """Drift an apply fixed is no news; conflicts, which apply cannot fix, are."""
-    notify = notifier(receiver)
-    fixed = (TargetOutcome("k8s", RunResult.OK, drift={"create": 2}, applied=2),)
-    notify.run_finished(outcome(targets=fixed))
-    conflicted = (*fixed, TargetOutcome("vault", RunResult.OK, drift={"conflict": 1, "update": 1}, applied=1))
-    notify.run_finished(outcome(sync="other", targets=conflicted))
-    notify.close()
-    assert receiver.texts() == [
-        "syncd 'prod-eu': conflicts in sync 'other': apply leaves them alone until a person resolves them\n"
-        "• target 'vault': 1 conflict\n"
-        "run run-other-0 · manifest commit 3f2a9c1d0e4b · 2026-12-01 03:00:00 UTC"
-    ]
-
-
 def test_apply_failed_names_the_failed_targets_counts_error_classes_and_the_error(receiver: Receiver) -> None:
     """A failed run names each failing target with its failed count and error classes, the source's unreadable
     secrets and the run's error sentence, with Slack's control characters escaped."""
@@ -373,3 +358,27 @@ def test_a_webhook_that_is_not_http_is_refused_without_showing_it() -> None:
     with pytest.raises(ValueError) as refused:
         Notifier(f"file:///tmp/{WEBHOOK_TOKEN}", instance="prod-eu")
     assert WEBHOOK_TOKEN not in str(refused.value)
+
+
+def test_every_message_sent_failed_or_dropped_is_counted_for_the_metrics() -> None:
+    """`counted` hears of each post that went out, each that failed, and each message dropped unsent."""
+    answers = iter([200, 500])
+    posting, release = threading.Event(), threading.Event()
+    counts: dict[str, int] = {}
+
+    def post(url: str, body: bytes, timeout: float) -> int:
+        posting.set()
+        release.wait(10)  # the first post waits: meanwhile the queue of one fills and drops
+        return next(answers, 200)
+
+    def counted(result: str, n: int) -> None:
+        counts[result] = counts.get(result, 0) + n
+
+    sender = Notifier("https://hooks.example/x", instance="prod", post=post, max_queue=1, counted=counted)
+    sender.run_finished(outcome("a", RunResult.FAILED, targets=FAILED))
+    assert posting.wait(10)
+    for sync in ("b", "c"):
+        sender.run_finished(outcome(sync, RunResult.FAILED, targets=FAILED))
+    release.set()
+    sender.close()
+    assert counts == {"sent": 1, "failed": 1, "dropped": 1}
