@@ -255,17 +255,23 @@ class AuditReading(Iterator[dict[str, Any]]):
     @staticmethod
     def _read(log: AuditLog) -> Iterator[bytes]:
         # The files are opened together under the shared lock, so a rotation cannot make a record seen twice or
-        # not at all; they are read after, outside it (an open file keeps its content through a rename).
-        files: list[IO[bytes]] = []
+        # not at all; they are read after, outside it (an open file keeps its content through a rename), each only
+        # as far as it went under the lock: an append made since may be half written.
+        files: list[tuple[IO[bytes], int]] = []
         with log._locked(fcntl.LOCK_SH, create=False):
             for path in [*(log.rotated(n) for n in sorted(log.rotated_numbers(), reverse=True)), log.path]:
                 with contextlib.suppress(FileNotFoundError):
-                    files.append(path.open("rb"))
+                    file = path.open("rb")
+                    files.append((file, os.fstat(file.fileno()).st_size))
         try:
-            for file in files:
-                yield from file
+            for file, size in files:
+                for line in file:
+                    if size <= 0:
+                        break
+                    size -= len(line)
+                    yield line if size >= 0 else line[: len(line) + size]
         finally:
-            for file in files:
+            for file, _ in files:
                 file.close()
 
     @staticmethod

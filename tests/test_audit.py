@@ -275,3 +275,16 @@ def test_a_write_error_names_the_path_and_leaves_earlier_records_whole(
     reading = read_audit(log.path)
     assert [r["run_id"] for r in reading] == ["before", "before", "after"]
     assert reading.skipped == 0
+
+
+def test_a_reading_sees_the_log_as_it_was_when_it_began(tmp_path: Path) -> None:
+    """Records appended while a reading goes on are not part of it, so a half-written one is never taken for a
+    line torn by a crash."""
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.append(_records(2, run="first"))
+    reading = read_audit(log.path)
+    assert next(reading)["run_id"] == "first"
+    log.append(_records(3, run="later"))
+    assert [record["run_id"] for record in reading] == ["first"]
+    assert reading.skipped == 0
+    assert [r["run_id"] for r in read_audit(log.path)] == ["first"] * 2 + ["later"] * 3

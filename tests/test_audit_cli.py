@@ -202,3 +202,20 @@ def test_no_value_in_the_audit_log_its_output_or_the_logs(tmp_path: Path, state_
         [("APP_PASSWORD", "update", "applied", ""), ("APP_TOKEN", "conflict", "failed", "conflict")],
     ]
     assert_no_leaks({**PLANTED, **{f"{k} v2": v for k, v in rotated.items()}}, texts=texts, paths=[state_dir])
+
+
+def test_a_long_log_is_laid_out_by_padding_with_the_same_columns() -> None:
+    """Past RICH_ROWS records the table is plain padded columns: a header, then one line per record, in order."""
+    from syncd.cli.audit_commands import RICH_ROWS, render_audit_table
+
+    records = [
+        {"time": f"2026-12-01T00:00:{i % 60:02d}Z", "run_id": f"r{i}", "sync": "s", "target": "t",
+         "address": f"ADDR_{i}", "action": "update", "result": "failed" if i == 3 else "applied",
+         "error_class": "ItemMoved" if i == 3 else None, "attempts": 1}
+        for i in range(RICH_ROWS + 1)
+    ]  # fmt: skip
+    lines = render_audit_table(records).splitlines()
+    assert lines[0].split() == ["TIME", "RUN", "SYNC", "TARGET", "ADDRESS", "ACTION", "RESULT", "ATTEMPTS"]
+    assert len(lines) == RICH_ROWS + 2
+    assert lines[4].split()[4:7] == ["ADDR_3", "update", "failed"] and "(ItemMoved)" in lines[4]
+    assert lines[0].index("ADDRESS") == lines[-1].index(f"ADDR_{RICH_ROWS}")

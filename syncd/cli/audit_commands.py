@@ -84,8 +84,38 @@ def audit(
         )
 
 
+COLUMNS = ("TIME", "RUN", "SYNC", "TARGET", "ADDRESS", "ACTION", "RESULT", "ATTEMPTS")
+# Above this many rows the table is laid out by plain padding: rich lays out a table in memory, whole, and takes
+# minutes over the hundreds of thousands of records a full log with its rotated files holds.
+RICH_ROWS = 2000
+
+
+def _row(record: dict[str, Any]) -> tuple[str, ...]:
+    outcome = str(record["result"])
+    if record.get("error_class"):
+        outcome += f" ({record['error_class']})"
+    return (
+        str(record["time"]),
+        str(record["run_id"]),
+        str(record.get("sync") or "-"),
+        str(record["target"]),
+        str(record["address"]),
+        str(record["action"]),
+        outcome,
+        str(record.get("attempts", "")),
+    )
+
+
 def render_audit_table(records: Iterable[dict[str, Any]], *, color: bool = False) -> str:
     """The records as a table for people, one row each; "No audit records match." when there are none."""
+    rows = [_row(record) for record in records]
+    if not rows:
+        return "No audit records match.\n"
+    if len(rows) > RICH_ROWS:
+        widths = [max(len(column), *(len(row[i]) for row in rows)) for i, column in enumerate(COLUMNS)]
+        lines = [" ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+                 for row in (COLUMNS, *rows)]  # fmt: skip
+        return "\n".join(lines) + "\n"
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -95,25 +125,16 @@ def render_audit_table(records: Iterable[dict[str, Any]], *, color: bool = False
     width = max(shutil.get_terminal_size().columns, 100) if sys.stdout.isatty() else 10_000
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False)
     table = Table(box=None, pad_edge=False, padding=(0, 1), header_style="bold")
-    for column in ("TIME", "RUN", "SYNC", "TARGET", "ADDRESS", "ACTION", "RESULT", "ATTEMPTS"):
+    for column in COLUMNS:
         table.add_column(column, overflow="fold")
-    for record in records:
-        action = str(record["action"])
-        style = _STYLE.get(action, "")
-        outcome = str(record["result"])
-        if record.get("error_class"):
-            outcome += f" ({record['error_class']})"
+    for row in rows:
+        *first, action, outcome, attempts = (escape(cell) for cell in row)
+        style = _STYLE.get(row[5], "")
         table.add_row(
-            escape(str(record["time"])),
-            escape(str(record["run_id"])),
-            escape(str(record.get("sync") or "-")),
-            escape(str(record["target"])),
-            escape(str(record["address"])),
-            f"[{style}]{escape(action)}[/]" if style else escape(action),
-            escape(outcome) if outcome.startswith("applied") else f"[red]{escape(outcome)}[/]",
-            str(record.get("attempts", "")),
+            *first,
+            f"[{style}]{action}[/]" if style else action,
+            outcome if row[6].startswith("applied") else f"[red]{outcome}[/]",
+            attempts,
         )
-    if not table.row_count:
-        return "No audit records match.\n"
     console.print(table)
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
