@@ -81,3 +81,14 @@ def test_the_floors_follow_the_apis_batch_and_page_sizes() -> None:
     assert kubernetes.calls_floor(1000) == 2
     assert kubernetes.first_apply_floor(1000) == 2001
     assert aws_secrets_manager.calls_floor(1) == 2 and aws_ssm.calls_floor(1) == 2
+
+
+def test_the_daemon_bench_measures_steady_ticks_that_read_only_what_a_plan_needs() -> None:
+    """`python -m bench.daemon` at a few secrets: the first run creates them, then each steady tick makes exactly the
+    plan's one LIST call and writes nothing."""
+    from bench.daemon import measure
+
+    row = measure(5, 2)
+    assert row["first_run"]["writes"] == 5
+    assert row["steady_tick"]["calls_max"] == row["steady_tick"]["calls_floor"] == 1
+    assert row["steady_tick"]["writes"] == 0 and row["steady_tick"]["not_ok"] == 0
