@@ -386,32 +386,39 @@ class Daemon:
         if loaded is None or self._stopping or not self.leadership.is_leader:
             return
         names = list(loaded.schedules) if syncs is None else [s for s in syncs if s in loaded.schedules]
-        with self._holding(names, wait=syncs is None) as held:
-            if not held:
-                if trigger is Trigger.API:
-                    with self._state:
-                        self._again.update(names)
-                return
-            self._run_held(loaded, names, syncs is None, trigger)
-        with self._state:
-            again = [name for name in names if name in self._again]
-            self._again.difference_update(again)
+        again: list[str] = []
+        with self._holding(names, wait=syncs is None, again=again) as held:
+            if held:
+                self._run_held(loaded, names, syncs is None, trigger)
+            elif trigger is Trigger.API:
+                again += self._run_after_current(names)
         for name in again:
             self._queue_sync_run(name)
 
+    def _run_after_current(self, names: Sequence[str]) -> list[str]:
+        """A requested run that found its sync busy: have the run in progress start it again when it ends. The
+        names whose run ended meanwhile are returned, to run now (checked under `_state`, where a run releases its
+        locks and takes the requests it met, so no request falls between the two)."""
+        with self._state:
+            busy = [name for name in names if self._busy[name].locked()]
+            self._again.update(busy)
+        return [name for name in names if name not in busy]
+
     @contextlib.contextmanager
-    def _holding(self, names: Sequence[str], *, wait: bool) -> Iterator[bool]:
+    def _holding(self, names: Sequence[str], *, wait: bool, again: list[str]) -> Iterator[bool]:
         """The per-sync locks of `names`, all or none: waiting for them (a full run), or not (one sync's run, which a
-        run in progress makes unnecessary)."""
+        run in progress makes unnecessary). Once held and released, `again` gets the names requested meanwhile."""
         with self._state:
             locks = [self._busy[name] for name in sorted(names)]
         taken: list[threading.Lock] = []
+        held = False
         try:
             for lock in locks:
                 if not lock.acquire(blocking=wait):
                     yield False
                     return
                 taken.append(lock)
+            held = True
             with self._idle:
                 self._active += 1
             try:
@@ -421,8 +428,13 @@ class Daemon:
                     self._active -= 1
                     self._idle.notify_all()
         finally:
-            for lock in reversed(taken):
-                lock.release()
+            with self._state:
+                for lock in reversed(taken):
+                    lock.release()
+                if held:
+                    requested = [name for name in names if name in self._again]
+                    self._again.difference_update(requested)
+                    again += requested
 
     def _run_held(self, loaded: Loaded, names: list[str], full: bool, trigger: Trigger) -> None:
         if self._stopping:
