@@ -118,6 +118,8 @@ class Daemon:
         self._wake = threading.Event()
         self._fatal: str | None = None
         self._stopping = False
+        # Set when shutdown left runs going: the last of them releases the lease and the instance lock.
+        self._left_to_runs = False
         self._notifier: Notifier | None = None
         self._server: HttpServer | None = None
         self._lock: InstanceLock | None = None
@@ -190,23 +192,32 @@ class Daemon:
             self.scheduler.remove_all_jobs()
         with self._idle:
             finished = self._idle.wait_for(lambda: self._active == 0, timeout=self.options.shutdown_timeout)
-        if not finished:
-            # The lock is not released: a follower must not write while these applies may still land.
+            # Decided under `_idle`, where the last run checks it, so the hand-over cannot fall between the two.
+            self._left_to_runs = not finished
+        if finished:
+            self._release_writer()
+        else:
+            # The lease and the instance lock stay held (renewed) while these applies may still land, so no other
+            # replica or process writes meanwhile; the last run to end releases them, or the process exit does.
             log.error("runs still going at the shutdown deadline; leaving them", runs=self._active)
-        self.leadership.stop(release=finished)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self._server is not None:
             self._server.stop()
         if self._notifier is not None:
             self._notifier.close()
-        self.connections.close()
-        if self._lock is not None:
-            self._lock.release()
+        if finished:
+            self.connections.close()
         log.info("syncd run stopped")
         if self._fatal is not None:
             return 1
         return 0
+
+    def _release_writer(self) -> None:
+        """End the campaign (the elector gives the lease up) and release the instance lock."""
+        self.leadership.stop(release=True)
+        if self._lock is not None:
+            self._lock.release()
 
     # Manifests
 
@@ -427,6 +438,13 @@ class Daemon:
                 with self._idle:
                     self._active -= 1
                     self._idle.notify_all()
+                    last_after_shutdown = self._left_to_runs and self._active == 0
+                    if last_after_shutdown:
+                        self._left_to_runs = False
+                if last_after_shutdown:
+                    log.info("the runs left at shutdown have ended; releasing the instance")
+                    self.connections.close()
+                    self._release_writer()
         finally:
             with self._state:
                 for lock in reversed(taken):
