@@ -292,12 +292,15 @@ class Daemon:
             self._reloaded("unreachable", error=str(exc))
             log.error("manifest unreachable; the last good one keeps running", error=str(exc))
             return
-        if revision is None:
-            return
-        if revision.digest == current.revision.digest and revision.commit == current.revision.commit:
-            if forced:
+        with self._state:
+            # Reached again after being unreachable: say so, or the status keeps the stale error.
+            recovered = self._last_reload.get("result") == "unreachable"
+        if revision is None or (
+            revision.digest == current.revision.digest and revision.commit == current.revision.commit
+        ):
+            if forced or recovered:
                 self._reloaded("unchanged")
-                log.info("manifest unchanged", manifest=revision.origin)
+                log.info("manifest unchanged", manifest=current.revision.origin)
             return
         try:
             loaded = self._load(revision)
