@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -111,6 +112,9 @@ class Serving:
         self.daemon = daemon
         self.code: int | None = None
         self.error: BaseException | None = None
+        # Called the moment serve() returns (on its thread); what it returns is kept in `seen_at_return`.
+        self.at_return: Callable[[], Any] | None = None
+        self.seen_at_return: Any = None
         self.thread = threading.Thread(target=self._serve, name="syncd-serve", daemon=True)
 
     def _serve(self) -> None:
@@ -118,6 +122,12 @@ class Serving:
             self.code = self.daemon.serve()
         except BaseException as exc:
             self.error = exc
+        if self.at_return is not None:
+            self.seen_at_return = self.at_return()
+
+    def in_call(self, function: str, module: str = "service.py") -> bool:
+        """Whether serve()'s thread is inside a call of `function` (of the daemon's service module) now."""
+        return in_call(self.thread.ident, function, module)
 
     def start(self) -> Serving:
         self.thread.start()
@@ -157,6 +167,16 @@ def serving(
         if running.thread.is_alive():
             daemon.request_stop()
             running.thread.join(DEADLINE)
+
+
+def in_call(thread: int | None, function: str, module: str = "service.py") -> bool:
+    """Whether the thread `thread` is inside a call of `function` (of the daemon's service module) now."""
+    frame = sys._current_frames().get(thread) if thread is not None else None
+    while frame is not None:
+        if frame.f_code.co_name == function and frame.f_code.co_filename.endswith(module):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def last_run(daemon: Daemon, sync: str) -> dict[str, Any] | None:

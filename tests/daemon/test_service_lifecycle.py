@@ -19,6 +19,7 @@ from syncd.instance_lock import InstanceLock, LockHeld
 from syncd.registry import Registry
 from tests.daemon.process import wait_until
 from tests.daemon.service_support import (
+    DEADLINE,
     RunProbe,
     Serving,
     audit_records,
@@ -50,13 +51,20 @@ def test_stop_during_an_apply_lets_it_finish_and_returns_0(tmp_path: Path, monke
         probe.hold("db")
         write_source(work.root, ROTATED)
         wait_until(lambda: probe.active("db"), "a run of db")
+        running.at_return = lambda: (env_file(work.root), audit_records(work.state))
         running.daemon.request_stop()
-        wait_until(lambda: not running.daemon.readiness()[0], "the daemon stopping")
-        assert running.thread.is_alive()
+        wait_until(
+            lambda: (
+                not running.thread.is_alive()
+                or (running.in_call("_shutdown") and running.in_call("wait_for", "threading.py"))
+            ),
+            "the shutdown waiting for the run",
+        )
         probe.release()
         assert running.join() == 0
-    assert "pw-svc-rotated" in env_file(work.root)
-    assert [r["address"] for r in audit_records(work.state) if r["action"] == "update"] == ["DB_PASSWORD"]
+    written, records = running.seen_at_return
+    assert "pw-svc-rotated" in written
+    assert [r["address"] for r in records if r["action"] == "update"] == ["DB_PASSWORD"]
 
 
 def test_a_run_outlasting_the_shutdown_deadline_keeps_the_lock_until_it_ends(
@@ -118,10 +126,12 @@ def test_a_second_daemon_of_the_instance_fails_at_once_naming_the_holder(tmp_pat
     the holder's pid."""
     work = make_workdir(tmp_path)
     with serving(work.options()):
-        second = Daemon(work.options(), Registry(), env={})
-        with pytest.raises(LockHeld) as info:
-            second.serve()
-    message = str(info.value)
+        second = Serving(Daemon(work.options(), Registry(), env={})).start()
+        second.thread.join(DEADLINE)
+        if second.thread.is_alive():
+            second.stop()
+        assert isinstance(second.error, LockHeld)
+    message = str(second.error)
     assert "instance 'svc' is locked by syncd run (pid " in message
     assert "--lock-wait" in message
 

@@ -3,7 +3,6 @@ a sync's run in progress, and the audit records say why each run started."""
 
 from __future__ import annotations
 
-import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from tests.daemon.service_support import (
     Serving,
     audit_records,
     env_file,
+    in_call,
     last_run,
     make_workdir,
     manifest_text,
@@ -87,7 +87,7 @@ class RefusingLock:
             self.holder = threading.get_ident()
             return True
         holder = self.holder
-        wait_until(lambda: not self._lock.locked() and not _in_run(holder), "the holding run ending")
+        wait_until(lambda: not self._lock.locked() and not in_call(holder, "_run"), "the holding run ending")
         self.refused.set()
         return False
 
@@ -96,15 +96,6 @@ class RefusingLock:
 
     def locked(self) -> bool:
         return self._lock.locked()
-
-
-def _in_run(thread: int | None) -> bool:
-    frame = sys._current_frames().get(thread) if thread is not None else None
-    while frame is not None:
-        if frame.f_code.co_name == "_run" and frame.f_code.co_filename.endswith("service.py"):
-            return True
-        frame = frame.f_back
-    return False
 
 
 def test_a_trigger_meeting_a_run_as_it_ends_is_not_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
