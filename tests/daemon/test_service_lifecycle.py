@@ -206,7 +206,7 @@ def test_a_source_that_cannot_be_read_logs_no_value(tmp_path: Path) -> None:
         status = repr(daemon.status())
         write_source(work.root, ROTATED)
         wait_until(lambda: "pw-svc-rotated" in env_file(work.root), "the run after the source is mended")
-        assert last_run(daemon, "db")["result"] == "ok"
+        wait_until(lambda: last_run(daemon, "db")["result"] == "ok", "that run's outcome")
     assert any(entry.get("event") == "problem" for entry in logs)
     assert_no_leaks({"planted": planted}, texts={"logs": repr(logs), "status": status}, paths=[work.state])
 
@@ -293,7 +293,7 @@ def test_a_follower_runs_nothing_and_a_new_leader_runs_everything_at_once(
         assert daemon.status()["leader"]["is_leader"] is False
 
         elector.lead()
-        wait_until(lambda: probe.runs and probe.runs[0].ended.is_set(), "the new leader's full run")
+        wait_until(lambda: last_run(daemon, "api"), "the new leader's full run")
         assert probe.runs[0].syncs == ("db", "api")
         assert last_run(daemon, "db")["trigger"] == "start"
         written = env_file(work.root)

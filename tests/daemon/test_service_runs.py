@@ -14,6 +14,7 @@ from syncd.daemon.service import Daemon
 from syncd.registry import default_registry
 from tests.daemon.process import wait_until
 from tests.daemon.service_support import (
+    API_SYNC,
     DEADLINE,
     RunProbe,
     Serving,
@@ -122,7 +123,9 @@ def test_a_trigger_meeting_a_run_as_it_ends_is_not_lost(tmp_path: Path, monkeypa
 def test_a_full_run_waits_for_a_run_in_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A reload's full run, queued while a scheduled run of one sync holds, waits for it and then runs every sync;
     the two never plan at once."""
-    work = make_workdir(tmp_path)
+    # api runs hourly: only the full run takes its lock while the test looks.
+    hourly_api = API_SYNC.replace("    from: apps/api\n", "    from: apps/api\n    schedule: 1h\n")
+    work = make_workdir(tmp_path, manifest_text(extra=hourly_api))
     probe = RunProbe().install(monkeypatch)
     with serving(work.options()) as running:
         daemon = running.daemon
@@ -131,10 +134,10 @@ def test_a_full_run_waits_for_a_run_in_progress(tmp_path: Path, monkeypatch: pyt
         wait_until(lambda: probe.active("db"), "a scheduled run of db")
         held = probe.runs_of("db")[-1]
         assert held.syncs == ("db",)
-        work.manifest.write_text(manifest_text() + "# edited\n", encoding="utf-8")
+        work.manifest.write_text(manifest_text(extra=hourly_api) + "# edited\n", encoding="utf-8")
+        wait_until(lambda: (daemon.status()["manifest"]["last_reload"] or {}).get("result") == "ok", "the reload")
         # The full run has taken api's lock and waits for db's.
         wait_until(lambda: daemon.status()["syncs"]["api"]["running"], "the full run waiting")
-        assert (daemon.status()["manifest"]["last_reload"] or {}).get("result") == "ok"
         assert not held.ended.is_set()
         probe.release()
         wait_until(lambda: any(r.syncs == ("db", "api") for r in probe.runs[1:]), "the reload's full run")
