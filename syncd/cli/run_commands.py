@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import signal
 from pathlib import Path
@@ -160,7 +161,15 @@ def run(
     signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
     signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
     signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
-    raise typer.Exit(daemon.serve())
+    code = daemon.serve()
+    if daemon.runs_left:
+        # The shutdown deadline is the process's: leave now, releasing nothing. The kernel drops the instance lock
+        # with the process and the Lease expires, so nobody else writes while the abandoned applies could still
+        # land; their sinks' conditional writes let the next run finish the work. (Returning would wait for them:
+        # the interpreter joins the scheduler's worker threads at exit.)
+        logging.shutdown()
+        os._exit(code)
+    raise typer.Exit(code)
 
 
 def _git_origin(url: str, ref: str, path: str, token_reference: str | None, state: Path) -> GitManifest:

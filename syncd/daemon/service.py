@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import os
 import threading
 import uuid
@@ -120,6 +119,8 @@ class Daemon:
         self._wake = threading.Event()
         self._fatal: str | None = None
         self._stopping = False
+        # Set when shutdown left runs going: the last of them releases the lease and the instance lock.
+        self._left_to_runs = False
         self._notifier: Notifier | None = None
         self._server: HttpServer | None = None
         self._lock: InstanceLock | None = None
@@ -199,27 +200,39 @@ class Daemon:
             self.scheduler.remove_all_jobs()
         with self._idle:
             finished = self._idle.wait_for(lambda: self._active == 0, timeout=self.options.shutdown_timeout)
-        if not finished:
-            # Leave now, releasing nothing: the kernel drops the instance lock with the process and the Lease
-            # expires, so nobody else writes while these applies could still land. (Returning would wait for them:
-            # the interpreter joins the scheduler's worker threads at exit.)
+            # Decided under `_idle`, where the last run checks it, so the hand-over cannot fall between the two.
+            self._left_to_runs = not finished
+        if finished:
+            self._release_writer()
+        else:
+            # The lease and the instance lock stay held (renewed) while these applies may still land, so no other
+            # replica or process writes meanwhile; the last run to end releases them, or the process exit does.
             log.error("runs still going at the shutdown deadline; leaving them", runs=self._active)
-            logging.shutdown()
-            os._exit(1 if self._fatal is not None else 0)
-        self.leadership.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self._server is not None:
             self._server.stop()
         if self._notifier is not None:
             self._notifier.close()
-        self.connections.close()
-        if self._lock is not None:
-            self._lock.release()
+        if finished:
+            self.connections.close()
         log.info("syncd run stopped")
         if self._fatal is not None:
             return 1
         return 0
+
+    @property
+    def runs_left(self) -> bool:
+        """Runs were still going when `serve` returned (the shutdown deadline passed): they hold the lease and the
+        instance lock until they end. `syncd run` does not wait for them: it leaves at once (see run_commands)."""
+        with self._idle:
+            return self._left_to_runs
+
+    def _release_writer(self) -> None:
+        """End the campaign (the elector gives the lease up) and release the instance lock."""
+        self.leadership.stop()
+        if self._lock is not None:
+            self._lock.release()
 
     # Manifests
 
@@ -299,12 +312,15 @@ class Daemon:
             self._reloaded("unreachable", error=str(exc))
             log.error("manifest unreachable; the last good one keeps running", error=str(exc))
             return
-        if revision is None:
-            return
-        if revision.digest == current.revision.digest and revision.commit == current.revision.commit:
-            if forced:
+        with self._state:
+            # Reached again after being unreachable: say so, or the status keeps the stale error.
+            recovered = self._last_reload.get("result") == "unreachable"
+        if revision is None or (
+            revision.digest == current.revision.digest and revision.commit == current.revision.commit
+        ):
+            if forced or recovered:
                 self._reloaded("unchanged")
-                log.info("manifest unchanged", manifest=revision.origin)
+                log.info("manifest unchanged", manifest=current.revision.origin)
             return
         try:
             loaded = self._load(revision)
@@ -406,43 +422,40 @@ class Daemon:
         names = list(loaded.schedules) if syncs is None else [s for s in syncs if s in loaded.schedules]
         if not names:
             return
-        with self._holding(names, wait=syncs is None) as held:
-            if not held:
-                if trigger is Trigger.API:
-                    self._run_after(names)
-                return
+        again: list[str] = []
+        with self._holding(names, wait=syncs is None, again=again) as held:
             # A reload while this run waited for its locks queued a full run of the new manifest: this one is stale.
-            if self._loaded is loaded:
+            if held and self._loaded is loaded:
                 self._run_held(loaded, names, syncs is None, trigger)
-        with self._state:
-            again = [name for name in names if name in self._again]
-            self._again.difference_update(again)
+            elif trigger is Trigger.API:
+                again += self._run_after_current(names)
         for name in again:
             self._queue_sync_run(name)
 
-    def _run_after(self, names: Sequence[str]) -> None:
-        """A requested run of syncs busy now: queued to run after the run in progress. If that run ended between
-        our try and now (it looks at `_again` after releasing its locks), queue it here instead."""
+    def _run_after_current(self, names: Sequence[str]) -> list[str]:
+        """A requested run that found its sync busy: have the run in progress start it again when it ends. The
+        names whose run ended meanwhile are returned, to run now (checked under `_state`, where a run releases its
+        locks and takes the requests it met, so no request falls between the two)."""
         with self._state:
-            self._again.update(names)
-            free = [name for name in names if name in self._again and not self._busy[name].locked()]
-            self._again.difference_update(free)
-        for name in free:
-            self._queue_sync_run(name)
+            busy = [name for name in names if self._busy[name].locked()]
+            self._again.update(busy)
+        return [name for name in names if name not in busy]
 
     @contextlib.contextmanager
-    def _holding(self, names: Sequence[str], *, wait: bool) -> Iterator[bool]:
+    def _holding(self, names: Sequence[str], *, wait: bool, again: list[str]) -> Iterator[bool]:
         """The per-sync locks of `names`, all or none: waiting for them (a full run), or not (one sync's run, which a
-        run in progress makes unnecessary)."""
+        run in progress makes unnecessary). Once held and released, `again` gets the names requested meanwhile."""
         with self._state:
             locks = [self._busy[name] for name in sorted(names)]
         taken: list[threading.Lock] = []
+        held = False
         try:
             for lock in locks:
                 if not lock.acquire(blocking=wait):
                     yield False
                     return
                 taken.append(lock)
+            held = True
             with self._idle:
                 self._active += 1
             try:
@@ -451,9 +464,21 @@ class Daemon:
                 with self._idle:
                     self._active -= 1
                     self._idle.notify_all()
+                    last_after_shutdown = self._left_to_runs and self._active == 0
+                    if last_after_shutdown:
+                        self._left_to_runs = False
+                if last_after_shutdown:
+                    log.info("the runs left at shutdown have ended; releasing the instance")
+                    self.connections.close()
+                    self._release_writer()
         finally:
-            for lock in reversed(taken):
-                lock.release()
+            with self._state:
+                for lock in reversed(taken):
+                    lock.release()
+                if held:
+                    requested = [name for name in names if name in self._again]
+                    self._again.difference_update(requested)
+                    again += requested
 
     def _run_held(self, loaded: Loaded, names: list[str], full: bool, trigger: Trigger) -> None:
         if self._stopping:

@@ -191,3 +191,34 @@ def test_the_daemon_converges_repairs_reloads_and_stops(workdir: Path, kube_fake
         texts={"stdout": "".join(daemon.stdout), "stderr": "".join(daemon.stderr), "status": body, "metrics": text},
         paths=[state],
     )
+
+
+def test_sigterm_leaves_at_the_deadline_when_an_apply_hangs(workdir: Path, kube_fake: KubeFake, tmp_path: Path) -> None:
+    """An apply stuck on a server that does not answer holds SIGTERM only until --shutdown-timeout: the process
+    then leaves with exit 0, releasing nothing (the kernel drops the instance lock with it)."""
+    import threading
+    import time
+
+    from syncd.instance_lock import InstanceLock
+
+    gate = threading.Event()
+    kube_fake.before("POST", r"/secrets$", lambda *_: gate.wait(60))
+    state = tmp_path / "state"
+    daemon = DaemonProcess(
+        ["-c", str(workdir / "syncd.yaml"), "--listen", "127.0.0.1:0", "--state-dir", str(state),
+         "--shutdown-timeout", "1s"],
+        env={"E2E_TRIGGER_TOKEN": TRIGGER_TOKEN},
+    )  # fmt: skip
+    try:
+        daemon.started()
+        wait_until(lambda: kube_fake.count("POST", r"/secrets$") >= 1, "the stuck create", process=daemon)
+        stopped_at = time.monotonic()
+        daemon.send(signal.SIGTERM)
+        assert daemon.wait(timeout=20) == 0
+        assert time.monotonic() - stopped_at < 10
+        daemon.wait_for_event("runs still going at the shutdown deadline; leaving them")
+        with InstanceLock(state, "e2e", "test") as lock:
+            lock.acquire(0)
+    finally:
+        gate.set()
+        daemon.kill()
