@@ -47,6 +47,13 @@ class _NotLeader(SyncdError):
 NOT_LEADER = "this replica stopped leading before the change was made; the new leader's run makes it"
 
 
+class _Interrupted(SyncdError):
+    """A change not attempted because apply was interrupted (Ctrl-C): calls under way finish, no new one starts."""
+
+
+INTERRUPTED = "apply was interrupted before this change was made"
+
+
 class _Breaker:
     """One target's count of changes that failed transiently, shared by the target's worker threads."""
 
@@ -158,6 +165,8 @@ def _run_change(
             log.info("change planned again", target=change.target, address=change.address, why=moved.message)
             if planned.action is not Action.NOOP:
                 assert planned.desired is not None and planned.difference is not None
+                if may_write is not None and not may_write():
+                    raise _NotLeader(NOT_LEADER) from None
                 sink.write(planned.desired, planned.actual, planned.difference)
 
     try:
@@ -166,6 +175,8 @@ def _run_change(
         return ChangeResult(change, Status.FAILED, str(exc), attempts, "target_down")
     except _NotLeader as exc:
         return ChangeResult(change, Status.FAILED, str(exc), attempts, "not_leader")
+    except _Interrupted as exc:
+        return ChangeResult(change, Status.FAILED, str(exc), attempts, "interrupted")
     except Exception as exc:
         breaker.record(ok=False, transient=isinstance(exc, TransientError))
         return ChangeResult(change, Status.FAILED, describe_error(exc), attempts, type(exc).__name__)
@@ -234,8 +245,10 @@ def apply_plan(
     may_write: MayWrite | None = None,
 ) -> tuple[ChangeResult, ...]:
     """Carry out every change of `plan`; targets the delete guard refused are left alone, and a target `breaker`
-    takes as down gets its remaining changes failed without a call. `may_write` is asked before every attempt of
-    every change (the daemon's leadership): once it says no, nothing more is written."""
+    takes as down gets its remaining changes failed without a call. `may_write` is asked before every write call
+    (the daemon's leadership): once it says no, no further call is made (a buffered sink's batch, already staged,
+    is still committed). Interrupted (Ctrl-C), apply lets the calls under way finish, starts no other, and
+    re-raises."""
     retry = retry or settings.retry
     breaker = breaker or settings.breaker
     lock = threading.Lock()
@@ -269,21 +282,32 @@ def apply_plan(
             results.append(result)
     limits = concurrency or {}
     workers = max(1, min(settings.apply_targets, len(by_target)))
+    interrupted = threading.Event()
+
+    def allowed() -> bool:
+        if interrupted.is_set():
+            raise _Interrupted(INTERRUPTED)
+        return may_write is None or may_write()
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="syncd-apply") as pool:
-        futures = [
-            pool.submit(
-                in_callers_context(_apply_target),
-                t,
-                sinks[t],
-                changes,
-                retry,
-                limits.get(t, 4),
-                report,
-                breaker,
-                may_write,
-            )
-            for t, changes in by_target.items()
-        ]
-        for future in futures:
-            results.extend(future.result())
+        try:
+            futures = [
+                pool.submit(
+                    in_callers_context(_apply_target),
+                    t,
+                    sinks[t],
+                    changes,
+                    retry,
+                    limits.get(t, 4),
+                    report,
+                    breaker,
+                    allowed,
+                )
+                for t, changes in by_target.items()
+            ]
+            for future in futures:
+                results.extend(future.result())
+        except BaseException:
+            interrupted.set()  # leaving the pool waits for the calls under way; the rest fail as interrupted
+            raise
     return tuple(results)

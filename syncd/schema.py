@@ -52,6 +52,13 @@ def check_schedule(value: str) -> str:
     """An interval (a duration of at least one second) or a five-field cron line; ValueError otherwise."""
     text = value.strip()
     if is_cron(text):
+        _minute, _hour, day, _month, weekday = text.split()
+        if day != "*" and weekday != "*":
+            # crontab(5) runs when either day field matches, APScheduler only when both do: refused, not misread.
+            raise ValueError(
+                f"{value!r} restricts both the day of the month and the day of the week; cron reads that as either "
+                "one, which this scheduler cannot: give one of them as '*', or use two syncs"
+            )
         try:
             cron_trigger(text)
         except ValueError as exc:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.audit import AuditLog, AuditWriteError
+from syncd.audit import AuditLog, AuditWriteError, read_audit
 from syncd.cli import main
 from tests.leakscan import assert_no_leaks, redactor_off
 
@@ -219,3 +219,21 @@ def test_a_long_log_is_laid_out_by_padding_with_the_same_columns() -> None:
     assert len(lines) == RICH_ROWS + 2
     assert lines[4].split()[4:7] == ["ADDR_3", "update", "failed"] and "(ItemMoved)" in lines[4]
     assert lines[0].index("ADDRESS") == lines[-1].index(f"ADDR_{RICH_ROWS}")
+
+
+def test_an_apply_interrupted_by_ctrl_c_records_the_changes_it_made(
+    quickstart: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while apply runs: the changes already made are in the audit log before the interrupt goes on up."""
+    from syncd.run import Runner
+
+    real_apply = Runner.apply
+
+    def apply_then_interrupt(self, plan, sinks, progress=None, may_write=None):  # type: ignore[no-untyped-def]
+        real_apply(self, plan, sinks, progress=progress, may_write=may_write)
+        raise KeyboardInterrupt  # as if it came after every change was made and reported
+
+    monkeypatch.setattr(Runner, "apply", apply_then_interrupt)
+    assert main(["apply", "-c", str(quickstart), "--yes", "--state-dir", str(state_dir)]) == 130
+    records = list(read_audit(state_dir / "audit.jsonl"))
+    assert len(records) == 6 and {r["result"] for r in records} == {"applied"}

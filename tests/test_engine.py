@@ -528,3 +528,37 @@ def test_once_the_writer_may_no_longer_write_no_change_is_attempted(write_manife
     assert {r.error_class for r in refused} == {"not_leader"} and all(r.attempts == 0 for r in refused)
     calls = [c for sink in targets.values() for c in sink.calls if c.method in ("write", "delete")]
     assert len(calls) == 2
+
+
+def test_an_interrupted_apply_lets_calls_under_way_finish_and_starts_no_other(write_manifest, source) -> None:
+    """A KeyboardInterrupt in the thread waiting for apply (Ctrl-C): the write under way on each target completes,
+    every other change fails as interrupted without a call, each is reported, and the interrupt goes on up."""
+    import os
+    import signal
+    import threading
+
+    manifest = write_manifest(manifest_text())
+    plan = make_plan(manifest, source, sinks(), retry=FAST_RETRY)
+    writing = threading.Event()
+
+    class Slow(RecordingSink):
+        def write(self, item, expected, difference):  # type: ignore[no-untyped-def]
+            writing.set()
+            # Long enough for the interrupt to reach the waiting thread before this write ends.
+            threading.Event().wait(0.5)
+            super().write(item, expected, difference)
+
+    targets = {"a": Slow(MemorySink("a")), "b": Slow(MemorySink("b"))}
+    reported: list = []
+
+    def interrupt() -> None:
+        writing.wait(10)
+        os.kill(os.getpid(), signal.SIGINT)  # a real signal: it wakes the main thread waiting for apply
+
+    threading.Thread(target=interrupt).start()
+    with pytest.raises(KeyboardInterrupt):
+        apply_plan(plan, targets, retry=FAST_RETRY, concurrency={"a": 1, "b": 1}, progress=reported.append)
+    written = [c for sink in targets.values() for c in sink.calls if c.method == "write"]
+    assert 1 <= len(written) <= 2  # at most the one call under way per target
+    assert {r.error_class for r in reported if not r.ok} == {"interrupted"}
+    assert len(reported) == len(written) + len([r for r in reported if not r.ok])

@@ -184,8 +184,19 @@ def apply(
             raise typer.Exit(EXIT_ERROR if fresh.problems else EXIT_OK)
         if saved is None and not yes:
             _confirm(fresh)
+        done: list[ChangeResult] = []
         with _progress(len(fresh.drift)) as advance:
-            results = runner.apply(fresh, sinks, progress=advance)
+
+            def record(result: ChangeResult) -> None:
+                done.append(result)
+                advance(result)
+
+            try:
+                results = runner.apply(fresh, sinks, progress=record)
+            except BaseException:
+                # Interrupted: the changes made so far are recorded all the same.
+                _audit(audit_log, fresh, done, manifest)
+                raise
         # Recorded before the lock goes: the next holder's records come after these.
         audited = _audit(audit_log, fresh, results, manifest)
     _show_results(fresh, results, fmt, manifest)

@@ -67,26 +67,43 @@ def run(
         str | None, typer.Option("--lease-context", help="A context of --lease-kubeconfig.", show_default=False)
     ] = None,
     lease_duration: Annotated[
-        str,
-        typer.Option("--lease-duration", help="How long a follower waits before taking over a silent leader's Lease."),
-    ] = "15s",
+        str | None,
+        typer.Option(
+            "--lease-duration",
+            help="How long a follower waits before taking over a silent leader's Lease. Default: 15s.",
+            show_default=False,
+        ),
+    ] = None,
     renew_deadline: Annotated[
-        str, typer.Option("--renew-deadline", help="How long the leader keeps leading without renewing its Lease.")
-    ] = "10s",
+        str | None,
+        typer.Option(
+            "--renew-deadline",
+            help="How long the leader keeps leading without renewing its Lease. Default: 10s.",
+            show_default=False,
+        ),
+    ] = None,
     retry_period: Annotated[
-        str, typer.Option("--retry-period", help="How often the Lease is tried or renewed.")
-    ] = "2s",
+        str | None,
+        typer.Option(
+            "--retry-period", help="How often the Lease is tried or renewed. Default: 2s.", show_default=False
+        ),
+    ] = None,
     git_url: Annotated[
         str | None,
         typer.Option(
             "--git-url", help="Follow the manifest in this Git repository instead of a file.", show_default=False
         ),
     ] = None,
-    git_ref: Annotated[str, typer.Option("--git-ref", help="Branch, tag or commit of --git-url.")] = "main",
+    git_ref: Annotated[
+        str | None,
+        typer.Option("--git-ref", help="Branch, tag or commit of --git-url. Default: main.", show_default=False),
+    ] = None,
     git_path: Annotated[
         str | None, typer.Option("--git-path", help="The manifest's path in the repository.", show_default=False)
     ] = None,
-    git_poll: Annotated[str, typer.Option("--git-poll", help="How often to fetch --git-ref.")] = "60s",
+    git_poll: Annotated[
+        str | None, typer.Option("--git-poll", help="How often to fetch --git-ref. Default: 60s.", show_default=False)
+    ] = None,
     git_token: Annotated[
         str | None,
         typer.Option(
@@ -121,8 +138,8 @@ def run(
             duration_option("--git-poll", git_poll),
         )
     else:
-        if git_path or git_token:
-            raise ConfigError("--git-path and --git-token go with --git-url")
+        if git_path or git_token or git_ref or git_poll:
+            raise ConfigError("--git-ref, --git-path, --git-poll and --git-token go with --git-url")
         from syncd.daemon.manifest_source import FileManifest
 
         origin, poll = FileManifest(config_path(config)), DEFAULT_FILE_POLL
@@ -133,13 +150,13 @@ def run(
             namespace=lease_namespace,
             kubeconfig=str(lease_kubeconfig.absolute()) if lease_kubeconfig else None,
             context=lease_context,
-            lease_duration=duration_option("--lease-duration", lease_duration),
-            renew_deadline=duration_option("--renew-deadline", renew_deadline),
-            retry_period=duration_option("--retry-period", retry_period),
+            lease_duration=duration_option("--lease-duration", lease_duration or "15s"),
+            renew_deadline=duration_option("--renew-deadline", renew_deadline or "10s"),
+            retry_period=duration_option("--retry-period", retry_period or "2s"),
         )
     elif lease_name or lease_namespace or lease_kubeconfig or lease_context:
         raise ConfigError("--lease-name, --lease-namespace, --lease-kubeconfig and --lease-context need --leader-elect")
-    elif (lease_duration, renew_deadline, retry_period) != ("15s", "10s", "2s"):
+    elif lease_duration or renew_deadline or retry_period:
         raise ConfigError("--lease-duration, --renew-deadline and --retry-period need --leader-elect")
     options = DaemonOptions(
         origin=origin,
@@ -161,7 +178,12 @@ def run(
     signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
     signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
     signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
-    code = daemon.serve()
+    try:
+        code = daemon.serve()
+    finally:
+        if not daemon.runs_left:
+            while _HELD:
+                _HELD.pop().release()
     if daemon.runs_left:
         # The shutdown deadline is the process's: leave now, releasing nothing. The kernel drops the instance lock
         # with the process and the Lease expires, so nobody else writes while the abandoned applies could still
@@ -172,7 +194,9 @@ def run(
     raise typer.Exit(code)
 
 
-def _git_origin(url: str, ref: str, path: str, token_reference: str | None, state: Path) -> GitManifest:
+def _git_origin(
+    url: str, ref: str, path: str, token_reference: str | None, state: Path, lock_wait: float | None
+) -> GitManifest:
     from syncd import references
     from syncd.daemon.manifest_source import GitManifest
 
@@ -187,6 +211,6 @@ def _git_origin(url: str, ref: str, path: str, token_reference: str | None, stat
     # would delete the tree of the manifest in force here. The lock lives as long as this process.
     key = hashlib.sha256(f"{url}\n{ref}\n{path}".encode()).hexdigest()[:16]
     lock = InstanceLock(state / "git", key, "syncd run", subject=f"the Git work folder of {url} {ref}:{path}")
-    lock.acquire(0)
+    lock.acquire(lock_wait)
     _HELD.append(lock)
     return GitManifest(url, ref, path, state / "git" / key, token=token, timeout=GIT_TIMEOUT)

@@ -192,7 +192,9 @@ class Daemon:
             self._reload(forced)
 
     def _shutdown(self) -> int:
-        """Stop scheduling, let running applies finish within the deadline, release the lease and the lock."""
+        """Stop scheduling and let running applies finish within the deadline; then release the lease and the lock.
+        Past the deadline both stay held by the runs still going, and the last of them releases them when it ends
+        (`runs_left`): `syncd run` does not wait for that, it leaves the process (see run_commands)."""
         self._stopping = True
         log.info("syncd run stopping", deadline_seconds=self.options.shutdown_timeout)
         if self.scheduler.running:
@@ -223,8 +225,9 @@ class Daemon:
 
     @property
     def runs_left(self) -> bool:
-        """Runs were still going when `serve` returned (the shutdown deadline passed): they hold the lease and the
-        instance lock until they end. `syncd run` does not wait for them: it leaves at once (see run_commands)."""
+        """Runs are still going after `serve` returned (the shutdown deadline passed): they hold the lease and the
+        instance lock until the last of them ends, or until the process ends, which `syncd run` makes it do at once
+        (see run_commands)."""
         with self._idle:
             return self._left_to_runs
 
@@ -427,7 +430,7 @@ class Daemon:
             # A reload while this run waited for its locks queued a full run of the new manifest: this one is stale.
             if held and self._loaded is loaded:
                 self._run_held(loaded, names, syncs is None, trigger)
-            elif trigger is Trigger.API:
+            elif not held and trigger is Trigger.API:
                 again += self._run_after_current(names)
         for name in again:
             self._queue_sync_run(name)

@@ -53,6 +53,7 @@ def test_an_interval_first_fires_one_interval_after_start_and_a_cron_line_on_its
         ("hourly", "neither an interval"),
         ("500ms", "shorter than one second"),
         ('"61 * * * *"', "not a valid cron line"),
+        ('"0 0 1 * 1"', "restricts both the day of the month and the day of the week"),
     ],
 )
 def test_a_bad_schedule_is_a_manifest_error_naming_the_field(tmp_path: Path, default: str, message: str) -> None:
