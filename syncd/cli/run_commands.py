@@ -133,10 +133,8 @@ def run(
             raise ConfigError("give either --config or --git-url, not both: the manifest comes from one place")
         if not git_path:
             raise ConfigError("--git-url needs --git-path: the manifest's path in the repository")
-        origin, poll = (
-            _git_origin(git_url, git_ref, git_path, git_token, state),
-            duration_option("--git-poll", git_poll),
-        )
+        origin = _git_origin(git_url, git_ref or "main", git_path, git_token, state, lock_wait_seconds(lock_wait))
+        poll = duration_option("--git-poll", git_poll or "60s")
     else:
         if git_path or git_token or git_ref or git_poll:
             raise ConfigError("--git-ref, --git-path, --git-poll and --git-token go with --git-url")
