@@ -540,12 +540,19 @@ def test_an_interrupted_apply_lets_calls_under_way_finish_and_starts_no_other(wr
     manifest = write_manifest(manifest_text())
     plan = make_plan(manifest, source, sinks(), retry=FAST_RETRY)
     writing = threading.Event()
+    delivered = threading.Event()
+
+    def on_sigint(signum, frame):  # type: ignore[no-untyped-def]
+        delivered.set()
+        raise KeyboardInterrupt
 
     class Slow(RecordingSink):
         def write(self, item, expected, difference):  # type: ignore[no-untyped-def]
             writing.set()
-            # Long enough for the interrupt to reach the waiting thread before this write ends.
-            threading.Event().wait(0.5)
+            # The write under way ends only once the main thread has taken the interrupt, however loaded the
+            # machine; the short wait after it covers the few statements between the handler and apply's own.
+            delivered.wait(10)
+            threading.Event().wait(0.2)
             super().write(item, expected, difference)
 
     targets = {"a": Slow(MemorySink("a")), "b": Slow(MemorySink("b"))}
@@ -555,9 +562,14 @@ def test_an_interrupted_apply_lets_calls_under_way_finish_and_starts_no_other(wr
         writing.wait(10)
         os.kill(os.getpid(), signal.SIGINT)  # a real signal: it wakes the main thread waiting for apply
 
-    threading.Thread(target=interrupt).start()
-    with pytest.raises(KeyboardInterrupt):
-        apply_plan(plan, targets, retry=FAST_RETRY, concurrency={"a": 1, "b": 1}, progress=reported.append)
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        threading.Thread(target=interrupt).start()
+        with pytest.raises(KeyboardInterrupt):
+            apply_plan(plan, targets, retry=FAST_RETRY, concurrency={"a": 1, "b": 1}, progress=reported.append)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert delivered.is_set()
     written = [c for sink in targets.values() for c in sink.calls if c.method == "write"]
     assert 1 <= len(written) <= 2  # at most the one call under way per target
     assert {r.error_class for r in reported if not r.ok} == {"interrupted"}

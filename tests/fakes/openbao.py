@@ -93,21 +93,36 @@ class OpenBaoServer:
         self.process.wait()
 
     def wait_healthy(self, deadline: float) -> bool:
-        """Poll /v1/sys/health until it answers 200; False when the process exits or the deadline passes."""
+        """Poll until /v1/sys/health answers 200 and the KV v2 mount `secret/` serves; False when the process exits
+        or the deadline passes.
+
+        A dev server reports healthy while `secret/` is still upgrading to versioned data: for that moment every
+        request to the mount answers 200 with only the warning "Upgrading from non-versioned to versioned data",
+        and a write is dropped. Its config read answers with data once the mount serves."""
         opener = None
         while time.monotonic() < deadline:
             if not self.running:
                 return False
             opener = opener or self._health_opener()
-            if opener is not None:
-                try:
-                    with opener.open(self.address + "/v1/sys/health", timeout=1) as answer:
-                        if answer.status == 200:
-                            return True
-                except (urllib.error.URLError, OSError):
-                    pass
+            if opener is not None and self._answers(opener, "/v1/sys/health") and self._kv_serves(opener):
+                return True
             time.sleep(POLL_SECONDS)
         return False
+
+    def _answers(self, opener: urllib.request.OpenerDirector, path: str) -> bool:
+        try:
+            with opener.open(self.address + path, timeout=1) as answer:
+                return answer.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _kv_serves(self, opener: urllib.request.OpenerDirector) -> bool:
+        request = urllib.request.Request(self.address + "/v1/secret/config", headers={"X-Vault-Token": ROOT_TOKEN})
+        try:
+            with opener.open(request, timeout=1) as answer:
+                return answer.status == 200 and json.loads(answer.read() or b"{}").get("data") is not None
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
 
     def _health_opener(self) -> urllib.request.OpenerDirector | None:
         """An opener that trusts the server's CA (None until a TLS server has written it) and uses no proxy."""
