@@ -5,8 +5,9 @@ login repeated, as docs/connectors.md (Login) describes.
 Every request goes out through `_send`: the rate limiter, then a free slot. hvac sends each request once
 (`max_retries=0`), so the core's policy is the only retry layer. Every credential is registered with the redactor
 before it is sent; hvac's reading of VAULT_TOKEN, VAULT_ADDR and VAULT_CLIENT_CERT is switched off, since the
-manifest says where each credential comes from, and so is requests' (proxies, REQUESTS_CA_BUNDLE, .netrc): the
-session's settings are fixed when it is built, and requests would otherwise look them up again for every request.
+manifest says where each credential comes from. The client's transport (`transport.Transport`, urllib3 under hvac)
+is set up once from the options and reads nothing from the environment (no proxy variables, CA bundle or .netrc,
+which a requests Session would look up again for every request).
 
 Work fanned out over paths (listings, reads) runs on the connection's one pool of `MAX_IN_FLIGHT` threads
 (`map`), made on first use and kept for the connection's life, whatever the number of runs and callers.
@@ -30,6 +31,7 @@ import requests
 
 from connectors.vault.errors import Denied, ErrorContext, Operation, translate, translate_login
 from connectors.vault.options import KubernetesAuth, TokenAuth, VaultConnection
+from connectors.vault.transport import Transport
 from syncd.connector import UNLIMITED, RateLimiter, retry_after_seconds
 from syncd.errors import PermanentError
 from syncd.secret import Secret
@@ -306,19 +308,16 @@ def build_hvac_client(options: VaultConnection) -> hvac.Client:
             "path can read and change what syncd sends and receives, secrets and tokens included",
             options.address,
         )
-    # A plain session: its adapters send each request once (max_retries=0), leaving retries to the core. It reads
-    # nothing from the environment: no proxy variables, no REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, no .netrc.
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = False if options.tls_skip_verify else (options.ca_cert or True)
+    # The transport sends each request once, leaving retries to the core, and reads nothing from the environment.
+    verify: bool | str = False if options.tls_skip_verify else (options.ca_cert or True)
     cert: Any = (options.client_cert, options.client_key) if options.client_key else options.client_cert
-    session.cert = cert
+    session = Transport(verify=verify, cert=cert, pool_size=MAX_IN_FLIGHT)
     # token="" and cert=() stop hvac from falling back to VAULT_TOKEN and VAULT_CLIENT_CERT.
     return hvac.Client(
         url=options.address,
         token="",
         cert=cert or (),
-        verify=session.verify,
+        verify=verify,
         timeout=options.timeout,
         session=session,
         namespace=options.namespace,

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.vault import VaultSink, VaultSource
+from connectors.vault import VaultSink, VaultSource, VaultSourceOptions
 from connectors.vault.client import MAX_IN_FLIGHT
+from syncd.connector import Scope
 from syncd.diff import Policy
 from syncd.errors import TransientError
 from syncd.model import Action
@@ -28,6 +29,7 @@ from tests.connectors.vault.vault_support import (
     sink_options,
     source_on,
     source_options,
+    token_auth,
     write,
 )
 from tests.fakes.openbao import OpenBaoServer
@@ -133,7 +135,8 @@ def test_the_session_reads_no_proxy_ca_bundle_or_netrc_from_the_environment(
     source = make_source(openbao, kv_version=2)
     assert plain(source.read(f"{vault_prefix}/db").data) == {"k": "v"}
     assert source.list(f"{vault_prefix}/") == [f"{vault_prefix}/db"]
-    assert VaultSink.connect("t", sink_options(openbao, vault_prefix))._hvac.adapter.session.trust_env is False
+    sink = VaultSink("t", sink_options(openbao, vault_prefix, kv_version=2))
+    assert sink.observe([], Scope(OWNER.instance, ("*",))).owned == {}
 
 
 def test_one_pool_of_threads_serves_every_run_of_a_connection(
@@ -163,3 +166,16 @@ def test_one_pool_of_threads_serves_every_run_of_a_connection(
         assert len(found) == len(names) and not any(isinstance(s, Exception) for s in found.values())
         assert len(observe(VaultSink("t", sink.options, sink.connection), desired).items) == len(names)
     assert 0 < len(started) <= 2 * MAX_IN_FLIGHT, started
+
+
+def test_a_server_that_never_answers_fails_the_call_after_the_timeout() -> None:
+    """A server that takes the connection and never answers fails the call once `timeout` has passed, as a
+    transient error that says so."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        options = VaultSourceOptions.model_validate(
+            {"address": f"http://127.0.0.1:{silent.getsockname()[1]}", "auth": token_auth(), "timeout": 0.3}
+        )
+        with pytest.raises(TransientError, match=r"did not answer within 0\.3s"):
+            VaultSource(options).read("db")
