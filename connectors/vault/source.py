@@ -119,7 +119,7 @@ class VaultSource(Source):
             return walk(kv, [f"{folder}/" if folder else ""])
         described: dict[str, Metadata] = {}
         paths = walk(kv, [f"{folder}/" if folder else ""], described)
-        self._note_listing(kv)
+        self._note_listing()
         unknown = [path for path in paths if path not in described]
         read = dict(zip(unknown, self.connection.map(lambda key: self._live_by_read(kv, key), unknown), strict=True))
         # A secret whose latest version was deleted is gone, as far as syncs of its folder go.
@@ -157,7 +157,7 @@ class VaultSource(Source):
                 page = kv.list_detailed(folder, after=after, limit=len(names) + PAGE_SLACK)
             except (Denied, NotOffered):
                 self.connection.detailed_listing = False
-                self._note_listing(kv)
+                self._note_listing()
                 return found
             except SyncdError:
                 continue  # each read of the folder's paths asks on its own, and reports what goes wrong
@@ -166,7 +166,7 @@ class VaultSource(Source):
             found.update({base + name: described[name] for name in names if name in described})
         return found
 
-    def _note_listing(self, kv: KvV2) -> None:
+    def _note_listing(self) -> None:
         """Say once per connection that it lists without metadata."""
         if not self.connection.detailed_listing and not self.connection.told_no_detailed_listing:
             self.connection.told_no_detailed_listing = True
