@@ -92,3 +92,16 @@ def test_the_daemon_bench_measures_steady_ticks_that_read_only_what_a_plan_needs
     assert row["first_run"]["writes"] == 5
     assert row["steady_tick"]["calls_max"] == row["steady_tick"]["calls_floor"] == 1
     assert row["steady_tick"]["writes"] == 0 and row["steady_tick"]["not_ok"] == 0
+
+
+def test_the_daemon_bench_with_a_vault_source_reads_no_unchanged_secret_again() -> None:
+    """`python -m bench.daemon --source vault` at a few secrets: the first run reads every secret's data once, and
+    each steady tick costs the source its listings only, no data read, with nothing written."""
+    from bench.daemon import measure
+
+    row = measure(5, 2, "vault")
+    assert row["source"] == "vault" and row["first_run"]["writes"] == 5
+    tick = row["steady_tick"]
+    assert tick["source_data_reads_max"] == 0 and 0 < tick["source_requests_max"] <= 5
+    assert tick["calls_max"] == tick["calls_floor"] == 1
+    assert tick["writes"] == 0 and tick["not_ok"] == 0

@@ -13,7 +13,8 @@ for one folder (here each side is one folder, of one page):
   0) and one metadata write (the marker lives in custom_metadata, which only the metadata path sets): 3n + 2.
 
 The floors leave out what a run may add once (a token lookup, the mount's KV version when `kv_version` is auto),
-which the calls_total counts.
+which the calls_total counts. The source lists its folder with OpenBao's `LIST secret/detailed-metadata`, whose
+answer says which secrets are deleted, so its LIST shows under that name; the sink lists `secret/metadata`.
 
 Naive reader: on each side, a LIST of the folder (the paths under a prefix are known no other way), then per
 secret one read of each of its two KV v2 paths, `data/` (the value) and `metadata/` (the versions, the deletion

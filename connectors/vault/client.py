@@ -5,16 +5,23 @@ login repeated, as docs/connectors.md (Login) describes.
 Every request goes out through `_send`: the rate limiter, then a free slot. hvac sends each request once
 (`max_retries=0`), so the core's policy is the only retry layer. Every credential is registered with the redactor
 before it is sent; hvac's reading of VAULT_TOKEN, VAULT_ADDR and VAULT_CLIENT_CERT is switched off, since the
-manifest says where each credential comes from.
+manifest says where each credential comes from. The client's transport (`transport.Transport`, urllib3 under hvac)
+is set up once from the options and reads nothing from the environment (no proxy variables, CA bundle or .netrc,
+which a requests Session would look up again for every request).
+
+Work fanned out over paths (listings, reads) runs on the connection's one pool of `MAX_IN_FLIGHT` threads
+(`map`), made on first use and kept for the connection's life, whatever the number of runs and callers.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -24,11 +31,13 @@ import requests
 
 from connectors.vault.errors import Denied, ErrorContext, Operation, translate, translate_login
 from connectors.vault.options import KubernetesAuth, TokenAuth, VaultConnection
+from connectors.vault.transport import Transport
 from syncd.connector import UNLIMITED, RateLimiter, retry_after_seconds
 from syncd.errors import PermanentError
 from syncd.secret import Secret
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 log = logging.getLogger("syncd.connectors.vault")
 
@@ -81,6 +90,24 @@ class VaultClient:
         self._generation = 0
         self._slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
         self._kv_version: int | None = None if options.kv_version == "auto" else options.kv_version
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        # KV v2 listings through OpenBao's `detailed-metadata` (every child's metadata with its name); False once
+        # the server does not offer it or the policy denies it, for the connection's life.
+        self.detailed_listing = True
+
+    def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """`function` of each item, results in order, on the connection's pool; the first error is raised. Never
+        call it from inside `function`: a task waiting for tasks of the same pool could wait for ever."""
+        if len(items) <= 1:
+            return [function(item) for item in items]
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT, thread_name_prefix="syncd-vault")
+            pool = self._pool
+        # The caller's context (the daemon's run_id for the log) goes with the work.
+        context = contextvars.copy_context()
+        return list(pool.map(lambda item: context.copy().run(function, item), items))
 
     def call(self, fn: Callable[[hvac.Client], T], op: Operation) -> T:
         """`fn(client)` with a fresh token; hvac and requests errors come out as syncd's."""
@@ -130,6 +157,10 @@ class VaultClient:
         return self._kv_version
 
     def close(self) -> None:
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
         self._hvac.adapter.close()
 
     # Token lifetime. Everything below runs with self._lock held.
@@ -277,17 +308,16 @@ def build_hvac_client(options: VaultConnection) -> hvac.Client:
             "path can read and change what syncd sends and receives, secrets and tokens included",
             options.address,
         )
-    # A plain session: its adapters send each request once (max_retries=0), leaving retries to the core.
-    session = requests.Session()
-    session.verify = False if options.tls_skip_verify else (options.ca_cert or True)
+    # The transport sends each request once, leaving retries to the core, and reads nothing from the environment.
+    verify: bool | str = False if options.tls_skip_verify else (options.ca_cert or True)
     cert: Any = (options.client_cert, options.client_key) if options.client_key else options.client_cert
-    session.cert = cert
+    session = Transport(verify=verify, cert=cert, pool_size=MAX_IN_FLIGHT)
     # token="" and cert=() stop hvac from falling back to VAULT_TOKEN and VAULT_CLIENT_CERT.
     return hvac.Client(
         url=options.address,
         token="",
         cert=cert or (),
-        verify=session.verify,
+        verify=verify,
         timeout=options.timeout,
         session=session,
         namespace=options.namespace,

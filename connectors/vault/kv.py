@@ -15,9 +15,8 @@ from typing import Any, Literal, TypeVar
 import hvac
 import hvac.exceptions
 
-from connectors.vault.client import MAX_IN_FLIGHT, VaultClient
-from connectors.vault.errors import Operation
-from syncd.connector import in_parallel
+from connectors.vault.client import VaultClient
+from connectors.vault.errors import Denied, Operation
 from syncd.secret import Secret
 
 T = TypeVar("T")
@@ -26,6 +25,10 @@ State = Literal["live", "deleted", "destroyed", "missing"]
 
 class CasMismatch(Exception):
     """A KV v2 data or metadata write whose check-and-set version no longer matched."""
+
+
+class NotOffered(Exception):
+    """The server has no KV v2 `detailed-metadata` listing (HashiCorp Vault, OpenBao before 2.0)."""
 
 
 @dataclass(frozen=True)
@@ -136,15 +139,42 @@ class KvV2(_Kv):
         """The path's metadata, None when it has none; with `optional`, a 403 raises Denied."""
 
         def get(client: hvac.Client) -> Metadata:
-            data = client.secrets.kv.v2.read_secret_metadata(path, mount_point=self.mount)["data"]
-            versions = {int(number): info for number, info in (data.get("versions") or {}).items()}
-            states = {number: _state(info) for number, info in versions.items()}
-            created = {number: info["created_time"] for number, info in versions.items() if info.get("created_time")}
-            custom = data.get("custom_metadata") or {}
-            current = data.get("current_version") or 0
-            return Metadata(current, custom, states, created, data.get("current_metadata_version"))
+            return _metadata(client.secrets.kv.v2.read_secret_metadata(path, mount_point=self.mount)["data"])
 
         return self._call(get, "read", f"metadata/{path}", path, optional=optional)
+
+    def list_detailed(
+        self, folder: str, *, after: str | None = None, limit: int | None = None
+    ) -> tuple[list[str], dict[str, Metadata]] | None:
+        """One folder level with each secret's metadata, in one request (OpenBao's `LIST detailed-metadata/`):
+        the names, as `list` gives them, and the metadata by name; with `after` and `limit`, at most `limit` names
+        sorting after `after`. None for a folder holding nothing; Denied when the policy grants no `list` on it,
+        NotOffered when the server has no such endpoint."""
+        below = folder + "/" if folder else ""
+        url = f"/v1/{self.mount}/detailed-metadata/{below}"
+        params: dict[str, Any] = {}
+        if after is not None:
+            params["after"] = after
+        if limit is not None:
+            params["limit"] = limit
+
+        def get(client: hvac.Client) -> tuple[list[str], dict[str, Metadata]] | None:
+            try:
+                data = client.adapter.list(url, params=params)["data"]
+            except hvac.exceptions.InvalidPath as exc:
+                # A folder holding nothing answers 404 with no error; a path the KV engine does not know answers
+                # 404 with the warning "Invalid path for a versioned K/V secrets engine".
+                if "Invalid path" in str((exc.json or {}).get("warnings") if isinstance(exc.json, dict) else ""):
+                    raise NotOffered() from None
+                return None
+            except hvac.exceptions.UnsupportedOperation:
+                raise NotOffered() from None
+            keys = list(data.get("keys") or [])
+            described = data.get("key_info") or {}
+            return keys, {key: _metadata(described[key]) for key in keys if described.get(key) and key[-1:] != "/"}
+
+        api_path = f"{self.mount}/detailed-metadata/{below}"
+        return self.vault.call(get, Operation("list", api_path, below if self._name_items else None, optional=True))
 
     def list(self, folder: str) -> list[str] | None:
         below = folder + "/" if folder else ""
@@ -231,13 +261,24 @@ class KvV1(_Kv):
         )
 
 
-def walk(kv: KvV1 | KvV2, prefixes: Sequence[str]) -> list[str]:
+def walk(kv: KvV1 | KvV2, prefixes: Sequence[str], details: dict[str, Metadata] | None = None) -> list[str]:
     """Every secret path that starts with one of `prefixes` ('' for the whole mount), recursively, sorted. LIST
     answers one folder level (folders end in '/'): only folders inside a prefix or leading to one are listed, each
-    once, a level's folders together; a missing folder lists nothing."""
+    once, a level's folders together on the connection's pool; a missing folder lists nothing.
+
+    With `details` (KV v2), folders are listed with their secrets' metadata where the connection can
+    (`detailed-metadata`), and `details` gets each found path's; a path missing from it was listed without."""
 
     def wanted(name: str) -> bool:
         return any(name.startswith(p) or (name.endswith("/") and p.startswith(name)) for p in prefixes)
+
+    def list_folder(folder: str) -> tuple[list[str], dict[str, Metadata]]:
+        if details is not None and isinstance(kv, KvV2) and kv.vault.detailed_listing:
+            try:
+                return kv.list_detailed(folder) or ([], {})
+            except (Denied, NotOffered):
+                kv.vault.detailed_listing = False
+        return kv.list(folder) or [], {}
 
     found: list[str] = []
     listed: set[str] = set()
@@ -245,8 +286,8 @@ def walk(kv: KvV1 | KvV2, prefixes: Sequence[str]) -> list[str]:
     while level:
         listed.update(level)
         below: set[str] = set()
-        for base, keys in zip(level, in_parallel(kv.list, level, MAX_IN_FLIGHT), strict=True):
-            for key in keys or []:
+        for base, (keys, described) in zip(level, kv.vault.map(list_folder, level), strict=True):
+            for key in keys:
                 # A name may be both a secret ("db") and a folder ("db/").
                 name = f"{base}/{key}" if base else key
                 if not wanted(name):
@@ -255,8 +296,20 @@ def walk(kv: KvV1 | KvV2, prefixes: Sequence[str]) -> list[str]:
                     below.add(name.rstrip("/"))
                 else:
                     found.append(name)
+                    if details is not None and key in described:
+                        details[name] = described[key]
         level = sorted(below - listed)
     return sorted(found)
+
+
+def _metadata(data: Mapping[str, Any]) -> Metadata:
+    """A KV v2 metadata answer (of one path, or one entry of a detailed listing) as a Metadata."""
+    versions = {int(number): info for number, info in (data.get("versions") or {}).items()}
+    states = {number: _state(info) for number, info in versions.items()}
+    created = {number: info["created_time"] for number, info in versions.items() if info.get("created_time")}
+    custom = data.get("custom_metadata") or {}
+    current = data.get("current_version") or 0
+    return Metadata(current, custom, states, created, data.get("current_metadata_version"))
 
 
 def _state(meta: Mapping[str, Any]) -> State:

@@ -32,15 +32,21 @@ def _header(options: VaultConnection, role: str) -> list[str]:
 
 
 def source_policy(options: VaultConnection, patterns: Sequence[str]) -> str:
-    """Read the secrets the syncs name; list and read metadata below their prefixes (to skip unchanged ones)."""
+    """Read the secrets the syncs name; list their prefixes, and (OpenBao) list them with their metadata, which
+    lets a long-lived connection skip unchanged secrets."""
     mount = options.mount
     rules = []
     for pattern in patterns:
-        readable = ["read", "list"] if "*" in pattern else ["read"]
+        listed = "*" in pattern
         if options.kv_version == 1:
-            rules.append(_rule(f"{mount}/{pattern}", readable))
-        else:
-            rules += [_rule(f"{mount}/data/{pattern}", ["read"]), _rule(f"{mount}/metadata/{pattern}", readable)]
+            rules.append(_rule(f"{mount}/{pattern}", ["read", "list"] if listed else ["read"]))
+            continue
+        rules.append(_rule(f"{mount}/data/{pattern}", ["read"]))
+        if listed:
+            rules += [
+                _rule(f"{mount}/metadata/{pattern}", ["list"]),
+                _rule(f"{mount}/detailed-metadata/{pattern}", ["list"]),
+            ]
     return "\n".join([*_header(options, "source"), *rules, TOKEN_SELF]) + "\n"
 
 

@@ -19,7 +19,7 @@ from connectors.vault.client import MAX_IN_FLIGHT, VaultClient
 from connectors.vault.kv import Entry, KvV1, KvV2, secrets, walk
 from connectors.vault.options import VaultSinkOptions
 from connectors.vault.policy import sink_policy
-from syncd.connector import UNLIMITED, AccessPolicy, Capabilities, Observation, RateLimiter, Scope, Sink, in_parallel
+from syncd.connector import UNLIMITED, AccessPolicy, Capabilities, Observation, RateLimiter, Scope, Sink
 from syncd.errors import PermanentError
 from syncd.model import ActualItem, DesiredItem, Difference, Granularity, Ownership
 
@@ -91,22 +91,25 @@ class VaultSink(Sink):
     def observe(self, desired: Sequence[DesiredItem], scope: Scope) -> Observation:
         kv = self._store()
         wanted = {item.address: item for item in desired}
-        addresses = list(wanted)
-        entries = dict(zip(addresses, in_parallel(kv.read, addresses, MAX_IN_FLIGHT), strict=True))
-        paths = walk(kv, self._listed_prefixes(scope))
+        prefixes = self._listed_prefixes(scope)
+        paths = walk(kv, prefixes)
+        # A desired path inside the listed folders that the listing did not name has nothing stored: no read.
+        listed = set(paths)
+        addresses = [a for a in wanted if a in listed or not any(a.startswith(p) for p in prefixes)]
+        entries: dict[str, Entry | None] = dict(zip(addresses, self.connection.map(kv.read, addresses), strict=True))
         if isinstance(kv, KvV1):
             unread = [path for path in paths if path not in entries]
-            entries.update(zip(unread, in_parallel(kv.read, unread, MAX_IN_FLIGHT), strict=True))
-            found = {a: _v1_item(a, entries[a], with_data=True) for a in addresses}
-            listed = {p: _v1_item(p, entries[p]) for p in paths}
+            entries.update(zip(unread, self.connection.map(kv.read, unread), strict=True))
+            found = {a: _v1_item(a, entries.get(a), with_data=True) for a in wanted}
+            observed = {p: _v1_item(p, entries[p]) for p in paths}
         else:
-            found = {a: kv2_marker.observed(a, entries[a], wanted[a]) for a in addresses}
+            found = {a: kv2_marker.observed(a, entries.get(a), wanted[a]) for a in wanted}
             # A desired path's read answered its current version and custom_metadata: no metadata read for it.
             unread = [path for path in paths if getattr(entries.get(path), "version", None) is None]
-            metas = in_parallel(kv.metadata, unread, MAX_IN_FLIGHT)
+            metas = self.connection.map(kv.metadata, unread)
             entries.update(zip(unread, [meta and meta.entry() for meta in metas], strict=True))
-            listed = {p: kv2_marker.listed(p, entries[p]) for p in paths}
-        owned = {a: i for a, i in listed.items() if i is not None and i.owner and i.owner.instance == scope.instance}
+            observed = {p: kv2_marker.listed(p, entries[p]) for p in paths}
+        owned = {a: i for a, i in observed.items() if i is not None and i.owner and i.owner.instance == scope.instance}
         return Observation({a: item for a, item in found.items() if item is not None}, owned)
 
     def write(self, item: DesiredItem, expected: ActualItem | None, difference: Difference) -> None:

@@ -1,30 +1,44 @@
 """The `vault` source: each KV path is a secret, its keys the secret's keys.
 
-The connection (it lives across runs) remembers each KV v2 path's last read: a later read fetches only the metadata,
-and the data again only when the version, or that version's created_time, moved (a path removed with `kv metadata
-delete` and written again restarts at version 1). `list` reads each path's metadata to leave out secrets whose latest
-version is deleted. A policy without `read` on the metadata turns both off, once.
+A KV v2 read is one request for the data, whose answer carries the version, its created_time, its deletion state
+and the custom_metadata (a deleted or destroyed version answers 404 with that metadata): there is no metadata pass.
+
+Where the server offers OpenBao's KV v2 `LIST detailed-metadata/` (every child of a folder with its versions and
+their created_times, in one request), `list` uses it to leave out secrets whose latest version is deleted, and
+`read_many` uses it, a page for the paths of one folder it is asked for, to skip every path whose version, and that
+version's created_time, are those of the connection's last read of it: the connection lives across runs, so in the
+daemon an unchanged path costs no request (a path removed with `kv metadata delete` and written again restarts at
+version 1, with a new created_time). Without it (HashiCorp Vault, or a policy with no `list` there; the connection
+stops asking), `list` reads each listed path's data to tell whether its latest version is live, and every read
+reads the data. Each call asks Vault afresh: nothing one call learnt answers another.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from connectors.vault.client import MAX_IN_FLIGHT, VaultClient
 from connectors.vault.errors import Denied
-from connectors.vault.kv import KvV1, KvV2, Metadata, State, secrets, text, walk
+from connectors.vault.kv import KvV1, KvV2, Metadata, NotOffered, State, secrets, text, walk
 from connectors.vault.options import VaultSourceOptions, clean_path
 from connectors.vault.policy import source_policy
-from syncd.connector import UNLIMITED, AccessPolicy, Capabilities, Location, RateLimiter, Source, in_parallel
-from syncd.errors import SourceError
+from syncd.connector import UNLIMITED, AccessPolicy, Capabilities, Location, RateLimiter, Source
+from syncd.errors import SourceError, SyncdError
 from syncd.model import SourceSecret
 from syncd.secret import Secret
 
 log = logging.getLogger("syncd.connectors.vault")
+
+# A folder's detailed listing pays for itself in `read_many` from this many remembered paths in it.
+LISTED_FROM = 2
+# Names asked for beyond the wanted ones in a page of a folder's detailed listing: other names sorting between them.
+PAGE_SLACK = 16
 
 
 @dataclass(frozen=True)
@@ -40,14 +54,13 @@ class _Read:
 
 
 class SourceConnection(VaultClient):
-    """The source's connection, and what it learns across runs: each path's last read, and whether the policy lets
-    it read metadata."""
+    """The source's connection, and what it learns across runs: each KV v2 path's last read."""
 
     def __init__(self, options: VaultSourceOptions, client: Any = None, **kwargs: Any) -> None:
         super().__init__(options, client, permanent=SourceError, **kwargs)
         self.reads_lock = threading.Lock()
         self.reads: dict[str, _Read] = {}
-        self.metadata_readable = True
+        self.told_no_detailed_listing = False
 
 
 class VaultSource(Source):
@@ -76,17 +89,92 @@ class VaultSource(Source):
             if entry is None:
                 raise SourceError(self._missing(key))
             return SourceSecret(path=path, data=self._values(key, entry.data), version=None)
-        return self._read_v2(kv, path, key)
+        return self._read_v2(kv, path, key, None)
+
+    def read_many(self, paths: Sequence[str]) -> dict[str, SourceSecret | SyncdError]:
+        """Each path's secret or the error reading it, on the connection's pool; on KV v2, the remembered paths of
+        a folder are first checked against one page of its detailed listing."""
+        unique = list(dict.fromkeys(paths))
+        keys: dict[str, str] = {}
+        kv: KvV1 | KvV2 | None = None
+        with contextlib.suppress(SyncdError):  # a path or a mount in error: each read raises it for its path
+            keys = {path: self._key(path, allow_root=False) for path in unique}
+            kv = self._store()
+        described = self._described(kv, list(keys.values())) if isinstance(kv, KvV2) else {}
+
+        def read_one(path: str) -> SourceSecret | SyncdError:
+            try:
+                if isinstance(kv, KvV2) and path in keys:
+                    return self._read_v2(kv, path, keys[path], described.get(keys[path]))
+                return self.read(path)
+            except SyncdError as exc:
+                return exc
+
+        return dict(zip(unique, self.connection.map(read_one, unique), strict=True))
 
     def list(self, prefix: str) -> list[str]:
         folder = self._key(prefix, allow_root=True)
         kv = self._store()
-        paths = walk(kv, [f"{folder}/" if folder else ""])
-        metas = self._metadata(kv, paths) if isinstance(kv, KvV2) and paths else None
-        if metas is None:
-            return paths
+        if isinstance(kv, KvV1):
+            return walk(kv, [f"{folder}/" if folder else ""])
+        described: dict[str, Metadata] = {}
+        paths = walk(kv, [f"{folder}/" if folder else ""], described)
+        self._note_listing()
+        unknown = [path for path in paths if path not in described]
+        read = dict(zip(unknown, self.connection.map(lambda key: self._live_by_read(kv, key), unknown), strict=True))
         # A secret whose latest version was deleted is gone, as far as syncs of its folder go.
-        return [path for path, meta in zip(paths, metas, strict=True) if meta is not None and meta.live]
+        return [path for path in paths if (described[path].live if path in described else read[path])]
+
+    def _live_by_read(self, kv: KvV2, key: str) -> bool:
+        """Whether a path's latest version is live, from a read of its data; a failed read keeps the path, for its
+        read to report."""
+        try:
+            entry = kv.read(key)
+        except SyncdError:
+            return True
+        return entry is not None and entry.state == "live"
+
+    def _described(self, kv: KvV2, keys: Sequence[str]) -> dict[str, Metadata]:
+        """The current metadata of the remembered paths among `keys`, from one page of each folder's detailed
+        listing; a path it does not answer for is read as usual."""
+        if not self.connection.detailed_listing:
+            return {}
+        with self.connection.reads_lock:
+            remembered = [key for key in keys if key in self.connection.reads and key not in self.options.versions]
+        by_folder: dict[str, list[str]] = defaultdict(list)
+        for key in remembered:
+            folder, _, name = key.rpartition("/")
+            by_folder[folder].append(name)
+        found: dict[str, Metadata] = {}
+        for folder, names in by_folder.items():
+            if len(names) < LISTED_FROM or not self.connection.detailed_listing:
+                continue
+            names.sort()
+            first = names[0]
+            # The greatest name sorting before the first wanted one is unknown: any name before it will do.
+            after = first[:-1] + chr(ord(first[-1]) - 1)
+            try:
+                page = kv.list_detailed(folder, after=after, limit=len(names) + PAGE_SLACK)
+            except (Denied, NotOffered):
+                self.connection.detailed_listing = False
+                self._note_listing()
+                return found
+            except SyncdError:
+                continue  # each read of the folder's paths asks on its own, and reports what goes wrong
+            base = f"{folder}/" if folder else ""
+            described = page[1] if page else {}
+            found.update({base + name: described[name] for name in names if name in described})
+        return found
+
+    def _note_listing(self) -> None:
+        """Say once per connection that it lists without metadata."""
+        if not self.connection.detailed_listing and not self.connection.told_no_detailed_listing:
+            self.connection.told_no_detailed_listing = True
+            log.info(
+                "Vault offers no LIST on %s/detailed-metadata/ (an older server, or the policy grants no 'list' "
+                "there): a listed folder costs a data read per secret, and every run reads every secret again",
+                self.options.mount,
+            )
 
     def describe(self) -> str:
         return f"vault {self.options.address} {self.options.mount}/"
@@ -100,18 +188,16 @@ class VaultSource(Source):
             raise SourceError(f"versions needs KV version 2, and mount {self.options.mount!r} is KV version 1")
         return KvV2(self.connection, name_items=False) if version == 2 else KvV1(self.connection, name_items=False)
 
-    def _read_v2(self, kv: KvV2, path: str, key: str) -> SourceSecret:
+    def _read_v2(self, kv: KvV2, path: str, key: str, meta: Metadata | None) -> SourceSecret:
+        """The path's secret; with `meta`, its metadata as just listed, the data is read only when it differs from
+        the connection's last read."""
         pin = self.options.versions.get(key)
-        with self.connection.reads_lock:
-            cached = self.connection.reads.get(key)
-        metas = self._metadata(kv, [key]) if cached is not None else None
-        meta = metas[0] if metas else None
-        if metas and meta is None:
-            raise SourceError(self._missing(key))
         wanted = pin
         if meta is not None:
             wanted = pin or meta.current_version
             self._check(key, wanted, meta.state(wanted), pinned=pin is not None)
+            with self.connection.reads_lock:
+                cached = self.connection.reads.get(key)
             if cached is not None and cached.still(wanted, meta):
                 return SourceSecret(path=path, data=cached.data, version=str(wanted))
         entry = kv.read(key, wanted)
@@ -124,21 +210,6 @@ class VaultSource(Source):
         with self.connection.reads_lock:
             self.connection.reads[key] = _Read(entry.version, entry.created, data)
         return SourceSecret(path=path, data=data, version=str(entry.version))
-
-    def _metadata(self, kv: KvV2, paths: Sequence[str]) -> list[Metadata | None] | None:
-        """Each path's metadata (None for a path without any); None when the policy grants no 'read' on it."""
-        if not self.connection.metadata_readable:
-            return None
-        try:
-            return in_parallel(lambda path: kv.metadata(path, optional=True), paths, MAX_IN_FLIGHT)
-        except Denied:
-            if self.connection.metadata_readable:
-                self.connection.metadata_readable = False
-                log.info(
-                    "the Vault policy grants no 'read' on %s/metadata/: every run reads every secret's data again",
-                    self.options.mount,
-                )
-            return None
 
     def _check(self, key: str, version: int, state: State, *, pinned: bool) -> None:
         if state == "live":

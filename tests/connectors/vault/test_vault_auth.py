@@ -497,5 +497,5 @@ def test_a_stopped_vault_is_a_transient_error(fresh_openbao: OpenBaoServer) -> N
     write(sink, item("p/db", {"k": PLANTED}), None)
     fresh_openbao.kill()
     assert raised(TransientError, lambda: read(sink, ["p/db"])) == (
-        f"target 't', item 'p/db': Vault at {fresh_openbao.address} is unreachable (connection failed)"
+        f"target 't', item 'p/': Vault at {fresh_openbao.address} is unreachable (connection failed)"
     )

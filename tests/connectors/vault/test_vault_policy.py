@@ -109,11 +109,13 @@ def options(**extra: object) -> dict[str, object]:
 
 
 def test_kv_v2_source_rules_read_data_and_list_metadata_below_prefixes() -> None:
+    """A KV v2 source reads data only; below a prefix it lists, with and without the children's metadata."""
     hcl = source_policy(VaultSourceOptions.model_validate(options(kv_version=2)), ["apps/*", "db"])
     assert 'path "secret/data/apps/*" { capabilities = ["read"] }' in hcl
-    assert 'path "secret/metadata/apps/*" { capabilities = ["read", "list"] }' in hcl
-    assert 'path "secret/metadata/db" { capabilities = ["read"] }' in hcl
-    assert "assumed" not in hcl
+    assert 'path "secret/metadata/apps/*" { capabilities = ["list"] }' in hcl
+    assert 'path "secret/detailed-metadata/apps/*" { capabilities = ["list"] }' in hcl
+    assert 'path "secret/data/db" { capabilities = ["read"] }' in hcl
+    assert "secret/metadata/db" not in hcl and "assumed" not in hcl
 
 
 def test_kv_v2_sink_rules_repeat_list_and_read_on_every_item_path() -> None:

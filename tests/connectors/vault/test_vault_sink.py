@@ -600,3 +600,24 @@ def test_a_retry_after_the_marker_was_stamped_still_fails_when_the_path_moved(
     assert "changed in Vault since the plan (version 1 then, version 2 now)" in str(error)
     assert data_at(root, path) == {"k": "sneaked in"}
     assert not metadata(root, path)["custom_metadata"]
+
+
+def test_observe_reads_only_the_desired_paths_its_listing_found(openbao: OpenBaoServer, vault_prefix: str) -> None:
+    """observe lists the target first and reads only the desired paths the listing named: on an empty target it
+    costs the one LIST, and a desired path that exists one data read."""
+    client, session = counted_client(openbao)
+    sink = sink_with("vault-target", sink_options(openbao, vault_prefix, kv_version=2), client)
+    desired = [item(f"{vault_prefix}/app{i}", {"K": "v"}) for i in range(3)]
+    first = observe(sink, desired)
+    assert (first.items, first.owned) == ({}, {})
+    assert {call: n for call, n in session.calls.items() if "auth/token" not in call} == {
+        f"LIST secret/metadata/{vault_prefix}": 1
+    }
+    write(sink, desired[0], None)
+    session.reset()
+    second = observe(sink, desired)
+    assert set(second.items) == set(second.owned) == {desired[0].address}
+    assert dict(session.calls) == {
+        f"LIST secret/metadata/{vault_prefix}": 1,
+        f"GET secret/data/{desired[0].address}": 1,
+    }

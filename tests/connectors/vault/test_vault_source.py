@@ -1,5 +1,6 @@
 """The `vault` source against a real OpenBao: KV v2 reads, versions and pins, recursive lists, KV v1, value types,
-errors that name the path but never a value, and the per-instance cache that reads only metadata when nothing moved."""
+errors that name the path but never a value, and the requests each costs: one data read per secret, one listing per
+folder, and on a long-lived connection no request for a secret that did not change."""
 
 from __future__ import annotations
 
@@ -189,22 +190,22 @@ def test_a_pin_to_a_missing_or_deleted_version_is_an_error(openbao: OpenBaoServe
     assert "version 1 of" in source_error(lambda: deleted.read(f"{vault_prefix}/p"))
 
 
-def test_an_unchanged_secret_costs_one_metadata_read(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
-    """A later read of an unchanged path reads only its metadata; the data is read again once the version moves."""
+def test_a_read_is_one_data_request_and_no_metadata_request(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """Every read of a path is one GET of its data, whose answer carries the version: a second read of an unchanged
+    path and a read after a change cost the same, and nothing reads the metadata."""
     path = f"{vault_prefix}/cached"
     put(root, path, {"k": "v1"})
     client, session = counted_client(openbao)
     source = source_on(source_options(openbao, kv_version=2), client)
     first = source.read(path)
-    assert session.count("GET", f"secret/data/{path}") == 1
     session.reset()
     second = source.read(path)
-    assert session.calls == {f"GET secret/metadata/{path}": 1}
+    assert session.calls == {f"GET secret/data/{path}": 1}
     assert (second.version, plain(second.data)) == ("1", {"k": "v1"}) and second.data == first.data
     put(root, path, {"k": "v2"})
     session.reset()
     third = source.read(path)
-    assert session.calls == {f"GET secret/metadata/{path}": 1, f"GET secret/data/{path}": 1}
+    assert session.calls == {f"GET secret/data/{path}": 1}
     assert (third.version, plain(third.data)) == ("2", {"k": "v2"})
 
 
@@ -225,29 +226,93 @@ def test_a_path_deleted_and_written_again_is_read_again(openbao: OpenBaoServer, 
     assert paths == [path] and plain(source.read(path).data) == {"k": "third"}
 
 
-def test_a_later_run_on_the_connection_reads_unchanged_secrets_metadata_only(
+def test_a_one_shot_run_lists_each_folder_once_and_reads_each_live_secret_once(
     openbao: OpenBaoServer, root, vault_prefix: str
 ) -> None:
-    """The connection remembers what its runs read: a later run (a new source object on it) reads only the
-    metadata of an unchanged secret, and the data of a changed one, including a change made between its list and
-    its read."""
-    for name in ("a", "b"):
+    """A run on a new connection costs one LIST per folder (with the children's metadata, which leaves out a
+    secret whose latest version is deleted) and one data read per live secret: no metadata read."""
+    names = ["a", "b", "c", "deep/d"]
+    for name in [*names, "gone"]:
+        put(root, f"{vault_prefix}/{name}", {"k": name})
+    root.secrets.kv.v2.delete_latest_version_of_secret(f"{vault_prefix}/gone")
+    client, session = counted_client(openbao)
+    source = source_on(source_options(openbao, kv_version=2), client)
+    paths = source.list(f"{vault_prefix}/")
+    found = source.read_many(paths)
+    assert paths == [f"{vault_prefix}/{name}" for name in names]
+    assert {p: plain(s.data) for p, s in found.items() if isinstance(s, SourceSecret)} == {
+        f"{vault_prefix}/{name}": {"k": name} for name in names
+    }
+    assert {call: n for call, n in session.calls.items() if "auth/token" not in call} == {
+        f"LIST secret/detailed-metadata/{vault_prefix}": 1,
+        f"LIST secret/detailed-metadata/{vault_prefix}/deep": 1,
+        **{f"GET secret/data/{vault_prefix}/{name}": 1 for name in names},
+    }
+
+
+def test_a_later_run_on_the_connection_reads_only_what_changed(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
+    """The connection remembers what its runs read: a later run (a new source object on it) costs one LIST of the
+    folder and one page of its detailed listing, no request for an unchanged secret, and one data read for a
+    changed one: written again, removed with `kv metadata delete` and written again at the same version number,
+    or changed between the run's list and its read. A secret soft-deleted since is left out of the folder."""
+    for name in ("changed", "reborn", "deleted", "same", "late"):
         put(root, f"{vault_prefix}/{name}", {"k": name})
     client, session = counted_client(openbao)
     options = source_options(openbao, kv_version=2)
     first = source_on(options, client)
     first.read_many(first.list(f"{vault_prefix}/"))
+    put(root, f"{vault_prefix}/changed", {"k": "changed again"})
+    root.secrets.kv.v2.delete_metadata_and_all_versions(f"{vault_prefix}/reborn")
+    put(root, f"{vault_prefix}/reborn", {"k": "reborn again"})
+    root.secrets.kv.v2.delete_latest_version_of_secret(f"{vault_prefix}/deleted")
     session.reset()
     later = VaultSource(options, first.connection)
     paths = later.list(f"{vault_prefix}/")
-    put(root, f"{vault_prefix}/a", {"k": "changed"})
+    put(root, f"{vault_prefix}/late", {"k": "late change"})
     found = later.read_many(paths)
-    assert session.count("GET", "secret/data/") == 1
-    assert session.count("GET", f"secret/metadata/{vault_prefix}/") == 4
     assert {p: plain(s.data) for p, s in found.items() if isinstance(s, SourceSecret)} == {
-        f"{vault_prefix}/a": {"k": "changed"},
-        f"{vault_prefix}/b": {"k": "b"},
+        f"{vault_prefix}/changed": {"k": "changed again"},
+        f"{vault_prefix}/late": {"k": "late change"},
+        f"{vault_prefix}/reborn": {"k": "reborn again"},
+        f"{vault_prefix}/same": {"k": "same"},
     }
+    assert found[f"{vault_prefix}/reborn"].version == "1"  # type: ignore[union-attr]
+    assert {call: n for call, n in session.calls.items() if "auth/token" not in call} == {
+        f"LIST secret/detailed-metadata/{vault_prefix}": 2,
+        **{f"GET secret/data/{vault_prefix}/{name}": 1 for name in ("changed", "late", "reborn")},
+    }
+
+
+def test_without_the_detailed_listing_a_folder_is_listed_and_read_without_metadata(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """A policy granting no `list` on `detailed-metadata/` works: the connection asks for it once, then lists
+    plainly and reads each listed secret's data to leave out a deleted one; a run costs at most two requests per
+    secret, and never reads the metadata."""
+    for name in ("a", "b", "gone"):
+        put(root, f"{vault_prefix}/{name}", {"k": name})
+    root.secrets.kv.v2.delete_latest_version_of_secret(f"{vault_prefix}/gone")
+    token = token_with_policy(
+        root,
+        f'path "secret/data/{vault_prefix}/*" {{ capabilities = ["read"] }}\n'
+        f'path "secret/metadata/{vault_prefix}/*" {{ capabilities = ["list"] }}',
+    )
+    client, session = counted_client(openbao)
+    options = source_options(openbao, auth=token_auth(token), kv_version=2)
+    source = source_on(options, client)
+    for _ in range(2):
+        later = VaultSource(options, source.connection)
+        paths = later.list(f"{vault_prefix}/")
+        found = later.read_many(paths)
+        assert paths == [f"{vault_prefix}/a", f"{vault_prefix}/b"]
+        assert {p: plain(s.data) for p, s in found.items() if isinstance(s, SourceSecret)} == {
+            f"{vault_prefix}/a": {"k": "a"},
+            f"{vault_prefix}/b": {"k": "b"},
+        }
+    assert session.count("LIST", "secret/detailed-metadata/") == 1
+    assert session.count("LIST", "secret/metadata/") == 2
+    assert session.count("GET", "secret/metadata/") == 0
+    assert session.count("GET", "secret/data/") == 2 * (3 + 2)
 
 
 def test_one_source_object_sees_a_change_made_between_its_list_and_its_read(
@@ -327,7 +392,7 @@ def test_describe_names_address_and_mount(openbao: OpenBaoServer) -> None:
 
 
 def test_without_read_on_metadata_every_read_fetches_the_data(openbao: OpenBaoServer, root, vault_prefix: str) -> None:
-    """A policy granting only 'read' on the data works: the metadata is asked for once, then never again."""
+    """A policy granting only 'read' on the data works: each read is one data read, and no metadata is asked."""
     path = f"{vault_prefix}/db"
     put(root, path, {"k": "v1"})
     token = token_with_policy(root, f'path "secret/data/{vault_prefix}/*" {{ capabilities = ["read"] }}')
@@ -337,7 +402,7 @@ def test_without_read_on_metadata_every_read_fetches_the_data(openbao: OpenBaoSe
         assert plain(source.read(path).data) == {"k": "v1"}
     put(root, path, {"k": "v2"})
     assert (source.read(path).version, plain(source.read(path).data)) == ("2", {"k": "v2"})
-    assert session.count("GET", f"secret/metadata/{path}") == 1
+    assert session.count("GET", "secret/metadata/") == 0
     assert session.count("GET", f"secret/data/{path}") == 5
 
 
