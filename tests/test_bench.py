@@ -72,7 +72,7 @@ def test_the_floors_follow_the_apis_batch_and_page_sizes() -> None:
     pages of 100; Kubernetes' 1,000 Secrets 2 labelled LIST pages of 500."""
     assert aws_secrets_manager.calls_floor(1000) == 60
     assert aws_secrets_manager.first_apply_floor(1000) == 1001
-    assert aws_ssm.calls_floor(2000) == 240
+    assert aws_ssm.calls_floor(2000) == 280
     assert aws_ssm.first_apply_floor(2000) == 2001
     assert vault.calls_floor(1000) == 2002
     assert vault.first_apply_floor(1000) == 3002

@@ -141,6 +141,8 @@ class Call:
     show only in `status`."""
     faulted: bool = False
     """Answered by a fault from `AwsFake.fail`."""
+    seconds: float = 0.0
+    """How long moto took to answer it (0 when the fake answered itself): the server's share of a call's time."""
 
     @property
     def is_write(self) -> bool:
@@ -489,8 +491,10 @@ class AwsFake:
             statuses.append(int(status.split()[0]))
             return start_response(status, headers, exc_info)
 
+        started = time.perf_counter()
         result = self._app(environ, recording_start_response)
-        self._record(request, statuses[0] if statuses else 0, None, backdoor=backdoor)
+        seconds = time.perf_counter() - started
+        self._record(request, statuses[0] if statuses else 0, None, backdoor=backdoor, seconds=seconds)
         return result
 
     def _run_step(
@@ -518,7 +522,14 @@ class AwsFake:
         return _error_response(start_response, request, status, code, _default_message(code, request))
 
     def _record(
-        self, request: _Request, status: int, error: str | None, *, faulted: bool = False, backdoor: bool
+        self,
+        request: _Request,
+        status: int,
+        error: str | None,
+        *,
+        faulted: bool = False,
+        backdoor: bool,
+        seconds: float = 0.0,
     ) -> None:
         if backdoor:
             return
@@ -531,6 +542,7 @@ class AwsFake:
             status,
             error,
             faulted,
+            seconds,
         )
         with self._lock:
             self._calls.append(call)
