@@ -220,6 +220,20 @@ def test_observe_reads_batches_and_the_listing_side_by_side_bounded(
     assert aws_fake.counts() == {"BatchGetSecretValue": 9, "ListSecrets": 2}
 
 
+def test_calls_side_by_side_check_the_account_once(aws_fake: AwsFake) -> None:
+    """With `account_id` set, the first observation's parallel calls check the account with one GetCallerIdentity,
+    not one per thread."""
+    _plant_owned(aws_fake, 170)
+    sink = make_sink(aws_fake, account_id="123456789012")
+    aws_fake.reset_counts()
+    try:
+        observation = sink.observe([item(sink, f"prod/p{index:03}", {"K": "x"}) for index in range(170)], Scope("i"))
+    finally:
+        sink.close()
+    assert len(observation.items) == 170
+    assert aws_fake.count("GetCallerIdentity") == 1
+
+
 def test_observing_side_by_side_finds_what_one_call_at_a_time_finds(
     aws_fake: AwsFake, sink: SecretsManagerSink
 ) -> None:
