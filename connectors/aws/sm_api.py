@@ -1,6 +1,5 @@
 """The Secrets Manager calls the sink and the source share. Reads are batched: values through BatchGetSecretValue,
-20 ids a call (the chunks side by side, on up to the caller's number of threads), and metadata through ListSecrets,
-100 secrets a page."""
+20 ids a call, and metadata through ListSecrets, 100 secrets a page."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from typing import Any
 from connectors.aws.client import AwsSession, chunks
 from connectors.aws.errors import KMS_CODES, TRANSIENT_CODES
 from connectors.aws.options import tag_map
-from syncd.connector import in_parallel, owner_of
+from syncd.connector import owner_of
 from syncd.errors import PermanentError, TransientError
 from syncd.model import Ownership
 
@@ -94,11 +93,12 @@ class SecretsApi:
         answer = self.session.call(SERVICE, "DescribeSecret", {"SecretId": name}, address=name, tolerate=(NOT_FOUND,))
         return SecretInfo.from_answer(answer) if answer is not None else None
 
-    def batch_get(self, names: Sequence[str], workers: int = 1) -> BatchAnswer:
-        """The current value of each secret, 20 ids a call, on up to `workers` threads."""
+    def batch_get(self, names: Sequence[str]) -> BatchAnswer:
+        """The current value of each secret, 20 ids a call, one call after another (the sink runs `batch_chunk`s
+        side by side)."""
         answer = BatchAnswer()
-        for part in in_parallel(self.batch_chunk, chunks(names, BATCH_IDS), workers):
-            answer.update(part)
+        for chunk in chunks(names, BATCH_IDS):
+            answer.update(self.batch_chunk(chunk))
         return answer
 
     def batch_chunk(self, names: Sequence[str]) -> BatchAnswer:
