@@ -18,6 +18,7 @@ from syncd.connector import ItemDefaults, NoOptions, Scope
 from syncd.diff import Policy, diff_item
 from syncd.errors import ItemMoved, PermanentError, TransientError
 from syncd.model import Action, ActualItem, ConflictPolicy, DesiredItem, Granularity, Ownership
+from syncd.ratelimit import RateLimiter
 from syncd.secret import Secret
 from syncd.testing.contract import PlantUnowned, SinkContract
 from tests.connectors.aws.support import InFlight, owned, read, write
@@ -218,6 +219,24 @@ def test_observe_reads_batches_and_the_listing_side_by_side_bounded(
     # 9 batches and 1 listing (2 pages, one after the other) could run at once: the bound holds them to 8.
     assert probe.peak == SecretsManagerSink.capabilities.max_concurrency == 8
     assert aws_fake.counts() == {"BatchGetSecretValue": 9, "ListSecrets": 2}
+
+
+def test_calls_side_by_side_keep_to_the_rate_limit(aws_fake: AwsFake) -> None:
+    """Side by side, the observation's 11 calls still take one token each from the target's limiter: with a burst
+    of 1 at 2 calls a second, on a clock that stands still, the calls after the first are told to wait 0.5 s, 1 s,
+    ... 5 s, as one after another would be."""
+    _plant_owned(aws_fake, 170)
+    waits: list[float] = []
+    limiter = RateLimiter(2.0, burst=1, clock=lambda: 0.0, sleep=waits.append)
+    options = SecretsManagerTargetOptions(region="us-east-1", endpoint_url=aws_fake.endpoint)
+    sink = SecretsManagerSink(TARGET, options, SecretsManagerSink.connect(TARGET, options, limiter=limiter))
+    aws_fake.reset_counts()
+    try:
+        sink.observe([item(sink, f"prod/p{index:03}", {"K": "x"}) for index in range(170)], Scope(OWNER.instance))
+    finally:
+        sink.close()
+    assert sum(aws_fake.counts().values()) == 11
+    assert sorted(waits) == [step / 2 for step in range(1, 11)]
 
 
 def test_calls_side_by_side_check_the_account_once(aws_fake: AwsFake) -> None:
