@@ -72,7 +72,7 @@ def test_the_floors_follow_the_apis_batch_and_page_sizes() -> None:
     pages of 100; Kubernetes' 1,000 Secrets 2 labelled LIST pages of 500."""
     assert aws_secrets_manager.calls_floor(1000) == 60
     assert aws_secrets_manager.first_apply_floor(1000) == 1001
-    assert aws_ssm.calls_floor(2000) == 240
+    assert aws_ssm.calls_floor(2000) == 280
     assert aws_ssm.first_apply_floor(2000) == 2001
     assert vault.calls_floor(1000) == 2002
     assert vault.first_apply_floor(1000) == 3002
@@ -80,7 +80,7 @@ def test_the_floors_follow_the_apis_batch_and_page_sizes() -> None:
     assert gitlab.first_apply_floor(2000) == 2001
     assert kubernetes.calls_floor(1000) == 2
     assert kubernetes.first_apply_floor(1000) == 2001
-    assert aws_secrets_manager.calls_floor(1) == 2 and aws_ssm.calls_floor(1) == 2
+    assert aws_secrets_manager.calls_floor(1) == 2 and aws_ssm.calls_floor(1) == 3
 
 
 def test_the_daemon_bench_measures_steady_ticks_that_read_only_what_a_plan_needs() -> None:

@@ -2,16 +2,20 @@
 
 Floors, for n source secrets (p = 2n parameters), from the API's limits:
 
-* steady-state plan: ⌈p/10⌉ GetParameters (values, at most 10 names a call) + ⌈p/50⌉ DescribeParameters
-  filtered on the path and the ownership tag (description, key, type and which are owned; at most 50 a page, at
-  least one call). GetParametersByPath also pages by 10, so it does no better for the values.
+* steady-state plan: ⌈p/10⌉ GetParameters (values, at most 10 names a call; GetParametersByPath pages by 10 too, so
+  it does no better) + ⌈p/50⌉ DescribeParameters confirming the tags (a Name filter of up to 50 names and one
+  `tag:KEY` filter per tag: description, key, type and tier come with them) + ⌈p/50⌉ DescribeParameters listing
+  the path filtered on the instance's marker tag (what a prune may delete, whatever its sync; at least one call).
+  Two passes, not one: no SSM call returns tags in bulk and the filters only AND, so the listing that finds every
+  parameter of the instance cannot also confirm each one's sync and tags (docs/connectors.md, "Calls of SSM").
 * first apply: 1 DescribeParameters (the path holds nothing) + p PutParameter (tags in the same call).
 
-moto pages DescribeParameters by 10 whatever MaxResults says, so calls_total can exceed what AWS would answer
-with; the floor is AWS's.
+The fake pages DescribeParameters by MaxResults, as AWS documents (moto alone pages by 10), so the counts are what
+AWS would be asked for; after a full last page it answers a NextToken and one more, empty, page (AWS may too), so
+the owned listing can cost one call over its floor.
 
-Naive reader: DescribeParameters under the path (what the target holds, 50 a page on AWS, 10 on moto), then per
-parameter GetParameter (the value) and ListTagsForResource (the ownership marker): ⌈p/50⌉ + 2p calls on AWS.
+Naive reader: DescribeParameters under the path (what the target holds, 50 a page), then per parameter GetParameter
+(the value) and ListTagsForResource (the ownership marker): ⌈p/50⌉ + 2p calls.
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ syncs:
 
 
 def calls_floor(parameters: int) -> int:
-    return batches(parameters, GET_PARAMETERS_NAMES) + pages(parameters, DESCRIBE_PAGE)
+    values = batches(parameters, GET_PARAMETERS_NAMES)
+    return values + batches(parameters, DESCRIBE_PAGE) + pages(parameters, DESCRIBE_PAGE)
 
 
 def first_apply_floor(parameters: int) -> int:

@@ -57,6 +57,7 @@ class AwsSession:
         self._clients: dict[str, Any] = {}
         self._session: Any = None
         self._lock = threading.Lock()
+        self._account_lock = threading.Lock()
         self._account_checked = False
         if options.max_attempts is not None:
             log.warning(
@@ -75,7 +76,10 @@ class AwsSession:
                 self._clients[service] = self._build(service)
             client = self._clients[service]
         if not self._account_checked and self.options.account_id:
-            self._check_account()
+            # Threads making their first calls together check the account once, the others waiting for it.
+            with self._account_lock:
+                if not self._account_checked:
+                    self._check_account()
         return client
 
     def attempt(

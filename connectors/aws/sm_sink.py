@@ -13,11 +13,19 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from connectors.aws import sm_layout as layout
-from connectors.aws.client import AwsSink, whose
+from connectors.aws.client import AwsSink, chunks, whose
 from connectors.aws.options import AwsTargetOptions, tag_list
-from connectors.aws.sm_api import NOT_FOUND, SCHEDULED, SERVICE, BatchAnswer, SecretInfo, SecretsApi
+from connectors.aws.sm_api import BATCH_IDS, NOT_FOUND, SCHEDULED, SERVICE, BatchAnswer, SecretInfo, SecretsApi
 from connectors.aws.sm_policy import sink_policy
-from syncd.connector import MARKER_INSTANCE, AccessPolicy, Capabilities, Observation, Scope, marker_tags
+from syncd.connector import (
+    MARKER_INSTANCE,
+    AccessPolicy,
+    Capabilities,
+    Observation,
+    Scope,
+    in_parallel,
+    marker_tags,
+)
 from syncd.errors import ItemMoved, PermanentError
 from syncd.model import ActualItem, DesiredItem, Difference, Granularity
 from syncd.secret import Secret
@@ -81,9 +89,10 @@ class SecretsManagerSink(AwsSink):
         wanted = sorted({item.address for item in desired})
         if not wanted and not scope.prefixes:
             return Observation({}, {})
-        listing = self._list_marked(scope)
+        listing, answer = self._read(scope, wanted)
+        # A secret scheduled for deletion is as the listing shows it, whatever the batch said of it.
         pending = {a for a in wanted if a in listing and listing[a].scheduled_for_deletion}
-        answer = self.api.batch_get([a for a in wanted if a not in pending])
+        answer = answer.without(pending)
         self._refuse_unreadable(answer)
         items: dict[str, ActualItem] = {}
         for address in wanted:
@@ -100,6 +109,23 @@ class SecretsManagerSink(AwsSink):
             and scope.covers(name)
         }
         return Observation(items, owned)
+
+    def _read(self, scope: Scope, wanted: Sequence[str]) -> tuple[dict[str, SecretInfo], BatchAnswer]:
+        """The marked secrets in the scope (ListSecrets, page after page) and the values of `wanted`
+        (BatchGetSecretValue, 20 a call), side by side: the listing on one thread, the batches on the others, at
+        most `capabilities.max_concurrency` calls in flight (and the target's `rate_limit`, which every request
+        waits for)."""
+
+        def read(names: Sequence[str] | None) -> dict[str, SecretInfo] | BatchAnswer:
+            return self._list_marked(scope) if names is None else self.api.batch_chunk(names)
+
+        listing, *parts = in_parallel(read, [None, *chunks(wanted, BATCH_IDS)], self.capabilities.max_concurrency)
+        assert isinstance(listing, dict)
+        answer = BatchAnswer()
+        for part in parts:
+            assert isinstance(part, BatchAnswer)
+            answer.update(part)
+        return listing, answer
 
     def _list_marked(self, scope: Scope) -> dict[str, SecretInfo]:
         """Every secret carrying syncd's instance tag (any instance) in the scope, scheduled ones included."""

@@ -98,8 +98,13 @@ class SsmSink(AwsSink):
         expected = {item.address: {**item.tags, **marker_tags(item.owner)} for item in desired}
         # A reader per observation: its one warning about refused filters is per run.
         reader = TagReader(self.session)
-        items, seen = self._read(reader, sorted(expected), expected)
-        return Observation(items, self._owned(reader, scope, seen))
+
+        # The listing of marked parameters pages on its own thread while the desired names are read.
+        def part(listing: bool) -> Any:
+            return self._marked(scope) if listing else self._read(reader, sorted(expected), expected)
+
+        marked, (items, seen) = in_parallel(part, [True, False], 2)
+        return Observation(items, self._owned(reader, scope, marked, seen))
 
     def _read(
         self, reader: TagReader, names: Sequence[str], expected: Mapping[str, Mapping[str, str]]
@@ -125,8 +130,8 @@ class SsmSink(AwsSink):
                 found[name] = actual
         return found, tags
 
-    def _owned(self, reader: TagReader, scope: Scope, seen: Mapping[str, Mapping[str, str]]) -> dict[str, ActualItem]:
-        """The parameters in the scope carrying its instance's marker; their sync is found in bulk."""
+    def _marked(self, scope: Scope) -> dict[str, dict[str, Any]]:
+        """The metadata of the parameters in the scope carrying its instance's marker (one listing, 50 a page)."""
         marker = {"Key": f"tag:{MARKER_INSTANCE}", "Option": "Equals", "Values": [scope.instance]}
         described: dict[str, dict[str, Any]] = {}
         if scope.prefixes:
@@ -136,6 +141,16 @@ class SsmSink(AwsSink):
             for meta in self.session.entries("ssm", "DescribeParameters", request, "Parameters"):
                 if scope.covers(meta["Name"]):
                     described[meta["Name"]] = meta
+        return described
+
+    def _owned(
+        self,
+        reader: TagReader,
+        scope: Scope,
+        described: Mapping[str, Mapping[str, Any]],
+        seen: Mapping[str, Mapping[str, str]],
+    ) -> dict[str, ActualItem]:
+        """The marked parameters of `described` whose marker is the scope's instance's; their sync is found in bulk."""
         known = {name: dict(tags) for name, tags in seen.items() if tags.get(MARKER_INSTANCE) == scope.instance}
         tags = {**reader.owners_of(scope.instance, [name for name in described if name not in known]), **known}
         owned = {}
@@ -152,7 +167,12 @@ class SsmSink(AwsSink):
 
     def _describe_named(self, names: list[str]) -> dict[str, dict[str, Any]]:
         request = {"ParameterFilters": [name_filter(names)], "MaxResults": DESCRIBE_MAX}
-        return {meta["Name"]: meta for meta in self.session.entries("ssm", "DescribeParameters", request, "Parameters")}
+        found: dict[str, dict[str, Any]] = {}
+        for page in self.session.pages("ssm", "DescribeParameters", request):
+            found.update((meta["Name"], meta) for meta in (page or {}).get("Parameters") or ())
+            if len(found) >= len(names):  # every name found: a next page could hold nothing (see TagReader.describe)
+                break
+        return found
 
     # Writes
 

@@ -146,14 +146,19 @@ class TagReader:
         return {name for answer in answers if answer is not None for name in answer}
 
     def describe(self, filters: list[dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
-        """Every page of DescribeParameters with `filters`, by name; None when AWS refused the filters."""
+        """Every page of DescribeParameters with `filters` (the first a Name filter), by name; None when AWS refused
+        the filters. Once every name asked about is found no page is left to ask for: AWS may still hand back a
+        NextToken (moto does after a full page), and following it costs a call that can find nothing."""
         request: dict[str, Any] = {"ParameterFilters": filters, "MaxResults": DESCRIBE_MAX}
+        asked = len(filters[0]["Values"])
         found: dict[str, dict[str, Any]] = {}
         for page in self.session.pages("ssm", "DescribeParameters", request, tolerate=REFUSED):
             if page is None:
                 self._refused()
                 return None
             found.update((meta["Name"], meta) for meta in page.get("Parameters", []))
+            if len(found) >= asked:
+                break
         return found
 
     def _refused(self) -> None:

@@ -3,7 +3,7 @@
 moto answers Secrets Manager, SSM, STS, KMS and IAM calls, but it counts nothing, injects no faults and skips many
 input limits real AWS enforces (21 ids to BatchGetSecretValue, a 70 KB SecretString and a 5 KB Standard SSM parameter
 are all accepted). `AwsFake` is WSGI middleware in front of moto's own app that closes those gaps, answering as AWS
-would.
+would; and SSM's DescribeParameters pages by its MaxResults, as AWS documents, where moto pages by 10.
 
 PYTEST_DONT_REWRITE: the module has no asserts, and test modules import it before their conftest.py loads it.
 
@@ -55,8 +55,10 @@ import werkzeug.serving
 from botocore.config import Config
 from botocore.exceptions import DataNotFoundError
 from botocore.model import ListShape, MapShape, OperationNotFoundError, ServiceModel, Shape, StructureShape
+from moto.core.responses import ActionResult
 from moto.iam.models import get_account_id_from, iam_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.ssm.responses import SimpleSystemManagerResponse
 from moto.sts.models import sts_backends
 
 from tests.fakes.aws_env import DEFAULT_REGION
@@ -139,6 +141,8 @@ class Call:
     show only in `status`."""
     faulted: bool = False
     """Answered by a fault from `AwsFake.fail`."""
+    seconds: float = 0.0
+    """How long moto took to answer it (0 when the fake answered itself): the server's share of a call's time."""
 
     @property
     def is_write(self) -> bool:
@@ -487,8 +491,10 @@ class AwsFake:
             statuses.append(int(status.split()[0]))
             return start_response(status, headers, exc_info)
 
+        started = time.perf_counter()
         result = self._app(environ, recording_start_response)
-        self._record(request, statuses[0] if statuses else 0, None, backdoor=backdoor)
+        seconds = time.perf_counter() - started
+        self._record(request, statuses[0] if statuses else 0, None, backdoor=backdoor, seconds=seconds)
         return result
 
     def _run_step(
@@ -516,7 +522,14 @@ class AwsFake:
         return _error_response(start_response, request, status, code, _default_message(code, request))
 
     def _record(
-        self, request: _Request, status: int, error: str | None, *, faulted: bool = False, backdoor: bool
+        self,
+        request: _Request,
+        status: int,
+        error: str | None,
+        *,
+        faulted: bool = False,
+        backdoor: bool,
+        seconds: float = 0.0,
     ) -> None:
         if backdoor:
             return
@@ -529,9 +542,35 @@ class AwsFake:
             status,
             error,
             faulted,
+            seconds,
         )
         with self._lock:
             self._calls.append(call)
+
+
+# moto's DescribeParameters
+
+# AWS answers a DescribeParameters page with up to MaxResults parameters (1 to 50; the fake refuses other values as
+# AWS does); moto answers 10 whatever MaxResults says. Pages are cut here by MaxResults, as AWS documents, so calls
+# counted on the fake are the calls AWS would be asked for. With MaxResults absent the page stays moto's 10 (AWS
+# documents no default). Nothing else of moto's answer changes: its filters, its order, and a NextToken after a full
+# last page (so listing exactly a page's worth costs one more, empty, page).
+DESCRIBE_PARAMETERS_DEFAULT_PAGE = 10
+
+
+def _describe_parameters_by_max_results(self: SimpleSystemManagerResponse) -> ActionResult:
+    page_size = int(self._get_param("MaxResults") or DESCRIBE_PARAMETERS_DEFAULT_PAGE)
+    token = str(self._get_param("NextToken") or "").strip() or "0"
+    start = int(token)
+    found = self.ssm_backend.describe_parameters(self._get_param("Filters"), self._get_param("ParameterFilters"))
+    page = found[start : start + page_size]
+    response: dict[str, Any] = {"Parameters": [parameter.describe_response_object(False) for parameter in page]}
+    if len(page) == page_size:
+        response["NextToken"] = str(start + page_size)
+    return ActionResult(response)
+
+
+SimpleSystemManagerResponse.describe_parameters = _describe_parameters_by_max_results  # type: ignore[method-assign]
 
 
 @functools.cache

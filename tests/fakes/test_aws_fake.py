@@ -82,6 +82,20 @@ def test_a_client_without_endpoint_reaches_the_fake(aws_fake: AwsFake) -> None:
 # Limits moto lacks, answered as AWS answers them
 
 
+def test_describe_parameters_pages_by_max_results_as_aws_does(aws_fake: AwsFake) -> None:
+    """DescribeParameters answers up to MaxResults parameters a page (moto alone answers 10), the pages together
+    holding each parameter once, and refuses a MaxResults over 50 as AWS does."""
+    ssm = aws_fake.client("ssm")
+    for index in range(120):
+        ssm.put_parameter(Name=f"/paged/p{index:03}", Value="v", Type="String")
+    pages = list(ssm.get_paginator("describe_parameters").paginate(PaginationConfig={"PageSize": 50}))
+    assert [len(page["Parameters"]) for page in pages] == [50, 50, 20]
+    assert len({meta["Name"] for page in pages for meta in page["Parameters"]}) == 120
+    assert [len(page["Parameters"]) for page in ssm.get_paginator("describe_parameters").paginate()][:2] == [10, 10]
+    code, _, _ = error_of(lambda: ssm.describe_parameters(MaxResults=51))
+    assert code == "ValidationException"
+
+
 def test_batch_get_takes_at_most_20_secret_ids(aws_fake: AwsFake) -> None:
     """21 ids get AWS's ValidationException and no lookup; 20 are fine (missing ones land in Errors)."""
     sm = aws_fake.client("secretsmanager", record=True)

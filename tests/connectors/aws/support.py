@@ -1,7 +1,10 @@
-"""The AWS sinks' three calls made as the core makes them, for tests that reach one sink directly."""
+"""The AWS sinks' three calls made as the core makes them, for tests that reach one sink directly, and a probe of
+how many calls a client has in flight at once."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -63,3 +66,36 @@ def change_for(item: DesiredItem, expected: ActualItem | None) -> Difference:
 def write(sink: Sink, item: DesiredItem, expected: ActualItem | None) -> None:
     """`sink.write` with the difference the core would compute."""
     sink.write(item, expected, change_for(item, expected))
+
+
+class InFlight:
+    """A botocore `before-send` hook that tells how many requests a client had in flight at once.
+
+    Each request is held in the hook until `expected` requests are held together, or until `patience` seconds have
+    passed since the first one arrived; after that every request goes straight through. `peak` is then the most
+    requests that were on their way together: `expected` when the caller sends them side by side, 1 when it sends
+    them one after another.
+    """
+
+    def __init__(self, expected: int, patience: float = 1.0) -> None:
+        self.expected = expected
+        self.patience = patience
+        self.peak = 0
+        self._held = 0
+        self._open = False
+        self._deadline: float | None = None
+        self._changed = threading.Condition()
+
+    def __call__(self, **_: object) -> None:
+        with self._changed:
+            if self._deadline is None:
+                self._deadline = time.monotonic() + self.patience
+            self._held += 1
+            self.peak = max(self.peak, self._held)
+            if self._held >= self.expected:
+                self._open = True
+                self._changed.notify_all()
+            self._changed.wait_for(lambda: self._open, timeout=max(0.0, self._deadline - time.monotonic()))
+            self._open = True
+            self._held -= 1
+            self._changed.notify_all()

@@ -3,6 +3,7 @@ deletes with a recovery window, restores, unowned and binary secrets, and errors
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import traceback
@@ -17,9 +18,10 @@ from syncd.connector import ItemDefaults, NoOptions, Scope
 from syncd.diff import Policy, diff_item
 from syncd.errors import ItemMoved, PermanentError, TransientError
 from syncd.model import Action, ActualItem, ConflictPolicy, DesiredItem, Granularity, Ownership
+from syncd.ratelimit import RateLimiter
 from syncd.secret import Secret
 from syncd.testing.contract import PlantUnowned, SinkContract
-from tests.connectors.aws.support import owned, read, write
+from tests.connectors.aws.support import InFlight, owned, read, write
 from tests.fakes.aws import AwsFake
 
 
@@ -193,6 +195,88 @@ def test_observe_batches_values_and_lists_metadata_once(aws_fake: AwsFake, sink:
     assert found["prod/s07"].owner == OWNER and found["prod/s07"].tags["team"] == "a"
     assert found["prod/s07"].version and owned["prod/s07"].data is None
     assert aws_fake.counts() == {"BatchGetSecretValue": 3, "ListSecrets": 1}
+
+
+def _plant_owned(fake: AwsFake, count: int) -> None:
+    client = backdoor(fake, "secretsmanager")
+    marker = [{"Key": "syncd.io/instance", "Value": OWNER.instance}, {"Key": "syncd.io/sync", "Value": OWNER.sync}]
+    for index in range(count):
+        client.create_secret(Name=f"prod/p{index:03}", SecretString=json.dumps({"K": f"v{index}"}), Tags=marker)
+
+
+def test_observe_reads_batches_and_the_listing_side_by_side_bounded(
+    aws_fake: AwsFake, sink: SecretsManagerSink
+) -> None:
+    """The BatchGetSecretValue chunks run side by side with each other and with the ListSecrets paging, at most
+    the sink's `max_concurrency` (8) calls in flight, each call once."""
+    _plant_owned(aws_fake, 170)
+    probe = InFlight(expected=10)
+    sink.session.client("secretsmanager").meta.events.register("before-send.secretsmanager", probe)
+    aws_fake.reset_counts()
+    wanted = [item(sink, f"prod/p{index:03}", {"K": "x"}) for index in range(170)]
+    observation = sink.observe(wanted, Scope(OWNER.instance, ("prod/*",)))
+    assert len(observation.items) == 170 and len(observation.owned) == 170
+    # 9 batches and 1 listing (2 pages, one after the other) could run at once: the bound holds them to 8.
+    assert probe.peak == SecretsManagerSink.capabilities.max_concurrency == 8
+    assert aws_fake.counts() == {"BatchGetSecretValue": 9, "ListSecrets": 2}
+
+
+def test_calls_side_by_side_keep_to_the_rate_limit(aws_fake: AwsFake) -> None:
+    """Side by side, the observation's 11 calls still take one token each from the target's limiter: with a burst
+    of 1 at 2 calls a second, on a clock that stands still, the calls after the first are told to wait 0.5 s, 1 s,
+    ... 5 s, as one after another would be."""
+    _plant_owned(aws_fake, 170)
+    waits: list[float] = []
+    limiter = RateLimiter(2.0, burst=1, clock=lambda: 0.0, sleep=waits.append)
+    options = SecretsManagerTargetOptions(region="us-east-1", endpoint_url=aws_fake.endpoint)
+    sink = SecretsManagerSink(TARGET, options, SecretsManagerSink.connect(TARGET, options, limiter=limiter))
+    aws_fake.reset_counts()
+    try:
+        sink.observe([item(sink, f"prod/p{index:03}", {"K": "x"}) for index in range(170)], Scope(OWNER.instance))
+    finally:
+        sink.close()
+    assert sum(aws_fake.counts().values()) == 11
+    assert sorted(waits) == [step / 2 for step in range(1, 11)]
+
+
+def test_calls_side_by_side_check_the_account_once(aws_fake: AwsFake) -> None:
+    """With `account_id` set, the first observation's parallel calls check the account with one GetCallerIdentity,
+    not one per thread."""
+    _plant_owned(aws_fake, 170)
+    sink = make_sink(aws_fake, account_id="123456789012")
+    aws_fake.reset_counts()
+    try:
+        observation = sink.observe([item(sink, f"prod/p{index:03}", {"K": "x"}) for index in range(170)], Scope("i"))
+    finally:
+        sink.close()
+    assert len(observation.items) == 170
+    assert aws_fake.count("GetCallerIdentity") == 1
+
+
+def test_observing_side_by_side_finds_what_one_call_at_a_time_finds(
+    aws_fake: AwsFake, sink: SecretsManagerSink
+) -> None:
+    """The parallel observation equals one made a call at a time: values, metadata, owned items, a secret
+    scheduled for deletion, an unmarked one and an absent one."""
+    _plant_owned(aws_fake, 45)
+    client = backdoor(aws_fake, "secretsmanager")
+    client.create_secret(Name="prod/unmarked", SecretString="plain")
+    client.delete_secret(SecretId="prod/p003", RecoveryWindowInDays=7)
+
+    class OneAtATime(SecretsManagerSink):
+        capabilities = dataclasses.replace(SecretsManagerSink.capabilities, max_concurrency=1)
+
+    sequential = OneAtATime(TARGET, sink.options)
+    names = [f"prod/p{index:03}" for index in range(45)] + ["prod/unmarked", "prod/absent"]
+    scope = Scope(OWNER.instance, ("prod/*",))
+    try:
+        expected = sequential.observe([item(sink, name, {"K": "x"}) for name in names], scope)
+    finally:
+        sequential.close()
+    observation = sink.observe([item(sink, name, {"K": "x"}) for name in names], scope)
+    assert observation == expected
+    assert observation.items["prod/p003"].pending_deletion and "prod/absent" not in observation.items
+    assert observation.items["prod/unmarked"].owner is None and len(observation.owned) == 44
 
 
 def test_each_observation_lists_afresh(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
