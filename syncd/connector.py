@@ -219,6 +219,9 @@ class Scope:
 
     instance: str
     patterns: tuple[str, ...] = ()
+    # The target's `concurrency`: a sink that reads with calls side by side keeps at most this many in flight (and
+    # never more than its own `capabilities.max_concurrency`); None leaves it to the sink.
+    concurrency: int | None = None
 
     @property
     def prefixes(self) -> tuple[str, ...]:

@@ -196,7 +196,9 @@ def _holds_data(item: ActualItem) -> bool:
 def target_scope(manifest: Manifest, target: str, sink: Sink) -> Scope:
     """What the manifest maps into `target`: the address patterns of every sync's destinations there (all
     syncs, selected or not, so a selection never narrows what the target's owned items are compared with)."""
-    return Scope(manifest.instance, tuple(target_patterns(manifest, target, sink)))
+    spec = manifest.spec
+    concurrency = spec.targets[target].concurrency or spec.defaults.concurrency
+    return Scope(manifest.instance, tuple(target_patterns(manifest, target, sink)), concurrency)
 
 
 def _plan_target(

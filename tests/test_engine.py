@@ -498,14 +498,22 @@ class ObservedSink(MemorySink):
 
 
 def test_observe_gets_the_checked_items_and_the_targets_scope_once(write_manifest, source) -> None:
-    """The engine observes a target once per plan, with the items that passed check and the address patterns
-    of every destination mapped into it as its scope."""
+    """The engine observes a target once per plan, with the items that passed check, the address patterns of every
+    destination mapped into it and the target's `concurrency` (the manifest's default, 4) as its scope."""
     manifest = write_manifest(manifest_text())
     targets = {"a": ObservedSink("a"), "b": MemorySink("b")}
     source.put("apps/api/bad name", {"key": "x"})
     make_plan(manifest, source, targets, retry=FAST_RETRY)
     wanted = ("api/github", "api/stripe", "prod/db")
-    assert targets["a"].observed == [(wanted, Scope("prod", ("api/*", "prod/*")))]
+    assert targets["a"].observed == [(wanted, Scope("prod", ("api/*", "prod/*"), concurrency=4))]
+
+
+def test_the_scope_carries_the_targets_own_concurrency(write_manifest, source) -> None:
+    """A target's own `concurrency` reaches its sink in the scope, so a sink reading side by side keeps to it."""
+    manifest = write_manifest(manifest_text().replace("a: {type: memory}", "a: {type: memory, concurrency: 2}"))
+    targets = {"a": ObservedSink("a"), "b": MemorySink("b")}
+    make_plan(manifest, source, targets, retry=FAST_RETRY)
+    assert [scope.concurrency for _, scope in targets["a"].observed] == [2]
 
 
 def test_once_the_writer_may_no_longer_write_no_change_is_attempted(write_manifest, source) -> None:

@@ -113,13 +113,14 @@ class SecretsManagerSink(AwsSink):
     def _read(self, scope: Scope, wanted: Sequence[str]) -> tuple[dict[str, SecretInfo], BatchAnswer]:
         """The marked secrets in the scope (ListSecrets, page after page) and the values of `wanted`
         (BatchGetSecretValue, 20 a call), side by side: the listing on one thread, the batches on the others, at
-        most `capabilities.max_concurrency` calls in flight (and the target's `rate_limit`, which every request
-        waits for)."""
+        most the target's `concurrency` calls in flight, never more than `capabilities.max_concurrency` (and the
+        target's `rate_limit`, which every request waits for)."""
 
         def read(names: Sequence[str] | None) -> dict[str, SecretInfo] | BatchAnswer:
             return self._list_marked(scope) if names is None else self.api.batch_chunk(names)
 
-        listing, *parts = in_parallel(read, [None, *chunks(wanted, BATCH_IDS)], self.capabilities.max_concurrency)
+        workers = min(scope.concurrency or self.capabilities.max_concurrency, self.capabilities.max_concurrency)
+        listing, *parts = in_parallel(read, [None, *chunks(wanted, BATCH_IDS)], workers)
         assert isinstance(listing, dict)
         answer = BatchAnswer()
         for part in parts:

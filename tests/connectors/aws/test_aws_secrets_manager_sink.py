@@ -221,6 +221,20 @@ def test_observe_reads_batches_and_the_listing_side_by_side_bounded(
     assert aws_fake.counts() == {"BatchGetSecretValue": 9, "ListSecrets": 2}
 
 
+def test_observe_keeps_to_the_targets_concurrency(aws_fake: AwsFake, sink: SecretsManagerSink) -> None:
+    """A target whose `concurrency` is 3 has at most 3 of the observation's calls in flight at once, and still
+    makes each call once."""
+    _plant_owned(aws_fake, 170)
+    probe = InFlight(expected=4, patience=0.5)
+    sink.session.client("secretsmanager").meta.events.register("before-send.secretsmanager", probe)
+    aws_fake.reset_counts()
+    wanted = [item(sink, f"prod/p{index:03}", {"K": "x"}) for index in range(170)]
+    observation = sink.observe(wanted, Scope(OWNER.instance, ("prod/*",), concurrency=3))
+    assert len(observation.items) == 170
+    assert probe.peak == 3
+    assert aws_fake.counts() == {"BatchGetSecretValue": 9, "ListSecrets": 2}
+
+
 def test_calls_side_by_side_keep_to_the_rate_limit(aws_fake: AwsFake) -> None:
     """Side by side, the observation's 11 calls still take one token each from the target's limiter: with a burst
     of 1 at 2 calls a second, on a clock that stands still, the calls after the first are told to wait 0.5 s, 1 s,
