@@ -68,16 +68,21 @@ def test_without_json_a_run_is_a_row_of_a_markdown_table() -> None:
 
 def test_the_floors_follow_the_apis_batch_and_page_sizes() -> None:
     """At 1,000 secrets: Secrets Manager 50 BatchGetSecretValue + 10 ListSecrets; SSM's 2,000 parameters 200
-    GetParameters + 40 DescribeParameters; Vault a LIST and 1,000 reads on each side; GitLab's 2,000 variables 20
-    pages of 100; Kubernetes' 1,000 Secrets 2 labelled LIST pages of 500."""
+    GetParameters + 80 DescribeParameters (40 confirming tags, 40 listing what it owns); Vault a LIST and 1,000
+    reads on each side; GitLab's 2,000 variables 20 pages of 100; Kubernetes' 1,000 Secrets 2 labelled LIST pages
+    of 500."""
     assert aws_secrets_manager.calls_floor(1000) == 60
     assert aws_secrets_manager.first_apply_floor(1000) == 1001
     assert aws_ssm.calls_floor(2000) == 280
     assert aws_ssm.first_apply_floor(2000) == 2001
     assert vault.calls_floor(1000) == 2002
     assert vault.first_apply_floor(1000) == 3002
-    assert gitlab.calls_floor(2000) == 20
-    assert gitlab.first_apply_floor(2000) == 2001
+    assert gitlab.calls_floor(1000) == 20
+    assert gitlab.first_apply_floor(1000) == 2001
+    # 10,000 secrets go to 5 projects of 4,000 variables (GitLab holds at most 8,000 in a project).
+    assert gitlab.variables_per_project(10000) == [4000] * 5
+    assert gitlab.calls_floor(10000) == 200
+    assert gitlab.first_apply_floor(10000) == 5 + 20000
     assert kubernetes.calls_floor(1000) == 2
     assert kubernetes.first_apply_floor(1000) == 2001
     assert aws_secrets_manager.calls_floor(1) == 2 and aws_ssm.calls_floor(1) == 3
