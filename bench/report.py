@@ -1,0 +1,77 @@
+"""`python -m bench.report RESULTS.jsonl...`: the Markdown table of bench results, as in docs/benchmarks.md.
+
+    python -m bench.report results-100-1000.jsonl results-10000.jsonl > table.md
+
+One row per run, ordered by scenario (as `python -m bench` runs them) and then by N; `python -m bench` without
+`--json` prints the same columns as it goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.results import BadResults, Run, load
+
+COLUMNS = (
+    ("scenario", "---"),
+    ("secrets", "---:"),
+    ("calls_total", "---:"),
+    ("calls_floor", "---:"),
+    ("floor_ratio", "---:"),
+    ("naive_calls", "---:"),
+    ("naive_ratio", "---:"),
+    ("writes_steady_state", "---:"),
+    ("first_apply_calls", "---:"),
+    ("first_apply_floor", "---:"),
+    ("plan_wall_s", "---:"),
+    ("plan_cpu_s", "---:"),
+    ("cpu_ms_per_call", "---:"),
+    ("apply_wall_s", "---:"),
+    ("peak_rss_mb", "---:"),
+)
+# The order `python -m bench` runs its scenarios in (bench/scenarios/__init__.py); others sort after these.
+SCENARIO_ORDER = ("aws-secrets-manager", "aws-ssm", "vault", "dotenv", "gitlab", "kubernetes")
+
+
+def markdown_header() -> str:
+    return "| " + " | ".join(name for name, _ in COLUMNS) + " |\n|" + "|".join(align for _, align in COLUMNS) + "|"
+
+
+def markdown_row(result: Any) -> str:
+    """One run (a `Result` or its JSON object) as a table row; a field with no value (a ratio of no calls), or one
+    that an older bench did not measure, shows as a dash."""
+    fields = dict(dataclasses.asdict(result) if dataclasses.is_dataclass(result) else result)
+    fields["scenario"] = f"{fields['source']} → {fields['connector']}"
+    return "| " + " | ".join("—" if fields.get(name) is None else str(fields[name]) for name, _ in COLUMNS) + " |"
+
+
+def _order(run: Mapping[str, Any]) -> tuple[int, str, int]:
+    connector = str(run["connector"])
+    known = SCENARIO_ORDER.index(connector) if connector in SCENARIO_ORDER else len(SCENARIO_ORDER)
+    return known, connector, int(run["secrets"])
+
+
+def markdown_table(runs: Sequence[Run]) -> str:
+    return "\n".join([markdown_header(), *(markdown_row(run) for run in sorted(runs, key=_order))])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="+", type=Path, help="JSON Lines files of `python -m bench --json`")
+    arguments = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        runs = load(arguments.results)
+    except (OSError, BadResults) as error:
+        print(f"bench.report: {error}", file=sys.stderr)
+        return 2
+    print(markdown_table(runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
