@@ -1,9 +1,12 @@
 """`python -m bench.report RESULTS.jsonl...`: the Markdown table of bench results, as in docs/benchmarks.md.
 
-    python -m bench.report results-100-1000.jsonl results-10000.jsonl > table.md
+    python -m bench.report results.jsonl                              # the table on stdout
+    python -m bench.report results.jsonl --write docs/benchmarks.md   # the table and the checker's verdicts, in place
 
 One row per run, ordered by scenario (as `python -m bench` runs them) and then by N; `python -m bench` without
-`--json` prints the same columns as it goes.
+`--json` prints the same columns as it goes. `--write DOC` replaces what stands between the markers
+`<!-- bench:table -->` and `<!-- /bench:table -->` in DOC with the table, and between `<!-- bench:check -->` and
+`<!-- /bench:check -->` with `python -m bench.check`'s lines, and leaves the rest of DOC as it is.
 """
 
 from __future__ import annotations
@@ -60,16 +63,44 @@ def markdown_table(runs: Sequence[Run]) -> str:
     return "\n".join([markdown_header(), *(markdown_row(run) for run in sorted(runs, key=_order))])
 
 
+def check_block(runs: Sequence[Run]) -> str:
+    """`python -m bench.check`'s verdicts on the runs, as a fenced block."""
+    from bench.check import check
+
+    return "```text\n" + "\n".join(verdict.line() for verdict in check(runs)) + "\n```"
+
+
+def replace_between(text: str, name: str, content: str) -> str:
+    """`text` with what stands between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` replaced by `content`."""
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    before, found, rest = text.partition(start)
+    _, found_end, after = rest.partition(end)
+    if not found or not found_end:
+        raise ValueError(f"no {start} ... {end} markers")
+    return f"{before}{start}\n{content}\n{end}{after}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="+", type=Path, help="JSON Lines files of `python -m bench --json`")
+    parser.add_argument("--write", type=Path, metavar="DOC", help="put the table and the verdicts into DOC's markers")
     arguments = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         runs = load(arguments.results)
     except (OSError, BadResults) as error:
         print(f"bench.report: {error}", file=sys.stderr)
         return 2
-    print(markdown_table(runs))
+    if arguments.write is None:
+        print(markdown_table(runs))
+        return 0
+    try:
+        text = arguments.write.read_text()
+        text = replace_between(text, "table", markdown_table(runs))
+        text = replace_between(text, "check", check_block(runs))
+    except (OSError, ValueError) as error:
+        print(f"bench.report: {arguments.write}: {error}", file=sys.stderr)
+        return 2
+    arguments.write.write_text(text)
     return 0
 
 

@@ -300,3 +300,29 @@ def test_the_plot_writes_a_png(tmp_path: Path) -> None:
     output = tmp_path / "benchmarks.png"
     assert plot.main([str(_write_lines(tmp_path / "good.jsonl", _good_runs())), "-o", str(output)]) == 0
     assert output.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_the_report_writes_the_table_and_the_verdicts_between_the_markers_of_a_doc(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--write DOC` replaces what stands between the table's and the checker's markers and keeps the rest of DOC
+    as it was; a DOC without the markers is left unchanged, with one message naming it."""
+    results = _write_lines(tmp_path / "results.jsonl", [_run(), _run(secrets=10_000, calls_total=20, calls_floor=20)])
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(
+        "# Title\n\n<!-- bench:table -->\nan old table\n<!-- /bench:table -->\n\nText between.\n\n"
+        "<!-- bench:check -->\nold verdicts\n<!-- /bench:check -->\n\nThe end.\n"
+    )
+    assert report.main([str(results), "--write", str(doc)]) == 0
+    text = doc.read_text()
+    assert text.startswith(f"# Title\n\n<!-- bench:table -->\n{markdown_header()}\n| file → kubernetes | 1000 |")
+    assert "an old table" not in text and "old verdicts" not in text
+    assert "\nText between.\n" in text and text.endswith("<!-- /bench:check -->\n\nThe end.\n")
+    assert "pass          floor   kubernetes" in text and "not measured  floor   vault" in text
+
+    bare = tmp_path / "bare.md"
+    bare.write_text("# No markers\n")
+    assert report.main([str(results), "--write", str(bare)]) == 2
+    assert bare.read_text() == "# No markers\n"
+    markers = "<!-- bench:table --> ... <!-- /bench:table -->"
+    assert capsys.readouterr().err == f"bench.report: {bare}: no {markers} markers\n"
