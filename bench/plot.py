@@ -30,6 +30,7 @@ def plot(runs: Sequence[Run], output: Path) -> None:
     # No display: draw into the file only, whatever the environment says.
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     grouped = by_scenario(runs)
     figure, (calls_axes, time_axes) = plt.subplots(1, 2, figsize=(13, 5.5), layout="constrained")
@@ -62,6 +63,10 @@ def plot(runs: Sequence[Run], output: Path) -> None:
         title="Wall time of the steady-state plan",
     )
     for axes in (calls_axes, time_axes):
+        # Plain numbers (100, 0.5) rather than powers of ten; the minor ticks unlabelled.
+        for axis in (axes.xaxis, axes.yaxis):
+            axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+            axis.set_minor_formatter(NullFormatter())
         axes.grid(True, which="both", alpha=0.3)
         axes.legend(fontsize="small")
     figure.savefig(output, dpi=100)
