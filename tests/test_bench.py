@@ -262,13 +262,16 @@ def test_the_tools_refuse_a_file_that_is_not_bench_output(tmp_path: Path, capsys
 def test_the_report_prints_one_table_of_the_runs_by_scenario_then_size(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Runs from two files come out as one Markdown table ordered as the bench runs its scenarios, then by N; a
-    run of an older bench, without CPU time or ratios, gets its ratios from its counts and a dash for the CPU."""
+    """Runs from two files come out as one Markdown table ordered as the bench runs its scenarios, then by N, one
+    row per scenario and N (of repeated runs, the fastest plan's); a run of an older bench, without CPU time or
+    ratios, gets its ratios from its counts and a dash for the CPU."""
     older = _run(connector="aws-secrets-manager", secrets=1000, calls_total=60, calls_floor=60, naive_calls=2010)
     for field in ("plan_cpu_s", "cpu_ms_per_call", "floor_ratio", "naive_ratio"):
         del older[field]
     first = _write_lines(tmp_path / "a.jsonl", [_run(secrets=10_000, calls_total=20, calls_floor=20), older])
-    second = _write_lines(tmp_path / "b.jsonl", [_run(secrets=100, calls_total=1, calls_floor=1, naive_calls=100)])
+    small = {"secrets": 100, "calls_total": 1, "calls_floor": 1, "naive_calls": 100}
+    repeated = [_run(**small, plan_wall_s=wall) for wall in (3, 2, 4)]
+    second = _write_lines(tmp_path / "b.jsonl", repeated)
     assert report.main([str(first), str(second)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[:2] == markdown_header().splitlines()
@@ -277,6 +280,7 @@ def test_the_report_prints_one_table_of_the_runs_by_scenario_then_size(
         ["| file → kubernetes", "100"],
         ["| file → kubernetes", "10000"],
     ]
+    assert lines[3].split(" | ")[10] == "2"
     assert lines[2].split(" | ")[2:] == [
         "60",
         "60",
