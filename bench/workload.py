@@ -86,11 +86,15 @@ class Result:
     items: int
     calls_total: int
     calls_floor: int
+    floor_ratio: float | None
     naive_calls: int
+    naive_ratio: float | None
     writes_steady_state: int
     first_apply_calls: int
     first_apply_floor: int
     plan_wall_s: float
+    plan_cpu_s: float
+    cpu_ms_per_call: float | None
     apply_wall_s: float
     steady_apply_wall_s: float
     peak_rss_mb: float
@@ -118,6 +122,24 @@ def pages(count: int, page_size: int) -> int:
 def batches(count: int, batch_size: int) -> int:
     """Calls to fetch `count` named things `batch_size` at a time; nothing to fetch takes no call."""
     return math.ceil(count / batch_size)
+
+
+def floor_ratio(calls: int, floor: int) -> float | None:
+    """`calls / floor`, rounded to 2 places: 1.0 is at the floor. A floor of 0 calls (a file) is met only by 0 calls
+    (1.0); any call above it has no finite ratio (None)."""
+    if floor == 0:
+        return 1.0 if calls == 0 else None
+    return round(calls / floor, 2)
+
+
+def naive_ratio(naive_calls: int, calls: int) -> float | None:
+    """How many times fewer calls syncd made than the naive reader, rounded to 1 place; None when syncd made none."""
+    return round(naive_calls / calls, 1) if calls else None
+
+
+def cpu_ms_per_call(cpu_s: float, calls: int) -> float | None:
+    """syncd's CPU milliseconds per API call of a run, rounded to 3 places; None when it made no call."""
+    return round(cpu_s * 1000 / calls, 3) if calls else None
 
 
 def syncd_env(extra: Mapping[str, str]) -> dict[str, str]:
@@ -187,11 +209,15 @@ def result(
         items=items,
         calls_total=cycle.plan.total,
         calls_floor=calls_floor,
+        floor_ratio=floor_ratio(cycle.plan.total, calls_floor),
         naive_calls=naive.total,
+        naive_ratio=naive_ratio(naive.total, cycle.plan.total),
         writes_steady_state=cycle.steady_apply.writes,
         first_apply_calls=cycle.first_apply.total,
         first_apply_floor=first_apply_floor,
         plan_wall_s=round(cycle.plan.run.wall_s, 3),
+        plan_cpu_s=round(cycle.plan.run.cpu_s, 3),
+        cpu_ms_per_call=cpu_ms_per_call(cycle.plan.run.cpu_s, cycle.plan.total),
         apply_wall_s=round(cycle.first_apply.run.wall_s, 3),
         steady_apply_wall_s=round(cycle.steady_apply.run.wall_s, 3),
         peak_rss_mb=round(max(run.peak_rss_mb for run in runs), 1),
