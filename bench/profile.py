@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 SCENARIOS = ("kubernetes", "dotenv", "gitlab")
+DEFAULT_THRESHOLDS = gc.get_threshold()
 
 
 # The child: what is measured.
@@ -112,13 +113,16 @@ def print_stats(profiles: list[cProfile.Profile], top: int, out: Path | None) ->
 
 
 def _gc_setting(setting: str) -> Callable[[], None]:
-    """What `--gc` does once the manifest and connections are loaded: nothing, `freeze`, or `threshold=N`."""
-    if setting == "freeze":
-        return gc.freeze
-    if setting.startswith("threshold="):
-        first = int(setting.partition("=")[2])
-        return lambda: gc.set_threshold(first, *gc.get_threshold()[1:])
-    return lambda: None
+    """What `--gc` does once the manifest and connections are loaded: nothing, `freeze`, `threshold=N`, or several
+    joined with `+`."""
+    steps: list[Callable[[], None]] = []
+    for part in setting.split("+"):
+        if part == "freeze":
+            steps.append(gc.freeze)
+        elif part.startswith("threshold="):
+            first = int(part.partition("=")[2])
+            steps.append(lambda first=first: gc.set_threshold(first, *gc.get_threshold()[1:]))
+    return lambda: [step() for step in steps] and None
 
 
 def child_plan(workdir: Path, argv: list[str], top: int, out: Path | None) -> None:
@@ -155,24 +159,28 @@ def child_ticks(workdir: Path, ticks: int, top: int, out: Path | None, gc_settin
         return len(plan.changes)
 
     tick()  # the first: connections made, imports done
-    _gc_setting(gc_setting)()
-    rows = []
     snapshots = []
-    for number in range(ticks):
-        with GcClock().running() as clock:
-            cpu, wall = time.process_time(), time.perf_counter()
-            changes = tick()
-            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        rows.append({"cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "gc_s": round(sum(clock.seconds), 3),
-                     "collections": clock.collections, "changes": changes, "rss_mb": round(_rss_mb(), 1)})  # fmt: skip
-        print(json.dumps(rows[-1]), flush=True)
-        if trace and number in (1, ticks - 1):
-            gc.collect()
-            snapshots.append(tracemalloc.take_snapshot())
-    cpus = sorted(row["cpu_s"] for row in rows)
-    gcs = sorted(row["gc_s"] for row in rows)
-    print(f"median tick: CPU {cpus[len(cpus) // 2]:.3f} s, gc {gcs[len(gcs) // 2]:.3f} s ({gc_setting})")
-    if trace and len(snapshots) == 2:
+    for setting in gc_setting.split(","):
+        _gc_setting(setting)()
+        rows = []
+        for number in range(ticks):
+            with GcClock().running() as clock:
+                cpu, wall = time.process_time(), time.perf_counter()
+                changes = tick()
+                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            rows.append({"gc_setting": setting, "cpu_s": round(cpu, 3), "wall_s": round(wall, 3),
+                         "gc_s": round(sum(clock.seconds), 3), "collections": clock.collections, "changes": changes,
+                         "rss_mb": round(_rss_mb(), 1)})  # fmt: skip
+            print(json.dumps(rows[-1]), flush=True)
+            if trace and number in (1, ticks - 1):
+                gc.collect()
+                snapshots.append(tracemalloc.take_snapshot())
+        cpus = sorted(row["cpu_s"] for row in rows)
+        gcs = sorted(row["gc_s"] for row in rows)
+        print(f"median tick: CPU {cpus[len(cpus) // 2]:.3f} s, gc {gcs[len(gcs) // 2]:.3f} s ({setting})", flush=True)
+        gc.unfreeze()
+        gc.set_threshold(*DEFAULT_THRESHOLDS)
+    if trace and len(snapshots) >= 2:
         print("--- tracemalloc: growth from tick 2 to the last")
         for stat in snapshots[1].compare_to(snapshots[0], "traceback")[:12]:
             print(stat)
@@ -241,7 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=("plan", "tick"), default="plan")
     parser.add_argument("--ticks", type=int, default=5)
     parser.add_argument("--top", type=int, default=40)
-    parser.add_argument("--gc", default="default", help="in tick mode: default, freeze, or threshold=N")
+    parser.add_argument(
+        "--gc",
+        default="default",
+        help="in tick mode: default, freeze, or threshold=N; several, comma-separated, are tried in turn",
+    )
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--stats-file", type=Path, help="where to dump the merged pstats (suffixed with N)")
     args = parser.parse_args(argv)
