@@ -69,9 +69,12 @@ class GcClock:
 
 
 @contextmanager
-def every_thread_profiled() -> Iterator[list[cProfile.Profile]]:
+def every_thread_profiled(enabled: bool = True) -> Iterator[list[cProfile.Profile]]:
     """A cProfile.Profile for the calling thread and for every thread started meanwhile (the engine's pools)."""
     profiles: list[cProfile.Profile] = []
+    if not enabled:
+        yield profiles
+        return
     original_run = threading.Thread.run
 
     def profiled_run(thread: threading.Thread) -> None:
@@ -125,17 +128,20 @@ def _gc_setting(setting: str) -> Callable[[], None]:
     return lambda: [step() for step in steps] and None
 
 
-def child_plan(workdir: Path, argv: list[str], top: int, out: Path | None) -> None:
+def child_plan(workdir: Path, argv: list[str], top: int, out: Path | None, profiled: bool) -> None:
     from syncd.cli import main
 
     with GcClock().running() as clock:
         cpu, wall = time.process_time(), time.perf_counter()
-        with open(os.devnull, "w") as quiet, redirect_stdout(quiet), every_thread_profiled() as profiles:
+        with open(os.devnull, "w") as quiet, redirect_stdout(quiet), every_thread_profiled(profiled) as profiles:
             code = main(argv)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    print(f"exit {code}; profiled plan: wall {wall:.2f} s, CPU {cpu:.2f} s, gc {sum(clock.seconds):.2f} s "
-          f"(collections {clock.collections})")  # fmt: skip
-    print_stats(profiles, top, out)
+    with_profile = "profiled" if profiled else "unprofiled"
+    print(json.dumps({"exit": code, "plan": with_profile, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+                      "gc_s": round(sum(clock.seconds), 3), "collections": clock.collections,
+                      "peak_rss_mb": _peak_rss_mb()}), flush=True)  # fmt: skip
+    if profiled:
+        print_stats(profiles, top, out)
 
 
 def child_ticks(workdir: Path, ticks: int, top: int, out: Path | None, gc_setting: str, trace: bool) -> None:
@@ -190,6 +196,13 @@ def child_ticks(workdir: Path, ticks: int, top: int, out: Path | None, gc_settin
     with every_thread_profiled() as profiles:
         tick()
     print_stats(profiles, top, out)
+
+
+def _peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def _rss_mb() -> float:
@@ -247,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", choices=SCENARIOS, default="kubernetes")
     parser.add_argument("--secrets", type=int, nargs="+", default=[1000])
     parser.add_argument("--mode", choices=("plan", "tick"), default="plan")
+    parser.add_argument("--repeat", type=int, default=0, help="in plan mode: unprofiled plans first, each timed")
     parser.add_argument("--ticks", type=int, default=5)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument(
@@ -255,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
         help="in tick mode: default, freeze, or threshold=N; several, comma-separated, are tried in turn",
     )
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument(
+        "--roots", type=Path, nargs="+", help="copies of the repository whose syncd to measure, in turn (default: this)"
+    )
     parser.add_argument("--stats-file", type=Path, help="where to dump the merged pstats (suffixed with N)")
     args = parser.parse_args(argv)
     for secrets in args.secrets:
@@ -265,16 +282,23 @@ def main(argv: list[str] | None = None) -> int:
                 out = f"{args.stats_file}.{secrets}" if args.stats_file else ""
                 command = [sys.executable, "-m", "bench.profile", "--child", str(workdir), args.mode,
                            str(args.ticks), str(args.top), out, args.gc, str(int(args.tracemalloc))]  # fmt: skip
-                subprocess.run(command, env=env, check=True, cwd=Path(__file__).resolve().parent.parent)
+                roots = args.roots or [Path(__file__).resolve().parent.parent]
+                for _ in range(args.repeat if args.mode == "plan" else 0):
+                    for root in roots:
+                        print(f"--- {root}", flush=True)
+                        subprocess.run([*command, "unprofiled"], env=env, check=True, cwd=root)
+                for root in roots if args.top else ():
+                    print(f"--- {root}", flush=True)
+                    subprocess.run(command, env=env, check=True, cwd=root)
     return 0
 
 
 def child(argv: list[str]) -> int:
-    workdir, mode, ticks, top, out, gc_setting, trace = argv
+    workdir, mode, ticks, top, out, gc_setting, trace, *unprofiled = argv
     stats_file = Path(out) if out else None
     if mode == "plan":
         plan = ["plan", "-c", str(Path(workdir) / "syncd.yaml"), "-f", "json", "--detailed-exitcode"]
-        child_plan(Path(workdir), plan, int(top), stats_file)
+        child_plan(Path(workdir), plan, int(top), stats_file, profiled=not unprofiled)
     else:
         child_ticks(Path(workdir), int(ticks), int(top), stats_file, gc_setting, trace == "1")
     return 0
