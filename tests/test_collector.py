@@ -113,3 +113,36 @@ def test_a_collector_set_never_to_run_by_itself_is_left_so(default_thresholds) -
     with collector.young_threshold_raised():
         assert gc.get_threshold() == (0, 10, 10)
     assert gc.get_threshold() == (0, 10, 10)
+
+
+def test_a_command_line_plan_runs_the_collector_a_few_times(tmp_path, default_thresholds, capsys) -> None:
+    """`syncd plan -f json` of 2,000 secrets (4,000 dotenv variables) runs the collector a few times from the manifest
+    to the printed report, which builds as much as the plan itself, and puts the thresholds back when it returns."""
+    import json
+
+    from syncd.cli import main
+
+    secrets = {f"app{i:05d}": {"user": f"user{i}", "password": f"pw-{i}-x"} for i in range(2000)}
+    (tmp_path / "secrets.json").write_text(json.dumps({"apps": secrets}))
+    (tmp_path / "syncd.yaml").write_text(
+        "version: 1\ninstance: prod\nsource: {type: file, path: secrets.json}\n"
+        "targets: {env: {type: dotenv, path: out.env}}\n"
+        'syncs: [{name: apps, from: apps/, to: [{target: env, name: "{relpath|env}_{key|env}"}]}]\n'
+    )
+    argv = ["plan", "-c", str(tmp_path / "syncd.yaml"), "-f", "json"]
+    assert main(argv) == 0  # the connectors imported: the run counted next is the plan and its report alone
+    passes = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            passes.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(count)
+    try:
+        code = main(argv)
+    finally:
+        gc.callbacks.remove(count)
+    assert code == 0 and '"create": 4000' in capsys.readouterr().out
+    assert len(passes) <= 10
+    assert gc.get_threshold() == default_thresholds
