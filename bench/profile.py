@@ -144,7 +144,9 @@ def child_plan(workdir: Path, argv: list[str], top: int, out: Path | None, profi
         print_stats(profiles, top, out)
 
 
-def child_ticks(workdir: Path, ticks: int, top: int, out: Path | None, gc_setting: str, trace: bool) -> None:
+def child_ticks(
+    workdir: Path, ticks: int, top: int, out: Path | None, gc_setting: str, trace: bool, trim: bool = False
+) -> None:
     import tracemalloc
 
     from syncd.engine import Selection
@@ -176,7 +178,9 @@ def child_ticks(workdir: Path, ticks: int, top: int, out: Path | None, gc_settin
                 cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             rows.append({"gc_setting": setting, "cpu_s": round(cpu, 3), "wall_s": round(wall, 3),
                          "gc_s": round(sum(clock.seconds), 3), "collections": clock.collections, "changes": changes,
-                         "rss_mb": round(_rss_mb(), 1)})  # fmt: skip
+                         "rss_mb": round(_rss_mb(), 1), "blocks": sys.getallocatedblocks()})  # fmt: skip
+            if trim:
+                trim_heap()
             print(json.dumps(rows[-1]), flush=True)
             if trace and number in (1, ticks - 1):
                 gc.collect()
@@ -196,6 +200,13 @@ def child_ticks(workdir: Path, ticks: int, top: int, out: Path | None, gc_settin
     with every_thread_profiled() as profiles:
         tick()
     print_stats(profiles, top, out)
+
+
+def trim_heap() -> None:
+    """glibc's malloc_trim(0): the heap's free pages handed back to the system."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _peak_rss_mb() -> float:
@@ -269,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         help="in tick mode: default, freeze, or threshold=N; several, comma-separated, are tried in turn",
     )
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--trim", action="store_true", help="in tick mode: malloc_trim(0) after each tick")
     parser.add_argument(
         "--roots", type=Path, nargs="+", help="copies of the repository whose syncd to measure, in turn (default: this)"
     )
@@ -280,14 +292,15 @@ def main(argv: list[str] | None = None) -> int:
             workdir = Path(folder)
             with scenario(args.scenario, secrets, workdir) as env:
                 out = f"{args.stats_file}.{secrets}" if args.stats_file else ""
+                memory = "trim" if args.trim else str(int(args.tracemalloc))
                 command = [sys.executable, "-m", "bench.profile", "--child", str(workdir), args.mode,
-                           str(args.ticks), str(args.top), out, args.gc, str(int(args.tracemalloc))]  # fmt: skip
+                           str(args.ticks), str(args.top), out, args.gc, memory]  # fmt: skip
                 roots = args.roots or [Path(__file__).resolve().parent.parent]
                 for _ in range(args.repeat if args.mode == "plan" else 0):
                     for root in roots:
                         print(f"--- {root}", flush=True)
                         subprocess.run([*command, "unprofiled"], env=env, check=True, cwd=root)
-                for root in roots if args.top else ():
+                for root in roots if args.top or args.mode == "tick" else ():
                     print(f"--- {root}", flush=True)
                     subprocess.run(command, env=env, check=True, cwd=root)
     return 0
@@ -300,7 +313,7 @@ def child(argv: list[str]) -> int:
         plan = ["plan", "-c", str(Path(workdir) / "syncd.yaml"), "-f", "json", "--detailed-exitcode"]
         child_plan(Path(workdir), plan, int(top), stats_file, profiled=not unprofiled)
     else:
-        child_ticks(Path(workdir), int(ticks), int(top), stats_file, gc_setting, trace == "1")
+        child_ticks(Path(workdir), int(ticks), int(top), stats_file, gc_setting, trace == "1", trace == "trim")
     return 0
 
 

@@ -13,7 +13,6 @@ from syncd.cli import audit_commands, plan_commands, policy_commands, run_comman
 from syncd.cli.invocation import Invocation
 from syncd.cli.options import EXIT_ERROR, EXIT_OK
 from syncd.cli.output import print_error, print_text
-from syncd.collector import young_threshold_raised
 from syncd.errors import SyncdError
 
 if TYPE_CHECKING:
@@ -56,11 +55,7 @@ def main(
     Invocation.argv, Invocation.log_format = list(argv) if argv is not None else sys.argv[1:], None
     command = typer.main.get_command(app)
     try:
-        # A command keeps most of what it makes to its end (the manifest, the plan, its report): see syncd/collector.py.
-        with young_threshold_raised():
-            result = command.main(
-                args=list(argv) if argv is not None else None, prog_name="syncd", standalone_mode=False
-            )
+        result = command.main(args=list(argv) if argv is not None else None, prog_name="syncd", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
