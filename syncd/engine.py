@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 
+from syncd.collector import young_threshold_raised
 from syncd.connector import Scope, Sink, Source
 from syncd.diff import Policy, PruneScope, diff_target
 from syncd.errors import ConfigError, SourceError, SyncdError, TransientError
@@ -246,48 +247,50 @@ def make_plan(
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> Plan:
     """Read everything the selection needs and compute the plan. Calls only read methods."""
-    retry = retry or settings.retry
-    selection.check(manifest)
-    syncs = selection.pick_syncs(manifest)
-    targets = [t for t in selection.pick_targets(manifest) if t in sinks]
-    with unselected_targets(manifest, targets) as others:
-        refuse_overlaps(source, syncs, {t: sinks[t] for t in targets}, others)
-    read = read_sources(source, syncs, retry, settings)
-    log.debug("source read", syncs=len(syncs), paths=len(read.versions), problems=len(read.problems))
-    expansion = expand(manifest.instance, syncs, read.secrets, {t: sinks[t] for t in targets})
-    scope = PruneScope(
-        policies={s.name: Policy(s.on_conflict, s.prune) for s in syncs},
-        known_syncs={s.name for s in manifest.syncs},
-        failed_syncs=expansion.failed_syncs,
-        prune_orphans=manifest.spec.defaults.prune and selection.syncs is None,
-    )
-    changes: list[Change] = []
-    problems = [*read.problems, *expansion.problems]
-    refused: list[str] = []
-    with ThreadPoolExecutor(max_workers=settings.target_readers, thread_name_prefix="syncd-plan") as pool:
-        futures = {
-            t: pool.submit(
-                in_callers_context(_plan_target), manifest, t, sinks[t], expansion, scope, retry, allow_mass_delete
-            )
-            for t in targets
-        }
-        for target, future in futures.items():
-            target_changes, target_problems, was_refused = future.result()
-            changes.extend(target_changes)
-            problems.extend(target_problems)
-            if was_refused:
-                refused.append(target)
-            log.debug("target read", target=target, changes=len(target_changes), problems=len(target_problems))
-    return Plan(
-        instance=manifest.instance,
-        manifest_digest=manifest.digest,
-        created_at=now().isoformat(timespec="seconds"),
-        targets=tuple(targets),
-        syncs=tuple(s.name for s in syncs),
-        changes=tuple(changes),
-        problems=tuple(problems),
-        source_versions=dict(sorted(read.versions.items())),
-        refused_targets=tuple(refused),
-        sync_filter=tuple(sorted(selection.syncs)) if selection.syncs is not None else None,
-        target_filter=tuple(sorted(selection.targets)) if selection.targets is not None else None,
-    )
+    # A plan keeps nearly every object it makes until it ends: see syncd/collector.py.
+    with young_threshold_raised():
+        retry = retry or settings.retry
+        selection.check(manifest)
+        syncs = selection.pick_syncs(manifest)
+        targets = [t for t in selection.pick_targets(manifest) if t in sinks]
+        with unselected_targets(manifest, targets) as others:
+            refuse_overlaps(source, syncs, {t: sinks[t] for t in targets}, others)
+        read = read_sources(source, syncs, retry, settings)
+        log.debug("source read", syncs=len(syncs), paths=len(read.versions), problems=len(read.problems))
+        expansion = expand(manifest.instance, syncs, read.secrets, {t: sinks[t] for t in targets})
+        scope = PruneScope(
+            policies={s.name: Policy(s.on_conflict, s.prune) for s in syncs},
+            known_syncs={s.name for s in manifest.syncs},
+            failed_syncs=expansion.failed_syncs,
+            prune_orphans=manifest.spec.defaults.prune and selection.syncs is None,
+        )
+        changes: list[Change] = []
+        problems = [*read.problems, *expansion.problems]
+        refused: list[str] = []
+        with ThreadPoolExecutor(max_workers=settings.target_readers, thread_name_prefix="syncd-plan") as pool:
+            futures = {
+                t: pool.submit(
+                    in_callers_context(_plan_target), manifest, t, sinks[t], expansion, scope, retry, allow_mass_delete
+                )
+                for t in targets
+            }
+            for target, future in futures.items():
+                target_changes, target_problems, was_refused = future.result()
+                changes.extend(target_changes)
+                problems.extend(target_problems)
+                if was_refused:
+                    refused.append(target)
+                log.debug("target read", target=target, changes=len(target_changes), problems=len(target_problems))
+        return Plan(
+            instance=manifest.instance,
+            manifest_digest=manifest.digest,
+            created_at=now().isoformat(timespec="seconds"),
+            targets=tuple(targets),
+            syncs=tuple(s.name for s in syncs),
+            changes=tuple(changes),
+            problems=tuple(problems),
+            source_versions=dict(sorted(read.versions.items())),
+            refused_targets=tuple(refused),
+            sync_filter=tuple(sorted(selection.syncs)) if selection.syncs is not None else None,
+            target_filter=tuple(sorted(selection.targets)) if selection.targets is not None else None,
+        )

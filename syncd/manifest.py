@@ -10,15 +10,12 @@ is exported here.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from syncd import yamlpos
+from syncd import collector, yamlpos
 from syncd.errors import ConfigError
 from syncd.manifest_checks import PER_KEY_VARIABLES, TEMPLATE_VARIABLES, Checker, Parts
 from syncd.manifest_issues import Issue, Loc, ManifestError, validation_issues
@@ -63,24 +60,11 @@ def _read(path: Path) -> tuple[str, bytes]:
         raise ConfigError(f"cannot read manifest {str(path)!r}: {reason}") from None
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Keep the cyclic garbage collector out of a load: it would walk the growing tree of a large manifest
-    again and again, and a manifest's data holds no cycle to collect."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def load_manifest(path: str | Path, registry: Registry) -> Manifest:
     """Read and validate a manifest completely; raises ConfigError/ManifestError."""
     path = Path(path)
     text, data = _read(path)
-    with _collector_paused():
+    with collector.paused():
         located = yamlpos.load(text, str(path))
         if not isinstance(located.data, dict):
             raise ManifestError(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from syncd import __version__
 from syncd.errors import ConfigError, StalePlanError
@@ -88,6 +88,23 @@ def results_to_dict(plan: Plan, results: Sequence[ChangeResult], manifest_path: 
 
 def dumps(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+
+# How many pieces of encoded JSON `dump` joins per write: few writes, and never the whole document at once.
+_PIECES_PER_WRITE = 8192
+
+
+def dump(data: Any, stream: TextIO) -> None:
+    """`dumps(data)` written to `stream` as it is encoded: a plan of many changes is never held whole as text (nor as
+    the encoder's list of a million small pieces, which `json.dumps` joins at the end)."""
+    pieces: list[str] = []
+    for piece in json.JSONEncoder(indent=2).iterencode(data):
+        pieces.append(piece)
+        if len(pieces) == _PIECES_PER_WRITE:
+            stream.write("".join(pieces))
+            pieces.clear()
+    pieces.append("\n")
+    stream.write("".join(pieces))
 
 
 def load_saved(path: Path) -> dict[str, Any]:

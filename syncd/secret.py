@@ -73,6 +73,9 @@ class Redactor:
         self._by_prefix: dict[str, tuple[tuple[int, ...], dict[int, set[str]]]] = {}
 
     def add(self, value: str) -> None:
+        if value in self._values:
+            # Known, and its lines with it (a run meets each value at least twice: in the source and in a sink).
+            return
         # A multi-line value (a PEM key) is also scrubbed line by line, since
         # output may show one line of it on its own.
         candidates = {value, *value.splitlines()}

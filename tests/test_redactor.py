@@ -109,3 +109,21 @@ syncs: [{name: db, from: apps/db, to: [{target: vault, name: db}]}]
     manifest.open_sink("vault", env).close()
     text = " ".join(env.values())
     assert REDACTOR.redact(text) == f"http://vault-7q.example:8200 {REDACTED} team-7q/apps"
+
+
+def test_a_value_already_known_is_not_examined_again(monkeypatch) -> None:
+    """Registering a value the redactor already holds costs one set lookup: a run meets each value several times (the
+    source, each sink), and a daemon every tick, so the candidate rules run once per value, not once per meeting."""
+    from syncd import secret
+
+    examined = []
+    real = secret.is_candidate
+    monkeypatch.setattr(secret, "is_candidate", lambda value: examined.append(value) or real(value))
+    redactor = secret.Redactor()
+    redactor.add("s3cr3t-value-1\ns3cr3t-line-2")
+    assert sorted(examined) == ["s3cr3t-line-2", "s3cr3t-value-1", "s3cr3t-value-1\ns3cr3t-line-2"]
+    examined.clear()
+    for value in ("s3cr3t-value-1\ns3cr3t-line-2", "s3cr3t-value-1", "s3cr3t-line-2"):
+        redactor.add(value)
+    assert examined == []
+    assert redactor.redact("x s3cr3t-line-2 y") == "x [REDACTED] y"

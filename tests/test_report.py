@@ -115,3 +115,32 @@ def test_markdown_with_problems_and_no_change_does_not_say_everything_is_in_sync
     assert "every target is in sync" not in text
     assert "No changes could be planned where the problems below stand" in text
     assert "No changes: every target is in sync." in render_markdown(_plan())
+
+
+class _Writes:
+    """A text stream that keeps each write apart."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_json_output_is_written_as_it_is_encoded(monkeypatch) -> None:
+    """`--format json` prints the same text `dumps` gives, in many writes, none holding the whole document: a plan of
+    thousands of changes is never held whole as text (it was most of an apply's peak memory at 10,000 secrets)."""
+    from syncd.cli import output
+
+    changes = [Change("t1", f"apps/item{i:05d}", Action.NOOP, "s") for i in range(3000)]
+    data = results_to_dict(_plan(*changes), [])
+    stdout = _Writes()
+    monkeypatch.setattr(output.sys, "stdout", stdout)
+    output.print_json(data)
+    text = "".join(stdout.writes)
+    assert text == dumps(data)
+    assert len(stdout.writes) > 2 and max(len(part) for part in stdout.writes) < len(text) // 2

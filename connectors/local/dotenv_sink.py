@@ -70,7 +70,7 @@ class DotenvSink(Sink):
         variables = document.variables()
         items = {key: block.actual(document.version) for key, block in variables.items() if key in wanted}
         owned = {
-            key: block.actual(document.version)
+            key: items.get(key) or block.actual(document.version)
             for key, block in variables.items()
             if block.owner is not None and block.owner.instance == scope.instance and scope.covers(key)
         }

@@ -11,7 +11,7 @@ from typing import Any
 
 from syncd.cli.invocation import Invocation, setup_logging
 from syncd.cli.options import LogFormat, LogLevel
-from syncd.planfile import dumps
+from syncd.planfile import dump
 from syncd.secret import REDACTOR
 
 
@@ -28,8 +28,9 @@ def print_text(text: str) -> None:
 
 
 def print_json(data: Any) -> None:
-    """A JSON document on stdout, redacted on its string values before it is serialised: never the JSON text."""
-    sys.stdout.write(dumps(REDACTOR.redact_tree(data)))
+    """A JSON document on stdout, redacted on its string values before it is serialised (never the JSON text), and
+    written as it is encoded."""
+    dump(REDACTOR.redact_tree(data), sys.stdout)
     sys.stdout.flush()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -215,7 +215,7 @@ def _variables(
 ) -> Reply:
     kind = owner.kind
     if key is None and method == "GET":
-        return _page([api_view(kind, variable) for variable in owner.variables], params, url, route_params)
+        return _page(owner.variables, params, url, route_params, lambda variable: api_view(kind, variable))
     try:
         fields = variable_fields(kind, params, creating=key is None)
         scope = scope_filter(params)
@@ -270,8 +270,15 @@ def _find(owner: Owner, key: str, scope: str | None, method: str, filter_given: 
     return matches[0] if matches else not_found
 
 
-def _page(items: list[dict[str, Any]], params: dict[str, Any], url: str, route_params: dict[str, str]) -> Reply:
-    """Gitlab::Pagination::OffsetPagination and OffsetHeaderBuilder, with Kaminari's page arithmetic."""
+def _page(
+    items: list[dict[str, Any]],
+    params: dict[str, Any],
+    url: str,
+    route_params: dict[str, str],
+    view: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Reply:
+    """Gitlab::Pagination::OffsetPagination and OffsetHeaderBuilder, with Kaminari's page arithmetic; `view` makes what
+    the API shows of each item on the page (only those: a listing of n items in pages costs n views, not n per page)."""
     try:
         page = integer(params, "page", 1)
         per_page = integer(params, "per_page", DEFAULT_PER_PAGE)
@@ -302,7 +309,7 @@ def _page(items: list[dict[str, Any]], params: dict[str, Any], url: str, route_p
         "X-Total": str(total),
         "X-Total-Pages": str(total_pages),
     }
-    return Reply(200, items[(page - 1) * per_page : page * per_page], headers)
+    return Reply(200, [view(item) for item in items[(page - 1) * per_page : page * per_page]], headers)
 
 
 def _user_view(token: Token, base_url: str) -> dict[str, Any]:

@@ -118,18 +118,25 @@ class Store:
 
     def snapshot(self, resource: Resource, namespace: str | None, revision: int) -> list[tuple[Key, dict[str, Any]]]:
         """The objects of `resource` (in `namespace`, or everywhere) as they were at `revision`, in key order."""
-        items = []
+        return [(key, copy.deepcopy(obj)) for key, obj in self._stored(resource, namespace, revision)]
+
+    def _stored(self, resource: Resource, namespace: str | None, revision: int) -> list[tuple[Key, dict[str, Any]]]:
+        """`snapshot` without the copies: the stored objects themselves, which no verb changes in place (a write
+        stores a new copy). The caller holds the lock and copies what it hands out."""
         if revision == self.revision:  # the present: no need to walk the history
-            for key, obj in self.objects.items():
-                if key[0] == resource.plural and (namespace is None or key[1] == namespace):
-                    items.append((key, copy.deepcopy(obj)))
+            items = [
+                (key, obj)
+                for key, obj in self.objects.items()
+                if key[0] == resource.plural and (namespace is None or key[1] == namespace)
+            ]
             return sorted(items, key=lambda item: item[0])
+        items = []
         for key, versions in self._history.items():
             if key[0] != resource.plural or (namespace is not None and key[1] != namespace):
                 continue
             at = [obj for version, obj in versions if version <= revision]
             if at and at[-1] is not None:
-                items.append((key, copy.deepcopy(at[-1])))
+                items.append((key, at[-1]))
         return sorted(items, key=lambda item: item[0])
 
     # The verbs. Each takes the lock for its whole read-check-write.
@@ -271,19 +278,20 @@ class Store:
         limit = _limit(query.get("limit"))
         with self.lock:
             revision, start = _decode_continue(query["continue"]) if query.get("continue") else (self.revision, None)
-            snapshot = self.snapshot(resource, namespace, revision)
-        if start is not None:
-            snapshot = [item for item in snapshot if "/".join(item[0][1:]) > start]
-        items: list[dict[str, Any]] = []
-        remaining = snapshot
-        for position, (_key, obj) in enumerate(snapshot):
-            if limit and len(items) == limit:
-                remaining = snapshot[position:]
-                break
-            if labels(obj) and fields(obj):
-                items.append(obj)
-        else:
-            remaining = []
+            # Only the page's objects are copied: a paged LIST of n objects copies each once, not once per page.
+            snapshot = self._stored(resource, namespace, revision)
+            if start is not None:
+                snapshot = [item for item in snapshot if "/".join(item[0][1:]) > start]
+            items: list[dict[str, Any]] = []
+            remaining = snapshot
+            for position, (_key, obj) in enumerate(snapshot):
+                if limit and len(items) == limit:
+                    remaining = snapshot[position:]
+                    break
+                if labels(obj) and fields(obj):
+                    items.append(copy.deepcopy(obj))
+            else:
+                remaining = []
         metadata: dict[str, Any] = {"resourceVersion": str(revision)}
         if remaining:
             last = items[-1]["metadata"]

@@ -348,6 +348,15 @@ def test_owned_holds_only_variables_inside_the_scope(env: Path) -> None:
     assert owned(sink, "prod-eu", "NONE_*") == {}
 
 
+def test_a_variable_both_desired_and_owned_is_read_into_one_item(env: Path) -> None:
+    """observe makes one ActualItem (one Secret) per variable: a desired variable that is also owned is the same item
+    in `items` and in `owned`, not a second copy of its value."""
+    env.write_text(f"{MARKER}A='1'\n{MARKER}B='2'\n")
+    observation = make_sink(env).observe([item("A", "1")], Scope("prod-eu", ("*",)))
+    assert set(observation.owned) == {"A", "B"}
+    assert observation.owned["A"] is observation.items["A"]
+
+
 def test_two_plans_on_one_sink_see_a_change_made_between_them(env: Path) -> None:
     """One sink object observes the file anew on each plan: an edit between two plans is seen by the second."""
     env.write_text(f"{MARKER}A='1'\nHAND=x\n")
