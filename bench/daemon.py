@@ -1,5 +1,6 @@
 """The daemon over many ticks: `syncd run` on file → kubernetes (the fake API server, which counts every request it
-receives) with a one-second schedule, watched from outside; with `--source vault`, the source is KV v2 `apps/` of
+receives) on a schedule of one second per 2,000 secrets (at least one, so that a tick ends before the next one is
+due and each tick's requests are its own), watched from outside; with `--source vault`, the source is KV v2 `apps/` of
 an OpenBao dev server (tests/fakes/openbao.py) reached through the counting proxy of bench/vault_proxy.py.
 
     python -m bench.daemon --secrets 1000 --ticks 30                    # a Markdown table
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import statistics
 import sys
 import tempfile
@@ -34,7 +36,7 @@ TOKEN_VARIABLE = "BENCH_VAULT_TOKEN"
 MANIFEST = """
 version: 1
 instance: bench
-defaults: {schedule: 1s, prune: true, concurrency: 16}
+defaults: {schedule: SCHEDULE, prune: true, concurrency: 16}
 source: SOURCE
 targets:
   kubernetes: {type: kubernetes, kubeconfig: kubeconfig.yaml, context: fake}
@@ -71,6 +73,11 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def schedule(secrets: int) -> str:
+    """One second per 2,000 secrets, at least one: a steady tick at 10,000 secrets takes one to four seconds here."""
+    return f"{max(1, math.ceil(secrets / 2000))}s"
+
+
 def measure(secrets: int, ticks: int, source: str = "file") -> dict[str, Any]:
     from bench.vault_proxy import CountingProxy
     from tests.daemon.process import DaemonProcess
@@ -94,7 +101,8 @@ def measure(secrets: int, ticks: int, source: str = "file") -> dict[str, Any]:
         else:
             write_file_source(workdir, secrets)
         kubeconfig_for(fake, ADMIN_TOKEN, workdir / "kubeconfig.yaml")
-        (workdir / "syncd.yaml").write_text(textwrap.dedent(MANIFEST).replace("SOURCE", manifest_source))
+        manifest = textwrap.dedent(MANIFEST).replace("SOURCE", manifest_source)
+        (workdir / "syncd.yaml").write_text(manifest.replace("SCHEDULE", schedule(secrets)))
         argv = ["-c", str(workdir / "syncd.yaml"), "--listen", "127.0.0.1:0", "--state-dir", str(workdir / "s")]
         daemon = DaemonProcess(argv, env=env)
         stack.callback(daemon.kill)
