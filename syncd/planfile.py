@@ -8,7 +8,10 @@ version.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -105,6 +108,25 @@ def dump(data: Any, stream: TextIO) -> None:
             pieces.clear()
     pieces.append("\n")
     stream.write("".join(pieces))
+
+
+def save(data: Any, path: Path) -> None:
+    """`dump(data)` into the file `path`, whole or not at all: written beside it, synced, then renamed over it, so an
+    interruption or a full disk midway keeps the earlier file, and two writers at once leave one of their plans, never
+    a mix. Raises OSError."""
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            dump(data, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp makes the file 0600; a plan holds no value, and was always written 0644 under umask 022.
+        os.chmod(name, 0o644)
+        os.replace(name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
 
 
 def load_saved(path: Path) -> dict[str, Any]:

@@ -43,3 +43,29 @@ def test_a_plan_saved_before_differences_were_recorded_is_compared_on_reasons() 
     check_stale(saved, plan(update(Difference(value=True))))
     with pytest.raises(StalePlanError):
         check_stale(saved, plan(update(Difference(tags=("team",)))))
+
+
+def test_a_plan_file_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch) -> None:
+    """A save that fails midway (here the encoder, after its first write) keeps the earlier plan file as it was and
+    leaves no temporary file beside it; a save that succeeds replaces it whole."""
+    import json
+
+    from syncd import planfile
+
+    target = tmp_path / "plan.json"
+    planfile.save({"format": "old"}, target)
+    assert json.loads(target.read_text()) == {"format": "old"}
+
+    def half_then_fail(data, stream) -> None:  # type: ignore[no-untyped-def]
+        stream.write('{"format": "new", "changes": [')
+        stream.flush()
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(planfile, "dump", half_then_fail)
+    with pytest.raises(OSError):
+        planfile.save({"format": "new"}, target)
+    assert json.loads(target.read_text()) == {"format": "old"}
+    assert [path.name for path in tmp_path.iterdir()] == ["plan.json"]
+    monkeypatch.undo()
+    planfile.save({"format": "new", "changes": []}, target)
+    assert json.loads(target.read_text()) == {"format": "new", "changes": []}

@@ -32,7 +32,7 @@ from syncd.cli.options import (
 from syncd.cli.output import log_error, print_error, print_json, print_text, use_color
 from syncd.collector import young_threshold_raised
 from syncd.errors import ConfigError
-from syncd.planfile import check_stale, dump, load_saved, plan_to_dict, results_to_dict, saved_manifest_path
+from syncd.planfile import check_stale, load_saved, plan_to_dict, results_to_dict, save, saved_manifest_path
 from syncd.report import render_markdown, render_results, render_table, summary_line
 from syncd.secret import REDACTOR
 
@@ -123,8 +123,7 @@ def plan(
 def _write_plan_file(out: Path, result: Plan, manifest: Manifest) -> None:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", encoding="utf-8") as handle:
-            dump(REDACTOR.redact_tree(plan_to_dict(result, str(manifest.path))), handle)
+        save(REDACTOR.redact_tree(plan_to_dict(result, str(manifest.path))), out)
     except OSError as exc:
         raise ConfigError(f"cannot write the plan to {str(out)!r}: {exc.strerror}") from None
 
