@@ -161,7 +161,13 @@ class GitLabSink(Sink):
         # The pages' JSON as it came, through the manager's own path: its objects would deep-copy their attributes
         # each time they are read (`.attributes`), which was most of a steady plan's CPU.
         found = self.connection.call(lambda gl: gl.http_list(path, get_all=True, per_page=PER_PAGE, **NO_RETRY), op)
-        return [dict(variable) for variable in found if isinstance(variable, dict)]
+        if not isinstance(found, list) or not all(isinstance(entry, dict) and "key" in entry for entry in found):
+            # What python-gitlab's objects refused before: a wrong answer must not read as "no such variable".
+            raise PermanentError(
+                f"GitLab answered the variables listing of {owner} with something other than variables",
+                target=self.target,
+            )
+        return found
 
     def _read(self, where: VariableAddress, address: str) -> ActualItem | None:
         """The variable at `where` now (one GET with the scope filter); None when there is none."""

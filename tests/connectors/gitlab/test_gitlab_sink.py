@@ -229,6 +229,19 @@ def test_a_listing_is_read_from_the_pages_json_without_copying_objects(
     assert copied == []
 
 
+def test_a_listing_answer_that_is_not_variables_is_an_error_not_an_empty_project(
+    gitlab_fake: GitLabFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listing page holding something other than variables (a proxy's page, a changed API) fails the observation
+    with one message naming the project or group, rather than reading as variables that are not there."""
+    import gitlab
+
+    sink = make_sink(gitlab_fake)
+    monkeypatch.setattr(gitlab.Gitlab, "http_list", lambda *args, **kwargs: [{"key": "A", "value": "x"}, "<html>"])
+    with pytest.raises(PermanentError, match=r"variables listing of (project|group) platform\S* with something other"):
+        sink.observe([item(sink, "A", "x")], Scope(OWNER.instance, ("*",)))
+
+
 def test_a_429_with_retry_after_and_a_502_are_retried_by_the_core(gitlab_fake: GitLabFake) -> None:
     """A create answered 429 with Retry-After, and an update answered 502, both succeed on the core's retry; the
     core waited at least what Retry-After asked, and python-gitlab retried nothing itself."""
