@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeVar
 
 import hvac
 import hvac.exceptions
+from hvac.utils import format_url
 
 from connectors.vault.client import VaultClient
 from connectors.vault.errors import Denied, Operation
@@ -151,7 +152,7 @@ class KvV2(_Kv):
         sorting after `after`. None for a folder holding nothing; Denied when the policy grants no `list` on it,
         NotOffered when the server has no such endpoint."""
         below = folder + "/" if folder else ""
-        url = f"/v1/{self.mount}/detailed-metadata/{below}"
+        url = format_url("/v1/{mount}/detailed-metadata/{path}", mount=self.mount, path=below)
         params: dict[str, Any] = {}
         if after is not None:
             params["after"] = after

@@ -61,6 +61,9 @@ class SourceConnection(VaultClient):
         self.reads_lock = threading.Lock()
         self.reads: dict[str, _Read] = {}
         self.told_no_detailed_listing = False
+        # Folders whose detailed listing the policy denies (a sync of single paths is granted their data only): their
+        # paths are read as usual, and the listing stays on for the other folders.
+        self.unlisted_folders: set[str] = set()
 
 
 class VaultSource(Source):
@@ -149,13 +152,17 @@ class VaultSource(Source):
         for folder, names in by_folder.items():
             if len(names) < LISTED_FROM or not self.connection.detailed_listing:
                 continue
+            with self.connection.reads_lock:
+                if folder in self.connection.unlisted_folders:
+                    continue
             names.sort()
-            first = names[0]
-            # The greatest name sorting before the first wanted one is unknown: any name before it will do.
-            after = first[:-1] + chr(ord(first[-1]) - 1)
             try:
-                page = kv.list_detailed(folder, after=after, limit=len(names) + PAGE_SLACK)
-            except (Denied, NotOffered):
+                page = kv.list_detailed(folder, after=_just_before(names[0]), limit=len(names) + PAGE_SLACK)
+            except Denied:
+                with self.connection.reads_lock:
+                    self.connection.unlisted_folders.add(folder)
+                continue
+            except NotOffered:
                 self.connection.detailed_listing = False
                 self._note_listing()
                 return found
@@ -240,3 +247,13 @@ class VaultSource(Source):
             return clean_path("" if path.strip("/") == "." else path, "the path", allow_empty=allow_root)
         except ValueError as exc:
             raise SourceError(f"{exc} (source path {path!r})") from None
+
+
+def _just_before(name: str) -> str:
+    """A string sorting just before `name`, for a listing page's `after`: the greatest name before it is unknown, so
+    its last character is stepped back one and followed by the greatest code point, which leaves out every name
+    that only starts like it (a surrogate, which no request can carry, is stepped over)."""
+    last = ord(name[-1]) - 1
+    if 0xD800 <= last <= 0xDFFF:
+        last = 0xD7FF
+    return name[:-1] + (chr(last) + "\U0010ffff" if last >= 0 else "")

@@ -425,3 +425,55 @@ def test_the_connection_closes_the_session_and_a_run_leaves_it_open(openbao: Ope
     assert not session.closed
     source.connection.close()
     assert session.closed
+
+
+def test_a_folder_of_single_paths_keeps_the_detailed_listing_of_the_others(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """With the policy `syncd policy` prints for two single paths of one folder and a prefix of another, the denied
+    listing of the single paths' folder is asked once, and the prefix's folder keeps its detailed listing: a later
+    run reads none of its unchanged secrets again."""
+    for name in ("app/db", "app/api", "other/x", "other/y"):
+        put(root, f"{vault_prefix}/{name}", {"k": name})
+    token = token_with_policy(
+        root,
+        f'path "secret/data/{vault_prefix}/app/db" {{ capabilities = ["read"] }}\n'
+        f'path "secret/data/{vault_prefix}/app/api" {{ capabilities = ["read"] }}\n'
+        f'path "secret/data/{vault_prefix}/other/*" {{ capabilities = ["read"] }}\n'
+        f'path "secret/metadata/{vault_prefix}/other/" {{ capabilities = ["list"] }}\n'
+        f'path "secret/detailed-metadata/{vault_prefix}/other/" {{ capabilities = ["list"] }}',
+    )
+    client, session = counted_client(openbao)
+    options = source_options(openbao, auth=token_auth(token), kv_version=2)
+    connection = source_on(options, client).connection
+    singles = [f"{vault_prefix}/app/db", f"{vault_prefix}/app/api"]
+    for run in range(3):
+        if run == 2:
+            session.reset()
+        source = VaultSource(options, connection)
+        found = source.read_many([*singles, *source.list(f"{vault_prefix}/other/")])
+        assert sorted(p for p, s in found.items() if isinstance(s, SourceSecret)) == sorted(
+            [*singles, f"{vault_prefix}/other/x", f"{vault_prefix}/other/y"]
+        )
+    assert session.count("LIST", f"secret/detailed-metadata/{vault_prefix}/app") == 0
+    assert session.count("LIST", f"secret/detailed-metadata/{vault_prefix}/other") == 2
+    assert session.count("GET", f"secret/data/{vault_prefix}/other/") == 0
+    assert session.count("GET", f"secret/data/{vault_prefix}/app/") == 2
+
+
+def test_folder_names_with_url_characters_are_listed_as_they_are(
+    openbao: OpenBaoServer, root, vault_prefix: str
+) -> None:
+    """Folders named with '#', '?' or '%2F' are listed and read as those names, not as a fragment, a query or an
+    escaped slash of the URL."""
+    names = ["a#b/x", "q?r/w", "pc%2Fx/t", "plain"]
+    for name in names:
+        put(root, f"{vault_prefix}/{name}", {"k": name})
+    client, _ = counted_client(openbao)
+    source = source_on(source_options(openbao, kv_version=2), client)
+    paths = source.list(f"{vault_prefix}/")
+    assert sorted(paths) == sorted(f"{vault_prefix}/{name}" for name in names)
+    found = source.read_many(paths)
+    assert {p: plain(s.data) for p, s in found.items() if isinstance(s, SourceSecret)} == {
+        f"{vault_prefix}/{name}": {"k": name} for name in names
+    }
