@@ -170,7 +170,7 @@ class SsmSink(AwsSink):
         found: dict[str, dict[str, Any]] = {}
         for page in self.session.pages("ssm", "DescribeParameters", request):
             found.update((meta["Name"], meta) for meta in (page or {}).get("Parameters") or ())
-            if len(found) >= len(names):  # every name found: a next page could hold nothing (see TagReader.describe)
+            if found.keys() >= set(names):  # every name found: a next page could hold nothing (see TagReader.describe)
                 break
         return found
 

@@ -150,14 +150,14 @@ class TagReader:
         the filters. Once every name asked about is found no page is left to ask for: AWS may still hand back a
         NextToken (moto does after a full page), and following it costs a call that can find nothing."""
         request: dict[str, Any] = {"ParameterFilters": filters, "MaxResults": DESCRIBE_MAX}
-        asked = len(filters[0]["Values"])
+        asked = set(filters[0]["Values"])
         found: dict[str, dict[str, Any]] = {}
         for page in self.session.pages("ssm", "DescribeParameters", request, tolerate=REFUSED):
             if page is None:
                 self._refused()
                 return None
             found.update((meta["Name"], meta) for meta in page.get("Parameters", []))
-            if len(found) >= asked:
+            if found.keys() >= asked:  # the names themselves: a filter may also match a name not asked about
                 break
         return found
 
