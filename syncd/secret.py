@@ -83,7 +83,6 @@ class Redactor:
         if not fresh:
             return
         with self._lock:
-            self._values |= fresh
             for item in fresh:
                 prefix = item[:MIN_REDACTABLE_LENGTH]
                 lengths, by_length = self._by_prefix.get(prefix, ((), {}))
@@ -92,6 +91,8 @@ class Redactor:
                     # Longest first, so a value containing another is replaced whole.
                     lengths = tuple(sorted((*lengths, len(item)), reverse=True))
                 self._by_prefix[prefix] = (lengths, by_length)
+            # Known only once it is replaced: another thread seeing it here returns at once, and may print it next.
+            self._values |= fresh
 
     def allow(self, names: Iterable[str | None]) -> None:
         """Names syncd prints on purpose (syncs, targets, addresses, keys, paths): a value equal to one is
