@@ -136,13 +136,13 @@ class KvV2(_Kv):
 
         return self._call(get, "read", f"data/{path}", path)
 
-    def metadata(self, path: str, *, optional: bool = False) -> Metadata | None:
-        """The path's metadata, None when it has none; with `optional`, a 403 raises Denied."""
+    def metadata(self, path: str) -> Metadata | None:
+        """The path's metadata, None when it has none."""
 
         def get(client: hvac.Client) -> Metadata:
             return _metadata(client.secrets.kv.v2.read_secret_metadata(path, mount_point=self.mount)["data"])
 
-        return self._call(get, "read", f"metadata/{path}", path, optional=optional)
+        return self._call(get, "read", f"metadata/{path}", path)
 
     def list_detailed(
         self, folder: str, *, after: str | None = None, limit: int | None = None
