@@ -99,9 +99,7 @@ class _Kv:
         # Sink errors name the item (the path); source errors name the path in their sentence instead.
         self._name_items = name_items
 
-    def _call(
-        self, fn: Callable[[hvac.Client], T], capability: str, api_path: str, path: str, *, optional: bool = False
-    ) -> T | None:
+    def _call(self, fn: Callable[[hvac.Client], T], capability: str, api_path: str, path: str) -> T | None:
         """`fn(client)`, a 404 answering None; its errors name `capability` on `MOUNT/api_path`."""
 
         def run(client: hvac.Client) -> T | None:
@@ -111,7 +109,7 @@ class _Kv:
                 return None
 
         address = path if self._name_items else None
-        return self.vault.call(run, Operation(capability, f"{self.mount}/{api_path}", address, optional=optional))
+        return self.vault.call(run, Operation(capability, f"{self.mount}/{api_path}", address))
 
 
 class KvV2(_Kv):
