@@ -13,6 +13,7 @@ import pytest
 from syncd.audit import AuditLog, AuditWriteError, read_audit
 from syncd.cli import main
 from tests.leakscan import assert_no_leaks, redactor_off
+from tests.test_leaks import MANIFEST as LEAK_MANIFEST
 
 QUICKSTART = Path(__file__).parent.parent / "examples" / "quickstart"
 JSON_INFO_LOGS = ("--log-format", "json", "--log-level", "info")
@@ -154,21 +155,6 @@ def test_audit_without_a_log_or_with_a_bad_since_is_one_clear_error(tmp_path: Pa
 
 
 PLANTED = {"password": "PLANTED-audit-pw-5e1c0d", "token": "PLANTED-audit-tok-93ab7f"}
-LEAK_MANIFEST = """
-version: 1
-instance: leak-test
-defaults: {prune: true}
-source: {type: file, path: secrets.yaml}
-targets:
-  env: {type: dotenv, path: out/app.env}
-  broken: {type: dotenv, path: out/broken.env}
-syncs:
-  - name: app
-    from: apps/app
-    to:
-      - {target: env, name: "APP_{key|env}"}
-      - {target: broken, name: "APP_{key|env}"}
-"""
 
 
 def test_no_value_in_the_audit_log_its_output_or_the_logs(tmp_path: Path, state_dir: Path, capsys) -> None:

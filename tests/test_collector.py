@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
 from collections.abc import Iterator, Sequence
@@ -48,6 +49,23 @@ def default_thresholds() -> Iterator[tuple[int, int, int]]:
         gc.set_threshold(*saved)
 
 
+@contextlib.contextmanager
+def collections_counted() -> Iterator[list[int]]:
+    """The generation of each collection the collector starts inside the block, after a full one before it."""
+    passes: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            passes.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(count)
+    try:
+        yield passes
+    finally:
+        gc.callbacks.remove(count)
+
+
 def many_secrets(count: int) -> MemorySource:
     return MemorySource(
         secrets={f"apps/app{i:05d}": {"user": f"user{i}", "password": f"pw-{i}-x"} for i in range(count)}
@@ -67,18 +85,8 @@ def test_a_plan_of_thousands_of_items_makes_a_few_young_collections(write_manife
     """A plan of 3,000 items, which keeps nearly all it makes until it ends, runs the collector a few times, not once
     per 700 objects (which made the collector's passes over the plan built so far a third of its CPU)."""
     manifest, source, sinks = write_manifest(MANIFEST), many_secrets(3000), {"a": MemorySink("a")}
-    passes = []
-
-    def count(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            passes.append(info["generation"])
-
-    gc.collect()
-    gc.callbacks.append(count)
-    try:
+    with collections_counted() as passes:
         plan = make_plan(manifest, source, sinks, retry=FAST_RETRY)
-    finally:
-        gc.callbacks.remove(count)
     assert len(plan.changes) == 3000
     assert len(passes) <= 10
 
@@ -131,18 +139,8 @@ def test_a_command_line_plan_runs_the_collector_a_few_times(tmp_path, default_th
     )
     argv = ["plan", "-c", str(tmp_path / "syncd.yaml"), "-f", "json"]
     assert main(argv) == 0  # the connectors imported: the run counted next is the plan and its report alone
-    passes = []
-
-    def count(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            passes.append(info["generation"])
-
-    gc.collect()
-    gc.callbacks.append(count)
-    try:
+    with collections_counted() as passes:
         code = main(argv)
-    finally:
-        gc.callbacks.remove(count)
     assert code == 0 and '"create": 4000' in capsys.readouterr().out
     assert len(passes) <= 10
     assert gc.get_threshold() == default_thresholds
