@@ -197,9 +197,8 @@ def _holds_data(item: ActualItem) -> bool:
 def target_scope(manifest: Manifest, target: str, sink: Sink) -> Scope:
     """What the manifest maps into `target`: the address patterns of every sync's destinations there (all
     syncs, selected or not, so a selection never narrows what the target's owned items are compared with)."""
-    spec = manifest.spec
-    concurrency = spec.targets[target].concurrency or spec.defaults.concurrency
-    return Scope(manifest.instance, tuple(target_patterns(manifest, target, sink)), concurrency)
+    patterns = tuple(target_patterns(manifest, target, sink))
+    return Scope(manifest.instance, patterns, manifest.spec.concurrency(target))
 
 
 def _plan_target(

@@ -157,8 +157,8 @@ class Runner:
         progress: Progress | None = None,
         may_write: Callable[[], bool] | None = None,
     ) -> tuple[ChangeResult, ...]:
-        defaults = self.manifest.spec.defaults.concurrency
-        concurrency = {t: spec.concurrency or defaults for t, spec in self.manifest.spec.targets.items()}
+        spec = self.manifest.spec
+        concurrency = {target: spec.concurrency(target) for target in spec.targets}
         return apply_plan(
             plan, sinks, concurrency=concurrency, progress=progress, settings=self.settings, may_write=may_write
         )

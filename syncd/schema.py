@@ -213,6 +213,10 @@ class ManifestSpec(Strict):
     targets: dict[Name, TargetSpec] = Field(min_length=1)
     syncs: list[SyncSpec] = Field(min_length=1)
 
+    def concurrency(self, target: str) -> int:
+        """The target's own `concurrency`, else the defaults'."""
+        return self.targets[target].concurrency or self.defaults.concurrency
+
     @field_validator("version")
     @classmethod
     def _version(cls, value: int) -> int:
